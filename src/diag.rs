@@ -1,0 +1,186 @@
+//! Diagnostics: the one model every stage reports problems in.
+//!
+//! A [`Diagnostic`] has a stable code (`platc::resolve::unknown_name`), a
+//! severity, a message, labelled spans and a `help` line that says what to
+//! write. Stages collect them and keep going; [`sort`] orders them by file,
+//! position and code before they leave `compile()`. The forms a user sees
+//! (miette's report, one-line, JSON, GitHub annotations) live in
+//! [`render`](crate::diag::render).
+
+pub mod render;
+
+use crate::span::{SourceMap, Span};
+
+/// How bad a diagnostic is. Only errors fail a build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A span with a message; the primary label is where the problem is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+    pub primary: bool,
+}
+
+/// One problem found in the user's input (or, for `platc::internal`, in platc).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { code, severity: Severity::Error, message: message.into(), labels: Vec::new(), help: None }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+    }
+
+    /// Adds the primary label (the first one added is primary).
+    pub fn label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        let primary = !self.labels.iter().any(|l| l.primary);
+        self.labels.push(Label { span, message: message.into(), primary });
+        self
+    }
+
+    /// Adds a secondary label (another place that explains the problem).
+    pub fn also(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label { span, message: message.into(), primary: false });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Diagnostic {
+        self.severity = severity;
+        self
+    }
+
+    /// The span of the primary label, if the problem has a place.
+    pub fn primary(&self) -> Option<Span> {
+        self.labels.iter().find(|l| l.primary).map(|l| l.span)
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// A bug in platc, reported instead of a panic.
+    pub fn internal(message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error("platc::internal", message)
+            .help("this is a bug in platc; please report it with the input that caused it")
+    }
+}
+
+/// Sorts by file path, position, code and message, and drops exact repeats.
+pub fn sort(diags: &mut Vec<Diagnostic>, files: &SourceMap) {
+    diags.sort_by(|a, b| key(a, files).cmp(&key(b, files)));
+    diags.dedup();
+}
+
+fn key<'a>(d: &'a Diagnostic, files: &'a SourceMap) -> (&'a str, u32, u32, &'a str, &'a str) {
+    match d.primary() {
+        Some(s) => (files.path(s.file), s.start, s.end, d.code, &d.message),
+        None => ("", 0, 0, d.code, &d.message),
+    }
+}
+
+/// "did you mean `x`?" for the closest candidate within a small edit distance.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1) + 1;
+    candidates
+        .into_iter()
+        .map(|c| (distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, by characters, case-insensitive.
+#[allow(clippy::indexing_slicing)] // every index is bounded by the loop ranges
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
+    let b: Vec<char> = b.chars().flat_map(char::to_lowercase).collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// "a, b or c" — for messages that list what was expected.
+pub fn one_of<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::from("nothing"),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => {
+            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
+            format!("{} or {}", init.join(", "), last.as_ref())
+        }
+    }
+}
+
+/// The help line for an unknown name: "did you mean" when something is close,
+/// otherwise the list of what exists (or a fallback).
+pub fn unknown_help<'a>(name: &str, what: &str, known: impl IntoIterator<Item = &'a str> + Clone) -> String {
+    if let Some(close) = did_you_mean(name, known.clone()) {
+        return format!("did you mean `{close}`?");
+    }
+    let mut all: Vec<&str> = known.into_iter().collect();
+    all.sort_unstable();
+    all.dedup();
+    if all.is_empty() {
+        return format!("no {what} is defined here");
+    }
+    if all.len() > 12 {
+        let shown: Vec<String> = all.iter().take(12).map(|s| format!("`{s}`")).collect();
+        return format!("expected one of {}, ... ({} in all)", shown.join(", "), all.len());
+    }
+    let shown: Vec<String> = all.iter().map(|s| format!("`{s}`")).collect();
+    format!("expected {}", one_of(&shown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(did_you_mean("glod", ["bronze", "silver", "gold"]), Some("gold"));
+        assert_eq!(did_you_mean("payments-bd", ["payments-db", "cache"]), Some("payments-db"));
+        assert_eq!(did_you_mean("zzz", ["gold"]), None);
+    }
+
+    #[test]
+    fn lists_alternatives_in_words() {
+        assert_eq!(one_of(&["a", "b", "c"]), "a, b or c");
+        assert_eq!(unknown_help("x", "tier", ["gold", "bronze"]), "expected `bronze` or `gold`");
+    }
+}

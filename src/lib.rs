@@ -1,0 +1,4 @@
+pub mod ast;
+pub mod diag;
+pub mod parse;
+pub mod span;

@@ -1,0 +1,398 @@
+//! Stage 1, parse: source text → [`ast::File`].
+//!
+//! pest recognises the shape (grammar/plat.pest); this module lowers its pairs
+//! into the typed AST at once, so `Rule` and `Pair` never leave this file.
+//! Strings are decoded here by hand ([`strings`]) so that escapes and `${}`
+//! get exact spans. Before pest runs, [`brackets`] checks nesting and input
+//! size, which bounds recursion and gives unclosed-brace errors that point at
+//! the opening brace.
+//!
+//! Invariant: a syntax error never mentions a grammar rule; it says what was
+//! expected in plain words.
+
+mod brackets;
+mod strings;
+
+use pest::Parser;
+use pest::iterators::Pair;
+
+use crate::ast::*;
+use crate::diag::{Diagnostic, one_of};
+use crate::span::{FileId, Span};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/plat.pest"]
+struct PlatParser;
+
+/// Largest source file platc reads, in bytes.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+/// Deepest nesting of `{`, `[` and `(`.
+pub const MAX_DEPTH: usize = 48;
+
+/// Parses one file. On a syntax error the file yields no AST and one
+/// diagnostic; string-decoding errors are reported alongside a usable AST.
+pub fn parse(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>) {
+    if let Some(d) = brackets::check(file, text) {
+        return (None, vec![d]);
+    }
+    match PlatParser::parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            let mut lower = Lower { file, diags: Vec::new() };
+            let body = pairs
+                .next()
+                .and_then(|f| f.into_inner().next())
+                .map(|b| lower.body(b))
+                .unwrap_or_default();
+            (Some(File { body }), lower.diags)
+        }
+        Err(e) => (None, vec![syntax_error(file, text, &e)]),
+    }
+}
+
+struct Lower {
+    file: FileId,
+    diags: Vec<Diagnostic>,
+}
+
+impl Lower {
+    fn span(&self, p: &Pair<Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn body(&mut self, p: Pair<Rule>) -> Body {
+        let span = self.span(&p);
+        let items = p.into_inner().filter_map(|i| self.item(i)).collect();
+        Body { items, span }
+    }
+
+    fn item(&mut self, p: Pair<Rule>) -> Option<Item> {
+        Some(match p.as_rule() {
+            Rule::attribute => Item::Attribute(self.attribute(p)),
+            Rule::locked => Item::Locked(self.attribute(p.into_inner().nth(1)?)),
+            Rule::override_ => {
+                let span = self.span(&p);
+                let mut it = p.into_inner().skip(1);
+                let path = self.path(it.next()?);
+                let value = self.expr(it.nth(1)?);
+                let reason = self.string(it.nth(1)?);
+                Item::Override(Override { path, value, reason, span })
+            }
+            Rule::allow => {
+                let span = self.span(&p);
+                let mut it = p.into_inner().skip(1);
+                let policy = self.ident(it.next()?);
+                let reason = self.string(it.nth(1)?);
+                Item::Allow(Allow { policy, reason, span })
+            }
+            Rule::patch => {
+                let span = self.span(&p);
+                let mut it = p.into_inner().skip(1);
+                let target = self.ident(it.next()?);
+                let kind = self.ident(it.next()?);
+                let sets = it
+                    .find(|i| i.as_rule() == Rule::patch_body)?
+                    .into_inner()
+                    .map(|a| self.attribute(a))
+                    .collect();
+                Item::Patch(Patch { target, kind, sets, span })
+            }
+            Rule::block => Item::Block(self.block(p)?),
+            _ => return None,
+        })
+    }
+
+    fn attribute(&mut self, p: Pair<Rule>) -> Attribute {
+        let span = self.span(&p);
+        let mut it = p.into_inner();
+        let path = it.next().map(|x| self.path(x)).unwrap_or(Path { segments: Vec::new(), span });
+        let op = match it.next().map(|o| o.as_str().to_string()) {
+            Some(o) if o == "+=" => AssignOp::Append,
+            _ => AssignOp::Set,
+        };
+        let value = it.next().map(|x| self.expr(x)).unwrap_or(Expr { kind: ExprKind::Null, span });
+        Attribute { path, op, value, span }
+    }
+
+    fn block(&mut self, p: Pair<Rule>) -> Option<Block> {
+        let span = self.span(&p);
+        let mut kind = None;
+        let mut labels = Vec::new();
+        let mut from = None;
+        let mut body = Body::default();
+        for part in p.into_inner() {
+            match part.as_rule() {
+                Rule::ident => kind = Some(self.ident(part)),
+                Rule::label => {
+                    let inner = part.into_inner().next()?;
+                    labels.push(match inner.as_rule() {
+                        Rule::string => {
+                            let s = self.string(inner);
+                            Ident { name: s.as_plain().unwrap_or_default(), span: s.span }
+                        }
+                        _ => self.ident(inner),
+                    });
+                }
+                Rule::from_clause => from = part.into_inner().nth(1).map(|i| self.ident(i)),
+                Rule::body => body = self.body(part),
+                _ => {}
+            }
+        }
+        Some(Block { kind: kind?, labels, from, body, span })
+    }
+
+    fn ident(&self, p: Pair<Rule>) -> Ident {
+        Ident { name: p.as_str().to_string(), span: self.span(&p) }
+    }
+
+    fn path(&mut self, p: Pair<Rule>) -> Path {
+        let span = self.span(&p);
+        let mut segments = Vec::new();
+        for part in p.into_inner() {
+            let pspan = self.span(&part);
+            match part.as_rule() {
+                Rule::segment => {
+                    let Some(inner) = part.into_inner().next() else { continue };
+                    let key = match inner.as_rule() {
+                        Rule::string => self.string(inner).as_plain().unwrap_or_default(),
+                        _ => inner.as_str().to_string(),
+                    };
+                    segments.push(Segment::Key(key, pspan));
+                }
+                Rule::selector => {
+                    let Some(inner) = part.into_inner().next() else { continue };
+                    if inner.as_rule() == Rule::int {
+                        match inner.as_str().parse() {
+                            Ok(i) => segments.push(Segment::Index(i, pspan)),
+                            Err(_) => self.diags.push(
+                                Diagnostic::error("platc::parse::syntax", "this list index is too large")
+                                    .label(pspan, "index out of range"),
+                            ),
+                        }
+                    } else {
+                        let mut kv = inner.into_inner();
+                        let key = kv.next().map(|k| k.as_str().to_string()).unwrap_or_default();
+                        let value = match kv.next() {
+                            Some(v) if v.as_rule() == Rule::string => self.string(v).as_plain().unwrap_or_default(),
+                            Some(v) => v.as_str().to_string(),
+                            None => String::new(),
+                        };
+                        segments.push(Segment::Select { key, value, span: pspan });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Path { segments, span }
+    }
+
+    fn string(&mut self, p: Pair<Rule>) -> StrLit {
+        let span = self.span(&p);
+        let (parts, diags) = match p.as_rule() {
+            Rule::heredoc => strings::decode_heredoc(self.file, p.as_str(), span.start as usize),
+            _ => strings::decode_quoted(self.file, p.as_str(), span.start as usize),
+        };
+        self.diags.extend(diags);
+        StrLit { parts, span }
+    }
+
+    fn exprs(&mut self, p: Pair<Rule>) -> Vec<Expr> {
+        p.into_inner().map(|e| self.expr(e)).collect()
+    }
+
+    fn expr(&mut self, p: Pair<Rule>) -> Expr {
+        let span = self.span(&p);
+        let rule = p.as_rule();
+        let kind = match rule {
+            Rule::expr | Rule::paren => match p.into_inner().next() {
+                Some(inner) => return self.expr(inner),
+                None => ExprKind::Null,
+            },
+            Rule::or_expr | Rule::and_expr => {
+                let op = if rule == Rule::or_expr { BinOp::Or } else { BinOp::And };
+                let mut operands = p.into_inner().filter(|x| !matches!(x.as_rule(), Rule::kw_or | Rule::kw_and));
+                let Some(first) = operands.next() else { return Expr { kind: ExprKind::Null, span } };
+                let mut acc = self.expr(first);
+                for rhs in operands {
+                    let rhs = self.expr(rhs);
+                    let span = acc.span.to(rhs.span);
+                    acc = Expr { kind: ExprKind::Binary { op, lhs: Box::new(acc), rhs: Box::new(rhs) }, span };
+                }
+                return acc;
+            }
+            Rule::not_expr => {
+                let mut it = p.into_inner();
+                match it.next() {
+                    Some(first) if first.as_rule() == Rule::not_op => match it.next() {
+                        Some(inner) => ExprKind::Not(Box::new(self.expr(inner))),
+                        None => ExprKind::Null,
+                    },
+                    Some(first) => return self.expr(first),
+                    None => ExprKind::Null,
+                }
+            }
+            Rule::cmp_expr => {
+                let mut it = p.into_inner();
+                let Some(lhs) = it.next() else { return Expr { kind: ExprKind::Null, span } };
+                let lhs = self.expr(lhs);
+                let (Some(op), Some(rhs)) = (it.next(), it.next()) else { return lhs };
+                let op = match op.as_str() {
+                    "==" => BinOp::Eq,
+                    "!=" => BinOp::Ne,
+                    "<=" => BinOp::Le,
+                    ">=" => BinOp::Ge,
+                    "<" => BinOp::Lt,
+                    ">" => BinOp::Gt,
+                    "in" => BinOp::In,
+                    _ => BinOp::NotIn,
+                };
+                ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(self.expr(rhs)) }
+            }
+            Rule::string | Rule::heredoc => ExprKind::Str(self.string(p)),
+            Rule::number => number(p.as_str()),
+            Rule::boolean => ExprKind::Bool(p.as_str().starts_with('t')),
+            Rule::null => ExprKind::Null,
+            Rule::list => ExprKind::List(self.exprs(p)),
+            Rule::map => match p.into_inner().find(|x| x.as_rule() == Rule::body) {
+                Some(b) => ExprKind::Map(self.body(b)),
+                None => ExprKind::Map(Body { items: Vec::new(), span }),
+            },
+            Rule::call => {
+                let mut it = p.into_inner();
+                let name = match it.next() {
+                    Some(n) => self.ident(n),
+                    None => return Expr { kind: ExprKind::Null, span },
+                };
+                ExprKind::Call { name, args: it.map(|a| self.expr(a)).collect() }
+            }
+            Rule::tagged => {
+                let mut it = p.into_inner();
+                let (Some(tag), Some(map)) = (it.next(), it.next()) else {
+                    return Expr { kind: ExprKind::Null, span };
+                };
+                let tag = self.ident(tag);
+                let body = match map.into_inner().find(|x| x.as_rule() == Rule::body) {
+                    Some(b) => self.body(b),
+                    None => Body { items: Vec::new(), span },
+                };
+                ExprKind::Tagged { tag, body }
+            }
+            Rule::reference => ExprKind::Ref(p.into_inner().map(|i| self.ident(i)).collect()),
+            _ => ExprKind::Null,
+        };
+        Expr { kind, span }
+    }
+}
+
+/// `2.5` → a number; `500m`, `512Mi`, `99.9%` → a quantity.
+fn number(text: &str) -> ExprKind {
+    let split = text
+        .char_indices()
+        .find(|(i, c)| !(c.is_ascii_digit() || *c == '.' || (*i == 0 && *c == '-')))
+        .map(|(i, _)| i)
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let value = num.parse::<f64>().unwrap_or(0.0);
+    if unit.is_empty() {
+        ExprKind::Number { value, text: num.to_string() }
+    } else {
+        ExprKind::Quantity { value, number: num.to_string(), unit: unit.to_string() }
+    }
+}
+
+/// Turns pest's error into plain words: what was expected, what was found.
+fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
+    let pos = match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let rest = text.get(pos..).unwrap_or("");
+    let found = describe_found(rest);
+    if rest.starts_with('"') && !rest.starts_with("\"\"\"") {
+        return Diagnostic::error("platc::parse::unterminated_string", "this string is not closed on its line")
+            .label(Span::new(file, pos, pos + 1), "string starts here")
+            .help("close it with `\"`; for text over several lines use `\"\"\"` ... `\"\"\"`");
+    }
+    let expected: Vec<String> = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut words: Vec<&'static str> = positives.iter().map(|r| rule_words(*r)).collect();
+            words.sort_unstable();
+            words.dedup();
+            words.into_iter().map(String::from).collect()
+        }
+        pest::error::ErrorVariant::CustomError { message } => vec![message.clone()],
+    };
+    let width = rest.chars().next().map(char::len_utf8).unwrap_or(0);
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", one_of(&expected))
+    };
+    Diagnostic::error("platc::parse::syntax", message)
+        .label(Span::new(file, pos, pos + width), format!("unexpected {found}"))
+        .help(syntax_help(rest, &expected))
+}
+
+fn syntax_help(rest: &str, expected: &[String]) -> String {
+    if rest.starts_with(':') {
+        return "attributes are set with `=`, as in `port = 8080`".into();
+    }
+    if expected.iter().any(|e| e == "`because`") {
+        return "every escape hatch says why: `... because \"reason\"`".into();
+    }
+    if expected.iter().any(|e| e == "a value") {
+        return "a value is a string (\"...\"), a number, a quantity (512Mi), true/false, a name, a list [...] or a map { ... }".into();
+    }
+    "a file holds attributes (`name = value`) and blocks (`kind label { ... }`)".into()
+}
+
+fn describe_found(rest: &str) -> String {
+    let Some(c) = rest.chars().next() else { return "the end of the file".into() };
+    if c == '\n' || c == '\r' {
+        return "the end of the line".into();
+    }
+    if c.is_alphanumeric() || c == '_' {
+        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-').take(40).collect();
+        return format!("`{word}`");
+    }
+    if c.is_control() {
+        return format!("the control character U+{:04X}", u32::from(c));
+    }
+    format!("`{c}`")
+}
+
+/// Plain words for each grammar rule; never shown as the rule's name.
+fn rule_words(r: Rule) -> &'static str {
+    match r {
+        Rule::EOI => "the end of the file",
+        Rule::ident | Rule::label => "a name",
+        Rule::path | Rule::segment => "an attribute name",
+        Rule::assign_op | Rule::eq => "`=`",
+        Rule::lbrace | Rule::map => "`{`",
+        Rule::rbrace => "`}`",
+        Rule::kw_because => "`because`",
+        Rule::kw_from | Rule::from_clause => "`from`",
+        Rule::string | Rule::heredoc => "a string",
+        Rule::number | Rule::int => "a number",
+        Rule::selector | Rule::select => "a list index or `key=value`",
+        Rule::cmp_op | Rule::not_in | Rule::kw_in => "an operator",
+        Rule::kw_and | Rule::kw_or => "`and` or `or`",
+        Rule::body
+        | Rule::file
+        | Rule::attribute
+        | Rule::block
+        | Rule::locked
+        | Rule::override_
+        | Rule::allow
+        | Rule::patch
+        | Rule::patch_body
+        | Rule::kw_locked
+        | Rule::kw_override
+        | Rule::kw_allow
+        | Rule::kw_patch => "an attribute or a block",
+        _ => "a value",
+    }
+}
+
+#[cfg(test)]
+mod tests;

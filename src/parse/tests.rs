@@ -1,0 +1,133 @@
+use super::*;
+
+fn ok(src: &str) -> File {
+    let (f, diags) = parse(FileId(0), src);
+    assert!(diags.is_empty(), "{diags:#?}");
+    f.expect("parsed")
+}
+
+fn err(src: &str) -> Diagnostic {
+    let (_, diags) = parse(FileId(0), src);
+    diags.into_iter().next().expect("an error")
+}
+
+#[test]
+fn parses_the_service_of_the_language_reference() {
+    let f = ok(include_str!("../../examples/monorepo/services/payments/service.plat"));
+    let service = f.body.blocks().next().expect("a block");
+    assert_eq!(service.kind.name, "service");
+    assert_eq!(service.labels[0].name, "payments");
+    assert_eq!(service.from.as_ref().map(|f| f.name.as_str()), Some("web-api"));
+}
+
+#[test]
+fn blocks_labels_from_and_keywords() {
+    let f = ok(r#"
+        service a from web-api {
+          tags += ["x", "y"]
+          locked security.run_as_non_root = true
+          override security.run_as_non_root = false because "vendor image"
+          allow min-replicas-staging because "smoke only"
+          patch kubernetes Deployment { spec.template.spec.containers[name=app].image = "x" }
+          environment production { replicas = 4 }
+        }"#);
+    let b = f.body.blocks().next().unwrap();
+    let kinds: Vec<&str> = b
+        .body
+        .items
+        .iter()
+        .map(|i| match i {
+            Item::Attribute(_) => "attr",
+            Item::Locked(_) => "locked",
+            Item::Override(_) => "override",
+            Item::Allow(_) => "allow",
+            Item::Patch(_) => "patch",
+            Item::Block(_) => "block",
+        })
+        .collect();
+    assert_eq!(kinds, ["attr", "locked", "override", "allow", "patch", "block"]);
+    let Item::Patch(p) = &b.body.items[4] else { panic!() };
+    assert_eq!(p.sets[0].path.display(), "spec.template.spec.containers[name=app].image");
+}
+
+#[test]
+fn quantities_keep_number_and_unit() {
+    let f = ok("cpu = 500m\nslo = 99.95%\nn = -2.5");
+    let v: Vec<&ExprKind> = f.body.attributes().map(|a| &a.value.kind).collect();
+    assert!(matches!(v[0], ExprKind::Quantity { unit, number, .. } if unit == "m" && number == "500"));
+    assert!(matches!(v[1], ExprKind::Quantity { unit, value, .. } if unit == "%" && (*value - 99.95).abs() < 1e-9));
+    assert!(matches!(v[2], ExprKind::Number { value, .. } if *value == -2.5));
+}
+
+#[test]
+fn strings_decode_escapes_and_interpolation() {
+    let f = ok(r#"s = "a\"b\n${service.name}-$${x}\u{e9}""#);
+    let ExprKind::Str(s) = &f.body.attributes().next().unwrap().value.kind else { panic!() };
+    assert_eq!(
+        s.parts,
+        vec![
+            StrPart::Lit("a\"b\n".into()),
+            StrPart::Interp(vec!["service".into(), "name".into()], Span::new(FileId(0), 13, 25)),
+            StrPart::Lit("-${x}é".into()),
+        ]
+    );
+}
+
+#[test]
+fn multi_line_strings_are_dedented() {
+    let f = ok("s = \"\"\"\n    line one\n      two\n    \"\"\"\n");
+    let ExprKind::Str(s) = &f.body.attributes().next().unwrap().value.kind else { panic!() };
+    assert_eq!(s.as_plain().unwrap(), "line one\n  two");
+}
+
+#[test]
+fn policy_expressions_have_precedence() {
+    let f = ok("when = environment == production and not (replicas < 2 or tier in [gold, silver])");
+    let ExprKind::Binary { op, rhs, .. } = &f.body.attributes().next().unwrap().value.kind else { panic!() };
+    assert_eq!(*op, BinOp::And);
+    assert!(matches!(rhs.kind, ExprKind::Not(_)));
+}
+
+#[test]
+fn tagged_maps_and_calls() {
+    let f = ok(r#"cloud = aws { region = "eu-west-1" }
+    key = secret("payments/stripe-key")"#);
+    let v: Vec<&ExprKind> = f.body.attributes().map(|a| &a.value.kind).collect();
+    assert!(matches!(v[0], ExprKind::Tagged { tag, .. } if tag.name == "aws"));
+    assert!(matches!(v[1], ExprKind::Call { name, args } if name.name == "secret" && args.len() == 1));
+}
+
+#[test]
+fn syntax_errors_speak_plain_words() {
+    let d = err("service a {\n  port: 8080\n}");
+    assert_eq!(d.code, "platc::parse::syntax");
+    assert!(!d.message.contains("Rule"), "{}", d.message);
+    assert!(d.message.contains("`=`"), "{}", d.message);
+    assert_eq!(d.help.as_deref(), Some("attributes are set with `=`, as in `port = 8080`"));
+}
+
+#[test]
+fn unclosed_brace_points_at_the_opener() {
+    let d = err("service a {\n  port = 1\n");
+    assert_eq!(d.code, "platc::parse::unbalanced");
+    assert_eq!(d.primary().unwrap().start, 10);
+}
+
+#[test]
+fn unterminated_string_is_named() {
+    let d = err("a = \"abc\nb = 1\n");
+    assert_eq!(d.code, "platc::parse::unterminated_string");
+}
+
+#[test]
+fn deep_nesting_is_refused_not_recursed() {
+    let src = format!("a = {}{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert_eq!(err(&src).code, "platc::parse::too_deep");
+}
+
+#[test]
+fn unknown_escape_is_reported_with_span() {
+    let (_, diags) = parse(FileId(0), r#"a = "x\qy""#);
+    assert_eq!(diags[0].code, "platc::parse::bad_escape");
+    assert_eq!(diags[0].primary().unwrap().range(), 6..8);
+}
