@@ -1,4 +1,7 @@
 pub mod ast;
 pub mod diag;
+pub mod merge;
 pub mod parse;
+pub mod schema;
 pub mod span;
+pub mod value;

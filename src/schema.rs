@@ -1,0 +1,555 @@
+//! The schema the standard library defines (`schema service { ... }`) and the
+//! type check of resolved values against it.
+//!
+//! A schema body declares each attribute as `name = TYPE`, where TYPE is a
+//! type name (`string`, `port`, `cpu`, ...) or a call (`list(tag)`,
+//! `enum(a, b)`, `required(string)`); a nested block is a record.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ast::{self, ExprKind};
+use crate::diag::{Diagnostic, one_of, unknown_help};
+use crate::span::Span;
+use crate::value::{Map, Node, Value};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Type {
+    Any,
+    String,
+    Int,
+    Number,
+    Bool,
+    Port,
+    Cpu,
+    Memory,
+    Duration,
+    Percent,
+    /// A DNS label.
+    Name,
+    /// A Backstage tag.
+    Tag,
+    Host,
+    Url,
+    Digest,
+    Secret,
+    File,
+    /// A string, number, bool, secret or reference to another value's output.
+    Setting,
+    /// A service of the workspace or a resource of this service.
+    Dependency,
+    Tier,
+    Language,
+    Enum(Vec<String>),
+    List(Box<Type>),
+    Map(Box<Type>),
+    Record(Record),
+}
+
+/// The fields of a block.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Record {
+    pub fields: BTreeMap<String, Field>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub ty: Type,
+    pub required: bool,
+    pub span: Span,
+}
+
+const TYPE_NAMES: &[&str] = &[
+    "any", "string", "int", "number", "bool", "port", "cpu", "memory", "duration", "percent", "name", "tag", "host",
+    "url", "digest", "secret", "file", "setting", "dependency", "tier", "language",
+];
+
+impl Type {
+    /// Words for messages: "a port number (1-65535)".
+    pub fn describe(&self) -> String {
+        match self {
+            Type::Any => "any value".into(),
+            Type::String => "a string".into(),
+            Type::Int => "a whole number".into(),
+            Type::Number => "a number".into(),
+            Type::Bool => "`true` or `false`".into(),
+            Type::Port => "a port number (1-65535)".into(),
+            Type::Cpu => "a CPU quantity such as `500m` or `2`".into(),
+            Type::Memory => "a memory quantity such as `512Mi` or `2Gi`".into(),
+            Type::Duration => "a duration such as `30s`, `5m` or `300ms`".into(),
+            Type::Percent => "a percentage such as `70%`".into(),
+            Type::Name => "a name of lowercase letters, digits and `-` (a DNS label)".into(),
+            Type::Tag => "a tag of lowercase letters, digits and `-`".into(),
+            Type::Host => "a host name such as \"api.example.com\"".into(),
+            Type::Url => "an http(s) URL".into(),
+            Type::Digest => "an image digest \"sha256:<64 hex digits>\"".into(),
+            Type::Secret => "a secret reference `secret(\"name/key\")`".into(),
+            Type::File => "a file reference `file(\"path\")`".into(),
+            Type::Setting => "a string, number, boolean, `secret(...)` or a reference such as `payments-db.url`".into(),
+            Type::Dependency => "the name of a service or of a resource of this service".into(),
+            Type::Tier => "a tier".into(),
+            Type::Language => "a language".into(),
+            Type::Enum(v) => {
+                let v: Vec<String> = v.iter().map(|s| format!("`{s}`")).collect();
+                format!("one of {}", one_of(&v))
+            }
+            Type::List(t) => format!("a list of {}", plural(&t.describe())),
+            Type::Map(t) => format!("a map of {}", plural(&t.describe())),
+            Type::Record(_) => "a block `{ ... }`".into(),
+        }
+    }
+}
+
+fn plural(s: &str) -> String {
+    s.strip_prefix("a ").or_else(|| s.strip_prefix("an ")).map(|r| format!("{r}s")).unwrap_or_else(|| s.to_string())
+}
+
+/// Reads a schema body.
+pub fn record_from_body(body: &ast::Body, diags: &mut Vec<Diagnostic>) -> Record {
+    let mut rec = Record::default();
+    for item in &body.items {
+        match item {
+            ast::Item::Attribute(a) => {
+                let Some(keys) = a.path.keys() else { continue };
+                let [key] = keys.as_slice() else {
+                    diags.push(
+                        Diagnostic::error("platc::schema::bad_type", "a schema field is one name")
+                            .label(a.path.span, "dotted name")
+                            .help("nest a block to declare a field of a block"),
+                    );
+                    continue;
+                };
+                let (ty, required) = type_from_expr(&a.value, diags);
+                rec.fields.insert((*key).to_string(), Field { ty, required, span: a.path.span });
+            }
+            ast::Item::Block(b) if b.labels.is_empty() => {
+                let inner = record_from_body(&b.body, diags);
+                rec.fields.insert(b.kind.name.clone(), Field { ty: Type::Record(inner), required: false, span: b.kind.span });
+            }
+            other => diags.push(
+                Diagnostic::error("platc::schema::bad_type", "a schema holds `field = type` and blocks")
+                    .label(other.span(), "not a field"),
+            ),
+        }
+    }
+    rec
+}
+
+fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
+    match &e.kind {
+        ExprKind::Ref(p) if p.len() == 1 => {
+            let name = p.first().map(|i| i.name.as_str()).unwrap_or("");
+            let ty = match name {
+                "any" => Type::Any,
+                "string" => Type::String,
+                "int" => Type::Int,
+                "number" => Type::Number,
+                "bool" => Type::Bool,
+                "port" => Type::Port,
+                "cpu" => Type::Cpu,
+                "memory" => Type::Memory,
+                "duration" => Type::Duration,
+                "percent" => Type::Percent,
+                "name" => Type::Name,
+                "tag" => Type::Tag,
+                "host" => Type::Host,
+                "url" => Type::Url,
+                "digest" => Type::Digest,
+                "secret" => Type::Secret,
+                "file" => Type::File,
+                "setting" => Type::Setting,
+                "dependency" => Type::Dependency,
+                "tier" => Type::Tier,
+                "language" => Type::Language,
+                _ => {
+                    diags.push(
+                        Diagnostic::error("platc::schema::bad_type", format!("unknown type `{name}`"))
+                            .label(e.span, "not a type")
+                            .help(unknown_help(name, "type", TYPE_NAMES.iter().copied())),
+                    );
+                    Type::Any
+                }
+            };
+            (ty, false)
+        }
+        ExprKind::Call { name, args } => match (name.name.as_str(), args.as_slice()) {
+            ("required", [inner]) => (type_from_expr(inner, diags).0, true),
+            ("list", [inner]) => (Type::List(Box::new(type_from_expr(inner, diags).0)), false),
+            ("map", [inner]) => (Type::Map(Box::new(type_from_expr(inner, diags).0)), false),
+            ("enum", values) if !values.is_empty() => {
+                let mut words = Vec::new();
+                for v in values {
+                    match v.as_symbol() {
+                        Some(i) => words.push(i.name.clone()),
+                        None => diags.push(
+                            Diagnostic::error("platc::schema::bad_type", "enum values are bare names")
+                                .label(v.span, "not a name"),
+                        ),
+                    }
+                }
+                (Type::Enum(words), false)
+            }
+            _ => {
+                diags.push(
+                    Diagnostic::error("platc::schema::bad_type", format!("`{}(...)` is not a type", name.name))
+                        .label(e.span, "not a type")
+                        .help("types are names (`string`, `port`, ...) or `list(T)`, `map(T)`, `enum(a, b)`, `required(T)`"),
+                );
+                (Type::Any, false)
+            }
+        },
+        _ => {
+            diags.push(
+                Diagnostic::error("platc::schema::bad_type", format!("{} is not a type", e.describe()))
+                    .label(e.span, "not a type")
+                    .help("types are names (`string`, `port`, ...) or `list(T)`, `map(T)`, `enum(a, b)`, `required(T)`"),
+            );
+            (Type::Any, false)
+        }
+    }
+}
+
+/// What a type check needs to know about the workspace.
+pub struct Names<'a> {
+    pub tiers: &'a BTreeSet<String>,
+    pub languages: &'a BTreeSet<String>,
+    pub services: &'a BTreeSet<String>,
+    /// Resources of the service being checked: name → output names.
+    pub resources: &'a BTreeMap<String, BTreeSet<String>>,
+    /// Output names every service has (`url`, `host`).
+    pub service_outputs: &'a [&'a str],
+}
+
+/// Checks every value of `map` against `rec`; `what` names the block for
+/// messages ("service", "service `payments` › health").
+pub fn check_record(map: &Map, rec: &Record, what: &str, at: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
+    for (key, node) in map {
+        match rec.fields.get(key) {
+            Some(field) => check(node, &field.ty, &format!("{what}.{key}"), names, diags),
+            None => diags.push(
+                Diagnostic::error("platc::check::unknown_attribute", format!("unknown attribute `{key}` in {}", what))
+                    .label(node.origin.span, "not in the schema")
+                    .help(unknown_help(key, "attribute", rec.fields.keys().map(String::as_str))),
+            ),
+        }
+    }
+    for (key, field) in &rec.fields {
+        if field.required && map.get(key).is_none_or(|n| n.value == Value::Null) {
+            diags.push(
+                Diagnostic::error("platc::check::missing_attribute", format!("{} needs `{key}`", what))
+                    .label(at, format!("`{key}` is not set"))
+                    .also(field.span, "required by the schema here")
+                    .help(format!("add `{key} = ...` ({})", field.ty.describe())),
+            );
+        }
+    }
+}
+
+/// Checks one value against a type.
+pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<Diagnostic>) {
+    let v = &node.value;
+    if *v == Value::Null || *ty == Type::Any {
+        return;
+    }
+    let span = node.origin.span;
+    let bad = |diags: &mut Vec<Diagnostic>, detail: Option<String>| {
+        let name = path.rsplit('.').next().unwrap_or(path);
+        diags.push(
+            Diagnostic::error(
+                "platc::check::type_mismatch",
+                format!("`{name}` is {}; found {}", ty.describe(), v.describe()),
+            )
+            .label(span, detail.unwrap_or_else(|| format!("expected {}", ty.describe())))
+            .help(example(ty, name)),
+        );
+    };
+    match ty {
+        Type::Any => {}
+        Type::String => {
+            if !matches!(v, Value::Str(_) | Value::Interpolated(_)) {
+                bad(diags, None)
+            }
+        }
+        Type::Int => {
+            if v.as_i64().is_none() {
+                bad(diags, None)
+            }
+        }
+        Type::Number => {
+            if !matches!(v, Value::Number(..)) {
+                bad(diags, None)
+            }
+        }
+        Type::Bool => {
+            if !matches!(v, Value::Bool(_)) {
+                bad(diags, None)
+            }
+        }
+        Type::Port => {
+            if !v.as_i64().is_some_and(|p| (1..=65535).contains(&p)) {
+                bad(diags, None)
+            }
+        }
+        Type::Cpu => match v {
+            Value::Number(n, _) if *n > 0.0 => {}
+            Value::Quantity { unit, value, .. } if unit == "m" && *value >= 1.0 && value.fract() == 0.0 => {}
+            _ => bad(diags, None),
+        },
+        Type::Memory => match v {
+            Value::Number(n, _) if *n > 0.0 && n.fract() == 0.0 => {}
+            Value::Quantity { unit, value, .. }
+                if ["Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"].contains(&unit.as_str()) && *value > 0.0 => {}
+            Value::Quantity { unit, .. } if unit == "m" || unit == "mi" || unit == "gi" => {
+                bad(diags, Some(format!("`{unit}` is not a memory unit; use Mi or Gi")))
+            }
+            _ => bad(diags, None),
+        },
+        Type::Duration => match v {
+            Value::Quantity { unit, value, .. } if ["ms", "s", "m", "h", "d"].contains(&unit.as_str()) && *value >= 0.0 => {}
+            _ => bad(diags, None),
+        },
+        Type::Percent => match v {
+            Value::Quantity { unit, value, .. } if unit == "%" && (0.0..=100.0).contains(value) => {}
+            _ => bad(diags, None),
+        },
+        Type::Name => match v {
+            Value::Str(s) if is_dns_label(s) => {}
+            Value::Ref(p) if p.len() == 1 && p.first().is_some_and(|s| is_dns_label(s)) => {}
+            _ => bad(diags, None),
+        },
+        Type::Tag => match v.as_word() {
+            Some(s) if is_tag(s) => {}
+            _ => bad(diags, None),
+        },
+        Type::Host => match v {
+            Value::Str(s) if is_host(s) => {}
+            _ => bad(diags, None),
+        },
+        Type::Url => match v {
+            Value::Str(s) if (s.starts_with("https://") || s.starts_with("http://")) && !s.contains(char::is_whitespace) => {}
+            _ => bad(diags, None),
+        },
+        Type::Digest => match v {
+            Value::Str(s) if is_digest(s) => {}
+            _ => bad(diags, None),
+        },
+        Type::Secret => match v {
+            Value::Secret(s) => check_secret(s, span, diags),
+            _ => bad(diags, None),
+        },
+        Type::File => {
+            if !matches!(v, Value::File(_)) {
+                bad(diags, None)
+            }
+        }
+        Type::Setting => match v {
+            Value::Str(_) | Value::Interpolated(_) | Value::Number(..) | Value::Bool(_) | Value::Quantity { .. } => {}
+            Value::Secret(s) => check_secret(s, span, diags),
+            Value::Ref(p) if p.len() == 2 => check_output_ref(p, span, names, diags),
+            Value::Ref(p) if p.len() == 1 => diags.push(
+                Diagnostic::error(
+                    "platc::check::type_mismatch",
+                    format!("`{}` is a bare name, not a setting", p.join(".")),
+                )
+                .label(span, "a name, not a value")
+                .help(format!(
+                    "quote text (`\"{}\"`), or reference an output such as `{}.url`",
+                    p.join("."),
+                    p.join(".")
+                )),
+            ),
+            _ => bad(diags, None),
+        },
+        Type::Dependency => match v {
+            Value::Ref(p) if p.len() == 1 => {
+                let n = p.first().map(String::as_str).unwrap_or("");
+                if !names.services.contains(n) && !names.resources.contains_key(n) {
+                    let known = names.services.iter().chain(names.resources.keys()).map(String::as_str);
+                    diags.push(
+                        Diagnostic::error("platc::check::unknown_dependency", format!("unknown dependency `{n}`"))
+                            .label(span, "no service of the workspace nor resource of this service has this name")
+                            .help(unknown_help(n, "service or resource", known)),
+                    );
+                }
+            }
+            _ => bad(diags, None),
+        },
+        Type::Tier => symbol(v, span, "tier", names.tiers.iter().map(String::as_str), diags),
+        Type::Language => symbol(v, span, "language", names.languages.iter().map(String::as_str), diags),
+        Type::Enum(words) => {
+            let what = path.rsplit('.').next().unwrap_or("value");
+            symbol(v, span, what, words.iter().map(String::as_str), diags)
+        }
+        Type::List(inner) => match v {
+            Value::List(items) => {
+                for item in items {
+                    check(item, inner, path, names, diags);
+                }
+            }
+            _ => bad(diags, None),
+        },
+        Type::Map(inner) => match v {
+            Value::Map(m) => {
+                for (k, item) in m {
+                    check(item, inner, &format!("{path}.{k}"), names, diags);
+                }
+            }
+            _ => bad(diags, None),
+        },
+        Type::Record(rec) => match v {
+            Value::Map(m) => check_record(m, rec, path, span, names, diags),
+            _ => bad(diags, None),
+        },
+    }
+}
+
+fn symbol<'a>(
+    v: &Value,
+    span: Span,
+    what: &str,
+    known: impl Iterator<Item = &'a str> + Clone,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(word) = v.as_word() else {
+        diags.push(
+            Diagnostic::error("platc::check::type_mismatch", format!("`{what}` is a name; found {}", v.describe()))
+                .label(span, format!("expected a {what}"))
+                .help(unknown_help("", what, known)),
+        );
+        return;
+    };
+    if !known.clone().any(|k| k == word) {
+        let mut all: Vec<&str> = known.clone().collect();
+        all.sort_unstable();
+        let list: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+        diags.push(
+            Diagnostic::error(
+                "platc::check::unknown_symbol",
+                format!("unknown {what} `{word}`; expected {}", one_of(&list)),
+            )
+            .label(span, format!("not a {what}"))
+            .help(unknown_help(word, what, known)),
+        );
+    }
+}
+
+fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
+    let (Some(target), Some(output)) = (p.first(), p.get(1)) else { return };
+    if let Some(outputs) = names.resources.get(target) {
+        if !outputs.contains(output) {
+            diags.push(
+                Diagnostic::error(
+                    "platc::check::unknown_output",
+                    format!("resource `{target}` has no output `{output}`"),
+                )
+                .label(span, "no such output")
+                .help(unknown_help(output, "output", outputs.iter().map(String::as_str))),
+            );
+        }
+        return;
+    }
+    if names.services.contains(target) {
+        if !names.service_outputs.contains(&output.as_str()) {
+            diags.push(
+                Diagnostic::error("platc::check::unknown_output", format!("service `{target}` has no output `{output}`"))
+                    .label(span, "no such output")
+                    .help(unknown_help(output, "output", names.service_outputs.iter().copied())),
+            );
+        }
+        return;
+    }
+    let known = names.services.iter().chain(names.resources.keys()).map(String::as_str);
+    diags.push(
+        Diagnostic::error("platc::check::unknown_reference", format!("`{target}` is not a resource of this service nor a service"))
+            .label(span, "unknown name")
+            .help(unknown_help(target, "service or resource", known)),
+    );
+}
+
+fn check_secret(s: &str, span: Span, diags: &mut Vec<Diagnostic>) {
+    let ok = match s.rsplit_once('/') {
+        Some((name, key)) => {
+            is_dns_subdomain(name)
+                && !key.is_empty()
+                && key.len() <= 253
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        }
+        None => false,
+    };
+    if !ok && !s.contains("${") {
+        diags.push(
+            Diagnostic::error("platc::check::bad_secret", format!("`secret(\"{s}\")` does not name a secret and a key"))
+                .label(span, "expected \"secret-name/key\"")
+                .help("write `secret(\"payments/stripe-key\")`: the secret `payments`, its key `stripe-key`"),
+        );
+    }
+}
+
+fn example(ty: &Type, name: &str) -> String {
+    let v = match ty {
+        Type::String => "\"text\"".to_string(),
+        Type::Int => "3".into(),
+        Type::Number => "2.5".into(),
+        Type::Bool => "true".into(),
+        Type::Port => "8080".into(),
+        Type::Cpu => "500m".into(),
+        Type::Memory => "512Mi".into(),
+        Type::Duration => "30s".into(),
+        Type::Percent => "70%".into(),
+        Type::Name => "\"checkout\"".into(),
+        Type::Tag => "\"payments\"".into(),
+        Type::Host => "\"api.example.com\"".into(),
+        Type::Url => "\"https://example.com\"".into(),
+        Type::Digest => "\"sha256:...\"".into(),
+        Type::Secret => "secret(\"name/key\")".into(),
+        Type::File => "file(\"api/openapi.yaml\")".into(),
+        Type::List(_) => "[...]".into(),
+        Type::Record(_) | Type::Map(_) => return format!("write `{name} {{ ... }}`"),
+        Type::Enum(w) => w.first().cloned().unwrap_or_default(),
+        _ => return format!("`{name}` takes {}", ty.describe()),
+    };
+    format!("write it as `{name} = {v}`")
+}
+
+/// A Kubernetes DNS label: lowercase alphanumerics and `-`, 1-63 characters,
+/// starting and ending with an alphanumeric.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+fn is_host(s: &str) -> bool {
+    let s = s.strip_prefix("*.").unwrap_or(s);
+    s.contains('.') && is_dns_subdomain(s)
+}
+
+fn is_tag(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'+' || b == b'#'))
+}
+
+fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        assert!(is_dns_label("payments-db"));
+        assert!(!is_dns_label("Payments"));
+        assert!(!is_dns_label("-x"));
+        assert!(!is_dns_label(&"a".repeat(64)));
+        assert!(is_tag("c++"));
+        assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
+    }
+}
