@@ -1,7 +1,163 @@
+//! platc: the compiler of an internal developer platform.
+//!
+//! A workspace of `service.plat` files, a `platform.plat` and a standard
+//! library become Kubernetes manifests, Terraform, CI workflows, dashboards,
+//! alerts and catalog entries. The whole compiler is [`compile`]: sources in,
+//! a tree of generated files out, with diagnostics and the list of files it
+//! read. It does no I/O; the CLI (`src/cli/`) reads and writes.
+//!
+//! The pipeline, top to bottom:
+//!
+//! | stage      | module                      | in → out                                   |
+//! |------------|-----------------------------|--------------------------------------------|
+//! | parse      | [`input`], [`parse`]        | sources → ASTs ([`ast`])                   |
+//! | library    | [`library`], [`workspace`]  | stdlib ASTs → declarations; workspace      |
+//! | resolve    | [`resolve`], [`merge`]      | service ASTs → [`model`] with origins      |
+//! | check      | [`check`], [`schema`], [`eval`] | model → type and policy diagnostics    |
+//! | graph      | [`graph`]                   | model → dependency graph, order, cycles    |
+//! | emit       | [`emit`]                    | model + graph → generated files           |
+//!
+//! Diagnostics ([`diag`]) are collected by every stage and sorted once.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::todo))]
+
 pub mod ast;
+pub mod check;
 pub mod diag;
+pub mod emit;
+pub mod eval;
+pub mod graph;
+pub mod input;
+pub mod library;
 pub mod merge;
+pub mod model;
 pub mod parse;
+pub mod resolve;
 pub mod schema;
+pub mod sources;
 pub mod span;
 pub mod value;
+pub mod workspace;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use diag::Diagnostic;
+use library::Library;
+use model::Model;
+use sources::Sources;
+use span::SourceMap;
+use workspace::Workspace;
+
+pub use emit::{Output, Target};
+
+/// What to compile and how.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Only these outputs (all when empty).
+    pub targets: Vec<Target>,
+    /// Keep every assignment's history (for `platc explain`).
+    pub trace: bool,
+}
+
+/// The result of a compilation.
+#[derive(Debug)]
+pub struct Compiled {
+    /// Every file parsed, for rendering diagnostics.
+    pub files: SourceMap,
+    /// Sorted by file, position and code.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The generated files by output-relative path; `None` when an error was
+    /// reported (a failed build writes nothing).
+    pub output: Option<Output>,
+    /// Workspace files the compilation read (what `watch` watches).
+    pub read: BTreeSet<String>,
+    /// The resolved model, when resolution got that far.
+    pub model: Option<Model>,
+}
+
+impl Compiled {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Compiles a workspace.
+pub fn compile(sources: &Sources, options: &Options) -> Compiled {
+    let mut files = SourceMap::default();
+    let mut diags = Vec::new();
+    let mut read = BTreeSet::new();
+
+    let input = input::load(sources, &mut files, &mut diags, &mut read);
+    let library = Library::build(input.stdlib, input.templates, &mut diags);
+    let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
+        Some(b) => Workspace::from_block(b, input.workspace.is_some(), &mut diags),
+        None => {
+            diags.push(Diagnostic::error("platc::workspace::missing", "no workspace: neither platform.plat nor a built-in default"));
+            return finish(files, diags, None, read, None);
+        }
+    };
+    let decls = input::service_decls(input.service_files, &mut diags);
+    if decls.is_empty() {
+        diags.push(
+            Diagnostic::error("platc::workspace::no_services", "the workspace has no services")
+                .help("add a `service.plat` holding `service NAME from web-api { owner = \"team-x\" }`"),
+        );
+    }
+
+    let model = resolve_all(&decls, &library, workspace, sources, options, &mut diags, &mut read);
+    check::check(&model, &library, &mut diags);
+    let graph = graph::build(&model, &mut diags);
+
+    let output = if diags.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        emit::emit(&model, &graph, &library, options, &files, &mut diags)
+    };
+    finish(files, diags, output, read, Some(model))
+}
+
+fn finish(
+    files: SourceMap,
+    mut diagnostics: Vec<Diagnostic>,
+    output: Option<Output>,
+    read: BTreeSet<String>,
+    model: Option<Model>,
+) -> Compiled {
+    diag::sort(&mut diagnostics, &files);
+    let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
+    Compiled { files, diagnostics, output, read, model }
+}
+
+fn resolve_all(
+    decls: &[resolve::ServiceDecl],
+    library: &Library,
+    workspace: Workspace,
+    sources: &Sources,
+    options: &Options,
+    diags: &mut Vec<Diagnostic>,
+    read: &mut BTreeSet<String>,
+) -> Model {
+    let cx = resolve::Context { library, workspace: &workspace, sources, trace: options.trace };
+    let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
+    for decl in decls {
+        let Some(s) = resolve::service(decl, &cx, diags) else { continue };
+        for api in &s.apis {
+            if let Some(value::Value::File(rel)) = api.values.get("definition").map(|n| &n.value) {
+                if let Some(p) = resolve::join_inside(&decl.path, rel) {
+                    read.insert(p);
+                }
+            }
+        }
+        if let Some(prev) = services.get(&s.name) {
+            diags.push(
+                Diagnostic::error("platc::resolve::duplicate_service", format!("service `{}` is declared twice", s.name))
+                    .label(s.name_span, "declared again")
+                    .also(prev.name_span, "first declared here")
+                    .help("service names are unique in a workspace; rename one"),
+            );
+            continue;
+        }
+        services.insert(s.name.clone(), s);
+    }
+    Model { workspace, services: services.into_values().collect() }
+}

@@ -1,0 +1,179 @@
+//! Stage 4, check: the resolved model against the schema the standard
+//! library defines, and its policies in every environment.
+//!
+//! Type errors point at the assignment that set the wrong value (its origin),
+//! whichever layer that was. A failing policy points at the service value it
+//! read that the service itself set (so the fix is where the cursor lands),
+//! with the policy's condition as a second label; `allow POLICY because ...`
+//! waives it, and a waiver that waives nothing is a warning.
+
+use std::collections::BTreeSet;
+
+use crate::diag::{Diagnostic, Severity};
+use crate::eval::{self, EVal};
+use crate::library::{Library, Policy};
+use crate::model::{Instance, Model, Service};
+use crate::resolve::{SERVICE_OUTPUTS, resource_outputs};
+use crate::schema::{self, Names, Record};
+use crate::span::Span;
+use crate::value::{Layer, Origin};
+use crate::workspace::Environment;
+
+/// Checks the whole model.
+pub fn check(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic>) {
+    let ws = &model.workspace;
+    if let Some(env_schema) = lib.schemas.get("environment") {
+        let empty = BTreeSet::new();
+        let no_resources = Default::default();
+        let names = Names {
+            tiers: &empty,
+            languages: &empty,
+            services: &empty,
+            resources: &no_resources,
+            service_outputs: SERVICE_OUTPUTS,
+        };
+        for env in &ws.environments {
+            schema::check_record(&env.values, env_schema, &format!("environment `{}`", env.name), env.span, &names, diags);
+        }
+    }
+    let services: BTreeSet<String> = model.services.iter().map(|s| s.name.clone()).collect();
+    for service in &model.services {
+        check_service(service, model, lib, &services, diags);
+    }
+}
+
+/// Checks one service (all environments); usable on its own by watch.
+pub fn check_service(
+    service: &Service,
+    model: &Model,
+    lib: &Library,
+    services: &BTreeSet<String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(schema) = lib.schemas.get("service") else { return };
+    for (dep, span) in &service.depends_on {
+        if *dep == service.name {
+            diags.push(
+                Diagnostic::error("platc::check::self_dependency", format!("`{}` depends on itself", service.name))
+                    .label(*span, "names this service")
+                    .help("remove it from `depends_on`"),
+            );
+        }
+    }
+    if let Some(api_schema) = lib.schemas.get("api") {
+        let names = names_for(lib, services, None);
+        for api in &service.apis {
+            schema::check_record(&api.values, api_schema, &format!("api `{}`", api.name), api.span, &names, diags);
+        }
+    }
+    let mut waived_something: BTreeSet<&str> = BTreeSet::new();
+    for instance in &service.instances {
+        let outputs = resource_outputs(instance);
+        let names = names_for(lib, services, Some(&outputs));
+        schema::check_record(&instance.values, schema, "service", service.name_span, &names, diags);
+        for r in &instance.resources {
+            if let Some(rt) = lib.resource_types.get(&r.ty) {
+                schema::check_record(&r.values, &rt.schema, &format!("resource `{}`", r.name), r.span, &names, diags);
+            }
+        }
+        let Some(env) = model.workspace.environments.iter().find(|e| e.name == instance.env) else { continue };
+        for policy in lib.policies.values() {
+            let waived = service.waivers.iter().any(|w| w.what == policy.name.name);
+            match run_policy(policy, service, instance, model, env, schema) {
+                Ok(true) => {}
+                Ok(false) if waived => {
+                    waived_something.insert(policy.name.name.as_str());
+                }
+                Ok(false) => diags.push(violation(policy, service, instance, model, env, schema)),
+                Err((span, message)) => diags.push(
+                    Diagnostic::error("platc::policy::cannot_evaluate", format!("policy `{}` cannot be evaluated: {message}", policy.name.name))
+                        .label(span, "here")
+                        .also(service.name_span, format!("while checking `{}` in {}", service.name, instance.env))
+                        .help("fix the policy's condition in the standard library"),
+                ),
+            }
+        }
+    }
+    for w in &service.waivers {
+        if lib.policies.contains_key(&w.what) && !waived_something.contains(w.what.as_str()) {
+            diags.push(
+                Diagnostic::warning("platc::policy::unused_waiver", format!("`allow {}` waives nothing", w.what))
+                    .label(w.span, "the policy passes in every environment")
+                    .help("remove the `allow`, so that a future violation is reported"),
+            );
+        }
+    }
+}
+
+fn names_for<'a>(
+    lib: &'a Library,
+    services: &'a BTreeSet<String>,
+    outputs: Option<&'a std::collections::BTreeMap<String, BTreeSet<String>>>,
+) -> Names<'a> {
+    static EMPTY: std::sync::OnceLock<std::collections::BTreeMap<String, BTreeSet<String>>> = std::sync::OnceLock::new();
+    Names {
+        tiers: &lib.tier_names,
+        languages: &lib.language_names,
+        services,
+        resources: outputs.unwrap_or_else(|| EMPTY.get_or_init(Default::default)),
+        service_outputs: SERVICE_OUTPUTS,
+    }
+}
+
+fn scope<'a>(service: &'a Service, instance: &'a Instance, model: &'a Model, env: &'a Environment, schema: &'a Record) -> eval::Scope<'a> {
+    eval::Scope { service: &service.name, instance, workspace: &model.workspace, environment: env, schema }
+}
+
+/// Whether the policy holds (`when` false counts as holding).
+fn run_policy(
+    p: &Policy,
+    service: &Service,
+    instance: &Instance,
+    model: &Model,
+    env: &Environment,
+    schema: &Record,
+) -> Result<bool, eval::Error> {
+    let s = scope(service, instance, model, env, schema);
+    let mut read = Vec::new();
+    if let Some(when) = &p.when {
+        let applies = eval::eval(when, &s, &mut read)?;
+        if !applies.truthy().ok_or((when.span, "`when` is not a condition".to_string()))? {
+            return Ok(true);
+        }
+    }
+    let holds = eval::eval(&p.require, &s, &mut read)?;
+    holds.truthy().ok_or((p.require.span, format!("`require` is not a condition (found {:?})", holds)))
+}
+
+fn violation(p: &Policy, service: &Service, instance: &Instance, model: &Model, env: &Environment, schema: &Record) -> Diagnostic {
+    let s = scope(service, instance, model, env, schema);
+    let mut read: Vec<Origin> = Vec::new();
+    let _ = eval::eval(&p.require, &s, &mut read).unwrap_or(EVal::Null);
+    let written = |o: &Origin| matches!(o.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_));
+    let mut d = Diagnostic::error(
+        "platc::policy::violation",
+        format!("policy `{}` fails for `{}` in {}: {}", p.name.name, service.name, instance.env, p.message),
+    )
+    .with_severity(p.severity);
+    match read.iter().find(|o| written(o)) {
+        Some(o) => d = d.label(o.span, format!("set here ({})", o.layer.describe())),
+        None => d = d.label(service.name_span, format!("in {}", instance.env)),
+    }
+    let mut seen: Vec<Span> = d.labels.iter().map(|l| l.span).collect();
+    for o in read.iter().filter(|o| !written(o)) {
+        if !seen.contains(&o.span) {
+            seen.push(o.span);
+            d = d.also(o.span, format!("value from the {}", o.layer.describe()));
+        }
+    }
+    d = d.also(p.require.span, "the policy requires this");
+    let waive = format!("or waive it with a reason: `allow {} because \"...\"`", p.name.name);
+    let help = match &p.help {
+        Some(h) => format!("{h}; {waive}"),
+        None => format!("change the value, {waive}"),
+    };
+    if p.severity == Severity::Warning {
+        d.severity = Severity::Warning;
+    }
+    d.help(help)
+}

@@ -1,0 +1,109 @@
+//! Finding a workspace on disk and reading its sources.
+//!
+//! The root is the nearest directory at or above PATH holding `platform.plat`
+//! (as cargo finds Cargo.toml); failing that, PATH itself when it is, or
+//! holds, a lone `service.plat`. Every `.plat` and `.hbs` file under the root
+//! is read, except in hidden directories, `target/`, `node_modules/` and the
+//! output directory. Symbolic links are not followed.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use platc::parse::MAX_FILE_BYTES;
+use platc::sources::Sources;
+use platc::workspace::{SERVICE_FILE, WORKSPACE_FILE};
+
+/// Most files platc reads from one workspace.
+const MAX_FILES: usize = 200_000;
+
+/// A workspace found on disk.
+pub struct Found {
+    pub root: PathBuf,
+}
+
+/// Finds the workspace root for a path given on the command line.
+pub fn find(path: &Path) -> Result<Found, String> {
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let start = if meta.is_dir() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let start = if start.as_os_str().is_empty() { PathBuf::from(".") } else { start };
+    let abs = fs::canonicalize(&start).map_err(|e| format!("cannot read `{}`: {e}", start.display()))?;
+    let mut dir = Some(abs.as_path());
+    while let Some(d) = dir {
+        if d.join(WORKSPACE_FILE).is_file() {
+            return Ok(Found { root: d.to_path_buf() });
+        }
+        dir = d.parent();
+    }
+    if abs.join(SERVICE_FILE).is_file() {
+        return Ok(Found { root: abs });
+    }
+    Err(format!(
+        "no `{WORKSPACE_FILE}` at or above `{}`, and no `{SERVICE_FILE}` in it\n  help: run platc inside a workspace, or point it at a directory holding a service.plat",
+        path.display()
+    ))
+}
+
+/// Reads every source file of the workspace. `skip` is the output directory.
+pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
+    let mut sources = Sources::new();
+    let skip = fs::canonicalize(skip).unwrap_or_else(|_| skip.to_path_buf());
+    let mut stack = vec![root.to_path_buf()];
+    let mut count = 0usize;
+    while let Some(dir) = stack.pop() {
+        let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            let kind = entry.file_type().map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            if kind.is_symlink() {
+                continue;
+            }
+            if kind.is_dir() {
+                if name.starts_with('.') || name == "target" || name == "node_modules" || path == skip {
+                    continue;
+                }
+                stack.push(path);
+            } else if kind.is_file() && (name.ends_with(".plat") || name.ends_with(".hbs")) {
+                count += 1;
+                if count > MAX_FILES {
+                    return Err(format!("more than {MAX_FILES} source files under `{}`", root.display()));
+                }
+                let rel = relative(root, &path)?;
+                sources.insert_bytes(rel, read_limited(&path, MAX_FILE_BYTES + 1)?);
+            }
+        }
+    }
+    let root = root.to_path_buf();
+    sources.set_loader(Box::new(move |rel: &str| load_inside(&root, rel)));
+    Ok(sources)
+}
+
+fn relative(root: &Path, path: &Path) -> Result<String, String> {
+    let rel = path.strip_prefix(root).map_err(|_| format!("`{}` is outside the workspace", path.display()))?;
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect();
+    Ok(parts.join("/"))
+}
+
+/// Reads at most `limit` bytes (the compiler reports what is too large).
+fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
+    let f = fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(limit as u64).read_to_end(&mut buf).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    Ok(buf)
+}
+
+/// `file("...")`: a file inside the workspace, not through a symlink that
+/// leaves it.
+fn load_inside(root: &Path, rel: &str) -> Result<Vec<u8>, String> {
+    let path = root.join(rel);
+    let real = fs::canonicalize(&path).map_err(|e| e.to_string())?;
+    if !real.starts_with(root) {
+        return Err("it resolves (through a symbolic link) to a place outside the workspace".into());
+    }
+    if !real.is_file() {
+        return Err("not a regular file".into());
+    }
+    read_limited(&real, 1024 * 1024 + 1)
+}

@@ -1,0 +1,298 @@
+//! Stage 6, emit: the checked model → generated files.
+//!
+//! Each target is a directory of standard-library templates
+//! (`templates/kubernetes/*.hbs`, `templates/catalog/*.hbs`, ...) plus the
+//! little Rust that says where its files go. For every service (in parallel)
+//! and, for per-environment targets, every environment: build the template
+//! context ([`context`]), render each template ([`render`]), parse the text
+//! back into data ([`yaml`], `serde_json`), apply the service's `patch`
+//! blocks ([`patch`]), and write it canonically ([`doc`]) with a header that
+//! names the source file. Text never goes out unparsed.
+//!
+//! Output paths (relative to the output directory):
+//!
+//! | target     | template                          | file                                         |
+//! |------------|-----------------------------------|----------------------------------------------|
+//! | kubernetes | `kubernetes/<name>.yaml.hbs`      | `<service>/kubernetes/<env>/<name>.yaml`     |
+//! | catalog    | `catalog/catalog-info.yaml.hbs`   | `<service>/catalog-info.yaml`                |
+//!
+//! plus `platc-index.json`, the build index of every file.
+
+pub mod context;
+pub mod doc;
+pub mod patch;
+pub mod render;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use crate::Options;
+use crate::diag::Diagnostic;
+use crate::graph::Graph;
+use crate::library::Library;
+use crate::model::{Model, Service};
+use crate::span::SourceMap;
+use doc::Doc;
+use render::{Renderer, TemplateProblem};
+
+/// The build index's file name, at the root of the output directory.
+pub const INDEX_FILE: &str = "platc-index.json";
+
+/// A kind of output, selectable with `--target`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    Kubernetes,
+    Catalog,
+}
+
+impl Target {
+    pub const ALL: &'static [Target] = &[Target::Kubernetes, Target::Catalog];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Kubernetes => "kubernetes",
+            Target::Catalog => "catalog",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Target> {
+        Target::ALL.iter().copied().find(|t| t.name() == s)
+    }
+
+    /// Whether the target renders once per environment.
+    fn per_environment(self) -> bool {
+        matches!(self, Target::Kubernetes)
+    }
+
+    fn path(self, service: &str, env: &str, file: &str) -> String {
+        match self {
+            Target::Kubernetes => format!("{service}/kubernetes/{env}/{file}"),
+            Target::Catalog => format!("{service}/{file}"),
+        }
+    }
+}
+
+/// One generated file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutFile {
+    pub contents: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    /// `kubernetes/Deployment`, `catalog`, ...
+    pub kind: String,
+}
+
+/// Every generated file by output-relative path, the index included.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Output {
+    pub files: BTreeMap<String, OutFile>,
+}
+
+/// Renders every service; `None` if a template or patch failed.
+pub fn emit(model: &Model, graph: &Graph, lib: &Library, options: &Options, _files: &SourceMap, diags: &mut Vec<Diagnostic>) -> Option<Output> {
+    let (renderer, problems) = Renderer::new(&lib.templates);
+    if !problems.is_empty() {
+        diags.extend(problems.iter().map(|p| template_diag(p, lib, None)));
+        return None;
+    }
+    let targets: Vec<Target> = if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() };
+    let plan = Plan { model, graph, lib, renderer: &renderer, targets: &targets };
+
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(model.services.len().max(1));
+    let chunk = model.services.len().div_ceil(threads).max(1);
+    let results: Vec<(BTreeMap<String, OutFile>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = model
+            .services
+            .chunks(chunk)
+            .map(|services| {
+                let plan = &plan;
+                scope.spawn(move || {
+                    let mut files = BTreeMap::new();
+                    let mut diags = Vec::new();
+                    for s in services {
+                        plan.service(s, &mut files, &mut diags);
+                    }
+                    (files, diags)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| (BTreeMap::new(), vec![Diagnostic::internal("a rendering thread panicked")])))
+            .collect()
+    });
+    let mut out = Output::default();
+    for (files, ds) in results {
+        out.files.extend(files);
+        diags.extend(ds);
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    let index = index(&out);
+    out.files.insert(INDEX_FILE.to_string(), OutFile { contents: index, service: None, environment: None, kind: "index".into() });
+    Some(out)
+}
+
+struct Plan<'a> {
+    model: &'a Model,
+    graph: &'a Graph,
+    lib: &'a Library,
+    renderer: &'a Renderer,
+    targets: &'a [Target],
+}
+
+impl Plan<'_> {
+    fn service(&self, s: &Service, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
+        let base = context::service_base(s, self.model, self.graph, self.lib);
+        let mut contexts = Vec::new();
+        for inst in &s.instances {
+            let Some(env) = self.model.workspace.environments.iter().find(|e| e.name == inst.env) else { continue };
+            contexts.push((inst.env.as_str(), context::instance(&base, s, inst, env, self.model, self.graph, self.lib)));
+        }
+        for &target in self.targets {
+            let prefix = format!("{}/", target.name());
+            let templates: Vec<&str> = self
+                .lib
+                .templates
+                .keys()
+                .filter(|k| k.starts_with(&prefix) && !k.rsplit('/').next().is_some_and(|f| f.starts_with('_')))
+                .map(String::as_str)
+                .collect();
+            let envs: Vec<&(&str, Json)> =
+                if target.per_environment() { contexts.iter().collect() } else { contexts.last().into_iter().collect() };
+            for (env, ctx) in envs {
+                let mut rendered: Vec<(String, Format, Vec<Doc>)> = Vec::new();
+                for t in &templates {
+                    let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
+                    let format = Format::of(&file);
+                    let text = match self.renderer.render(t, ctx) {
+                        Ok(text) => text,
+                        Err(p) => {
+                            diags.push(template_diag(&p, self.lib, Some((&s.name, env))));
+                            continue;
+                        }
+                    };
+                    if text.trim().is_empty() {
+                        continue; // the template decided this object is not needed
+                    }
+                    match format.parse(&text) {
+                        Ok(docs) if docs.is_empty() => {}
+                        Ok(docs) => rendered.push((file, format, docs)),
+                        Err(e) => diags.push(invalid_output(t, self.lib, &s.name, env, &e)),
+                    }
+                }
+                let mut all: Vec<&mut Doc> = rendered.iter_mut().flat_map(|(_, _, d)| d.iter_mut()).collect();
+                for p in s.patches.iter().filter(|p| p.target.name == target.name()) {
+                    patch::apply(p, &mut all, env, diags);
+                }
+                for (file, format, docs) in rendered {
+                    let path = target.path(&s.name, env, &file);
+                    let contents = format.write(&docs, &s.path);
+                    let kind = match target {
+                        Target::Kubernetes => {
+                            let mut kinds: Vec<&str> = docs.iter().filter_map(Doc::kind).collect();
+                            kinds.dedup();
+                            format!("kubernetes/{}", kinds.join("+"))
+                        }
+                        other => other.name().to_string(),
+                    };
+                    let environment = target.per_environment().then(|| env.to_string());
+                    files.insert(path, OutFile { contents, service: Some(s.name.clone()), environment, kind });
+                }
+            }
+        }
+        let unknown: Vec<_> = s.patches.iter().filter(|p| Target::from_name(&p.target.name).is_none()).collect();
+        for p in unknown {
+            diags.push(
+                Diagnostic::error("platc::patch::unknown_target", format!("unknown patch target `{}`", p.target.name))
+                    .label(p.target.span, "not an output")
+                    .help(crate::diag::unknown_help(&p.target.name, "target", Target::ALL.iter().map(|t| t.name()))),
+            );
+        }
+    }
+}
+
+/// The formats generated files come in, by extension.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+impl Format {
+    fn of(file: &str) -> Format {
+        if file.ends_with(".json") { Format::Json } else { Format::Yaml }
+    }
+
+    fn parse(self, text: &str) -> Result<Vec<Doc>, String> {
+        match self {
+            Format::Yaml => yaml::parse(text),
+            Format::Json => serde_json::from_str::<Json>(text).map(|v| vec![doc::from_json(&v)]).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn write(self, docs: &[Doc], source: &str) -> String {
+        let mut out = String::new();
+        match self {
+            Format::Yaml => {
+                out.push_str(&format!("# Generated by platc from {source}. Do not edit: change the source and run `platc build`.\n"));
+                doc::to_yaml(docs, &mut out);
+            }
+            Format::Json => {
+                for d in docs {
+                    doc::to_json(d, &mut out);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn template_diag(p: &TemplateProblem, lib: &Library, at: Option<(&str, &str)>) -> Diagnostic {
+    let shown = lib.templates.get(&p.template).map(|t| t.shown_as.clone()).unwrap_or_else(|| p.template.clone());
+    let pos = match (p.line, p.column) {
+        (Some(l), Some(c)) => format!("{shown}:{l}:{c}"),
+        _ => shown,
+    };
+    let when = at.map(|(s, e)| format!(" while rendering `{s}` ({e})")).unwrap_or_default();
+    Diagnostic::error("platc::emit::template", format!("template {pos} failed{when}: {}", p.message))
+        .help("fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)")
+}
+
+fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: &str) -> Diagnostic {
+    let shown = lib.templates.get(template).map(|t| t.shown_as.as_str()).unwrap_or(template);
+    Diagnostic::error(
+        "platc::emit::invalid_output",
+        format!("template {shown} produced unreadable output for `{service}` ({env}): {err}"),
+    )
+    .help("the template's text must parse as its format; insert values with `{{value}}` or `{{json value}}`, which quote them")
+}
+
+/// The build index: every generated file with its service, environment,
+/// kind and content hash, sorted by path.
+fn index(out: &Output) -> String {
+    let files: Vec<Doc> = out
+        .files
+        .iter()
+        .map(|(path, f)| {
+            Doc::Map(vec![
+                ("path".into(), Doc::Str(path.clone())),
+                ("service".into(), f.service.clone().map(Doc::Str).unwrap_or(Doc::Null)),
+                ("environment".into(), f.environment.clone().map(Doc::Str).unwrap_or(Doc::Null)),
+                ("kind".into(), Doc::Str(f.kind.clone())),
+                ("sha256".into(), Doc::Str(sha256(&f.contents))),
+            ])
+        })
+        .collect();
+    let mut s = String::new();
+    doc::to_json(&Doc::Map(vec![("generator".into(), Doc::Str("platc".into())), ("files".into(), Doc::List(files))]), &mut s);
+    s
+}
+
+pub fn sha256(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,355 @@
+//! The data a template sees: the resolved service in one environment, plus
+//! what platc derives from the whole workspace (labels, the image reference,
+//! settings split into config and secret files, network peers from the
+//! dependency graph, resources and their outputs).
+//!
+//! Templates read it as `service.*`, `workspace.*`, `environment.*`,
+//! `labels`, `image`, `config`, `secrets`, `network`, `resources`, `apis`,
+//! `dependencies`, `overrides`, `waivers`, `language` and `source`. The
+//! README's "Templates" section lists every field.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map as JMap, Value as Json, json};
+use sha2::{Digest, Sha256};
+
+use crate::graph::Graph;
+use crate::library::Library;
+use crate::model::{Instance, Model, Service};
+use crate::schema::{Record, Type};
+use crate::value::{Value, map_json, split_secret, to_json};
+use crate::workspace::Environment;
+
+/// Where secrets are mounted in the container (never passed as env values).
+pub const SECRETS_DIR: &str = "/var/run/secrets/platc";
+
+/// The URL other services reach a service at.
+pub fn service_url(name: &str) -> String {
+    format!("http://{name}.{name}.svc.cluster.local")
+}
+
+/// The namespace of a service: one per service, named after it.
+pub fn namespace(service: &str) -> String {
+    service.to_string()
+}
+
+/// The service-level part of the context, shared by every environment.
+pub fn service_base(service: &Service, model: &Model, graph: &Graph, lib: &Library) -> JMap<String, Json> {
+    let mut ctx = JMap::new();
+    ctx.insert("source".into(), Json::String(service.path.clone()));
+    ctx.insert("workspace".into(), model.workspace.to_json());
+    ctx.insert("namespace".into(), Json::String(namespace(&service.name)));
+    let deps = graph.service_dependencies(&service.name);
+    let dependents = graph.dependents(&service.name);
+    ctx.insert(
+        "dependencies".into(),
+        json!({
+            "services": deps,
+            "resources": service.instances.first().map(|i| i.resources.iter().map(|r| r.name.clone()).collect::<Vec<_>>()).unwrap_or_default(),
+            "dependents": dependents,
+            "apis": deps.iter().filter_map(|d| model.service(d)).flat_map(|s| s.apis.iter().map(|a| a.name.clone())).collect::<Vec<_>>(),
+        }),
+    );
+    ctx.insert(
+        "overrides".into(),
+        service.overrides.iter().map(|o| json!({ "path": o.what, "reason": o.reason })).collect(),
+    );
+    ctx.insert("waivers".into(), service.waivers.iter().map(|w| json!({ "policy": w.what, "reason": w.reason })).collect());
+    ctx.insert("golden_paths".into(), service.golden_paths.iter().cloned().collect());
+    ctx.insert(
+        "apis".into(),
+        service
+            .apis
+            .iter()
+            .map(|a| {
+                let mut o = match map_json(&a.values) {
+                    Json::Object(o) => o,
+                    _ => JMap::new(),
+                };
+                o.insert("name".into(), Json::String(a.name.clone()));
+                o.insert("definition".into(), a.definition.clone().map(Json::String).unwrap_or(Json::Null));
+                if let Some(rec) = lib.schemas.get("api") {
+                    fill_unset(&mut o, rec);
+                }
+                Json::Object(o)
+            })
+            .collect(),
+    );
+    ctx
+}
+
+/// Every field the schema declares is present (null when unset; an empty
+/// list or map for list and map fields), so that a template can test or loop
+/// over any of them, and strict mode still catches a name that is not in the
+/// schema at all.
+fn fill_unset(obj: &mut JMap<String, Json>, rec: &Record) {
+    for (key, field) in &rec.fields {
+        let entry = obj.entry(key.clone()).or_insert(Json::Null);
+        match (&field.ty, &mut *entry) {
+            (Type::Record(inner), Json::Object(sub)) => fill_unset(sub, inner),
+            (Type::Record(inner), e @ Json::Null) => {
+                let mut sub = JMap::new();
+                fill_unset(&mut sub, inner);
+                *e = Json::Object(sub);
+            }
+            (Type::List(_), e @ Json::Null) => *e = Json::Array(Vec::new()),
+            (Type::Map(_), e @ Json::Null) => *e = Json::Object(JMap::new()),
+            _ => {}
+        }
+    }
+}
+
+/// The full context of one service in one environment.
+pub fn instance(
+    base: &JMap<String, Json>,
+    service: &Service,
+    inst: &Instance,
+    env: &Environment,
+    model: &Model,
+    graph: &Graph,
+    lib: &Library,
+) -> Json {
+    let mut ctx = base.clone();
+    let mut svc = object(map_json(&inst.values));
+    svc.insert("name".into(), Json::String(service.name.clone()));
+    if let Some(rec) = lib.schemas.get("service") {
+        fill_unset(&mut svc, rec);
+    }
+
+    let mut envj = object(map_json(&env.values));
+    envj.insert("name".into(), Json::String(env.name.clone()));
+    if let Some(rec) = lib.schemas.get("environment") {
+        fill_unset(&mut envj, rec);
+    }
+    ctx.insert("environment".into(), Json::Object(envj));
+
+    ctx.insert("image".into(), Json::String(image_ref(inst)));
+    ctx.insert("labels".into(), labels(service, inst, &env.name));
+    ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
+
+    let (config, secrets, volumes) = settings(service, inst, graph);
+    let config_hash = hash_json(&Json::Object(config.clone()));
+    ctx.insert("config".into(), Json::Object(config));
+    ctx.insert("config_hash".into(), Json::String(config_hash));
+    ctx.insert("secrets".into(), Json::Array(secrets));
+    ctx.insert("secret_volumes".into(), Json::Array(volumes));
+    ctx.insert("network".into(), network(service, inst, model, graph, lib));
+    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(r, lib)).collect());
+
+    let language = inst.str("language").and_then(|l| lib.languages.get(l)).map(|d| {
+        let mut o = object(map_json(&crate::value::map_from_body(&d.body, &crate::value::Layer::Defaults, &mut Vec::new())));
+        o.insert("name".into(), Json::String(d.name.name.clone()));
+        Json::Object(o)
+    });
+    ctx.insert("language".into(), language.unwrap_or(Json::Null));
+
+    let min_available = inst.get(&["pdb", "min_available"]).and_then(Value::as_i64);
+    let replicas = inst.get(&["replicas"]).and_then(Value::as_i64).unwrap_or(1);
+    // A budget only where it can be met: more replicas than must stay up.
+    ctx.insert("pdb".into(), json!(min_available.is_some_and(|m| m >= 1 && replicas > m)));
+    ctx.insert("service".into(), Json::Object(svc));
+    Json::Object(ctx)
+}
+
+fn object(v: Json) -> JMap<String, Json> {
+    match v {
+        Json::Object(o) => o,
+        _ => JMap::new(),
+    }
+}
+
+fn resource(r: &crate::model::Resource, lib: &Library) -> Json {
+    let mut o = object(map_json(&r.values));
+    o.insert("name".into(), Json::String(r.name.clone()));
+    o.insert("type".into(), Json::String(r.ty.clone()));
+    let rt = lib.resource_types.get(&r.ty);
+    o.insert("catalog_type".into(), Json::String(rt.map(|t| t.catalog_type.clone()).unwrap_or_default()));
+    o.insert("port".into(), json!(rt.map(|t| t.port).unwrap_or(443)));
+    o.insert("outputs".into(), r.outputs.iter().map(|(k, v)| (k.clone(), to_json(v))).collect());
+    if let Some(t) = rt {
+        fill_unset(&mut o, &t.schema);
+    }
+    Json::Object(o)
+}
+
+/// `repository:tag@digest`, or without the parts not given.
+fn image_ref(inst: &Instance) -> String {
+    let mut s = inst.str("image").unwrap_or("").to_string();
+    if let Some(v) = inst.get(&["version"]).and_then(Value::as_str) {
+        s.push(':');
+        s.push_str(v);
+    }
+    if let Some(d) = inst.get(&["digest"]).and_then(Value::as_str) {
+        s.push('@');
+        s.push_str(d);
+    }
+    s
+}
+
+/// Kubernetes recommended labels plus team, tier and environment.
+fn labels(service: &Service, inst: &Instance, env: &str) -> Json {
+    let mut l = BTreeMap::new();
+    l.insert("app.kubernetes.io/name", service.name.clone());
+    l.insert("app.kubernetes.io/instance", format!("{}-{env}", service.name));
+    if let Some(v) = inst.get(&["version"]).and_then(Value::as_str) {
+        l.insert("app.kubernetes.io/version", label_value(v));
+    }
+    l.insert("app.kubernetes.io/component", label_value(inst.str("workload").unwrap_or("service")));
+    if let Some(system) = inst.str("system") {
+        l.insert("app.kubernetes.io/part-of", label_value(system));
+    }
+    l.insert("app.kubernetes.io/managed-by", "platc".into());
+    l.insert("platc.dev/team", label_value(inst.str("owner").unwrap_or("")));
+    l.insert("platc.dev/tier", label_value(inst.str("tier").unwrap_or("")));
+    l.insert("platc.dev/environment", env.to_string());
+    json!(l)
+}
+
+/// A Kubernetes label value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at
+/// both ends.
+pub fn label_value(s: &str) -> String {
+    let mapped: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+    let trimmed = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    let cut: String = trimmed.chars().take(63).collect();
+    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
+}
+
+/// Splits `env` (plus injected `*_URL` settings of dependencies) into plain
+/// config (a ConfigMap) and secrets (mounted files, `NAME_FILE` pointing at
+/// each).
+fn settings(service: &Service, inst: &Instance, graph: &Graph) -> (JMap<String, Json>, Vec<Json>, Vec<Json>) {
+    let mut config = JMap::new();
+    let mut secrets: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let env = inst.get(&["env"]).and_then(Value::as_map);
+    let written: Vec<String> = env
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, n)| match &n.value {
+            Value::Secret(s) => Some(s.clone()),
+            Value::Ref(p) if p.len() == 2 => resolve_ref(p, inst),
+            _ => None,
+        })
+        .collect();
+    // Injected first, so that what the service writes wins.
+    for dep in graph.service_dependencies(&service.name) {
+        config.insert(env_name(dep, "URL"), Json::String(service_url(dep)));
+    }
+    for (dep, _) in &service.depends_on {
+        let Some(r) = inst.resources.iter().find(|r| &r.name == dep) else { continue };
+        let Some((out, Value::Secret(s))) = r.outputs.get_key_value("url").or_else(|| r.outputs.iter().next()) else { continue };
+        if !written.contains(s) {
+            secrets.insert(env_name(&r.name, &out.to_ascii_uppercase()), split(s));
+        }
+    }
+    for (name, node) in env.into_iter().flatten() {
+        let secret = match &node.value {
+            Value::Secret(s) => Some(s.clone()),
+            Value::Ref(p) if p.len() == 2 => resolve_ref(p, inst),
+            _ => None,
+        };
+        match (&node.value, secret) {
+            (_, Some(s)) => {
+                config.remove(name);
+                secrets.insert(name.clone(), split(&s));
+            }
+            (Value::Ref(p), None) => {
+                let target = p.first().map(String::as_str).unwrap_or("");
+                let out = p.get(1).map(String::as_str).unwrap_or("");
+                let v = if out == "host" { format!("{target}.{target}.svc.cluster.local") } else { service_url(target) };
+                secrets.remove(name);
+                config.insert(name.clone(), Json::String(v));
+            }
+            (v, None) => {
+                secrets.remove(name);
+                let text = match to_json(v) {
+                    Json::String(s) => s,
+                    other => other.to_string(),
+                };
+                config.insert(name.clone(), Json::String(text));
+            }
+        }
+    }
+    let mut by_secret: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let list = secrets
+        .iter()
+        .map(|(var, (secret, key))| {
+            by_secret.entry(secret.clone()).or_default().push((key.clone(), var.clone()));
+            json!({
+                "env": var,
+                "file_env": format!("{var}_FILE"),
+                "secret": secret,
+                "key": key,
+                "path": format!("{SECRETS_DIR}/{secret}/{key}"),
+            })
+        })
+        .collect();
+    let volumes = by_secret
+        .into_iter()
+        .map(|(secret, mut items)| {
+            items.sort();
+            items.dedup_by(|a, b| a.0 == b.0);
+            json!({
+                "volume": format!("secret-{}", secret.replace('.', "-")).chars().take(63).collect::<String>(),
+                "secret": secret,
+                "mount": format!("{SECRETS_DIR}/{secret}"),
+                "keys": items.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    (config, list, volumes)
+}
+
+fn split(s: &str) -> (String, String) {
+    let (a, b) = split_secret(s);
+    (a.to_string(), b.to_string())
+}
+
+/// `payments-db.url` → the secret that output names.
+fn resolve_ref(p: &[String], inst: &Instance) -> Option<String> {
+    let (target, output) = (p.first()?, p.get(1)?);
+    let r = inst.resources.iter().find(|r| &r.name == target)?;
+    match r.outputs.get(output)? {
+        Value::Secret(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// `payments-db` + `URL` → `PAYMENTS_DB_URL`.
+pub fn env_name(name: &str, suffix: &str) -> String {
+    let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    s.push('_');
+    s.push_str(suffix);
+    s
+}
+
+/// Peers for the NetworkPolicy: who may call this service, whom it calls.
+fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib: &Library) -> Json {
+    let peer = |name: &str| {
+        let port = model
+            .service(name)
+            .and_then(|s| s.instance(&inst.env))
+            .and_then(|i| i.get(&["port"]))
+            .and_then(Value::as_i64)
+            .unwrap_or(8080);
+        let workload = model.service(name).and_then(|s| s.instance(&inst.env)).and_then(|i| i.str("workload")).unwrap_or("service");
+        json!({ "name": name, "namespace": namespace(name), "port": port, "workload": workload })
+    };
+    let ingress: Vec<Json> = graph.dependents(&service.name).into_iter().map(peer).collect();
+    let egress: Vec<Json> = graph
+        .service_dependencies(&service.name)
+        .into_iter()
+        .filter(|d| model.service(d).and_then(|s| s.instance(&inst.env)).and_then(|i| i.str("workload")) == Some("service"))
+        .map(peer)
+        .collect();
+    let mut ports: Vec<i64> = inst.resources.iter().map(|r| lib.resource_types.get(&r.ty).map(|t| t.port).unwrap_or(443)).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let exposed = inst.get(&["expose", "host"]).is_some();
+    json!({ "ingress": ingress, "egress": egress, "resource_ports": ports, "exposed": exposed })
+}
+
+/// A short, stable hash of a JSON value (for rollout annotations).
+pub fn hash_json(v: &Json) -> String {
+    let digest = Sha256::digest(v.to_string().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

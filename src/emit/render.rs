@@ -1,0 +1,281 @@
+//! Handlebars, set up for generating structured files safely.
+//!
+//! Every template of the library is compiled once. Strict mode: a template
+//! that names a missing value fails (with the template's name), it never
+//! renders an empty string. Escaping is the other way round from HTML:
+//!
+//! - `{{value}}` always lands as a **quoted string** (JSON quoting, which is
+//!   also valid YAML), whatever the value holds: quotes, newlines, `${...}`,
+//!   `#` or `: ` cannot change the structure of the output.
+//! - `{{json value}}` lands as the value's JSON: numbers and booleans stay
+//!   typed, lists and maps become inline JSON (valid YAML flow style).
+//! - `{{concat a "-" b}}` joins values into one quoted string.
+//! - `{{hcl value}}` is a quoted HCL string (`${` and `%{` escaped).
+//! - `eq`, `ne`, `gt`, `lt`, `and`, `or`, `not`, `contains` for conditions;
+//!   `lower`, `upper` and `seconds` (a duration in seconds) as values.
+//!
+//! `{{{value}}}` (triple braces) writes text unquoted; the standard library
+//! uses it only for numbers it computed itself.
+//!
+//! Templates whose file name starts with `_` are partials (`{{> name}}`).
+
+use std::collections::BTreeMap;
+
+use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, handlebars_helper};
+use serde_json::Value as Json;
+
+use crate::library::TemplateFile;
+
+/// A template problem: the template, a position in it, and what went wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateProblem {
+    pub template: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+/// All templates of the library, compiled.
+pub struct Renderer {
+    hb: Handlebars<'static>,
+}
+
+impl Renderer {
+    /// Compiles every template; problems are returned, not fatal.
+    pub fn new(templates: &BTreeMap<String, TemplateFile>) -> (Renderer, Vec<TemplateProblem>) {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.set_prevent_indent(true);
+        hb.register_escape_fn(quote);
+        hb.register_helper("json", Box::new(json_helper));
+        hb.register_helper("concat", Box::new(concat_helper));
+        hb.register_helper("hcl", Box::new(hcl_helper));
+        hb.register_helper("eq", Box::new(eq));
+        hb.register_helper("ne", Box::new(ne));
+        hb.register_helper("gt", Box::new(gt));
+        hb.register_helper("lt", Box::new(lt));
+        hb.register_helper("and", Box::new(and));
+        hb.register_helper("or", Box::new(or));
+        hb.register_helper("not", Box::new(not));
+        hb.register_helper("contains", Box::new(contains));
+        hb.register_helper("lower", Box::new(lower));
+        hb.register_helper("upper", Box::new(upper));
+        hb.register_helper("seconds", Box::new(seconds));
+        let mut problems = Vec::new();
+        for (name, t) in templates {
+            let partial = name.rsplit('/').next().is_some_and(|f| f.starts_with('_'));
+            let result = if partial {
+                let pname = name.rsplit('/').next().unwrap_or(name).trim_start_matches('_').trim_end_matches(".hbs");
+                hb.register_partial(pname, t.text.as_ref())
+            } else {
+                hb.register_template_string(name, t.text.as_ref())
+            };
+            if let Err(e) = result {
+                let (line, column) = e.pos().map(|(l, c)| (Some(l), Some(c))).unwrap_or((None, None));
+                problems.push(TemplateProblem { template: name.clone(), line, column, message: e.reason().to_string() });
+            }
+        }
+        (Renderer { hb }, problems)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.hb.has_template(name)
+    }
+
+    /// Renders a template with a context.
+    pub fn render(&self, name: &str, context: &Json) -> Result<String, TemplateProblem> {
+        self.hb.render(name, context).map_err(|e| TemplateProblem {
+            template: e.template_name.clone().unwrap_or_else(|| name.to_string()),
+            line: e.line_no,
+            column: e.column_no,
+            message: e.reason().to_string(),
+        })
+    }
+}
+
+/// JSON string quoting, plus the characters YAML treats as line breaks or
+/// byte-order marks, so a quoted value reads back the same in both.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || matches!(c, '\u{7f}' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An HCL quoted string: JSON escapes, plus `${` → `$${` and `%{` → `%%{`
+/// so that no user text becomes a Terraform expression or directive.
+pub fn hcl_quote(s: &str) -> String {
+    quote(s).replace("${", "$${").replace("%{", "%%{")
+}
+
+fn param<'a>(h: &'a Helper, i: usize) -> Result<&'a Json, handlebars::RenderError> {
+    h.param(i)
+        .map(|p| p.value())
+        .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("helper", i).into())
+}
+
+fn json_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = param(h, 0)?;
+    let mut s = String::new();
+    compact_json(v, &mut s);
+    out.write(&s)?;
+    Ok(())
+}
+
+/// serde_json's compact form, with the extra escapes of [`quote`].
+fn compact_json(v: &Json, out: &mut String) {
+    match v {
+        Json::String(s) => out.push_str(&quote(s)),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                compact_json(item, out);
+            }
+            out.push(']');
+        }
+        Json::Object(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&quote(k));
+                out.push_str(": ");
+                compact_json(item, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn concat_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let joined: String = h.params().iter().map(|p| text(p.value())).collect();
+    out.write(&quote(&joined))?;
+    Ok(())
+}
+
+fn hcl_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let joined: String = h.params().iter().map(|p| text(p.value())).collect();
+    out.write(&hcl_quote(&joined))?;
+    Ok(())
+}
+
+fn truthy(v: &Json) -> bool {
+    match v {
+        Json::Null => false,
+        Json::Bool(b) => *b,
+        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Json::String(s) => !s.is_empty(),
+        Json::Array(a) => !a.is_empty(),
+        Json::Object(o) => !o.is_empty(),
+    }
+}
+
+fn num(v: &Json) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+handlebars_helper!(eq: |a: Json, b: Json| a == b);
+handlebars_helper!(ne: |a: Json, b: Json| a != b);
+handlebars_helper!(gt: |a: Json, b: Json| num(a) > num(b));
+handlebars_helper!(lt: |a: Json, b: Json| num(a) < num(b));
+handlebars_helper!(and: |a: Json, b: Json| truthy(a) && truthy(b));
+handlebars_helper!(or: |a: Json, b: Json| truthy(a) || truthy(b));
+handlebars_helper!(not: |a: Json| !truthy(a));
+handlebars_helper!(contains: |list: Json, x: Json| match list {
+    Json::Array(items) => items.contains(x),
+    Json::String(s) => s.contains(&text(x)),
+    _ => false,
+});
+handlebars_helper!(lower: |s: str| s.to_lowercase());
+handlebars_helper!(upper: |s: str| s.to_uppercase());
+handlebars_helper!(seconds: |d: Json| duration_seconds(d));
+
+/// `"300ms"` → 0.3, `"5m"` → 300, a number → itself.
+pub fn duration_seconds(d: &Json) -> Json {
+    let s = match d {
+        Json::Number(_) => return d.clone(),
+        Json::String(s) => s.as_str(),
+        _ => return Json::Null,
+    };
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let Ok(n) = n.parse::<f64>() else { return Json::Null };
+    let factor = match unit {
+        "ms" => 0.001,
+        "s" | "" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => return Json::Null,
+    };
+    let v = n * factor;
+    if v.fract() == 0.0 { Json::from(v as i64) } else { serde_json::Number::from_f64(v).map(Json::Number).unwrap_or(Json::Null) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(t: &str, ctx: Json) -> Result<String, TemplateProblem> {
+        let mut templates = BTreeMap::new();
+        templates.insert("t.hbs".to_string(), TemplateFile { shown_as: "t.hbs".into(), text: t.into() });
+        let (r, problems) = Renderer::new(&templates);
+        assert!(problems.is_empty(), "{problems:?}");
+        r.render("t.hbs", &ctx)
+    }
+
+    #[test]
+    fn plain_values_are_always_quoted() {
+        let out = render("a: {{x}}", serde_json::json!({"x": "v\nkind: Secret # \"${{ y }}\""})).unwrap();
+        assert_eq!(out, r#"a: "v\nkind: Secret # \"${{ y }}\"""#);
+    }
+
+    #[test]
+    fn json_keeps_types() {
+        let out = render("a: {{json n}} b: {{json m}}", serde_json::json!({"n": 3, "m": {"k": [true]}})).unwrap();
+        assert_eq!(out, r#"a: 3 b: {"k": [true]}"#);
+    }
+
+    #[test]
+    fn strict_mode_names_the_missing_value() {
+        let e = render("a: {{nope}}", serde_json::json!({})).unwrap_err();
+        assert!(e.message.contains("nope"), "{e:?}");
+    }
+
+    #[test]
+    fn hcl_strings_cannot_interpolate() {
+        assert_eq!(hcl_quote("${var.x} %{if}"), r#""$${var.x} %%{if}""#);
+    }
+
+    #[test]
+    fn durations_in_seconds() {
+        assert_eq!(duration_seconds(&Json::from("300ms")), serde_json::json!(0.3));
+        assert_eq!(duration_seconds(&Json::from("5m")), serde_json::json!(300));
+    }
+}

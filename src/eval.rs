@@ -1,0 +1,294 @@
+//! Evaluation of policy conditions (`when`, `require`) on one service in one
+//! environment.
+//!
+//! A reference names a value of the service (`replicas`, `autoscale.min`,
+//! `service.name`), of the workspace (`workspace.registry`) or the current
+//! environment (`environment`, `environment.cluster`); a bare word that is
+//! none of these is a symbol (`production`, `cron`). Quantities compare by
+//! their meaning, as the schema types them: `cpu <= limits.cpu` compares
+//! cores, `memory < 1Gi` bytes, `500m` next to a cpu is millicores and next
+//! to a duration minutes. Every service value the condition read is recorded,
+//! so that a failing policy can point at the line that set it.
+
+use crate::ast::{BinOp, Expr, ExprKind, StrPart};
+use crate::model::Instance;
+use crate::schema::{Record, Type};
+use crate::value::{Origin, Value};
+use crate::workspace::{Environment, Workspace};
+use crate::span::Span;
+
+/// A value during evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EVal {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    List(Vec<EVal>),
+}
+
+impl EVal {
+    fn describe(&self) -> &'static str {
+        match self {
+            EVal::Null => "null",
+            EVal::Bool(_) => "a boolean",
+            EVal::Num(_) => "a number",
+            EVal::Str(_) => "a string",
+            EVal::List(_) => "a list",
+        }
+    }
+
+    /// Truth for `when`/`require`/`and`/`or`: unset counts as false.
+    pub fn truthy(&self) -> Option<bool> {
+        match self {
+            EVal::Bool(b) => Some(*b),
+            EVal::Null => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// What a condition can see.
+pub struct Scope<'a> {
+    pub service: &'a str,
+    pub instance: &'a Instance,
+    pub workspace: &'a Workspace,
+    pub environment: &'a Environment,
+    pub schema: &'a Record,
+}
+
+/// An evaluation error: where, and what went wrong.
+pub type Error = (Span, String);
+
+/// Evaluates a condition; `read` collects the origins of service values used.
+pub fn eval(e: &Expr, s: &Scope, read: &mut Vec<Origin>) -> Result<EVal, Error> {
+    eval_hint(e, s, read, None)
+}
+
+fn eval_hint(e: &Expr, s: &Scope, read: &mut Vec<Origin>, hint: Option<&Type>) -> Result<EVal, Error> {
+    Ok(match &e.kind {
+        ExprKind::Null => EVal::Null,
+        ExprKind::Bool(b) => EVal::Bool(*b),
+        ExprKind::Number { value, .. } => EVal::Num(*value),
+        ExprKind::Quantity { value, unit, .. } => EVal::Num(normalize(*value, unit, hint)),
+        ExprKind::Str(lit) => {
+            let mut out = String::new();
+            for p in &lit.parts {
+                match p {
+                    StrPart::Lit(t) => out.push_str(t),
+                    StrPart::Interp(path, span) => match reference(path, *span, s, read)?.0 {
+                        EVal::Str(t) => out.push_str(&t),
+                        EVal::Num(n) => out.push_str(&n.to_string()),
+                        EVal::Bool(b) => out.push_str(&b.to_string()),
+                        other => return Err((*span, format!("`${{{}}}` is {}", path.join("."), other.describe()))),
+                    },
+                }
+            }
+            EVal::Str(out)
+        }
+        ExprKind::Ref(parts) => {
+            let path: Vec<String> = parts.iter().map(|p| p.name.clone()).collect();
+            reference(&path, e.span, s, read)?.0
+        }
+        ExprKind::List(items) => EVal::List(items.iter().map(|i| eval_hint(i, s, read, hint)).collect::<Result<_, _>>()?),
+        ExprKind::Not(inner) => {
+            let v = eval(inner, s, read)?;
+            EVal::Bool(!truth(&v, inner.span)?)
+        }
+        ExprKind::Binary { op: op @ (BinOp::And | BinOp::Or), lhs, rhs } => {
+            let l = truth(&eval(lhs, s, read)?, lhs.span)?;
+            // Short-circuit, as a reader expects: `when` guards `require`.
+            if (*op == BinOp::And && !l) || (*op == BinOp::Or && l) {
+                return Ok(EVal::Bool(l));
+            }
+            EVal::Bool(truth(&eval(rhs, s, read)?, rhs.span)?)
+        }
+        ExprKind::Binary { op, lhs, rhs } => {
+            let lt = type_of(lhs, s);
+            let rt = type_of(rhs, s);
+            let l = eval_hint(lhs, s, read, rt.as_ref())?;
+            let r = eval_hint(rhs, s, read, lt.as_ref())?;
+            EVal::Bool(compare(*op, &l, &r, e.span)?)
+        }
+        ExprKind::Call { name, args } => {
+            let vals: Vec<EVal> = args.iter().map(|a| eval(a, s, read)).collect::<Result<_, _>>()?;
+            call(&name.name, &vals, e.span)?
+        }
+        ExprKind::Map(_) | ExprKind::Tagged { .. } => {
+            return Err((e.span, "a condition cannot use a map".into()));
+        }
+    })
+}
+
+fn truth(v: &EVal, span: Span) -> Result<bool, Error> {
+    v.truthy().ok_or_else(|| (span, format!("expected a condition (true or false); found {}", v.describe())))
+}
+
+/// Resolves a dotted reference; returns its value and its schema type.
+fn reference(path: &[String], span: Span, s: &Scope, read: &mut Vec<Origin>) -> Result<(EVal, Option<Type>), Error> {
+    let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+    match keys.as_slice() {
+        ["environment"] | ["environment", "name"] => return Ok((EVal::Str(s.environment.name.clone()), None)),
+        ["environment", rest @ ..] => {
+            let v = crate::merge::get(&s.environment.values, rest).map(|n| n.value.clone());
+            return Ok((v.map(|v| from_value(&v, None)).unwrap_or(EVal::Null), None));
+        }
+        ["workspace", key] => return Ok((s.workspace.get(key).map(|v| from_value(&v, None)).unwrap_or(EVal::Null), None)),
+        ["service", "name"] => return Ok((EVal::Str(s.service.to_string()), None)),
+        _ => {}
+    }
+    let rest: &[&str] = match keys.as_slice() {
+        ["service", rest @ ..] => rest,
+        all => all,
+    };
+    let ty = field_type(s.schema, rest);
+    if ty.is_none() {
+        if let [word] = keys.as_slice() {
+            return Ok((EVal::Str((*word).to_string()), None)); // a symbol
+        }
+        return Err((span, format!("`{}` is not an attribute of a service", path.join("."))));
+    }
+    match crate::merge::get(&s.instance.values, rest) {
+        Some(node) => {
+            read.push(node.origin.clone());
+            Ok((from_value(&node.value, ty.as_ref()), ty))
+        }
+        None => Ok((EVal::Null, ty)),
+    }
+}
+
+fn type_of(e: &Expr, s: &Scope) -> Option<Type> {
+    let ExprKind::Ref(parts) = &e.kind else { return None };
+    let keys: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+    let rest = match keys.as_slice() {
+        ["service", rest @ ..] => rest,
+        all => all,
+    };
+    field_type(s.schema, rest)
+}
+
+fn field_type(rec: &Record, path: &[&str]) -> Option<Type> {
+    let (first, rest) = path.split_first()?;
+    let field = rec.fields.get(*first)?;
+    if rest.is_empty() {
+        return Some(field.ty.clone());
+    }
+    match &field.ty {
+        Type::Record(inner) => field_type(inner, rest),
+        _ => None,
+    }
+}
+
+/// A resolved value as an evaluation value, quantities normalized by type.
+pub fn from_value(v: &Value, ty: Option<&Type>) -> EVal {
+    match v {
+        Value::Null => EVal::Null,
+        Value::Bool(b) => EVal::Bool(*b),
+        Value::Number(n, _) => EVal::Num(*n),
+        Value::Quantity { value, unit, .. } => EVal::Num(normalize(*value, unit, ty)),
+        Value::Str(t) => EVal::Str(t.clone()),
+        Value::Ref(p) => EVal::Str(p.join(".")),
+        Value::Secret(t) | Value::File(t) | Value::Template(t) => EVal::Str(t.clone()),
+        Value::List(items) => EVal::List(items.iter().map(|n| from_value(&n.value, inner(ty))).collect()),
+        Value::Interpolated(_) | Value::Call(..) | Value::Tagged(..) | Value::Map(_) => EVal::Null,
+    }
+}
+
+fn inner(ty: Option<&Type>) -> Option<&Type> {
+    match ty {
+        Some(Type::List(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// A quantity in base units: cores, bytes, seconds, percent.
+pub fn normalize(value: f64, unit: &str, ty: Option<&Type>) -> f64 {
+    let factor = match (unit, ty) {
+        ("m", Some(Type::Duration)) => 60.0,
+        ("m", _) => 0.001,
+        ("ms", _) => 0.001,
+        ("s", _) => 1.0,
+        ("h", _) => 3600.0,
+        ("d", _) => 86400.0,
+        ("Ki", _) => 1024.0,
+        ("Mi", _) => 1024.0 * 1024.0,
+        ("Gi", _) => 1024.0 * 1024.0 * 1024.0,
+        ("Ti", _) => 1024.0_f64.powi(4),
+        ("K" | "k", _) => 1e3,
+        ("M", _) => 1e6,
+        ("G", _) => 1e9,
+        ("T", _) => 1e12,
+        _ => 1.0,
+    };
+    value * factor
+}
+
+fn compare(op: BinOp, l: &EVal, r: &EVal, span: Span) -> Result<bool, Error> {
+    Ok(match op {
+        BinOp::Eq => equal(l, r),
+        BinOp::Ne => !equal(l, r),
+        BinOp::In | BinOp::NotIn => {
+            let found = match r {
+                EVal::List(items) => items.iter().any(|i| equal(l, i)),
+                EVal::Str(hay) => matches!(l, EVal::Str(n) if hay.contains(n.as_str())),
+                EVal::Null => false,
+                other => return Err((span, format!("`in` looks inside a list or a string; found {}", other.describe()))),
+            };
+            found == (op == BinOp::In)
+        }
+        _ => match (l, r) {
+            (EVal::Null, _) | (_, EVal::Null) => false,
+            (EVal::Num(a), EVal::Num(b)) => match op {
+                BinOp::Lt => a < b,
+                BinOp::Le => a <= b,
+                BinOp::Gt => a > b,
+                _ => a >= b,
+            },
+            (EVal::Str(a), EVal::Str(b)) => match op {
+                BinOp::Lt => a < b,
+                BinOp::Le => a <= b,
+                BinOp::Gt => a > b,
+                _ => a >= b,
+            },
+            (a, b) => {
+                return Err((span, format!("cannot order {} and {} with `{}`", a.describe(), b.describe(), op.as_str())));
+            }
+        },
+    })
+}
+
+fn equal(a: &EVal, b: &EVal) -> bool {
+    match (a, b) {
+        (EVal::Num(x), EVal::Num(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        (EVal::List(x), EVal::List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equal(a, b)),
+        _ => a == b,
+    }
+}
+
+/// The functions a condition may call.
+pub const FUNCTIONS: &[&str] = &["starts_with", "ends_with", "contains", "len"];
+
+fn call(name: &str, args: &[EVal], span: Span) -> Result<EVal, Error> {
+    let strs = |args: &[EVal]| match args {
+        [EVal::Str(a), EVal::Str(b)] => Ok(Some((a.clone(), b.clone()))),
+        [EVal::Null, _] | [_, EVal::Null] => Ok(None),
+        _ => Err((span, format!("`{name}` takes two strings"))),
+    };
+    Ok(match name {
+        "starts_with" => EVal::Bool(strs(args)?.is_some_and(|(a, b)| a.starts_with(&b))),
+        "ends_with" => EVal::Bool(strs(args)?.is_some_and(|(a, b)| a.ends_with(&b))),
+        "contains" => match args {
+            [EVal::List(items), x] => EVal::Bool(items.iter().any(|i| equal(i, x))),
+            _ => EVal::Bool(strs(args)?.is_some_and(|(a, b)| a.contains(&b))),
+        },
+        "len" => match args {
+            [EVal::List(items)] => EVal::Num(items.len() as f64),
+            [EVal::Str(t)] => EVal::Num(t.chars().count() as f64),
+            [EVal::Null] => EVal::Num(0.0),
+            _ => return Err((span, "`len` takes one list or string".into())),
+        },
+        _ => {
+            return Err((span, format!("unknown function `{name}`; the functions are {}", FUNCTIONS.join(", "))));
+        }
+    })
+}

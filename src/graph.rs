@@ -1,0 +1,200 @@
+//! Stage 5, graph: the dependency graph of the whole workspace.
+//!
+//! Nodes are services and resources (added in name order); an edge runs from
+//! a service to what it `depends_on` and to every resource it owns. A cycle
+//! among services is one error that names every step of the cycle, with the
+//! `depends_on` entry that makes each step. The topological order (a service
+//! after everything it depends on) breaks ties by name, so it is the same on
+//! every machine.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::diag::Diagnostic;
+use crate::model::Model;
+use crate::span::Span;
+
+/// A node of the graph.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Node {
+    Service(String),
+    /// A resource: owning service, resource name.
+    Resource(String, String),
+}
+
+#[derive(Debug, Default)]
+pub struct Graph {
+    pub graph: DiGraph<Node, Span>,
+    pub index: BTreeMap<Node, NodeIndex>,
+    /// Services, each after the services it depends on.
+    pub order: Vec<String>,
+}
+
+impl Graph {
+    /// Services `name` depends on, sorted.
+    pub fn service_dependencies(&self, name: &str) -> Vec<&str> {
+        self.neighbors(name, Direction::Outgoing)
+    }
+
+    /// Services that depend on `name`, sorted.
+    pub fn dependents(&self, name: &str) -> Vec<&str> {
+        self.neighbors(name, Direction::Incoming)
+    }
+
+    fn neighbors(&self, name: &str, dir: Direction) -> Vec<&str> {
+        let Some(&ix) = self.index.get(&Node::Service(name.to_string())) else { return Vec::new() };
+        let mut out: Vec<&str> = self
+            .graph
+            .neighbors_directed(ix, dir)
+            .filter_map(|n| match self.graph.node_weight(n) {
+                Some(Node::Service(s)) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Every service whose output may change when `changed` changes: itself
+    /// and everything that depends on it, transitively.
+    pub fn affected(&self, changed: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut stack: Vec<String> = changed.iter().cloned().collect();
+        while let Some(s) = stack.pop() {
+            if out.insert(s.clone()) {
+                stack.extend(self.dependents(&s).into_iter().map(str::to_string));
+            }
+        }
+        out
+    }
+}
+
+/// Builds the graph; reports cycles.
+pub fn build(model: &Model, diags: &mut Vec<Diagnostic>) -> Graph {
+    let mut g = Graph::default();
+    // Nodes in name order, so indices (and everything derived) are stable.
+    let mut nodes: Vec<Node> = Vec::new();
+    for s in &model.services {
+        nodes.push(Node::Service(s.name.clone()));
+        if let Some(i) = s.instances.first() {
+            nodes.extend(i.resources.iter().map(|r| Node::Resource(s.name.clone(), r.name.clone())));
+        }
+    }
+    nodes.sort();
+    for n in nodes {
+        let ix = g.graph.add_node(n.clone());
+        g.index.insert(n, ix);
+    }
+    for s in &model.services {
+        let Some(&from) = g.index.get(&Node::Service(s.name.clone())) else { continue };
+        if let Some(i) = s.instances.first() {
+            for r in &i.resources {
+                if let Some(&to) = g.index.get(&Node::Resource(s.name.clone(), r.name.clone())) {
+                    g.graph.add_edge(from, to, r.span);
+                }
+            }
+        }
+        for (dep, span) in &s.depends_on {
+            if dep == &s.name {
+                continue; // reported by check as a self-dependency
+            }
+            if let Some(&to) = g.index.get(&Node::Service(dep.clone())) {
+                g.graph.add_edge(from, to, *span);
+            }
+        }
+    }
+    report_cycles(&g, diags);
+    g.order = topological(&g);
+    g
+}
+
+fn report_cycles(g: &Graph, diags: &mut Vec<Diagnostic>) {
+    let mut sccs = petgraph::algo::tarjan_scc(&g.graph);
+    for scc in &mut sccs {
+        scc.sort_by(|a, b| g.graph.node_weight(*a).cmp(&g.graph.node_weight(*b)));
+    }
+    sccs.sort_by(|a, b| a.first().and_then(|n| g.graph.node_weight(*n)).cmp(&b.first().and_then(|n| g.graph.node_weight(*n))));
+    for scc in sccs.iter().filter(|c| c.len() > 1) {
+        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+        let Some(&start) = scc.first() else { continue };
+        // Walk the cycle from the first service by name, each step taking the
+        // smallest neighbour still inside the component.
+        let mut path = vec![start];
+        let mut edges = Vec::new();
+        let mut cur = start;
+        loop {
+            let mut next: Vec<(NodeIndex, Span)> = g
+                .graph
+                .edges_directed(cur, Direction::Outgoing)
+                .filter(|e| members.contains(&petgraph::visit::EdgeRef::target(e)))
+                .map(|e| (petgraph::visit::EdgeRef::target(&e), *e.weight()))
+                .collect();
+            next.sort_by(|a, b| {
+                let back_a = a.0 == start;
+                let back_b = b.0 == start;
+                back_b.cmp(&back_a).then_with(|| g.graph.node_weight(a.0).cmp(&g.graph.node_weight(b.0)))
+            });
+            let Some(&(to, span)) = next.iter().find(|(n, _)| *n == start || !path.contains(n)) else { break };
+            edges.push(span);
+            if to == start || path.len() > members.len() {
+                break;
+            }
+            path.push(to);
+            cur = to;
+        }
+        let names: Vec<String> = path
+            .iter()
+            .filter_map(|n| match g.graph.node_weight(*n) {
+                Some(Node::Service(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut shown = names.clone();
+        if let Some(first) = names.first() {
+            shown.push(first.clone());
+        }
+        let mut d = Diagnostic::error("platc::graph::cycle", format!("dependency cycle: {}", shown.join(" → ")));
+        for (i, span) in edges.iter().enumerate() {
+            let from = names.get(i).cloned().unwrap_or_default();
+            let to = names.get(i + 1).or(names.first()).cloned().unwrap_or_default();
+            d = if i == 0 { d.label(*span, format!("`{from}` depends on `{to}`")) } else { d.also(*span, format!("`{from}` depends on `{to}`")) };
+        }
+        diags.push(d.help("a service cannot depend on itself through others; remove one `depends_on` entry of the cycle"));
+    }
+}
+
+/// Kahn's algorithm over services, dependencies first, ties by name.
+fn topological(g: &Graph) -> Vec<String> {
+    let services: Vec<(&str, NodeIndex)> = g
+        .index
+        .iter()
+        .filter_map(|(n, ix)| match n {
+            Node::Service(s) => Some((s.as_str(), *ix)),
+            _ => None,
+        })
+        .collect();
+    let mut remaining: BTreeMap<&str, usize> = services
+        .iter()
+        .map(|(name, _)| (*name, g.service_dependencies(name).len()))
+        .collect();
+    let mut ready: BTreeSet<&str> = remaining.iter().filter(|(_, n)| **n == 0).map(|(s, _)| *s).collect();
+    let mut order = Vec::new();
+    while let Some(s) = ready.pop_first() {
+        remaining.remove(s);
+        order.push(s.to_string());
+        for d in g.dependents(s) {
+            if let Some(n) = remaining.get_mut(d) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    ready.insert(d);
+                }
+            }
+        }
+    }
+    // Services on a cycle (already reported) go last, by name.
+    order.extend(remaining.keys().map(|s| s.to_string()));
+    order
+}

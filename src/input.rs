@@ -1,0 +1,194 @@
+//! Stage 1 (driver), input: [`Sources`] → parsed files, sorted into the
+//! workspace file, the standard library (embedded, overlaid by the
+//! workspace's own directory) and the service files.
+//!
+//! Every file parsed is registered in the [`SourceMap`]; every workspace file
+//! used is recorded in `read` (what `platc watch` watches).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::library::TemplateFile;
+use crate::parse;
+use crate::resolve::{ServiceDecl, join_inside};
+use crate::sources::{STDLIB, STDLIB_PREFIX, Sources, Text};
+use crate::span::{SourceMap, Span};
+use crate::workspace::{SERVICE_FILE, WORKSPACE_FILE, selects};
+
+/// The parsed input of a compilation.
+pub struct Input {
+    /// `workspace NAME { ... }` from platform.plat, if there is one.
+    pub workspace: Option<ast::Block>,
+    pub stdlib: Vec<ast::File>,
+    pub templates: BTreeMap<String, TemplateFile>,
+    /// Workspace-relative directory of the stdlib overlay, if any.
+    pub overlay: Option<String>,
+    pub service_files: Vec<(String, crate::span::FileId, ast::File)>,
+}
+
+/// Registers and parses one file; `None` when it is not UTF-8 or does not parse.
+pub fn parse_file(path: &str, text: &Text, files: &mut SourceMap, diags: &mut Vec<Diagnostic>) -> Option<ast::File> {
+    match text {
+        Text::Utf8(t) => {
+            let id = files.add(path.to_string(), t.clone());
+            let (file, ds) = parse::parse(id, t);
+            diags.extend(ds);
+            file
+        }
+        Text::Invalid { valid_up_to } => {
+            let id = files.add(path.to_string(), Arc::from(""));
+            diags.push(
+                Diagnostic::error("platc::parse::not_utf8", format!("`{path}` is not UTF-8 text (invalid byte at offset {valid_up_to})"))
+                    .label(Span::new(id, 0, 0), "in this file")
+                    .help("save the file as UTF-8"),
+            );
+            None
+        }
+    }
+}
+
+/// Reads the workspace file, the standard library and the service files.
+pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic>, read: &mut BTreeSet<String>) -> Input {
+    let mut workspace = None;
+    let mut overlay = None;
+    if let Some(text) = sources.get(WORKSPACE_FILE) {
+        read.insert(WORKSPACE_FILE.to_string());
+        if let Some(file) = parse_file(WORKSPACE_FILE, text, files, diags) {
+            for item in file.body.items {
+                match item {
+                    ast::Item::Block(b) if b.kind.name == "workspace" && workspace.is_none() => workspace = Some(b),
+                    other => diags.push(
+                        Diagnostic::error("platc::workspace::misplaced", "platform.plat holds one `workspace NAME { ... }` block")
+                            .label(other.span(), "not the workspace block")
+                            .help("move services to their own service.plat and platform declarations to the stdlib directory"),
+                    ),
+                }
+            }
+        }
+        if let Some(b) = &workspace {
+            overlay = stdlib_dir(b, diags);
+        }
+    }
+
+    // The standard library: embedded files, overlaid path by path.
+    let mut stdlib: BTreeMap<String, (String, Text)> = STDLIB
+        .iter()
+        .map(|(p, t)| (p.to_string(), (format!("{STDLIB_PREFIX}{p}"), Text::Utf8(Arc::from(*t)))))
+        .collect();
+    if let Some(dir) = &overlay {
+        let prefix = format!("{dir}/");
+        for (path, text) in sources.files() {
+            if let Some(rel) = path.strip_prefix(&prefix) {
+                if rel.ends_with(".plat") || rel.ends_with(".hbs") {
+                    read.insert(path.to_string());
+                    stdlib.insert(rel.to_string(), (path.to_string(), text.clone()));
+                }
+            }
+        }
+    }
+    let mut parsed = Vec::new();
+    let mut templates = BTreeMap::new();
+    for (rel, (shown, text)) in &stdlib {
+        if let Some(t) = rel.strip_prefix("templates/") {
+            match text {
+                Text::Utf8(s) => {
+                    templates.insert(t.to_string(), TemplateFile { shown_as: shown.clone(), text: s.clone() });
+                }
+                Text::Invalid { .. } => {
+                    parse_file(shown, text, files, diags);
+                }
+            }
+        } else if rel.ends_with(".plat") {
+            if let Some(f) = parse_file(shown, text, files, diags) {
+                parsed.push(f);
+            }
+        }
+    }
+
+    // Service files: by the workspace's globs, else every service.plat.
+    let globs = workspace.as_ref().map(service_globs).unwrap_or_default();
+    let mut service_files = Vec::new();
+    for (path, text) in sources.files() {
+        let is_service = path == SERVICE_FILE || path.ends_with(&format!("/{SERVICE_FILE}"));
+        let in_overlay = overlay.as_ref().is_some_and(|d| path.starts_with(&format!("{d}/")));
+        if !is_service || in_overlay || (!globs.is_empty() && !selects(&globs, path)) {
+            continue;
+        }
+        read.insert(path.to_string());
+        if let Some(f) = parse_file(path, text, files, diags) {
+            let id = files.find(path).unwrap_or_default();
+            service_files.push((path.to_string(), id, f));
+        }
+    }
+    for (glob, span) in &globs {
+        let matched = sources.files().any(|(p, _)| (p == SERVICE_FILE || p.ends_with("/service.plat")) && selects(&[(glob.clone(), *span)], p));
+        if !matched {
+            diags.push(
+                Diagnostic::warning("platc::workspace::empty_glob", format!("`{glob}` matches no service.plat"))
+                    .label(*span, "matches nothing")
+                    .help("services live in `service.plat` files; check the pattern (`*` stays within one directory, `**` crosses them)"),
+            );
+        }
+    }
+    Input { workspace, stdlib: parsed, templates, overlay, service_files }
+}
+
+fn stdlib_dir(b: &ast::Block, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let a = b.body.get("stdlib")?;
+    let ast::ExprKind::Str(s) = &a.value.kind else { return None };
+    let raw = s.as_plain()?;
+    match join_inside(WORKSPACE_FILE, &raw) {
+        Some(dir) => Some(dir.trim_end_matches('/').to_string()),
+        None => {
+            diags.push(
+                Diagnostic::error("platc::workspace::stdlib_outside", format!("`{raw}` is outside the workspace"))
+                    .label(a.value.span, "leaves the workspace")
+                    .help("keep the standard library directory inside the workspace, such as `stdlib = \"./platform\"`"),
+            );
+            None
+        }
+    }
+}
+
+fn service_globs(b: &ast::Block) -> Vec<(String, Span)> {
+    let Some(a) = b.body.get("services") else { return Vec::new() };
+    let ast::ExprKind::List(items) = &a.value.kind else { return Vec::new() };
+    items
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ast::ExprKind::Str(s) => s.as_plain().map(|p| (p, i.span)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `service` blocks of the service files; anything else there is an error.
+pub fn service_decls(service_files: Vec<(String, crate::span::FileId, ast::File)>, diags: &mut Vec<Diagnostic>) -> Vec<ServiceDecl> {
+    let mut out = Vec::new();
+    for (path, file, ast) in service_files {
+        let mut any = false;
+        for item in ast.body.items {
+            match item {
+                ast::Item::Block(b) if b.kind.name == "service" => {
+                    any = true;
+                    out.push(ServiceDecl { block: b, file, path: path.clone() });
+                }
+                other => diags.push(
+                    Diagnostic::error("platc::resolve::misplaced", "a service file holds `service NAME { ... }` blocks")
+                        .label(other.span(), "outside any service")
+                        .help("move this inside the service block, or into the workspace's stdlib directory"),
+                ),
+            }
+        }
+        if !any {
+            diags.push(
+                Diagnostic::warning("platc::resolve::empty_service_file", format!("`{path}` declares no service"))
+                    .label(Span::new(file, 0, 0), "no `service` block")
+                    .help("write `service NAME from web-api { owner = \"team-x\" ... }`"),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,445 @@
+//! Stage 2a, the standard library: parsed stdlib files → an index of what
+//! the platform team declared (defaults, golden paths, tiers, resource types,
+//! policies, languages, schemas) plus the handlebars templates.
+//!
+//! The embedded library (`stdlib/`) is overlaid by the workspace's own
+//! directory (`stdlib = "./platform"`) path by path: the same relative path
+//! replaces a file, a new path adds one. Declaring the same name in two files
+//! is an error that shows both.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::ast::{self, Body, ExprKind, Ident};
+use crate::diag::{Diagnostic, Severity, one_of, unknown_help};
+use crate::schema::{self, Record, Type};
+use crate::span::Span;
+
+/// A named declaration: `template web-api from base { ... }`.
+#[derive(Clone, Debug)]
+pub struct Decl {
+    pub name: Ident,
+    pub from: Option<Ident>,
+    pub body: Body,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct ResourceType {
+    pub decl: Decl,
+    pub sizes: BTreeMap<String, (Span, Body)>,
+    pub schema: Record,
+    pub defaults: Body,
+    pub outputs: Body,
+    /// `terraform = template("...")`, relative to `templates/`.
+    pub terraform: Option<(String, Span)>,
+    /// The catalog Resource `spec.type` (`database`, `cache`, ...).
+    pub catalog_type: String,
+    /// The port services connect to (for NetworkPolicy egress).
+    pub port: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub name: Ident,
+    pub when: Option<ast::Expr>,
+    pub require: ast::Expr,
+    pub severity: Severity,
+    pub message: String,
+    pub help: Option<String>,
+    pub span: Span,
+}
+
+/// A handlebars template of the library: its display path and text.
+#[derive(Clone, Debug)]
+pub struct TemplateFile {
+    pub shown_as: String,
+    pub text: Arc<str>,
+}
+
+#[derive(Debug, Default)]
+pub struct Library {
+    pub defaults: Option<Decl>,
+    pub golden_paths: BTreeMap<String, Decl>,
+    pub tiers: BTreeMap<String, Decl>,
+    pub resource_types: BTreeMap<String, ResourceType>,
+    pub policies: BTreeMap<String, Policy>,
+    pub languages: BTreeMap<String, Decl>,
+    pub schemas: BTreeMap<String, Record>,
+    /// `workspace default { ... }`: the workspace of a lone service.
+    pub default_workspace: Option<ast::Block>,
+    /// `templates/<path>` → template, e.g. `kubernetes/deployment.yaml.hbs`.
+    pub templates: BTreeMap<String, TemplateFile>,
+    pub tier_names: BTreeSet<String>,
+    pub language_names: BTreeSet<String>,
+}
+
+const KINDS: &[&str] = &["defaults", "template", "tier", "resource_type", "policy", "language", "schema", "workspace"];
+
+impl Library {
+    /// Indexes the parsed stdlib files (in path order).
+    pub fn build(files: Vec<ast::File>, templates: BTreeMap<String, TemplateFile>, diags: &mut Vec<Diagnostic>) -> Library {
+        let mut lib = Library { templates, ..Library::default() };
+        let mut seen: BTreeMap<(String, String), Span> = BTreeMap::new();
+        for file in files {
+            for item in file.body.items {
+                let ast::Item::Block(b) = item else {
+                    diags.push(
+                        Diagnostic::error("platc::library::misplaced", "the standard library holds only declarations")
+                            .label(item.span(), "not inside a declaration")
+                            .help(format!("put this inside a block: {}", KINDS.join(", "))),
+                    );
+                    continue;
+                };
+                lib.declare(b, &mut seen, diags);
+            }
+        }
+        for required in ["service", "api", "environment"] {
+            if !lib.schemas.contains_key(required) {
+                diags.push(
+                    Diagnostic::error("platc::library::missing_schema", format!("the standard library has no `schema {required}`"))
+                        .help("an overlay that replaces `schema.plat` must keep the service, api and environment schemas"),
+                );
+            }
+        }
+        lib.tier_names = lib.tiers.keys().cloned().collect();
+        lib.language_names = lib.languages.keys().cloned().collect();
+        lib.check_golden_paths(diags);
+        lib.check_resource_types(diags);
+        lib.check_policies(diags);
+        lib
+    }
+
+    fn declare(&mut self, b: ast::Block, seen: &mut BTreeMap<(String, String), Span>, diags: &mut Vec<Diagnostic>) {
+        let kind = b.kind.name.clone();
+        let want_labels = match kind.as_str() {
+            "defaults" => 0,
+            "template" | "tier" | "resource_type" | "policy" | "language" | "schema" | "workspace" => 1,
+            _ => {
+                diags.push(
+                    Diagnostic::error("platc::library::unknown_declaration", format!("unknown declaration `{kind}`"))
+                        .label(b.kind.span, "not a standard-library declaration")
+                        .help(unknown_help(&kind, "declaration", KINDS.iter().copied())),
+                );
+                return;
+            }
+        };
+        if b.labels.len() != want_labels {
+            let form = if want_labels == 0 { format!("`{kind} {{ ... }}`") } else { format!("`{kind} NAME {{ ... }}`") };
+            diags.push(
+                Diagnostic::error("platc::library::bad_declaration", format!("`{kind}` is written {form}"))
+                    .label(b.span, "wrong number of names")
+                    .help(format!("write {form}")),
+            );
+            return;
+        }
+        if b.from.is_some() && kind != "template" {
+            diags.push(
+                Diagnostic::error("platc::library::bad_declaration", "only golden paths (`template`) extend another with `from`")
+                    .label(b.from.as_ref().map(|f| f.span).unwrap_or(b.span), "`from` here"),
+            );
+        }
+        let name = b.labels.first().cloned().unwrap_or_else(|| b.kind.clone());
+        if let Some(prev) = seen.insert((kind.clone(), name.name.clone()), name.span) {
+            diags.push(
+                Diagnostic::error("platc::library::duplicate", format!("{kind} `{}` is declared twice", name.name))
+                    .label(name.span, "declared again here")
+                    .also(prev, "first declared here")
+                    .help("a workspace stdlib file with the same path replaces the embedded one; rename or remove one declaration"),
+            );
+            return;
+        }
+        let decl = Decl { name: name.clone(), from: b.from.clone(), body: b.body.clone(), span: b.span };
+        match kind.as_str() {
+            "defaults" => self.defaults = Some(decl),
+            "template" => {
+                self.golden_paths.insert(name.name.clone(), decl);
+            }
+            "tier" => {
+                self.tiers.insert(name.name.clone(), decl);
+            }
+            "language" => {
+                self.languages.insert(name.name.clone(), decl);
+            }
+            "schema" => {
+                let rec = schema::record_from_body(&b.body, diags);
+                self.schemas.insert(name.name.clone(), rec);
+            }
+            "policy" => {
+                if let Some(p) = policy(decl, diags) {
+                    self.policies.insert(name.name.clone(), p);
+                }
+            }
+            "resource_type" => {
+                let rt = resource_type(decl, diags);
+                self.resource_types.insert(name.name.clone(), rt);
+            }
+            _ => self.default_workspace = Some(b),
+        }
+    }
+
+    /// The chain of golden paths of `name`, outermost first.
+    pub fn golden_path_chain(&self, name: &str) -> Vec<&Decl> {
+        let mut chain = Vec::new();
+        let mut cur = self.golden_paths.get(name);
+        while let Some(d) = cur {
+            if chain.iter().any(|c: &&Decl| c.name.name == d.name.name) {
+                break;
+            }
+            chain.push(d);
+            cur = d.from.as_ref().and_then(|f| self.golden_paths.get(&f.name));
+        }
+        chain.reverse();
+        chain
+    }
+
+    fn check_golden_paths(&self, diags: &mut Vec<Diagnostic>) {
+        for d in self.golden_paths.values() {
+            let Some(parent) = &d.from else { continue };
+            if !self.golden_paths.contains_key(&parent.name) {
+                diags.push(
+                    Diagnostic::error("platc::library::unknown_golden_path", format!("unknown golden path `{}`", parent.name))
+                        .label(parent.span, "not a template")
+                        .help(unknown_help(&parent.name, "golden path", self.golden_paths.keys().map(String::as_str))),
+                );
+                continue;
+            }
+            // A cycle: following `from` comes back here.
+            let mut cur = Some(parent);
+            let mut steps = 0;
+            while let Some(p) = cur {
+                if p.name == d.name.name {
+                    diags.push(
+                        Diagnostic::error("platc::library::golden_path_cycle", format!("golden path `{}` extends itself", d.name.name))
+                            .label(parent.span, "this `from` leads back here")
+                            .help("remove one `from` of the cycle"),
+                    );
+                    break;
+                }
+                steps += 1;
+                if steps > self.golden_paths.len() {
+                    break;
+                }
+                cur = self.golden_paths.get(&p.name).and_then(|g| g.from.as_ref());
+            }
+        }
+    }
+
+    fn check_resource_types(&self, diags: &mut Vec<Diagnostic>) {
+        for rt in self.resource_types.values() {
+            if let Some((path, span)) = &rt.terraform {
+                if !self.templates.contains_key(path) {
+                    diags.push(
+                        Diagnostic::error("platc::library::unknown_template", format!("no template `{path}` in the standard library"))
+                            .label(*span, "template not found")
+                            .help(unknown_help(path, "template", self.templates.keys().map(String::as_str))),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every dotted reference in a policy must name something that exists.
+    fn check_policies(&self, diags: &mut Vec<Diagnostic>) {
+        let Some(service) = self.schemas.get("service") else { return };
+        for p in self.policies.values() {
+            let mut refs = Vec::new();
+            collect_refs(&p.require, &mut refs);
+            if let Some(w) = &p.when {
+                collect_refs(w, &mut refs);
+            }
+            for (path, span) in refs {
+                if let Err(help) = policy_ref_ok(&path, service) {
+                    diags.push(
+                        Diagnostic::error("platc::library::bad_policy", format!("policy `{}` refers to unknown `{}`", p.name.name, path.join(".")))
+                            .label(span, "unknown attribute")
+                            .help(help),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Checks a reference used in a policy against the service schema.
+fn policy_ref_ok(path: &[String], service: &Record) -> Result<(), String> {
+    let (first, rest) = match path.split_first() {
+        Some(x) => x,
+        None => return Ok(()),
+    };
+    match first.as_str() {
+        "environment" | "workspace" => return Ok(()),
+        "service" if rest.first().is_some_and(|r| r == "name") => return Ok(()),
+        _ => {}
+    }
+    let rest = if first == "service" { rest } else { path };
+    if rest.len() == 1 && first != "service" && !service.fields.contains_key(&rest[0]) {
+        return Ok(()); // a bare word: a symbol such as `production`
+    }
+    let mut rec = service;
+    for (i, key) in rest.iter().enumerate() {
+        let Some(field) = rec.fields.get(key) else {
+            return Err(unknown_help(key, "attribute", rec.fields.keys().map(String::as_str)));
+        };
+        match &field.ty {
+            Type::Record(inner) => rec = inner,
+            _ if i + 1 == rest.len() => return Ok(()),
+            _ => return Err(format!("`{key}` has no fields")),
+        }
+    }
+    Ok(())
+}
+
+fn collect_refs(e: &ast::Expr, out: &mut Vec<(Vec<String>, Span)>) {
+    match &e.kind {
+        ExprKind::Ref(p) => out.push((p.iter().map(|i| i.name.clone()).collect(), e.span)),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            collect_refs(lhs, out);
+            collect_refs(rhs, out);
+        }
+        ExprKind::Not(x) => collect_refs(x, out),
+        ExprKind::Call { args, .. } | ExprKind::List(args) => args.iter().for_each(|a| collect_refs(a, out)),
+        _ => {}
+    }
+}
+
+fn string_attr(body: &Body, key: &str, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let a = body.get(key)?;
+    match &a.value.kind {
+        ExprKind::Str(s) if s.as_plain().is_some() => s.as_plain(),
+        _ => {
+            diags.push(
+                Diagnostic::error("platc::library::bad_declaration", format!("`{key}` is a plain string"))
+                    .label(a.value.span, "not a plain string"),
+            );
+            None
+        }
+    }
+}
+
+fn policy(decl: Decl, diags: &mut Vec<Diagnostic>) -> Option<Policy> {
+    const FIELDS: &[&str] = &["when", "require", "severity", "message", "help"];
+    for item in &decl.body.items {
+        let key = match item {
+            ast::Item::Attribute(a) => a.path.display(),
+            other => {
+                diags.push(
+                    Diagnostic::error("platc::library::bad_policy", "a policy holds `when`, `require`, `severity`, `message` and `help`")
+                        .label(other.span(), "not a policy field"),
+                );
+                continue;
+            }
+        };
+        if !FIELDS.contains(&key.as_str()) {
+            diags.push(
+                Diagnostic::error("platc::library::bad_policy", format!("unknown policy field `{key}`"))
+                    .label(item.span(), "not a policy field")
+                    .help(unknown_help(&key, "field", FIELDS.iter().copied())),
+            );
+        }
+    }
+    let Some(require) = decl.body.get("require").map(|a| a.value.clone()) else {
+        diags.push(
+            Diagnostic::error("platc::library::bad_policy", format!("policy `{}` has no `require`", decl.name.name))
+                .label(decl.name.span, "nothing to check")
+                .help("add `require = <condition>`, such as `require = replicas >= 2`"),
+        );
+        return None;
+    };
+    let severity = match decl.body.get("severity").map(|a| (a.value.as_symbol().map(|i| i.name.as_str()), a.value.span)) {
+        None | Some((Some("error"), _)) => Severity::Error,
+        Some((Some("warning"), _)) => Severity::Warning,
+        Some((_, span)) => {
+            diags.push(
+                Diagnostic::error("platc::library::bad_policy", "a policy's severity is `error` or `warning`")
+                    .label(span, "unknown severity")
+                    .help(format!("write `severity = {}`", one_of(&["error", "warning"]))),
+            );
+            Severity::Error
+        }
+    };
+    let message = string_attr(&decl.body, "message", diags).unwrap_or_else(|| format!("policy `{}` failed", decl.name.name));
+    let help = string_attr(&decl.body, "help", diags);
+    Some(Policy {
+        name: decl.name.clone(),
+        when: decl.body.get("when").map(|a| a.value.clone()),
+        require,
+        severity,
+        message,
+        help,
+        span: decl.span,
+    })
+}
+
+fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
+    const FIELDS: &[&str] = &["catalog_type", "port", "sizes", "schema", "defaults", "outputs", "terraform"];
+    let mut sizes = BTreeMap::new();
+    let mut rec = Record::default();
+    let mut defaults = Body::default();
+    let mut outputs = Body::default();
+    for item in &decl.body.items {
+        match item {
+            ast::Item::Block(b) if b.labels.is_empty() => match b.kind.name.as_str() {
+                "sizes" => {
+                    for size in b.body.blocks() {
+                        sizes.insert(size.kind.name.clone(), (size.kind.span, size.body.clone()));
+                    }
+                }
+                "schema" => rec = schema::record_from_body(&b.body, diags),
+                "defaults" => defaults = b.body.clone(),
+                "outputs" => outputs = b.body.clone(),
+                other => diags.push(
+                    Diagnostic::error("platc::library::bad_declaration", format!("unknown block `{other}` in a resource type"))
+                        .label(b.kind.span, "not part of a resource type")
+                        .help(unknown_help(other, "block", FIELDS.iter().copied())),
+                ),
+            },
+            ast::Item::Attribute(a) if FIELDS.contains(&a.path.display().as_str()) => {}
+            other => diags.push(
+                Diagnostic::error("platc::library::bad_declaration", "unknown field in a resource type")
+                    .label(other.span(), "not part of a resource type")
+                    .help(format!("a resource type holds {}", FIELDS.join(", "))),
+            ),
+        }
+    }
+    if sizes.is_empty() {
+        diags.push(
+            Diagnostic::error("platc::library::bad_declaration", format!("resource type `{}` has no sizes", decl.name.name))
+                .label(decl.name.span, "no `sizes { ... }`")
+                .help("add `sizes { small { ... } medium { ... } }`"),
+        );
+    }
+    let names: Vec<&str> = sizes.keys().map(String::as_str).collect();
+    let size_type = Type::Enum(names.iter().map(|s| s.to_string()).collect());
+    rec.fields.insert("size".into(), schema::Field { ty: size_type, required: false, span: decl.name.span });
+    for (_, body) in sizes.values() {
+        for a in body.attributes() {
+            let key = a.path.display();
+            rec.fields.entry(key).or_insert(schema::Field { ty: Type::Any, required: false, span: a.path.span });
+        }
+    }
+    let terraform = decl.body.get("terraform").and_then(|a| match &a.value.kind {
+        ExprKind::Call { name, args } if name.name == "template" => match args.as_slice() {
+            [ast::Expr { kind: ExprKind::Str(s), span }] => s.as_plain().map(|p| (p, *span)),
+            _ => None,
+        },
+        _ => {
+            diags.push(
+                Diagnostic::error("platc::library::bad_declaration", "`terraform` names a template")
+                    .label(a.value.span, "not a template reference")
+                    .help("write `terraform = template(\"terraform/postgres.tf.hbs\")`"),
+            );
+            None
+        }
+    });
+    let catalog_type = string_attr(&decl.body, "catalog_type", diags).unwrap_or_else(|| "resource".into());
+    let port = decl
+        .body
+        .get("port")
+        .and_then(|a| match a.value.kind {
+            ExprKind::Number { value, .. } if value.fract() == 0.0 && (1.0..=65535.0).contains(&value) => Some(value as i64),
+            _ => None,
+        })
+        .unwrap_or(443);
+    ResourceType { decl, sizes, schema: rec, defaults, outputs, terraform, catalog_type, port }
+}

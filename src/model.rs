@@ -1,0 +1,97 @@
+//! The resolved model: every service of the workspace with its final values
+//! in every environment. Produced by `resolve`, checked by `check`, ordered by
+//! `graph`, rendered by `emit`.
+
+use std::collections::BTreeMap;
+
+use crate::ast;
+use crate::merge::Step;
+use crate::span::{FileId, Span};
+use crate::value::{Map, Value};
+use crate::workspace::Workspace;
+
+#[derive(Debug)]
+pub struct Model {
+    pub workspace: Workspace,
+    /// Sorted by name.
+    pub services: Vec<Service>,
+}
+
+impl Model {
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.binary_search_by(|s| s.name.as_str().cmp(name)).ok().and_then(|i| self.services.get(i))
+    }
+}
+
+/// An escape hatch the service took: an `override` or an `allow`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Escape {
+    /// The overridden path, or the waived policy.
+    pub what: String,
+    pub reason: String,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Service {
+    pub name: String,
+    pub name_span: Span,
+    pub file: FileId,
+    /// The source file, workspace-relative (named in every output header).
+    pub path: String,
+    /// Golden paths, outermost first.
+    pub golden_paths: Vec<String>,
+    pub overrides: Vec<Escape>,
+    pub waivers: Vec<Escape>,
+    pub patches: Vec<ast::Patch>,
+    /// `depends_on` as written (services and resources), with spans.
+    pub depends_on: Vec<(String, Span)>,
+    pub apis: Vec<Api>,
+    /// One per environment of the workspace, in its order.
+    pub instances: Vec<Instance>,
+}
+
+impl Service {
+    pub fn instance(&self, env: &str) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.env == env)
+    }
+}
+
+/// A service in one environment.
+#[derive(Debug)]
+pub struct Instance {
+    pub env: String,
+    pub values: Map,
+    pub resources: Vec<Resource>,
+    /// Every assignment in order, when `Options::trace` asked for it.
+    pub trace: Option<Vec<Step>>,
+}
+
+impl Instance {
+    pub fn get(&self, path: &[&str]) -> Option<&Value> {
+        crate::merge::get(&self.values, path).map(|n| &n.value)
+    }
+
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.get(&[key]).and_then(Value::as_word)
+    }
+}
+
+#[derive(Debug)]
+pub struct Resource {
+    pub name: String,
+    pub ty: String,
+    pub span: Span,
+    pub values: Map,
+    /// Output name → value (usually a secret reference).
+    pub outputs: BTreeMap<String, Value>,
+}
+
+#[derive(Debug)]
+pub struct Api {
+    pub name: String,
+    pub span: Span,
+    pub values: Map,
+    /// The text of `definition = file(...)`, when given.
+    pub definition: Option<String>,
+}

@@ -1,0 +1,463 @@
+//! Stage 3, resolve: each `service` declaration → a [`model::Service`] with
+//! its values in every environment.
+//!
+//! For each service: find its golden-path chain and tier, lay the layers in
+//! the order `merge` documents (defaults, golden paths, tier, service), then
+//! for each environment of the workspace add its `environment` block and the
+//! service's overrides, resolve its resources the same way (type defaults,
+//! size table, resource body, environment's resource body) and fill in
+//! `${...}` interpolations. Structural blocks (`resource`, `api`,
+//! `environment`) and escape hatches (`override`, `allow`, `patch`) are read
+//! here; plain attributes go through `merge`.
+
+mod interpolate;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ast::{self, Block, ExprKind, Item};
+use crate::diag::{Diagnostic, unknown_help};
+use crate::library::{Library, ResourceType};
+use crate::merge::Merger;
+use crate::model::{Api, Escape, Instance, Resource, Service};
+use crate::schema::is_dns_label;
+use crate::sources::{Sources, Text};
+use crate::span::{FileId, Span};
+use crate::value::{self, Layer, Value};
+use crate::workspace::{Workspace, dns_error};
+
+pub use interpolate::Scope;
+
+/// A `service NAME ... { }` block and the file it came from.
+#[derive(Clone, Debug)]
+pub struct ServiceDecl {
+    pub block: Block,
+    pub file: FileId,
+    pub path: String,
+}
+
+/// What resolution needs from the rest of the compilation.
+pub struct Context<'a> {
+    pub library: &'a Library,
+    pub workspace: &'a Workspace,
+    pub sources: &'a Sources,
+    pub trace: bool,
+}
+
+/// The blocks a service body may hold, besides attributes.
+const SERVICE_BLOCKS: &[&str] = &["resource", "api", "environment"];
+
+/// Resolves one service.
+pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+    let b = &decl.block;
+    let Some(name) = b.labels.first() else {
+        diags.push(
+            Diagnostic::error("platc::resolve::bad_service", "a service has a name")
+                .label(b.kind.span, "no name")
+                .help("write `service payments from web-api { ... }`"),
+        );
+        return None;
+    };
+    if b.labels.len() > 1 {
+        diags.push(
+            Diagnostic::error("platc::resolve::bad_service", "a service has exactly one name")
+                .label(b.labels.get(1).map(|l| l.span).unwrap_or(b.span), "extra name")
+                .help("golden paths come after `from`: `service payments from web-api { ... }`"),
+        );
+    }
+    if !is_dns_label(&name.name) {
+        diags.push(dns_error("service", &name.name, name.span));
+    }
+    let lib = cx.library;
+
+    // The golden-path chain, outermost first.
+    let mut chain = Vec::new();
+    if let Some(from) = &b.from {
+        if lib.golden_paths.contains_key(&from.name) {
+            chain = lib.golden_path_chain(&from.name);
+        } else {
+            diags.push(
+                Diagnostic::error("platc::resolve::unknown_golden_path", format!("unknown golden path `{}`", from.name))
+                    .label(from.span, "no template of this name")
+                    .help(unknown_help(&from.name, "golden path", lib.golden_paths.keys().map(String::as_str))),
+            );
+        }
+    }
+
+    let parts = Parts::read(&b.body, cx, diags);
+
+    // The tier is the last one set below the environment blocks.
+    let tier = std::iter::once(lib.defaults.as_ref().map(|d| &d.body))
+        .chain(chain.iter().map(|d| Some(&d.body)))
+        .chain(std::iter::once(Some(&b.body)))
+        .flatten()
+        .filter_map(|body| body.get("tier"))
+        .filter_map(|a| a.value.as_symbol().map(|i| i.name.clone()).or_else(|| match &a.value.kind {
+            ExprKind::Str(s) => s.as_plain(),
+            _ => None,
+        }))
+        .last();
+
+    let mut base = Merger::new(cx.trace);
+    if let Some(d) = &lib.defaults {
+        base.apply_body(&d.body, &Layer::Defaults, diags);
+    }
+    for gp in &chain {
+        base.apply_body(&gp.body, &Layer::GoldenPath(gp.name.name.clone()), diags);
+    }
+    if let Some(t) = tier.as_ref().and_then(|t| lib.tiers.get(t)) {
+        base.apply_body(&t.body, &Layer::Tier(t.name.name.clone()), diags);
+    }
+    base.apply_body(&b.body, &Layer::Service, diags);
+
+    let depends_on = read_depends_on(&base);
+    let mut instances = Vec::new();
+    for env in &cx.workspace.environments {
+        let mut m = base.clone();
+        let env_block = parts.environments.get(&env.name);
+        if let Some(eb) = env_block {
+            let layer = Layer::Environment(env.name.clone());
+            m.apply_body(&eb.body, &layer, diags);
+            if let Some(a) = eb.body.get("depends_on") {
+                diags.push(
+                    Diagnostic::error("platc::resolve::misplaced", "`depends_on` is the same in every environment")
+                        .label(a.path.span, "set in an environment block")
+                        .help("move `depends_on` to the service body"),
+                );
+            }
+        }
+        for (o, reason) in &parts.overrides {
+            m.apply_override(o, reason, diags);
+        }
+        let env_resources = env_block.map(|eb| Parts::env_resources(eb, &parts, diags)).unwrap_or_default();
+        let mut resources = Vec::new();
+        for (rname, (rt, rblock)) in &parts.resources {
+            resources.push(resource(rname, rt, rblock, env_resources.get(rname).copied(), &env.name, cx.trace, diags));
+        }
+        let mut instance = Instance { env: env.name.clone(), values: m.tree, resources, trace: m.trace };
+        let scope = Scope { service: &name.name, workspace: cx.workspace, environment: env };
+        interpolate::finalize(&mut instance, &scope, diags);
+        instances.push(instance);
+    }
+
+    let apis = parts.apis.iter().map(|(n, blk)| api(n, blk, decl, cx, diags)).collect();
+    Some(Service {
+        name: name.name.clone(),
+        name_span: name.span,
+        file: decl.file,
+        path: decl.path.clone(),
+        golden_paths: chain.iter().map(|d| d.name.name.clone()).collect(),
+        overrides: parts.overrides.iter().map(|(o, r)| Escape { what: o.path.display(), reason: r.clone(), span: o.span }).collect(),
+        waivers: parts.waivers,
+        patches: parts.patches,
+        depends_on,
+        apis,
+        instances,
+    })
+}
+
+/// The structural parts of a service body.
+#[derive(Default)]
+struct Parts<'a> {
+    resources: BTreeMap<String, (&'a ResourceType, &'a Block)>,
+    apis: BTreeMap<String, &'a Block>,
+    environments: BTreeMap<String, &'a Block>,
+    overrides: Vec<(&'a ast::Override, String)>,
+    waivers: Vec<Escape>,
+    patches: Vec<ast::Patch>,
+}
+
+impl<'a> Parts<'a> {
+    fn read(body: &'a ast::Body, cx: &'a Context, diags: &mut Vec<Diagnostic>) -> Parts<'a> {
+        let mut p = Parts::default();
+        let mut spans: BTreeMap<(String, String), Span> = BTreeMap::new();
+        let mut dup = |kind: &str, name: &ast::Ident, diags: &mut Vec<Diagnostic>| {
+            if let Some(prev) = spans.insert((kind.to_string(), name.name.clone()), name.span) {
+                diags.push(
+                    Diagnostic::error("platc::resolve::duplicate", format!("{kind} `{}` is declared twice", name.name))
+                        .label(name.span, "declared again")
+                        .also(prev, "first declared here"),
+                );
+                return true;
+            }
+            false
+        };
+        for item in &body.items {
+            match item {
+                Item::Block(b) if b.labels.is_empty() && b.from.is_none() => {}
+                Item::Block(b) => match (b.kind.name.as_str(), b.labels.as_slice()) {
+                    ("resource", [ty, name]) => {
+                        if !is_dns_label(&name.name) {
+                            diags.push(dns_error("resource", &name.name, name.span));
+                        }
+                        let Some(rt) = cx.library.resource_types.get(&ty.name) else {
+                            diags.push(unknown_resource_type(ty, cx.library));
+                            continue;
+                        };
+                        if !dup("resource", name, diags) {
+                            p.resources.insert(name.name.clone(), (rt, b));
+                        }
+                    }
+                    ("api", [name]) => {
+                        if !is_dns_label(&name.name) {
+                            diags.push(dns_error("api", &name.name, name.span));
+                        }
+                        if !dup("api", name, diags) {
+                            p.apis.insert(name.name.clone(), b);
+                        }
+                    }
+                    ("environment", [name]) => {
+                        if !cx.workspace.environments.iter().any(|e| e.name == name.name) {
+                            diags.push(
+                                Diagnostic::error("platc::resolve::unknown_environment", format!("unknown environment `{}`", name.name))
+                                    .label(name.span, "not an environment of the workspace")
+                                    .help(unknown_help(&name.name, "environment", cx.workspace.environment_names())),
+                            );
+                            continue;
+                        }
+                        if !dup("environment", name, diags) {
+                            p.environments.insert(name.name.clone(), b);
+                        }
+                    }
+                    (kind @ ("resource" | "api" | "environment"), _) => diags.push(block_form_error(kind, b)),
+                    (kind, _) => diags.push(
+                        Diagnostic::error("platc::resolve::unknown_block", format!("unknown block `{kind}` in a service"))
+                            .label(b.kind.span, "not a service block")
+                            .help(unknown_help(kind, "block", SERVICE_BLOCKS.iter().copied())),
+                    ),
+                },
+                Item::Locked(a) => diags.push(
+                    Diagnostic::error("platc::resolve::misplaced", "only the standard library locks values")
+                        .label(a.span, "`locked` in a service")
+                        .help("remove `locked`; a service sets its values plainly"),
+                ),
+                Item::Override(o) => match o.reason.as_plain().filter(|r| !r.trim().is_empty()) {
+                    Some(reason) => p.overrides.push((o, reason)),
+                    None => diags.push(empty_reason(o.reason.span)),
+                },
+                Item::Allow(a) => match a.reason.as_plain().filter(|r| !r.trim().is_empty()) {
+                    Some(reason) => {
+                        if !cx.library.policies.contains_key(&a.policy.name) {
+                            diags.push(
+                                Diagnostic::error("platc::resolve::unknown_policy", format!("unknown policy `{}`", a.policy.name))
+                                    .label(a.policy.span, "no policy of this name")
+                                    .help(unknown_help(&a.policy.name, "policy", cx.library.policies.keys().map(String::as_str))),
+                            );
+                        }
+                        p.waivers.push(Escape { what: a.policy.name.clone(), reason, span: a.span });
+                    }
+                    None => diags.push(empty_reason(a.reason.span)),
+                },
+                Item::Patch(pa) => p.patches.push(pa.clone()),
+                Item::Attribute(_) => {}
+            }
+        }
+        p
+    }
+
+    /// The `resource` blocks of an environment block, by name.
+    fn env_resources(eb: &'a Block, parts: &Parts, diags: &mut Vec<Diagnostic>) -> BTreeMap<String, &'a Block> {
+        let mut out = BTreeMap::new();
+        for item in &eb.body.items {
+            match item {
+                Item::Block(b) if b.labels.is_empty() => {}
+                Item::Block(b) if b.kind.name == "resource" => {
+                    let [ty, name] = b.labels.as_slice() else {
+                        diags.push(block_form_error("resource", b));
+                        continue;
+                    };
+                    match parts.resources.get(&name.name) {
+                        Some((rt, _)) if rt.decl.name.name == ty.name => {
+                            out.insert(name.name.clone(), b);
+                        }
+                        Some((rt, _)) => diags.push(
+                            Diagnostic::error("platc::resolve::resource_type_mismatch", format!("`{}` is a {}, not a {}", name.name, rt.decl.name.name, ty.name))
+                                .label(ty.span, "different type")
+                                .help(format!("write `resource {} {} {{ ... }}`", rt.decl.name.name, name.name)),
+                        ),
+                        None => diags.push(
+                            Diagnostic::error("platc::resolve::unknown_resource", format!("the service declares no resource `{}`", name.name))
+                                .label(name.span, "not declared in the service body")
+                                .help(unknown_help(&name.name, "resource", parts.resources.keys().map(String::as_str))),
+                        ),
+                    }
+                }
+                Item::Attribute(_) => {}
+                other => diags.push(
+                    Diagnostic::error("platc::resolve::misplaced", "an environment block holds attributes and resource adjustments")
+                        .label(other.span(), "not allowed in an environment block")
+                        .help("put `override`, `allow`, `patch`, `api` and `environment` at the service level"),
+                ),
+            }
+        }
+        out
+    }
+}
+
+fn block_form_error(kind: &str, b: &Block) -> Diagnostic {
+    let form = match kind {
+        "resource" => "resource TYPE NAME { ... }",
+        "api" => "api NAME { ... }",
+        _ => "environment NAME { ... }",
+    };
+    Diagnostic::error("platc::resolve::bad_block", format!("`{kind}` is written `{form}`"))
+        .label(b.span, "wrong number of names")
+        .help(format!("write `{form}`"))
+}
+
+fn empty_reason(span: Span) -> Diagnostic {
+    Diagnostic::error("platc::resolve::empty_reason", "an escape hatch needs a reason")
+        .label(span, "no reason given")
+        .help("say why, for the reviewer and the catalog: `because \"vendor image runs as root until PAY-112\"`")
+}
+
+fn unknown_resource_type(ty: &ast::Ident, lib: &Library) -> Diagnostic {
+    Diagnostic::error("platc::resolve::unknown_resource_type", format!("unknown resource type `{}`", ty.name))
+        .label(ty.span, "not a resource type")
+        .help(unknown_help(&ty.name, "resource type", lib.resource_types.keys().map(String::as_str)))
+}
+
+fn read_depends_on(m: &Merger) -> Vec<(String, Span)> {
+    match m.tree.get("depends_on").map(|n| &n.value) {
+        Some(Value::List(items)) => items
+            .iter()
+            .filter_map(|n| match &n.value {
+                Value::Ref(p) if p.len() == 1 => p.first().map(|s| (s.clone(), n.origin.span)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn resource(
+    name: &str,
+    rt: &ResourceType,
+    block: &Block,
+    env_block: Option<&Block>,
+    env: &str,
+    trace: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Resource {
+    let type_layer = Layer::ResourceType(rt.decl.name.name.clone());
+    let mut m = Merger::new(trace);
+    m.apply_body(&rt.defaults, &type_layer, diags);
+    // The size decides which row of the size table lies under the body.
+    let mut probe = m.clone();
+    probe.apply_body(&block.body, &Layer::Service, &mut Vec::new());
+    if let Some(eb) = env_block {
+        probe.apply_body(&eb.body, &Layer::Environment(env.to_string()), &mut Vec::new());
+    }
+    if let Some(size) = probe.tree.get("size").and_then(|n| n.value.as_word()) {
+        if let Some((_, row)) = rt.sizes.get(size) {
+            m.apply_body(row, &type_layer, diags);
+        }
+    }
+    m.apply_body(&block.body, &Layer::Service, diags);
+    if let Some(eb) = env_block {
+        m.apply_body(&eb.body, &Layer::Environment(env.to_string()), diags);
+    }
+    for item in &block.body.items {
+        if !matches!(item, Item::Attribute(_)) && !matches!(item, Item::Block(b) if b.labels.is_empty()) {
+            diags.push(
+                Diagnostic::error("platc::resolve::misplaced", "a resource holds attributes")
+                    .label(item.span(), "not allowed in a resource")
+                    .help("put escape hatches at the service level"),
+            );
+        }
+    }
+    let mut outputs = BTreeMap::new();
+    let mut out_diags = Vec::new();
+    for (k, node) in value::map_from_body(&rt.outputs, &type_layer, &mut out_diags) {
+        let v = match node.value {
+            Value::Secret(s) => Value::Secret(s.replace("${resource.name}", name).replace("$$", "$")),
+            other => other,
+        };
+        outputs.insert(k, v);
+    }
+    diags.extend(out_diags);
+    let span = block.labels.get(1).map(|l| l.span).unwrap_or(block.span);
+    Resource { name: name.to_string(), ty: rt.decl.name.name.clone(), span, values: m.tree, outputs }
+}
+
+fn api(name: &str, b: &Block, decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) -> Api {
+    let values = value::map_from_body(&b.body, &Layer::Service, diags);
+    let mut definition = None;
+    if let Some(node) = values.get("definition") {
+        if let Value::File(rel) = &node.value {
+            definition = load_file(rel, &decl.path, node.origin.span, cx.sources, diags);
+        }
+    }
+    let span = b.labels.first().map(|l| l.span).unwrap_or(b.span);
+    Api { name: name.to_string(), span, values, definition }
+}
+
+/// Largest file `file(...)` reads.
+const MAX_REFERENCED_FILE: usize = 1024 * 1024;
+
+/// Reads `file("rel")` relative to the directory of `from`, refusing paths
+/// that leave the workspace.
+fn load_file(rel: &str, from: &str, span: Span, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let Some(path) = join_inside(from, rel) else {
+        diags.push(
+            Diagnostic::error("platc::resolve::file_outside_workspace", format!("`{rel}` is outside the workspace"))
+                .label(span, "leaves the workspace")
+                .help("refer to files inside the workspace, relative to this service.plat"),
+        );
+        return None;
+    };
+    match sources.load(&path) {
+        Ok(Text::Utf8(t)) if t.len() <= MAX_REFERENCED_FILE => Some(t.to_string()),
+        Ok(Text::Utf8(t)) => {
+            diags.push(
+                Diagnostic::error("platc::resolve::file_too_large", format!("`{path}` is {} bytes; the limit is {MAX_REFERENCED_FILE}", t.len()))
+                    .label(span, "file too large"),
+            );
+            None
+        }
+        Ok(Text::Invalid { .. }) => {
+            diags.push(
+                Diagnostic::error("platc::resolve::file_not_utf8", format!("`{path}` is not UTF-8 text"))
+                    .label(span, "binary or wrongly encoded file")
+                    .help("refer to a text file (an OpenAPI, AsyncAPI, GraphQL or protobuf definition)"),
+            );
+            None
+        }
+        Err(reason) => {
+            diags.push(
+                Diagnostic::error("platc::resolve::file_not_found", format!("cannot read `{path}`: {reason}"))
+                    .label(span, "file not found")
+                    .help("paths are relative to the directory of this service.plat"),
+            );
+            None
+        }
+    }
+}
+
+/// `services/pay/service.plat` + `proto/x.proto` → `services/pay/proto/x.proto`;
+/// `None` when the result would leave the workspace.
+pub fn join_inside(from: &str, rel: &str) -> Option<String> {
+    if rel.starts_with('/') || rel.contains('\\') || rel.contains(':') || rel.contains('\0') {
+        return None;
+    }
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for seg in rel.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    let out = parts.join("/");
+    (!out.is_empty()).then_some(out)
+}
+
+/// Names every service output a reference may use (`users.url`).
+pub const SERVICE_OUTPUTS: &[&str] = &["url", "host"];
+
+/// Output names of each resource of a service, for reference checks.
+pub fn resource_outputs(instance: &Instance) -> BTreeMap<String, BTreeSet<String>> {
+    instance.resources.iter().map(|r| (r.name.clone(), r.outputs.keys().cloned().collect())).collect()
+}

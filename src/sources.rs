@@ -1,0 +1,161 @@
+//! The compiler's input: an in-memory map of workspace files, and the
+//! standard library embedded in the binary.
+//!
+//! The CLI (or a test, or `platc diff` reading a git tree) fills a
+//! [`Sources`] with every `.plat` and `.hbs` file of the workspace, keyed by
+//! `/`-separated paths relative to the workspace root. Files that a
+//! compilation asks for by name (`file("api/openapi.yaml")`) come through the
+//! optional loader, so that the library itself never touches the disk.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The text of a file, or where it stops being UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Text {
+    Utf8(Arc<str>),
+    Invalid { valid_up_to: usize },
+}
+
+impl Text {
+    pub fn from_bytes(bytes: Vec<u8>) -> Text {
+        match String::from_utf8(bytes) {
+            Ok(s) => Text::Utf8(Arc::from(s)),
+            Err(e) => Text::Invalid { valid_up_to: e.utf8_error().valid_up_to() },
+        }
+    }
+}
+
+/// Reads a file the compilation refers to by path (`file(...)`); `Err`
+/// carries a reason in words. The path is workspace-relative and already
+/// checked to stay inside the workspace.
+pub type Loader = dyn Fn(&str) -> Result<Vec<u8>, String> + Send + Sync;
+
+/// Everything a compilation reads.
+#[derive(Default)]
+pub struct Sources {
+    files: BTreeMap<String, Text>,
+    loader: Option<Box<Loader>>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources").field("files", &self.files.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Sources {
+    pub fn new() -> Sources {
+        Sources::default()
+    }
+
+    /// Adds a workspace file; `path` is relative to the workspace root.
+    pub fn insert(&mut self, path: impl Into<String>, text: impl Into<String>) {
+        self.files.insert(path.into(), Text::Utf8(Arc::from(text.into())));
+    }
+
+    /// Adds a workspace file as bytes read from disk (checked for UTF-8 here,
+    /// reported by the compiler).
+    pub fn insert_bytes(&mut self, path: impl Into<String>, bytes: Vec<u8>) {
+        self.files.insert(path.into(), Text::from_bytes(bytes));
+    }
+
+    pub fn with_loader(mut self, loader: Box<Loader>) -> Sources {
+        self.loader = Some(loader);
+        self
+    }
+
+    pub fn set_loader(&mut self, loader: Box<Loader>) {
+        self.loader = Some(loader);
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Text> {
+        self.files.get(path)
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = (&str, &Text)> {
+        self.files.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// A file named by the compilation: from the map, else from the loader.
+    pub fn load(&self, path: &str) -> Result<Text, String> {
+        if let Some(t) = self.files.get(path) {
+            return Ok(t.clone());
+        }
+        match &self.loader {
+            Some(load) => load(path).map(Text::from_bytes),
+            None => Err("no such file in the workspace".into()),
+        }
+    }
+}
+
+/// The prefix under which embedded standard-library files are shown.
+pub const STDLIB_PREFIX: &str = "<stdlib>/";
+
+macro_rules! embed {
+    ($($path:literal),* $(,)?) => {
+        /// Every file of `stdlib/`, compiled into the binary. A test checks
+        /// that this list matches the directory.
+        pub const STDLIB: &[(&str, &str)] = &[$(($path, include_str!(concat!("../stdlib/", $path)))),*];
+    };
+}
+
+embed!(
+    "defaults.plat",
+    "golden-paths/cron-job.plat",
+    "golden-paths/web-api.plat",
+    "golden-paths/worker.plat",
+    "languages.plat",
+    "policies/images.plat",
+    "policies/replicas.plat",
+    "policies/resources.plat",
+    "resources/bucket.plat",
+    "resources/postgres.plat",
+    "resources/queue.plat",
+    "resources/redis.plat",
+    "schema.plat",
+    "templates/catalog/catalog-info.yaml.hbs",
+    "templates/kubernetes/_checkov_skips.hbs",
+    "templates/kubernetes/_container.hbs",
+    "templates/kubernetes/_metadata.hbs",
+    "templates/kubernetes/_pod.hbs",
+    "templates/kubernetes/_volumes.hbs",
+    "templates/kubernetes/configmap.yaml.hbs",
+    "templates/kubernetes/cronjob.yaml.hbs",
+    "templates/kubernetes/deployment.yaml.hbs",
+    "templates/kubernetes/horizontalpodautoscaler.yaml.hbs",
+    "templates/kubernetes/ingress.yaml.hbs",
+    "templates/kubernetes/namespace.yaml.hbs",
+    "templates/kubernetes/networkpolicy.yaml.hbs",
+    "templates/kubernetes/poddisruptionbudget.yaml.hbs",
+    "templates/kubernetes/service.yaml.hbs",
+    "templates/kubernetes/serviceaccount.yaml.hbs",
+    "tiers.plat",
+    "workspace.plat",
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_list_matches_the_stdlib_directory() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib");
+        let mut on_disk = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+                    on_disk.push(rel);
+                }
+            }
+        }
+        on_disk.sort();
+        let embedded: Vec<String> = STDLIB.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(embedded, on_disk, "update the embed! list in src/sources.rs");
+    }
+}

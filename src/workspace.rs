@@ -1,0 +1,337 @@
+//! Stage 2b, the workspace: `platform.plat` (or the built-in workspace of a
+//! lone service) → [`Workspace`], and which files hold its services.
+//!
+//! Services come from the `services` globs (matched against each
+//! `service.plat`'s path and its directory) or, without globs, from every
+//! `**/service.plat` outside the standard-library overlay.
+
+use crate::ast::{self, ExprKind};
+use crate::diag::{Diagnostic, unknown_help};
+use crate::schema::is_dns_label;
+use crate::span::Span;
+use crate::value::{self, Layer, Map, Value};
+
+pub const WORKSPACE_FILE: &str = "platform.plat";
+pub const SERVICE_FILE: &str = "service.plat";
+
+#[derive(Clone, Debug)]
+pub struct Environment {
+    pub name: String,
+    pub span: Span,
+    /// `cluster`, `approval`, `domain`: checked against `schema environment`.
+    pub values: Map,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    pub name: String,
+    pub span: Span,
+    /// Whether this came from a `platform.plat` (not the built-in default).
+    pub declared: bool,
+    pub registry: Option<String>,
+    pub repo: Option<String>,
+    pub cloud: String,
+    pub region: String,
+    pub stdlib: Option<(String, Span)>,
+    pub services: Vec<(String, Span)>,
+    pub environments: Vec<Environment>,
+    /// Every attribute as written, for templates (`workspace.*`).
+    pub values: Map,
+}
+
+const ATTRIBUTES: &[&str] =
+    &["registry", "repo", "cloud", "stdlib", "services", "catalog_url", "dashboards_url", "runbooks_url", "environment"];
+
+impl Workspace {
+    /// Reads a `workspace NAME { ... }` block.
+    pub fn from_block(b: &ast::Block, declared: bool, diags: &mut Vec<Diagnostic>) -> Workspace {
+        let name = b.labels.first().map(|l| l.name.clone()).unwrap_or_else(|| "default".into());
+        if !is_dns_label(&name) {
+            diags.push(dns_error("workspace", &name, b.labels.first().map(|l| l.span).unwrap_or(b.span)));
+        }
+        let mut ws = Workspace {
+            name,
+            span: b.labels.first().map(|l| l.span).unwrap_or(b.span),
+            declared,
+            registry: None,
+            repo: None,
+            cloud: "aws".into(),
+            region: "us-east-1".into(),
+            stdlib: None,
+            services: Vec::new(),
+            environments: Vec::new(),
+            values: Map::new(),
+        };
+        for item in &b.body.items {
+            match item {
+                ast::Item::Attribute(a) => ws.attribute(a, diags),
+                ast::Item::Block(env) if env.kind.name == "environment" => ws.environment(env, diags),
+                other => diags.push(
+                    Diagnostic::error("platc::workspace::unknown_attribute", "this does not belong in a workspace")
+                        .label(other.span(), "not a workspace attribute")
+                        .help(format!("a workspace holds {}", ATTRIBUTES.join(", "))),
+                ),
+            }
+        }
+        if ws.environments.is_empty() {
+            diags.push(
+                Diagnostic::error("platc::workspace::no_environments", "the workspace declares no environment")
+                    .label(ws.span, "no `environment` block")
+                    .help("add `environment staging { }` and `environment production { }`"),
+            );
+        }
+        ws
+    }
+
+    fn attribute(&mut self, a: &ast::Attribute, diags: &mut Vec<Diagnostic>) {
+        let key = a.path.display();
+        let string = |diags: &mut Vec<Diagnostic>| match &a.value.kind {
+            ExprKind::Str(s) if s.as_plain().is_some() => s.as_plain(),
+            _ => {
+                diags.push(
+                    Diagnostic::error("platc::workspace::bad_value", format!("`{key}` is a plain string"))
+                        .label(a.value.span, format!("found {}", a.value.describe()))
+                        .help(format!("write `{key} = \"...\"`")),
+                );
+                None
+            }
+        };
+        match key.as_str() {
+            "registry" => {
+                self.registry = string(diags).map(|s| s.trim_end_matches('/').to_string());
+                if let Some(r) = &self.registry {
+                    if r.is_empty() || r.contains(char::is_whitespace) || r.contains("://") {
+                        diags.push(
+                            Diagnostic::error("platc::workspace::bad_value", "`registry` is an image registry path")
+                                .label(a.value.span, "not a registry")
+                                .help("write it as images are named, without a scheme: `registry = \"ghcr.io/acme\"`"),
+                        );
+                    }
+                }
+            }
+            "repo" => {
+                self.repo = string(diags);
+                if let Some(r) = &self.repo {
+                    let ok = r.split('/').count() == 2
+                        && r.split('/').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+                    if !ok {
+                        diags.push(
+                            Diagnostic::error("platc::workspace::bad_value", "`repo` is a GitHub `owner/name`")
+                                .label(a.value.span, "not owner/name")
+                                .help("write `repo = \"acme/platform\"`"),
+                        );
+                    }
+                }
+            }
+            "stdlib" => self.stdlib = string(diags).map(|s| (s, a.value.span)),
+            "catalog_url" | "dashboards_url" | "runbooks_url" => {
+                if let Some(s) = string(diags) {
+                    if !s.starts_with("https://") || s.contains(char::is_whitespace) {
+                        diags.push(
+                            Diagnostic::error("platc::workspace::bad_value", format!("`{key}` is an https URL"))
+                                .label(a.value.span, "not an https URL")
+                                .help(format!("write `{key} = \"https://...\"`")),
+                        );
+                    }
+                }
+            }
+            "services" => match &a.value.kind {
+                ExprKind::List(items) => {
+                    for item in items {
+                        match &item.kind {
+                            ExprKind::Str(s) if s.as_plain().is_some() => {
+                                self.services.push((s.as_plain().unwrap_or_default(), item.span))
+                            }
+                            _ => diags.push(
+                                Diagnostic::error("platc::workspace::bad_value", "`services` lists glob strings")
+                                    .label(item.span, "not a string")
+                                    .help("write `services = [\"services/*\"]`"),
+                            ),
+                        }
+                    }
+                }
+                _ => diags.push(
+                    Diagnostic::error("platc::workspace::bad_value", "`services` is a list of globs")
+                        .label(a.value.span, "not a list")
+                        .help("write `services = [\"services/*\"]`"),
+                ),
+            },
+            "cloud" => match &a.value.kind {
+                ExprKind::Tagged { tag, body } => {
+                    self.cloud = tag.name.clone();
+                    if tag.name != "aws" {
+                        diags.push(
+                            Diagnostic::error("platc::workspace::bad_value", format!("unknown cloud `{}`", tag.name))
+                                .label(tag.span, "not a supported cloud")
+                                .help("platc generates Terraform for `aws { region = \"...\" }`"),
+                        );
+                    }
+                    if let Some(r) = body.get("region") {
+                        match &r.value.kind {
+                            ExprKind::Str(s)
+                                if s.as_plain().is_some_and(|r| {
+                                    !r.is_empty() && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                                }) =>
+                            {
+                                self.region = s.as_plain().unwrap_or_default()
+                            }
+                            _ => diags.push(
+                                Diagnostic::error("platc::workspace::bad_value", "`region` is a cloud region name")
+                                    .label(r.value.span, "not a region")
+                                    .help("write `region = \"eu-west-1\"`"),
+                            ),
+                        }
+                    }
+                }
+                ExprKind::Ref(p) if p.len() == 1 => self.cloud = p.first().map(|i| i.name.clone()).unwrap_or_default(),
+                _ => diags.push(
+                    Diagnostic::error("platc::workspace::bad_value", "`cloud` names a provider and its settings")
+                        .label(a.value.span, "not a cloud")
+                        .help("write `cloud = aws { region = \"eu-west-1\" }`"),
+                ),
+            },
+            _ => {
+                diags.push(
+                    Diagnostic::error("platc::workspace::unknown_attribute", format!("unknown workspace attribute `{key}`"))
+                        .label(a.path.span, "not a workspace attribute")
+                        .help(unknown_help(&key, "attribute", ATTRIBUTES.iter().copied())),
+                );
+                return;
+            }
+        }
+        let node = value::from_expr(&a.value, &Layer::Builtin, diags);
+        self.values.insert(key, node);
+    }
+
+    fn environment(&mut self, b: &ast::Block, diags: &mut Vec<Diagnostic>) {
+        let Some(label) = b.labels.first() else {
+            diags.push(
+                Diagnostic::error("platc::workspace::bad_value", "an environment has a name")
+                    .label(b.span, "no name")
+                    .help("write `environment production { ... }`"),
+            );
+            return;
+        };
+        if !is_dns_label(&label.name) {
+            diags.push(dns_error("environment", &label.name, label.span));
+        }
+        if let Some(prev) = self.environments.iter().find(|e| e.name == label.name) {
+            diags.push(
+                Diagnostic::error("platc::workspace::duplicate", format!("environment `{}` is declared twice", label.name))
+                    .label(label.span, "declared again")
+                    .also(prev.span, "first declared here"),
+            );
+            return;
+        }
+        let values = value::map_from_body(&b.body, &Layer::Builtin, diags);
+        self.environments.push(Environment { name: label.name.clone(), span: label.span, values });
+    }
+
+    /// Names of the environments, in the workspace's order.
+    pub fn environment_names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.environments.iter().map(|e| e.name.as_str())
+    }
+
+    /// `workspace.*` as JSON, for templates and policies.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut obj = match value::map_json(&self.values) {
+            serde_json::Value::Object(o) => o,
+            _ => serde_json::Map::new(),
+        };
+        for key in ATTRIBUTES.iter().filter(|k| **k != "environment") {
+            obj.entry(key.to_string()).or_insert(serde_json::Value::Null);
+        }
+        obj.insert("name".into(), self.name.clone().into());
+        obj.insert("cloud".into(), serde_json::json!({ "provider": self.cloud, "region": self.region }));
+        obj.insert("environments".into(), self.environments.iter().map(|e| e.name.clone()).collect());
+        serde_json::Value::Object(obj)
+    }
+
+    /// A workspace value for policies and interpolation (`workspace.registry`).
+    pub fn get(&self, key: &str) -> Option<Value> {
+        match key {
+            "name" => Some(Value::Str(self.name.clone())),
+            "registry" => self.registry.clone().map(Value::Str),
+            "repo" => self.repo.clone().map(Value::Str),
+            "region" => Some(Value::Str(self.region.clone())),
+            _ => self.values.get(key).map(|n| n.value.clone()),
+        }
+    }
+}
+
+pub fn dns_error(what: &str, name: &str, span: Span) -> Diagnostic {
+    let fixed: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .trim_matches('-')
+        .chars()
+        .take(63)
+        .collect();
+    let help = if fixed.is_empty() || fixed == name {
+        "use lowercase letters, digits and `-`, at most 63 characters, starting and ending with a letter or digit".to_string()
+    } else {
+        format!("names are DNS labels (lowercase letters, digits, `-`); try `{fixed}`")
+    };
+    Diagnostic::error("platc::check::bad_name", format!("{what} name `{name}` is not a DNS label"))
+        .label(span, "not a DNS label")
+        .help(help)
+}
+
+/// Matches a `/`-separated path against a glob: `*` within one segment,
+/// `**` across segments, `?` one character.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    let pat: Vec<&str> = pattern.trim_start_matches("./").trim_end_matches('/').split('/').collect();
+    let segs: Vec<&str> = path.split('/').collect();
+    match_segments(&pat, &segs)
+}
+
+fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
+    match (pat.split_first(), segs.split_first()) {
+        (None, None) => true,
+        (Some((&"**", rest)), _) => {
+            match_segments(rest, segs) || segs.split_first().is_some_and(|(_, s)| match_segments(pat, s))
+        }
+        (Some((p, prest)), Some((s, srest))) => match_one(p.as_bytes(), s.as_bytes()) && match_segments(prest, srest),
+        _ => false,
+    }
+}
+
+fn match_one(p: &[u8], s: &[u8]) -> bool {
+    match (p.split_first(), s.split_first()) {
+        (None, None) => true,
+        (Some((b'*', prest)), _) => match_one(prest, s) || s.split_first().is_some_and(|(_, r)| match_one(p, r)),
+        (Some((b'?', prest)), Some((_, srest))) => match_one(prest, srest),
+        (Some((pc, prest)), Some((sc, srest))) => pc == sc && match_one(prest, srest),
+        _ => false,
+    }
+}
+
+/// Whether a service file is selected by the workspace's globs.
+pub fn selects(globs: &[(String, Span)], path: &str) -> bool {
+    let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    globs.iter().any(|(g, _)| glob_match(g, path) || glob_match(g, dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("services/*", "services/payments"));
+        assert!(!glob_match("services/*", "services/payments/service.plat"));
+        assert!(glob_match("services/**", "services/a/b/service.plat"));
+        assert!(glob_match("**/service.plat", "service.plat"));
+        assert!(glob_match("svc-?", "svc-1"));
+        assert!(selects(&[("services/*".into(), Span::default())], "services/payments/service.plat"));
+        assert!(!selects(&[("apps/*".into(), Span::default())], "services/payments/service.plat"));
+    }
+
+    #[test]
+    fn dns_error_suggests_a_fixed_name() {
+        let d = dns_error("service", "Payments_API", Span::default());
+        assert_eq!(d.help.as_deref(), Some("names are DNS labels (lowercase letters, digits, `-`); try `payments-api`"));
+    }
+}
