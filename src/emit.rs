@@ -129,6 +129,9 @@ pub fn emit(model: &Model, graph: &Graph, lib: &Library, options: &Options, _fil
         out.files.extend(files);
         diags.extend(ds);
     }
+    for &target in &targets {
+        plan.workspace(target, &mut out.files, diags);
+    }
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
@@ -146,6 +149,35 @@ struct Plan<'a> {
 }
 
 impl Plan<'_> {
+    /// Workspace-wide templates (`templates/<target>/workspace/*.hbs`),
+    /// rendered once into the root of the output.
+    fn workspace(&self, target: Target, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
+        let prefix = format!("{}/workspace/", target.name());
+        let ctx = context::workspace(self.model);
+        for t in self.lib.templates.keys().filter(|k| k.starts_with(&prefix)) {
+            let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
+            if file.starts_with('_') || file.contains('/') {
+                continue;
+            }
+            let format = Format::of(&file);
+            let text = match self.renderer.render(t, &ctx) {
+                Ok(text) => text,
+                Err(p) => {
+                    diags.push(template_diag(&p, self.lib, None));
+                    continue;
+                }
+            };
+            match format.parse(&text) {
+                Ok(docs) if docs.is_empty() => {}
+                Ok(docs) => {
+                    let contents = format.write(&docs, crate::workspace::WORKSPACE_FILE);
+                    files.insert(file, OutFile { contents, service: None, environment: None, kind: target.name().to_string() });
+                }
+                Err(e) => diags.push(invalid_output(t, self.lib, "the workspace", "all environments", &e)),
+            }
+        }
+    }
+
     fn service(&self, s: &Service, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
         let base = context::service_base(s, self.model, self.graph, self.lib);
         let mut contexts = Vec::new();
@@ -159,7 +191,8 @@ impl Plan<'_> {
                 .lib
                 .templates
                 .keys()
-                .filter(|k| k.starts_with(&prefix) && !k.rsplit('/').next().is_some_and(|f| f.starts_with('_')))
+                .filter(|k| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+                .filter(|k| !k.rsplit('/').next().is_some_and(|f| f.starts_with('_')))
                 .map(String::as_str)
                 .collect();
             let envs: Vec<&(&str, Json)> =

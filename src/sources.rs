@@ -115,6 +115,7 @@ embed!(
     "resources/redis.plat",
     "schema.plat",
     "templates/catalog/catalog-info.yaml.hbs",
+    "templates/catalog/workspace/catalog-info.yaml.hbs",
     "templates/kubernetes/_checkov_skips.hbs",
     "templates/kubernetes/_container.hbs",
     "templates/kubernetes/_metadata.hbs",

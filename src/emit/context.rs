@@ -134,7 +134,7 @@ pub fn instance(
     ctx.insert("secrets".into(), Json::Array(secrets));
     ctx.insert("secret_volumes".into(), Json::Array(volumes));
     ctx.insert("network".into(), network(service, inst, model, graph, lib));
-    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(r, lib)).collect());
+    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(&service.name, r, lib)).collect());
 
     let language = inst.str("language").and_then(|l| lib.languages.get(l)).map(|d| {
         let mut o = object(map_json(&crate::value::map_from_body(&d.body, &crate::value::Layer::Defaults, &mut Vec::new())));
@@ -158,9 +158,10 @@ fn object(v: Json) -> JMap<String, Json> {
     }
 }
 
-fn resource(r: &crate::model::Resource, lib: &Library) -> Json {
+fn resource(service: &str, r: &crate::model::Resource, lib: &Library) -> Json {
     let mut o = object(map_json(&r.values));
     o.insert("name".into(), Json::String(r.name.clone()));
+    o.insert("catalog_name".into(), Json::String(catalog_resource_name(service, &r.name)));
     o.insert("type".into(), Json::String(r.ty.clone()));
     let rt = lib.resource_types.get(&r.ty);
     o.insert("catalog_type".into(), Json::String(rt.map(|t| t.catalog_type.clone()).unwrap_or_default()));
@@ -170,6 +171,38 @@ fn resource(r: &crate::model::Resource, lib: &Library) -> Json {
         fill_unset(&mut o, &t.schema);
     }
     Json::Object(o)
+}
+
+/// The catalog name of a resource: unique in the whole workspace, so two
+/// services' `cache` resources do not collide in Backstage.
+pub fn catalog_resource_name(service: &str, resource: &str) -> String {
+    if resource.starts_with(&format!("{service}-")) { resource.to_string() } else { format!("{service}-{resource}") }
+}
+
+/// The context of workspace-wide templates (`templates/<target>/workspace/`):
+/// the workspace, its services and its systems.
+pub fn workspace(model: &Model) -> Json {
+    let mut systems: BTreeMap<String, Vec<&Service>> = BTreeMap::new();
+    let services: Vec<Json> = model
+        .services
+        .iter()
+        .map(|s| {
+            let last = s.instances.last();
+            let word = |k: &str| last.and_then(|i| i.str(k)).map(str::to_string);
+            if let Some(system) = word("system") {
+                systems.entry(system).or_default().push(s);
+            }
+            json!({ "name": s.name, "source": s.path, "owner": word("owner"), "system": word("system") })
+        })
+        .collect();
+    let systems: Vec<Json> = systems
+        .into_iter()
+        .map(|(name, members)| {
+            let owner = members.first().and_then(|s| s.instances.last()).and_then(|i| i.str("owner")).unwrap_or("").to_string();
+            json!({ "name": name, "owner": owner, "services": members.iter().map(|s| s.name.clone()).collect::<Vec<_>>() })
+        })
+        .collect();
+    json!({ "workspace": model.workspace.to_json(), "services": services, "systems": systems })
 }
 
 /// `repository:tag@digest`, or without the parts not given.

@@ -12,7 +12,8 @@
 //! - `{{concat a "-" b}}` joins values into one quoted string.
 //! - `{{hcl value}}` is a quoted HCL string (`${` and `%{` escaped).
 //! - `eq`, `ne`, `gt`, `lt`, `and`, `or`, `not`, `contains` for conditions;
-//!   `lower`, `upper` and `seconds` (a duration in seconds) as values.
+//!   `lower`, `upper`, `join` (a list with a separator) and `seconds` (a
+//!   duration in seconds) as values.
 //!
 //! `{{{value}}}` (triple braces) writes text unquoted; the standard library
 //! uses it only for numbers it computed itself.
@@ -45,7 +46,6 @@ impl Renderer {
     pub fn new(templates: &BTreeMap<String, TemplateFile>) -> (Renderer, Vec<TemplateProblem>) {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
-        hb.set_prevent_indent(true);
         hb.register_escape_fn(quote);
         hb.register_helper("json", Box::new(json_helper));
         hb.register_helper("concat", Box::new(concat_helper));
@@ -61,6 +61,7 @@ impl Renderer {
         hb.register_helper("lower", Box::new(lower));
         hb.register_helper("upper", Box::new(upper));
         hb.register_helper("seconds", Box::new(seconds));
+        hb.register_helper("join", Box::new(join));
         let mut problems = Vec::new();
         for (name, t) in templates {
             let partial = name.rsplit('/').next().is_some_and(|f| f.starts_with('_'));
@@ -215,6 +216,10 @@ handlebars_helper!(contains: |list: Json, x: Json| match list {
 handlebars_helper!(lower: |s: str| s.to_lowercase());
 handlebars_helper!(upper: |s: str| s.to_uppercase());
 handlebars_helper!(seconds: |d: Json| duration_seconds(d));
+handlebars_helper!(join: |list: Json, sep: str| match list {
+    Json::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(sep),
+    other => text(other),
+});
 
 /// `"300ms"` → 0.3, `"5m"` → 300, a number → itself.
 pub fn duration_seconds(d: &Json) -> Json {
