@@ -20,7 +20,9 @@ use crate::value::{Layer, Origin};
 use crate::workspace::Environment;
 
 /// Checks the whole model.
-pub fn check(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic>) {
+/// Policies are not run for services in `broken` (resolution already failed
+/// for them, and a policy would only repeat the problem in other words).
+pub fn check(model: &Model, lib: &Library, broken: &BTreeSet<String>, diags: &mut Vec<Diagnostic>) {
     let ws = &model.workspace;
     if let Some(env_schema) = lib.schemas.get("environment") {
         let empty = BTreeSet::new();
@@ -38,7 +40,7 @@ pub fn check(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic>) {
     }
     let services: BTreeSet<String> = model.services.iter().map(|s| s.name.clone()).collect();
     for service in &model.services {
-        check_service(service, model, lib, &services, diags);
+        check_service(service, model, lib, &services, broken.contains(&service.name), diags);
     }
 }
 
@@ -48,6 +50,7 @@ pub fn check_service(
     model: &Model,
     lib: &Library,
     services: &BTreeSet<String>,
+    broken: bool,
     diags: &mut Vec<Diagnostic>,
 ) {
     let Some(schema) = lib.schemas.get("service") else { return };
@@ -67,15 +70,23 @@ pub fn check_service(
         }
     }
     let mut waived_something: BTreeSet<&str> = BTreeSet::new();
+    let mut type_errors = Vec::new();
     for instance in &service.instances {
         let outputs = resource_outputs(instance);
         let names = names_for(lib, services, Some(&outputs));
-        schema::check_record(&instance.values, schema, "service", service.name_span, &names, diags);
+        schema::check_record(&instance.values, schema, "service", service.name_span, &names, &mut type_errors);
         for r in &instance.resources {
             if let Some(rt) = lib.resource_types.get(&r.ty) {
-                schema::check_record(&r.values, &rt.schema, &format!("resource `{}`", r.name), r.span, &names, diags);
+                schema::check_record(&r.values, &rt.schema, &format!("resource `{}`", r.name), r.span, &names, &mut type_errors);
             }
         }
+    }
+    let skip_policies = broken || type_errors.iter().any(Diagnostic::is_error);
+    diags.extend(type_errors);
+    if skip_policies {
+        return;
+    }
+    for instance in &service.instances {
         let Some(env) = model.workspace.environments.iter().find(|e| e.name == instance.env) else { continue };
         for policy in lib.policies.values() {
             let waived = service.waivers.iter().any(|w| w.what == policy.name.name);

@@ -26,6 +26,8 @@ pub struct Input {
     /// Workspace-relative directory of the stdlib overlay, if any.
     pub overlay: Option<String>,
     pub service_files: Vec<(String, crate::span::FileId, ast::File)>,
+    /// How many service files there are, parsed or not.
+    pub service_file_count: usize,
 }
 
 /// Registers and parses one file; `None` when it is not UTF-8 or does not parse.
@@ -110,6 +112,7 @@ pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic
     // Service files: by the workspace's globs, else every service.plat.
     let globs = workspace.as_ref().map(service_globs).unwrap_or_default();
     let mut service_files = Vec::new();
+    let mut service_file_count = 0;
     for (path, text) in sources.files() {
         let is_service = path == SERVICE_FILE || path.ends_with(&format!("/{SERVICE_FILE}"));
         let in_overlay = overlay.as_ref().is_some_and(|d| path.starts_with(&format!("{d}/")));
@@ -117,6 +120,7 @@ pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic
             continue;
         }
         read.insert(path.to_string());
+        service_file_count += 1;
         if let Some(f) = parse_file(path, text, files, diags) {
             let id = files.find(path).unwrap_or_default();
             service_files.push((path.to_string(), id, f));
@@ -132,7 +136,7 @@ pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic
             );
         }
     }
-    Input { workspace, stdlib: parsed, templates, overlay, service_files }
+    Input { workspace, stdlib: parsed, templates, overlay, service_files, service_file_count }
 }
 
 fn stdlib_dir(b: &ast::Block, diags: &mut Vec<Diagnostic>) -> Option<String> {

@@ -96,16 +96,17 @@ pub fn compile(sources: &Sources, options: &Options) -> Compiled {
             return finish(files, diags, None, read, None);
         }
     };
+    let service_file_count = input.service_file_count;
     let decls = input::service_decls(input.service_files, &mut diags);
-    if decls.is_empty() {
+    if service_file_count == 0 {
         diags.push(
             Diagnostic::error("platc::workspace::no_services", "the workspace has no services")
                 .help("add a `service.plat` holding `service NAME from web-api { owner = \"team-x\" }`"),
         );
     }
 
-    let model = resolve_all(&decls, &library, workspace, sources, options, &mut diags, &mut read);
-    check::check(&model, &library, &mut diags);
+    let (model, broken) = resolve_all(&decls, &library, workspace, sources, options, &mut diags, &mut read);
+    check::check(&model, &library, &broken, &mut diags);
     let graph = graph::build(&model, &mut diags);
 
     let output = if diags.iter().any(Diagnostic::is_error) {
@@ -136,11 +137,20 @@ fn resolve_all(
     options: &Options,
     diags: &mut Vec<Diagnostic>,
     read: &mut BTreeSet<String>,
-) -> Model {
+) -> (Model, BTreeSet<String>) {
     let cx = resolve::Context { library, workspace: &workspace, sources, trace: options.trace };
     let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
+    // Services whose resolution failed: their policies would only repeat it.
+    let mut broken = BTreeSet::new();
     for decl in decls {
-        let Some(s) = resolve::service(decl, &cx, diags) else { continue };
+        let mut own = Vec::new();
+        let resolved = resolve::service(decl, &cx, &mut own);
+        let failed = own.iter().any(Diagnostic::is_error);
+        diags.extend(own);
+        let Some(s) = resolved else { continue };
+        if failed {
+            broken.insert(s.name.clone());
+        }
         for api in &s.apis {
             if let Some(value::Value::File(rel)) = api.values.get("definition").map(|n| &n.value) {
                 if let Some(p) = resolve::join_inside(&decl.path, rel) {
@@ -159,5 +169,5 @@ fn resolve_all(
         }
         services.insert(s.name.clone(), s);
     }
-    Model { workspace, services: services.into_values().collect() }
+    (Model { workspace, services: services.into_values().collect() }, broken)
 }

@@ -458,10 +458,14 @@ fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Dia
         return;
     }
     let known = names.services.iter().chain(names.resources.keys()).map(String::as_str);
+    let help = match crate::diag::did_you_mean(target, known) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => "reference a resource this service declares (`resource TYPE NAME { ... }`) or another service of the workspace".into(),
+    };
     diags.push(
         Diagnostic::error("platc::check::unknown_reference", format!("`{target}` is not a resource of this service nor a service"))
             .label(span, "unknown name")
-            .help(unknown_help(target, "service or resource", known)),
+            .help(help),
     );
 }
 
