@@ -66,7 +66,11 @@ pub enum Segment {
     /// `[3]`
     Index(usize, Span),
     /// `[name=app]`: the list item whose `name` is `app`
-    Select { key: String, value: String, span: Span },
+    Select {
+        key: String,
+        value: String,
+        span: Span,
+    },
 }
 
 impl Segment {
@@ -87,7 +91,10 @@ impl Path {
                     if !out.is_empty() {
                         out.push('.');
                     }
-                    if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !k.is_empty() {
+                    if k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        && !k.is_empty()
+                    {
                         out.push_str(k);
                     } else {
                         out.push_str(&format!("{k:?}"));
@@ -199,9 +206,16 @@ pub struct Expr {
 pub enum ExprKind {
     Str(StrLit),
     /// A plain number; `text` is what was written (`2.50` stays `2.50`).
-    Number { value: f64, text: String },
+    Number {
+        value: f64,
+        text: String,
+    },
     /// A number with a unit: `500m`, `512Mi`, `30s`, `99.9%`.
-    Quantity { value: f64, number: String, unit: String },
+    Quantity {
+        value: f64,
+        number: String,
+        unit: String,
+    },
     Bool(bool),
     Null,
     /// `name` or `a.b.c`: a symbol or a reference, decided by the schema.
@@ -209,10 +223,20 @@ pub enum ExprKind {
     List(Vec<Expr>),
     /// `{ key = value ... }`
     Map(Body),
-    Call { name: Ident, args: Vec<Expr> },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+    },
     /// `aws { region = "eu-west-1" }`
-    Tagged { tag: Ident, body: Body },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Tagged {
+        tag: Ident,
+        body: Body,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     Not(Box<Expr>),
 }
 

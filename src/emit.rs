@@ -92,16 +92,36 @@ pub struct Output {
 }
 
 /// Renders every service; `None` if a template or patch failed.
-pub fn emit(model: &Model, graph: &Graph, lib: &Library, options: &Options, _files: &SourceMap, diags: &mut Vec<Diagnostic>) -> Option<Output> {
+pub fn emit(
+    model: &Model,
+    graph: &Graph,
+    lib: &Library,
+    options: &Options,
+    _files: &SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Output> {
     let (renderer, problems) = Renderer::new(&lib.templates);
     if !problems.is_empty() {
         diags.extend(problems.iter().map(|p| template_diag(p, lib, None)));
         return None;
     }
-    let targets: Vec<Target> = if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() };
-    let plan = Plan { model, graph, lib, renderer: &renderer, targets: &targets };
+    let targets: Vec<Target> = if options.targets.is_empty() {
+        Target::ALL.to_vec()
+    } else {
+        options.targets.clone()
+    };
+    let plan = Plan {
+        model,
+        graph,
+        lib,
+        renderer: &renderer,
+        targets: &targets,
+    };
 
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(model.services.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(model.services.len().max(1));
     let chunk = model.services.len().div_ceil(threads).max(1);
     let results: Vec<(BTreeMap<String, OutFile>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = model
@@ -121,7 +141,14 @@ pub fn emit(model: &Model, graph: &Graph, lib: &Library, options: &Options, _fil
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| (BTreeMap::new(), vec![Diagnostic::internal("a rendering thread panicked")])))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        BTreeMap::new(),
+                        vec![Diagnostic::internal("a rendering thread panicked")],
+                    )
+                })
+            })
             .collect()
     });
     let mut out = Output::default();
@@ -136,7 +163,15 @@ pub fn emit(model: &Model, graph: &Graph, lib: &Library, options: &Options, _fil
         return None;
     }
     let index = index(&out);
-    out.files.insert(INDEX_FILE.to_string(), OutFile { contents: index, service: None, environment: None, kind: "index".into() });
+    out.files.insert(
+        INDEX_FILE.to_string(),
+        OutFile {
+            contents: index,
+            service: None,
+            environment: None,
+            kind: "index".into(),
+        },
+    );
     Some(out)
 }
 
@@ -151,11 +186,20 @@ struct Plan<'a> {
 impl Plan<'_> {
     /// Workspace-wide templates (`templates/<target>/workspace/*.hbs`),
     /// rendered once into the root of the output.
-    fn workspace(&self, target: Target, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
+    fn workspace(
+        &self,
+        target: Target,
+        files: &mut BTreeMap<String, OutFile>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         let prefix = format!("{}/workspace/", target.name());
         let ctx = context::workspace(self.model);
         for t in self.lib.templates.keys().filter(|k| k.starts_with(&prefix)) {
-            let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
+            let file = t
+                .strip_prefix(&prefix)
+                .unwrap_or(t)
+                .trim_end_matches(".hbs")
+                .to_string();
             if file.starts_with('_') || file.contains('/') {
                 continue;
             }
@@ -171,19 +215,49 @@ impl Plan<'_> {
                 Ok(docs) if docs.is_empty() => {}
                 Ok(docs) => {
                     let contents = format.write(&docs, crate::workspace::WORKSPACE_FILE);
-                    files.insert(file, OutFile { contents, service: None, environment: None, kind: target.name().to_string() });
+                    files.insert(
+                        file,
+                        OutFile {
+                            contents,
+                            service: None,
+                            environment: None,
+                            kind: target.name().to_string(),
+                        },
+                    );
                 }
-                Err(e) => diags.push(invalid_output(t, self.lib, "the workspace", "all environments", &e)),
+                Err(e) => diags.push(invalid_output(
+                    t,
+                    self.lib,
+                    "the workspace",
+                    "all environments",
+                    &e,
+                )),
             }
         }
     }
 
-    fn service(&self, s: &Service, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
+    fn service(
+        &self,
+        s: &Service,
+        files: &mut BTreeMap<String, OutFile>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         let base = context::service_base(s, self.model, self.graph, self.lib);
         let mut contexts = Vec::new();
         for inst in &s.instances {
-            let Some(env) = self.model.workspace.environments.iter().find(|e| e.name == inst.env) else { continue };
-            contexts.push((inst.env.as_str(), context::instance(&base, s, inst, env, self.model, self.graph, self.lib)));
+            let Some(env) = self
+                .model
+                .workspace
+                .environments
+                .iter()
+                .find(|e| e.name == inst.env)
+            else {
+                continue;
+            };
+            contexts.push((
+                inst.env.as_str(),
+                context::instance(&base, s, inst, env, self.model, self.graph, self.lib),
+            ));
         }
         for &target in self.targets {
             let prefix = format!("{}/", target.name());
@@ -191,16 +265,26 @@ impl Plan<'_> {
                 .lib
                 .templates
                 .keys()
-                .filter(|k| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+                .filter(|k| {
+                    k.strip_prefix(&prefix)
+                        .is_some_and(|rest| !rest.contains('/'))
+                })
                 .filter(|k| !k.rsplit('/').next().is_some_and(|f| f.starts_with('_')))
                 .map(String::as_str)
                 .collect();
-            let envs: Vec<&(&str, Json)> =
-                if target.per_environment() { contexts.iter().collect() } else { contexts.last().into_iter().collect() };
+            let envs: Vec<&(&str, Json)> = if target.per_environment() {
+                contexts.iter().collect()
+            } else {
+                contexts.last().into_iter().collect()
+            };
             for (env, ctx) in envs {
                 let mut rendered: Vec<(String, Format, Vec<Doc>)> = Vec::new();
                 for t in &templates {
-                    let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
+                    let file = t
+                        .strip_prefix(&prefix)
+                        .unwrap_or(t)
+                        .trim_end_matches(".hbs")
+                        .to_string();
                     let format = Format::of(&file);
                     let text = match self.renderer.render(t, ctx) {
                         Ok(text) => text,
@@ -218,7 +302,10 @@ impl Plan<'_> {
                         Err(e) => diags.push(invalid_output(t, self.lib, &s.name, env, &e)),
                     }
                 }
-                let mut all: Vec<&mut Doc> = rendered.iter_mut().flat_map(|(_, _, d)| d.iter_mut()).collect();
+                let mut all: Vec<&mut Doc> = rendered
+                    .iter_mut()
+                    .flat_map(|(_, _, d)| d.iter_mut())
+                    .collect();
                 for p in s.patches.iter().filter(|p| p.target.name == target.name()) {
                     patch::apply(p, &mut all, env, diags);
                 }
@@ -234,16 +321,35 @@ impl Plan<'_> {
                         other => other.name().to_string(),
                     };
                     let environment = target.per_environment().then(|| env.to_string());
-                    files.insert(path, OutFile { contents, service: Some(s.name.clone()), environment, kind });
+                    files.insert(
+                        path,
+                        OutFile {
+                            contents,
+                            service: Some(s.name.clone()),
+                            environment,
+                            kind,
+                        },
+                    );
                 }
             }
         }
-        let unknown: Vec<_> = s.patches.iter().filter(|p| Target::from_name(&p.target.name).is_none()).collect();
+        let unknown: Vec<_> = s
+            .patches
+            .iter()
+            .filter(|p| Target::from_name(&p.target.name).is_none())
+            .collect();
         for p in unknown {
             diags.push(
-                Diagnostic::error("platc::patch::unknown_target", format!("unknown patch target `{}`", p.target.name))
-                    .label(p.target.span, "not an output")
-                    .help(crate::diag::unknown_help(&p.target.name, "target", Target::ALL.iter().map(|t| t.name()))),
+                Diagnostic::error(
+                    "platc::patch::unknown_target",
+                    format!("unknown patch target `{}`", p.target.name),
+                )
+                .label(p.target.span, "not an output")
+                .help(crate::diag::unknown_help(
+                    &p.target.name,
+                    "target",
+                    Target::ALL.iter().map(|t| t.name()),
+                )),
             );
         }
     }
@@ -258,13 +364,19 @@ enum Format {
 
 impl Format {
     fn of(file: &str) -> Format {
-        if file.ends_with(".json") { Format::Json } else { Format::Yaml }
+        if file.ends_with(".json") {
+            Format::Json
+        } else {
+            Format::Yaml
+        }
     }
 
     fn parse(self, text: &str) -> Result<Vec<Doc>, String> {
         match self {
             Format::Yaml => yaml::parse(text),
-            Format::Json => serde_json::from_str::<Json>(text).map(|v| vec![doc::from_json(&v)]).map_err(|e| e.to_string()),
+            Format::Json => serde_json::from_str::<Json>(text)
+                .map(|v| vec![doc::from_json(&v)])
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -286,18 +398,34 @@ impl Format {
 }
 
 fn template_diag(p: &TemplateProblem, lib: &Library, at: Option<(&str, &str)>) -> Diagnostic {
-    let shown = lib.templates.get(&p.template).map(|t| t.shown_as.clone()).unwrap_or_else(|| p.template.clone());
+    let shown = lib
+        .templates
+        .get(&p.template)
+        .map(|t| t.shown_as.clone())
+        .unwrap_or_else(|| p.template.clone());
     let pos = match (p.line, p.column) {
         (Some(l), Some(c)) => format!("{shown}:{l}:{c}"),
         _ => shown,
     };
-    let when = at.map(|(s, e)| format!(" while rendering `{s}` ({e})")).unwrap_or_default();
+    let when = at
+        .map(|(s, e)| format!(" while rendering `{s}` ({e})"))
+        .unwrap_or_default();
     Diagnostic::error("platc::emit::template", format!("template {pos} failed{when}: {}", p.message))
         .help("fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)")
 }
 
-fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: &str) -> Diagnostic {
-    let shown = lib.templates.get(template).map(|t| t.shown_as.as_str()).unwrap_or(template);
+fn invalid_output(
+    template: &str,
+    lib: &Library,
+    service: &str,
+    env: &str,
+    err: &str,
+) -> Diagnostic {
+    let shown = lib
+        .templates
+        .get(template)
+        .map(|t| t.shown_as.as_str())
+        .unwrap_or(template);
     Diagnostic::error(
         "platc::emit::invalid_output",
         format!("template {shown} produced unreadable output for `{service}` ({env}): {err}"),
@@ -314,18 +442,33 @@ fn index(out: &Output) -> String {
         .map(|(path, f)| {
             Doc::Map(vec![
                 ("path".into(), Doc::Str(path.clone())),
-                ("service".into(), f.service.clone().map(Doc::Str).unwrap_or(Doc::Null)),
-                ("environment".into(), f.environment.clone().map(Doc::Str).unwrap_or(Doc::Null)),
+                (
+                    "service".into(),
+                    f.service.clone().map(Doc::Str).unwrap_or(Doc::Null),
+                ),
+                (
+                    "environment".into(),
+                    f.environment.clone().map(Doc::Str).unwrap_or(Doc::Null),
+                ),
                 ("kind".into(), Doc::Str(f.kind.clone())),
                 ("sha256".into(), Doc::Str(sha256(&f.contents))),
             ])
         })
         .collect();
     let mut s = String::new();
-    doc::to_json(&Doc::Map(vec![("generator".into(), Doc::Str("platc".into())), ("files".into(), Doc::List(files))]), &mut s);
+    doc::to_json(
+        &Doc::Map(vec![
+            ("generator".into(), Doc::Str("platc".into())),
+            ("files".into(), Doc::List(files)),
+        ]),
+        &mut s,
+    );
     s
 }
 
 pub fn sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

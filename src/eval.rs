@@ -13,9 +13,9 @@
 use crate::ast::{BinOp, Expr, ExprKind, StrPart};
 use crate::model::Instance;
 use crate::schema::{Record, Type};
+use crate::span::Span;
 use crate::value::{Origin, Value};
 use crate::workspace::{Environment, Workspace};
-use crate::span::Span;
 
 /// A value during evaluation.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,7 +65,12 @@ pub fn eval(e: &Expr, s: &Scope, read: &mut Vec<Origin>) -> Result<EVal, Error> 
     eval_hint(e, s, read, None)
 }
 
-fn eval_hint(e: &Expr, s: &Scope, read: &mut Vec<Origin>, hint: Option<&Type>) -> Result<EVal, Error> {
+fn eval_hint(
+    e: &Expr,
+    s: &Scope,
+    read: &mut Vec<Origin>,
+    hint: Option<&Type>,
+) -> Result<EVal, Error> {
     Ok(match &e.kind {
         ExprKind::Null => EVal::Null,
         ExprKind::Bool(b) => EVal::Bool(*b),
@@ -80,7 +85,12 @@ fn eval_hint(e: &Expr, s: &Scope, read: &mut Vec<Origin>, hint: Option<&Type>) -
                         EVal::Str(t) => out.push_str(&t),
                         EVal::Num(n) => out.push_str(&n.to_string()),
                         EVal::Bool(b) => out.push_str(&b.to_string()),
-                        other => return Err((*span, format!("`${{{}}}` is {}", path.join("."), other.describe()))),
+                        other => {
+                            return Err((
+                                *span,
+                                format!("`${{{}}}` is {}", path.join("."), other.describe()),
+                            ));
+                        }
                     },
                 }
             }
@@ -90,12 +100,21 @@ fn eval_hint(e: &Expr, s: &Scope, read: &mut Vec<Origin>, hint: Option<&Type>) -
             let path: Vec<String> = parts.iter().map(|p| p.name.clone()).collect();
             reference(&path, e.span, s, read)?.0
         }
-        ExprKind::List(items) => EVal::List(items.iter().map(|i| eval_hint(i, s, read, hint)).collect::<Result<_, _>>()?),
+        ExprKind::List(items) => EVal::List(
+            items
+                .iter()
+                .map(|i| eval_hint(i, s, read, hint))
+                .collect::<Result<_, _>>()?,
+        ),
         ExprKind::Not(inner) => {
             let v = eval(inner, s, read)?;
             EVal::Bool(!truth(&v, inner.span)?)
         }
-        ExprKind::Binary { op: op @ (BinOp::And | BinOp::Or), lhs, rhs } => {
+        ExprKind::Binary {
+            op: op @ (BinOp::And | BinOp::Or),
+            lhs,
+            rhs,
+        } => {
             let l = truth(&eval(lhs, s, read)?, lhs.span)?;
             // Short-circuit, as a reader expects: `when` guards `require`.
             if (*op == BinOp::And && !l) || (*op == BinOp::Or && l) {
@@ -111,7 +130,10 @@ fn eval_hint(e: &Expr, s: &Scope, read: &mut Vec<Origin>, hint: Option<&Type>) -
             EVal::Bool(compare(*op, &l, &r, e.span)?)
         }
         ExprKind::Call { name, args } => {
-            let vals: Vec<EVal> = args.iter().map(|a| eval(a, s, read)).collect::<Result<_, _>>()?;
+            let vals: Vec<EVal> = args
+                .iter()
+                .map(|a| eval(a, s, read))
+                .collect::<Result<_, _>>()?;
             call(&name.name, &vals, e.span)?
         }
         ExprKind::Map(_) | ExprKind::Tagged { .. } => {
@@ -121,19 +143,42 @@ fn eval_hint(e: &Expr, s: &Scope, read: &mut Vec<Origin>, hint: Option<&Type>) -
 }
 
 fn truth(v: &EVal, span: Span) -> Result<bool, Error> {
-    v.truthy().ok_or_else(|| (span, format!("expected a condition (true or false); found {}", v.describe())))
+    v.truthy().ok_or_else(|| {
+        (
+            span,
+            format!(
+                "expected a condition (true or false); found {}",
+                v.describe()
+            ),
+        )
+    })
 }
 
 /// Resolves a dotted reference; returns its value and its schema type.
-fn reference(path: &[String], span: Span, s: &Scope, read: &mut Vec<Origin>) -> Result<(EVal, Option<Type>), Error> {
+fn reference(
+    path: &[String],
+    span: Span,
+    s: &Scope,
+    read: &mut Vec<Origin>,
+) -> Result<(EVal, Option<Type>), Error> {
     let keys: Vec<&str> = path.iter().map(String::as_str).collect();
     match keys.as_slice() {
-        ["environment"] | ["environment", "name"] => return Ok((EVal::Str(s.environment.name.clone()), None)),
+        ["environment"] | ["environment", "name"] => {
+            return Ok((EVal::Str(s.environment.name.clone()), None));
+        }
         ["environment", rest @ ..] => {
             let v = crate::merge::get(&s.environment.values, rest).map(|n| n.value.clone());
             return Ok((v.map(|v| from_value(&v, None)).unwrap_or(EVal::Null), None));
         }
-        ["workspace", key] => return Ok((s.workspace.get(key).map(|v| from_value(&v, None)).unwrap_or(EVal::Null), None)),
+        ["workspace", key] => {
+            return Ok((
+                s.workspace
+                    .get(key)
+                    .map(|v| from_value(&v, None))
+                    .unwrap_or(EVal::Null),
+                None,
+            ));
+        }
         ["service", "name"] => return Ok((EVal::Str(s.service.to_string()), None)),
         _ => {}
     }
@@ -146,7 +191,10 @@ fn reference(path: &[String], span: Span, s: &Scope, read: &mut Vec<Origin>) -> 
         if let [word] = keys.as_slice() {
             return Ok((EVal::Str((*word).to_string()), None)); // a symbol
         }
-        return Err((span, format!("`{}` is not an attribute of a service", path.join("."))));
+        return Err((
+            span,
+            format!("`{}` is not an attribute of a service", path.join(".")),
+        ));
     }
     match crate::merge::get(&s.instance.values, rest) {
         Some(node) => {
@@ -158,7 +206,9 @@ fn reference(path: &[String], span: Span, s: &Scope, read: &mut Vec<Origin>) -> 
 }
 
 fn type_of(e: &Expr, s: &Scope) -> Option<Type> {
-    let ExprKind::Ref(parts) = &e.kind else { return None };
+    let ExprKind::Ref(parts) = &e.kind else {
+        return None;
+    };
     let keys: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
     let rest = match keys.as_slice() {
         ["service", rest @ ..] => rest,
@@ -189,7 +239,12 @@ pub fn from_value(v: &Value, ty: Option<&Type>) -> EVal {
         Value::Str(t) => EVal::Str(t.clone()),
         Value::Ref(p) => EVal::Str(p.join(".")),
         Value::Secret(t) | Value::File(t) | Value::Template(t) => EVal::Str(t.clone()),
-        Value::List(items) => EVal::List(items.iter().map(|n| from_value(&n.value, inner(ty))).collect()),
+        Value::List(items) => EVal::List(
+            items
+                .iter()
+                .map(|n| from_value(&n.value, inner(ty)))
+                .collect(),
+        ),
         Value::Interpolated(_) | Value::Call(..) | Value::Tagged(..) | Value::Map(_) => EVal::Null,
     }
 }
@@ -232,7 +287,15 @@ fn compare(op: BinOp, l: &EVal, r: &EVal, span: Span) -> Result<bool, Error> {
                 EVal::List(items) => items.iter().any(|i| equal(l, i)),
                 EVal::Str(hay) => matches!(l, EVal::Str(n) if hay.contains(n.as_str())),
                 EVal::Null => false,
-                other => return Err((span, format!("`in` looks inside a list or a string; found {}", other.describe()))),
+                other => {
+                    return Err((
+                        span,
+                        format!(
+                            "`in` looks inside a list or a string; found {}",
+                            other.describe()
+                        ),
+                    ));
+                }
             };
             found == (op == BinOp::In)
         }
@@ -251,7 +314,15 @@ fn compare(op: BinOp, l: &EVal, r: &EVal, span: Span) -> Result<bool, Error> {
                 _ => a >= b,
             },
             (a, b) => {
-                return Err((span, format!("cannot order {} and {} with `{}`", a.describe(), b.describe(), op.as_str())));
+                return Err((
+                    span,
+                    format!(
+                        "cannot order {} and {} with `{}`",
+                        a.describe(),
+                        b.describe(),
+                        op.as_str()
+                    ),
+                ));
             }
         },
     })
@@ -260,7 +331,9 @@ fn compare(op: BinOp, l: &EVal, r: &EVal, span: Span) -> Result<bool, Error> {
 fn equal(a: &EVal, b: &EVal) -> bool {
     match (a, b) {
         (EVal::Num(x), EVal::Num(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
-        (EVal::List(x), EVal::List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equal(a, b)),
+        (EVal::List(x), EVal::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equal(a, b))
+        }
         _ => a == b,
     }
 }
@@ -288,7 +361,13 @@ fn call(name: &str, args: &[EVal], span: Span) -> Result<EVal, Error> {
             _ => return Err((span, "`len` takes one list or string".into())),
         },
         _ => {
-            return Err((span, format!("unknown function `{name}`; the functions are {}", FUNCTIONS.join(", "))));
+            return Err((
+                span,
+                format!(
+                    "unknown function `{name}`; the functions are {}",
+                    FUNCTIONS.join(", ")
+                ),
+            ));
         }
     })
 }

@@ -31,7 +31,12 @@ pub struct Input {
 }
 
 /// Registers and parses one file; `None` when it is not UTF-8 or does not parse.
-pub fn parse_file(path: &str, text: &Text, files: &mut SourceMap, diags: &mut Vec<Diagnostic>) -> Option<ast::File> {
+pub fn parse_file(
+    path: &str,
+    text: &Text,
+    files: &mut SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ast::File> {
     match text {
         Text::Utf8(t) => {
             let id = files.add(path.to_string(), t.clone());
@@ -42,9 +47,12 @@ pub fn parse_file(path: &str, text: &Text, files: &mut SourceMap, diags: &mut Ve
         Text::Invalid { valid_up_to } => {
             let id = files.add(path.to_string(), Arc::from(""));
             diags.push(
-                Diagnostic::error("platc::parse::not_utf8", format!("`{path}` is not UTF-8 text (invalid byte at offset {valid_up_to})"))
-                    .label(Span::new(id, 0, 0), "in this file")
-                    .help("save the file as UTF-8"),
+                Diagnostic::error(
+                    "platc::parse::not_utf8",
+                    format!("`{path}` is not UTF-8 text (invalid byte at offset {valid_up_to})"),
+                )
+                .label(Span::new(id, 0, 0), "in this file")
+                .help("save the file as UTF-8"),
             );
             None
         }
@@ -52,7 +60,12 @@ pub fn parse_file(path: &str, text: &Text, files: &mut SourceMap, diags: &mut Ve
 }
 
 /// Reads the workspace file, the standard library and the service files.
-pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic>, read: &mut BTreeSet<String>) -> Input {
+pub fn load(
+    sources: &Sources,
+    files: &mut SourceMap,
+    diags: &mut Vec<Diagnostic>,
+    read: &mut BTreeSet<String>,
+) -> Input {
     let mut workspace = None;
     let mut overlay = None;
     if let Some(text) = sources.get(WORKSPACE_FILE) {
@@ -77,16 +90,21 @@ pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic
     // The standard library: embedded files, overlaid path by path.
     let mut stdlib: BTreeMap<String, (String, Text)> = STDLIB
         .iter()
-        .map(|(p, t)| (p.to_string(), (format!("{STDLIB_PREFIX}{p}"), Text::Utf8(Arc::from(*t)))))
+        .map(|(p, t)| {
+            (
+                p.to_string(),
+                (format!("{STDLIB_PREFIX}{p}"), Text::Utf8(Arc::from(*t))),
+            )
+        })
         .collect();
     if let Some(dir) = &overlay {
         let prefix = format!("{dir}/");
         for (path, text) in sources.files() {
-            if let Some(rel) = path.strip_prefix(&prefix) {
-                if rel.ends_with(".plat") || rel.ends_with(".hbs") {
-                    read.insert(path.to_string());
-                    stdlib.insert(rel.to_string(), (path.to_string(), text.clone()));
-                }
+            if let Some(rel) = path.strip_prefix(&prefix)
+                && (rel.ends_with(".plat") || rel.ends_with(".hbs"))
+            {
+                read.insert(path.to_string());
+                stdlib.insert(rel.to_string(), (path.to_string(), text.clone()));
             }
         }
     }
@@ -96,16 +114,22 @@ pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic
         if let Some(t) = rel.strip_prefix("templates/") {
             match text {
                 Text::Utf8(s) => {
-                    templates.insert(t.to_string(), TemplateFile { shown_as: shown.clone(), text: s.clone() });
+                    templates.insert(
+                        t.to_string(),
+                        TemplateFile {
+                            shown_as: shown.clone(),
+                            text: s.clone(),
+                        },
+                    );
                 }
                 Text::Invalid { .. } => {
                     parse_file(shown, text, files, diags);
                 }
             }
-        } else if rel.ends_with(".plat") {
-            if let Some(f) = parse_file(shown, text, files, diags) {
-                parsed.push(f);
-            }
+        } else if rel.ends_with(".plat")
+            && let Some(f) = parse_file(shown, text, files, diags)
+        {
+            parsed.push(f);
         }
     }
 
@@ -115,7 +139,9 @@ pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic
     let mut service_file_count = 0;
     for (path, text) in sources.files() {
         let is_service = path == SERVICE_FILE || path.ends_with(&format!("/{SERVICE_FILE}"));
-        let in_overlay = overlay.as_ref().is_some_and(|d| path.starts_with(&format!("{d}/")));
+        let in_overlay = overlay
+            .as_ref()
+            .is_some_and(|d| path.starts_with(&format!("{d}/")));
         if !is_service || in_overlay || (!globs.is_empty() && !selects(&globs, path)) {
             continue;
         }
@@ -127,7 +153,10 @@ pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic
         }
     }
     for (glob, span) in &globs {
-        let matched = sources.files().any(|(p, _)| (p == SERVICE_FILE || p.ends_with("/service.plat")) && selects(&[(glob.clone(), *span)], p));
+        let matched = sources.files().any(|(p, _)| {
+            (p == SERVICE_FILE || p.ends_with("/service.plat"))
+                && selects(&[(glob.clone(), *span)], p)
+        });
         if !matched {
             diags.push(
                 Diagnostic::warning("platc::workspace::empty_glob", format!("`{glob}` matches no service.plat"))
@@ -136,12 +165,21 @@ pub fn load(sources: &Sources, files: &mut SourceMap, diags: &mut Vec<Diagnostic
             );
         }
     }
-    Input { workspace, stdlib: parsed, templates, overlay, service_files, service_file_count }
+    Input {
+        workspace,
+        stdlib: parsed,
+        templates,
+        overlay,
+        service_files,
+        service_file_count,
+    }
 }
 
 fn stdlib_dir(b: &ast::Block, diags: &mut Vec<Diagnostic>) -> Option<String> {
     let a = b.body.get("stdlib")?;
-    let ast::ExprKind::Str(s) = &a.value.kind else { return None };
+    let ast::ExprKind::Str(s) = &a.value.kind else {
+        return None;
+    };
     let raw = s.as_plain()?;
     match join_inside(WORKSPACE_FILE, &raw) {
         Some(dir) => Some(dir.trim_end_matches('/').to_string()),
@@ -157,8 +195,12 @@ fn stdlib_dir(b: &ast::Block, diags: &mut Vec<Diagnostic>) -> Option<String> {
 }
 
 fn service_globs(b: &ast::Block) -> Vec<(String, Span)> {
-    let Some(a) = b.body.get("services") else { return Vec::new() };
-    let ast::ExprKind::List(items) = &a.value.kind else { return Vec::new() };
+    let Some(a) = b.body.get("services") else {
+        return Vec::new();
+    };
+    let ast::ExprKind::List(items) = &a.value.kind else {
+        return Vec::new();
+    };
     items
         .iter()
         .filter_map(|i| match &i.kind {
@@ -169,7 +211,10 @@ fn service_globs(b: &ast::Block) -> Vec<(String, Span)> {
 }
 
 /// The `service` blocks of the service files; anything else there is an error.
-pub fn service_decls(service_files: Vec<(String, crate::span::FileId, ast::File)>, diags: &mut Vec<Diagnostic>) -> Vec<ServiceDecl> {
+pub fn service_decls(
+    service_files: Vec<(String, crate::span::FileId, ast::File)>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<ServiceDecl> {
     let mut out = Vec::new();
     for (path, file, ast) in service_files {
         let mut any = false;
@@ -188,9 +233,12 @@ pub fn service_decls(service_files: Vec<(String, crate::span::FileId, ast::File)
         }
         if !any {
             diags.push(
-                Diagnostic::warning("platc::resolve::empty_service_file", format!("`{path}` declares no service"))
-                    .label(Span::new(file, 0, 0), "no `service` block")
-                    .help("write `service NAME from web-api { owner = \"team-x\" ... }`"),
+                Diagnostic::warning(
+                    "platc::resolve::empty_service_file",
+                    format!("`{path}` declares no service"),
+                )
+                .label(Span::new(file, 0, 0), "no `service` block")
+                .help("write `service NAME from web-api { owner = \"team-x\" ... }`"),
             );
         }
     }

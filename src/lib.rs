@@ -19,7 +19,15 @@
 //!
 //! Diagnostics ([`diag`]) are collected by every stage and sorted once.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::todo))]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::todo
+    )
+)]
 
 pub mod ast;
 pub mod check;
@@ -89,10 +97,17 @@ pub fn compile(sources: &Sources, options: &Options) -> Compiled {
 
     let input = input::load(sources, &mut files, &mut diags, &mut read);
     let library = Library::build(input.stdlib, input.templates, &mut diags);
-    let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
+    let workspace = match input
+        .workspace
+        .as_ref()
+        .or(library.default_workspace.as_ref())
+    {
         Some(b) => Workspace::from_block(b, input.workspace.is_some(), &mut diags),
         None => {
-            diags.push(Diagnostic::error("platc::workspace::missing", "no workspace: neither platform.plat nor a built-in default"));
+            diags.push(Diagnostic::error(
+                "platc::workspace::missing",
+                "no workspace: neither platform.plat nor a built-in default",
+            ));
             return finish(files, diags, None, read, None);
         }
     };
@@ -100,12 +115,19 @@ pub fn compile(sources: &Sources, options: &Options) -> Compiled {
     let decls = input::service_decls(input.service_files, &mut diags);
     if service_file_count == 0 {
         diags.push(
-            Diagnostic::error("platc::workspace::no_services", "the workspace has no services")
-                .help("add a `service.plat` holding `service NAME from web-api { owner = \"team-x\" }`"),
+            Diagnostic::error(
+                "platc::workspace::no_services",
+                "the workspace has no services",
+            )
+            .help(
+                "add a `service.plat` holding `service NAME from web-api { owner = \"team-x\" }`",
+            ),
         );
     }
 
-    let (model, broken) = resolve_all(&decls, &library, workspace, sources, options, &mut diags, &mut read);
+    let (model, broken) = resolve_all(
+        &decls, &library, workspace, sources, options, &mut diags, &mut read,
+    );
     check::check(&model, &library, &broken, &mut diags);
     let graph = graph::build(&model, &mut diags);
 
@@ -125,8 +147,18 @@ fn finish(
     model: Option<Model>,
 ) -> Compiled {
     diag::sort(&mut diagnostics, &files);
-    let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
-    Compiled { files, diagnostics, output, read, model }
+    let output = if diagnostics.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        output
+    };
+    Compiled {
+        files,
+        diagnostics,
+        output,
+        read,
+        model,
+    }
 }
 
 fn resolve_all(
@@ -138,7 +170,12 @@ fn resolve_all(
     diags: &mut Vec<Diagnostic>,
     read: &mut BTreeSet<String>,
 ) -> (Model, BTreeSet<String>) {
-    let cx = resolve::Context { library, workspace: &workspace, sources, trace: options.trace };
+    let cx = resolve::Context {
+        library,
+        workspace: &workspace,
+        sources,
+        trace: options.trace,
+    };
     let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
     // Services whose resolution failed: their policies would only repeat it.
     let mut broken = BTreeSet::new();
@@ -152,22 +189,31 @@ fn resolve_all(
             broken.insert(s.name.clone());
         }
         for api in &s.apis {
-            if let Some(value::Value::File(rel)) = api.values.get("definition").map(|n| &n.value) {
-                if let Some(p) = resolve::join_inside(&decl.path, rel) {
-                    read.insert(p);
-                }
+            if let Some(value::Value::File(rel)) = api.values.get("definition").map(|n| &n.value)
+                && let Some(p) = resolve::join_inside(&decl.path, rel)
+            {
+                read.insert(p);
             }
         }
         if let Some(prev) = services.get(&s.name) {
             diags.push(
-                Diagnostic::error("platc::resolve::duplicate_service", format!("service `{}` is declared twice", s.name))
-                    .label(s.name_span, "declared again")
-                    .also(prev.name_span, "first declared here")
-                    .help("service names are unique in a workspace; rename one"),
+                Diagnostic::error(
+                    "platc::resolve::duplicate_service",
+                    format!("service `{}` is declared twice", s.name),
+                )
+                .label(s.name_span, "declared again")
+                .also(prev.name_span, "first declared here")
+                .help("service names are unique in a workspace; rename one"),
             );
             continue;
         }
         services.insert(s.name.clone(), s);
     }
-    (Model { workspace, services: services.into_values().collect() }, broken)
+    (
+        Model {
+            workspace,
+            services: services.into_values().collect(),
+        },
+        broken,
+    )
 }

@@ -59,8 +59,27 @@ pub struct Field {
 }
 
 const TYPE_NAMES: &[&str] = &[
-    "any", "string", "int", "number", "bool", "port", "cpu", "memory", "duration", "percent", "name", "tag", "host",
-    "url", "digest", "secret", "file", "setting", "dependency", "tier", "language",
+    "any",
+    "string",
+    "int",
+    "number",
+    "bool",
+    "port",
+    "cpu",
+    "memory",
+    "duration",
+    "percent",
+    "name",
+    "tag",
+    "host",
+    "url",
+    "digest",
+    "secret",
+    "file",
+    "setting",
+    "dependency",
+    "tier",
+    "language",
 ];
 
 impl Type {
@@ -84,7 +103,10 @@ impl Type {
             Type::Digest => "an image digest \"sha256:<64 hex digits>\"".into(),
             Type::Secret => "a secret reference `secret(\"name/key\")`".into(),
             Type::File => "a file reference `file(\"path\")`".into(),
-            Type::Setting => "a string, number, boolean, `secret(...)` or a reference such as `payments-db.url`".into(),
+            Type::Setting => {
+                "a string, number, boolean, `secret(...)` or a reference such as `payments-db.url`"
+                    .into()
+            }
             Type::Dependency => "the name of a service or of a resource of this service".into(),
             Type::Tier => "a tier".into(),
             Type::Language => "a language".into(),
@@ -100,7 +122,10 @@ impl Type {
 }
 
 fn plural(s: &str) -> String {
-    s.strip_prefix("a ").or_else(|| s.strip_prefix("an ")).map(|r| format!("{r}s")).unwrap_or_else(|| s.to_string())
+    s.strip_prefix("a ")
+        .or_else(|| s.strip_prefix("an "))
+        .map(|r| format!("{r}s"))
+        .unwrap_or_else(|| s.to_string())
 }
 
 /// Reads a schema body.
@@ -119,15 +144,32 @@ pub fn record_from_body(body: &ast::Body, diags: &mut Vec<Diagnostic>) -> Record
                     continue;
                 };
                 let (ty, required) = type_from_expr(&a.value, diags);
-                rec.fields.insert((*key).to_string(), Field { ty, required, span: a.path.span });
+                rec.fields.insert(
+                    (*key).to_string(),
+                    Field {
+                        ty,
+                        required,
+                        span: a.path.span,
+                    },
+                );
             }
             ast::Item::Block(b) if b.labels.is_empty() => {
                 let inner = record_from_body(&b.body, diags);
-                rec.fields.insert(b.kind.name.clone(), Field { ty: Type::Record(inner), required: false, span: b.kind.span });
+                rec.fields.insert(
+                    b.kind.name.clone(),
+                    Field {
+                        ty: Type::Record(inner),
+                        required: false,
+                        span: b.kind.span,
+                    },
+                );
             }
             other => diags.push(
-                Diagnostic::error("platc::schema::bad_type", "a schema holds `field = type` and blocks")
-                    .label(other.span(), "not a field"),
+                Diagnostic::error(
+                    "platc::schema::bad_type",
+                    "a schema holds `field = type` and blocks",
+                )
+                .label(other.span(), "not a field"),
             ),
         }
     }
@@ -162,9 +204,16 @@ fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
                 "language" => Type::Language,
                 _ => {
                     diags.push(
-                        Diagnostic::error("platc::schema::bad_type", format!("unknown type `{name}`"))
-                            .label(e.span, "not a type")
-                            .help(unknown_help(name, "type", TYPE_NAMES.iter().copied())),
+                        Diagnostic::error(
+                            "platc::schema::bad_type",
+                            format!("unknown type `{name}`"),
+                        )
+                        .label(e.span, "not a type")
+                        .help(unknown_help(
+                            name,
+                            "type",
+                            TYPE_NAMES.iter().copied(),
+                        )),
                     );
                     Type::Any
                 }
@@ -181,8 +230,11 @@ fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
                     match v.as_symbol() {
                         Some(i) => words.push(i.name.clone()),
                         None => diags.push(
-                            Diagnostic::error("platc::schema::bad_type", "enum values are bare names")
-                                .label(v.span, "not a name"),
+                            Diagnostic::error(
+                                "platc::schema::bad_type",
+                                "enum values are bare names",
+                            )
+                            .label(v.span, "not a name"),
                         ),
                     }
                 }
@@ -221,24 +273,41 @@ pub struct Names<'a> {
 
 /// Checks every value of `map` against `rec`; `what` names the block for
 /// messages ("service", "service `payments` › health").
-pub fn check_record(map: &Map, rec: &Record, what: &str, at: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
+pub fn check_record(
+    map: &Map,
+    rec: &Record,
+    what: &str,
+    at: Span,
+    names: &Names,
+    diags: &mut Vec<Diagnostic>,
+) {
     for (key, node) in map {
         match rec.fields.get(key) {
             Some(field) => check(node, &field.ty, &format!("{what}.{key}"), names, diags),
             None => diags.push(
-                Diagnostic::error("platc::check::unknown_attribute", format!("unknown attribute `{key}` in {}", what))
-                    .label(node.origin.span, "not in the schema")
-                    .help(unknown_help(key, "attribute", rec.fields.keys().map(String::as_str))),
+                Diagnostic::error(
+                    "platc::check::unknown_attribute",
+                    format!("unknown attribute `{key}` in {}", what),
+                )
+                .label(node.origin.span, "not in the schema")
+                .help(unknown_help(
+                    key,
+                    "attribute",
+                    rec.fields.keys().map(String::as_str),
+                )),
             ),
         }
     }
     for (key, field) in &rec.fields {
         if field.required && map.get(key).is_none_or(|n| n.value == Value::Null) {
             diags.push(
-                Diagnostic::error("platc::check::missing_attribute", format!("{} needs `{key}`", what))
-                    .label(at, format!("`{key}` is not set"))
-                    .also(field.span, "required by the schema here")
-                    .help(format!("add `{key} = ...` ({})", field.ty.describe())),
+                Diagnostic::error(
+                    "platc::check::missing_attribute",
+                    format!("{} needs `{key}`", what),
+                )
+                .label(at, format!("`{key}` is not set"))
+                .also(field.span, "required by the schema here")
+                .help(format!("add `{key} = ...` ({})", field.ty.describe())),
             );
         }
     }
@@ -258,7 +327,10 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
                 "platc::check::type_mismatch",
                 format!("`{name}` is {}; found {}", ty.describe(), v.describe()),
             )
-            .label(span, detail.unwrap_or_else(|| format!("expected {}", ty.describe())))
+            .label(
+                span,
+                detail.unwrap_or_else(|| format!("expected {}", ty.describe())),
+            )
             .help(example(ty, name)),
         );
     };
@@ -291,24 +363,29 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
         }
         Type::Cpu => match v {
             Value::Number(n, _) if *n > 0.0 => {}
-            Value::Quantity { unit, value, .. } if unit == "m" && *value >= 1.0 && value.fract() == 0.0 => {}
+            Value::Quantity { unit, value, .. }
+                if unit == "m" && *value >= 1.0 && value.fract() == 0.0 => {}
             _ => bad(diags, None),
         },
         Type::Memory => match v {
             Value::Number(n, _) if *n > 0.0 && n.fract() == 0.0 => {}
             Value::Quantity { unit, value, .. }
-                if ["Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"].contains(&unit.as_str()) && *value > 0.0 => {}
-            Value::Quantity { unit, .. } if unit == "m" || unit == "mi" || unit == "gi" => {
-                bad(diags, Some(format!("`{unit}` is not a memory unit; use Mi or Gi")))
-            }
+                if ["Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"].contains(&unit.as_str())
+                    && *value > 0.0 => {}
+            Value::Quantity { unit, .. } if unit == "m" || unit == "mi" || unit == "gi" => bad(
+                diags,
+                Some(format!("`{unit}` is not a memory unit; use Mi or Gi")),
+            ),
             _ => bad(diags, None),
         },
         Type::Duration => match v {
-            Value::Quantity { unit, value, .. } if ["ms", "s", "m", "h", "d"].contains(&unit.as_str()) && *value >= 0.0 => {}
+            Value::Quantity { unit, value, .. }
+                if ["ms", "s", "m", "h", "d"].contains(&unit.as_str()) && *value >= 0.0 => {}
             _ => bad(diags, None),
         },
         Type::Percent => match v {
-            Value::Quantity { unit, value, .. } if unit == "%" && (0.0..=100.0).contains(value) => {}
+            Value::Quantity { unit, value, .. } if unit == "%" && (0.0..=100.0).contains(value) => {
+            }
             _ => bad(diags, None),
         },
         Type::Name => match v {
@@ -325,7 +402,9 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
             _ => bad(diags, None),
         },
         Type::Url => match v {
-            Value::Str(s) if (s.starts_with("https://") || s.starts_with("http://")) && !s.contains(char::is_whitespace) => {}
+            Value::Str(s)
+                if (s.starts_with("https://") || s.starts_with("http://"))
+                    && !s.contains(char::is_whitespace) => {}
             _ => bad(diags, None),
         },
         Type::Digest => match v {
@@ -342,7 +421,11 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
             }
         }
         Type::Setting => match v {
-            Value::Str(_) | Value::Interpolated(_) | Value::Number(..) | Value::Bool(_) | Value::Quantity { .. } => {}
+            Value::Str(_)
+            | Value::Interpolated(_)
+            | Value::Number(..)
+            | Value::Bool(_)
+            | Value::Quantity { .. } => {}
             Value::Secret(s) => check_secret(s, span, diags),
             Value::Ref(p) if p.len() == 2 => check_output_ref(p, span, names, diags),
             Value::Ref(p) if p.len() == 1 => diags.push(
@@ -363,7 +446,11 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
             Value::Ref(p) if p.len() == 1 => {
                 let n = p.first().map(String::as_str).unwrap_or("");
                 if !names.services.contains(n) && !names.resources.contains_key(n) {
-                    let known = names.services.iter().chain(names.resources.keys()).map(String::as_str);
+                    let known = names
+                        .services
+                        .iter()
+                        .chain(names.resources.keys())
+                        .map(String::as_str);
                     diags.push(
                         Diagnostic::error("platc::check::unknown_dependency", format!("unknown dependency `{n}`"))
                             .label(span, "no service of the workspace nor resource of this service has this name")
@@ -373,8 +460,20 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
             }
             _ => bad(diags, None),
         },
-        Type::Tier => symbol(v, span, "tier", names.tiers.iter().map(String::as_str), diags),
-        Type::Language => symbol(v, span, "language", names.languages.iter().map(String::as_str), diags),
+        Type::Tier => symbol(
+            v,
+            span,
+            "tier",
+            names.tiers.iter().map(String::as_str),
+            diags,
+        ),
+        Type::Language => symbol(
+            v,
+            span,
+            "language",
+            names.languages.iter().map(String::as_str),
+            diags,
+        ),
         Type::Enum(words) => {
             let what = path.rsplit('.').next().unwrap_or("value");
             symbol(v, span, what, words.iter().map(String::as_str), diags)
@@ -411,9 +510,12 @@ fn symbol<'a>(
 ) {
     let Some(word) = v.as_word() else {
         diags.push(
-            Diagnostic::error("platc::check::type_mismatch", format!("`{what}` is a name; found {}", v.describe()))
-                .label(span, format!("expected a {what}"))
-                .help(unknown_help("", what, known)),
+            Diagnostic::error(
+                "platc::check::type_mismatch",
+                format!("`{what}` is a name; found {}", v.describe()),
+            )
+            .label(span, format!("expected a {what}"))
+            .help(unknown_help("", what, known)),
         );
         return;
     };
@@ -433,7 +535,9 @@ fn symbol<'a>(
 }
 
 fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
-    let (Some(target), Some(output)) = (p.first(), p.get(1)) else { return };
+    let (Some(target), Some(output)) = (p.first(), p.get(1)) else {
+        return;
+    };
     if let Some(outputs) = names.resources.get(target) {
         if !outputs.contains(output) {
             diags.push(
@@ -442,7 +546,11 @@ fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Dia
                     format!("resource `{target}` has no output `{output}`"),
                 )
                 .label(span, "no such output")
-                .help(unknown_help(output, "output", outputs.iter().map(String::as_str))),
+                .help(unknown_help(
+                    output,
+                    "output",
+                    outputs.iter().map(String::as_str),
+                )),
             );
         }
         return;
@@ -450,22 +558,36 @@ fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Dia
     if names.services.contains(target) {
         if !names.service_outputs.contains(&output.as_str()) {
             diags.push(
-                Diagnostic::error("platc::check::unknown_output", format!("service `{target}` has no output `{output}`"))
-                    .label(span, "no such output")
-                    .help(unknown_help(output, "output", names.service_outputs.iter().copied())),
+                Diagnostic::error(
+                    "platc::check::unknown_output",
+                    format!("service `{target}` has no output `{output}`"),
+                )
+                .label(span, "no such output")
+                .help(unknown_help(
+                    output,
+                    "output",
+                    names.service_outputs.iter().copied(),
+                )),
             );
         }
         return;
     }
-    let known = names.services.iter().chain(names.resources.keys()).map(String::as_str);
+    let known = names
+        .services
+        .iter()
+        .chain(names.resources.keys())
+        .map(String::as_str);
     let help = match crate::diag::did_you_mean(target, known) {
         Some(close) => format!("did you mean `{close}`?"),
         None => "reference a resource this service declares (`resource TYPE NAME { ... }`) or another service of the workspace".into(),
     };
     diags.push(
-        Diagnostic::error("platc::check::unknown_reference", format!("`{target}` is not a resource of this service nor a service"))
-            .label(span, "unknown name")
-            .help(help),
+        Diagnostic::error(
+            "platc::check::unknown_reference",
+            format!("`{target}` is not a resource of this service nor a service"),
+        )
+        .label(span, "unknown name")
+        .help(help),
     );
 }
 
@@ -475,7 +597,9 @@ fn check_secret(s: &str, span: Span, diags: &mut Vec<Diagnostic>) {
             is_dns_subdomain(name)
                 && !key.is_empty()
                 && key.len() <= 253
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         }
         None => false,
     };
@@ -519,7 +643,8 @@ fn example(ty: &Type, name: &str) -> String {
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -536,11 +661,19 @@ fn is_host(s: &str) -> bool {
 fn is_tag(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'+' || b == b'#'))
+        && s.split('-').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'+' || b == b'#')
+        })
 }
 
 fn is_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 #[cfg(test)]

@@ -20,7 +20,11 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span { file, start: clamp(start), end: clamp(end.max(start)) }
+        Span {
+            file,
+            start: clamp(start),
+            end: clamp(end.max(start)),
+        }
     }
 
     /// The smallest span covering both (same file assumed; otherwise `self`).
@@ -28,7 +32,11 @@ impl Span {
         if self.file != other.file {
             return self;
         }
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     pub fn range(self) -> std::ops::Range<usize> {
@@ -59,7 +67,11 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: String, text: Arc<str>) -> SourceFile {
-        SourceFile { path, text, line_starts: OnceLock::new() }
+        SourceFile {
+            path,
+            text,
+            line_starts: OnceLock::new(),
+        }
     }
 
     fn line_starts(&self) -> &[usize] {
@@ -113,11 +125,17 @@ impl SourceMap {
     }
 
     pub fn find(&self, path: &str) -> Option<FileId> {
-        self.files.iter().position(|f| f.path == path).map(|i| FileId(clamp(i)))
+        self.files
+            .iter()
+            .position(|f| f.path == path)
+            .map(|i| FileId(clamp(i)))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(clamp(i)), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(clamp(i)), f))
     }
 
     /// The text a span covers.

@@ -39,15 +39,32 @@ pub struct Workspace {
     pub values: Map,
 }
 
-const ATTRIBUTES: &[&str] =
-    &["registry", "repo", "cloud", "stdlib", "services", "catalog_url", "dashboards_url", "runbooks_url", "environment"];
+const ATTRIBUTES: &[&str] = &[
+    "registry",
+    "repo",
+    "cloud",
+    "stdlib",
+    "services",
+    "catalog_url",
+    "dashboards_url",
+    "runbooks_url",
+    "environment",
+];
 
 impl Workspace {
     /// Reads a `workspace NAME { ... }` block.
     pub fn from_block(b: &ast::Block, declared: bool, diags: &mut Vec<Diagnostic>) -> Workspace {
-        let name = b.labels.first().map(|l| l.name.clone()).unwrap_or_else(|| "default".into());
+        let name = b
+            .labels
+            .first()
+            .map(|l| l.name.clone())
+            .unwrap_or_else(|| "default".into());
         if !is_dns_label(&name) {
-            diags.push(dns_error("workspace", &name, b.labels.first().map(|l| l.span).unwrap_or(b.span)));
+            diags.push(dns_error(
+                "workspace",
+                &name,
+                b.labels.first().map(|l| l.span).unwrap_or(b.span),
+            ));
         }
         let mut ws = Workspace {
             name,
@@ -65,19 +82,27 @@ impl Workspace {
         for item in &b.body.items {
             match item {
                 ast::Item::Attribute(a) => ws.attribute(a, diags),
-                ast::Item::Block(env) if env.kind.name == "environment" => ws.environment(env, diags),
+                ast::Item::Block(env) if env.kind.name == "environment" => {
+                    ws.environment(env, diags)
+                }
                 other => diags.push(
-                    Diagnostic::error("platc::workspace::unknown_attribute", "this does not belong in a workspace")
-                        .label(other.span(), "not a workspace attribute")
-                        .help(format!("a workspace holds {}", ATTRIBUTES.join(", "))),
+                    Diagnostic::error(
+                        "platc::workspace::unknown_attribute",
+                        "this does not belong in a workspace",
+                    )
+                    .label(other.span(), "not a workspace attribute")
+                    .help(format!("a workspace holds {}", ATTRIBUTES.join(", "))),
                 ),
             }
         }
         if ws.environments.is_empty() {
             diags.push(
-                Diagnostic::error("platc::workspace::no_environments", "the workspace declares no environment")
-                    .label(ws.span, "no `environment` block")
-                    .help("add `environment staging { }` and `environment production { }`"),
+                Diagnostic::error(
+                    "platc::workspace::no_environments",
+                    "the workspace declares no environment",
+                )
+                .label(ws.span, "no `environment` block")
+                .help("add `environment staging { }` and `environment production { }`"),
             );
         }
         ws
@@ -89,9 +114,12 @@ impl Workspace {
             ExprKind::Str(s) if s.as_plain().is_some() => s.as_plain(),
             _ => {
                 diags.push(
-                    Diagnostic::error("platc::workspace::bad_value", format!("`{key}` is a plain string"))
-                        .label(a.value.span, format!("found {}", a.value.describe()))
-                        .help(format!("write `{key} = \"...\"`")),
+                    Diagnostic::error(
+                        "platc::workspace::bad_value",
+                        format!("`{key}` is a plain string"),
+                    )
+                    .label(a.value.span, format!("found {}", a.value.describe()))
+                    .help(format!("write `{key} = \"...\"`")),
                 );
                 None
             }
@@ -99,61 +127,77 @@ impl Workspace {
         match key.as_str() {
             "registry" => {
                 self.registry = string(diags).map(|s| s.trim_end_matches('/').to_string());
-                if let Some(r) = &self.registry {
-                    if r.is_empty() || r.contains(char::is_whitespace) || r.contains("://") {
-                        diags.push(
+                if let Some(r) = &self.registry
+                    && (r.is_empty() || r.contains(char::is_whitespace) || r.contains("://"))
+                {
+                    diags.push(
                             Diagnostic::error("platc::workspace::bad_value", "`registry` is an image registry path")
                                 .label(a.value.span, "not a registry")
                                 .help("write it as images are named, without a scheme: `registry = \"ghcr.io/acme\"`"),
                         );
-                    }
                 }
             }
             "repo" => {
                 self.repo = string(diags);
                 if let Some(r) = &self.repo {
                     let ok = r.split('/').count() == 2
-                        && r.split('/').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+                        && r.split('/').all(|p| {
+                            !p.is_empty()
+                                && p.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                        });
                     if !ok {
                         diags.push(
-                            Diagnostic::error("platc::workspace::bad_value", "`repo` is a GitHub `owner/name`")
-                                .label(a.value.span, "not owner/name")
-                                .help("write `repo = \"acme/platform\"`"),
+                            Diagnostic::error(
+                                "platc::workspace::bad_value",
+                                "`repo` is a GitHub `owner/name`",
+                            )
+                            .label(a.value.span, "not owner/name")
+                            .help("write `repo = \"acme/platform\"`"),
                         );
                     }
                 }
             }
             "stdlib" => self.stdlib = string(diags).map(|s| (s, a.value.span)),
             "catalog_url" | "dashboards_url" | "runbooks_url" => {
-                if let Some(s) = string(diags) {
-                    if !s.starts_with("https://") || s.contains(char::is_whitespace) {
-                        diags.push(
-                            Diagnostic::error("platc::workspace::bad_value", format!("`{key}` is an https URL"))
-                                .label(a.value.span, "not an https URL")
-                                .help(format!("write `{key} = \"https://...\"`")),
-                        );
-                    }
+                if let Some(s) = string(diags)
+                    && (!s.starts_with("https://") || s.contains(char::is_whitespace))
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::workspace::bad_value",
+                            format!("`{key}` is an https URL"),
+                        )
+                        .label(a.value.span, "not an https URL")
+                        .help(format!("write `{key} = \"https://...\"`")),
+                    );
                 }
             }
             "services" => match &a.value.kind {
                 ExprKind::List(items) => {
                     for item in items {
                         match &item.kind {
-                            ExprKind::Str(s) if s.as_plain().is_some() => {
-                                self.services.push((s.as_plain().unwrap_or_default(), item.span))
-                            }
+                            ExprKind::Str(s) if s.as_plain().is_some() => self
+                                .services
+                                .push((s.as_plain().unwrap_or_default(), item.span)),
                             _ => diags.push(
-                                Diagnostic::error("platc::workspace::bad_value", "`services` lists glob strings")
-                                    .label(item.span, "not a string")
-                                    .help("write `services = [\"services/*\"]`"),
+                                Diagnostic::error(
+                                    "platc::workspace::bad_value",
+                                    "`services` lists glob strings",
+                                )
+                                .label(item.span, "not a string")
+                                .help("write `services = [\"services/*\"]`"),
                             ),
                         }
                     }
                 }
                 _ => diags.push(
-                    Diagnostic::error("platc::workspace::bad_value", "`services` is a list of globs")
-                        .label(a.value.span, "not a list")
-                        .help("write `services = [\"services/*\"]`"),
+                    Diagnostic::error(
+                        "platc::workspace::bad_value",
+                        "`services` is a list of globs",
+                    )
+                    .label(a.value.span, "not a list")
+                    .help("write `services = [\"services/*\"]`"),
                 ),
             },
             "cloud" => match &a.value.kind {
@@ -161,40 +205,61 @@ impl Workspace {
                     self.cloud = tag.name.clone();
                     if tag.name != "aws" {
                         diags.push(
-                            Diagnostic::error("platc::workspace::bad_value", format!("unknown cloud `{}`", tag.name))
-                                .label(tag.span, "not a supported cloud")
-                                .help("platc generates Terraform for `aws { region = \"...\" }`"),
+                            Diagnostic::error(
+                                "platc::workspace::bad_value",
+                                format!("unknown cloud `{}`", tag.name),
+                            )
+                            .label(tag.span, "not a supported cloud")
+                            .help("platc generates Terraform for `aws { region = \"...\" }`"),
                         );
                     }
                     if let Some(r) = body.get("region") {
                         match &r.value.kind {
                             ExprKind::Str(s)
                                 if s.as_plain().is_some_and(|r| {
-                                    !r.is_empty() && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                                    !r.is_empty()
+                                        && r.chars().all(|c| {
+                                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+                                        })
                                 }) =>
                             {
                                 self.region = s.as_plain().unwrap_or_default()
                             }
                             _ => diags.push(
-                                Diagnostic::error("platc::workspace::bad_value", "`region` is a cloud region name")
-                                    .label(r.value.span, "not a region")
-                                    .help("write `region = \"eu-west-1\"`"),
+                                Diagnostic::error(
+                                    "platc::workspace::bad_value",
+                                    "`region` is a cloud region name",
+                                )
+                                .label(r.value.span, "not a region")
+                                .help("write `region = \"eu-west-1\"`"),
                             ),
                         }
                     }
                 }
-                ExprKind::Ref(p) if p.len() == 1 => self.cloud = p.first().map(|i| i.name.clone()).unwrap_or_default(),
+                ExprKind::Ref(p) if p.len() == 1 => {
+                    self.cloud = p.first().map(|i| i.name.clone()).unwrap_or_default()
+                }
                 _ => diags.push(
-                    Diagnostic::error("platc::workspace::bad_value", "`cloud` names a provider and its settings")
-                        .label(a.value.span, "not a cloud")
-                        .help("write `cloud = aws { region = \"eu-west-1\" }`"),
+                    Diagnostic::error(
+                        "platc::workspace::bad_value",
+                        "`cloud` names a provider and its settings",
+                    )
+                    .label(a.value.span, "not a cloud")
+                    .help("write `cloud = aws { region = \"eu-west-1\" }`"),
                 ),
             },
             _ => {
                 diags.push(
-                    Diagnostic::error("platc::workspace::unknown_attribute", format!("unknown workspace attribute `{key}`"))
-                        .label(a.path.span, "not a workspace attribute")
-                        .help(unknown_help(&key, "attribute", ATTRIBUTES.iter().copied())),
+                    Diagnostic::error(
+                        "platc::workspace::unknown_attribute",
+                        format!("unknown workspace attribute `{key}`"),
+                    )
+                    .label(a.path.span, "not a workspace attribute")
+                    .help(unknown_help(
+                        &key,
+                        "attribute",
+                        ATTRIBUTES.iter().copied(),
+                    )),
                 );
                 return;
             }
@@ -217,14 +282,21 @@ impl Workspace {
         }
         if let Some(prev) = self.environments.iter().find(|e| e.name == label.name) {
             diags.push(
-                Diagnostic::error("platc::workspace::duplicate", format!("environment `{}` is declared twice", label.name))
-                    .label(label.span, "declared again")
-                    .also(prev.span, "first declared here"),
+                Diagnostic::error(
+                    "platc::workspace::duplicate",
+                    format!("environment `{}` is declared twice", label.name),
+                )
+                .label(label.span, "declared again")
+                .also(prev.span, "first declared here"),
             );
             return;
         }
         let values = value::map_from_body(&b.body, &Layer::Builtin, diags);
-        self.environments.push(Environment { name: label.name.clone(), span: label.span, values });
+        self.environments.push(Environment {
+            name: label.name.clone(),
+            span: label.span,
+            values,
+        });
     }
 
     /// Names of the environments, in the workspace's order.
@@ -239,11 +311,18 @@ impl Workspace {
             _ => serde_json::Map::new(),
         };
         for key in ATTRIBUTES.iter().filter(|k| **k != "environment") {
-            obj.entry(key.to_string()).or_insert(serde_json::Value::Null);
+            obj.entry(key.to_string())
+                .or_insert(serde_json::Value::Null);
         }
         obj.insert("name".into(), self.name.clone().into());
-        obj.insert("cloud".into(), serde_json::json!({ "provider": self.cloud, "region": self.region }));
-        obj.insert("environments".into(), self.environments.iter().map(|e| e.name.clone()).collect());
+        obj.insert(
+            "cloud".into(),
+            serde_json::json!({ "provider": self.cloud, "region": self.region }),
+        );
+        obj.insert(
+            "environments".into(),
+            self.environments.iter().map(|e| e.name.clone()).collect(),
+        );
         serde_json::Value::Object(obj)
     }
 
@@ -274,15 +353,22 @@ pub fn dns_error(what: &str, name: &str, span: Span) -> Diagnostic {
     } else {
         format!("names are DNS labels (lowercase letters, digits, `-`); try `{fixed}`")
     };
-    Diagnostic::error("platc::check::bad_name", format!("{what} name `{name}` is not a DNS label"))
-        .label(span, "not a DNS label")
-        .help(help)
+    Diagnostic::error(
+        "platc::check::bad_name",
+        format!("{what} name `{name}` is not a DNS label"),
+    )
+    .label(span, "not a DNS label")
+    .help(help)
 }
 
 /// Matches a `/`-separated path against a glob: `*` within one segment,
 /// `**` across segments, `?` one character.
 pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let pat: Vec<&str> = pattern.trim_start_matches("./").trim_end_matches('/').split('/').collect();
+    let pat: Vec<&str> = pattern
+        .trim_start_matches("./")
+        .trim_end_matches('/')
+        .split('/')
+        .collect();
     let segs: Vec<&str> = path.split('/').collect();
     match_segments(&pat, &segs)
 }
@@ -291,9 +377,14 @@ fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
     match (pat.split_first(), segs.split_first()) {
         (None, None) => true,
         (Some((&"**", rest)), _) => {
-            match_segments(rest, segs) || segs.split_first().is_some_and(|(_, s)| match_segments(pat, s))
+            match_segments(rest, segs)
+                || segs
+                    .split_first()
+                    .is_some_and(|(_, s)| match_segments(pat, s))
         }
-        (Some((p, prest)), Some((s, srest))) => match_one(p.as_bytes(), s.as_bytes()) && match_segments(prest, srest),
+        (Some((p, prest)), Some((s, srest))) => {
+            match_one(p.as_bytes(), s.as_bytes()) && match_segments(prest, srest)
+        }
         _ => false,
     }
 }
@@ -301,7 +392,9 @@ fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
 fn match_one(p: &[u8], s: &[u8]) -> bool {
     match (p.split_first(), s.split_first()) {
         (None, None) => true,
-        (Some((b'*', prest)), _) => match_one(prest, s) || s.split_first().is_some_and(|(_, r)| match_one(p, r)),
+        (Some((b'*', prest)), _) => {
+            match_one(prest, s) || s.split_first().is_some_and(|(_, r)| match_one(p, r))
+        }
         (Some((b'?', prest)), Some((_, srest))) => match_one(prest, srest),
         (Some((pc, prest)), Some((sc, srest))) => pc == sc && match_one(prest, srest),
         _ => false,
@@ -311,7 +404,9 @@ fn match_one(p: &[u8], s: &[u8]) -> bool {
 /// Whether a service file is selected by the workspace's globs.
 pub fn selects(globs: &[(String, Span)], path: &str) -> bool {
     let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-    globs.iter().any(|(g, _)| glob_match(g, path) || glob_match(g, dir))
+    globs
+        .iter()
+        .any(|(g, _)| glob_match(g, path) || glob_match(g, dir))
 }
 
 #[cfg(test)]
@@ -325,13 +420,22 @@ mod tests {
         assert!(glob_match("services/**", "services/a/b/service.plat"));
         assert!(glob_match("**/service.plat", "service.plat"));
         assert!(glob_match("svc-?", "svc-1"));
-        assert!(selects(&[("services/*".into(), Span::default())], "services/payments/service.plat"));
-        assert!(!selects(&[("apps/*".into(), Span::default())], "services/payments/service.plat"));
+        assert!(selects(
+            &[("services/*".into(), Span::default())],
+            "services/payments/service.plat"
+        ));
+        assert!(!selects(
+            &[("apps/*".into(), Span::default())],
+            "services/payments/service.plat"
+        ));
     }
 
     #[test]
     fn dns_error_suggests_a_fixed_name() {
         let d = dns_error("service", "Payments_API", Span::default());
-        assert_eq!(d.help.as_deref(), Some("names are DNS labels (lowercase letters, digits, `-`); try `payments-api`"));
+        assert_eq!(
+            d.help.as_deref(),
+            Some("names are DNS labels (lowercase letters, digits, `-`); try `payments-api`")
+        );
     }
 }

@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn platc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_platc")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_platc"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -31,7 +36,11 @@ fn copy(from: &Path, to: &Path) {
         if name == "gen" {
             continue;
         }
-        if p.is_dir() { copy(&p, &to.join(name)) } else { fs::copy(&p, to.join(name)).unwrap(); }
+        if p.is_dir() {
+            copy(&p, &to.join(name))
+        } else {
+            fs::copy(&p, to.join(name)).unwrap();
+        }
     }
 }
 
@@ -41,7 +50,11 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     while let Some(d) = stack.pop() {
         for e in fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
-            if p.is_dir() { stack.push(p) } else { out.push((p.clone(), fs::read(&p).unwrap())) }
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push((p.clone(), fs::read(&p).unwrap()))
+            }
         }
     }
     out.sort();
@@ -72,12 +85,19 @@ fn build_writes_then_rebuild_writes_nothing() {
     let dir = scratch("monorepo", "rebuild");
     let o = platc(&["build"], &dir.join("services/payments"));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(dir.join("gen/payments/kubernetes/production/deployment.yaml").is_file());
+    assert!(
+        dir.join("gen/payments/kubernetes/production/deployment.yaml")
+            .is_file()
+    );
     assert!(dir.join("gen/platc-index.json").is_file());
     let before = snapshot(&dir.join("gen"));
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("(0 written, 0 removed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(0 written, 0 removed"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(snapshot(&dir.join("gen")), before);
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -88,11 +108,17 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
     let before = snapshot(&dir.join("gen"));
     let svc = dir.join("services/orders/service.plat");
-    let text = fs::read_to_string(&svc).unwrap().replace("tier        = gold", "tier        = glod");
+    let text = fs::read_to_string(&svc)
+        .unwrap()
+        .replace("tier        = gold", "tier        = glod");
     fs::write(&svc, text).unwrap();
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("did you mean `gold`?"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did you mean `gold`?"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
     assert_eq!(snapshot(&dir.join("gen")), before);
     fs::remove_dir_all(&dir).unwrap();
@@ -106,8 +132,15 @@ fn files_no_longer_produced_are_removed_and_others_kept() {
     fs::remove_dir_all(dir.join("services/reports")).unwrap();
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(!dir.join("gen/reports").exists(), "the removed service's files are gone");
-    assert_eq!(fs::read_to_string(dir.join("gen/NOTES.md")).unwrap(), "mine", "a file platc did not write stays");
+    assert!(
+        !dir.join("gen/reports").exists(),
+        "the removed service's files are gone"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("gen/NOTES.md")).unwrap(),
+        "mine",
+        "a file platc did not write stays"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -118,8 +151,15 @@ fn never_overwrites_a_file_it_did_not_write() {
     fs::write(dir.join("gen/hello/catalog-info.yaml"), "hand-written\n").unwrap();
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("refusing to overwrite"), "{}", stderr(&o));
-    assert_eq!(fs::read_to_string(dir.join("gen/hello/catalog-info.yaml")).unwrap(), "hand-written\n");
+    assert!(
+        stderr(&o).contains("refusing to overwrite"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("gen/hello/catalog-info.yaml")).unwrap(),
+        "hand-written\n"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -131,19 +171,42 @@ fn check_reports_in_every_message_format() {
     assert!(stderr(&human).contains("platc::check::unknown_symbol"));
     assert!(stderr(&human).contains("did you mean `gold`?"));
 
-    let short = platc(&["check", "--message-format", "short", case.to_str().unwrap()], Path::new("."));
+    let short = platc(
+        &["check", "--message-format", "short", case.to_str().unwrap()],
+        Path::new("."),
+    );
     assert_eq!(
         stderr(&short).trim(),
         "service.plat:7:10: error[platc::check::unknown_symbol]: unknown tier `glod`; expected bronze, gold or silver (help: did you mean `gold`?)"
     );
 
-    let json = platc(&["check", "--message-format", "json", case.to_str().unwrap()], Path::new("."));
+    let json = platc(
+        &["check", "--message-format", "json", case.to_str().unwrap()],
+        Path::new("."),
+    );
     let v: serde_json::Value = serde_json::from_str(stderr(&json).trim()).unwrap();
     assert_eq!(v["code"], "platc::check::unknown_symbol");
-    assert_eq!((v["line"].as_u64(), v["column"].as_u64()), (Some(7), Some(10)));
+    assert_eq!(
+        (v["line"].as_u64(), v["column"].as_u64()),
+        (Some(7), Some(10))
+    );
 
-    let gh = platc(&["check", "--message-format", "github", case.to_str().unwrap()], Path::new("."));
-    assert!(stderr(&gh).starts_with("::error file=service.plat,line=7,col=10,title=platc%3A%3Acheck%3A%3Aunknown_symbol::"), "{}", stderr(&gh));
+    let gh = platc(
+        &[
+            "check",
+            "--message-format",
+            "github",
+            case.to_str().unwrap(),
+        ],
+        Path::new("."),
+    );
+    assert!(
+        stderr(&gh).starts_with(
+            "::error file=service.plat,line=7,col=10,title=platc%3A%3Acheck%3A%3Aunknown_symbol::"
+        ),
+        "{}",
+        stderr(&gh)
+    );
 }
 
 #[test]

@@ -25,11 +25,20 @@ pub struct Written {
 
 /// Paths the previous build's index lists.
 pub fn previous(out: &Path) -> BTreeSet<String> {
-    let Ok(text) = fs::read_to_string(out.join(INDEX_FILE)) else { return BTreeSet::new() };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return BTreeSet::new() };
+    let Ok(text) = fs::read_to_string(out.join(INDEX_FILE)) else {
+        return BTreeSet::new();
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return BTreeSet::new();
+    };
     json.get("files")
         .and_then(|f| f.as_array())
-        .map(|files| files.iter().filter_map(|f| f.get("path")?.as_str().map(str::to_string)).collect())
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| f.get("path")?.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -40,15 +49,15 @@ pub fn write(out: &Path, output: &Output) -> Result<Written, String> {
     // Refuse before touching anything.
     for (path, file) in &output.files {
         let target = out.join(path);
-        if !old.contains(path) && path != INDEX_FILE {
-            if let Ok(existing) = fs::read(&target) {
-                if existing != file.contents.as_bytes() {
-                    return Err(format!(
-                        "refusing to overwrite `{}`: platc did not generate it (it is not in {INDEX_FILE})\n  help: move it out of the output directory, or choose another with --out",
-                        target.display()
-                    ));
-                }
-            }
+        if !old.contains(path)
+            && path != INDEX_FILE
+            && let Ok(existing) = fs::read(&target)
+            && existing != file.contents.as_bytes()
+        {
+            return Err(format!(
+                "refusing to overwrite `{}`: platc did not generate it (it is not in {INDEX_FILE})\n  help: move it out of the output directory, or choose another with --out",
+                target.display()
+            ));
         }
     }
     fs::create_dir_all(out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
@@ -88,13 +97,24 @@ pub fn write(out: &Path, output: &Output) -> Result<Written, String> {
 }
 
 fn safe_relative(path: &str) -> bool {
-    !path.is_empty() && !path.starts_with('/') && !path.contains('\\') && path.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = target
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-    let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.platc-{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;

@@ -57,7 +57,8 @@ impl Doc {
     }
 
     fn is_scalar(&self) -> bool {
-        !matches!(self, Doc::List(l) if !l.is_empty()) && !matches!(self, Doc::Map(m) if !m.is_empty())
+        !matches!(self, Doc::List(l) if !l.is_empty())
+            && !matches!(self, Doc::Map(m) if !m.is_empty())
     }
 }
 
@@ -163,7 +164,13 @@ fn quoted(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}' || c == '\u{feff}' => {
+            c if (c as u32) < 0x20
+                || c == '\u{7f}'
+                || c == '\u{85}'
+                || c == '\u{2028}'
+                || c == '\u{2029}'
+                || c == '\u{feff}' =>
+            {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -191,25 +198,40 @@ fn block_safe(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\n'])
         && !s.ends_with("\n\n")
-        && !s.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}')
+        && !s.chars().any(|c| {
+            (c.is_control() && c != '\n')
+                || c == '\u{feff}'
+                || c == '\u{2028}'
+                || c == '\u{2029}'
+                || c == '\u{85}'
+        })
         && !s.split('\n').any(|l| l.ends_with(' '))
 }
 
 /// Whether a string can be written without quotes and read back as the same
 /// string (under YAML 1.1 and 1.2 resolution both).
 pub fn plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return false };
-    if !(first.is_ascii_alphabetic() || first == '/' || first.is_ascii_digit()) || s.ends_with(' ') {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if !(first.is_ascii_alphabetic() || first == '/' || first.is_ascii_digit()) || s.ends_with(' ')
+    {
         return false;
     }
-    if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ' ' | '(' | ')' | ',' | '+')) {
+    if !s.chars().all(|c| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, '-' | '_' | '.' | '/' | ' ' | '(' | ')' | ',' | '+')
+    }) {
         return false;
     }
     if s.contains(", ") || s.contains(" (") {
         return false;
     }
     let lower = s.to_ascii_lowercase();
-    if matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "nan" | "inf") {
+    if matches!(
+        lower.as_str(),
+        "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "nan" | "inf"
+    ) {
         return false;
     }
     if first.is_ascii_digit() {
@@ -218,7 +240,10 @@ pub fn plain_safe(s: &str) -> bool {
         let digits = s.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
         let letters_only = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_alphabetic());
         let dots = s.chars().filter(|c| *c == '.').count();
-        return letters_only && dots <= 1 && !digits.starts_with(['e', 'E']) && !digits.starts_with(['x', 'o', 'b']);
+        return letters_only
+            && dots <= 1
+            && !digits.starts_with(['e', 'E'])
+            && !digits.starts_with(['x', 'o', 'b']);
     }
     true
 }
@@ -301,7 +326,9 @@ pub fn from_json(v: &serde_json::Value) -> Doc {
         },
         serde_json::Value::String(s) => Doc::Str(s.clone()),
         serde_json::Value::Array(a) => Doc::List(a.iter().map(from_json).collect()),
-        serde_json::Value::Object(o) => Doc::Map(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()),
+        serde_json::Value::Object(o) => {
+            Doc::Map(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
     }
 }
 
@@ -317,10 +344,35 @@ mod tests {
 
     #[test]
     fn plain_only_when_it_reads_back_as_the_same_string() {
-        for s in ["payments", "app.kubernetes.io/name", "500m", "512Mi", "/healthz", "Handles payments"] {
+        for s in [
+            "payments",
+            "app.kubernetes.io/name",
+            "500m",
+            "512Mi",
+            "/healthz",
+            "Handles payments",
+        ] {
             assert!(plain_safe(s), "{s}");
         }
-        for s in ["", "true", "No", "1.2.3", "123", "1e3", "0x1f", "a: b", "#x", "- x", "x ", "null", "~", "*a", "&a", "!tag", "2001-12-14"] {
+        for s in [
+            "",
+            "true",
+            "No",
+            "1.2.3",
+            "123",
+            "1e3",
+            "0x1f",
+            "a: b",
+            "#x",
+            "- x",
+            "x ",
+            "null",
+            "~",
+            "*a",
+            "&a",
+            "!tag",
+            "2001-12-14",
+        ] {
             assert!(!plain_safe(s), "{s}");
         }
     }
@@ -329,13 +381,16 @@ mod tests {
     fn writes_block_yaml_with_indented_lists() {
         let d = Doc::Map(vec![
             ("kind".into(), Doc::Str("Deployment".into())),
-            ("spec".into(), Doc::Map(vec![(
-                "containers".into(),
-                Doc::List(vec![Doc::Map(vec![
-                    ("name".into(), Doc::Str("app".into())),
-                    ("args".into(), Doc::List(vec![Doc::Str("a: b".into())])),
-                ])]),
-            )])),
+            (
+                "spec".into(),
+                Doc::Map(vec![(
+                    "containers".into(),
+                    Doc::List(vec![Doc::Map(vec![
+                        ("name".into(), Doc::Str("app".into())),
+                        ("args".into(), Doc::List(vec![Doc::Str("a: b".into())])),
+                    ])]),
+                )]),
+            ),
             ("empty".into(), Doc::Map(vec![])),
             ("text".into(), Doc::Str("line one\nline two\n".into())),
         ]);
@@ -347,7 +402,10 @@ mod tests {
 
     #[test]
     fn json_keeps_key_order() {
-        let d = Doc::Map(vec![("b".into(), Doc::Int(1)), ("a".into(), Doc::List(vec![Doc::Str("x\"".into())]))]);
+        let d = Doc::Map(vec![
+            ("b".into(), Doc::Int(1)),
+            ("a".into(), Doc::List(vec![Doc::Str("x\"".into())])),
+        ]);
         let mut s = String::new();
         to_json(&d, &mut s);
         assert_eq!(s, "{\n  \"b\": 1,\n  \"a\": [\n    \"x\\\"\"\n  ]\n}\n");

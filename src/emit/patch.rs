@@ -32,9 +32,19 @@ pub fn apply(patch: &Patch, docs: &mut [&mut Doc], env: &str, diags: &mut Vec<Di
         kinds.sort_unstable();
         kinds.dedup();
         diags.push(
-            Diagnostic::error("platc::patch::no_match", format!("no `{}` is generated for {} in {env}", patch.kind.name, patch.target.name))
-                .label(patch.kind.span, "matches nothing")
-                .help(crate::diag::unknown_help(&patch.kind.name, "kind", kinds.iter().copied())),
+            Diagnostic::error(
+                "platc::patch::no_match",
+                format!(
+                    "no `{}` is generated for {} in {env}",
+                    patch.kind.name, patch.target.name
+                ),
+            )
+            .label(patch.kind.span, "matches nothing")
+            .help(crate::diag::unknown_help(
+                &patch.kind.name,
+                "kind",
+                kinds.iter().copied(),
+            )),
         );
     }
 }
@@ -46,13 +56,21 @@ fn apply_set(set: &Attribute, doc: &mut Doc, env: &str) -> Result<(), Diagnostic
         return Err(d);
     }
     let value = to_doc(&node.value).ok_or_else(|| {
-        Diagnostic::error("platc::patch::bad_value", format!("{} cannot be written into a generated object", node.value.describe()))
-            .label(set.value.span, "not plain data")
-            .help("a patch writes strings, numbers, booleans, lists and maps; secrets stay references")
+        Diagnostic::error(
+            "platc::patch::bad_value",
+            format!(
+                "{} cannot be written into a generated object",
+                node.value.describe()
+            ),
+        )
+        .label(set.value.span, "not plain data")
+        .help("a patch writes strings, numbers, booleans, lists and maps; secrets stay references")
     })?;
     let mut cur: &mut Doc = doc;
     let segs = &set.path.segments;
-    let Some((last, parents)) = segs.split_last() else { return Ok(()) };
+    let Some((last, parents)) = segs.split_last() else {
+        return Ok(());
+    };
     for seg in parents {
         cur = step(cur, seg, env)?;
     }
@@ -83,9 +101,12 @@ fn seg_span(s: &Segment) -> crate::span::Span {
 }
 
 fn not_a(span: crate::span::Span, what: &str, key: &str, env: &str) -> Diagnostic {
-    Diagnostic::error("platc::patch::no_match", format!("`{key}` is not {what} in the generated object ({env})"))
-        .label(span, "cannot step here")
-        .help("check the path against the generated file (`platc build`, then read it)")
+    Diagnostic::error(
+        "platc::patch::no_match",
+        format!("`{key}` is not {what} in the generated object ({env})"),
+    )
+    .label(span, "cannot step here")
+    .help("check the path against the generated file (`platc build`, then read it)")
 }
 
 fn step<'a>(cur: &'a mut Doc, seg: &Segment, env: &str) -> Result<&'a mut Doc, Diagnostic> {
@@ -95,7 +116,10 @@ fn step<'a>(cur: &'a mut Doc, seg: &Segment, env: &str) -> Result<&'a mut Doc, D
                 if !m.iter().any(|(key, _)| key == k) {
                     m.push((k.clone(), Doc::Map(Vec::new())));
                 }
-                Ok(m.iter_mut().find(|(key, _)| key == k).map(|(_, v)| v).ok_or_else(|| not_a(*span, "a map", k, env))?)
+                Ok(m.iter_mut()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v)
+                    .ok_or_else(|| not_a(*span, "a map", k, env))?)
             }
             _ => Err(not_a(*span, "a map", k, env)),
         },
@@ -103,23 +127,36 @@ fn step<'a>(cur: &'a mut Doc, seg: &Segment, env: &str) -> Result<&'a mut Doc, D
             Doc::List(items) => {
                 let len = items.len();
                 items.get_mut(*i).ok_or_else(|| {
-                    Diagnostic::error("platc::patch::no_match", format!("index {i} is past the end of a list of {len} ({env})"))
-                        .label(*span, "no such item")
-                        .help("count from 0, or select by key: `[name=app]`")
+                    Diagnostic::error(
+                        "platc::patch::no_match",
+                        format!("index {i} is past the end of a list of {len} ({env})"),
+                    )
+                    .label(*span, "no such item")
+                    .help("count from 0, or select by key: `[name=app]`")
                 })
             }
             _ => Err(not_a(*span, "a list", &format!("[{i}]"), env)),
         },
         Segment::Select { key, value, span } => match cur {
             Doc::List(items) => {
-                let found: Vec<String> = items.iter().filter_map(|d| d.get(key).and_then(scalar_text)).collect();
+                let found: Vec<String> = items
+                    .iter()
+                    .filter_map(|d| d.get(key).and_then(scalar_text))
+                    .collect();
                 items
                     .iter_mut()
                     .find(|d| d.get(key).and_then(scalar_text).as_deref() == Some(value.as_str()))
                     .ok_or_else(|| {
-                        Diagnostic::error("platc::patch::no_match", format!("no item has `{key}` = `{value}` ({env})"))
-                            .label(*span, "matches no item")
-                            .help(crate::diag::unknown_help(value, "item", found.iter().map(String::as_str)))
+                        Diagnostic::error(
+                            "platc::patch::no_match",
+                            format!("no item has `{key}` = `{value}` ({env})"),
+                        )
+                        .label(*span, "matches no item")
+                        .help(crate::diag::unknown_help(
+                            value,
+                            "item",
+                            found.iter().map(String::as_str),
+                        ))
                     })
             }
             _ => Err(not_a(*span, "a list", &format!("[{key}={value}]"), env)),
@@ -145,13 +182,26 @@ pub fn to_doc(v: &Value) -> Option<Doc> {
         Value::Number(n, _) if n.fract() == 0.0 && n.abs() < 9.0e15 => Doc::Int(*n as i64),
         Value::Number(n, _) => Doc::Float(*n),
         Value::Quantity { value, unit, .. } if unit == "%" => {
-            if value.fract() == 0.0 { Doc::Int(*value as i64) } else { Doc::Float(*value) }
+            if value.fract() == 0.0 {
+                Doc::Int(*value as i64)
+            } else {
+                Doc::Float(*value)
+            }
         }
         Value::Quantity { number, unit, .. } => Doc::Str(format!("{number}{unit}")),
         Value::Str(s) => Doc::Str(s.clone()),
         Value::Ref(p) if p.len() == 1 => Doc::Str(p.join(".")),
-        Value::List(items) => Doc::List(items.iter().map(|n| to_doc(&n.value)).collect::<Option<_>>()?),
-        Value::Map(m) => Doc::Map(m.iter().map(|(k, n)| Some((k.clone(), to_doc(&n.value)?))).collect::<Option<_>>()?),
+        Value::List(items) => Doc::List(
+            items
+                .iter()
+                .map(|n| to_doc(&n.value))
+                .collect::<Option<_>>()?,
+        ),
+        Value::Map(m) => Doc::Map(
+            m.iter()
+                .map(|(k, n)| Some((k.clone(), to_doc(&n.value)?)))
+                .collect::<Option<_>>()?,
+        ),
         _ => return None,
     })
 }

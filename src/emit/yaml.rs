@@ -33,7 +33,10 @@ fn convert(v: serde_yaml::Value) -> Doc {
                 .map(|(k, v)| {
                     let key = match k {
                         serde_yaml::Value::String(s) => s,
-                        other => serde_yaml::to_string(&other).unwrap_or_default().trim_end().to_string(),
+                        other => serde_yaml::to_string(&other)
+                            .unwrap_or_default()
+                            .trim_end()
+                            .to_string(),
                     };
                     (key, convert(v))
                 })
@@ -53,13 +56,32 @@ mod tests {
         assert_eq!(docs.len(), 2);
         assert_eq!(
             docs[0],
-            Doc::Map(vec![("b".into(), Doc::Int(1)), ("a".into(), Doc::List(vec![Doc::Str("x".into()), Doc::Int(2)]))])
+            Doc::Map(vec![
+                ("b".into(), Doc::Int(1)),
+                (
+                    "a".into(),
+                    Doc::List(vec![Doc::Str("x".into()), Doc::Int(2)])
+                )
+            ])
         );
     }
 
     #[test]
     fn writer_output_reads_back_identically() {
-        let tricky = ["a: b", "#x", "true", "1.0", "line\nline\n", "  lead", "tab\tin", "${{ x }}", "$(rm -rf /)", "é ✓", "\u{1}", "x\n"];
+        let tricky = [
+            "a: b",
+            "#x",
+            "true",
+            "1.0",
+            "line\nline\n",
+            "  lead",
+            "tab\tin",
+            "${{ x }}",
+            "$(rm -rf /)",
+            "é ✓",
+            "\u{1}",
+            "x\n",
+        ];
         for s in tricky {
             let d = Doc::Map(vec![("k".into(), Doc::Str(s.into()))]);
             let mut out = String::new();

@@ -13,7 +13,11 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
         return Some(
             Diagnostic::error(
                 "platc::parse::too_large",
-                format!("this file is {} bytes; platc reads files up to {} bytes", text.len(), MAX_FILE_BYTES),
+                format!(
+                    "this file is {} bytes; platc reads files up to {} bytes",
+                    text.len(),
+                    MAX_FILE_BYTES
+                ),
             )
             .label(Span::new(file, 0, 0), "file starts here")
             .help("split the definitions over several files"),
@@ -36,9 +40,12 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
                 Some(end) => i = end + 3,
                 None => {
                     return Some(
-                        Diagnostic::error("platc::parse::unterminated_string", "this multi-line string is never closed")
-                            .label(Span::new(file, i, i + 3), "opened here")
-                            .help("close it with `\"\"\"`"),
+                        Diagnostic::error(
+                            "platc::parse::unterminated_string",
+                            "this multi-line string is never closed",
+                        )
+                        .label(Span::new(file, i, i + 3), "opened here")
+                        .help("close it with `\"\"\"`"),
                     );
                 }
             },
@@ -52,7 +59,9 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
                             format!("nesting deeper than {MAX_DEPTH} levels"),
                         )
                         .label(Span::new(file, i, i + 1), "too deep here")
-                        .help("flatten the structure; no platform definition needs this much nesting"),
+                        .help(
+                            "flatten the structure; no platform definition needs this much nesting",
+                        ),
                     );
                 }
                 i += 1;
@@ -73,14 +82,21 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
                             )
                             .label(Span::new(file, i, i + 1), "this closes the wrong bracket")
                             .also(Span::new(file, at, at + 1), "the bracket still open")
-                            .help(format!("close the `{}` with `{}` first", open as char, closer(open) as char)),
+                            .help(format!(
+                                "close the `{}` with `{}` first",
+                                open as char,
+                                closer(open) as char
+                            )),
                         );
                     }
                     None => {
                         return Some(
-                            Diagnostic::error("platc::parse::unbalanced", format!("unexpected `{}`", b as char))
-                                .label(Span::new(file, i, i + 1), "nothing is open here")
-                                .help("remove it, or open the block it was meant to close"),
+                            Diagnostic::error(
+                                "platc::parse::unbalanced",
+                                format!("unexpected `{}`", b as char),
+                            )
+                            .label(Span::new(file, i, i + 1), "nothing is open here")
+                            .help("remove it, or open the block it was meant to close"),
                         );
                     }
                 }
@@ -90,9 +106,15 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
         }
     }
     stack.pop().map(|(open, at)| {
-        Diagnostic::error("platc::parse::unbalanced", format!("this `{}` is never closed", open as char))
-            .label(Span::new(file, at, at + 1), "opened here")
-            .help(format!("add a `{}` where it should end", closer(open) as char))
+        Diagnostic::error(
+            "platc::parse::unbalanced",
+            format!("this `{}` is never closed", open as char),
+        )
+        .label(Span::new(file, at, at + 1), "opened here")
+        .help(format!(
+            "add a `{}` where it should end",
+            closer(open) as char
+        ))
     })
 }
 
@@ -130,5 +152,9 @@ fn skip_string(bytes: &[u8], mut i: usize) -> usize {
 }
 
 fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    bytes.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    bytes
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
