@@ -60,6 +60,10 @@ enum MessageFormat {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum TargetArg {
     Kubernetes,
+    Terraform,
+    Workflows,
+    Dashboards,
+    Alerts,
     Catalog,
 }
 
@@ -67,6 +71,10 @@ impl TargetArg {
     fn target(self) -> Target {
         match self {
             TargetArg::Kubernetes => Target::Kubernetes,
+            TargetArg::Terraform => Target::Terraform,
+            TargetArg::Workflows => Target::Workflows,
+            TargetArg::Dashboards => Target::Dashboards,
+            TargetArg::Alerts => Target::Alerts,
             TargetArg::Catalog => Target::Catalog,
         }
     }

@@ -11,15 +11,24 @@
 //!
 //! Output paths (relative to the output directory):
 //!
-//! | target     | template                          | file                                         |
-//! |------------|-----------------------------------|----------------------------------------------|
-//! | kubernetes | `kubernetes/<name>.yaml.hbs`      | `<service>/kubernetes/<env>/<name>.yaml`     |
-//! | catalog    | `catalog/catalog-info.yaml.hbs`   | `<service>/catalog-info.yaml`                |
+//! | target     | template (under `templates/`)       | file                                          |
+//! |------------|-------------------------------------|-----------------------------------------------|
+//! | kubernetes | `kubernetes/<name>.yaml.hbs`        | `<service>/kubernetes/<env>/<name>.yaml`      |
+//! | terraform  | `terraform/<name>.tf.hbs`           | `<service>/terraform/<env>/<name>.tf`         |
+//! |            | a resource type's `terraform = ...` | `<service>/terraform/<env>/<resource>.tf`     |
+//! | workflows  | `workflows/<name>.yml.hbs`          | `<service>/.github/workflows/<name>.yml`      |
+//! | dashboards | `dashboards/<name>.json.hbs`        | `<service>/dashboards/<name>.json`            |
+//! | alerts     | `alerts/<name>.yaml.hbs`            | `<service>/alerts/<env>/<name>.yaml`          |
+//! | catalog    | `catalog/catalog-info.yaml.hbs`     | `<service>/catalog-info.yaml`                 |
 //!
-//! plus `platc-index.json`, the build index of every file.
+//! Templates under `<target>/workspace/` render once for the whole workspace
+//! (`catalog-info.yaml` at the root; workflows under `.github/workflows/`).
+//! Terraform files are rendered only for services that have resources.
+//! Plus `platc-index.json`, the build index of every file.
 
 pub mod context;
 pub mod doc;
+pub mod hcl;
 pub mod patch;
 pub mod render;
 pub mod yaml;
@@ -45,15 +54,30 @@ pub const INDEX_FILE: &str = "platc-index.json";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
     Kubernetes,
+    Terraform,
+    Workflows,
+    Dashboards,
+    Alerts,
     Catalog,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Kubernetes, Target::Catalog];
+    pub const ALL: &'static [Target] = &[
+        Target::Kubernetes,
+        Target::Terraform,
+        Target::Workflows,
+        Target::Dashboards,
+        Target::Alerts,
+        Target::Catalog,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Kubernetes => "kubernetes",
+            Target::Terraform => "terraform",
+            Target::Workflows => "workflows",
+            Target::Dashboards => "dashboards",
+            Target::Alerts => "alerts",
             Target::Catalog => "catalog",
         }
     }
@@ -64,13 +88,44 @@ impl Target {
 
     /// Whether the target renders once per environment.
     fn per_environment(self) -> bool {
-        matches!(self, Target::Kubernetes)
+        matches!(
+            self,
+            Target::Kubernetes | Target::Terraform | Target::Alerts
+        )
     }
 
     fn path(self, service: &str, env: &str, file: &str) -> String {
         match self {
             Target::Kubernetes => format!("{service}/kubernetes/{env}/{file}"),
+            Target::Terraform => format!("{service}/terraform/{env}/{file}"),
+            Target::Workflows => format!("{service}/.github/workflows/{file}"),
+            Target::Dashboards => format!("{service}/dashboards/{file}"),
+            Target::Alerts => format!("{service}/alerts/{env}/{file}"),
             Target::Catalog => format!("{service}/{file}"),
+        }
+    }
+
+    /// Where a workspace-wide template's file goes.
+    fn workspace_path(self, file: &str) -> String {
+        match self {
+            Target::Workflows => format!(".github/workflows/{file}"),
+            _ => file.to_string(),
+        }
+    }
+
+    /// The index kind of a file from its documents.
+    fn kind(self, docs: &[Doc]) -> String {
+        match self {
+            Target::Kubernetes => {
+                let mut kinds: Vec<&str> = docs.iter().filter_map(Doc::kind).collect();
+                kinds.dedup();
+                format!("kubernetes/{}", kinds.join("+"))
+            }
+            Target::Alerts if docs.iter().any(|d| d.kind() == Some("PrometheusRule")) => {
+                "alerts/PrometheusRule".into()
+            }
+            Target::Alerts => "alerts/rules".into(),
+            other => other.name().to_string(),
         }
     }
 }
@@ -110,7 +165,13 @@ pub fn emit(
     } else {
         options.targets.clone()
     };
+    let resource_templates = lib
+        .resource_types
+        .values()
+        .filter_map(|rt| rt.terraform.as_ref().map(|(t, _)| t.as_str()))
+        .collect();
     let plan = Plan {
+        resource_templates,
         model,
         graph,
         lib,
@@ -176,6 +237,8 @@ pub fn emit(
 }
 
 struct Plan<'a> {
+    /// Templates named by resource types: rendered per resource, not per service.
+    resource_templates: std::collections::BTreeSet<&'a str>,
     model: &'a Model,
     graph: &'a Graph,
     lib: &'a Library,
@@ -184,6 +247,65 @@ struct Plan<'a> {
 }
 
 impl Plan<'_> {
+    /// Renders one template into `rendered` (nothing when it renders empty).
+    fn render_into(
+        &self,
+        template: &str,
+        file: String,
+        ctx: &Json,
+        at: (&str, &str),
+        rendered: &mut Vec<(String, Format, Vec<Doc>)>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let format = Format::of(&file);
+        let text = match self.renderer.render(template, ctx) {
+            Ok(text) => text,
+            Err(p) => {
+                diags.push(template_diag(&p, self.lib, Some(at)));
+                return;
+            }
+        };
+        if text.trim().is_empty() {
+            return; // the template decided this object is not needed
+        }
+        match format.parse(&text) {
+            Ok(docs) if docs.is_empty() => {}
+            Ok(docs) => rendered.push((file, format, docs)),
+            Err(e) => diags.push(invalid_output(template, self.lib, at.0, at.1, &e)),
+        }
+    }
+
+    /// One `<resource>.tf` per resource, from its type's template, with the
+    /// resource as `resource` in the context.
+    fn resource_files(
+        &self,
+        ctx: &Json,
+        at: (&str, &str),
+        rendered: &mut Vec<(String, Format, Vec<Doc>)>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let Some(resources) = ctx.get("resources").and_then(Json::as_array) else {
+            return;
+        };
+        for r in resources {
+            let ty = r.get("type").and_then(Json::as_str).unwrap_or("");
+            let Some((template, _)) = self
+                .lib
+                .resource_types
+                .get(ty)
+                .and_then(|rt| rt.terraform.as_ref())
+            else {
+                continue;
+            };
+            let mut rctx = ctx.clone();
+            if let Json::Object(o) = &mut rctx {
+                o.insert("resource".into(), r.clone());
+            }
+            let name = r.get("name").and_then(Json::as_str).unwrap_or(ty);
+            self.render_into(template, format!("{name}.tf"), &rctx, at, rendered, diags);
+        }
+    }
+
     /// Workspace-wide templates (`templates/<target>/workspace/*.hbs`),
     /// rendered once into the root of the output.
     fn workspace(
@@ -213,18 +335,27 @@ impl Plan<'_> {
             };
             match format.parse(&text) {
                 Ok(docs) if docs.is_empty() => {}
-                Ok(docs) => {
-                    let contents = format.write(&docs, crate::workspace::WORKSPACE_FILE);
-                    files.insert(
-                        file,
-                        OutFile {
-                            contents,
-                            service: None,
-                            environment: None,
-                            kind: target.name().to_string(),
-                        },
-                    );
-                }
+                Ok(docs) => match format.write(&docs, crate::workspace::WORKSPACE_FILE) {
+                    Ok(contents) => {
+                        let kind = target.kind(&docs);
+                        files.insert(
+                            target.workspace_path(&file),
+                            OutFile {
+                                contents,
+                                service: None,
+                                environment: None,
+                                kind,
+                            },
+                        );
+                    }
+                    Err(e) => diags.push(invalid_output(
+                        t,
+                        self.lib,
+                        "the workspace",
+                        "all environments",
+                        &e,
+                    )),
+                },
                 Err(e) => diags.push(invalid_output(
                     t,
                     self.lib,
@@ -254,10 +385,8 @@ impl Plan<'_> {
             else {
                 continue;
             };
-            contexts.push((
-                inst.env.as_str(),
-                context::instance(&base, s, inst, env, self.model, self.graph, self.lib),
-            ));
+            let ctx = context::instance(&base, s, inst, env, self.model, self.graph, self.lib);
+            contexts.push((inst.env.as_str(), inst.resources.is_empty(), ctx));
         }
         for &target in self.targets {
             let prefix = format!("{}/", target.name());
@@ -270,14 +399,18 @@ impl Plan<'_> {
                         .is_some_and(|rest| !rest.contains('/'))
                 })
                 .filter(|k| !k.rsplit('/').next().is_some_and(|f| f.starts_with('_')))
+                .filter(|k| !self.resource_templates.contains(k.as_str()))
                 .map(String::as_str)
                 .collect();
-            let envs: Vec<&(&str, Json)> = if target.per_environment() {
+            let envs: Vec<&(&str, bool, Json)> = if target.per_environment() {
                 contexts.iter().collect()
             } else {
                 contexts.last().into_iter().collect()
             };
-            for (env, ctx) in envs {
+            for (env, no_resources, ctx) in envs {
+                if target == Target::Terraform && *no_resources {
+                    continue; // no infrastructure of its own
+                }
                 let mut rendered: Vec<(String, Format, Vec<Doc>)> = Vec::new();
                 for t in &templates {
                     let file = t
@@ -285,51 +418,42 @@ impl Plan<'_> {
                         .unwrap_or(t)
                         .trim_end_matches(".hbs")
                         .to_string();
-                    let format = Format::of(&file);
-                    let text = match self.renderer.render(t, ctx) {
-                        Ok(text) => text,
-                        Err(p) => {
-                            diags.push(template_diag(&p, self.lib, Some((&s.name, env))));
-                            continue;
-                        }
-                    };
-                    if text.trim().is_empty() {
-                        continue; // the template decided this object is not needed
-                    }
-                    match format.parse(&text) {
-                        Ok(docs) if docs.is_empty() => {}
-                        Ok(docs) => rendered.push((file, format, docs)),
-                        Err(e) => diags.push(invalid_output(t, self.lib, &s.name, env, &e)),
+                    self.render_into(t, file, ctx, (&s.name, env), &mut rendered, diags);
+                }
+                if target == Target::Terraform {
+                    self.resource_files(ctx, (&s.name, env), &mut rendered, diags);
+                }
+                let mut all: Vec<(String, &mut Doc)> = Vec::new();
+                for (_, _, docs) in rendered.iter_mut() {
+                    for d in docs.iter_mut() {
+                        patch::targets_of(target == Target::Terraform, d, &mut all);
                     }
                 }
-                let mut all: Vec<&mut Doc> = rendered
-                    .iter_mut()
-                    .flat_map(|(_, _, d)| d.iter_mut())
-                    .collect();
                 for p in s.patches.iter().filter(|p| p.target.name == target.name()) {
                     patch::apply(p, &mut all, env, diags);
                 }
                 for (file, format, docs) in rendered {
-                    let path = target.path(&s.name, env, &file);
-                    let contents = format.write(&docs, &s.path);
-                    let kind = match target {
-                        Target::Kubernetes => {
-                            let mut kinds: Vec<&str> = docs.iter().filter_map(Doc::kind).collect();
-                            kinds.dedup();
-                            format!("kubernetes/{}", kinds.join("+"))
+                    let contents = match format.write(&docs, &s.path) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            diags.push(invalid_output(
+                                &format!("{prefix}{file}"),
+                                self.lib,
+                                &s.name,
+                                env,
+                                &e,
+                            ));
+                            continue;
                         }
-                        other => other.name().to_string(),
                     };
                     let environment = target.per_environment().then(|| env.to_string());
-                    files.insert(
-                        path,
-                        OutFile {
-                            contents,
-                            service: Some(s.name.clone()),
-                            environment,
-                            kind,
-                        },
-                    );
+                    let out = OutFile {
+                        contents,
+                        service: Some(s.name.clone()),
+                        environment,
+                        kind: target.kind(&docs),
+                    };
+                    files.insert(target.path(&s.name, env, &file), out);
                 }
             }
         }
@@ -360,12 +484,16 @@ impl Plan<'_> {
 enum Format {
     Yaml,
     Json,
+    /// Rendered as YAML in the shape of Terraform's JSON syntax, written as HCL.
+    Hcl,
 }
 
 impl Format {
     fn of(file: &str) -> Format {
         if file.ends_with(".json") {
             Format::Json
+        } else if file.ends_with(".tf") {
+            Format::Hcl
         } else {
             Format::Yaml
         }
@@ -373,19 +501,26 @@ impl Format {
 
     fn parse(self, text: &str) -> Result<Vec<Doc>, String> {
         match self {
-            Format::Yaml => yaml::parse(text),
+            Format::Yaml | Format::Hcl => yaml::parse(text),
             Format::Json => serde_json::from_str::<Json>(text)
                 .map(|v| vec![doc::from_json(&v)])
                 .map_err(|e| e.to_string()),
         }
     }
 
-    fn write(self, docs: &[Doc], source: &str) -> String {
+    fn write(self, docs: &[Doc], source: &str) -> Result<String, String> {
+        let header = format!(
+            "Generated by platc from {source}. Do not edit: change the source and run `platc build`."
+        );
         let mut out = String::new();
         match self {
             Format::Yaml => {
-                out.push_str(&format!("# Generated by platc from {source}. Do not edit: change the source and run `platc build`.\n"));
+                out.push_str(&format!("# {header}\n"));
                 doc::to_yaml(docs, &mut out);
+            }
+            Format::Hcl => {
+                out.push_str(&format!("# {header}\n\n"));
+                hcl::to_hcl(docs, &mut out)?;
             }
             Format::Json => {
                 for d in docs {
@@ -393,7 +528,7 @@ impl Format {
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 

@@ -13,11 +13,17 @@ use crate::value::{Layer, Value, from_expr};
 use super::doc::Doc;
 
 /// Applies one patch to the objects of its target; `docs` are all objects
-/// the target generated for one service in one environment.
-pub fn apply(patch: &Patch, docs: &mut [&mut Doc], env: &str, diags: &mut Vec<Diagnostic>) {
+/// the target generated for one service in one environment, with their kinds
+/// (see [`targets_of`]).
+pub fn apply(
+    patch: &Patch,
+    docs: &mut [(String, &mut Doc)],
+    env: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut matched = false;
-    for doc in docs.iter_mut() {
-        if doc.kind() != Some(patch.kind.name.as_str()) {
+    for (kind, doc) in docs.iter_mut() {
+        if kind != &patch.kind.name {
             continue;
         }
         matched = true;
@@ -28,7 +34,7 @@ pub fn apply(patch: &Patch, docs: &mut [&mut Doc], env: &str, diags: &mut Vec<Di
         }
     }
     if !matched {
-        let mut kinds: Vec<&str> = docs.iter().filter_map(|d| d.kind()).collect();
+        let mut kinds: Vec<&str> = docs.iter().map(|(k, _)| k.as_str()).collect();
         kinds.sort_unstable();
         kinds.dedup();
         diags.push(
@@ -204,4 +210,26 @@ pub fn to_doc(v: &Value) -> Option<Doc> {
         ),
         _ => return None,
     })
+}
+
+/// The objects a patch of a target can address, with their kinds: a
+/// document's `kind` (Kubernetes, catalog entities, PrometheusRule), or, for
+/// Terraform, each `resource.<type>.<name>` body with its type as kind.
+pub fn targets_of<'a>(terraform: bool, doc: &'a mut Doc, out: &mut Vec<(String, &'a mut Doc)>) {
+    if !terraform {
+        if let Some(k) = doc.kind().map(str::to_string) {
+            out.push((k, doc));
+        }
+        return;
+    }
+    let Some(Doc::Map(types)) = doc.get_mut("resource") else {
+        return;
+    };
+    for (ty, named) in types.iter_mut() {
+        if let Doc::Map(bodies) = named {
+            for (_, body) in bodies.iter_mut() {
+                out.push((ty.clone(), body));
+            }
+        }
+    }
 }

@@ -1,0 +1,337 @@
+//! Writing Terraform's native syntax (HCL) from a [`Doc`].
+//!
+//! Terraform templates render YAML in the shape of Terraform's JSON syntax
+//! (`resource: { aws_db_instance: { main: { ... } } }`), which platc parses
+//! back, patches and writes here as canonical HCL, `=` aligned as
+//! `terraform fmt` aligns it. Inside a body:
+//!
+//! | in the document                        | written as                         |
+//! |----------------------------------------|------------------------------------|
+//! | `key: scalar` or a list of scalars     | `key = "value"` (an attribute)     |
+//! | `key: {$expr: aws_kms_key.main.arn}`   | `key = aws_kms_key.main.arn`       |
+//! | `key: {$map: {a: 1}}`                  | `key = { a = 1 }` (a map attribute)|
+//! | `key: {...}`                           | `key { ... }` (a nested block)     |
+//! | `key: [{...}, {...}]`                  | two `key { ... }` blocks           |
+//!
+//! Every string is a literal: `${` and `%{` are escaped (`$${`, `%%{`), so no
+//! value can become a Terraform expression. Expressions exist only where a
+//! template wrote `$expr`, which no quoted value can produce.
+
+use std::fmt::Write;
+
+use super::doc::{Doc, json_string};
+
+/// Top-level block types and how many labels each has.
+fn labels_of(block: &str) -> usize {
+    match block {
+        "resource" | "data" => 2,
+        "variable" | "output" | "provider" | "module" => 1,
+        _ => 0,
+    }
+}
+
+/// Writes a whole file from a Terraform-JSON-shaped document.
+pub fn to_hcl(docs: &[Doc], out: &mut String) -> Result<(), String> {
+    let mut first = true;
+    for doc in docs {
+        let Doc::Map(top) = doc else {
+            return Err("a Terraform document is a map of block types".into());
+        };
+        for (block, value) in top {
+            block_group(
+                block,
+                labels_of(block),
+                value,
+                &mut Vec::new(),
+                out,
+                &mut first,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `resource: {type: {name: body}}` → `resource "type" "name" { body }`.
+fn block_group(
+    block: &str,
+    labels: usize,
+    value: &Doc,
+    prefix: &mut Vec<String>,
+    out: &mut String,
+    first: &mut bool,
+) -> Result<(), String> {
+    if prefix.len() == labels {
+        let bodies: Vec<&Doc> = match value {
+            Doc::List(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for body in bodies {
+            if !*first {
+                out.push('\n');
+            }
+            *first = false;
+            out.push_str(block);
+            for l in prefix.iter() {
+                out.push(' ');
+                json_string(l, out);
+            }
+            out.push_str(" {\n");
+            body_of(body, 1, out)?;
+            out.push_str("}\n");
+        }
+        return Ok(());
+    }
+    let Doc::Map(m) = value else {
+        return Err(format!("`{block}` needs {labels} label(s) of nested maps"));
+    };
+    for (label, inner) in m {
+        prefix.push(label.clone());
+        block_group(block, labels, inner, prefix, out, first)?;
+        prefix.pop();
+    }
+    Ok(())
+}
+
+fn body_of(body: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
+    let Doc::Map(m) = body else {
+        return Err("a block body is a map".into());
+    };
+    // Attributes first, aligned in one run; then nested blocks.
+    let attrs: Vec<(&String, &Doc)> = m
+        .iter()
+        .filter(|(_, v)| !is_block(v))
+        .map(|(k, v)| (k, v))
+        .collect();
+    let width = attrs
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (k, v) in &attrs {
+        indent(depth, out);
+        out.push_str(k);
+        for _ in k.chars().count()..width {
+            out.push(' ');
+        }
+        out.push_str(" = ");
+        value(v, depth, out)?;
+        out.push('\n');
+    }
+    for (k, v) in m.iter().filter(|(_, v)| is_block(v)) {
+        let blocks: Vec<&Doc> = match v {
+            Doc::List(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for b in blocks {
+            if !attrs.is_empty() || !out.ends_with("{\n") {
+                out.push('\n');
+            }
+            indent(depth, out);
+            out.push_str(k);
+            out.push_str(" {\n");
+            body_of(b, depth + 1, out)?;
+            indent(depth, out);
+            out.push_str("}\n");
+        }
+    }
+    Ok(())
+}
+
+fn is_block(v: &Doc) -> bool {
+    match v {
+        Doc::Map(m) => !matches!(m.as_slice(), [(k, _)] if k == "$expr" || k == "$map"),
+        Doc::List(items) => {
+            !items.is_empty()
+                && items
+                    .iter()
+                    .all(|i| matches!(i, Doc::Map(_)) && is_block(i))
+        }
+        _ => false,
+    }
+}
+
+fn value(v: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
+    match v {
+        Doc::Null => out.push_str("null"),
+        Doc::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Doc::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Doc::Float(f) => {
+            let _ = write!(out, "{f}");
+        }
+        Doc::Str(s) => string(s, out),
+        Doc::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                value(item, depth, out)?;
+            }
+            out.push(']');
+        }
+        Doc::Map(m) => match m.as_slice() {
+            [(k, Doc::Str(expr))] if k == "$expr" => {
+                if !is_expression(expr) {
+                    return Err(format!("`{expr}` is not a reference expression"));
+                }
+                out.push_str(expr);
+            }
+            [(k, Doc::Map(entries))] if k == "$map" => {
+                if entries.is_empty() {
+                    out.push_str("{}");
+                    return Ok(());
+                }
+                out.push_str("{\n");
+                let width = entries
+                    .iter()
+                    .map(|(k, _)| key_text(k).chars().count())
+                    .max()
+                    .unwrap_or(0);
+                for (k, v) in entries {
+                    indent(depth + 1, out);
+                    let key = key_text(k);
+                    let pad = width - key.chars().count();
+                    out.push_str(&key);
+                    for _ in 0..pad {
+                        out.push(' ');
+                    }
+                    out.push_str(" = ");
+                    value(v, depth + 1, out)?;
+                    out.push('\n');
+                }
+                indent(depth, out);
+                out.push('}');
+            }
+            _ => return Err("a map inside an attribute must be `$map` or `$expr`".into()),
+        },
+    }
+    Ok(())
+}
+
+/// Map keys that are not identifiers are quoted.
+fn key_text(k: &str) -> String {
+    let ident = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ident {
+        k.to_string()
+    } else {
+        let mut s = String::new();
+        string(k, &mut s);
+        s
+    }
+}
+
+/// A literal string: JSON escapes plus `$${` and `%%{`.
+fn string(s: &str, out: &mut String) {
+    let mut quoted = String::new();
+    json_string(s, &mut quoted);
+    out.push_str(&quoted.replace("${", "$${").replace("%{", "%%{"));
+}
+
+/// A reference such as `aws_kms_key.main.arn`, `var.subnet_ids`,
+/// `local.tags`, `data.aws_caller_identity.current.account_id`, or a
+/// reference with an index `aws_x.y[0].id`.
+fn is_expression(e: &str) -> bool {
+    !e.is_empty()
+        && e.split('.').all(|part| {
+            let name = part.split('[').next().unwrap_or("");
+            !name.is_empty()
+                && name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && part
+                    .get(name.len()..)
+                    .unwrap_or("")
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '[' || c == ']' || c == '*')
+        })
+}
+
+fn indent(depth: usize, out: &mut String) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::yaml;
+
+    fn hcl(yaml_text: &str) -> String {
+        let docs = yaml::parse(yaml_text).unwrap();
+        let mut s = String::new();
+        to_hcl(&docs, &mut s).unwrap();
+        s
+    }
+
+    #[test]
+    fn blocks_attributes_expressions_and_maps() {
+        let out = hcl(r#"
+terraform:
+  required_version: ">= 1.5.0"
+resource:
+  aws_s3_bucket:
+    main:
+      bucket: orders-artifacts
+      tags: {$map: {service: orders, "team/name": x}}
+      kms: {$expr: aws_kms_key.main.arn}
+      rule:
+        - apply: {sse: "aws:kms"}
+        - apply: {sse: AES256}
+"#);
+        assert_eq!(
+            out,
+            r#"terraform {
+  required_version = ">= 1.5.0"
+}
+
+resource "aws_s3_bucket" "main" {
+  bucket = "orders-artifacts"
+  tags   = {
+    service     = "orders"
+    "team/name" = "x"
+  }
+  kms    = aws_kms_key.main.arn
+
+  rule {
+    apply {
+      sse = "aws:kms"
+    }
+  }
+
+  rule {
+    apply {
+      sse = "AES256"
+    }
+  }
+}
+"#
+        );
+    }
+
+    #[test]
+    fn strings_never_become_expressions() {
+        let out = hcl("locals:\n  x: \"${var.secret} %{if true}y%{endif}\"\n");
+        assert_eq!(
+            out,
+            "locals {\n  x = \"$${var.secret} %%{if true}y%%{endif}\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn only_references_are_expressions() {
+        let docs = yaml::parse("locals:\n  x: {$expr: \"file(\\\"/etc/passwd\\\")\"}\n").unwrap();
+        assert!(to_hcl(&docs, &mut String::new()).is_err());
+    }
+}
