@@ -66,11 +66,7 @@ pub enum Segment {
     /// `[3]`
     Index(usize, Span),
     /// `[name=app]`: the list item whose `name` is `app`
-    Select {
-        key: String,
-        value: String,
-        span: Span,
-    },
+    Select { key: String, value: String, span: Span },
 }
 
 impl Segment {
@@ -91,10 +87,7 @@ impl Path {
                     if !out.is_empty() {
                         out.push('.');
                     }
-                    if k.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                        && !k.is_empty()
-                    {
+                    if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !k.is_empty() {
                         out.push_str(k);
                     } else {
                         out.push_str(&format!("{k:?}"));
@@ -317,8 +310,6 @@ impl Body {
 
     /// The attribute set at a one-key path, the last one if repeated.
     pub fn get(&self, key: &str) -> Option<&Attribute> {
-        self.attributes()
-            .filter(|a| matches!(a.path.segments.as_slice(), [Segment::Key(k, _)] if k == key))
-            .last()
+        self.attributes().filter(|a| matches!(a.path.segments.as_slice(), [Segment::Key(k, _)] if k == key)).last()
     }
 }

@@ -47,14 +47,7 @@ pub fn check(model: &Model, lib: &Library, broken: &BTreeSet<String>, diags: &mu
     }
     let services: BTreeSet<String> = model.services.iter().map(|s| s.name.clone()).collect();
     for service in &model.services {
-        check_service(
-            service,
-            model,
-            lib,
-            &services,
-            broken.contains(&service.name),
-            diags,
-        );
+        check_service(service, model, lib, &services, broken.contains(&service.name), diags);
     }
 }
 
@@ -73,26 +66,16 @@ pub fn check_service(
     for (dep, span) in &service.depends_on {
         if *dep == service.name {
             diags.push(
-                Diagnostic::error(
-                    "platc::check::self_dependency",
-                    format!("`{}` depends on itself", service.name),
-                )
-                .label(*span, "names this service")
-                .help("remove it from `depends_on`"),
+                Diagnostic::error("platc::check::self_dependency", format!("`{}` depends on itself", service.name))
+                    .label(*span, "names this service")
+                    .help("remove it from `depends_on`"),
             );
         }
     }
     if let Some(api_schema) = lib.schemas.get("api") {
         let names = names_for(lib, services, None);
         for api in &service.apis {
-            schema::check_record(
-                &api.values,
-                api_schema,
-                &format!("api `{}`", api.name),
-                api.span,
-                &names,
-                diags,
-            );
+            schema::check_record(&api.values, api_schema, &format!("api `{}`", api.name), api.span, &names, diags);
         }
     }
     let mut waived_something: BTreeSet<&str> = BTreeSet::new();
@@ -100,14 +83,7 @@ pub fn check_service(
     for instance in &service.instances {
         let outputs = resource_outputs(instance);
         let names = names_for(lib, services, Some(&outputs));
-        schema::check_record(
-            &instance.values,
-            schema,
-            "service",
-            service.name_span,
-            &names,
-            &mut type_errors,
-        );
+        schema::check_record(&instance.values, schema, "service", service.name_span, &names, &mut type_errors);
         for r in &instance.resources {
             if let Some(rt) = lib.resource_types.get(&r.ty) {
                 schema::check_record(
@@ -127,12 +103,7 @@ pub fn check_service(
         return;
     }
     for instance in &service.instances {
-        let Some(env) = model
-            .workspace
-            .environments
-            .iter()
-            .find(|e| e.name == instance.env)
-        else {
+        let Some(env) = model.workspace.environments.iter().find(|e| e.name == instance.env) else {
             continue;
         };
         for policy in lib.policies.values() {
@@ -146,16 +117,10 @@ pub fn check_service(
                 Err((span, message)) => diags.push(
                     Diagnostic::error(
                         "platc::policy::cannot_evaluate",
-                        format!(
-                            "policy `{}` cannot be evaluated: {message}",
-                            policy.name.name
-                        ),
+                        format!("policy `{}` cannot be evaluated: {message}", policy.name.name),
                     )
                     .label(span, "here")
-                    .also(
-                        service.name_span,
-                        format!("while checking `{}` in {}", service.name, instance.env),
-                    )
+                    .also(service.name_span, format!("while checking `{}` in {}", service.name, instance.env))
                     .help("fix the policy's condition in the standard library"),
                 ),
             }
@@ -164,12 +129,9 @@ pub fn check_service(
     for w in &service.waivers {
         if lib.policies.contains_key(&w.what) && !waived_something.contains(w.what.as_str()) {
             diags.push(
-                Diagnostic::warning(
-                    "platc::policy::unused_waiver",
-                    format!("`allow {}` waives nothing", w.what),
-                )
-                .label(w.span, "the policy passes in every environment")
-                .help("remove the `allow`, so that a future violation is reported"),
+                Diagnostic::warning("platc::policy::unused_waiver", format!("`allow {}` waives nothing", w.what))
+                    .label(w.span, "the policy passes in every environment")
+                    .help("remove the `allow`, so that a future violation is reported"),
             );
         }
     }
@@ -198,13 +160,7 @@ fn scope<'a>(
     env: &'a Environment,
     schema: &'a Record,
 ) -> eval::Scope<'a> {
-    eval::Scope {
-        service: &service.name,
-        instance,
-        workspace: &model.workspace,
-        environment: env,
-        schema,
-    }
+    eval::Scope { service: &service.name, instance, workspace: &model.workspace, environment: env, schema }
 }
 
 /// Whether the policy holds (`when` false counts as holding).
@@ -220,18 +176,12 @@ fn run_policy(
     let mut read = Vec::new();
     if let Some(when) = &p.when {
         let applies = eval::eval(when, &s, &mut read)?;
-        if !applies
-            .truthy()
-            .ok_or((when.span, "`when` is not a condition".to_string()))?
-        {
+        if !applies.truthy().ok_or((when.span, "`when` is not a condition".to_string()))? {
             return Ok(true);
         }
     }
     let holds = eval::eval(&p.require, &s, &mut read)?;
-    holds.truthy().ok_or((
-        p.require.span,
-        format!("`require` is not a condition (found {:?})", holds),
-    ))
+    holds.truthy().ok_or((p.require.span, format!("`require` is not a condition (found {:?})", holds)))
 }
 
 fn violation(
@@ -245,18 +195,10 @@ fn violation(
     let s = scope(service, instance, model, env, schema);
     let mut read: Vec<Origin> = Vec::new();
     let _ = eval::eval(&p.require, &s, &mut read).unwrap_or(EVal::Null);
-    let written = |o: &Origin| {
-        matches!(
-            o.layer,
-            Layer::Service | Layer::Environment(_) | Layer::Override(_)
-        )
-    };
+    let written = |o: &Origin| matches!(o.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_));
     let mut d = Diagnostic::error(
         "platc::policy::violation",
-        format!(
-            "policy `{}` fails for `{}` in {}: {}",
-            p.name.name, service.name, instance.env, p.message
-        ),
+        format!("policy `{}` fails for `{}` in {}: {}", p.name.name, service.name, instance.env, p.message),
     )
     .with_severity(p.severity);
     match read.iter().find(|o| written(o)) {
@@ -271,10 +213,7 @@ fn violation(
         }
     }
     d = d.also(p.require.span, "the policy requires this");
-    let waive = format!(
-        "or waive it with a reason: `allow {} because \"...\"`",
-        p.name.name
-    );
+    let waive = format!("or waive it with a reason: `allow {} because \"...\"`", p.name.name);
     let help = match &p.help {
         Some(h) => format!("{h}; {waive}"),
         None => format!("change the value, {waive}"),

@@ -94,12 +94,9 @@ pub fn run(cli: Cli) -> u8 {
         MessageFormat::Github => Format::Github,
     };
     let result = match cli.command {
-        Command::Build { path, out, targets } => build(
-            path,
-            out,
-            targets.into_iter().map(TargetArg::target).collect(),
-            format,
-        ),
+        Command::Build { path, out, targets } => {
+            build(path, out, targets.into_iter().map(TargetArg::target).collect(), format)
+        }
         Command::Check { path } => check(path, format),
     };
     match result {
@@ -117,33 +114,21 @@ struct Loaded {
     compiled: Compiled,
 }
 
-fn compile(
-    path: Option<PathBuf>,
-    out: Option<PathBuf>,
-    options: &Options,
-) -> Result<Loaded, String> {
+fn compile(path: Option<PathBuf>, out: Option<PathBuf>, options: &Options) -> Result<Loaded, String> {
     let path = path.unwrap_or_else(|| PathBuf::from("."));
     let found = load::find(&path)?;
     let out = match out {
-        Some(o) => std::env::current_dir()
-            .map(|c| c.join(o))
-            .map_err(|e| e.to_string())?,
+        Some(o) => std::env::current_dir().map(|c| c.join(o)).map_err(|e| e.to_string())?,
         None => found.root.join("gen"),
     };
     let sources = load::sources(&found.root, &out)?;
     let compiled = platc::compile(&sources, options);
-    Ok(Loaded {
-        root: found.root,
-        out,
-        compiled,
-    })
+    Ok(Loaded { root: found.root, out, compiled })
 }
 
 /// Prints every diagnostic; returns whether any was an error.
 fn report(c: &Compiled, format: Format) -> bool {
-    let color = format == Format::Human
-        && std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+    let color = format == Format::Human && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut err = std::io::stderr().lock();
     for d in &c.diagnostics {
         let _ = err.write_all(render(d, &c.files, format, color).as_bytes());
@@ -157,16 +142,8 @@ fn report(c: &Compiled, format: Format) -> bool {
 }
 
 fn plural_summary(errors: usize, warnings: usize) -> String {
-    let e = if errors == 1 {
-        "1 error".to_string()
-    } else {
-        format!("{errors} errors")
-    };
-    let w = if warnings == 1 {
-        "1 warning".to_string()
-    } else {
-        format!("{warnings} warnings")
-    };
+    let e = if errors == 1 { "1 error".to_string() } else { format!("{errors} errors") };
+    let w = if warnings == 1 { "1 warning".to_string() } else { format!("{warnings} warnings") };
     match (errors, warnings) {
         (0, _) => w,
         (_, 0) => format!("{e}; nothing was written"),
@@ -174,17 +151,9 @@ fn plural_summary(errors: usize, warnings: usize) -> String {
     }
 }
 
-fn build(
-    path: Option<PathBuf>,
-    out: Option<PathBuf>,
-    targets: Vec<Target>,
-    format: Format,
-) -> Result<u8, String> {
+fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, format: Format) -> Result<u8, String> {
     let started = Instant::now();
-    let options = Options {
-        targets,
-        ..Options::default()
-    };
+    let options = Options { targets, ..Options::default() };
     let loaded = compile(path, out, &options)?;
     if report(&loaded.compiled, format) {
         return Ok(EXIT_DIAGNOSTICS);
@@ -193,12 +162,7 @@ fn build(
         return Ok(EXIT_DIAGNOSTICS);
     };
     let written = write::write(&loaded.out, output)?;
-    let services = loaded
-        .compiled
-        .model
-        .as_ref()
-        .map(|m| m.services.len())
-        .unwrap_or(0);
+    let services = loaded.compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
     eprintln!(
         "built {} files for {} service{} into {} ({} written, {} removed, {} unchanged) in {:.2}s",
         output.files.len(),
@@ -218,17 +182,9 @@ fn check(path: Option<PathBuf>, format: Format) -> Result<u8, String> {
     if report(&loaded.compiled, format) {
         return Ok(EXIT_DIAGNOSTICS);
     }
-    let services = loaded
-        .compiled
-        .model
-        .as_ref()
-        .map(|m| m.services.len())
-        .unwrap_or(0);
+    let services = loaded.compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
     if format == Format::Human {
-        eprintln!(
-            "checked {services} service{}: no errors",
-            if services == 1 { "" } else { "s" }
-        );
+        eprintln!("checked {services} service{}: no errors", if services == 1 { "" } else { "s" });
     }
     Ok(0)
 }

@@ -47,40 +47,23 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            code,
-            severity: Severity::Error,
-            message: message.into(),
-            labels: Vec::new(),
-            help: None,
-        }
+        Diagnostic { code, severity: Severity::Error, message: message.into(), labels: Vec::new(), help: None }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(code, message)
-        }
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
     }
 
     /// Adds the primary label (the first one added is primary).
     pub fn label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
         let primary = !self.labels.iter().any(|l| l.primary);
-        self.labels.push(Label {
-            span,
-            message: message.into(),
-            primary,
-        });
+        self.labels.push(Label { span, message: message.into(), primary });
         self
     }
 
     /// Adds a secondary label (another place that explains the problem).
     pub fn also(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label {
-            span,
-            message: message.into(),
-            primary: false,
-        });
+        self.labels.push(Label { span, message: message.into(), primary: false });
         self
     }
 
@@ -124,17 +107,9 @@ fn key<'a>(d: &'a Diagnostic, files: &'a SourceMap) -> (&'a str, u32, u32, &'a s
 }
 
 /// "did you mean `x`?" for the closest candidate within a small edit distance.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1) + 1;
-    candidates
-        .into_iter()
-        .map(|c| (distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
+    candidates.into_iter().map(|c| (distance(name, c), c)).filter(|(d, _)| *d <= limit).min().map(|(_, c)| c)
 }
 
 /// Levenshtein distance, by characters, case-insensitive.
@@ -169,11 +144,7 @@ pub fn one_of<S: AsRef<str>>(items: &[S]) -> String {
 
 /// The help line for an unknown name: "did you mean" when something is close,
 /// otherwise the list of what exists (or a fallback).
-pub fn unknown_help<'a>(
-    name: &str,
-    what: &str,
-    known: impl IntoIterator<Item = &'a str> + Clone,
-) -> String {
+pub fn unknown_help<'a>(name: &str, what: &str, known: impl IntoIterator<Item = &'a str> + Clone) -> String {
     if let Some(close) = did_you_mean(name, known.clone()) {
         return format!("did you mean `{close}`?");
     }
@@ -185,11 +156,7 @@ pub fn unknown_help<'a>(
     }
     if all.len() > 12 {
         let shown: Vec<String> = all.iter().take(12).map(|s| format!("`{s}`")).collect();
-        return format!(
-            "expected one of {}, ... ({} in all)",
-            shown.join(", "),
-            all.len()
-        );
+        return format!("expected one of {}, ... ({} in all)", shown.join(", "), all.len());
     }
     let shown: Vec<String> = all.iter().map(|s| format!("`{s}`")).collect();
     format!("expected {}", one_of(&shown))
@@ -201,23 +168,14 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(
-            did_you_mean("glod", ["bronze", "silver", "gold"]),
-            Some("gold")
-        );
-        assert_eq!(
-            did_you_mean("payments-bd", ["payments-db", "cache"]),
-            Some("payments-db")
-        );
+        assert_eq!(did_you_mean("glod", ["bronze", "silver", "gold"]), Some("gold"));
+        assert_eq!(did_you_mean("payments-bd", ["payments-db", "cache"]), Some("payments-db"));
         assert_eq!(did_you_mean("zzz", ["gold"]), None);
     }
 
     #[test]
     fn lists_alternatives_in_words() {
         assert_eq!(one_of(&["a", "b", "c"]), "a, b or c");
-        assert_eq!(
-            unknown_help("x", "tier", ["gold", "bronze"]),
-            "expected `bronze` or `gold`"
-        );
+        assert_eq!(unknown_help("x", "tier", ["gold", "bronze"]), "expected `bronze` or `gold`");
     }
 }

@@ -88,10 +88,7 @@ impl Target {
 
     /// Whether the target renders once per environment.
     fn per_environment(self) -> bool {
-        matches!(
-            self,
-            Target::Kubernetes | Target::Terraform | Target::Alerts
-        )
+        matches!(self, Target::Kubernetes | Target::Terraform | Target::Alerts)
     }
 
     fn path(self, service: &str, env: &str, file: &str) -> String {
@@ -121,9 +118,7 @@ impl Target {
                 kinds.dedup();
                 format!("kubernetes/{}", kinds.join("+"))
             }
-            Target::Alerts if docs.iter().any(|d| d.kind() == Some("PrometheusRule")) => {
-                "alerts/PrometheusRule".into()
-            }
+            Target::Alerts if docs.iter().any(|d| d.kind() == Some("PrometheusRule")) => "alerts/PrometheusRule".into(),
             Target::Alerts => "alerts/rules".into(),
             other => other.name().to_string(),
         }
@@ -138,6 +133,8 @@ pub struct OutFile {
     pub environment: Option<String>,
     /// `kubernetes/Deployment`, `catalog`, ...
     pub kind: String,
+    /// The documents the file was written from, when `Options::keep_docs`.
+    pub docs: Option<Vec<Doc>>,
 }
 
 /// Every generated file by output-relative path, the index included.
@@ -160,17 +157,11 @@ pub fn emit(
         diags.extend(problems.iter().map(|p| template_diag(p, lib, None)));
         return None;
     }
-    let targets: Vec<Target> = if options.targets.is_empty() {
-        Target::ALL.to_vec()
-    } else {
-        options.targets.clone()
-    };
-    let resource_templates = lib
-        .resource_types
-        .values()
-        .filter_map(|rt| rt.terraform.as_ref().map(|(t, _)| t.as_str()))
-        .collect();
+    let targets: Vec<Target> = if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() };
+    let resource_templates =
+        lib.resource_types.values().filter_map(|rt| rt.terraform.as_ref().map(|(t, _)| t.as_str())).collect();
     let plan = Plan {
+        keep_docs: options.keep_docs,
         resource_templates,
         model,
         graph,
@@ -179,10 +170,7 @@ pub fn emit(
         targets: &targets,
     };
 
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(model.services.len().max(1));
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(model.services.len().max(1));
     let chunk = model.services.len().div_ceil(threads).max(1);
     let results: Vec<(BTreeMap<String, OutFile>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = model
@@ -203,12 +191,8 @@ pub fn emit(
         handles
             .into_iter()
             .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    (
-                        BTreeMap::new(),
-                        vec![Diagnostic::internal("a rendering thread panicked")],
-                    )
-                })
+                h.join()
+                    .unwrap_or_else(|_| (BTreeMap::new(), vec![Diagnostic::internal("a rendering thread panicked")]))
             })
             .collect()
     });
@@ -226,17 +210,13 @@ pub fn emit(
     let index = index(&out);
     out.files.insert(
         INDEX_FILE.to_string(),
-        OutFile {
-            contents: index,
-            service: None,
-            environment: None,
-            kind: "index".into(),
-        },
+        OutFile { contents: index, service: None, environment: None, kind: "index".into(), docs: None },
     );
     Some(out)
 }
 
 struct Plan<'a> {
+    keep_docs: bool,
     /// Templates named by resource types: rendered per resource, not per service.
     resource_templates: std::collections::BTreeSet<&'a str>,
     model: &'a Model,
@@ -289,12 +269,7 @@ impl Plan<'_> {
         };
         for r in resources {
             let ty = r.get("type").and_then(Json::as_str).unwrap_or("");
-            let Some((template, _)) = self
-                .lib
-                .resource_types
-                .get(ty)
-                .and_then(|rt| rt.terraform.as_ref())
-            else {
+            let Some((template, _)) = self.lib.resource_types.get(ty).and_then(|rt| rt.terraform.as_ref()) else {
                 continue;
             };
             let mut rctx = ctx.clone();
@@ -308,20 +283,11 @@ impl Plan<'_> {
 
     /// Workspace-wide templates (`templates/<target>/workspace/*.hbs`),
     /// rendered once into the root of the output.
-    fn workspace(
-        &self,
-        target: Target,
-        files: &mut BTreeMap<String, OutFile>,
-        diags: &mut Vec<Diagnostic>,
-    ) {
+    fn workspace(&self, target: Target, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
         let prefix = format!("{}/workspace/", target.name());
         let ctx = context::workspace(self.model);
         for t in self.lib.templates.keys().filter(|k| k.starts_with(&prefix)) {
-            let file = t
-                .strip_prefix(&prefix)
-                .unwrap_or(t)
-                .trim_end_matches(".hbs")
-                .to_string();
+            let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
             if file.starts_with('_') || file.contains('/') {
                 continue;
             }
@@ -345,44 +311,22 @@ impl Plan<'_> {
                                 service: None,
                                 environment: None,
                                 kind,
+                                docs: self.keep_docs.then(|| docs.clone()),
                             },
                         );
                     }
-                    Err(e) => diags.push(invalid_output(
-                        t,
-                        self.lib,
-                        "the workspace",
-                        "all environments",
-                        &e,
-                    )),
+                    Err(e) => diags.push(invalid_output(t, self.lib, "the workspace", "all environments", &e)),
                 },
-                Err(e) => diags.push(invalid_output(
-                    t,
-                    self.lib,
-                    "the workspace",
-                    "all environments",
-                    &e,
-                )),
+                Err(e) => diags.push(invalid_output(t, self.lib, "the workspace", "all environments", &e)),
             }
         }
     }
 
-    fn service(
-        &self,
-        s: &Service,
-        files: &mut BTreeMap<String, OutFile>,
-        diags: &mut Vec<Diagnostic>,
-    ) {
+    fn service(&self, s: &Service, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
         let base = context::service_base(s, self.model, self.graph, self.lib);
         let mut contexts = Vec::new();
         for inst in &s.instances {
-            let Some(env) = self
-                .model
-                .workspace
-                .environments
-                .iter()
-                .find(|e| e.name == inst.env)
-            else {
+            let Some(env) = self.model.workspace.environments.iter().find(|e| e.name == inst.env) else {
                 continue;
             };
             let ctx = context::instance(&base, s, inst, env, self.model, self.graph, self.lib);
@@ -394,10 +338,7 @@ impl Plan<'_> {
                 .lib
                 .templates
                 .keys()
-                .filter(|k| {
-                    k.strip_prefix(&prefix)
-                        .is_some_and(|rest| !rest.contains('/'))
-                })
+                .filter(|k| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
                 .filter(|k| !k.rsplit('/').next().is_some_and(|f| f.starts_with('_')))
                 .filter(|k| !self.resource_templates.contains(k.as_str()))
                 .map(String::as_str)
@@ -413,11 +354,7 @@ impl Plan<'_> {
                 }
                 let mut rendered: Vec<(String, Format, Vec<Doc>)> = Vec::new();
                 for t in &templates {
-                    let file = t
-                        .strip_prefix(&prefix)
-                        .unwrap_or(t)
-                        .trim_end_matches(".hbs")
-                        .to_string();
+                    let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
                     self.render_into(t, file, ctx, (&s.name, env), &mut rendered, diags);
                 }
                 if target == Target::Terraform {
@@ -436,13 +373,7 @@ impl Plan<'_> {
                     let contents = match format.write(&docs, &s.path) {
                         Ok(c) => c,
                         Err(e) => {
-                            diags.push(invalid_output(
-                                &format!("{prefix}{file}"),
-                                self.lib,
-                                &s.name,
-                                env,
-                                &e,
-                            ));
+                            diags.push(invalid_output(&format!("{prefix}{file}"), self.lib, &s.name, env, &e));
                             continue;
                         }
                     };
@@ -452,28 +383,18 @@ impl Plan<'_> {
                         service: Some(s.name.clone()),
                         environment,
                         kind: target.kind(&docs),
+                        docs: self.keep_docs.then(|| docs.clone()),
                     };
                     files.insert(target.path(&s.name, env, &file), out);
                 }
             }
         }
-        let unknown: Vec<_> = s
-            .patches
-            .iter()
-            .filter(|p| Target::from_name(&p.target.name).is_none())
-            .collect();
+        let unknown: Vec<_> = s.patches.iter().filter(|p| Target::from_name(&p.target.name).is_none()).collect();
         for p in unknown {
             diags.push(
-                Diagnostic::error(
-                    "platc::patch::unknown_target",
-                    format!("unknown patch target `{}`", p.target.name),
-                )
-                .label(p.target.span, "not an output")
-                .help(crate::diag::unknown_help(
-                    &p.target.name,
-                    "target",
-                    Target::ALL.iter().map(|t| t.name()),
-                )),
+                Diagnostic::error("platc::patch::unknown_target", format!("unknown patch target `{}`", p.target.name))
+                    .label(p.target.span, "not an output")
+                    .help(crate::diag::unknown_help(&p.target.name, "target", Target::ALL.iter().map(|t| t.name()))),
             );
         }
     }
@@ -502,16 +423,14 @@ impl Format {
     fn parse(self, text: &str) -> Result<Vec<Doc>, String> {
         match self {
             Format::Yaml | Format::Hcl => yaml::parse(text),
-            Format::Json => serde_json::from_str::<Json>(text)
-                .map(|v| vec![doc::from_json(&v)])
-                .map_err(|e| e.to_string()),
+            Format::Json => {
+                serde_json::from_str::<Json>(text).map(|v| vec![doc::from_json(&v)]).map_err(|e| e.to_string())
+            }
         }
     }
 
     fn write(self, docs: &[Doc], source: &str) -> Result<String, String> {
-        let header = format!(
-            "Generated by platc from {source}. Do not edit: change the source and run `platc build`."
-        );
+        let header = format!("Generated by platc from {source}. Do not edit: change the source and run `platc build`.");
         let mut out = String::new();
         match self {
             Format::Yaml => {
@@ -533,34 +452,18 @@ impl Format {
 }
 
 fn template_diag(p: &TemplateProblem, lib: &Library, at: Option<(&str, &str)>) -> Diagnostic {
-    let shown = lib
-        .templates
-        .get(&p.template)
-        .map(|t| t.shown_as.clone())
-        .unwrap_or_else(|| p.template.clone());
+    let shown = lib.templates.get(&p.template).map(|t| t.shown_as.clone()).unwrap_or_else(|| p.template.clone());
     let pos = match (p.line, p.column) {
         (Some(l), Some(c)) => format!("{shown}:{l}:{c}"),
         _ => shown,
     };
-    let when = at
-        .map(|(s, e)| format!(" while rendering `{s}` ({e})"))
-        .unwrap_or_default();
+    let when = at.map(|(s, e)| format!(" while rendering `{s}` ({e})")).unwrap_or_default();
     Diagnostic::error("platc::emit::template", format!("template {pos} failed{when}: {}", p.message))
         .help("fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)")
 }
 
-fn invalid_output(
-    template: &str,
-    lib: &Library,
-    service: &str,
-    env: &str,
-    err: &str,
-) -> Diagnostic {
-    let shown = lib
-        .templates
-        .get(template)
-        .map(|t| t.shown_as.as_str())
-        .unwrap_or(template);
+fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: &str) -> Diagnostic {
+    let shown = lib.templates.get(template).map(|t| t.shown_as.as_str()).unwrap_or(template);
     Diagnostic::error(
         "platc::emit::invalid_output",
         format!("template {shown} produced unreadable output for `{service}` ({env}): {err}"),
@@ -577,14 +480,8 @@ fn index(out: &Output) -> String {
         .map(|(path, f)| {
             Doc::Map(vec![
                 ("path".into(), Doc::Str(path.clone())),
-                (
-                    "service".into(),
-                    f.service.clone().map(Doc::Str).unwrap_or(Doc::Null),
-                ),
-                (
-                    "environment".into(),
-                    f.environment.clone().map(Doc::Str).unwrap_or(Doc::Null),
-                ),
+                ("service".into(), f.service.clone().map(Doc::Str).unwrap_or(Doc::Null)),
+                ("environment".into(), f.environment.clone().map(Doc::Str).unwrap_or(Doc::Null)),
                 ("kind".into(), Doc::Str(f.kind.clone())),
                 ("sha256".into(), Doc::Str(sha256(&f.contents))),
             ])
@@ -592,18 +489,12 @@ fn index(out: &Output) -> String {
         .collect();
     let mut s = String::new();
     doc::to_json(
-        &Doc::Map(vec![
-            ("generator".into(), Doc::Str("platc".into())),
-            ("files".into(), Doc::List(files)),
-        ]),
+        &Doc::Map(vec![("generator".into(), Doc::Str("platc".into())), ("files".into(), Doc::List(files))]),
         &mut s,
     );
     s
 }
 
 pub fn sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -65,12 +65,7 @@ pub fn eval(e: &Expr, s: &Scope, read: &mut Vec<Origin>) -> Result<EVal, Error> 
     eval_hint(e, s, read, None)
 }
 
-fn eval_hint(
-    e: &Expr,
-    s: &Scope,
-    read: &mut Vec<Origin>,
-    hint: Option<&Type>,
-) -> Result<EVal, Error> {
+fn eval_hint(e: &Expr, s: &Scope, read: &mut Vec<Origin>, hint: Option<&Type>) -> Result<EVal, Error> {
     Ok(match &e.kind {
         ExprKind::Null => EVal::Null,
         ExprKind::Bool(b) => EVal::Bool(*b),
@@ -86,10 +81,7 @@ fn eval_hint(
                         EVal::Num(n) => out.push_str(&n.to_string()),
                         EVal::Bool(b) => out.push_str(&b.to_string()),
                         other => {
-                            return Err((
-                                *span,
-                                format!("`${{{}}}` is {}", path.join("."), other.describe()),
-                            ));
+                            return Err((*span, format!("`${{{}}}` is {}", path.join("."), other.describe())));
                         }
                     },
                 }
@@ -100,21 +92,14 @@ fn eval_hint(
             let path: Vec<String> = parts.iter().map(|p| p.name.clone()).collect();
             reference(&path, e.span, s, read)?.0
         }
-        ExprKind::List(items) => EVal::List(
-            items
-                .iter()
-                .map(|i| eval_hint(i, s, read, hint))
-                .collect::<Result<_, _>>()?,
-        ),
+        ExprKind::List(items) => {
+            EVal::List(items.iter().map(|i| eval_hint(i, s, read, hint)).collect::<Result<_, _>>()?)
+        }
         ExprKind::Not(inner) => {
             let v = eval(inner, s, read)?;
             EVal::Bool(!truth(&v, inner.span)?)
         }
-        ExprKind::Binary {
-            op: op @ (BinOp::And | BinOp::Or),
-            lhs,
-            rhs,
-        } => {
+        ExprKind::Binary { op: op @ (BinOp::And | BinOp::Or), lhs, rhs } => {
             let l = truth(&eval(lhs, s, read)?, lhs.span)?;
             // Short-circuit, as a reader expects: `when` guards `require`.
             if (*op == BinOp::And && !l) || (*op == BinOp::Or && l) {
@@ -130,10 +115,7 @@ fn eval_hint(
             EVal::Bool(compare(*op, &l, &r, e.span)?)
         }
         ExprKind::Call { name, args } => {
-            let vals: Vec<EVal> = args
-                .iter()
-                .map(|a| eval(a, s, read))
-                .collect::<Result<_, _>>()?;
+            let vals: Vec<EVal> = args.iter().map(|a| eval(a, s, read)).collect::<Result<_, _>>()?;
             call(&name.name, &vals, e.span)?
         }
         ExprKind::Map(_) | ExprKind::Tagged { .. } => {
@@ -143,24 +125,11 @@ fn eval_hint(
 }
 
 fn truth(v: &EVal, span: Span) -> Result<bool, Error> {
-    v.truthy().ok_or_else(|| {
-        (
-            span,
-            format!(
-                "expected a condition (true or false); found {}",
-                v.describe()
-            ),
-        )
-    })
+    v.truthy().ok_or_else(|| (span, format!("expected a condition (true or false); found {}", v.describe())))
 }
 
 /// Resolves a dotted reference; returns its value and its schema type.
-fn reference(
-    path: &[String],
-    span: Span,
-    s: &Scope,
-    read: &mut Vec<Origin>,
-) -> Result<(EVal, Option<Type>), Error> {
+fn reference(path: &[String], span: Span, s: &Scope, read: &mut Vec<Origin>) -> Result<(EVal, Option<Type>), Error> {
     let keys: Vec<&str> = path.iter().map(String::as_str).collect();
     match keys.as_slice() {
         ["environment"] | ["environment", "name"] => {
@@ -171,13 +140,7 @@ fn reference(
             return Ok((v.map(|v| from_value(&v, None)).unwrap_or(EVal::Null), None));
         }
         ["workspace", key] => {
-            return Ok((
-                s.workspace
-                    .get(key)
-                    .map(|v| from_value(&v, None))
-                    .unwrap_or(EVal::Null),
-                None,
-            ));
+            return Ok((s.workspace.get(key).map(|v| from_value(&v, None)).unwrap_or(EVal::Null), None));
         }
         ["service", "name"] => return Ok((EVal::Str(s.service.to_string()), None)),
         _ => {}
@@ -191,10 +154,7 @@ fn reference(
         if let [word] = keys.as_slice() {
             return Ok((EVal::Str((*word).to_string()), None)); // a symbol
         }
-        return Err((
-            span,
-            format!("`{}` is not an attribute of a service", path.join(".")),
-        ));
+        return Err((span, format!("`{}` is not an attribute of a service", path.join("."))));
     }
     match crate::merge::get(&s.instance.values, rest) {
         Some(node) => {
@@ -239,12 +199,7 @@ pub fn from_value(v: &Value, ty: Option<&Type>) -> EVal {
         Value::Str(t) => EVal::Str(t.clone()),
         Value::Ref(p) => EVal::Str(p.join(".")),
         Value::Secret(t) | Value::File(t) | Value::Template(t) => EVal::Str(t.clone()),
-        Value::List(items) => EVal::List(
-            items
-                .iter()
-                .map(|n| from_value(&n.value, inner(ty)))
-                .collect(),
-        ),
+        Value::List(items) => EVal::List(items.iter().map(|n| from_value(&n.value, inner(ty))).collect()),
         Value::Interpolated(_) | Value::Call(..) | Value::Tagged(..) | Value::Map(_) => EVal::Null,
     }
 }
@@ -288,13 +243,7 @@ fn compare(op: BinOp, l: &EVal, r: &EVal, span: Span) -> Result<bool, Error> {
                 EVal::Str(hay) => matches!(l, EVal::Str(n) if hay.contains(n.as_str())),
                 EVal::Null => false,
                 other => {
-                    return Err((
-                        span,
-                        format!(
-                            "`in` looks inside a list or a string; found {}",
-                            other.describe()
-                        ),
-                    ));
+                    return Err((span, format!("`in` looks inside a list or a string; found {}", other.describe())));
                 }
             };
             found == (op == BinOp::In)
@@ -316,12 +265,7 @@ fn compare(op: BinOp, l: &EVal, r: &EVal, span: Span) -> Result<bool, Error> {
             (a, b) => {
                 return Err((
                     span,
-                    format!(
-                        "cannot order {} and {} with `{}`",
-                        a.describe(),
-                        b.describe(),
-                        op.as_str()
-                    ),
+                    format!("cannot order {} and {} with `{}`", a.describe(), b.describe(), op.as_str()),
                 ));
             }
         },
@@ -331,9 +275,7 @@ fn compare(op: BinOp, l: &EVal, r: &EVal, span: Span) -> Result<bool, Error> {
 fn equal(a: &EVal, b: &EVal) -> bool {
     match (a, b) {
         (EVal::Num(x), EVal::Num(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
-        (EVal::List(x), EVal::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equal(a, b))
-        }
+        (EVal::List(x), EVal::List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equal(a, b)),
         _ => a == b,
     }
 }
@@ -361,13 +303,7 @@ fn call(name: &str, args: &[EVal], span: Span) -> Result<EVal, Error> {
             _ => return Err((span, "`len` takes one list or string".into())),
         },
         _ => {
-            return Err((
-                span,
-                format!(
-                    "unknown function `{name}`; the functions are {}",
-                    FUNCTIONS.join(", ")
-                ),
-            ));
+            return Err((span, format!("unknown function `{name}`; the functions are {}", FUNCTIONS.join(", "))));
         }
     })
 }

@@ -82,11 +82,7 @@ pub fn build(model: &Model, diags: &mut Vec<Diagnostic>) -> Graph {
     for s in &model.services {
         nodes.push(Node::Service(s.name.clone()));
         if let Some(i) = s.instances.first() {
-            nodes.extend(
-                i.resources
-                    .iter()
-                    .map(|r| Node::Resource(s.name.clone(), r.name.clone())),
-            );
+            nodes.extend(i.resources.iter().map(|r| Node::Resource(s.name.clone(), r.name.clone())));
         }
     }
     nodes.sort();
@@ -125,9 +121,7 @@ fn report_cycles(g: &Graph, diags: &mut Vec<Diagnostic>) {
         scc.sort_by(|a, b| g.graph.node_weight(*a).cmp(&g.graph.node_weight(*b)));
     }
     sccs.sort_by(|a, b| {
-        a.first()
-            .and_then(|n| g.graph.node_weight(*n))
-            .cmp(&b.first().and_then(|n| g.graph.node_weight(*n)))
+        a.first().and_then(|n| g.graph.node_weight(*n)).cmp(&b.first().and_then(|n| g.graph.node_weight(*n)))
     });
     for scc in sccs.iter().filter(|c| c.len() > 1) {
         let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
@@ -147,12 +141,9 @@ fn report_cycles(g: &Graph, diags: &mut Vec<Diagnostic>) {
             next.sort_by(|a, b| {
                 let back_a = a.0 == start;
                 let back_b = b.0 == start;
-                back_b
-                    .cmp(&back_a)
-                    .then_with(|| g.graph.node_weight(a.0).cmp(&g.graph.node_weight(b.0)))
+                back_b.cmp(&back_a).then_with(|| g.graph.node_weight(a.0).cmp(&g.graph.node_weight(b.0)))
             });
-            let Some(&(to, span)) = next.iter().find(|(n, _)| *n == start || !path.contains(n))
-            else {
+            let Some(&(to, span)) = next.iter().find(|(n, _)| *n == start || !path.contains(n)) else {
                 break;
             };
             edges.push(span);
@@ -173,24 +164,19 @@ fn report_cycles(g: &Graph, diags: &mut Vec<Diagnostic>) {
         if let Some(first) = names.first() {
             shown.push(first.clone());
         }
-        let mut d = Diagnostic::error(
-            "platc::graph::cycle",
-            format!("dependency cycle: {}", shown.join(" → ")),
-        );
+        let mut d = Diagnostic::error("platc::graph::cycle", format!("dependency cycle: {}", shown.join(" → ")));
         for (i, span) in edges.iter().enumerate() {
             let from = names.get(i).cloned().unwrap_or_default();
-            let to = names
-                .get(i + 1)
-                .or(names.first())
-                .cloned()
-                .unwrap_or_default();
+            let to = names.get(i + 1).or(names.first()).cloned().unwrap_or_default();
             d = if i == 0 {
                 d.label(*span, format!("`{from}` depends on `{to}`"))
             } else {
                 d.also(*span, format!("`{from}` depends on `{to}`"))
             };
         }
-        diags.push(d.help("a service cannot depend on itself through others; remove one `depends_on` entry of the cycle"));
+        diags.push(
+            d.help("a service cannot depend on itself through others; remove one `depends_on` entry of the cycle"),
+        );
     }
 }
 
@@ -204,15 +190,9 @@ fn topological(g: &Graph) -> Vec<String> {
             _ => None,
         })
         .collect();
-    let mut remaining: BTreeMap<&str, usize> = services
-        .iter()
-        .map(|(name, _)| (*name, g.service_dependencies(name).len()))
-        .collect();
-    let mut ready: BTreeSet<&str> = remaining
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(s, _)| *s)
-        .collect();
+    let mut remaining: BTreeMap<&str, usize> =
+        services.iter().map(|(name, _)| (*name, g.service_dependencies(name).len())).collect();
+    let mut ready: BTreeSet<&str> = remaining.iter().filter(|(_, n)| **n == 0).map(|(s, _)| *s).collect();
     let mut order = Vec::new();
     while let Some(s) = ready.pop_first() {
         remaining.remove(s);

@@ -31,12 +31,7 @@ pub struct Input {
 }
 
 /// Registers and parses one file; `None` when it is not UTF-8 or does not parse.
-pub fn parse_file(
-    path: &str,
-    text: &Text,
-    files: &mut SourceMap,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<ast::File> {
+pub fn parse_file(path: &str, text: &Text, files: &mut SourceMap, diags: &mut Vec<Diagnostic>) -> Option<ast::File> {
     match text {
         Text::Utf8(t) => {
             let id = files.add(path.to_string(), t.clone());
@@ -75,9 +70,14 @@ pub fn load(
                 match item {
                     ast::Item::Block(b) if b.kind.name == "workspace" && workspace.is_none() => workspace = Some(b),
                     other => diags.push(
-                        Diagnostic::error("platc::workspace::misplaced", "platform.plat holds one `workspace NAME { ... }` block")
-                            .label(other.span(), "not the workspace block")
-                            .help("move services to their own service.plat and platform declarations to the stdlib directory"),
+                        Diagnostic::error(
+                            "platc::workspace::misplaced",
+                            "platform.plat holds one `workspace NAME { ... }` block",
+                        )
+                        .label(other.span(), "not the workspace block")
+                        .help(
+                            "move services to their own service.plat and platform declarations to the stdlib directory",
+                        ),
                     ),
                 }
             }
@@ -90,12 +90,7 @@ pub fn load(
     // The standard library: embedded files, overlaid path by path.
     let mut stdlib: BTreeMap<String, (String, Text)> = STDLIB
         .iter()
-        .map(|(p, t)| {
-            (
-                p.to_string(),
-                (format!("{STDLIB_PREFIX}{p}"), Text::Utf8(Arc::from(*t))),
-            )
-        })
+        .map(|(p, t)| (p.to_string(), (format!("{STDLIB_PREFIX}{p}"), Text::Utf8(Arc::from(*t)))))
         .collect();
     if let Some(dir) = &overlay {
         let prefix = format!("{dir}/");
@@ -114,13 +109,7 @@ pub fn load(
         if let Some(t) = rel.strip_prefix("templates/") {
             match text {
                 Text::Utf8(s) => {
-                    templates.insert(
-                        t.to_string(),
-                        TemplateFile {
-                            shown_as: shown.clone(),
-                            text: s.clone(),
-                        },
-                    );
+                    templates.insert(t.to_string(), TemplateFile { shown_as: shown.clone(), text: s.clone() });
                 }
                 Text::Invalid { .. } => {
                     parse_file(shown, text, files, diags);
@@ -139,9 +128,7 @@ pub fn load(
     let mut service_file_count = 0;
     for (path, text) in sources.files() {
         let is_service = path == SERVICE_FILE || path.ends_with(&format!("/{SERVICE_FILE}"));
-        let in_overlay = overlay
-            .as_ref()
-            .is_some_and(|d| path.starts_with(&format!("{d}/")));
+        let in_overlay = overlay.as_ref().is_some_and(|d| path.starts_with(&format!("{d}/")));
         if !is_service || in_overlay || (!globs.is_empty() && !selects(&globs, path)) {
             continue;
         }
@@ -153,10 +140,9 @@ pub fn load(
         }
     }
     for (glob, span) in &globs {
-        let matched = sources.files().any(|(p, _)| {
-            (p == SERVICE_FILE || p.ends_with("/service.plat"))
-                && selects(&[(glob.clone(), *span)], p)
-        });
+        let matched = sources
+            .files()
+            .any(|(p, _)| (p == SERVICE_FILE || p.ends_with("/service.plat")) && selects(&[(glob.clone(), *span)], p));
         if !matched {
             diags.push(
                 Diagnostic::warning("platc::workspace::empty_glob", format!("`{glob}` matches no service.plat"))
@@ -165,14 +151,7 @@ pub fn load(
             );
         }
     }
-    Input {
-        workspace,
-        stdlib: parsed,
-        templates,
-        overlay,
-        service_files,
-        service_file_count,
-    }
+    Input { workspace, stdlib: parsed, templates, overlay, service_files, service_file_count }
 }
 
 fn stdlib_dir(b: &ast::Block, diags: &mut Vec<Diagnostic>) -> Option<String> {
@@ -187,7 +166,9 @@ fn stdlib_dir(b: &ast::Block, diags: &mut Vec<Diagnostic>) -> Option<String> {
             diags.push(
                 Diagnostic::error("platc::workspace::stdlib_outside", format!("`{raw}` is outside the workspace"))
                     .label(a.value.span, "leaves the workspace")
-                    .help("keep the standard library directory inside the workspace, such as `stdlib = \"./platform\"`"),
+                    .help(
+                        "keep the standard library directory inside the workspace, such as `stdlib = \"./platform\"`",
+                    ),
             );
             None
         }
@@ -225,20 +206,20 @@ pub fn service_decls(
                     out.push(ServiceDecl { block: b, file, path: path.clone() });
                 }
                 other => diags.push(
-                    Diagnostic::error("platc::resolve::misplaced", "a service file holds `service NAME { ... }` blocks")
-                        .label(other.span(), "outside any service")
-                        .help("move this inside the service block, or into the workspace's stdlib directory"),
+                    Diagnostic::error(
+                        "platc::resolve::misplaced",
+                        "a service file holds `service NAME { ... }` blocks",
+                    )
+                    .label(other.span(), "outside any service")
+                    .help("move this inside the service block, or into the workspace's stdlib directory"),
                 ),
             }
         }
         if !any {
             diags.push(
-                Diagnostic::warning(
-                    "platc::resolve::empty_service_file",
-                    format!("`{path}` declares no service"),
-                )
-                .label(Span::new(file, 0, 0), "no `service` block")
-                .help("write `service NAME from web-api { owner = \"team-x\" ... }`"),
+                Diagnostic::warning("platc::resolve::empty_service_file", format!("`{path}` declares no service"))
+                    .label(Span::new(file, 0, 0), "no `service` block")
+                    .help("write `service NAME from web-api { owner = \"team-x\" ... }`"),
             );
         }
     }

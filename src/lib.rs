@@ -19,21 +19,14 @@
 //!
 //! Diagnostics ([`diag`]) are collected by every stage and sorted once.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::indexing_slicing,
-        clippy::panic,
-        clippy::todo
-    )
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::todo))]
 
 pub mod ast;
 pub mod check;
 pub mod diag;
 pub mod emit;
 pub mod eval;
+pub mod fmt;
 pub mod graph;
 pub mod input;
 pub mod library;
@@ -65,6 +58,9 @@ pub struct Options {
     pub targets: Vec<Target>,
     /// Keep every assignment's history (for `platc explain`).
     pub trace: bool,
+    /// Keep each generated file's parsed documents (for `platc diff` and
+    /// `platc explain` of generated paths).
+    pub keep_docs: bool,
 }
 
 /// The result of a compilation.
@@ -81,6 +77,10 @@ pub struct Compiled {
     pub read: BTreeSet<String>,
     /// The resolved model, when resolution got that far.
     pub model: Option<Model>,
+    /// The dependency graph of the model.
+    pub graph: Option<graph::Graph>,
+    /// The standard library the model was resolved with.
+    pub library: Option<Library>,
 }
 
 impl Compiled {
@@ -97,11 +97,7 @@ pub fn compile(sources: &Sources, options: &Options) -> Compiled {
 
     let input = input::load(sources, &mut files, &mut diags, &mut read);
     let library = Library::build(input.stdlib, input.templates, &mut diags);
-    let workspace = match input
-        .workspace
-        .as_ref()
-        .or(library.default_workspace.as_ref())
-    {
+    let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
         Some(b) => Workspace::from_block(b, input.workspace.is_some(), &mut diags),
         None => {
             diags.push(Diagnostic::error(
@@ -115,19 +111,12 @@ pub fn compile(sources: &Sources, options: &Options) -> Compiled {
     let decls = input::service_decls(input.service_files, &mut diags);
     if service_file_count == 0 {
         diags.push(
-            Diagnostic::error(
-                "platc::workspace::no_services",
-                "the workspace has no services",
-            )
-            .help(
-                "add a `service.plat` holding `service NAME from web-api { owner = \"team-x\" }`",
-            ),
+            Diagnostic::error("platc::workspace::no_services", "the workspace has no services")
+                .help("add a `service.plat` holding `service NAME from web-api { owner = \"team-x\" }`"),
         );
     }
 
-    let (model, broken) = resolve_all(
-        &decls, &library, workspace, sources, options, &mut diags, &mut read,
-    );
+    let (model, broken) = resolve_all(&decls, &library, workspace, sources, options, &mut diags, &mut read);
     check::check(&model, &library, &broken, &mut diags);
     let graph = graph::build(&model, &mut diags);
 
@@ -136,7 +125,10 @@ pub fn compile(sources: &Sources, options: &Options) -> Compiled {
     } else {
         emit::emit(&model, &graph, &library, options, &files, &mut diags)
     };
-    finish(files, diags, output, read, Some(model))
+    let mut compiled = finish(files, diags, output, read, Some(model));
+    compiled.graph = Some(graph);
+    compiled.library = Some(library);
+    compiled
 }
 
 fn finish(
@@ -147,18 +139,8 @@ fn finish(
     model: Option<Model>,
 ) -> Compiled {
     diag::sort(&mut diagnostics, &files);
-    let output = if diagnostics.iter().any(Diagnostic::is_error) {
-        None
-    } else {
-        output
-    };
-    Compiled {
-        files,
-        diagnostics,
-        output,
-        read,
-        model,
-    }
+    let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
+    Compiled { files, diagnostics, output, read, model, graph: None, library: None }
 }
 
 fn resolve_all(
@@ -170,12 +152,7 @@ fn resolve_all(
     diags: &mut Vec<Diagnostic>,
     read: &mut BTreeSet<String>,
 ) -> (Model, BTreeSet<String>) {
-    let cx = resolve::Context {
-        library,
-        workspace: &workspace,
-        sources,
-        trace: options.trace,
-    };
+    let cx = resolve::Context { library, workspace: &workspace, sources, trace: options.trace };
     let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
     // Services whose resolution failed: their policies would only repeat it.
     let mut broken = BTreeSet::new();
@@ -209,11 +186,5 @@ fn resolve_all(
         }
         services.insert(s.name.clone(), s);
     }
-    (
-        Model {
-            workspace,
-            services: services.into_values().collect(),
-        },
-        broken,
-    )
+    (Model { workspace, services: services.into_values().collect() }, broken)
 }

@@ -74,16 +74,7 @@ pub struct Library {
     pub language_names: BTreeSet<String>,
 }
 
-const KINDS: &[&str] = &[
-    "defaults",
-    "template",
-    "tier",
-    "resource_type",
-    "policy",
-    "language",
-    "schema",
-    "workspace",
-];
+const KINDS: &[&str] = &["defaults", "template", "tier", "resource_type", "policy", "language", "schema", "workspace"];
 
 impl Library {
     /// Indexes the parsed stdlib files (in path order).
@@ -92,21 +83,15 @@ impl Library {
         templates: BTreeMap<String, TemplateFile>,
         diags: &mut Vec<Diagnostic>,
     ) -> Library {
-        let mut lib = Library {
-            templates,
-            ..Library::default()
-        };
+        let mut lib = Library { templates, ..Library::default() };
         let mut seen: BTreeMap<(String, String), Span> = BTreeMap::new();
         for file in files {
             for item in file.body.items {
                 let ast::Item::Block(b) = item else {
                     diags.push(
-                        Diagnostic::error(
-                            "platc::library::misplaced",
-                            "the standard library holds only declarations",
-                        )
-                        .label(item.span(), "not inside a declaration")
-                        .help(format!("put this inside a block: {}", KINDS.join(", "))),
+                        Diagnostic::error("platc::library::misplaced", "the standard library holds only declarations")
+                            .label(item.span(), "not inside a declaration")
+                            .help(format!("put this inside a block: {}", KINDS.join(", "))),
                     );
                     continue;
                 };
@@ -116,8 +101,11 @@ impl Library {
         for required in ["service", "api", "environment"] {
             if !lib.schemas.contains_key(required) {
                 diags.push(
-                    Diagnostic::error("platc::library::missing_schema", format!("the standard library has no `schema {required}`"))
-                        .help("an overlay that replaces `schema.plat` must keep the service, api and environment schemas"),
+                    Diagnostic::error(
+                        "platc::library::missing_schema",
+                        format!("the standard library has no `schema {required}`"),
+                    )
+                    .help("an overlay that replaces `schema.plat` must keep the service, api and environment schemas"),
                 );
             }
         }
@@ -129,46 +117,27 @@ impl Library {
         lib
     }
 
-    fn declare(
-        &mut self,
-        b: ast::Block,
-        seen: &mut BTreeMap<(String, String), Span>,
-        diags: &mut Vec<Diagnostic>,
-    ) {
+    fn declare(&mut self, b: ast::Block, seen: &mut BTreeMap<(String, String), Span>, diags: &mut Vec<Diagnostic>) {
         let kind = b.kind.name.clone();
         let want_labels = match kind.as_str() {
             "defaults" => 0,
-            "template" | "tier" | "resource_type" | "policy" | "language" | "schema"
-            | "workspace" => 1,
+            "template" | "tier" | "resource_type" | "policy" | "language" | "schema" | "workspace" => 1,
             _ => {
                 diags.push(
-                    Diagnostic::error(
-                        "platc::library::unknown_declaration",
-                        format!("unknown declaration `{kind}`"),
-                    )
-                    .label(b.kind.span, "not a standard-library declaration")
-                    .help(unknown_help(
-                        &kind,
-                        "declaration",
-                        KINDS.iter().copied(),
-                    )),
+                    Diagnostic::error("platc::library::unknown_declaration", format!("unknown declaration `{kind}`"))
+                        .label(b.kind.span, "not a standard-library declaration")
+                        .help(unknown_help(&kind, "declaration", KINDS.iter().copied())),
                 );
                 return;
             }
         };
         if b.labels.len() != want_labels {
-            let form = if want_labels == 0 {
-                format!("`{kind} {{ ... }}`")
-            } else {
-                format!("`{kind} NAME {{ ... }}`")
-            };
+            let form =
+                if want_labels == 0 { format!("`{kind} {{ ... }}`") } else { format!("`{kind} NAME {{ ... }}`") };
             diags.push(
-                Diagnostic::error(
-                    "platc::library::bad_declaration",
-                    format!("`{kind}` is written {form}"),
-                )
-                .label(b.span, "wrong number of names")
-                .help(format!("write {form}")),
+                Diagnostic::error("platc::library::bad_declaration", format!("`{kind}` is written {form}"))
+                    .label(b.span, "wrong number of names")
+                    .help(format!("write {form}")),
             );
             return;
         }
@@ -178,10 +147,7 @@ impl Library {
                     "platc::library::bad_declaration",
                     "only golden paths (`template`) extend another with `from`",
                 )
-                .label(
-                    b.from.as_ref().map(|f| f.span).unwrap_or(b.span),
-                    "`from` here",
-                ),
+                .label(b.from.as_ref().map(|f| f.span).unwrap_or(b.span), "`from` here"),
             );
         }
         let name = b.labels.first().cloned().unwrap_or_else(|| b.kind.clone());
@@ -194,12 +160,7 @@ impl Library {
             );
             return;
         }
-        let decl = Decl {
-            name: name.clone(),
-            from: b.from.clone(),
-            body: b.body.clone(),
-            span: b.span,
-        };
+        let decl = Decl { name: name.clone(), from: b.from.clone(), body: b.body.clone(), span: b.span };
         match kind.as_str() {
             "defaults" => self.defaults = Some(decl),
             "template" => {
@@ -322,11 +283,7 @@ impl Library {
                     diags.push(
                         Diagnostic::error(
                             "platc::library::bad_policy",
-                            format!(
-                                "policy `{}` refers to unknown `{}`",
-                                p.name.name,
-                                path.join(".")
-                            ),
+                            format!("policy `{}` refers to unknown `{}`", p.name.name, path.join(".")),
                         )
                         .label(span, "unknown attribute")
                         .help(help),
@@ -358,11 +315,7 @@ fn policy_ref_ok(path: &[String], service: &Record) -> Result<(), String> {
     let mut rec = service;
     for (i, key) in rest.iter().enumerate() {
         let Some(field) = rec.fields.get(key) else {
-            return Err(unknown_help(
-                key,
-                "attribute",
-                rec.fields.keys().map(String::as_str),
-            ));
+            return Err(unknown_help(key, "attribute", rec.fields.keys().map(String::as_str)));
         };
         match &field.ty {
             Type::Record(inner) => rec = inner,
@@ -381,9 +334,7 @@ fn collect_refs(e: &ast::Expr, out: &mut Vec<(Vec<String>, Span)>) {
             collect_refs(rhs, out);
         }
         ExprKind::Not(x) => collect_refs(x, out),
-        ExprKind::Call { args, .. } | ExprKind::List(args) => {
-            args.iter().for_each(|a| collect_refs(a, out))
-        }
+        ExprKind::Call { args, .. } | ExprKind::List(args) => args.iter().for_each(|a| collect_refs(a, out)),
         _ => {}
     }
 }
@@ -394,11 +345,8 @@ fn string_attr(body: &Body, key: &str, diags: &mut Vec<Diagnostic>) -> Option<St
         ExprKind::Str(s) if s.as_plain().is_some() => s.as_plain(),
         _ => {
             diags.push(
-                Diagnostic::error(
-                    "platc::library::bad_declaration",
-                    format!("`{key}` is a plain string"),
-                )
-                .label(a.value.span, "not a plain string"),
+                Diagnostic::error("platc::library::bad_declaration", format!("`{key}` is a plain string"))
+                    .label(a.value.span, "not a plain string"),
             );
             None
         }
@@ -423,50 +371,35 @@ fn policy(decl: Decl, diags: &mut Vec<Diagnostic>) -> Option<Policy> {
         };
         if !FIELDS.contains(&key.as_str()) {
             diags.push(
-                Diagnostic::error(
-                    "platc::library::bad_policy",
-                    format!("unknown policy field `{key}`"),
-                )
-                .label(item.span(), "not a policy field")
-                .help(unknown_help(&key, "field", FIELDS.iter().copied())),
+                Diagnostic::error("platc::library::bad_policy", format!("unknown policy field `{key}`"))
+                    .label(item.span(), "not a policy field")
+                    .help(unknown_help(&key, "field", FIELDS.iter().copied())),
             );
         }
     }
     let Some(require) = decl.body.get("require").map(|a| a.value.clone()) else {
         diags.push(
-            Diagnostic::error(
-                "platc::library::bad_policy",
-                format!("policy `{}` has no `require`", decl.name.name),
-            )
-            .label(decl.name.span, "nothing to check")
-            .help("add `require = <condition>`, such as `require = replicas >= 2`"),
+            Diagnostic::error("platc::library::bad_policy", format!("policy `{}` has no `require`", decl.name.name))
+                .label(decl.name.span, "nothing to check")
+                .help("add `require = <condition>`, such as `require = replicas >= 2`"),
         );
         return None;
     };
-    let severity = match decl
-        .body
-        .get("severity")
-        .map(|a| (a.value.as_symbol().map(|i| i.name.as_str()), a.value.span))
+    let severity = match decl.body.get("severity").map(|a| (a.value.as_symbol().map(|i| i.name.as_str()), a.value.span))
     {
         None | Some((Some("error"), _)) => Severity::Error,
         Some((Some("warning"), _)) => Severity::Warning,
         Some((_, span)) => {
             diags.push(
-                Diagnostic::error(
-                    "platc::library::bad_policy",
-                    "a policy's severity is `error` or `warning`",
-                )
-                .label(span, "unknown severity")
-                .help(format!(
-                    "write `severity = {}`",
-                    one_of(&["error", "warning"])
-                )),
+                Diagnostic::error("platc::library::bad_policy", "a policy's severity is `error` or `warning`")
+                    .label(span, "unknown severity")
+                    .help(format!("write `severity = {}`", one_of(&["error", "warning"]))),
             );
             Severity::Error
         }
     };
-    let message = string_attr(&decl.body, "message", diags)
-        .unwrap_or_else(|| format!("policy `{}` failed", decl.name.name));
+    let message =
+        string_attr(&decl.body, "message", diags).unwrap_or_else(|| format!("policy `{}` failed", decl.name.name));
     let help = string_attr(&decl.body, "help", diags);
     Some(Policy {
         name: decl.name.clone(),
@@ -480,15 +413,7 @@ fn policy(decl: Decl, diags: &mut Vec<Diagnostic>) -> Option<Policy> {
 }
 
 fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
-    const FIELDS: &[&str] = &[
-        "catalog_type",
-        "port",
-        "sizes",
-        "schema",
-        "defaults",
-        "outputs",
-        "terraform",
-    ];
+    const FIELDS: &[&str] = &["catalog_type", "port", "sizes", "schema", "defaults", "outputs", "terraform"];
     let mut sizes = BTreeMap::new();
     let mut rec = Record::default();
     let mut defaults = Body::default();
@@ -515,12 +440,9 @@ fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
             },
             ast::Item::Attribute(a) if FIELDS.contains(&a.path.display().as_str()) => {}
             other => diags.push(
-                Diagnostic::error(
-                    "platc::library::bad_declaration",
-                    "unknown field in a resource type",
-                )
-                .label(other.span(), "not part of a resource type")
-                .help(format!("a resource type holds {}", FIELDS.join(", "))),
+                Diagnostic::error("platc::library::bad_declaration", "unknown field in a resource type")
+                    .label(other.span(), "not part of a resource type")
+                    .help(format!("a resource type holds {}", FIELDS.join(", "))),
             ),
         }
     }
@@ -536,71 +458,37 @@ fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
     }
     let names: Vec<&str> = sizes.keys().map(String::as_str).collect();
     let size_type = Type::Enum(names.iter().map(|s| s.to_string()).collect());
-    rec.fields.insert(
-        "size".into(),
-        schema::Field {
-            ty: size_type,
-            required: false,
-            span: decl.name.span,
-        },
-    );
+    rec.fields.insert("size".into(), schema::Field { ty: size_type, required: false, span: decl.name.span });
     for (_, body) in sizes.values() {
         for a in body.attributes() {
             let key = a.path.display();
-            rec.fields.entry(key).or_insert(schema::Field {
-                ty: Type::Any,
-                required: false,
-                span: a.path.span,
-            });
+            rec.fields.entry(key).or_insert(schema::Field { ty: Type::Any, required: false, span: a.path.span });
         }
     }
-    let terraform = decl
-        .body
-        .get("terraform")
-        .and_then(|a| match &a.value.kind {
-            ExprKind::Call { name, args } if name.name == "template" => match args.as_slice() {
-                [
-                    ast::Expr {
-                        kind: ExprKind::Str(s),
-                        span,
-                    },
-                ] => s.as_plain().map(|p| (p, *span)),
-                _ => None,
-            },
-            _ => {
-                diags.push(
-                    Diagnostic::error(
-                        "platc::library::bad_declaration",
-                        "`terraform` names a template",
-                    )
+    let terraform = decl.body.get("terraform").and_then(|a| match &a.value.kind {
+        ExprKind::Call { name, args } if name.name == "template" => match args.as_slice() {
+            [ast::Expr { kind: ExprKind::Str(s), span }] => s.as_plain().map(|p| (p, *span)),
+            _ => None,
+        },
+        _ => {
+            diags.push(
+                Diagnostic::error("platc::library::bad_declaration", "`terraform` names a template")
                     .label(a.value.span, "not a template reference")
                     .help("write `terraform = template(\"terraform/postgres.tf.hbs\")`"),
-                );
-                None
-            }
-        });
-    let catalog_type =
-        string_attr(&decl.body, "catalog_type", diags).unwrap_or_else(|| "resource".into());
+            );
+            None
+        }
+    });
+    let catalog_type = string_attr(&decl.body, "catalog_type", diags).unwrap_or_else(|| "resource".into());
     let port = decl
         .body
         .get("port")
         .and_then(|a| match a.value.kind {
-            ExprKind::Number { value, .. }
-                if value.fract() == 0.0 && (1.0..=65535.0).contains(&value) =>
-            {
+            ExprKind::Number { value, .. } if value.fract() == 0.0 && (1.0..=65535.0).contains(&value) => {
                 Some(value as i64)
             }
             _ => None,
         })
         .unwrap_or(443);
-    ResourceType {
-        decl,
-        sizes,
-        schema: rec,
-        defaults,
-        outputs,
-        terraform,
-        catalog_type,
-        port,
-    }
+    ResourceType { decl, sizes, schema: rec, defaults, outputs, terraform, catalog_type, port }
 }

@@ -64,11 +64,7 @@ pub struct Merger {
 
 impl Merger {
     pub fn new(trace: bool) -> Merger {
-        Merger {
-            tree: Map::new(),
-            locks: BTreeMap::new(),
-            trace: trace.then(Vec::new),
-        }
+        Merger { tree: Map::new(), locks: BTreeMap::new(), trace: trace.then(Vec::new) }
     }
 
     /// Applies the plain attributes, `locked` attributes and unlabelled
@@ -82,26 +78,14 @@ impl Merger {
                 ast::Item::Block(b) if b.labels.is_empty() && b.from.is_none() => {
                     let map = value::map_from_body(&b.body, layer, diags);
                     let node = Node::new(Value::Map(map), layer.clone(), b.span);
-                    self.assign(
-                        &[b.kind.name.as_str()],
-                        AssignOp::Set,
-                        node,
-                        b.kind.span,
-                        diags,
-                    );
+                    self.assign(&[b.kind.name.as_str()], AssignOp::Set, node, b.kind.span, diags);
                 }
                 _ => {}
             }
         }
     }
 
-    fn apply_attribute(
-        &mut self,
-        a: &ast::Attribute,
-        layer: &Layer,
-        lock: bool,
-        diags: &mut Vec<Diagnostic>,
-    ) {
+    fn apply_attribute(&mut self, a: &ast::Attribute, layer: &Layer, lock: bool, diags: &mut Vec<Diagnostic>) {
         let Some(keys) = a.path.keys() else {
             diags.push(value::list_selector_error(&a.path));
             return;
@@ -109,8 +93,7 @@ impl Merger {
         let node = value::from_expr(&a.value, layer, diags);
         self.assign(&keys, a.op, node.clone(), a.path.span, diags);
         if lock {
-            self.locks
-                .insert(keys.iter().map(|k| k.to_string()).collect(), node);
+            self.locks.insert(keys.iter().map(|k| k.to_string()).collect(), node);
         }
     }
 
@@ -126,14 +109,7 @@ impl Merger {
     }
 
     /// Sets `keys` to `node` under the rules above.
-    pub fn assign(
-        &mut self,
-        keys: &[&str],
-        op: AssignOp,
-        node: Node,
-        span: Span,
-        diags: &mut Vec<Diagnostic>,
-    ) {
+    pub fn assign(&mut self, keys: &[&str], op: AssignOp, node: Node, span: Span, diags: &mut Vec<Diagnostic>) {
         if !matches!(node.origin.layer, Layer::Override(_)) {
             self.check_locks(keys, &node, span, diags);
         }
@@ -145,9 +121,9 @@ impl Merger {
         };
         let mut map = &mut self.tree;
         for key in parents {
-            let entry = map.entry((*key).to_string()).or_insert_with(|| {
-                Node::new(Value::Map(Map::new()), node.origin.layer.clone(), span)
-            });
+            let entry = map
+                .entry((*key).to_string())
+                .or_insert_with(|| Node::new(Value::Map(Map::new()), node.origin.layer.clone(), span));
             if !matches!(entry.value, Value::Map(_)) {
                 *entry = Node::new(Value::Map(Map::new()), node.origin.layer.clone(), span);
             }
@@ -173,11 +149,7 @@ impl Merger {
                 continue;
             }
             let rest = lock_path.get(keys.len()..).unwrap_or(&[]);
-            let given = if rest.is_empty() {
-                Some(node)
-            } else {
-                lookup(&node.value, rest)
-            };
+            let given = if rest.is_empty() { Some(node) } else { lookup(&node.value, rest) };
             let Some(given) = given else { continue };
             if same(&given.value, &lock.value) {
                 continue;
@@ -203,26 +175,14 @@ fn record(trace: &mut Vec<Step>, path: &str, op: AssignOp, node: &Node) {
                 record(trace, &format!("{path}.{k}"), AssignOp::Set, n);
             }
         }
-        _ => trace.push(Step {
-            path: path.to_string(),
-            op,
-            origin: node.origin.clone(),
-        }),
+        _ => trace.push(Step { path: path.to_string(), op, origin: node.origin.clone() }),
     }
 }
 
 /// Replaces, or merges two maps by key.
 fn set(map: &mut Map, key: &str, node: Node) {
     match (map.get_mut(key), node.value) {
-        (
-            Some(
-                old @ Node {
-                    value: Value::Map(_),
-                    ..
-                },
-            ),
-            Value::Map(new),
-        ) => {
+        (Some(old @ Node { value: Value::Map(_), .. }), Value::Map(new)) => {
             let Value::Map(old_map) = &mut old.value else {
                 return;
             };
@@ -231,13 +191,7 @@ fn set(map: &mut Map, key: &str, node: Node) {
             }
         }
         (_, value) => {
-            map.insert(
-                key.to_string(),
-                Node {
-                    value,
-                    origin: node.origin,
-                },
-            );
+            map.insert(key.to_string(), Node { value, origin: node.origin });
         }
     }
 }
@@ -255,22 +209,12 @@ fn append(map: &mut Map, key: &str, node: Node, path: &str, diags: &mut Vec<Diag
         return;
     };
     match map.get_mut(key) {
-        Some(Node {
-            value: Value::List(items),
-            origin,
-        }) => {
+        Some(Node { value: Value::List(items), origin }) => {
             items.extend(new_items);
             *origin = node.origin;
         }
-        Some(
-            old @ Node {
-                value: Value::Null, ..
-            },
-        ) => {
-            *old = Node {
-                value: Value::List(new_items),
-                origin: node.origin,
-            };
+        Some(old @ Node { value: Value::Null, .. }) => {
+            *old = Node { value: Value::List(new_items), origin: node.origin };
         }
         Some(old) => diags.push(
             Diagnostic::error(
@@ -282,13 +226,7 @@ fn append(map: &mut Map, key: &str, node: Node, path: &str, diags: &mut Vec<Diag
             .help(format!("replace it with `{path} = [...]`")),
         ),
         None => {
-            map.insert(
-                key.to_string(),
-                Node {
-                    value: Value::List(new_items),
-                    origin: node.origin,
-                },
-            );
+            map.insert(key.to_string(), Node { value: Value::List(new_items), origin: node.origin });
         }
     }
 }
@@ -297,11 +235,7 @@ fn append(map: &mut Map, key: &str, node: Node, path: &str, diags: &mut Vec<Diag
 pub fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Node> {
     let (first, rest) = path.split_first()?;
     let node = v.as_map()?.get(first)?;
-    if rest.is_empty() {
-        Some(node)
-    } else {
-        lookup(&node.value, rest)
-    }
+    if rest.is_empty() { Some(node) } else { lookup(&node.value, rest) }
 }
 
 /// Looks a dotted path up in a tree.
@@ -322,10 +256,7 @@ fn same(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(&a.value, &b.value))
         }
         (Value::Map(x), Value::Map(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((ka, a), (kb, b))| ka == kb && same(&a.value, &b.value))
+            x.len() == y.len() && x.iter().zip(y).all(|((ka, a), (kb, b))| ka == kb && same(&a.value, &b.value))
         }
         _ => a == b,
     }
@@ -351,10 +282,7 @@ pub fn display(v: &Value) -> String {
             format!("[{}]", items.join(", "))
         }
         Value::Map(m) => {
-            let items: Vec<String> = m
-                .iter()
-                .map(|(k, n)| format!("{k} = {}", display(&n.value)))
-                .collect();
+            let items: Vec<String> = m.iter().map(|(k, n)| format!("{k} = {}", display(&n.value))).collect();
             format!("{{ {} }}", items.join("  "))
         }
     }

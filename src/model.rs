@@ -19,10 +19,7 @@ pub struct Model {
 
 impl Model {
     pub fn service(&self, name: &str) -> Option<&Service> {
-        self.services
-            .binary_search_by(|s| s.name.as_str().cmp(name))
-            .ok()
-            .and_then(|i| self.services.get(i))
+        self.services.binary_search_by(|s| s.name.as_str().cmp(name)).ok().and_then(|i| self.services.get(i))
     }
 }
 

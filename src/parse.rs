@@ -37,15 +37,8 @@ pub fn parse(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>) {
     }
     match PlatParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
-            let mut lower = Lower {
-                file,
-                diags: Vec::new(),
-            };
-            let body = pairs
-                .next()
-                .and_then(|f| f.into_inner().next())
-                .map(|b| lower.body(b))
-                .unwrap_or_default();
+            let mut lower = Lower { file, diags: Vec::new() };
+            let body = pairs.next().and_then(|f| f.into_inner().next()).map(|b| lower.body(b)).unwrap_or_default();
             (Some(File { body }), lower.diags)
         }
         Err(e) => (None, vec![syntax_error(file, text, &e)]),
@@ -79,40 +72,23 @@ impl Lower {
                 let path = self.path(it.next()?);
                 let value = self.expr(it.nth(1)?);
                 let reason = self.string(it.nth(1)?);
-                Item::Override(Override {
-                    path,
-                    value,
-                    reason,
-                    span,
-                })
+                Item::Override(Override { path, value, reason, span })
             }
             Rule::allow => {
                 let span = self.span(&p);
                 let mut it = p.into_inner().skip(1);
                 let policy = self.ident(it.next()?);
                 let reason = self.string(it.nth(1)?);
-                Item::Allow(Allow {
-                    policy,
-                    reason,
-                    span,
-                })
+                Item::Allow(Allow { policy, reason, span })
             }
             Rule::patch => {
                 let span = self.span(&p);
                 let mut it = p.into_inner().skip(1);
                 let target = self.ident(it.next()?);
                 let kind = self.ident(it.next()?);
-                let sets = it
-                    .find(|i| i.as_rule() == Rule::patch_body)?
-                    .into_inner()
-                    .map(|a| self.attribute(a))
-                    .collect();
-                Item::Patch(Patch {
-                    target,
-                    kind,
-                    sets,
-                    span,
-                })
+                let sets =
+                    it.find(|i| i.as_rule() == Rule::patch_body)?.into_inner().map(|a| self.attribute(a)).collect();
+                Item::Patch(Patch { target, kind, sets, span })
             }
             Rule::block => Item::Block(self.block(p)?),
             _ => return None,
@@ -122,24 +98,13 @@ impl Lower {
     fn attribute(&mut self, p: Pair<Rule>) -> Attribute {
         let span = self.span(&p);
         let mut it = p.into_inner();
-        let path = it.next().map(|x| self.path(x)).unwrap_or(Path {
-            segments: Vec::new(),
-            span,
-        });
+        let path = it.next().map(|x| self.path(x)).unwrap_or(Path { segments: Vec::new(), span });
         let op = match it.next().map(|o| o.as_str().to_string()) {
             Some(o) if o == "+=" => AssignOp::Append,
             _ => AssignOp::Set,
         };
-        let value = it.next().map(|x| self.expr(x)).unwrap_or(Expr {
-            kind: ExprKind::Null,
-            span,
-        });
-        Attribute {
-            path,
-            op,
-            value,
-            span,
-        }
+        let value = it.next().map(|x| self.expr(x)).unwrap_or(Expr { kind: ExprKind::Null, span });
+        Attribute { path, op, value, span }
     }
 
     fn block(&mut self, p: Pair<Rule>) -> Option<Block> {
@@ -156,10 +121,7 @@ impl Lower {
                     labels.push(match inner.as_rule() {
                         Rule::string => {
                             let s = self.string(inner);
-                            Ident {
-                                name: s.as_plain().unwrap_or_default(),
-                                span: s.span,
-                            }
+                            Ident { name: s.as_plain().unwrap_or_default(), span: s.span }
                         }
                         _ => self.ident(inner),
                     });
@@ -169,20 +131,11 @@ impl Lower {
                 _ => {}
             }
         }
-        Some(Block {
-            kind: kind?,
-            labels,
-            from,
-            body,
-            span,
-        })
+        Some(Block { kind: kind?, labels, from, body, span })
     }
 
     fn ident(&self, p: Pair<Rule>) -> Ident {
-        Ident {
-            name: p.as_str().to_string(),
-            span: self.span(&p),
-        }
+        Ident { name: p.as_str().to_string(), span: self.span(&p) }
     }
 
     fn path(&mut self, p: Pair<Rule>) -> Path {
@@ -209,31 +162,19 @@ impl Lower {
                         match inner.as_str().parse() {
                             Ok(i) => segments.push(Segment::Index(i, pspan)),
                             Err(_) => self.diags.push(
-                                Diagnostic::error(
-                                    "platc::parse::syntax",
-                                    "this list index is too large",
-                                )
-                                .label(pspan, "index out of range"),
+                                Diagnostic::error("platc::parse::syntax", "this list index is too large")
+                                    .label(pspan, "index out of range"),
                             ),
                         }
                     } else {
                         let mut kv = inner.into_inner();
-                        let key = kv
-                            .next()
-                            .map(|k| k.as_str().to_string())
-                            .unwrap_or_default();
+                        let key = kv.next().map(|k| k.as_str().to_string()).unwrap_or_default();
                         let value = match kv.next() {
-                            Some(v) if v.as_rule() == Rule::string => {
-                                self.string(v).as_plain().unwrap_or_default()
-                            }
+                            Some(v) if v.as_rule() == Rule::string => self.string(v).as_plain().unwrap_or_default(),
                             Some(v) => v.as_str().to_string(),
                             None => String::new(),
                         };
-                        segments.push(Segment::Select {
-                            key,
-                            value,
-                            span: pspan,
-                        });
+                        segments.push(Segment::Select { key, value, span: pspan });
                     }
                 }
                 _ => {}
@@ -265,32 +206,16 @@ impl Lower {
                 None => ExprKind::Null,
             },
             Rule::or_expr | Rule::and_expr => {
-                let op = if rule == Rule::or_expr {
-                    BinOp::Or
-                } else {
-                    BinOp::And
-                };
-                let mut operands = p
-                    .into_inner()
-                    .filter(|x| !matches!(x.as_rule(), Rule::kw_or | Rule::kw_and));
+                let op = if rule == Rule::or_expr { BinOp::Or } else { BinOp::And };
+                let mut operands = p.into_inner().filter(|x| !matches!(x.as_rule(), Rule::kw_or | Rule::kw_and));
                 let Some(first) = operands.next() else {
-                    return Expr {
-                        kind: ExprKind::Null,
-                        span,
-                    };
+                    return Expr { kind: ExprKind::Null, span };
                 };
                 let mut acc = self.expr(first);
                 for rhs in operands {
                     let rhs = self.expr(rhs);
                     let span = acc.span.to(rhs.span);
-                    acc = Expr {
-                        kind: ExprKind::Binary {
-                            op,
-                            lhs: Box::new(acc),
-                            rhs: Box::new(rhs),
-                        },
-                        span,
-                    };
+                    acc = Expr { kind: ExprKind::Binary { op, lhs: Box::new(acc), rhs: Box::new(rhs) }, span };
                 }
                 return acc;
             }
@@ -308,10 +233,7 @@ impl Lower {
             Rule::cmp_expr => {
                 let mut it = p.into_inner();
                 let Some(lhs) = it.next() else {
-                    return Expr {
-                        kind: ExprKind::Null,
-                        span,
-                    };
+                    return Expr { kind: ExprKind::Null, span };
                 };
                 let lhs = self.expr(lhs);
                 let (Some(op), Some(rhs)) = (it.next(), it.next()) else {
@@ -327,11 +249,7 @@ impl Lower {
                     "in" => BinOp::In,
                     _ => BinOp::NotIn,
                 };
-                ExprKind::Binary {
-                    op,
-                    lhs: Box::new(lhs),
-                    rhs: Box::new(self.expr(rhs)),
-                }
+                ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(self.expr(rhs)) }
             }
             Rule::string | Rule::heredoc => ExprKind::Str(self.string(p)),
             Rule::number => number(p.as_str()),
@@ -340,42 +258,27 @@ impl Lower {
             Rule::list => ExprKind::List(self.exprs(p)),
             Rule::map => match p.into_inner().find(|x| x.as_rule() == Rule::body) {
                 Some(b) => ExprKind::Map(self.body(b)),
-                None => ExprKind::Map(Body {
-                    items: Vec::new(),
-                    span,
-                }),
+                None => ExprKind::Map(Body { items: Vec::new(), span }),
             },
             Rule::call => {
                 let mut it = p.into_inner();
                 let name = match it.next() {
                     Some(n) => self.ident(n),
                     None => {
-                        return Expr {
-                            kind: ExprKind::Null,
-                            span,
-                        };
+                        return Expr { kind: ExprKind::Null, span };
                     }
                 };
-                ExprKind::Call {
-                    name,
-                    args: it.map(|a| self.expr(a)).collect(),
-                }
+                ExprKind::Call { name, args: it.map(|a| self.expr(a)).collect() }
             }
             Rule::tagged => {
                 let mut it = p.into_inner();
                 let (Some(tag), Some(map)) = (it.next(), it.next()) else {
-                    return Expr {
-                        kind: ExprKind::Null,
-                        span,
-                    };
+                    return Expr { kind: ExprKind::Null, span };
                 };
                 let tag = self.ident(tag);
                 let body = match map.into_inner().find(|x| x.as_rule() == Rule::body) {
                     Some(b) => self.body(b),
-                    None => Body {
-                        items: Vec::new(),
-                        span,
-                    },
+                    None => Body { items: Vec::new(), span },
                 };
                 ExprKind::Tagged { tag, body }
             }
@@ -396,16 +299,9 @@ fn number(text: &str) -> ExprKind {
     let (num, unit) = text.split_at(split);
     let value = num.parse::<f64>().unwrap_or(0.0);
     if unit.is_empty() {
-        ExprKind::Number {
-            value,
-            text: num.to_string(),
-        }
+        ExprKind::Number { value, text: num.to_string() }
     } else {
-        ExprKind::Quantity {
-            value,
-            number: num.to_string(),
-            unit: unit.to_string(),
-        }
+        ExprKind::Quantity { value, number: num.to_string(), unit: unit.to_string() }
     }
 }
 
@@ -418,12 +314,9 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     let rest = text.get(pos..).unwrap_or("");
     let found = describe_found(rest);
     if rest.starts_with('"') && !rest.starts_with("\"\"\"") {
-        return Diagnostic::error(
-            "platc::parse::unterminated_string",
-            "this string is not closed on its line",
-        )
-        .label(Span::new(file, pos, pos + 1), "string starts here")
-        .help("close it with `\"`; for text over several lines use `\"\"\"` ... `\"\"\"`");
+        return Diagnostic::error("platc::parse::unterminated_string", "this string is not closed on its line")
+            .label(Span::new(file, pos, pos + 1), "string starts here")
+            .help("close it with `\"`; for text over several lines use `\"\"\"` ... `\"\"\"`");
     }
     let expected: Vec<String> = match &e.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => {
@@ -441,10 +334,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
         format!("expected {}, found {found}", one_of(&expected))
     };
     Diagnostic::error("platc::parse::syntax", message)
-        .label(
-            Span::new(file, pos, pos + width),
-            format!("unexpected {found}"),
-        )
+        .label(Span::new(file, pos, pos + width), format!("unexpected {found}"))
         .help(syntax_help(rest, &expected))
 }
 
@@ -469,11 +359,8 @@ fn describe_found(rest: &str) -> String {
         return "the end of the line".into();
     }
     if c.is_alphanumeric() || c == '_' {
-        let word: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
-            .take(40)
-            .collect();
+        let word: String =
+            rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-').take(40).collect();
         return format!("`{word}`");
     }
     if c.is_control() {

@@ -59,15 +59,9 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
     };
     if b.labels.len() > 1 {
         diags.push(
-            Diagnostic::error(
-                "platc::resolve::bad_service",
-                "a service has exactly one name",
-            )
-            .label(
-                b.labels.get(1).map(|l| l.span).unwrap_or(b.span),
-                "extra name",
-            )
-            .help("golden paths come after `from`: `service payments from web-api { ... }`"),
+            Diagnostic::error("platc::resolve::bad_service", "a service has exactly one name")
+                .label(b.labels.get(1).map(|l| l.span).unwrap_or(b.span), "extra name")
+                .help("golden paths come after `from`: `service payments from web-api { ... }`"),
         );
     }
     if !is_dns_label(&name.name) {
@@ -105,13 +99,10 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         .flatten()
         .filter_map(|body| body.get("tier"))
         .filter_map(|a| {
-            a.value
-                .as_symbol()
-                .map(|i| i.name.clone())
-                .or_else(|| match &a.value.kind {
-                    ExprKind::Str(s) => s.as_plain(),
-                    _ => None,
-                })
+            a.value.as_symbol().map(|i| i.name.clone()).or_else(|| match &a.value.kind {
+                ExprKind::Str(s) => s.as_plain(),
+                _ => None,
+            })
         })
         .next_back();
 
@@ -137,53 +128,27 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
             m.apply_body(&eb.body, &layer, diags);
             if let Some(a) = eb.body.get("depends_on") {
                 diags.push(
-                    Diagnostic::error(
-                        "platc::resolve::misplaced",
-                        "`depends_on` is the same in every environment",
-                    )
-                    .label(a.path.span, "set in an environment block")
-                    .help("move `depends_on` to the service body"),
+                    Diagnostic::error("platc::resolve::misplaced", "`depends_on` is the same in every environment")
+                        .label(a.path.span, "set in an environment block")
+                        .help("move `depends_on` to the service body"),
                 );
             }
         }
         for (o, reason) in &parts.overrides {
             m.apply_override(o, reason, diags);
         }
-        let env_resources = env_block
-            .map(|eb| Parts::env_resources(eb, &parts, diags))
-            .unwrap_or_default();
+        let env_resources = env_block.map(|eb| Parts::env_resources(eb, &parts, diags)).unwrap_or_default();
         let mut resources = Vec::new();
         for (rname, (rt, rblock)) in &parts.resources {
-            resources.push(resource(
-                rname,
-                rt,
-                rblock,
-                env_resources.get(rname).copied(),
-                &env.name,
-                cx.trace,
-                diags,
-            ));
+            resources.push(resource(rname, rt, rblock, env_resources.get(rname).copied(), &env.name, cx.trace, diags));
         }
-        let mut instance = Instance {
-            env: env.name.clone(),
-            values: m.tree,
-            resources,
-            trace: m.trace,
-        };
-        let scope = Scope {
-            service: &name.name,
-            workspace: cx.workspace,
-            environment: env,
-        };
+        let mut instance = Instance { env: env.name.clone(), values: m.tree, resources, trace: m.trace };
+        let scope = Scope { service: &name.name, workspace: cx.workspace, environment: env };
         interpolate::finalize(&mut instance, &scope, diags);
         instances.push(instance);
     }
 
-    let apis = parts
-        .apis
-        .iter()
-        .map(|(n, blk)| api(n, blk, decl, cx, diags))
-        .collect();
+    let apis = parts.apis.iter().map(|(n, blk)| api(n, blk, decl, cx, diags)).collect();
     Some(Service {
         name: name.name.clone(),
         name_span: name.span,
@@ -193,11 +158,7 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         overrides: parts
             .overrides
             .iter()
-            .map(|(o, r)| Escape {
-                what: o.path.display(),
-                reason: r.clone(),
-                span: o.span,
-            })
+            .map(|(o, r)| Escape { what: o.path.display(), reason: r.clone(), span: o.span })
             .collect(),
         waivers: parts.waivers,
         patches: parts.patches,
@@ -225,12 +186,9 @@ impl<'a> Parts<'a> {
         let mut dup = |kind: &str, name: &ast::Ident, diags: &mut Vec<Diagnostic>| {
             if let Some(prev) = spans.insert((kind.to_string(), name.name.clone()), name.span) {
                 diags.push(
-                    Diagnostic::error(
-                        "platc::resolve::duplicate",
-                        format!("{kind} `{}` is declared twice", name.name),
-                    )
-                    .label(name.span, "declared again")
-                    .also(prev, "first declared here"),
+                    Diagnostic::error("platc::resolve::duplicate", format!("{kind} `{}` is declared twice", name.name))
+                        .label(name.span, "declared again")
+                        .also(prev, "first declared here"),
                 );
                 return true;
             }
@@ -261,12 +219,7 @@ impl<'a> Parts<'a> {
                         }
                     }
                     ("environment", [name]) => {
-                        if !cx
-                            .workspace
-                            .environments
-                            .iter()
-                            .any(|e| e.name == name.name)
-                        {
+                        if !cx.workspace.environments.iter().any(|e| e.name == name.name) {
                             diags.push(
                                 Diagnostic::error(
                                     "platc::resolve::unknown_environment",
@@ -285,29 +238,20 @@ impl<'a> Parts<'a> {
                             p.environments.insert(name.name.clone(), b);
                         }
                     }
-                    (kind @ ("resource" | "api" | "environment"), _) => {
-                        diags.push(block_form_error(kind, b))
-                    }
+                    (kind @ ("resource" | "api" | "environment"), _) => diags.push(block_form_error(kind, b)),
                     (kind, _) => diags.push(
                         Diagnostic::error(
                             "platc::resolve::unknown_block",
                             format!("unknown block `{kind}` in a service"),
                         )
                         .label(b.kind.span, "not a service block")
-                        .help(unknown_help(
-                            kind,
-                            "block",
-                            SERVICE_BLOCKS.iter().copied(),
-                        )),
+                        .help(unknown_help(kind, "block", SERVICE_BLOCKS.iter().copied())),
                     ),
                 },
                 Item::Locked(a) => diags.push(
-                    Diagnostic::error(
-                        "platc::resolve::misplaced",
-                        "only the standard library locks values",
-                    )
-                    .label(a.span, "`locked` in a service")
-                    .help("remove `locked`; a service sets its values plainly"),
+                    Diagnostic::error("platc::resolve::misplaced", "only the standard library locks values")
+                        .label(a.span, "`locked` in a service")
+                        .help("remove `locked`; a service sets its values plainly"),
                 ),
                 Item::Override(o) => match o.reason.as_plain().filter(|r| !r.trim().is_empty()) {
                     Some(reason) => p.overrides.push((o, reason)),
@@ -329,11 +273,7 @@ impl<'a> Parts<'a> {
                                 )),
                             );
                         }
-                        p.waivers.push(Escape {
-                            what: a.policy.name.clone(),
-                            reason,
-                            span: a.span,
-                        });
+                        p.waivers.push(Escape { what: a.policy.name.clone(), reason, span: a.span });
                     }
                     None => diags.push(empty_reason(a.reason.span)),
                 },
@@ -345,11 +285,7 @@ impl<'a> Parts<'a> {
     }
 
     /// The `resource` blocks of an environment block, by name.
-    fn env_resources(
-        eb: &'a Block,
-        parts: &Parts,
-        diags: &mut Vec<Diagnostic>,
-    ) -> BTreeMap<String, &'a Block> {
+    fn env_resources(eb: &'a Block, parts: &Parts, diags: &mut Vec<Diagnostic>) -> BTreeMap<String, &'a Block> {
         let mut out = BTreeMap::new();
         for item in &eb.body.items {
             match item {
@@ -364,22 +300,35 @@ impl<'a> Parts<'a> {
                             out.insert(name.name.clone(), b);
                         }
                         Some((rt, _)) => diags.push(
-                            Diagnostic::error("platc::resolve::resource_type_mismatch", format!("`{}` is a {}, not a {}", name.name, rt.decl.name.name, ty.name))
-                                .label(ty.span, "different type")
-                                .help(format!("write `resource {} {} {{ ... }}`", rt.decl.name.name, name.name)),
+                            Diagnostic::error(
+                                "platc::resolve::resource_type_mismatch",
+                                format!("`{}` is a {}, not a {}", name.name, rt.decl.name.name, ty.name),
+                            )
+                            .label(ty.span, "different type")
+                            .help(format!("write `resource {} {} {{ ... }}`", rt.decl.name.name, name.name)),
                         ),
                         None => diags.push(
-                            Diagnostic::error("platc::resolve::unknown_resource", format!("the service declares no resource `{}`", name.name))
-                                .label(name.span, "not declared in the service body")
-                                .help(unknown_help(&name.name, "resource", parts.resources.keys().map(String::as_str))),
+                            Diagnostic::error(
+                                "platc::resolve::unknown_resource",
+                                format!("the service declares no resource `{}`", name.name),
+                            )
+                            .label(name.span, "not declared in the service body")
+                            .help(unknown_help(
+                                &name.name,
+                                "resource",
+                                parts.resources.keys().map(String::as_str),
+                            )),
                         ),
                     }
                 }
                 Item::Attribute(_) => {}
                 other => diags.push(
-                    Diagnostic::error("platc::resolve::misplaced", "an environment block holds attributes and resource adjustments")
-                        .label(other.span(), "not allowed in an environment block")
-                        .help("put `override`, `allow`, `patch`, `api` and `environment` at the service level"),
+                    Diagnostic::error(
+                        "platc::resolve::misplaced",
+                        "an environment block holds attributes and resource adjustments",
+                    )
+                    .label(other.span(), "not allowed in an environment block")
+                    .help("put `override`, `allow`, `patch`, `api` and `environment` at the service level"),
                 ),
             }
         }
@@ -393,12 +342,9 @@ fn block_form_error(kind: &str, b: &Block) -> Diagnostic {
         "api" => "api NAME { ... }",
         _ => "environment NAME { ... }",
     };
-    Diagnostic::error(
-        "platc::resolve::bad_block",
-        format!("`{kind}` is written `{form}`"),
-    )
-    .label(b.span, "wrong number of names")
-    .help(format!("write `{form}`"))
+    Diagnostic::error("platc::resolve::bad_block", format!("`{kind}` is written `{form}`"))
+        .label(b.span, "wrong number of names")
+        .help(format!("write `{form}`"))
 }
 
 fn empty_reason(span: Span) -> Diagnostic {
@@ -408,16 +354,9 @@ fn empty_reason(span: Span) -> Diagnostic {
 }
 
 fn unknown_resource_type(ty: &ast::Ident, lib: &Library) -> Diagnostic {
-    Diagnostic::error(
-        "platc::resolve::unknown_resource_type",
-        format!("unknown resource type `{}`", ty.name),
-    )
-    .label(ty.span, "not a resource type")
-    .help(unknown_help(
-        &ty.name,
-        "resource type",
-        lib.resource_types.keys().map(String::as_str),
-    ))
+    Diagnostic::error("platc::resolve::unknown_resource_type", format!("unknown resource type `{}`", ty.name))
+        .label(ty.span, "not a resource type")
+        .help(unknown_help(&ty.name, "resource type", lib.resource_types.keys().map(String::as_str)))
 }
 
 fn read_depends_on(m: &Merger) -> Vec<(String, Span)> {
@@ -449,11 +388,7 @@ fn resource(
     let mut probe = m.clone();
     probe.apply_body(&block.body, &Layer::Service, &mut Vec::new());
     if let Some(eb) = env_block {
-        probe.apply_body(
-            &eb.body,
-            &Layer::Environment(env.to_string()),
-            &mut Vec::new(),
-        );
+        probe.apply_body(&eb.body, &Layer::Environment(env.to_string()), &mut Vec::new());
     }
     if let Some(size) = probe.tree.get("size").and_then(|n| n.value.as_word())
         && let Some((_, row)) = rt.sizes.get(size)
@@ -465,9 +400,7 @@ fn resource(
         m.apply_body(&eb.body, &Layer::Environment(env.to_string()), diags);
     }
     for item in &block.body.items {
-        if !matches!(item, Item::Attribute(_))
-            && !matches!(item, Item::Block(b) if b.labels.is_empty())
-        {
+        if !matches!(item, Item::Attribute(_)) && !matches!(item, Item::Block(b) if b.labels.is_empty()) {
             diags.push(
                 Diagnostic::error("platc::resolve::misplaced", "a resource holds attributes")
                     .label(item.span(), "not allowed in a resource")
@@ -479,31 +412,17 @@ fn resource(
     let mut out_diags = Vec::new();
     for (k, node) in value::map_from_body(&rt.outputs, &type_layer, &mut out_diags) {
         let v = match node.value {
-            Value::Secret(s) => {
-                Value::Secret(s.replace("${resource.name}", name).replace("$$", "$"))
-            }
+            Value::Secret(s) => Value::Secret(s.replace("${resource.name}", name).replace("$$", "$")),
             other => other,
         };
         outputs.insert(k, v);
     }
     diags.extend(out_diags);
     let span = block.labels.get(1).map(|l| l.span).unwrap_or(block.span);
-    Resource {
-        name: name.to_string(),
-        ty: rt.decl.name.name.clone(),
-        span,
-        values: m.tree,
-        outputs,
-    }
+    Resource { name: name.to_string(), ty: rt.decl.name.name.clone(), span, values: m.tree, outputs }
 }
 
-fn api(
-    name: &str,
-    b: &Block,
-    decl: &ServiceDecl,
-    cx: &Context,
-    diags: &mut Vec<Diagnostic>,
-) -> Api {
+fn api(name: &str, b: &Block, decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) -> Api {
     let values = value::map_from_body(&b.body, &Layer::Service, diags);
     let mut definition = None;
     if let Some(node) = values.get("definition")
@@ -512,12 +431,7 @@ fn api(
         definition = load_file(rel, &decl.path, node.origin.span, cx.sources, diags);
     }
     let span = b.labels.first().map(|l| l.span).unwrap_or(b.span);
-    Api {
-        name: name.to_string(),
-        span,
-        values,
-        definition,
-    }
+    Api { name: name.to_string(), span, values, definition }
 }
 
 /// Largest file `file(...)` reads.
@@ -525,21 +439,12 @@ const MAX_REFERENCED_FILE: usize = 1024 * 1024;
 
 /// Reads `file("rel")` relative to the directory of `from`, refusing paths
 /// that leave the workspace.
-fn load_file(
-    rel: &str,
-    from: &str,
-    span: Span,
-    sources: &Sources,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<String> {
+fn load_file(rel: &str, from: &str, span: Span, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<String> {
     let Some(path) = join_inside(from, rel) else {
         diags.push(
-            Diagnostic::error(
-                "platc::resolve::file_outside_workspace",
-                format!("`{rel}` is outside the workspace"),
-            )
-            .label(span, "leaves the workspace")
-            .help("refer to files inside the workspace, relative to this service.plat"),
+            Diagnostic::error("platc::resolve::file_outside_workspace", format!("`{rel}` is outside the workspace"))
+                .label(span, "leaves the workspace")
+                .help("refer to files inside the workspace, relative to this service.plat"),
         );
         return None;
     };
@@ -549,10 +454,7 @@ fn load_file(
             diags.push(
                 Diagnostic::error(
                     "platc::resolve::file_too_large",
-                    format!(
-                        "`{path}` is {} bytes; the limit is {MAX_REFERENCED_FILE}",
-                        t.len()
-                    ),
+                    format!("`{path}` is {} bytes; the limit is {MAX_REFERENCED_FILE}", t.len()),
                 )
                 .label(span, "file too large"),
             );
@@ -560,25 +462,17 @@ fn load_file(
         }
         Ok(Text::Invalid { .. }) => {
             diags.push(
-                Diagnostic::error(
-                    "platc::resolve::file_not_utf8",
-                    format!("`{path}` is not UTF-8 text"),
-                )
-                .label(span, "binary or wrongly encoded file")
-                .help(
-                    "refer to a text file (an OpenAPI, AsyncAPI, GraphQL or protobuf definition)",
-                ),
+                Diagnostic::error("platc::resolve::file_not_utf8", format!("`{path}` is not UTF-8 text"))
+                    .label(span, "binary or wrongly encoded file")
+                    .help("refer to a text file (an OpenAPI, AsyncAPI, GraphQL or protobuf definition)"),
             );
             None
         }
         Err(reason) => {
             diags.push(
-                Diagnostic::error(
-                    "platc::resolve::file_not_found",
-                    format!("cannot read `{path}`: {reason}"),
-                )
-                .label(span, "file not found")
-                .help("paths are relative to the directory of this service.plat"),
+                Diagnostic::error("platc::resolve::file_not_found", format!("cannot read `{path}`: {reason}"))
+                    .label(span, "file not found")
+                    .help("paths are relative to the directory of this service.plat"),
             );
             None
         }
@@ -611,9 +505,5 @@ pub const SERVICE_OUTPUTS: &[&str] = &["url", "host"];
 
 /// Output names of each resource of a service, for reference checks.
 pub fn resource_outputs(instance: &Instance) -> BTreeMap<String, BTreeSet<String>> {
-    instance
-        .resources
-        .iter()
-        .map(|r| (r.name.clone(), r.outputs.keys().cloned().collect()))
-        .collect()
+    instance.resources.iter().map(|r| (r.name.clone(), r.outputs.keys().cloned().collect())).collect()
 }

@@ -103,10 +103,7 @@ impl Type {
             Type::Digest => "an image digest \"sha256:<64 hex digits>\"".into(),
             Type::Secret => "a secret reference `secret(\"name/key\")`".into(),
             Type::File => "a file reference `file(\"path\")`".into(),
-            Type::Setting => {
-                "a string, number, boolean, `secret(...)` or a reference such as `payments-db.url`"
-                    .into()
-            }
+            Type::Setting => "a string, number, boolean, `secret(...)` or a reference such as `payments-db.url`".into(),
             Type::Dependency => "the name of a service or of a resource of this service".into(),
             Type::Tier => "a tier".into(),
             Type::Language => "a language".into(),
@@ -122,10 +119,7 @@ impl Type {
 }
 
 fn plural(s: &str) -> String {
-    s.strip_prefix("a ")
-        .or_else(|| s.strip_prefix("an "))
-        .map(|r| format!("{r}s"))
-        .unwrap_or_else(|| s.to_string())
+    s.strip_prefix("a ").or_else(|| s.strip_prefix("an ")).map(|r| format!("{r}s")).unwrap_or_else(|| s.to_string())
 }
 
 /// Reads a schema body.
@@ -144,32 +138,16 @@ pub fn record_from_body(body: &ast::Body, diags: &mut Vec<Diagnostic>) -> Record
                     continue;
                 };
                 let (ty, required) = type_from_expr(&a.value, diags);
-                rec.fields.insert(
-                    (*key).to_string(),
-                    Field {
-                        ty,
-                        required,
-                        span: a.path.span,
-                    },
-                );
+                rec.fields.insert((*key).to_string(), Field { ty, required, span: a.path.span });
             }
             ast::Item::Block(b) if b.labels.is_empty() => {
                 let inner = record_from_body(&b.body, diags);
-                rec.fields.insert(
-                    b.kind.name.clone(),
-                    Field {
-                        ty: Type::Record(inner),
-                        required: false,
-                        span: b.kind.span,
-                    },
-                );
+                rec.fields
+                    .insert(b.kind.name.clone(), Field { ty: Type::Record(inner), required: false, span: b.kind.span });
             }
             other => diags.push(
-                Diagnostic::error(
-                    "platc::schema::bad_type",
-                    "a schema holds `field = type` and blocks",
-                )
-                .label(other.span(), "not a field"),
+                Diagnostic::error("platc::schema::bad_type", "a schema holds `field = type` and blocks")
+                    .label(other.span(), "not a field"),
             ),
         }
     }
@@ -204,16 +182,9 @@ fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
                 "language" => Type::Language,
                 _ => {
                     diags.push(
-                        Diagnostic::error(
-                            "platc::schema::bad_type",
-                            format!("unknown type `{name}`"),
-                        )
-                        .label(e.span, "not a type")
-                        .help(unknown_help(
-                            name,
-                            "type",
-                            TYPE_NAMES.iter().copied(),
-                        )),
+                        Diagnostic::error("platc::schema::bad_type", format!("unknown type `{name}`"))
+                            .label(e.span, "not a type")
+                            .help(unknown_help(name, "type", TYPE_NAMES.iter().copied())),
                     );
                     Type::Any
                 }
@@ -230,11 +201,8 @@ fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
                     match v.as_symbol() {
                         Some(i) => words.push(i.name.clone()),
                         None => diags.push(
-                            Diagnostic::error(
-                                "platc::schema::bad_type",
-                                "enum values are bare names",
-                            )
-                            .label(v.span, "not a name"),
+                            Diagnostic::error("platc::schema::bad_type", "enum values are bare names")
+                                .label(v.span, "not a name"),
                         ),
                     }
                 }
@@ -253,7 +221,9 @@ fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
             diags.push(
                 Diagnostic::error("platc::schema::bad_type", format!("{} is not a type", e.describe()))
                     .label(e.span, "not a type")
-                    .help("types are names (`string`, `port`, ...) or `list(T)`, `map(T)`, `enum(a, b)`, `required(T)`"),
+                    .help(
+                        "types are names (`string`, `port`, ...) or `list(T)`, `map(T)`, `enum(a, b)`, `required(T)`",
+                    ),
             );
             (Type::Any, false)
         }
@@ -273,41 +243,24 @@ pub struct Names<'a> {
 
 /// Checks every value of `map` against `rec`; `what` names the block for
 /// messages ("service", "service `payments` › health").
-pub fn check_record(
-    map: &Map,
-    rec: &Record,
-    what: &str,
-    at: Span,
-    names: &Names,
-    diags: &mut Vec<Diagnostic>,
-) {
+pub fn check_record(map: &Map, rec: &Record, what: &str, at: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
     for (key, node) in map {
         match rec.fields.get(key) {
             Some(field) => check(node, &field.ty, &format!("{what}.{key}"), names, diags),
             None => diags.push(
-                Diagnostic::error(
-                    "platc::check::unknown_attribute",
-                    format!("unknown attribute `{key}` in {}", what),
-                )
-                .label(node.origin.span, "not in the schema")
-                .help(unknown_help(
-                    key,
-                    "attribute",
-                    rec.fields.keys().map(String::as_str),
-                )),
+                Diagnostic::error("platc::check::unknown_attribute", format!("unknown attribute `{key}` in {}", what))
+                    .label(node.origin.span, "not in the schema")
+                    .help(unknown_help(key, "attribute", rec.fields.keys().map(String::as_str))),
             ),
         }
     }
     for (key, field) in &rec.fields {
         if field.required && map.get(key).is_none_or(|n| n.value == Value::Null) {
             diags.push(
-                Diagnostic::error(
-                    "platc::check::missing_attribute",
-                    format!("{} needs `{key}`", what),
-                )
-                .label(at, format!("`{key}` is not set"))
-                .also(field.span, "required by the schema here")
-                .help(format!("add `{key} = ...` ({})", field.ty.describe())),
+                Diagnostic::error("platc::check::missing_attribute", format!("{} needs `{key}`", what))
+                    .label(at, format!("`{key}` is not set"))
+                    .also(field.span, "required by the schema here")
+                    .help(format!("add `{key} = ...` ({})", field.ty.describe())),
             );
         }
     }
@@ -327,10 +280,7 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
                 "platc::check::type_mismatch",
                 format!("`{name}` is {}; found {}", ty.describe(), v.describe()),
             )
-            .label(
-                span,
-                detail.unwrap_or_else(|| format!("expected {}", ty.describe())),
-            )
+            .label(span, detail.unwrap_or_else(|| format!("expected {}", ty.describe())))
             .help(example(ty, name)),
         );
     };
@@ -363,19 +313,16 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
         }
         Type::Cpu => match v {
             Value::Number(n, _) if *n > 0.0 => {}
-            Value::Quantity { unit, value, .. }
-                if unit == "m" && *value >= 1.0 && value.fract() == 0.0 => {}
+            Value::Quantity { unit, value, .. } if unit == "m" && *value >= 1.0 && value.fract() == 0.0 => {}
             _ => bad(diags, None),
         },
         Type::Memory => match v {
             Value::Number(n, _) if *n > 0.0 && n.fract() == 0.0 => {}
             Value::Quantity { unit, value, .. }
-                if ["Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"].contains(&unit.as_str())
-                    && *value > 0.0 => {}
-            Value::Quantity { unit, .. } if unit == "m" || unit == "mi" || unit == "gi" => bad(
-                diags,
-                Some(format!("`{unit}` is not a memory unit; use Mi or Gi")),
-            ),
+                if ["Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"].contains(&unit.as_str()) && *value > 0.0 => {}
+            Value::Quantity { unit, .. } if unit == "m" || unit == "mi" || unit == "gi" => {
+                bad(diags, Some(format!("`{unit}` is not a memory unit; use Mi or Gi")))
+            }
             _ => bad(diags, None),
         },
         Type::Duration => match v {
@@ -384,8 +331,7 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
             _ => bad(diags, None),
         },
         Type::Percent => match v {
-            Value::Quantity { unit, value, .. } if unit == "%" && (0.0..=100.0).contains(value) => {
-            }
+            Value::Quantity { unit, value, .. } if unit == "%" && (0.0..=100.0).contains(value) => {}
             _ => bad(diags, None),
         },
         Type::Name => match v {
@@ -403,8 +349,7 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
         },
         Type::Url => match v {
             Value::Str(s)
-                if (s.starts_with("https://") || s.starts_with("http://"))
-                    && !s.contains(char::is_whitespace) => {}
+                if (s.starts_with("https://") || s.starts_with("http://")) && !s.contains(char::is_whitespace) => {}
             _ => bad(diags, None),
         },
         Type::Digest => match v {
@@ -421,11 +366,7 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
             }
         }
         Type::Setting => match v {
-            Value::Str(_)
-            | Value::Interpolated(_)
-            | Value::Number(..)
-            | Value::Bool(_)
-            | Value::Quantity { .. } => {}
+            Value::Str(_) | Value::Interpolated(_) | Value::Number(..) | Value::Bool(_) | Value::Quantity { .. } => {}
             Value::Secret(s) => check_secret(s, span, diags),
             Value::Ref(p) if p.len() == 2 => check_output_ref(p, span, names, diags),
             Value::Ref(p) if p.len() == 1 => diags.push(
@@ -446,11 +387,7 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
             Value::Ref(p) if p.len() == 1 => {
                 let n = p.first().map(String::as_str).unwrap_or("");
                 if !names.services.contains(n) && !names.resources.contains_key(n) {
-                    let known = names
-                        .services
-                        .iter()
-                        .chain(names.resources.keys())
-                        .map(String::as_str);
+                    let known = names.services.iter().chain(names.resources.keys()).map(String::as_str);
                     diags.push(
                         Diagnostic::error("platc::check::unknown_dependency", format!("unknown dependency `{n}`"))
                             .label(span, "no service of the workspace nor resource of this service has this name")
@@ -460,20 +397,8 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
             }
             _ => bad(diags, None),
         },
-        Type::Tier => symbol(
-            v,
-            span,
-            "tier",
-            names.tiers.iter().map(String::as_str),
-            diags,
-        ),
-        Type::Language => symbol(
-            v,
-            span,
-            "language",
-            names.languages.iter().map(String::as_str),
-            diags,
-        ),
+        Type::Tier => symbol(v, span, "tier", names.tiers.iter().map(String::as_str), diags),
+        Type::Language => symbol(v, span, "language", names.languages.iter().map(String::as_str), diags),
         Type::Enum(words) => {
             let what = path.rsplit('.').next().unwrap_or("value");
             symbol(v, span, what, words.iter().map(String::as_str), diags)
@@ -510,12 +435,9 @@ fn symbol<'a>(
 ) {
     let Some(word) = v.as_word() else {
         diags.push(
-            Diagnostic::error(
-                "platc::check::type_mismatch",
-                format!("`{what}` is a name; found {}", v.describe()),
-            )
-            .label(span, format!("expected a {what}"))
-            .help(unknown_help("", what, known)),
+            Diagnostic::error("platc::check::type_mismatch", format!("`{what}` is a name; found {}", v.describe()))
+                .label(span, format!("expected a {what}"))
+                .help(unknown_help("", what, known)),
         );
         return;
     };
@@ -546,11 +468,7 @@ fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Dia
                     format!("resource `{target}` has no output `{output}`"),
                 )
                 .label(span, "no such output")
-                .help(unknown_help(
-                    output,
-                    "output",
-                    outputs.iter().map(String::as_str),
-                )),
+                .help(unknown_help(output, "output", outputs.iter().map(String::as_str))),
             );
         }
         return;
@@ -563,20 +481,12 @@ fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Dia
                     format!("service `{target}` has no output `{output}`"),
                 )
                 .label(span, "no such output")
-                .help(unknown_help(
-                    output,
-                    "output",
-                    names.service_outputs.iter().copied(),
-                )),
+                .help(unknown_help(output, "output", names.service_outputs.iter().copied())),
             );
         }
         return;
     }
-    let known = names
-        .services
-        .iter()
-        .chain(names.resources.keys())
-        .map(String::as_str);
+    let known = names.services.iter().chain(names.resources.keys()).map(String::as_str);
     let help = match crate::diag::did_you_mean(target, known) {
         Some(close) => format!("did you mean `{close}`?"),
         None => "reference a resource this service declares (`resource TYPE NAME { ... }`) or another service of the workspace".into(),
@@ -597,17 +507,18 @@ fn check_secret(s: &str, span: Span, diags: &mut Vec<Diagnostic>) {
             is_dns_subdomain(name)
                 && !key.is_empty()
                 && key.len() <= 253
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         }
         None => false,
     };
     if !ok && !s.contains("${") {
         diags.push(
-            Diagnostic::error("platc::check::bad_secret", format!("`secret(\"{s}\")` does not name a secret and a key"))
-                .label(span, "expected \"secret-name/key\"")
-                .help("write `secret(\"payments/stripe-key\")`: the secret `payments`, its key `stripe-key`"),
+            Diagnostic::error(
+                "platc::check::bad_secret",
+                format!("`secret(\"{s}\")` does not name a secret and a key"),
+            )
+            .label(span, "expected \"secret-name/key\"")
+            .help("write `secret(\"payments/stripe-key\")`: the secret `payments`, its key `stripe-key`"),
         );
     }
 }
@@ -643,8 +554,7 @@ fn example(ty: &Type, name: &str) -> String {
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -662,18 +572,13 @@ fn is_tag(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.split('-').all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'+' || b == b'#')
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'+' || b == b'#')
         })
 }
 
 fn is_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    s.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 #[cfg(test)]

@@ -21,9 +21,7 @@ impl Text {
     pub fn from_bytes(bytes: Vec<u8>) -> Text {
         match String::from_utf8(bytes) {
             Ok(s) => Text::Utf8(Arc::from(s)),
-            Err(e) => Text::Invalid {
-                valid_up_to: e.utf8_error().valid_up_to(),
-            },
+            Err(e) => Text::Invalid { valid_up_to: e.utf8_error().valid_up_to() },
         }
     }
 }
@@ -42,9 +40,7 @@ pub struct Sources {
 
 impl std::fmt::Debug for Sources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sources")
-            .field("files", &self.files.keys().collect::<Vec<_>>())
-            .finish()
+        f.debug_struct("Sources").field("files", &self.files.keys().collect::<Vec<_>>()).finish()
     }
 }
 
@@ -55,8 +51,7 @@ impl Sources {
 
     /// Adds a workspace file; `path` is relative to the workspace root.
     pub fn insert(&mut self, path: impl Into<String>, text: impl Into<String>) {
-        self.files
-            .insert(path.into(), Text::Utf8(Arc::from(text.into())));
+        self.files.insert(path.into(), Text::Utf8(Arc::from(text.into())));
     }
 
     /// Adds a workspace file as bytes read from disk (checked for UTF-8 here,
@@ -155,20 +150,13 @@ mod tests {
                 if path.is_dir() {
                     stack.push(path);
                 } else {
-                    let rel = path
-                        .strip_prefix(&root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .replace('\\', "/");
+                    let rel = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
                     on_disk.push(rel);
                 }
             }
         }
         on_disk.sort();
         let embedded: Vec<String> = STDLIB.iter().map(|(p, _)| p.to_string()).collect();
-        assert_eq!(
-            embedded, on_disk,
-            "update the embed! list in src/sources.rs"
-        );
+        assert_eq!(embedded, on_disk, "update the embed! list in src/sources.rs");
     }
 }

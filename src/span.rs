@@ -20,11 +20,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span {
-            file,
-            start: clamp(start),
-            end: clamp(end.max(start)),
-        }
+        Span { file, start: clamp(start), end: clamp(end.max(start)) }
     }
 
     /// The smallest span covering both (same file assumed; otherwise `self`).
@@ -32,11 +28,7 @@ impl Span {
         if self.file != other.file {
             return self;
         }
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 
     pub fn range(self) -> std::ops::Range<usize> {
@@ -67,19 +59,12 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: String, text: Arc<str>) -> SourceFile {
-        SourceFile {
-            path,
-            text,
-            line_starts: OnceLock::new(),
-        }
+        SourceFile { path, text, line_starts: OnceLock::new() }
     }
 
     fn line_starts(&self) -> &[usize] {
-        self.line_starts.get_or_init(|| {
-            std::iter::once(0)
-                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect()
-        })
+        self.line_starts
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect())
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -88,11 +73,7 @@ impl SourceFile {
         let starts = self.line_starts();
         let line = starts.partition_point(|&s| s <= offset).saturating_sub(1);
         let start = starts.get(line).copied().unwrap_or(0);
-        let col = self
-            .text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or(offset - start);
+        let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset - start);
         (line + 1, col + 1)
     }
 
@@ -125,17 +106,11 @@ impl SourceMap {
     }
 
     pub fn find(&self, path: &str) -> Option<FileId> {
-        self.files
-            .iter()
-            .position(|f| f.path == path)
-            .map(|i| FileId(clamp(i)))
+        self.files.iter().position(|f| f.path == path).map(|i| FileId(clamp(i)))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (FileId(clamp(i)), f))
+        self.files.iter().enumerate().map(|(i, f)| (FileId(clamp(i)), f))
     }
 
     /// The text a span covers.

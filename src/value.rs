@@ -170,10 +170,7 @@ impl Value {
 
 impl Node {
     pub fn new(value: Value, layer: Layer, span: Span) -> Node {
-        Node {
-            value,
-            origin: Origin { layer, span },
-        }
+        Node { value, origin: Origin { layer, span } }
     }
 }
 
@@ -186,25 +183,15 @@ pub fn from_expr(expr: &ast::Expr, layer: &Layer, diags: &mut Vec<Diagnostic>) -
             None => Value::Interpolated(s.parts.clone()),
         },
         ExprKind::Number { value, text } => Value::Number(*value, text.clone()),
-        ExprKind::Quantity {
-            value,
-            number,
-            unit,
-        } => Value::Quantity {
-            value: *value,
-            number: number.clone(),
-            unit: unit.clone(),
-        },
+        ExprKind::Quantity { value, number, unit } => {
+            Value::Quantity { value: *value, number: number.clone(), unit: unit.clone() }
+        }
         ExprKind::Bool(b) => Value::Bool(*b),
         ExprKind::Null => Value::Null,
         ExprKind::Ref(parts) => Value::Ref(parts.iter().map(|p| p.name.clone()).collect()),
-        ExprKind::List(items) => {
-            Value::List(items.iter().map(|e| from_expr(e, layer, diags)).collect())
-        }
+        ExprKind::List(items) => Value::List(items.iter().map(|e| from_expr(e, layer, diags)).collect()),
         ExprKind::Map(body) => Value::Map(map_from_body(body, layer, diags)),
-        ExprKind::Tagged { tag, body } => {
-            Value::Tagged(tag.name.clone(), map_from_body(body, layer, diags))
-        }
+        ExprKind::Tagged { tag, body } => Value::Tagged(tag.name.clone(), map_from_body(body, layer, diags)),
         ExprKind::Call { name, args } => call(name, args, expr.span, layer, diags),
         ExprKind::Binary { .. } | ExprKind::Not(_) => {
             diags.push(
@@ -218,21 +205,10 @@ pub fn from_expr(expr: &ast::Expr, layer: &Layer, diags: &mut Vec<Diagnostic>) -
     Node::new(value, layer.clone(), expr.span)
 }
 
-fn call(
-    name: &ast::Ident,
-    args: &[ast::Expr],
-    span: Span,
-    layer: &Layer,
-    diags: &mut Vec<Diagnostic>,
-) -> Value {
+fn call(name: &ast::Ident, args: &[ast::Expr], span: Span, layer: &Layer, diags: &mut Vec<Diagnostic>) -> Value {
     let one_string = |what: &str, diags: &mut Vec<Diagnostic>| -> Option<String> {
         match args {
-            [
-                ast::Expr {
-                    kind: ExprKind::Str(s),
-                    ..
-                },
-            ] => {
+            [ast::Expr { kind: ExprKind::Str(s), .. }] => {
                 if let Some(p) = s.as_plain() {
                     return Some(p);
                 }
@@ -248,30 +224,18 @@ fn call(
                 );
             }
             _ => diags.push(
-                Diagnostic::error(
-                    "platc::resolve::bad_call",
-                    format!("`{}` takes one string", name.name),
-                )
-                .label(span, "here")
-                .help(format!("write `{}(\"{what}\")`", name.name)),
+                Diagnostic::error("platc::resolve::bad_call", format!("`{}` takes one string", name.name))
+                    .label(span, "here")
+                    .help(format!("write `{}(\"{what}\")`", name.name)),
             ),
         }
         None
     };
     match name.name.as_str() {
-        "secret" => one_string("team/secret-name", diags)
-            .map(Value::Secret)
-            .unwrap_or(Value::Null),
-        "file" => one_string("path/to/file", diags)
-            .map(Value::File)
-            .unwrap_or(Value::Null),
-        "template" => one_string("templates/x.hbs", diags)
-            .map(Value::Template)
-            .unwrap_or(Value::Null),
-        _ => Value::Call(
-            name.name.clone(),
-            args.iter().map(|a| from_expr(a, layer, diags)).collect(),
-        ),
+        "secret" => one_string("team/secret-name", diags).map(Value::Secret).unwrap_or(Value::Null),
+        "file" => one_string("path/to/file", diags).map(Value::File).unwrap_or(Value::Null),
+        "template" => one_string("templates/x.hbs", diags).map(Value::Template).unwrap_or(Value::Null),
+        _ => Value::Call(name.name.clone(), args.iter().map(|a| from_expr(a, layer, diags)).collect()),
     }
 }
 
@@ -296,12 +260,9 @@ pub fn map_from_body(body: &ast::Body, layer: &Layer, diags: &mut Vec<Diagnostic
                 insert_path(&mut map, &[b.kind.name.as_str()], node, b.kind.span);
             }
             other => diags.push(
-                Diagnostic::error(
-                    "platc::resolve::misplaced",
-                    "this does not belong inside a map",
-                )
-                .label(other.span(), "not a plain attribute")
-                .help("a map holds `key = value` entries and unlabelled blocks"),
+                Diagnostic::error("platc::resolve::misplaced", "this does not belong inside a map")
+                    .label(other.span(), "not a plain attribute")
+                    .help("a map holds `key = value` entries and unlabelled blocks"),
             ),
         }
     }
@@ -367,20 +328,14 @@ pub fn to_json(v: &Value) -> serde_json::Value {
 }
 
 pub fn map_json(m: &Map) -> serde_json::Value {
-    serde_json::Value::Object(
-        m.iter()
-            .map(|(k, n)| (k.clone(), to_json(&n.value)))
-            .collect(),
-    )
+    serde_json::Value::Object(m.iter().map(|(k, n)| (k.clone(), to_json(&n.value))).collect())
 }
 
 fn number_json(n: f64) -> serde_json::Value {
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
         serde_json::Value::from(n as i64)
     } else {
-        serde_json::Number::from_f64(n)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
+        serde_json::Number::from_f64(n).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
     }
 }
 

@@ -54,17 +54,9 @@ const ATTRIBUTES: &[&str] = &[
 impl Workspace {
     /// Reads a `workspace NAME { ... }` block.
     pub fn from_block(b: &ast::Block, declared: bool, diags: &mut Vec<Diagnostic>) -> Workspace {
-        let name = b
-            .labels
-            .first()
-            .map(|l| l.name.clone())
-            .unwrap_or_else(|| "default".into());
+        let name = b.labels.first().map(|l| l.name.clone()).unwrap_or_else(|| "default".into());
         if !is_dns_label(&name) {
-            diags.push(dns_error(
-                "workspace",
-                &name,
-                b.labels.first().map(|l| l.span).unwrap_or(b.span),
-            ));
+            diags.push(dns_error("workspace", &name, b.labels.first().map(|l| l.span).unwrap_or(b.span)));
         }
         let mut ws = Workspace {
             name,
@@ -82,27 +74,19 @@ impl Workspace {
         for item in &b.body.items {
             match item {
                 ast::Item::Attribute(a) => ws.attribute(a, diags),
-                ast::Item::Block(env) if env.kind.name == "environment" => {
-                    ws.environment(env, diags)
-                }
+                ast::Item::Block(env) if env.kind.name == "environment" => ws.environment(env, diags),
                 other => diags.push(
-                    Diagnostic::error(
-                        "platc::workspace::unknown_attribute",
-                        "this does not belong in a workspace",
-                    )
-                    .label(other.span(), "not a workspace attribute")
-                    .help(format!("a workspace holds {}", ATTRIBUTES.join(", "))),
+                    Diagnostic::error("platc::workspace::unknown_attribute", "this does not belong in a workspace")
+                        .label(other.span(), "not a workspace attribute")
+                        .help(format!("a workspace holds {}", ATTRIBUTES.join(", "))),
                 ),
             }
         }
         if ws.environments.is_empty() {
             diags.push(
-                Diagnostic::error(
-                    "platc::workspace::no_environments",
-                    "the workspace declares no environment",
-                )
-                .label(ws.span, "no `environment` block")
-                .help("add `environment staging { }` and `environment production { }`"),
+                Diagnostic::error("platc::workspace::no_environments", "the workspace declares no environment")
+                    .label(ws.span, "no `environment` block")
+                    .help("add `environment staging { }` and `environment production { }`"),
             );
         }
         ws
@@ -114,12 +98,9 @@ impl Workspace {
             ExprKind::Str(s) if s.as_plain().is_some() => s.as_plain(),
             _ => {
                 diags.push(
-                    Diagnostic::error(
-                        "platc::workspace::bad_value",
-                        format!("`{key}` is a plain string"),
-                    )
-                    .label(a.value.span, format!("found {}", a.value.describe()))
-                    .help(format!("write `{key} = \"...\"`")),
+                    Diagnostic::error("platc::workspace::bad_value", format!("`{key}` is a plain string"))
+                        .label(a.value.span, format!("found {}", a.value.describe()))
+                        .help(format!("write `{key} = \"...\"`")),
                 );
                 None
             }
@@ -131,10 +112,10 @@ impl Workspace {
                     && (r.is_empty() || r.contains(char::is_whitespace) || r.contains("://"))
                 {
                     diags.push(
-                            Diagnostic::error("platc::workspace::bad_value", "`registry` is an image registry path")
-                                .label(a.value.span, "not a registry")
-                                .help("write it as images are named, without a scheme: `registry = \"ghcr.io/acme\"`"),
-                        );
+                        Diagnostic::error("platc::workspace::bad_value", "`registry` is an image registry path")
+                            .label(a.value.span, "not a registry")
+                            .help("write it as images are named, without a scheme: `registry = \"ghcr.io/acme\"`"),
+                    );
                 }
             }
             "repo" => {
@@ -142,18 +123,13 @@ impl Workspace {
                 if let Some(r) = &self.repo {
                     let ok = r.split('/').count() == 2
                         && r.split('/').all(|p| {
-                            !p.is_empty()
-                                && p.chars()
-                                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
                         });
                     if !ok {
                         diags.push(
-                            Diagnostic::error(
-                                "platc::workspace::bad_value",
-                                "`repo` is a GitHub `owner/name`",
-                            )
-                            .label(a.value.span, "not owner/name")
-                            .help("write `repo = \"acme/platform\"`"),
+                            Diagnostic::error("platc::workspace::bad_value", "`repo` is a GitHub `owner/name`")
+                                .label(a.value.span, "not owner/name")
+                                .help("write `repo = \"acme/platform\"`"),
                         );
                     }
                 }
@@ -164,12 +140,9 @@ impl Workspace {
                     && (!s.starts_with("https://") || s.contains(char::is_whitespace))
                 {
                     diags.push(
-                        Diagnostic::error(
-                            "platc::workspace::bad_value",
-                            format!("`{key}` is an https URL"),
-                        )
-                        .label(a.value.span, "not an https URL")
-                        .help(format!("write `{key} = \"https://...\"`")),
+                        Diagnostic::error("platc::workspace::bad_value", format!("`{key}` is an https URL"))
+                            .label(a.value.span, "not an https URL")
+                            .help(format!("write `{key} = \"https://...\"`")),
                     );
                 }
             }
@@ -177,27 +150,21 @@ impl Workspace {
                 ExprKind::List(items) => {
                     for item in items {
                         match &item.kind {
-                            ExprKind::Str(s) if s.as_plain().is_some() => self
-                                .services
-                                .push((s.as_plain().unwrap_or_default(), item.span)),
+                            ExprKind::Str(s) if s.as_plain().is_some() => {
+                                self.services.push((s.as_plain().unwrap_or_default(), item.span))
+                            }
                             _ => diags.push(
-                                Diagnostic::error(
-                                    "platc::workspace::bad_value",
-                                    "`services` lists glob strings",
-                                )
-                                .label(item.span, "not a string")
-                                .help("write `services = [\"services/*\"]`"),
+                                Diagnostic::error("platc::workspace::bad_value", "`services` lists glob strings")
+                                    .label(item.span, "not a string")
+                                    .help("write `services = [\"services/*\"]`"),
                             ),
                         }
                     }
                 }
                 _ => diags.push(
-                    Diagnostic::error(
-                        "platc::workspace::bad_value",
-                        "`services` is a list of globs",
-                    )
-                    .label(a.value.span, "not a list")
-                    .help("write `services = [\"services/*\"]`"),
+                    Diagnostic::error("platc::workspace::bad_value", "`services` is a list of globs")
+                        .label(a.value.span, "not a list")
+                        .help("write `services = [\"services/*\"]`"),
                 ),
             },
             "cloud" => match &a.value.kind {
@@ -205,12 +172,9 @@ impl Workspace {
                     self.cloud = tag.name.clone();
                     if tag.name != "aws" {
                         diags.push(
-                            Diagnostic::error(
-                                "platc::workspace::bad_value",
-                                format!("unknown cloud `{}`", tag.name),
-                            )
-                            .label(tag.span, "not a supported cloud")
-                            .help("platc generates Terraform for `aws { region = \"...\" }`"),
+                            Diagnostic::error("platc::workspace::bad_value", format!("unknown cloud `{}`", tag.name))
+                                .label(tag.span, "not a supported cloud")
+                                .help("platc generates Terraform for `aws { region = \"...\" }`"),
                         );
                     }
                     if let Some(r) = body.get("region") {
@@ -218,34 +182,24 @@ impl Workspace {
                             ExprKind::Str(s)
                                 if s.as_plain().is_some_and(|r| {
                                     !r.is_empty()
-                                        && r.chars().all(|c| {
-                                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
-                                        })
+                                        && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                                 }) =>
                             {
                                 self.region = s.as_plain().unwrap_or_default()
                             }
                             _ => diags.push(
-                                Diagnostic::error(
-                                    "platc::workspace::bad_value",
-                                    "`region` is a cloud region name",
-                                )
-                                .label(r.value.span, "not a region")
-                                .help("write `region = \"eu-west-1\"`"),
+                                Diagnostic::error("platc::workspace::bad_value", "`region` is a cloud region name")
+                                    .label(r.value.span, "not a region")
+                                    .help("write `region = \"eu-west-1\"`"),
                             ),
                         }
                     }
                 }
-                ExprKind::Ref(p) if p.len() == 1 => {
-                    self.cloud = p.first().map(|i| i.name.clone()).unwrap_or_default()
-                }
+                ExprKind::Ref(p) if p.len() == 1 => self.cloud = p.first().map(|i| i.name.clone()).unwrap_or_default(),
                 _ => diags.push(
-                    Diagnostic::error(
-                        "platc::workspace::bad_value",
-                        "`cloud` names a provider and its settings",
-                    )
-                    .label(a.value.span, "not a cloud")
-                    .help("write `cloud = aws { region = \"eu-west-1\" }`"),
+                    Diagnostic::error("platc::workspace::bad_value", "`cloud` names a provider and its settings")
+                        .label(a.value.span, "not a cloud")
+                        .help("write `cloud = aws { region = \"eu-west-1\" }`"),
                 ),
             },
             _ => {
@@ -255,11 +209,7 @@ impl Workspace {
                         format!("unknown workspace attribute `{key}`"),
                     )
                     .label(a.path.span, "not a workspace attribute")
-                    .help(unknown_help(
-                        &key,
-                        "attribute",
-                        ATTRIBUTES.iter().copied(),
-                    )),
+                    .help(unknown_help(&key, "attribute", ATTRIBUTES.iter().copied())),
                 );
                 return;
             }
@@ -292,11 +242,7 @@ impl Workspace {
             return;
         }
         let values = value::map_from_body(&b.body, &Layer::Builtin, diags);
-        self.environments.push(Environment {
-            name: label.name.clone(),
-            span: label.span,
-            values,
-        });
+        self.environments.push(Environment { name: label.name.clone(), span: label.span, values });
     }
 
     /// Names of the environments, in the workspace's order.
@@ -311,18 +257,11 @@ impl Workspace {
             _ => serde_json::Map::new(),
         };
         for key in ATTRIBUTES.iter().filter(|k| **k != "environment") {
-            obj.entry(key.to_string())
-                .or_insert(serde_json::Value::Null);
+            obj.entry(key.to_string()).or_insert(serde_json::Value::Null);
         }
         obj.insert("name".into(), self.name.clone().into());
-        obj.insert(
-            "cloud".into(),
-            serde_json::json!({ "provider": self.cloud, "region": self.region }),
-        );
-        obj.insert(
-            "environments".into(),
-            self.environments.iter().map(|e| e.name.clone()).collect(),
-        );
+        obj.insert("cloud".into(), serde_json::json!({ "provider": self.cloud, "region": self.region }));
+        obj.insert("environments".into(), self.environments.iter().map(|e| e.name.clone()).collect());
         serde_json::Value::Object(obj)
     }
 
@@ -349,26 +288,20 @@ pub fn dns_error(what: &str, name: &str, span: Span) -> Diagnostic {
         .take(63)
         .collect();
     let help = if fixed.is_empty() || fixed == name {
-        "use lowercase letters, digits and `-`, at most 63 characters, starting and ending with a letter or digit".to_string()
+        "use lowercase letters, digits and `-`, at most 63 characters, starting and ending with a letter or digit"
+            .to_string()
     } else {
         format!("names are DNS labels (lowercase letters, digits, `-`); try `{fixed}`")
     };
-    Diagnostic::error(
-        "platc::check::bad_name",
-        format!("{what} name `{name}` is not a DNS label"),
-    )
-    .label(span, "not a DNS label")
-    .help(help)
+    Diagnostic::error("platc::check::bad_name", format!("{what} name `{name}` is not a DNS label"))
+        .label(span, "not a DNS label")
+        .help(help)
 }
 
 /// Matches a `/`-separated path against a glob: `*` within one segment,
 /// `**` across segments, `?` one character.
 pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let pat: Vec<&str> = pattern
-        .trim_start_matches("./")
-        .trim_end_matches('/')
-        .split('/')
-        .collect();
+    let pat: Vec<&str> = pattern.trim_start_matches("./").trim_end_matches('/').split('/').collect();
     let segs: Vec<&str> = path.split('/').collect();
     match_segments(&pat, &segs)
 }
@@ -377,14 +310,9 @@ fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
     match (pat.split_first(), segs.split_first()) {
         (None, None) => true,
         (Some((&"**", rest)), _) => {
-            match_segments(rest, segs)
-                || segs
-                    .split_first()
-                    .is_some_and(|(_, s)| match_segments(pat, s))
+            match_segments(rest, segs) || segs.split_first().is_some_and(|(_, s)| match_segments(pat, s))
         }
-        (Some((p, prest)), Some((s, srest))) => {
-            match_one(p.as_bytes(), s.as_bytes()) && match_segments(prest, srest)
-        }
+        (Some((p, prest)), Some((s, srest))) => match_one(p.as_bytes(), s.as_bytes()) && match_segments(prest, srest),
         _ => false,
     }
 }
@@ -392,9 +320,7 @@ fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
 fn match_one(p: &[u8], s: &[u8]) -> bool {
     match (p.split_first(), s.split_first()) {
         (None, None) => true,
-        (Some((b'*', prest)), _) => {
-            match_one(prest, s) || s.split_first().is_some_and(|(_, r)| match_one(p, r))
-        }
+        (Some((b'*', prest)), _) => match_one(prest, s) || s.split_first().is_some_and(|(_, r)| match_one(p, r)),
         (Some((b'?', prest)), Some((_, srest))) => match_one(prest, srest),
         (Some((pc, prest)), Some((sc, srest))) => pc == sc && match_one(prest, srest),
         _ => false,
@@ -404,9 +330,7 @@ fn match_one(p: &[u8], s: &[u8]) -> bool {
 /// Whether a service file is selected by the workspace's globs.
 pub fn selects(globs: &[(String, Span)], path: &str) -> bool {
     let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-    globs
-        .iter()
-        .any(|(g, _)| glob_match(g, path) || glob_match(g, dir))
+    globs.iter().any(|(g, _)| glob_match(g, path) || glob_match(g, dir))
 }
 
 #[cfg(test)]
@@ -420,14 +344,8 @@ mod tests {
         assert!(glob_match("services/**", "services/a/b/service.plat"));
         assert!(glob_match("**/service.plat", "service.plat"));
         assert!(glob_match("svc-?", "svc-1"));
-        assert!(selects(
-            &[("services/*".into(), Span::default())],
-            "services/payments/service.plat"
-        ));
-        assert!(!selects(
-            &[("apps/*".into(), Span::default())],
-            "services/payments/service.plat"
-        ));
+        assert!(selects(&[("services/*".into(), Span::default())], "services/payments/service.plat"));
+        assert!(!selects(&[("apps/*".into(), Span::default())], "services/payments/service.plat"));
     }
 
     #[test]

@@ -8,12 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn platc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_platc"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_platc")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -50,11 +45,7 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     while let Some(d) = stack.pop() {
         for e in fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p)
-            } else {
-                out.push((p.clone(), fs::read(&p).unwrap()))
-            }
+            if p.is_dir() { stack.push(p) } else { out.push((p.clone(), fs::read(&p).unwrap())) }
         }
     }
     out.sort();
@@ -85,19 +76,12 @@ fn build_writes_then_rebuild_writes_nothing() {
     let dir = scratch("monorepo", "rebuild");
     let o = platc(&["build"], &dir.join("services/payments"));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        dir.join("gen/payments/kubernetes/production/deployment.yaml")
-            .is_file()
-    );
+    assert!(dir.join("gen/payments/kubernetes/production/deployment.yaml").is_file());
     assert!(dir.join("gen/platc-index.json").is_file());
     let before = snapshot(&dir.join("gen"));
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(0));
-    assert!(
-        stderr(&o).contains("(0 written, 0 removed"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("(0 written, 0 removed"), "{}", stderr(&o));
     assert_eq!(snapshot(&dir.join("gen")), before);
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -108,17 +92,11 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
     let before = snapshot(&dir.join("gen"));
     let svc = dir.join("services/orders/service.plat");
-    let text = fs::read_to_string(&svc)
-        .unwrap()
-        .replace("tier        = gold", "tier        = glod");
+    let text = fs::read_to_string(&svc).unwrap().replace("tier        = gold", "tier        = glod");
     fs::write(&svc, text).unwrap();
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("did you mean `gold`?"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("did you mean `gold`?"), "{}", stderr(&o));
     assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
     assert_eq!(snapshot(&dir.join("gen")), before);
     fs::remove_dir_all(&dir).unwrap();
@@ -132,15 +110,8 @@ fn files_no_longer_produced_are_removed_and_others_kept() {
     fs::remove_dir_all(dir.join("services/reports")).unwrap();
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        !dir.join("gen/reports").exists(),
-        "the removed service's files are gone"
-    );
-    assert_eq!(
-        fs::read_to_string(dir.join("gen/NOTES.md")).unwrap(),
-        "mine",
-        "a file platc did not write stays"
-    );
+    assert!(!dir.join("gen/reports").exists(), "the removed service's files are gone");
+    assert_eq!(fs::read_to_string(dir.join("gen/NOTES.md")).unwrap(), "mine", "a file platc did not write stays");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -151,15 +122,8 @@ fn never_overwrites_a_file_it_did_not_write() {
     fs::write(dir.join("gen/hello/catalog-info.yaml"), "hand-written\n").unwrap();
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("refusing to overwrite"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(
-        fs::read_to_string(dir.join("gen/hello/catalog-info.yaml")).unwrap(),
-        "hand-written\n"
-    );
+    assert!(stderr(&o).contains("refusing to overwrite"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(dir.join("gen/hello/catalog-info.yaml")).unwrap(), "hand-written\n");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -171,39 +135,20 @@ fn check_reports_in_every_message_format() {
     assert!(stderr(&human).contains("platc::check::unknown_symbol"));
     assert!(stderr(&human).contains("did you mean `gold`?"));
 
-    let short = platc(
-        &["check", "--message-format", "short", case.to_str().unwrap()],
-        Path::new("."),
-    );
+    let short = platc(&["check", "--message-format", "short", case.to_str().unwrap()], Path::new("."));
     assert_eq!(
         stderr(&short).trim(),
         "service.plat:7:10: error[platc::check::unknown_symbol]: unknown tier `glod`; expected bronze, gold or silver (help: did you mean `gold`?)"
     );
 
-    let json = platc(
-        &["check", "--message-format", "json", case.to_str().unwrap()],
-        Path::new("."),
-    );
+    let json = platc(&["check", "--message-format", "json", case.to_str().unwrap()], Path::new("."));
     let v: serde_json::Value = serde_json::from_str(stderr(&json).trim()).unwrap();
     assert_eq!(v["code"], "platc::check::unknown_symbol");
-    assert_eq!(
-        (v["line"].as_u64(), v["column"].as_u64()),
-        (Some(7), Some(10))
-    );
+    assert_eq!((v["line"].as_u64(), v["column"].as_u64()), (Some(7), Some(10)));
 
-    let gh = platc(
-        &[
-            "check",
-            "--message-format",
-            "github",
-            case.to_str().unwrap(),
-        ],
-        Path::new("."),
-    );
+    let gh = platc(&["check", "--message-format", "github", case.to_str().unwrap()], Path::new("."));
     assert!(
-        stderr(&gh).starts_with(
-            "::error file=service.plat,line=7,col=10,title=platc%3A%3Acheck%3A%3Aunknown_symbol::"
-        ),
+        stderr(&gh).starts_with("::error file=service.plat,line=7,col=10,title=platc%3A%3Acheck%3A%3Aunknown_symbol::"),
         "{}",
         stderr(&gh)
     );

@@ -14,10 +14,8 @@ fn same_bytes_whatever_the_order_of_the_sources() {
 
     // The same files inserted in reverse order.
     let sources = common::load(&root);
-    let mut files: Vec<(String, platc::sources::Text)> = sources
-        .files()
-        .map(|(p, t)| (p.to_string(), t.clone()))
-        .collect();
+    let mut files: Vec<(String, platc::sources::Text)> =
+        sources.files().map(|(p, t)| (p.to_string(), t.clone())).collect();
     files.reverse();
     let mut reversed = Sources::new();
     for (p, t) in files {
@@ -27,9 +25,7 @@ fn same_bytes_whatever_the_order_of_the_sources() {
         }
     }
     let base = root.clone();
-    reversed.set_loader(Box::new(move |rel: &str| {
-        std::fs::read(base.join(rel)).map_err(|e| e.to_string())
-    }));
+    reversed.set_loader(Box::new(move |rel: &str| std::fs::read(base.join(rel)).map_err(|e| e.to_string())));
     let again = platc::compile(&reversed, &Options::default());
     assert_eq!(common::tree_text(&again), reference);
 }
@@ -39,9 +35,7 @@ fn same_bytes_from_concurrent_compilations() {
     let root = common::examples().join("monorepo");
     let reference = common::tree_text(&common::compile(&root));
     let results: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| common::tree_text(&common::compile(&root))))
-            .collect();
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| common::tree_text(&common::compile(&root)))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for r in results {
@@ -53,26 +47,12 @@ fn same_bytes_from_concurrent_compilations() {
 fn the_index_hashes_every_file() {
     let c = common::compile(&common::examples().join("monorepo"));
     let out = c.output.unwrap();
-    let index: serde_json::Value =
-        serde_json::from_str(&out.files["platc-index.json"].contents).unwrap();
-    let listed: Vec<&str> = index["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap())
-        .collect();
-    let generated: Vec<&str> = out
-        .files
-        .keys()
-        .map(String::as_str)
-        .filter(|p| *p != "platc-index.json")
-        .collect();
+    let index: serde_json::Value = serde_json::from_str(&out.files["platc-index.json"].contents).unwrap();
+    let listed: Vec<&str> = index["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    let generated: Vec<&str> = out.files.keys().map(String::as_str).filter(|p| *p != "platc-index.json").collect();
     assert_eq!(listed, generated);
     for f in index["files"].as_array().unwrap() {
         let path = f["path"].as_str().unwrap();
-        assert_eq!(
-            f["sha256"].as_str().unwrap(),
-            platc::emit::sha256(&out.files[path].contents)
-        );
+        assert_eq!(f["sha256"].as_str().unwrap(), platc::emit::sha256(&out.files[path].contents));
     }
 }

@@ -34,11 +34,7 @@ fn build() {
     for case in cases(&root) {
         let c = common::compile(&root.join(&case));
         let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
-        assert!(
-            errors.is_empty(),
-            "{case} must build:\n{}",
-            common::diagnostics_text(&c)
-        );
+        assert!(errors.is_empty(), "{case} must build:\n{}", common::diagnostics_text(&c));
         let mut text = String::new();
         if !c.diagnostics.is_empty() {
             text.push_str(&common::diagnostics_text(&c));
@@ -60,17 +56,10 @@ fn errors() {
             common::diagnostics_text(&c)
         );
         if c.diagnostics.iter().any(|d| d.is_error()) {
-            assert!(
-                c.output.is_none(),
-                "{case}: a failed build produces no output"
-            );
+            assert!(c.output.is_none(), "{case}: a failed build produces no output");
         }
         let mut text = String::new();
-        let mut sources: Vec<_> = c
-            .files
-            .iter()
-            .filter(|(_, f)| !f.path.starts_with("<stdlib>"))
-            .collect();
+        let mut sources: Vec<_> = c.files.iter().filter(|(_, f)| !f.path.starts_with("<stdlib>")).collect();
         sources.sort_by(|a, b| a.1.path.cmp(&b.1.path));
         for (_, f) in sources {
             text.push_str(&format!("=== {}\n{}", f.path, f.text));
@@ -116,16 +105,8 @@ fn every_diagnostic_code_has_an_error_example() {
             }
         }
     }
-    let have: std::collections::BTreeSet<String> = cases(&common::examples().join("errors"))
-        .iter()
-        .map(|c| format!("platc::{}", c.replace("--", "::")))
-        .collect();
-    let missing: Vec<_> = codes
-        .iter()
-        .filter(|c| !have.contains(*c) && !EXEMPT.contains(&c.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "add an example under examples/errors/ for: {missing:?}"
-    );
+    let have: std::collections::BTreeSet<String> =
+        cases(&common::examples().join("errors")).iter().map(|c| format!("platc::{}", c.replace("--", "::"))).collect();
+    let missing: Vec<_> = codes.iter().filter(|c| !have.contains(*c) && !EXEMPT.contains(&c.as_str())).collect();
+    assert!(missing.is_empty(), "add an example under examples/errors/ for: {missing:?}");
 }

@@ -25,24 +25,14 @@ pub struct Found {
 /// Finds the workspace root for a path given on the command line.
 pub fn find(path: &Path) -> Result<Found, String> {
     let meta = fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let start = if meta.is_dir() {
-        path.to_path_buf()
-    } else {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
-    };
-    let start = if start.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        start
-    };
-    let abs =
-        fs::canonicalize(&start).map_err(|e| format!("cannot read `{}`: {e}", start.display()))?;
+    let start =
+        if meta.is_dir() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let start = if start.as_os_str().is_empty() { PathBuf::from(".") } else { start };
+    let abs = fs::canonicalize(&start).map_err(|e| format!("cannot read `{}`: {e}", start.display()))?;
     let mut dir = Some(abs.as_path());
     while let Some(d) = dir {
         if d.join(WORKSPACE_FILE).is_file() {
-            return Ok(Found {
-                root: d.to_path_buf(),
-            });
+            return Ok(Found { root: d.to_path_buf() });
         }
         dir = d.parent();
     }
@@ -62,34 +52,24 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
     let mut stack = vec![root.to_path_buf()];
     let mut count = 0usize;
     while let Some(dir) = stack.pop() {
-        let entries =
-            fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+        let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
         for entry in entries {
             let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().to_string();
-            let kind = entry
-                .file_type()
-                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            let kind = entry.file_type().map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
             if kind.is_symlink() {
                 continue;
             }
             if kind.is_dir() {
-                if name.starts_with('.')
-                    || name == "target"
-                    || name == "node_modules"
-                    || path == skip
-                {
+                if name.starts_with('.') || name == "target" || name == "node_modules" || path == skip {
                     continue;
                 }
                 stack.push(path);
             } else if kind.is_file() && (name.ends_with(".plat") || name.ends_with(".hbs")) {
                 count += 1;
                 if count > MAX_FILES {
-                    return Err(format!(
-                        "more than {MAX_FILES} source files under `{}`",
-                        root.display()
-                    ));
+                    return Err(format!("more than {MAX_FILES} source files under `{}`", root.display()));
                 }
                 let rel = relative(root, &path)?;
                 sources.insert_bytes(rel, read_limited(&path, MAX_FILE_BYTES + 1)?);
@@ -102,13 +82,8 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
 }
 
 fn relative(root: &Path, path: &Path) -> Result<String, String> {
-    let rel = path
-        .strip_prefix(root)
-        .map_err(|_| format!("`{}` is outside the workspace", path.display()))?;
-    let parts: Vec<String> = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().to_string())
-        .collect();
+    let rel = path.strip_prefix(root).map_err(|_| format!("`{}` is outside the workspace", path.display()))?;
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect();
     Ok(parts.join("/"))
 }
 
@@ -116,9 +91,7 @@ fn relative(root: &Path, path: &Path) -> Result<String, String> {
 fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
     let f = fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let mut buf = Vec::new();
-    f.take(limit as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    f.take(limit as u64).read_to_end(&mut buf).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     Ok(buf)
 }
 
@@ -128,9 +101,7 @@ fn load_inside(root: &Path, rel: &str) -> Result<Vec<u8>, String> {
     let path = root.join(rel);
     let real = fs::canonicalize(&path).map_err(|e| e.to_string())?;
     if !real.starts_with(root) {
-        return Err(
-            "it resolves (through a symbolic link) to a place outside the workspace".into(),
-        );
+        return Err("it resolves (through a symbolic link) to a place outside the workspace".into());
     }
     if !real.is_file() {
         return Err("not a regular file".into());

@@ -33,12 +33,7 @@ pub fn previous(out: &Path) -> BTreeSet<String> {
     };
     json.get("files")
         .and_then(|f| f.as_array())
-        .map(|files| {
-            files
-                .iter()
-                .filter_map(|f| f.get("path")?.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|files| files.iter().filter_map(|f| f.get("path")?.as_str().map(str::to_string)).collect())
         .unwrap_or_default()
 }
 
@@ -100,21 +95,13 @@ fn safe_relative(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
         && !path.contains('\\')
-        && path
-            .split('/')
-            .all(|s| !s.is_empty() && s != "." && s != "..")
+        && path.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = target
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.platc-{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;

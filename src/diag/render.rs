@@ -47,12 +47,7 @@ fn short(d: &Diagnostic, files: &SourceMap) -> String {
         Some((path, line, col)) => format!("{path}:{line}:{col}: "),
         None => String::new(),
     };
-    out.push_str(&format!(
-        "{}[{}]: {}",
-        d.severity.as_str(),
-        d.code,
-        d.message
-    ));
+    out.push_str(&format!("{}[{}]: {}", d.severity.as_str(), d.code, d.message));
     if let Some(help) = &d.help {
         out.push_str(&format!(" (help: {help})"));
     }
@@ -99,9 +94,7 @@ fn github(d: &Diagnostic, files: &SourceMap) -> String {
 
 /// Escaping of a workflow command's message, as the Actions toolkit does it.
 fn gh_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// Escaping of a workflow command's property value.
@@ -110,14 +103,8 @@ fn gh_property(s: &str) -> String {
 }
 
 fn human(d: &Diagnostic, files: &SourceMap, color: bool) -> String {
-    let theme = if color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false);
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
     let report = Report::new(d, files);
     let mut out = String::new();
     if handler.render_report(&mut out, &report).is_err() {
@@ -144,26 +131,14 @@ struct Report<'a> {
 impl<'a> Report<'a> {
     fn new(diag: &'a Diagnostic, files: &SourceMap) -> Report<'a> {
         let primary_file = diag.primary().map(|s| s.file);
-        let mut report = Report::part(
-            diag,
-            diag.message.clone(),
-            diag.help.as_deref(),
-            primary_file,
-            files,
-        );
-        let mut others: Vec<FileId> = diag
-            .labels
-            .iter()
-            .map(|l| l.span.file)
-            .filter(|f| Some(*f) != primary_file)
-            .collect();
+        let mut report = Report::part(diag, diag.message.clone(), diag.help.as_deref(), primary_file, files);
+        let mut others: Vec<FileId> =
+            diag.labels.iter().map(|l| l.span.file).filter(|f| Some(*f) != primary_file).collect();
         others.sort_by(|a, b| files.path(*a).cmp(files.path(*b)));
         others.dedup();
         for file in others {
             let message = format!("see also {}", files.path(file));
-            report
-                .related
-                .push(Report::part(diag, message, None, Some(file), files));
+            report.related.push(Report::part(diag, message, None, Some(file), files));
         }
         report
     }
@@ -175,22 +150,9 @@ impl<'a> Report<'a> {
         file: Option<FileId>,
         files: &SourceMap,
     ) -> Report<'a> {
-        let source = file
-            .and_then(|f| files.get(f))
-            .map(|f| NamedSource::new(&f.path, f.text.clone()));
-        let labels = diag
-            .labels
-            .iter()
-            .filter(|l| Some(l.span.file) == file)
-            .collect();
-        Report {
-            diag,
-            message,
-            help,
-            source,
-            labels,
-            related: Vec::new(),
-        }
+        let source = file.and_then(|f| files.get(f)).map(|f| NamedSource::new(&f.path, f.text.clone()));
+        let labels = diag.labels.iter().filter(|l| Some(l.span.file) == file).collect();
+        Report { diag, message, help, source, labels, related: Vec::new() }
     }
 }
 
@@ -245,9 +207,7 @@ impl miette::Diagnostic for Report<'_> {
         if self.related.is_empty() {
             return None;
         }
-        Some(Box::new(
-            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
-        ))
+        Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
     }
 }
 
@@ -258,10 +218,7 @@ mod tests {
 
     fn sample() -> (Diagnostic, SourceMap) {
         let mut files = SourceMap::default();
-        let f = files.add(
-            "services/a/service.plat".into(),
-            Arc::from("service a {\n  tier = glod\n}\n"),
-        );
+        let f = files.add("services/a/service.plat".into(), Arc::from("service a {\n  tier = glod\n}\n"));
         let d = Diagnostic::error("platc::check::unknown_symbol", "unknown tier `glod`")
             .label(Span::new(f, 21, 25), "not a tier")
             .help("did you mean `gold`?");
@@ -289,8 +246,7 @@ mod tests {
     #[test]
     fn json_form_has_every_field() {
         let (d, files) = sample();
-        let v: serde_json::Value =
-            serde_json::from_str(&render(&d, &files, Format::Json, false)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&render(&d, &files, Format::Json, false)).unwrap();
         assert_eq!(v["line"], 2);
         assert_eq!(v["column"], 10);
         assert_eq!(v["help"], "did you mean `gold`?");

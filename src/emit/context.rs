@@ -34,12 +34,7 @@ pub fn namespace(service: &str) -> String {
 }
 
 /// The service-level part of the context, shared by every environment.
-pub fn service_base(
-    service: &Service,
-    model: &Model,
-    graph: &Graph,
-    lib: &Library,
-) -> JMap<String, Json> {
+pub fn service_base(service: &Service, model: &Model, graph: &Graph, lib: &Library) -> JMap<String, Json> {
     let mut ctx = JMap::new();
     ctx.insert("source".into(), Json::String(service.path.clone()));
     ctx.insert("workspace".into(), model.workspace.to_json());
@@ -57,24 +52,13 @@ pub fn service_base(
     );
     ctx.insert(
         "overrides".into(),
-        service
-            .overrides
-            .iter()
-            .map(|o| json!({ "path": o.what, "reason": o.reason }))
-            .collect(),
+        service.overrides.iter().map(|o| json!({ "path": o.what, "reason": o.reason })).collect(),
     );
     ctx.insert(
         "waivers".into(),
-        service
-            .waivers
-            .iter()
-            .map(|w| json!({ "policy": w.what, "reason": w.reason }))
-            .collect(),
+        service.waivers.iter().map(|w| json!({ "policy": w.what, "reason": w.reason })).collect(),
     );
-    ctx.insert(
-        "golden_paths".into(),
-        service.golden_paths.iter().cloned().collect(),
-    );
+    ctx.insert("golden_paths".into(), service.golden_paths.iter().cloned().collect());
     ctx.insert(
         "apis".into(),
         service
@@ -86,10 +70,7 @@ pub fn service_base(
                     _ => JMap::new(),
                 };
                 o.insert("name".into(), Json::String(a.name.clone()));
-                o.insert(
-                    "definition".into(),
-                    a.definition.clone().map(Json::String).unwrap_or(Json::Null),
-                );
+                o.insert("definition".into(), a.definition.clone().map(Json::String).unwrap_or(Json::Null));
                 if let Some(rec) = lib.schemas.get("api") {
                     fill_unset(&mut o, rec);
                 }
@@ -147,10 +128,7 @@ pub fn instance(
 
     ctx.insert("image".into(), Json::String(image_ref(inst)));
     ctx.insert("labels".into(), labels(service, inst, &env.name));
-    ctx.insert(
-        "selector".into(),
-        json!({ "app.kubernetes.io/name": service.name }),
-    );
+    ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
 
     let (config, secrets, volumes) = settings(service, inst, graph);
     let config_hash = hash_json(&Json::Object(config.clone()));
@@ -159,35 +137,20 @@ pub fn instance(
     ctx.insert("secrets".into(), Json::Array(secrets));
     ctx.insert("secret_volumes".into(), Json::Array(volumes));
     ctx.insert("network".into(), network(service, inst, model, graph, lib));
-    ctx.insert(
-        "resources".into(),
-        inst.resources
-            .iter()
-            .map(|r| resource(&service.name, r, lib))
-            .collect(),
-    );
+    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(&service.name, r, lib)).collect());
 
-    let language = inst
-        .str("language")
-        .and_then(|l| lib.languages.get(l))
-        .map(|d| {
-            let mut o = object(map_json(&crate::value::map_from_body(
-                &d.body,
-                &crate::value::Layer::Defaults,
-                &mut Vec::new(),
-            )));
-            o.insert("name".into(), Json::String(d.name.name.clone()));
-            Json::Object(o)
-        });
+    let language = inst.str("language").and_then(|l| lib.languages.get(l)).map(|d| {
+        let mut o =
+            object(map_json(&crate::value::map_from_body(&d.body, &crate::value::Layer::Defaults, &mut Vec::new())));
+        o.insert("name".into(), Json::String(d.name.name.clone()));
+        Json::Object(o)
+    });
     ctx.insert("language".into(), language.unwrap_or(Json::Null));
 
     let min_available = inst.get(&["pdb", "min_available"]).and_then(Value::as_i64);
     let replicas = inst.get(&["replicas"]).and_then(Value::as_i64).unwrap_or(1);
     // A budget only where it can be met: more replicas than must stay up.
-    ctx.insert(
-        "pdb".into(),
-        json!(min_available.is_some_and(|m| m >= 1 && replicas > m)),
-    );
+    ctx.insert("pdb".into(), json!(min_available.is_some_and(|m| m >= 1 && replicas > m)));
     ctx.insert("service".into(), Json::Object(svc));
     Json::Object(ctx)
 }
@@ -202,24 +165,12 @@ fn object(v: Json) -> JMap<String, Json> {
 fn resource(service: &str, r: &crate::model::Resource, lib: &Library) -> Json {
     let mut o = object(map_json(&r.values));
     o.insert("name".into(), Json::String(r.name.clone()));
-    o.insert(
-        "catalog_name".into(),
-        Json::String(catalog_resource_name(service, &r.name)),
-    );
+    o.insert("catalog_name".into(), Json::String(catalog_resource_name(service, &r.name)));
     o.insert("type".into(), Json::String(r.ty.clone()));
     let rt = lib.resource_types.get(&r.ty);
-    o.insert(
-        "catalog_type".into(),
-        Json::String(rt.map(|t| t.catalog_type.clone()).unwrap_or_default()),
-    );
+    o.insert("catalog_type".into(), Json::String(rt.map(|t| t.catalog_type.clone()).unwrap_or_default()));
     o.insert("port".into(), json!(rt.map(|t| t.port).unwrap_or(443)));
-    o.insert(
-        "outputs".into(),
-        r.outputs
-            .iter()
-            .map(|(k, v)| (k.clone(), to_json(v)))
-            .collect(),
-    );
+    o.insert("outputs".into(), r.outputs.iter().map(|(k, v)| (k.clone(), to_json(v))).collect());
     if let Some(t) = rt {
         fill_unset(&mut o, &t.schema);
     }
@@ -229,11 +180,7 @@ fn resource(service: &str, r: &crate::model::Resource, lib: &Library) -> Json {
 /// The catalog name of a resource: unique in the whole workspace, so two
 /// services' `cache` resources do not collide in Backstage.
 pub fn catalog_resource_name(service: &str, resource: &str) -> String {
-    if resource.starts_with(&format!("{service}-")) {
-        resource.to_string()
-    } else {
-        format!("{service}-{resource}")
-    }
+    if resource.starts_with(&format!("{service}-")) { resource.to_string() } else { format!("{service}-{resource}") }
 }
 
 /// The context of workspace-wide templates (`templates/<target>/workspace/`):
@@ -280,29 +227,17 @@ fn image_ref(inst: &Instance) -> String {
 fn labels(service: &Service, inst: &Instance, env: &str) -> Json {
     let mut l = BTreeMap::new();
     l.insert("app.kubernetes.io/name", service.name.clone());
-    l.insert(
-        "app.kubernetes.io/instance",
-        format!("{}-{env}", service.name),
-    );
+    l.insert("app.kubernetes.io/instance", format!("{}-{env}", service.name));
     if let Some(v) = inst.get(&["version"]).and_then(Value::as_str) {
         l.insert("app.kubernetes.io/version", label_value(v));
     }
-    l.insert(
-        "app.kubernetes.io/component",
-        label_value(inst.str("workload").unwrap_or("service")),
-    );
+    l.insert("app.kubernetes.io/component", label_value(inst.str("workload").unwrap_or("service")));
     if let Some(system) = inst.str("system") {
         l.insert("app.kubernetes.io/part-of", label_value(system));
     }
     l.insert("app.kubernetes.io/managed-by", "platc".into());
-    l.insert(
-        "platc.dev/team",
-        label_value(inst.str("owner").unwrap_or("")),
-    );
-    l.insert(
-        "platc.dev/tier",
-        label_value(inst.str("tier").unwrap_or("")),
-    );
+    l.insert("platc.dev/team", label_value(inst.str("owner").unwrap_or("")));
+    l.insert("platc.dev/tier", label_value(inst.str("tier").unwrap_or("")));
     l.insert("platc.dev/environment", env.to_string());
     json!(l)
 }
@@ -310,30 +245,17 @@ fn labels(service: &Service, inst: &Instance, env: &str) -> Json {
 /// A Kubernetes label value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at
 /// both ends.
 pub fn label_value(s: &str) -> String {
-    let mapped: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mapped: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
     let trimmed = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric());
     let cut: String = trimmed.chars().take(63).collect();
-    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
+    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
 }
 
 /// Splits `env` (plus injected `*_URL` settings of dependencies) into plain
 /// config (a ConfigMap) and secrets (mounted files, `NAME_FILE` pointing at
 /// each).
-fn settings(
-    service: &Service,
-    inst: &Instance,
-    graph: &Graph,
-) -> (JMap<String, Json>, Vec<Json>, Vec<Json>) {
+fn settings(service: &Service, inst: &Instance, graph: &Graph) -> (JMap<String, Json>, Vec<Json>, Vec<Json>) {
     let mut config = JMap::new();
     let mut secrets: BTreeMap<String, (String, String)> = BTreeMap::new();
     let env = inst.get(&["env"]).and_then(Value::as_map);
@@ -354,11 +276,7 @@ fn settings(
         let Some(r) = inst.resources.iter().find(|r| &r.name == dep) else {
             continue;
         };
-        let Some((out, Value::Secret(s))) = r
-            .outputs
-            .get_key_value("url")
-            .or_else(|| r.outputs.iter().next())
-        else {
+        let Some((out, Value::Secret(s))) = r.outputs.get_key_value("url").or_else(|| r.outputs.iter().next()) else {
             continue;
         };
         if !written.contains(s) {
@@ -379,11 +297,8 @@ fn settings(
             (Value::Ref(p), None) => {
                 let target = p.first().map(String::as_str).unwrap_or("");
                 let out = p.get(1).map(String::as_str).unwrap_or("");
-                let v = if out == "host" {
-                    format!("{target}.{target}.svc.cluster.local")
-                } else {
-                    service_url(target)
-                };
+                let v =
+                    if out == "host" { format!("{target}.{target}.svc.cluster.local") } else { service_url(target) };
                 secrets.remove(name);
                 config.insert(name.clone(), Json::String(v));
             }
@@ -401,10 +316,7 @@ fn settings(
     let list = secrets
         .iter()
         .map(|(var, (secret, key))| {
-            by_secret
-                .entry(secret.clone())
-                .or_default()
-                .push((key.clone(), var.clone()));
+            by_secret.entry(secret.clone()).or_default().push((key.clone(), var.clone()));
             json!({
                 "env": var,
                 "file_env": format!("{var}_FILE"),
@@ -447,29 +359,15 @@ fn resolve_ref(p: &[String], inst: &Instance) -> Option<String> {
 
 /// `payments-db` + `URL` → `PAYMENTS_DB_URL`.
 pub fn env_name(name: &str, suffix: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
     s.push('_');
     s.push_str(suffix);
     s
 }
 
 /// Peers for the NetworkPolicy: who may call this service, whom it calls.
-fn network(
-    service: &Service,
-    inst: &Instance,
-    model: &Model,
-    graph: &Graph,
-    lib: &Library,
-) -> Json {
+fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib: &Library) -> Json {
     let peer = |name: &str| {
         let port = model
             .service(name)
@@ -484,28 +382,17 @@ fn network(
             .unwrap_or("service");
         json!({ "name": name, "namespace": namespace(name), "port": port, "workload": workload })
     };
-    let ingress: Vec<Json> = graph
-        .dependents(&service.name)
-        .into_iter()
-        .map(peer)
-        .collect();
+    let ingress: Vec<Json> = graph.dependents(&service.name).into_iter().map(peer).collect();
     let egress: Vec<Json> = graph
         .service_dependencies(&service.name)
         .into_iter()
         .filter(|d| {
-            model
-                .service(d)
-                .and_then(|s| s.instance(&inst.env))
-                .and_then(|i| i.str("workload"))
-                == Some("service")
+            model.service(d).and_then(|s| s.instance(&inst.env)).and_then(|i| i.str("workload")) == Some("service")
         })
         .map(peer)
         .collect();
-    let mut ports: Vec<i64> = inst
-        .resources
-        .iter()
-        .map(|r| lib.resource_types.get(&r.ty).map(|t| t.port).unwrap_or(443))
-        .collect();
+    let mut ports: Vec<i64> =
+        inst.resources.iter().map(|r| lib.resource_types.get(&r.ty).map(|t| t.port).unwrap_or(443)).collect();
     ports.sort_unstable();
     ports.dedup();
     let exposed = inst.get(&["expose", "host"]).is_some();

@@ -57,8 +57,7 @@ impl Doc {
     }
 
     fn is_scalar(&self) -> bool {
-        !matches!(self, Doc::List(l) if !l.is_empty())
-            && !matches!(self, Doc::Map(m) if !m.is_empty())
+        !matches!(self, Doc::List(l) if !l.is_empty()) && !matches!(self, Doc::Map(m) if !m.is_empty())
     }
 }
 
@@ -199,11 +198,7 @@ fn block_safe(s: &str) -> bool {
         && !s.starts_with([' ', '\n'])
         && !s.ends_with("\n\n")
         && !s.chars().any(|c| {
-            (c.is_control() && c != '\n')
-                || c == '\u{feff}'
-                || c == '\u{2028}'
-                || c == '\u{2029}'
-                || c == '\u{85}'
+            (c.is_control() && c != '\n') || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}'
         })
         && !s.split('\n').any(|l| l.ends_with(' '))
 }
@@ -214,24 +209,18 @@ pub fn plain_safe(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
-    if !(first.is_ascii_alphabetic() || first == '/' || first.is_ascii_digit()) || s.ends_with(' ')
-    {
+    if !(first.is_ascii_alphabetic() || first == '/' || first.is_ascii_digit()) || s.ends_with(' ') {
         return false;
     }
-    if !s.chars().all(|c| {
-        c.is_ascii_alphanumeric()
-            || matches!(c, '-' | '_' | '.' | '/' | ' ' | '(' | ')' | ',' | '+')
-    }) {
+    if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ' ' | '(' | ')' | ',' | '+'))
+    {
         return false;
     }
     if s.contains(", ") || s.contains(" (") {
         return false;
     }
     let lower = s.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "nan" | "inf"
-    ) {
+    if matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "nan" | "inf") {
         return false;
     }
     if first.is_ascii_digit() {
@@ -240,10 +229,7 @@ pub fn plain_safe(s: &str) -> bool {
         let digits = s.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
         let letters_only = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_alphabetic());
         let dots = s.chars().filter(|c| *c == '.').count();
-        return letters_only
-            && dots <= 1
-            && !digits.starts_with(['e', 'E'])
-            && !digits.starts_with(['x', 'o', 'b']);
+        return letters_only && dots <= 1 && !digits.starts_with(['e', 'E']) && !digits.starts_with(['x', 'o', 'b']);
     }
     true
 }
@@ -326,9 +312,7 @@ pub fn from_json(v: &serde_json::Value) -> Doc {
         },
         serde_json::Value::String(s) => Doc::Str(s.clone()),
         serde_json::Value::Array(a) => Doc::List(a.iter().map(from_json).collect()),
-        serde_json::Value::Object(o) => {
-            Doc::Map(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
-        }
+        serde_json::Value::Object(o) => Doc::Map(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()),
     }
 }
 
@@ -344,14 +328,7 @@ mod tests {
 
     #[test]
     fn plain_only_when_it_reads_back_as_the_same_string() {
-        for s in [
-            "payments",
-            "app.kubernetes.io/name",
-            "500m",
-            "512Mi",
-            "/healthz",
-            "Handles payments",
-        ] {
+        for s in ["payments", "app.kubernetes.io/name", "500m", "512Mi", "/healthz", "Handles payments"] {
             assert!(plain_safe(s), "{s}");
         }
         for s in [
@@ -402,10 +379,7 @@ mod tests {
 
     #[test]
     fn json_keeps_key_order() {
-        let d = Doc::Map(vec![
-            ("b".into(), Doc::Int(1)),
-            ("a".into(), Doc::List(vec![Doc::Str("x\"".into())])),
-        ]);
+        let d = Doc::Map(vec![("b".into(), Doc::Int(1)), ("a".into(), Doc::List(vec![Doc::Str("x\"".into())]))]);
         let mut s = String::new();
         to_json(&d, &mut s);
         assert_eq!(s, "{\n  \"b\": 1,\n  \"a\": [\n    \"x\\\"\"\n  ]\n}\n");

@@ -38,14 +38,7 @@ pub fn to_hcl(docs: &[Doc], out: &mut String) -> Result<(), String> {
             return Err("a Terraform document is a map of block types".into());
         };
         for (block, value) in top {
-            block_group(
-                block,
-                labels_of(block),
-                value,
-                &mut Vec::new(),
-                out,
-                &mut first,
-            )?;
+            block_group(block, labels_of(block), value, &mut Vec::new(), out, &mut first)?;
         }
     }
     Ok(())
@@ -97,16 +90,8 @@ fn body_of(body: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
         return Err("a block body is a map".into());
     };
     // Attributes first, aligned in one run; then nested blocks.
-    let attrs: Vec<(&String, &Doc)> = m
-        .iter()
-        .filter(|(_, v)| !is_block(v))
-        .map(|(k, v)| (k, v))
-        .collect();
-    let width = attrs
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(0);
+    let attrs: Vec<(&String, &Doc)> = m.iter().filter(|(_, v)| !is_block(v)).map(|(k, v)| (k, v)).collect();
+    let width = attrs.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
     for (k, v) in &attrs {
         indent(depth, out);
         out.push_str(k);
@@ -140,12 +125,7 @@ fn body_of(body: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
 fn is_block(v: &Doc) -> bool {
     match v {
         Doc::Map(m) => !matches!(m.as_slice(), [(k, _)] if k == "$expr" || k == "$map"),
-        Doc::List(items) => {
-            !items.is_empty()
-                && items
-                    .iter()
-                    .all(|i| matches!(i, Doc::Map(_)) && is_block(i))
-        }
+        Doc::List(items) => !items.is_empty() && items.iter().all(|i| matches!(i, Doc::Map(_)) && is_block(i)),
         _ => false,
     }
 }
@@ -184,11 +164,7 @@ fn value(v: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
                     return Ok(());
                 }
                 out.push_str("{\n");
-                let width = entries
-                    .iter()
-                    .map(|(k, _)| key_text(k).chars().count())
-                    .max()
-                    .unwrap_or(0);
+                let width = entries.iter().map(|(k, _)| key_text(k).chars().count()).max().unwrap_or(0);
                 for (k, v) in entries {
                     indent(depth + 1, out);
                     let key = key_text(k);
@@ -212,12 +188,8 @@ fn value(v: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
 
 /// Map keys that are not identifiers are quoted.
 fn key_text(k: &str) -> String {
-    let ident = k
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let ident = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ident {
         k.to_string()
     } else {
@@ -242,13 +214,8 @@ fn is_expression(e: &str) -> bool {
         && e.split('.').all(|part| {
             let name = part.split('[').next().unwrap_or("");
             !name.is_empty()
-                && name
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                 && part
                     .get(name.len()..)
                     .unwrap_or("")
@@ -323,10 +290,7 @@ resource "aws_s3_bucket" "main" {
     #[test]
     fn strings_never_become_expressions() {
         let out = hcl("locals:\n  x: \"${var.secret} %{if true}y%{endif}\"\n");
-        assert_eq!(
-            out,
-            "locals {\n  x = \"$${var.secret} %%{if true}y%%{endif}\"\n}\n"
-        );
+        assert_eq!(out, "locals {\n  x = \"$${var.secret} %%{if true}y%%{endif}\"\n}\n");
     }
 
     #[test]

@@ -15,12 +15,7 @@ use super::doc::Doc;
 /// Applies one patch to the objects of its target; `docs` are all objects
 /// the target generated for one service in one environment, with their kinds
 /// (see [`targets_of`]).
-pub fn apply(
-    patch: &Patch,
-    docs: &mut [(String, &mut Doc)],
-    env: &str,
-    diags: &mut Vec<Diagnostic>,
-) {
+pub fn apply(patch: &Patch, docs: &mut [(String, &mut Doc)], env: &str, diags: &mut Vec<Diagnostic>) {
     let mut matched = false;
     for (kind, doc) in docs.iter_mut() {
         if kind != &patch.kind.name {
@@ -40,17 +35,10 @@ pub fn apply(
         diags.push(
             Diagnostic::error(
                 "platc::patch::no_match",
-                format!(
-                    "no `{}` is generated for {} in {env}",
-                    patch.kind.name, patch.target.name
-                ),
+                format!("no `{}` is generated for {} in {env}", patch.kind.name, patch.target.name),
             )
             .label(patch.kind.span, "matches nothing")
-            .help(crate::diag::unknown_help(
-                &patch.kind.name,
-                "kind",
-                kinds.iter().copied(),
-            )),
+            .help(crate::diag::unknown_help(&patch.kind.name, "kind", kinds.iter().copied())),
         );
     }
 }
@@ -64,10 +52,7 @@ fn apply_set(set: &Attribute, doc: &mut Doc, env: &str) -> Result<(), Diagnostic
     let value = to_doc(&node.value).ok_or_else(|| {
         Diagnostic::error(
             "platc::patch::bad_value",
-            format!(
-                "{} cannot be written into a generated object",
-                node.value.describe()
-            ),
+            format!("{} cannot be written into a generated object", node.value.describe()),
         )
         .label(set.value.span, "not plain data")
         .help("a patch writes strings, numbers, booleans, lists and maps; secrets stay references")
@@ -107,12 +92,9 @@ fn seg_span(s: &Segment) -> crate::span::Span {
 }
 
 fn not_a(span: crate::span::Span, what: &str, key: &str, env: &str) -> Diagnostic {
-    Diagnostic::error(
-        "platc::patch::no_match",
-        format!("`{key}` is not {what} in the generated object ({env})"),
-    )
-    .label(span, "cannot step here")
-    .help("check the path against the generated file (`platc build`, then read it)")
+    Diagnostic::error("platc::patch::no_match", format!("`{key}` is not {what} in the generated object ({env})"))
+        .label(span, "cannot step here")
+        .help("check the path against the generated file (`platc build`, then read it)")
 }
 
 fn step<'a>(cur: &'a mut Doc, seg: &Segment, env: &str) -> Result<&'a mut Doc, Diagnostic> {
@@ -145,24 +127,14 @@ fn step<'a>(cur: &'a mut Doc, seg: &Segment, env: &str) -> Result<&'a mut Doc, D
         },
         Segment::Select { key, value, span } => match cur {
             Doc::List(items) => {
-                let found: Vec<String> = items
-                    .iter()
-                    .filter_map(|d| d.get(key).and_then(scalar_text))
-                    .collect();
+                let found: Vec<String> = items.iter().filter_map(|d| d.get(key).and_then(scalar_text)).collect();
                 items
                     .iter_mut()
                     .find(|d| d.get(key).and_then(scalar_text).as_deref() == Some(value.as_str()))
                     .ok_or_else(|| {
-                        Diagnostic::error(
-                            "platc::patch::no_match",
-                            format!("no item has `{key}` = `{value}` ({env})"),
-                        )
-                        .label(*span, "matches no item")
-                        .help(crate::diag::unknown_help(
-                            value,
-                            "item",
-                            found.iter().map(String::as_str),
-                        ))
+                        Diagnostic::error("platc::patch::no_match", format!("no item has `{key}` = `{value}` ({env})"))
+                            .label(*span, "matches no item")
+                            .help(crate::diag::unknown_help(value, "item", found.iter().map(String::as_str)))
                     })
             }
             _ => Err(not_a(*span, "a list", &format!("[{key}={value}]"), env)),
@@ -197,17 +169,8 @@ pub fn to_doc(v: &Value) -> Option<Doc> {
         Value::Quantity { number, unit, .. } => Doc::Str(format!("{number}{unit}")),
         Value::Str(s) => Doc::Str(s.clone()),
         Value::Ref(p) if p.len() == 1 => Doc::Str(p.join(".")),
-        Value::List(items) => Doc::List(
-            items
-                .iter()
-                .map(|n| to_doc(&n.value))
-                .collect::<Option<_>>()?,
-        ),
-        Value::Map(m) => Doc::Map(
-            m.iter()
-                .map(|(k, n)| Some((k.clone(), to_doc(&n.value)?)))
-                .collect::<Option<_>>()?,
-        ),
+        Value::List(items) => Doc::List(items.iter().map(|n| to_doc(&n.value)).collect::<Option<_>>()?),
+        Value::Map(m) => Doc::Map(m.iter().map(|(k, n)| Some((k.clone(), to_doc(&n.value)?))).collect::<Option<_>>()?),
         _ => return None,
     })
 }

@@ -22,9 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, handlebars_helper,
-};
+use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, handlebars_helper};
 use serde_json::Value as Json;
 
 use crate::library::TemplateFile;
@@ -68,21 +66,13 @@ impl Renderer {
         for (name, t) in templates {
             let partial = name.rsplit('/').next().is_some_and(|f| f.starts_with('_'));
             let result = if partial {
-                let pname = name
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(name)
-                    .trim_start_matches('_')
-                    .trim_end_matches(".hbs");
+                let pname = name.rsplit('/').next().unwrap_or(name).trim_start_matches('_').trim_end_matches(".hbs");
                 hb.register_partial(pname, t.text.as_ref())
             } else {
                 hb.register_template_string(name, t.text.as_ref())
             };
             if let Err(e) = result {
-                let (line, column) = e
-                    .pos()
-                    .map(|(l, c)| (Some(l), Some(c)))
-                    .unwrap_or((None, None));
+                let (line, column) = e.pos().map(|(l, c)| (Some(l), Some(c))).unwrap_or((None, None));
                 problems.push(TemplateProblem {
                     template: name.clone(),
                     line,
@@ -121,12 +111,7 @@ pub fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20
-                || matches!(
-                    c,
-                    '\u{7f}' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}'
-                ) =>
-            {
+            c if (c as u32) < 0x20 || matches!(c, '\u{7f}' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}') => {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
@@ -148,13 +133,7 @@ fn param<'a>(h: &'a Helper, i: usize) -> Result<&'a Json, handlebars::RenderErro
         .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("helper", i).into())
 }
 
-fn json_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
+fn json_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let v = param(h, 0)?;
     let mut s = String::new();
     compact_json(v, &mut s);
@@ -200,25 +179,13 @@ fn text(v: &Json) -> String {
     }
 }
 
-fn concat_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
+fn concat_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let joined: String = h.params().iter().map(|p| text(p.value())).collect();
     out.write(&quote(&joined))?;
     Ok(())
 }
 
-fn hcl_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
+fn hcl_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let joined: String = h.params().iter().map(|p| text(p.value())).collect();
     out.write(&hcl_quote(&joined))?;
     Ok(())
@@ -283,9 +250,7 @@ pub fn duration_seconds(d: &Json) -> Json {
     if v.fract() == 0.0 {
         Json::from(v as i64)
     } else {
-        serde_json::Number::from_f64(v)
-            .map(Json::Number)
-            .unwrap_or(Json::Null)
+        serde_json::Number::from_f64(v).map(Json::Number).unwrap_or(Json::Null)
     }
 }
 
@@ -295,13 +260,7 @@ mod tests {
 
     fn render(t: &str, ctx: Json) -> Result<String, TemplateProblem> {
         let mut templates = BTreeMap::new();
-        templates.insert(
-            "t.hbs".to_string(),
-            TemplateFile {
-                shown_as: "t.hbs".into(),
-                text: t.into(),
-            },
-        );
+        templates.insert("t.hbs".to_string(), TemplateFile { shown_as: "t.hbs".into(), text: t.into() });
         let (r, problems) = Renderer::new(&templates);
         assert!(problems.is_empty(), "{problems:?}");
         r.render("t.hbs", &ctx)
@@ -309,21 +268,13 @@ mod tests {
 
     #[test]
     fn plain_values_are_always_quoted() {
-        let out = render(
-            "a: {{x}}",
-            serde_json::json!({"x": "v\nkind: Secret # \"${{ y }}\""}),
-        )
-        .unwrap();
+        let out = render("a: {{x}}", serde_json::json!({"x": "v\nkind: Secret # \"${{ y }}\""})).unwrap();
         assert_eq!(out, r#"a: "v\nkind: Secret # \"${{ y }}\"""#);
     }
 
     #[test]
     fn json_keeps_types() {
-        let out = render(
-            "a: {{json n}} b: {{json m}}",
-            serde_json::json!({"n": 3, "m": {"k": [true]}}),
-        )
-        .unwrap();
+        let out = render("a: {{json n}} b: {{json m}}", serde_json::json!({"n": 3, "m": {"k": [true]}})).unwrap();
         assert_eq!(out, r#"a: 3 b: {"k": [true]}"#);
     }
 
@@ -340,10 +291,7 @@ mod tests {
 
     #[test]
     fn durations_in_seconds() {
-        assert_eq!(
-            duration_seconds(&Json::from("300ms")),
-            serde_json::json!(0.3)
-        );
+        assert_eq!(duration_seconds(&Json::from("300ms")), serde_json::json!(0.3));
         assert_eq!(duration_seconds(&Json::from("5m")), serde_json::json!(300));
     }
 }

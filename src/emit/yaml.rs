@@ -33,10 +33,7 @@ fn convert(v: serde_yaml::Value) -> Doc {
                 .map(|(k, v)| {
                     let key = match k {
                         serde_yaml::Value::String(s) => s,
-                        other => serde_yaml::to_string(&other)
-                            .unwrap_or_default()
-                            .trim_end()
-                            .to_string(),
+                        other => serde_yaml::to_string(&other).unwrap_or_default().trim_end().to_string(),
                     };
                     (key, convert(v))
                 })
@@ -56,13 +53,7 @@ mod tests {
         assert_eq!(docs.len(), 2);
         assert_eq!(
             docs[0],
-            Doc::Map(vec![
-                ("b".into(), Doc::Int(1)),
-                (
-                    "a".into(),
-                    Doc::List(vec![Doc::Str("x".into()), Doc::Int(2)])
-                )
-            ])
+            Doc::Map(vec![("b".into(), Doc::Int(1)), ("a".into(), Doc::List(vec![Doc::Str("x".into()), Doc::Int(2)]))])
         );
     }
 

@@ -25,29 +25,18 @@ fn at<'a>(tree: &'a Map, path: &str) -> &'a Node {
 
 #[test]
 fn scalars_replace_and_keep_the_winning_origin() {
-    let (t, d) = merged(&[
-        ("replicas = 2", Layer::Defaults),
-        ("replicas = 4", Layer::Environment("production".into())),
-    ]);
+    let (t, d) =
+        merged(&[("replicas = 2", Layer::Defaults), ("replicas = 4", Layer::Environment("production".into()))]);
     assert!(d.is_empty());
     assert_eq!(display(&at(&t, "replicas").value), "4");
-    assert_eq!(
-        at(&t, "replicas").origin.layer,
-        Layer::Environment("production".into())
-    );
+    assert_eq!(at(&t, "replicas").origin.layer, Layer::Environment("production".into()));
 }
 
 #[test]
 fn maps_merge_by_key_whether_block_dotted_or_literal() {
     let (t, _) = merged(&[
-        (
-            "health { liveness = \"/healthz\"  readiness = \"/readyz\" }",
-            Layer::Defaults,
-        ),
-        (
-            "health.readiness = \"/ready\"",
-            Layer::GoldenPath("web-api".into()),
-        ),
+        ("health { liveness = \"/healthz\"  readiness = \"/readyz\" }", Layer::Defaults),
+        ("health.readiness = \"/ready\"", Layer::GoldenPath("web-api".into())),
         ("health = { period = 5s }", Layer::Service),
     ]);
     assert_eq!(display(&at(&t, "health.liveness").value), "\"/healthz\"");
@@ -58,25 +47,18 @@ fn maps_merge_by_key_whether_block_dotted_or_literal() {
 
 #[test]
 fn lists_replace() {
-    let (t, _) = merged(&[
-        ("tags = [\"base\"]", Layer::Defaults),
-        ("tags = [\"web\"]", Layer::GoldenPath("w".into())),
-    ]);
+    let (t, _) = merged(&[("tags = [\"base\"]", Layer::Defaults), ("tags = [\"web\"]", Layer::GoldenPath("w".into()))]);
     assert_eq!(display(&at(&t, "tags").value), "[\"web\"]");
 }
 
 #[test]
 fn append_keeps_what_is_below_and_each_item_its_origin() {
-    let (t, d) = merged(&[
-        ("tags = [\"web\"]", Layer::GoldenPath("w".into())),
-        ("tags += [\"payments\"]", Layer::Service),
-    ]);
+    let (t, d) =
+        merged(&[("tags = [\"web\"]", Layer::GoldenPath("w".into())), ("tags += [\"payments\"]", Layer::Service)]);
     assert!(d.is_empty());
     let tags = at(&t, "tags");
     assert_eq!(display(&tags.value), "[\"web\", \"payments\"]");
-    let Value::List(items) = &tags.value else {
-        panic!()
-    };
+    let Value::List(items) = &tags.value else { panic!() };
     assert_eq!(items[0].origin.layer, Layer::GoldenPath("w".into()));
     assert_eq!(items[1].origin.layer, Layer::Service);
 }
@@ -90,10 +72,7 @@ fn append_to_nothing_starts_a_list() {
 
 #[test]
 fn append_to_a_scalar_is_an_error() {
-    let (_, d) = merged(&[
-        ("port = 80", Layer::Defaults),
-        ("port += [1]", Layer::Service),
-    ]);
+    let (_, d) = merged(&[("port = 80", Layer::Defaults), ("port += [1]", Layer::Service)]);
     assert_eq!(d[0].code, "platc::merge::append_non_list");
 }
 
@@ -105,12 +84,7 @@ fn locked_values_refuse_plain_changes_in_higher_layers() {
     ]);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code, "platc::merge::locked");
-    assert!(
-        d[0].help
-            .as_deref()
-            .unwrap()
-            .contains("override security.run_as_non_root = false because")
-    );
+    assert!(d[0].help.as_deref().unwrap().contains("override security.run_as_non_root = false because"));
 }
 
 #[test]
@@ -126,15 +100,9 @@ fn locked_values_may_be_restated_unchanged() {
 fn override_changes_a_locked_value() {
     let mut m = Merger::new(false);
     let mut d = Vec::new();
-    m.apply_body(
-        &body("locked security.run_as_non_root = true"),
-        &Layer::Defaults,
-        &mut d,
-    );
+    m.apply_body(&body("locked security.run_as_non_root = true"), &Layer::Defaults, &mut d);
     let b = body("override security.run_as_non_root = false because \"vendor image\"");
-    let ast::Item::Override(o) = &b.items[0] else {
-        panic!()
-    };
+    let ast::Item::Override(o) = &b.items[0] else { panic!() };
     m.apply_override(o, "vendor image", &mut d);
     assert!(d.is_empty(), "{d:?}");
     let n = at(&m.tree, "security.run_as_non_root");
@@ -148,12 +116,6 @@ fn trace_records_every_step_in_order() {
     let mut d = Vec::new();
     m.apply_body(&body("replicas = 2"), &Layer::Defaults, &mut d);
     m.apply_body(&body("replicas = 3"), &Layer::Tier("gold".into()), &mut d);
-    let steps: Vec<&Layer> = m
-        .trace
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|s| &s.origin.layer)
-        .collect();
+    let steps: Vec<&Layer> = m.trace.as_ref().unwrap().iter().map(|s| &s.origin.layer).collect();
     assert_eq!(steps, [&Layer::Defaults, &Layer::Tier("gold".into())]);
 }

@@ -13,11 +13,7 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
         return Some(
             Diagnostic::error(
                 "platc::parse::too_large",
-                format!(
-                    "this file is {} bytes; platc reads files up to {} bytes",
-                    text.len(),
-                    MAX_FILE_BYTES
-                ),
+                format!("this file is {} bytes; platc reads files up to {} bytes", text.len(), MAX_FILE_BYTES),
             )
             .label(Span::new(file, 0, 0), "file starts here")
             .help("split the definitions over several files"),
@@ -54,14 +50,9 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
                 stack.push((b, i));
                 if stack.len() > MAX_DEPTH {
                     return Some(
-                        Diagnostic::error(
-                            "platc::parse::too_deep",
-                            format!("nesting deeper than {MAX_DEPTH} levels"),
-                        )
-                        .label(Span::new(file, i, i + 1), "too deep here")
-                        .help(
-                            "flatten the structure; no platform definition needs this much nesting",
-                        ),
+                        Diagnostic::error("platc::parse::too_deep", format!("nesting deeper than {MAX_DEPTH} levels"))
+                            .label(Span::new(file, i, i + 1), "too deep here")
+                            .help("flatten the structure; no platform definition needs this much nesting"),
                     );
                 }
                 i += 1;
@@ -91,12 +82,9 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
                     }
                     None => {
                         return Some(
-                            Diagnostic::error(
-                                "platc::parse::unbalanced",
-                                format!("unexpected `{}`", b as char),
-                            )
-                            .label(Span::new(file, i, i + 1), "nothing is open here")
-                            .help("remove it, or open the block it was meant to close"),
+                            Diagnostic::error("platc::parse::unbalanced", format!("unexpected `{}`", b as char))
+                                .label(Span::new(file, i, i + 1), "nothing is open here")
+                                .help("remove it, or open the block it was meant to close"),
                         );
                     }
                 }
@@ -106,15 +94,9 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
         }
     }
     stack.pop().map(|(open, at)| {
-        Diagnostic::error(
-            "platc::parse::unbalanced",
-            format!("this `{}` is never closed", open as char),
-        )
-        .label(Span::new(file, at, at + 1), "opened here")
-        .help(format!(
-            "add a `{}` where it should end",
-            closer(open) as char
-        ))
+        Diagnostic::error("platc::parse::unbalanced", format!("this `{}` is never closed", open as char))
+            .label(Span::new(file, at, at + 1), "opened here")
+            .help(format!("add a `{}` where it should end", closer(open) as char))
     })
 }
 
@@ -152,9 +134,5 @@ fn skip_string(bytes: &[u8], mut i: usize) -> usize {
 }
 
 fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    bytes.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
 }

@@ -11,11 +11,7 @@ use crate::span::{FileId, Span};
 /// Decodes `"..."`; `raw` includes the quotes, `base` is its byte offset.
 pub fn decode_quoted(file: FileId, raw: &str, base: usize) -> (Vec<StrPart>, Vec<Diagnostic>) {
     let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
-    let mut d = Decoder {
-        file,
-        parts: Vec::new(),
-        diags: Vec::new(),
-    };
+    let mut d = Decoder { file, parts: Vec::new(), diags: Vec::new() };
     d.decode(inner, base + 1);
     (d.parts, d.diags)
 }
@@ -25,10 +21,7 @@ pub fn decode_heredoc(file: FileId, raw: &str, base: usize) -> (Vec<StrPart>, Ve
     let inner = raw.get(3..raw.len().saturating_sub(3)).unwrap_or("");
     let mut start = base + 3;
     let mut body = inner;
-    if let Some(rest) = body
-        .strip_prefix("\r\n")
-        .or_else(|| body.strip_prefix('\n'))
-    {
+    if let Some(rest) = body.strip_prefix("\r\n").or_else(|| body.strip_prefix('\n')) {
         start += body.len() - rest.len();
         body = rest;
     }
@@ -49,11 +42,7 @@ pub fn decode_heredoc(file: FileId, raw: &str, base: usize) -> (Vec<StrPart>, Ve
         .map(|(_, l)| l.len() - l.trim_start_matches([' ', '\t']).len())
         .min()
         .unwrap_or(0);
-    let mut d = Decoder {
-        file,
-        parts: Vec::new(),
-        diags: Vec::new(),
-    };
+    let mut d = Decoder { file, parts: Vec::new(), diags: Vec::new() };
     let count = lines.len();
     for (n, (off, line)) in lines.into_iter().enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -114,12 +103,9 @@ impl Decoder {
     fn interpolation(&mut self, rest: &str, pos: usize) -> usize {
         let Some(close) = rest.find('}') else {
             self.diags.push(
-                Diagnostic::error(
-                    "platc::parse::bad_interpolation",
-                    "`${` is never closed in this string",
-                )
-                .label(Span::new(self.file, pos, pos + 2), "opened here")
-                .help("write `${name}`, or `$${` for a literal `${`"),
+                Diagnostic::error("platc::parse::bad_interpolation", "`${` is never closed in this string")
+                    .label(Span::new(self.file, pos, pos + 2), "opened here")
+                    .help("write `${name}`, or `$${` for a literal `${`"),
             );
             return rest.len();
         };
@@ -130,8 +116,7 @@ impl Decoder {
         let ok = !trimmed.is_empty()
             && parts.iter().all(|p| {
                 let mut cs = p.chars();
-                cs.next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                     && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             });
         let span = Span::new(self.file, pos + 2 + lead, pos + 2 + lead + trimmed.len());
@@ -139,12 +124,9 @@ impl Decoder {
             self.parts.push(StrPart::Interp(parts, span));
         } else {
             self.diags.push(
-                Diagnostic::error(
-                    "platc::parse::bad_interpolation",
-                    format!("`${{{inner}}}` does not name a value"),
-                )
-                .label(Span::new(self.file, pos, pos + close + 1), "not a reference")
-                .help("interpolate a dotted name such as `${service.name}`; write `$${` for a literal `${`"),
+                Diagnostic::error("platc::parse::bad_interpolation", format!("`${{{inner}}}` does not name a value"))
+                    .label(Span::new(self.file, pos, pos + close + 1), "not a reference")
+                    .help("interpolate a dotted name such as `${service.name}`; write `$${` for a literal `${`"),
             );
         }
         close + 1
@@ -181,15 +163,9 @@ impl Decoder {
                 return close + 1;
             }
             self.diags.push(
-                Diagnostic::error(
-                    "platc::parse::bad_escape",
-                    format!("`\\u{{{hex}}}` is not a Unicode character"),
-                )
-                .label(
-                    Span::new(self.file, pos, pos + close + 1),
-                    "invalid code point",
-                )
-                .help("write the code point in hexadecimal, as in `\\u{e9}`"),
+                Diagnostic::error("platc::parse::bad_escape", format!("`\\u{{{hex}}}` is not a Unicode character"))
+                    .label(Span::new(self.file, pos, pos + close + 1), "invalid code point")
+                    .help("write the code point in hexadecimal, as in `\\u{e9}`"),
             );
             return close + 1;
         }

@@ -13,16 +13,11 @@ fn err(src: &str) -> Diagnostic {
 
 #[test]
 fn parses_the_service_of_the_language_reference() {
-    let f = ok(include_str!(
-        "../../examples/monorepo/services/payments/service.plat"
-    ));
+    let f = ok(include_str!("../../examples/monorepo/services/payments/service.plat"));
     let service = f.body.blocks().next().expect("a block");
     assert_eq!(service.kind.name, "service");
     assert_eq!(service.labels[0].name, "payments");
-    assert_eq!(
-        service.from.as_ref().map(|f| f.name.as_str()),
-        Some("web-api")
-    );
+    assert_eq!(service.from.as_ref().map(|f| f.name.as_str()), Some("web-api"));
 }
 
 #[test]
@@ -50,46 +45,29 @@ fn blocks_labels_from_and_keywords() {
             Item::Block(_) => "block",
         })
         .collect();
-    assert_eq!(
-        kinds,
-        ["attr", "locked", "override", "allow", "patch", "block"]
-    );
-    let Item::Patch(p) = &b.body.items[4] else {
-        panic!()
-    };
-    assert_eq!(
-        p.sets[0].path.display(),
-        "spec.template.spec.containers[name=app].image"
-    );
+    assert_eq!(kinds, ["attr", "locked", "override", "allow", "patch", "block"]);
+    let Item::Patch(p) = &b.body.items[4] else { panic!() };
+    assert_eq!(p.sets[0].path.display(), "spec.template.spec.containers[name=app].image");
 }
 
 #[test]
 fn quantities_keep_number_and_unit() {
     let f = ok("cpu = 500m\nslo = 99.95%\nn = -2.5");
     let v: Vec<&ExprKind> = f.body.attributes().map(|a| &a.value.kind).collect();
-    assert!(
-        matches!(v[0], ExprKind::Quantity { unit, number, .. } if unit == "m" && number == "500")
-    );
-    assert!(
-        matches!(v[1], ExprKind::Quantity { unit, value, .. } if unit == "%" && (*value - 99.95).abs() < 1e-9)
-    );
+    assert!(matches!(v[0], ExprKind::Quantity { unit, number, .. } if unit == "m" && number == "500"));
+    assert!(matches!(v[1], ExprKind::Quantity { unit, value, .. } if unit == "%" && (*value - 99.95).abs() < 1e-9));
     assert!(matches!(v[2], ExprKind::Number { value, .. } if *value == -2.5));
 }
 
 #[test]
 fn strings_decode_escapes_and_interpolation() {
     let f = ok(r#"s = "a\"b\n${service.name}-$${x}\u{e9}""#);
-    let ExprKind::Str(s) = &f.body.attributes().next().unwrap().value.kind else {
-        panic!()
-    };
+    let ExprKind::Str(s) = &f.body.attributes().next().unwrap().value.kind else { panic!() };
     assert_eq!(
         s.parts,
         vec![
             StrPart::Lit("a\"b\n".into()),
-            StrPart::Interp(
-                vec!["service".into(), "name".into()],
-                Span::new(FileId(0), 13, 25)
-            ),
+            StrPart::Interp(vec!["service".into(), "name".into()], Span::new(FileId(0), 13, 25)),
             StrPart::Lit("-${x}é".into()),
         ]
     );
@@ -98,18 +76,14 @@ fn strings_decode_escapes_and_interpolation() {
 #[test]
 fn multi_line_strings_are_dedented() {
     let f = ok("s = \"\"\"\n    line one\n      two\n    \"\"\"\n");
-    let ExprKind::Str(s) = &f.body.attributes().next().unwrap().value.kind else {
-        panic!()
-    };
+    let ExprKind::Str(s) = &f.body.attributes().next().unwrap().value.kind else { panic!() };
     assert_eq!(s.as_plain().unwrap(), "line one\n  two");
 }
 
 #[test]
 fn policy_expressions_have_precedence() {
     let f = ok("when = environment == production and not (replicas < 2 or tier in [gold, silver])");
-    let ExprKind::Binary { op, rhs, .. } = &f.body.attributes().next().unwrap().value.kind else {
-        panic!()
-    };
+    let ExprKind::Binary { op, rhs, .. } = &f.body.attributes().next().unwrap().value.kind else { panic!() };
     assert_eq!(*op, BinOp::And);
     assert!(matches!(rhs.kind, ExprKind::Not(_)));
 }
@@ -120,9 +94,7 @@ fn tagged_maps_and_calls() {
     key = secret("payments/stripe-key")"#);
     let v: Vec<&ExprKind> = f.body.attributes().map(|a| &a.value.kind).collect();
     assert!(matches!(v[0], ExprKind::Tagged { tag, .. } if tag.name == "aws"));
-    assert!(
-        matches!(v[1], ExprKind::Call { name, args } if name.name == "secret" && args.len() == 1)
-    );
+    assert!(matches!(v[1], ExprKind::Call { name, args } if name.name == "secret" && args.len() == 1));
 }
 
 #[test]
@@ -131,10 +103,7 @@ fn syntax_errors_speak_plain_words() {
     assert_eq!(d.code, "platc::parse::syntax");
     assert!(!d.message.contains("Rule"), "{}", d.message);
     assert!(d.message.contains("`=`"), "{}", d.message);
-    assert_eq!(
-        d.help.as_deref(),
-        Some("attributes are set with `=`, as in `port = 8080`")
-    );
+    assert_eq!(d.help.as_deref(), Some("attributes are set with `=`, as in `port = 8080`"));
 }
 
 #[test]

@@ -24,11 +24,7 @@ const MAX_DEPTH: usize = 8;
 
 /// Replaces every interpolated string of the instance by its text.
 pub fn finalize(instance: &mut Instance, scope: &Scope, diags: &mut Vec<Diagnostic>) {
-    if !instance
-        .values
-        .values()
-        .any(|n| has_interpolation(&n.value))
-    {
+    if !instance.values.values().any(|n| has_interpolation(&n.value)) {
         return;
     }
     let snapshot = instance.values.clone();
@@ -54,14 +50,7 @@ fn fill_node(node: &mut Node, snapshot: &Map, scope: &Scope, diags: &mut Vec<Dia
                 Err((span, message, help)) => {
                     diags.push(
                         Diagnostic::error("platc::resolve::bad_interpolation", message)
-                            .label(
-                                if span == Span::default() {
-                                    node.origin.span
-                                } else {
-                                    span
-                                },
-                                "cannot be filled in",
-                            )
+                            .label(if span == Span::default() { node.origin.span } else { span }, "cannot be filled in")
                             .help(help),
                     );
                     String::new()
@@ -69,12 +58,8 @@ fn fill_node(node: &mut Node, snapshot: &Map, scope: &Scope, diags: &mut Vec<Dia
             };
             node.value = Value::Str(text);
         }
-        Value::Map(m) => m
-            .values_mut()
-            .for_each(|n| fill_node(n, snapshot, scope, diags)),
-        Value::List(l) => l
-            .iter_mut()
-            .for_each(|n| fill_node(n, snapshot, scope, diags)),
+        Value::Map(m) => m.values_mut().for_each(|n| fill_node(n, snapshot, scope, diags)),
+        Value::List(l) => l.iter_mut().for_each(|n| fill_node(n, snapshot, scope, diags)),
         _ => {}
     }
 }
@@ -86,30 +71,16 @@ fn fill(parts: &[StrPart], values: &Map, scope: &Scope, depth: usize) -> Result<
     for part in parts {
         match part {
             StrPart::Lit(s) => out.push_str(s),
-            StrPart::Interp(path, span) => {
-                out.push_str(&lookup(path, *span, values, scope, depth)?)
-            }
+            StrPart::Interp(path, span) => out.push_str(&lookup(path, *span, values, scope, depth)?),
         }
     }
     Ok(out)
 }
 
-fn lookup(
-    path: &[String],
-    span: Span,
-    values: &Map,
-    scope: &Scope,
-    depth: usize,
-) -> Result<String, Failure> {
+fn lookup(path: &[String], span: Span, values: &Map, scope: &Scope, depth: usize) -> Result<String, Failure> {
     let dotted = path.join(".");
     let roots = "`${service.name}`, `${service.<attribute>}`, `${workspace.<attribute>}` or `${environment.name}`";
-    let unknown = |what: &str| {
-        (
-            span,
-            format!("`${{{dotted}}}` names {what}"),
-            format!("interpolate {roots}"),
-        )
-    };
+    let unknown = |what: &str| (span, format!("`${{{dotted}}}` names {what}"), format!("interpolate {roots}"));
     if depth > MAX_DEPTH {
         return Err((
             span,
@@ -122,9 +93,7 @@ fn lookup(
         ["service", "name"] => return Ok(scope.service.to_string()),
         ["service", rest @ ..] => merge::get(values, rest).map(|n| n.value.clone()),
         ["environment", "name"] => return Ok(scope.environment.name.clone()),
-        ["environment", rest @ ..] => {
-            merge::get(&scope.environment.values, rest).map(|n| n.value.clone())
-        }
+        ["environment", rest @ ..] => merge::get(&scope.environment.values, rest).map(|n| n.value.clone()),
         ["workspace", key] => scope.workspace.get(key),
         _ => return Err(unknown("nothing platc knows")),
     };
@@ -138,11 +107,9 @@ fn lookup(
             format!("`${{{dotted}}}` is a secret; secrets are never written into strings"),
             "pass the secret as its own setting: `NAME = secret(\"...\")`".into(),
         )),
-        Some(Value::Null) | None => Err((
-            span,
-            format!("`${{{dotted}}}` is not set"),
-            format!("set it, or interpolate {roots}"),
-        )),
+        Some(Value::Null) | None => {
+            Err((span, format!("`${{{dotted}}}` is not set"), format!("set it, or interpolate {roots}")))
+        }
         Some(other) => Err(unknown(other.describe())),
     }
 }
