@@ -163,6 +163,26 @@ fn scope<'a>(
     eval::Scope { service: &service.name, instance, workspace: &model.workspace, environment: env, schema }
 }
 
+/// Whether a policy applies to a service in one environment (`None` when its
+/// `when` is false) and holds; for `platc explain`.
+pub fn policy_holds(
+    p: &Policy,
+    service: &Service,
+    instance: &Instance,
+    model: &Model,
+    env: &Environment,
+    lib: &Library,
+) -> Result<Option<bool>, eval::Error> {
+    let schema = lib.schemas.get("service").ok_or((p.span, "no service schema".to_string()))?;
+    if let Some(when) = &p.when {
+        let s = scope(service, instance, model, env, schema);
+        if !eval::eval(when, &s, &mut Vec::new())?.truthy().unwrap_or(false) {
+            return Ok(None);
+        }
+    }
+    run_policy(p, service, instance, model, env, schema).map(Some)
+}
+
 /// Whether the policy holds (`when` false counts as holding).
 fn run_policy(
     p: &Policy,

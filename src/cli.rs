@@ -1,9 +1,17 @@
-//! The command line: a thin shell around [`platc::compile`]. It finds the
-//! workspace, reads its files, prints diagnostics and writes the output.
-//! Exit codes: 0 success, 1 diagnostics (errors in the input), 2 usage or
-//! I/O problems.
+//! The command line: a thin shell around the library. It finds the
+//! workspace, reads its files, prints diagnostics and writes the output;
+//! each command beyond `build` and `check` lives in its own module.
+//! Exit codes: 0 success, 1 diagnostics (errors in the input; for `diff` and
+//! `check --frozen` and `fmt --check`: a difference), 2 usage or I/O problems.
 
+mod diff;
+mod explain;
+mod fmt;
+mod frozen;
+mod graph;
 mod load;
+mod new;
+mod watch;
 mod write;
 
 use std::io::{IsTerminal, Write as _};
@@ -18,7 +26,7 @@ use platc::{Compiled, Options, Target};
 #[command(
     name = "platc",
     version,
-    about = "Compile service.plat files into Kubernetes, Terraform, CI, dashboards, alerts and catalog entries"
+    about = "Compile service.plat files into Kubernetes, Terraform, CI workflows, dashboards, alerts and catalog entries"
 )]
 pub struct Cli {
     /// How diagnostics are printed.
@@ -46,15 +54,100 @@ enum Command {
     Check {
         /// A path inside the workspace (default: the current directory).
         path: Option<PathBuf>,
+        /// Also fail when the files on disk differ from what would be generated.
+        #[arg(long)]
+        frozen: bool,
+        /// Output directory to compare with --frozen (default: <workspace>/gen).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Rebuild on every save of a file the compilation read.
+    Watch {
+        /// A path inside the workspace (default: the current directory).
+        path: Option<PathBuf>,
+        /// Output directory (default: <workspace>/gen).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show what the working tree changes in the generated files, against a git revision.
+    Diff {
+        /// A path inside the workspace (default: the current directory).
+        path: Option<PathBuf>,
+        /// The revision to compare with.
+        #[arg(long, default_value = "HEAD")]
+        base: String,
+        /// How the report is printed.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
+    /// Show a value of a service and every place that set it.
+    Explain {
+        /// The service.
+        service: String,
+        /// An attribute path (`replicas`, `health.liveness`) or a generated
+        /// path (`kubernetes/Deployment:spec.replicas`).
+        path: String,
+        /// The environment (default: the workspace's last).
+        #[arg(long)]
+        env: Option<String>,
+        /// A path inside the workspace (default: the current directory).
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Format .plat files canonically.
+    Fmt {
+        /// A file or directory (default: the workspace, or the current directory).
+        path: Option<PathBuf>,
+        /// List the files that would change, and change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the dependency graph.
+    Graph {
+        /// A path inside the workspace (default: the current directory).
+        path: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// List the services whose output a change to these files can alter.
+        #[arg(long, num_args = 1..)]
+        affected_by: Vec<PathBuf>,
+    },
+    /// Write a commented service.plat from a golden path.
+    New {
+        /// The service name (a DNS label).
+        name: String,
+        /// The golden path to start from.
+        #[arg(long = "from")]
+        template: String,
+        /// The directory to create the service's directory in (default:
+        /// `services/` of the workspace if it exists, else the current directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The owning team.
+        #[arg(long)]
+        owner: Option<String>,
     },
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
 enum MessageFormat {
     Human,
     Short,
     Json,
     Github,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -80,7 +173,7 @@ impl TargetArg {
     }
 }
 
-/// Exit code: diagnostics were reported.
+/// Exit code: diagnostics were reported (or, for diff-like commands, a difference).
 pub const EXIT_DIAGNOSTICS: u8 = 1;
 /// Exit code: usage or I/O problem.
 pub const EXIT_USAGE: u8 = 2;
@@ -97,7 +190,16 @@ pub fn run(cli: Cli) -> u8 {
         Command::Build { path, out, targets } => {
             build(path, out, targets.into_iter().map(TargetArg::target).collect(), format)
         }
-        Command::Check { path } => check(path, format),
+        Command::Check { path, frozen: false, .. } => check(path, format),
+        Command::Check { path, frozen: true, out } => frozen::run(path, out, format),
+        Command::Watch { path, out } => watch::run(path, out, format),
+        Command::Diff { path, base, format: how } => diff::run(path, &base, how, format),
+        Command::Explain { service, path, env, workspace } => {
+            explain::run(&workspace, &service, &path, env.as_deref(), format)
+        }
+        Command::Fmt { path, check } => fmt::run(path, check, format),
+        Command::Graph { path, format: how, affected_by } => graph::run(path, how, &affected_by, format),
+        Command::New { name, template, dir, owner } => new::run(&name, &template, dir, owner, format),
     };
     match result {
         Ok(code) => code,
@@ -108,46 +210,63 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-struct Loaded {
-    root: PathBuf,
-    out: PathBuf,
-    compiled: Compiled,
+/// A compiled workspace and where it lives.
+pub struct Loaded {
+    pub root: PathBuf,
+    pub out: PathBuf,
+    pub compiled: Compiled,
 }
 
-fn compile(path: Option<PathBuf>, out: Option<PathBuf>, options: &Options) -> Result<Loaded, String> {
+/// Finds the workspace of `path`, reads it and compiles it.
+pub fn compile(path: Option<PathBuf>, out: Option<PathBuf>, options: &Options) -> Result<Loaded, String> {
     let path = path.unwrap_or_else(|| PathBuf::from("."));
     let found = load::find(&path)?;
-    let out = match out {
-        Some(o) => std::env::current_dir().map(|c| c.join(o)).map_err(|e| e.to_string())?,
-        None => found.root.join("gen"),
-    };
+    let out = out_dir(&found.root, out)?;
     let sources = load::sources(&found.root, &out)?;
     let compiled = platc::compile(&sources, options);
     Ok(Loaded { root: found.root, out, compiled })
 }
 
+/// The output directory: `--out` relative to the current directory, or
+/// `<workspace>/gen`.
+pub fn out_dir(root: &Path, out: Option<PathBuf>) -> Result<PathBuf, String> {
+    match out {
+        Some(o) => std::env::current_dir().map(|c| c.join(o)).map_err(|e| e.to_string()),
+        None => Ok(root.join("gen")),
+    }
+}
+
 /// Prints every diagnostic; returns whether any was an error.
-fn report(c: &Compiled, format: Format) -> bool {
+pub fn report(c: &Compiled, format: Format) -> bool {
+    print_diagnostics(&c.diagnostics, &c.files, format, "nothing was written")
+}
+
+/// Prints diagnostics and, in human form, a summary line.
+pub fn print_diagnostics(
+    diags: &[platc::diag::Diagnostic],
+    files: &platc::span::SourceMap,
+    format: Format,
+    consequence: &str,
+) -> bool {
     let color = format == Format::Human && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut err = std::io::stderr().lock();
-    for d in &c.diagnostics {
-        let _ = err.write_all(render(d, &c.files, format, color).as_bytes());
+    for d in diags {
+        let _ = err.write_all(render(d, files, format, color).as_bytes());
     }
-    let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = c.diagnostics.len() - errors;
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
     if format == Format::Human && (errors > 0 || warnings > 0) {
-        let _ = writeln!(err, "{}", plural_summary(errors, warnings));
+        let _ = writeln!(err, "{}", summary(errors, warnings, consequence));
     }
     errors > 0
 }
 
-fn plural_summary(errors: usize, warnings: usize) -> String {
-    let e = if errors == 1 { "1 error".to_string() } else { format!("{errors} errors") };
-    let w = if warnings == 1 { "1 warning".to_string() } else { format!("{warnings} warnings") };
+fn summary(errors: usize, warnings: usize, consequence: &str) -> String {
+    let count = |n: usize, what: &str| if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") };
     match (errors, warnings) {
-        (0, _) => w,
-        (_, 0) => format!("{e}; nothing was written"),
-        _ => format!("{e} and {w}; nothing was written"),
+        (0, w) => count(w, "warning"),
+        (e, 0) => format!("{}; {consequence}", count(e, "error")),
+        (e, w) => format!("{} and {}; {consequence}", count(e, "error"), count(w, "warning")),
     }
 }
 
@@ -164,11 +283,10 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     let written = write::write(&loaded.out, output)?;
     let services = loaded.compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
     eprintln!(
-        "built {} files for {} service{} into {} ({} written, {} removed, {} unchanged) in {:.2}s",
+        "built {} files for {} into {} ({} written, {} removed, {} unchanged) in {:.2}s",
         output.files.len(),
-        services,
-        if services == 1 { "" } else { "s" },
-        display(&loaded.root, &loaded.out),
+        plural(services, "service"),
+        display(&loaded.out),
         written.changed.len(),
         written.removed.len(),
         written.unchanged,
@@ -184,14 +302,18 @@ fn check(path: Option<PathBuf>, format: Format) -> Result<u8, String> {
     }
     let services = loaded.compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
     if format == Format::Human {
-        eprintln!("checked {services} service{}: no errors", if services == 1 { "" } else { "s" });
+        eprintln!("checked {}: no errors", plural(services, "service"));
     }
     Ok(0)
 }
 
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
 /// A path as short as possible for messages: relative to the current
 /// directory when inside it.
-fn display(_root: &Path, path: &Path) -> String {
+pub fn display(path: &Path) -> String {
     let cwd = std::env::current_dir().ok();
     cwd.and_then(|c| path.strip_prefix(&c).ok().map(|p| p.display().to_string()))
         .filter(|s| !s.is_empty())

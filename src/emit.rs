@@ -33,7 +33,7 @@ pub mod patch;
 pub mod render;
 pub mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
@@ -43,7 +43,6 @@ use crate::diag::Diagnostic;
 use crate::graph::Graph;
 use crate::library::Library;
 use crate::model::{Model, Service};
-use crate::span::SourceMap;
 use doc::Doc;
 use render::{Renderer, TemplateProblem};
 
@@ -144,12 +143,16 @@ pub struct Output {
 }
 
 /// Renders every service; `None` if a template or patch failed.
+///
+/// With `reuse = (previous output, services)`, only those services are
+/// rendered; every other service's files are taken from the previous output
+/// (`platc watch`: a one-line edit re-renders one service and its neighbours).
 pub fn emit(
     model: &Model,
     graph: &Graph,
     lib: &Library,
     options: &Options,
-    _files: &SourceMap,
+    reuse: Option<(&Output, &BTreeSet<String>)>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Output> {
     let (renderer, problems) = Renderer::new(&lib.templates);
@@ -170,11 +173,14 @@ pub fn emit(
         targets: &targets,
     };
 
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(model.services.len().max(1));
-    let chunk = model.services.len().div_ceil(threads).max(1);
+    let services: Vec<&Service> = match reuse {
+        Some((_, only)) => model.services.iter().filter(|s| only.contains(&s.name)).collect(),
+        None => model.services.iter().collect(),
+    };
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(services.len().max(1));
+    let chunk = services.len().div_ceil(threads).max(1);
     let results: Vec<(BTreeMap<String, OutFile>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = model
-            .services
+        let handles: Vec<_> = services
             .chunks(chunk)
             .map(|services| {
                 let plan = &plan;
@@ -197,6 +203,13 @@ pub fn emit(
             .collect()
     });
     let mut out = Output::default();
+    if let Some((previous, only)) = reuse {
+        let kept = previous
+            .files
+            .iter()
+            .filter(|(_, f)| f.service.as_ref().is_some_and(|s| !only.contains(s) && model.service(s).is_some()));
+        out.files.extend(kept.map(|(p, f)| (p.clone(), f.clone())));
+    }
     for (files, ds) in results {
         out.files.extend(files);
         diags.extend(ds);

@@ -24,8 +24,10 @@
 pub mod ast;
 pub mod check;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod eval;
+pub mod explain;
 pub mod fmt;
 pub mod graph;
 pub mod input;
@@ -91,6 +93,79 @@ impl Compiled {
 
 /// Compiles a workspace.
 pub fn compile(sources: &Sources, options: &Options) -> Compiled {
+    compile_inner(sources, options, None, &[])
+}
+
+/// Compiles a workspace again after `changed` files (workspace-relative)
+/// changed, re-rendering only the services those changes can affect and
+/// taking every other service's files from `previous` (for `platc watch`).
+/// The result is the same as a full [`compile`].
+pub fn compile_reusing(sources: &Sources, options: &Options, previous: &Compiled, changed: &[String]) -> Compiled {
+    compile_inner(sources, options, Some(previous), changed)
+}
+
+/// The services whose output `changed` can alter, when `previous` allows
+/// reuse at all (it built, and nothing global changed).
+fn reuse_for<'a>(
+    previous: Option<&'a Compiled>,
+    changed: &[String],
+    model: &Model,
+    graph: &graph::Graph,
+) -> Option<(&'a Output, BTreeSet<String>)> {
+    let previous = previous?;
+    let output = previous.output.as_ref()?;
+    let before = previous.model.as_ref()?;
+    let names = |m: &Model| m.services.iter().map(|s| (s.name.clone(), s.path.clone())).collect::<Vec<_>>();
+    if names(before) != names(model) {
+        return None; // services added, removed or moved: render everything
+    }
+    let affected = previous.affected_by(changed)?;
+    // Neighbours in the new graph too (a new `depends_on` reaches new peers).
+    let mut all = affected.clone();
+    for s in &affected {
+        all.extend(graph.dependents(s).into_iter().map(str::to_string));
+        all.extend(graph.service_dependencies(s).into_iter().map(str::to_string));
+    }
+    Some((output, all))
+}
+
+impl Compiled {
+    /// The services whose generated files a change to `files`
+    /// (workspace-relative) can alter: the workspace file or a
+    /// standard-library file changes every service (`None`); a service file,
+    /// or a file it reads, changes that service and its direct neighbours in
+    /// the graph (callers list its port and APIs; dependencies list it as a
+    /// caller). A file the compilation never read changes nothing.
+    pub fn affected_by(&self, files: &[String]) -> Option<BTreeSet<String>> {
+        let model = self.model.as_ref()?;
+        let graph = self.graph.as_ref()?;
+        let overlay =
+            model.workspace.stdlib.as_ref().and_then(|(d, _)| resolve::join_inside(workspace::WORKSPACE_FILE, d));
+        let mut out = BTreeSet::new();
+        for f in files {
+            let global =
+                f == workspace::WORKSPACE_FILE || overlay.as_ref().is_some_and(|d| f.starts_with(&format!("{d}/")));
+            if global {
+                return None;
+            }
+            if !self.read.contains(f) {
+                continue;
+            }
+            for s in &model.services {
+                let dir = s.path.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+                let reads_it = s.path == *f || (f.starts_with(&dir) && !f.ends_with(workspace::SERVICE_FILE));
+                if reads_it {
+                    out.insert(s.name.clone());
+                    out.extend(graph.dependents(&s.name).into_iter().map(str::to_string));
+                    out.extend(graph.service_dependencies(&s.name).into_iter().map(str::to_string));
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compiled>, changed: &[String]) -> Compiled {
     let mut files = SourceMap::default();
     let mut diags = Vec::new();
     let mut read = BTreeSet::new();
@@ -123,7 +198,14 @@ pub fn compile(sources: &Sources, options: &Options) -> Compiled {
     let output = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        emit::emit(&model, &graph, &library, options, &files, &mut diags)
+        emit::emit(
+            &model,
+            &graph,
+            &library,
+            options,
+            reuse_for(previous, changed, &model, &graph).as_ref().map(|(o, s)| (*o, s)),
+            &mut diags,
+        )
     };
     let mut compiled = finish(files, diags, output, read, Some(model));
     compiled.graph = Some(graph);

@@ -57,7 +57,7 @@ fn help_names_every_command() {
     let o = platc(&["--help"], Path::new("."));
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for cmd in ["build", "check"] {
+    for cmd in ["build", "check", "watch", "diff", "explain", "fmt", "graph", "new"] {
         assert!(text.contains(cmd), "{text}");
     }
 }
@@ -161,5 +161,174 @@ fn out_puts_the_tree_elsewhere() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(dir.join("elsewhere/hello/catalog-info.yaml").is_file());
     assert!(!dir.join("gen").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn check_frozen_names_each_drifted_file_and_the_fix() {
+    let dir = scratch("monorepo", "frozen");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let o = platc(&["check", "--frozen"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    fs::write(dir.join("gen/orders/catalog-info.yaml"), "edited\n").unwrap();
+    fs::remove_file(dir.join("gen/users/catalog-info.yaml")).unwrap();
+    fs::write(dir.join("gen/stray.yaml"), "x: 1\n").unwrap();
+    let o = platc(&["check", "--frozen"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("gen/orders/catalog-info.yaml differs"), "{err}");
+    assert!(err.contains("gen/users/catalog-info.yaml is missing"), "{err}");
+    assert!(err.contains("gen/stray.yaml is not generated"), "{err}");
+    assert!(err.contains("run `platc build"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn explain_shows_the_chain_and_the_policies() {
+    let dir = common::examples().join("monorepo");
+    let o = platc(
+        &["explain", "payments", "replicas", "--env", "production", "--workspace", dir.to_str().unwrap()],
+        Path::new("."),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("payments / production / replicas = 4\n"), "{out}");
+    assert!(out.contains("standard-library default") && out.contains("<stdlib>/defaults.plat:"), "{out}");
+    assert!(out.contains("tier `gold`"), "{out}");
+    assert!(out.contains("environment block `production`  = 4   services/payments/service.plat:"), "{out}");
+    assert!(out.contains("min-replicas-production (require replicas >= 2): passes in production"), "{out}");
+    assert!(out.contains("min-replicas-staging (require replicas >= 2): does not apply in production"), "{out}");
+
+    let o = platc(
+        &[
+            "explain",
+            "orders",
+            "kubernetes/HorizontalPodAutoscaler:spec.minReplicas",
+            "--env",
+            "production",
+            "--workspace",
+            dir.to_str().unwrap(),
+        ],
+        Path::new("."),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("generated in orders/kubernetes/production/horizontalpodautoscaler.yaml"), "{out}");
+    assert!(out.contains("orders / production / replicas = 4"), "{out}");
+
+    let o = platc(&["explain", "payments", "replicaz", "--workspace", dir.to_str().unwrap()], Path::new("."));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `replicas`?"), "{}", stderr(&o));
+}
+
+#[test]
+fn graph_prints_dot_mermaid_and_affected_services() {
+    let dir = common::examples().join("monorepo");
+    let dot = platc(&["graph", dir.to_str().unwrap()], Path::new("."));
+    let text = String::from_utf8_lossy(&dot.stdout);
+    assert!(text.starts_with("digraph \"acme\" {"), "{text}");
+    assert!(text.contains("\"orders\" -> \"payments\";"), "{text}");
+    let mermaid = platc(&["graph", dir.to_str().unwrap(), "--format", "mermaid"], Path::new("."));
+    assert!(String::from_utf8_lossy(&mermaid.stdout).contains("orders --> payments"));
+    let affected = platc(&["graph", "--affected-by", "services/users/service.plat"], &dir);
+    assert_eq!(String::from_utf8_lossy(&affected.stdout), "orders\npayments\nstorefront\nusers\n");
+    let all = platc(&["graph", "--affected-by", "platform.plat"], &dir);
+    assert_eq!(String::from_utf8_lossy(&all.stdout).lines().count(), 7);
+}
+
+#[test]
+fn new_writes_a_service_that_builds() {
+    let dir = scratch("monorepo", "new");
+    let o = platc(&["new", "billing", "--from", "worker", "--owner", "team-billing"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(dir.join("services/billing/service.plat")).unwrap();
+    assert!(text.contains("service billing from worker {"), "{text}");
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.join("gen/billing/kubernetes/production/deployment.yaml").is_file());
+    let o = platc(&["new", "billing", "--from", "worker"], &dir);
+    assert_eq!(o.status.code(), Some(2), "refuses to overwrite");
+    let o = platc(&["new", "x", "--from", "web-apii"], &dir);
+    assert!(stderr(&o).contains("did you mean `web-api`?"));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `platc diff` against a git revision: one changed line is one summary line.
+#[test]
+fn diff_reports_the_effect_of_a_change() {
+    let dir = scratch("monorepo", "diff");
+    let git = |args: &[&str]| {
+        let o = Command::new("git").args(args).current_dir(&dir).output().unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["-c", "user.email=t@example.com", "-c", "user.name=t", "add", "."]);
+    git(&["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base"]);
+    let o = platc(&["diff"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+
+    let svc = dir.join("services/orders/service.plat");
+    fs::write(&svc, fs::read_to_string(&svc).unwrap().replace("    replicas  = 4", "    replicas  = 6")).unwrap();
+    let o = platc(&["diff"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("orders / production\n  HorizontalPodAutoscaler orders: spec.minReplicas: 4 → 6\n"),
+        "{out}"
+    );
+    assert!(out.contains("-  minReplicas: 4\n+  minReplicas: 6\n"), "{out}");
+    let md = platc(&["diff", "--format", "markdown"], &dir);
+    assert!(String::from_utf8_lossy(&md.stdout).contains("- HorizontalPodAutoscaler orders: spec.minReplicas: 4 → 6"));
+    let json = platc(&["diff", "--format", "json"], &dir);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["files"][0]["path"], "orders/kubernetes/production/horizontalpodautoscaler.yaml");
+    let o = platc(&["diff", "--base", "no-such-rev"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `platc watch`: builds, rebuilds on a save, keeps the last good output
+/// when the input breaks, and rebuilds again when it is fixed.
+#[test]
+fn watch_rebuilds_on_save_and_survives_broken_input() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let dir = scratch("monorepo", "watch");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_platc"))
+        .args(["watch"])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let hpa = dir.join("gen/orders/kubernetes/production/horizontalpodautoscaler.yaml");
+    let wait_for = |cond: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !cond() {
+            assert!(start.elapsed() < Duration::from_secs(30), "timed out");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(&|| fs::read_to_string(&hpa).is_ok_and(|t| t.contains("minReplicas: 4")));
+    std::thread::sleep(Duration::from_millis(300)); // the watcher is set up after the first build
+    let svc = dir.join("services/orders/service.plat");
+    let original = fs::read_to_string(&svc).unwrap();
+    fs::write(&svc, original.replace("    replicas  = 4", "    replicas  = 7")).unwrap();
+    wait_for(&|| fs::read_to_string(&hpa).is_ok_and(|t| t.contains("minReplicas: 7")));
+
+    let before = fs::read_to_string(&hpa).unwrap();
+    fs::write(&svc, original.replace("tier        = gold", "tier        = glod")).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(fs::read_to_string(&hpa).unwrap(), before, "broken input keeps the last good output");
+
+    fs::write(&svc, original.clone()).unwrap();
+    wait_for(&|| fs::read_to_string(&hpa).is_ok_and(|t| t.contains("minReplicas: 4")));
+    child.kill().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let _ = child.wait();
+    assert!(err.contains("unknown tier `glod`"), "{err}");
+    assert!(err.contains("keeping the last good output"), "{err}");
+    assert!(err.contains("rebuilt in"), "{err}");
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,0 +1,306 @@
+//! What a change does to the generated files: two [`Output`]s (base and
+//! head, compiled with `keep_docs`) → per-file changes with a readable
+//! summary ("spec.replicas: 5 → 6", "spec.egress + ledger",
+//! "aws_db_instance.main: instance_class db.t4g.small → db.m6g.large") and a
+//! unified diff. Pure: the CLI reads the git revision.
+
+use crate::emit::doc::Doc;
+use crate::emit::{OutFile, Output};
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Removed,
+    Modified,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Removed => "removed",
+            Change::Modified => "modified",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileChange {
+    pub path: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub kind: String,
+    pub change: Change,
+    /// Readable lines, one per changed value (object-qualified).
+    pub summary: Vec<String>,
+    pub unified: String,
+}
+
+/// Compares two builds; the index file is left out (it changes with any file).
+pub fn diff(base: &Output, head: &Output) -> Vec<FileChange> {
+    let mut paths: Vec<&String> = base.files.keys().chain(head.files.keys()).collect();
+    paths.sort();
+    paths.dedup();
+    let mut out = Vec::new();
+    for path in paths {
+        if path == crate::emit::INDEX_FILE {
+            continue;
+        }
+        let (a, b) = (base.files.get(path), head.files.get(path));
+        let (change, meta) = match (a, b) {
+            (Some(x), Some(y)) if x.contents == y.contents => continue,
+            (Some(_), Some(y)) => (Change::Modified, y),
+            (None, Some(y)) => (Change::Added, y),
+            (Some(x), None) => (Change::Removed, x),
+            (None, None) => continue,
+        };
+        let old = a.map(|f| f.contents.as_str()).unwrap_or("");
+        let new = b.map(|f| f.contents.as_str()).unwrap_or("");
+        let unified = similar::TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("a/{path}"), &format!("b/{path}"))
+            .to_string();
+        out.push(FileChange {
+            path: path.clone(),
+            service: meta.service.clone(),
+            environment: meta.environment.clone(),
+            kind: meta.kind.clone(),
+            change,
+            summary: summarize(a, b, change),
+            unified,
+        });
+    }
+    out
+}
+
+fn summarize(a: Option<&OutFile>, b: Option<&OutFile>, change: Change) -> Vec<String> {
+    let docs = |f: Option<&OutFile>| f.and_then(|f| f.docs.clone()).unwrap_or_default();
+    let (old, new) = (docs(a), docs(b));
+    match change {
+        Change::Added => new.iter().map(|d| format!("{} added", object(d))).collect(),
+        Change::Removed => old.iter().map(|d| format!("{} removed", object(d))).collect(),
+        Change::Modified => {
+            let mut lines = Vec::new();
+            for d in &new {
+                match old.iter().find(|o| same_object(o, d)) {
+                    Some(o) => {
+                        let mut changes = Vec::new();
+                        compare(o, d, &mut String::new(), &mut changes);
+                        let name = object(d);
+                        if is_terraform(d) {
+                            lines.extend(terraform_lines(o, d));
+                        } else {
+                            lines.extend(changes.into_iter().map(|c| format!("{name}: {c}")));
+                        }
+                    }
+                    None => lines.push(format!("{} added", object(d))),
+                }
+            }
+            for o in old.iter().filter(|o| !new.iter().any(|d| same_object(o, d))) {
+                lines.push(format!("{} removed", object(o)));
+            }
+            lines
+        }
+    }
+}
+
+/// `Deployment orders`, `Component orders`, or the file's first key.
+fn object(d: &Doc) -> String {
+    let name = d.get("metadata").and_then(|m| m.get("name")).and_then(Doc::as_str);
+    match (d.kind(), name) {
+        (Some(k), Some(n)) => format!("{k} {n}"),
+        (Some(k), None) => k.to_string(),
+        _ => match d.get("title").and_then(Doc::as_str) {
+            Some(t) => format!("dashboard {t:?}"),
+            None => "document".into(),
+        },
+    }
+}
+
+fn same_object(a: &Doc, b: &Doc) -> bool {
+    a.kind() == b.kind()
+        && a.get("metadata").and_then(|m| m.get("name")) == b.get("metadata").and_then(|m| m.get("name"))
+}
+
+fn is_terraform(d: &Doc) -> bool {
+    d.kind().is_none() && (d.get("resource").is_some() || d.get("terraform").is_some() || d.get("output").is_some())
+}
+
+/// `aws_db_instance.main: instance_class "db.t4g.small" → "db.m6g.large"`
+fn terraform_lines(old: &Doc, new: &Doc) -> Vec<String> {
+    let mut lines = Vec::new();
+    let (Some(Doc::Map(nb)), ob) = (new.get("resource"), old.get("resource")) else {
+        let mut changes = Vec::new();
+        compare(old, new, &mut String::new(), &mut changes);
+        return changes;
+    };
+    for (ty, named) in nb {
+        let Doc::Map(named) = named else { continue };
+        for (name, body) in named {
+            let before = ob.and_then(|o| o.get(ty)).and_then(|t| t.get(name));
+            match before {
+                Some(b) => {
+                    let mut changes = Vec::new();
+                    compare(b, body, &mut String::new(), &mut changes);
+                    lines.extend(changes.into_iter().map(|c| format!("Terraform {ty}.{name}: {c}")));
+                }
+                None => lines.push(format!("Terraform {ty}.{name} added")),
+            }
+        }
+    }
+    if let Some(Doc::Map(ob)) = ob {
+        for (ty, named) in ob {
+            let Doc::Map(named) = named else { continue };
+            for (name, _) in named {
+                if new.get("resource").and_then(|r| r.get(ty)).and_then(|t| t.get(name)).is_none() {
+                    lines.push(format!("Terraform {ty}.{name} removed"));
+                }
+            }
+        }
+    }
+    lines
+}
+
+/// Differences between two values, as `path: old → new`, `path + item` and
+/// `path - item` lines.
+fn compare(a: &Doc, b: &Doc, path: &mut String, out: &mut Vec<String>) {
+    match (a, b) {
+        (Doc::Map(x), Doc::Map(y)) => {
+            for (k, vb) in y {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                match x.iter().find(|(ka, _)| ka == k) {
+                    Some((_, va)) => compare(va, vb, path, out),
+                    None => out.push(format!("{path} = {}", short(vb))),
+                }
+                path.truncate(len);
+            }
+            for (k, va) in x.iter().filter(|(k, _)| !y.iter().any(|(kb, _)| kb == k)) {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                out.push(format!("{p} removed (was {})", short(va)));
+            }
+        }
+        (Doc::List(x), Doc::List(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{}]", item_key(va).unwrap_or_else(|| i.to_string())));
+                compare(va, vb, path, out);
+                path.truncate(len);
+            }
+        }
+        (Doc::List(x), Doc::List(y)) => {
+            for item in y.iter().filter(|i| !x.contains(i)) {
+                out.push(format!("{path} + {}", label(item)));
+            }
+            for item in x.iter().filter(|i| !y.contains(i)) {
+                out.push(format!("{path} - {}", label(item)));
+            }
+        }
+        (x, y) if x != y => out.push(format!("{path}: {} → {}", short(x), short(y))),
+        _ => {}
+    }
+}
+
+/// `name=app` for list items that have a name.
+fn item_key(d: &Doc) -> Option<String> {
+    d.get("name").and_then(Doc::as_str).map(|n| format!("name={n}"))
+}
+
+/// A list item in words: its name, the name of the first workload it
+/// selects, or a short rendering.
+fn label(d: &Doc) -> String {
+    fn find(d: &Doc, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match d {
+            Doc::Map(m) => {
+                for key in ["name", "app.kubernetes.io/name", "kubernetes.io/metadata.name"] {
+                    if let Some(Doc::Str(s)) = d.get(key) {
+                        return Some(s.clone());
+                    }
+                }
+                m.iter().find_map(|(_, v)| find(v, depth + 1))
+            }
+            Doc::List(items) => items.iter().find_map(|i| find(i, depth + 1)),
+            _ => None,
+        }
+    }
+    match d {
+        Doc::Map(_) | Doc::List(_) => find(d, 0).unwrap_or_else(|| short(d)),
+        other => short(other),
+    }
+}
+
+fn short(d: &Doc) -> String {
+    let s = match d {
+        Doc::Str(s) => s.clone(),
+        Doc::Int(i) => i.to_string(),
+        Doc::Float(f) => f.to_string(),
+        Doc::Bool(b) => b.to_string(),
+        Doc::Null => "null".into(),
+        other => {
+            let mut s = String::new();
+            crate::emit::doc::to_json(other, &mut s);
+            s.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    if s.chars().count() > 80 { format!("{}…", s.chars().take(77).collect::<String>()) } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::yaml;
+
+    fn out(files: &[(&str, &str)]) -> Output {
+        let mut o = Output::default();
+        for (p, text) in files {
+            o.files.insert(
+                p.to_string(),
+                OutFile {
+                    contents: text.to_string(),
+                    service: Some("orders".into()),
+                    environment: Some("production".into()),
+                    kind: "kubernetes/Deployment".into(),
+                    docs: Some(yaml::parse(text).unwrap()),
+                },
+            );
+        }
+        o
+    }
+
+    #[test]
+    fn one_changed_value_is_one_line() {
+        let a = out(&[("d.yaml", "kind: Deployment\nmetadata: {name: orders}\nspec: {replicas: 5}\n")]);
+        let b = out(&[("d.yaml", "kind: Deployment\nmetadata: {name: orders}\nspec: {replicas: 6}\n")]);
+        let d = diff(&a, &b);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].summary, vec!["Deployment orders: spec.replicas: 5 → 6"]);
+        assert!(d[0].unified.contains("-spec: {replicas: 5}"));
+    }
+
+    #[test]
+    fn list_items_added_by_name() {
+        let np = |peers: &str| format!("kind: NetworkPolicy\nmetadata: {{name: orders}}\nspec:\n  egress: [{peers}]\n");
+        let a = out(&[("n.yaml", &np("{to: [{podSelector: {matchLabels: {app.kubernetes.io/name: users}}}]}"))]);
+        let b = out(&[(
+            "n.yaml",
+            &np(
+                "{to: [{podSelector: {matchLabels: {app.kubernetes.io/name: users}}}]}, {to: [{podSelector: {matchLabels: {app.kubernetes.io/name: ledger}}}]}",
+            ),
+        )]);
+        assert_eq!(diff(&a, &b)[0].summary, vec!["NetworkPolicy orders: spec.egress + ledger"]);
+    }
+
+    #[test]
+    fn no_change_no_report() {
+        let a = out(&[("d.yaml", "kind: Deployment\n")]);
+        assert!(diff(&a, &a).is_empty());
+    }
+}

@@ -1,0 +1,372 @@
+//! `platc explain`: a value of a service and the whole chain of assignments
+//! that set it, each with its layer and place, plus the policies that read
+//! it. For a generated path (`kubernetes/Deployment:spec.replicas`), the
+//! generated value, the patch that set it if any, and the service values it
+//! most likely came from, each explained the same way.
+//!
+//! Needs a compilation made with `Options { trace: true, keep_docs: true }`.
+
+use crate::Compiled;
+use crate::ast::{Segment, StrPart};
+use crate::check;
+use crate::emit::doc::Doc;
+use crate::merge::{self, Step};
+use crate::model::{Instance, Service};
+use crate::span::{SourceMap, Span};
+use crate::value::Value;
+
+/// Where something is, for people: `file:line:col`.
+pub fn place(files: &SourceMap, span: Span) -> String {
+    match files.get(span.file) {
+        Some(f) => {
+            let (l, c) = f.line_col(span.start as usize);
+            format!("{}:{l}:{c}", f.path)
+        }
+        None => "(computed)".into(),
+    }
+}
+
+/// One assignment in the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub path: String,
+    pub layer: String,
+    /// `=` or `+=`.
+    pub op: &'static str,
+    /// The value as written.
+    pub written: String,
+    pub place: String,
+}
+
+/// A policy that reads the value, and how it fared here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub policy: String,
+    pub outcome: String,
+    pub place: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    pub service: String,
+    pub environment: String,
+    pub path: String,
+    /// The final value, as plat source.
+    pub value: String,
+    pub chain: Vec<Link>,
+    pub checks: Vec<Check>,
+    /// For generated paths: the file, and what set the value.
+    pub generated: Option<Generated>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    pub file: String,
+    pub value: String,
+    pub template: String,
+    pub patched_at: Option<String>,
+    /// Service values equal to the generated one, each explained.
+    pub sources: Vec<Explanation>,
+}
+
+/// Explains `path` of `service` in `env` (default: the last environment).
+pub fn explain(c: &Compiled, service: &str, path: &str, env: Option<&str>) -> Result<Explanation, String> {
+    let model = c.model.as_ref().ok_or("the workspace did not resolve")?;
+    let s = model.service(service).ok_or_else(|| {
+        format!(
+            "no service `{service}`; {}",
+            crate::diag::unknown_help(service, "service", model.services.iter().map(|s| s.name.as_str()))
+        )
+    })?;
+    let inst = match env {
+        Some(e) => s.instance(e).ok_or_else(|| {
+            format!(
+                "no environment `{e}`; {}",
+                crate::diag::unknown_help(e, "environment", model.workspace.environment_names())
+            )
+        })?,
+        None => s.instances.last().ok_or("the workspace has no environments")?,
+    };
+    if let Some((target_kind, inner)) = path.split_once(':') {
+        return generated(c, s, inst, target_kind, inner);
+    }
+    attribute(c, s, inst, path)
+}
+
+fn attribute(c: &Compiled, s: &Service, inst: &Instance, path: &str) -> Result<Explanation, String> {
+    let keys: Vec<&str> = path.split('.').collect();
+    let node = merge::get(&inst.values, &keys).ok_or_else(|| {
+        let known: Vec<&str> = inst.values.keys().map(String::as_str).collect();
+        format!("`{path}` is not set for `{}`; {}", s.name, crate::diag::unknown_help(path, "attribute", known))
+    })?;
+    let trace = inst.trace.as_deref().unwrap_or(&[]);
+    let chain = trace.iter().filter(|st| related(&st.path, path)).map(|st| link(c, st)).collect();
+    Ok(Explanation {
+        service: s.name.clone(),
+        environment: inst.env.clone(),
+        path: path.to_string(),
+        value: merge::display(&node.value),
+        chain,
+        checks: checks(c, s, inst, path),
+        generated: None,
+    })
+}
+
+/// A step sets the path itself, a block containing it, or a value inside it.
+fn related(step: &str, path: &str) -> bool {
+    step == path || path.starts_with(&format!("{step}.")) || step.starts_with(&format!("{path}."))
+}
+
+fn link(c: &Compiled, st: &Step) -> Link {
+    Link {
+        path: st.path.clone(),
+        layer: st.origin.layer.describe(),
+        op: match st.op {
+            crate::ast::AssignOp::Set => "=",
+            crate::ast::AssignOp::Append => "+=",
+        },
+        written: c.files.slice(st.origin.span).to_string(),
+        place: place(&c.files, st.origin.span),
+    }
+}
+
+fn checks(c: &Compiled, s: &Service, inst: &Instance, path: &str) -> Vec<Check> {
+    let (Some(lib), Some(model)) = (&c.library, &c.model) else { return Vec::new() };
+    let Some(env) = model.workspace.environments.iter().find(|e| e.name == inst.env) else { return Vec::new() };
+    let mut out = Vec::new();
+    for p in lib.policies.values() {
+        let mut refs = Vec::new();
+        refs_of(&p.require, &mut refs);
+        if let Some(w) = &p.when {
+            refs_of(w, &mut refs);
+        }
+        if !refs.iter().any(|r| related(r.trim_start_matches("service."), path)) {
+            continue;
+        }
+        let waived = s.waivers.iter().find(|w| w.what == p.name.name);
+        let outcome = match check::policy_holds(p, s, inst, model, env, lib) {
+            Ok(None) => format!("does not apply in {}", inst.env),
+            Ok(Some(true)) => format!("passes in {}", inst.env),
+            Ok(Some(false)) => match waived {
+                Some(w) => format!("fails in {}, waived because {:?}", inst.env, w.reason),
+                None => format!("FAILS in {}", inst.env),
+            },
+            Err(e) => format!("cannot be evaluated: {}", e.1),
+        };
+        out.push(Check {
+            policy: format!("{} (require {})", p.name.name, c.files.slice(p.require.span)),
+            outcome,
+            place: place(&c.files, p.span),
+        });
+    }
+    out
+}
+
+fn refs_of(e: &crate::ast::Expr, out: &mut Vec<String>) {
+    use crate::ast::ExprKind;
+    match &e.kind {
+        ExprKind::Ref(p) => out.push(p.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")),
+        ExprKind::Str(s) => {
+            for part in &s.parts {
+                if let StrPart::Interp(p, _) = part {
+                    out.push(p.join("."));
+                }
+            }
+        }
+        ExprKind::Binary { lhs, rhs, .. } => {
+            refs_of(lhs, out);
+            refs_of(rhs, out);
+        }
+        ExprKind::Not(x) => refs_of(x, out),
+        ExprKind::Call { args, .. } | ExprKind::List(args) => args.iter().for_each(|a| refs_of(a, out)),
+        _ => {}
+    }
+}
+
+/// `kubernetes/Deployment:spec.replicas`
+fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path: &str) -> Result<Explanation, String> {
+    let (target, kind) = target_kind.split_once('/').unwrap_or((target_kind, ""));
+    let out = c.output.as_ref().ok_or("the workspace did not build")?;
+    let segments = parse_path(path)?;
+    let mut found = None;
+    for (file, f) in &out.files {
+        if f.service.as_deref() != Some(s.name.as_str()) || !f.kind.starts_with(target) {
+            continue;
+        }
+        if f.environment.as_deref().is_some_and(|e| e != inst.env) {
+            continue;
+        }
+        for d in f.docs.iter().flatten() {
+            if !kind.is_empty() && d.kind() != Some(kind) && !terraform_has(d, kind) {
+                continue;
+            }
+            let root = if d.kind().is_none() && !kind.is_empty() { terraform_body(d, kind).unwrap_or(d) } else { d };
+            if let Some(v) = walk(root, &segments) {
+                found = Some((file.clone(), v.clone()));
+                break;
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+    }
+    let (file, value) =
+        found.ok_or_else(|| format!("no generated `{target_kind}` of `{}` in {} has `{path}`", s.name, inst.env))?;
+    let shown = doc_text(&value);
+    let patched_at = s
+        .patches
+        .iter()
+        .filter(|p| p.target.name == target && (kind.is_empty() || p.kind.name == kind))
+        .flat_map(|p| p.sets.iter())
+        .find(|a| a.path.display() == path)
+        .map(|a| place(&c.files, a.span));
+    let mut sources = Vec::new();
+    if patched_at.is_none() {
+        let mut leaves = Vec::new();
+        leaves_of(&inst.values, "", &mut leaves);
+        for (p, v) in leaves {
+            if same_text(&v, &value)
+                && let Ok(e) = attribute(c, s, inst, &p)
+            {
+                sources.push(e);
+            }
+        }
+    }
+    let template = format!("templates/{target}/ (the file {})", file.rsplit('/').next().unwrap_or(&file));
+    Ok(Explanation {
+        service: s.name.clone(),
+        environment: inst.env.clone(),
+        path: format!("{target_kind}:{path}"),
+        value: shown.clone(),
+        chain: Vec::new(),
+        checks: Vec::new(),
+        generated: Some(Generated { file, value: shown, template, patched_at, sources }),
+    })
+}
+
+fn terraform_has(d: &Doc, ty: &str) -> bool {
+    terraform_body(d, ty).is_some()
+}
+
+fn terraform_body<'a>(d: &'a Doc, ty: &str) -> Option<&'a Doc> {
+    match d.get("resource")?.get(ty)? {
+        Doc::Map(named) => named.first().map(|(_, b)| b),
+        _ => None,
+    }
+}
+
+fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
+    let text = format!("{path} = 0");
+    let (f, diags) = crate::parse::parse(crate::span::FileId(0), &text);
+    let attr = f.as_ref().and_then(|f| f.body.attributes().next().cloned());
+    match attr {
+        Some(a) if diags.is_empty() => Ok(a.path.segments),
+        _ => Err(format!("`{path}` is not a path (write it as `spec.template.spec.containers[name=app].image`)")),
+    }
+}
+
+fn walk<'a>(d: &'a Doc, segs: &[Segment]) -> Option<&'a Doc> {
+    let (first, rest) = segs.split_first()?;
+    let next = match (first, d) {
+        (Segment::Key(k, _), Doc::Map(_)) => d.get(k)?,
+        (Segment::Index(i, _), Doc::List(items)) => items.get(*i)?,
+        (Segment::Select { key, value, .. }, Doc::List(items)) => {
+            items.iter().find(|it| it.get(key).and_then(Doc::as_str) == Some(value.as_str()))?
+        }
+        _ => return None,
+    };
+    if rest.is_empty() { Some(next) } else { walk(next, rest) }
+}
+
+fn doc_text(d: &Doc) -> String {
+    match d {
+        Doc::Str(s) => s.clone(),
+        Doc::Int(i) => i.to_string(),
+        Doc::Float(f) => f.to_string(),
+        Doc::Bool(b) => b.to_string(),
+        Doc::Null => "null".into(),
+        other => {
+            let mut s = String::new();
+            crate::emit::doc::to_json(other, &mut s);
+            s.trim_end().to_string()
+        }
+    }
+}
+
+fn leaves_of(map: &crate::value::Map, prefix: &str, out: &mut Vec<(String, Value)>) {
+    for (k, n) in map {
+        let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match &n.value {
+            Value::Map(m) => leaves_of(m, &p, out),
+            v => out.push((p, v.clone())),
+        }
+    }
+}
+
+fn same_text(v: &Value, d: &Doc) -> bool {
+    let text = match v {
+        Value::Str(s) => s.clone(),
+        Value::Number(n, _) => n.to_string(),
+        Value::Quantity { value, unit, .. } if unit == "%" => value.to_string(),
+        Value::Quantity { number, unit, .. } => format!("{number}{unit}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Ref(p) if p.len() == 1 => p.join("."),
+        _ => return false,
+    };
+    let generated = match d {
+        Doc::Float(f) => f.to_string(),
+        other => doc_text(other),
+    };
+    !text.is_empty() && text == generated
+}
+
+/// The explanation as text for a terminal.
+pub fn render(e: &Explanation) -> String {
+    let mut s = String::new();
+    render_into(e, &mut s, "");
+    s
+}
+
+fn render_into(e: &Explanation, s: &mut String, indent: &str) {
+    s.push_str(&format!("{indent}{} / {} / {} = {}\n", e.service, e.environment, e.path, e.value));
+    if let Some(g) = &e.generated {
+        s.push_str(&format!("{indent}  generated in {} by {}\n", g.file, g.template));
+        match &g.patched_at {
+            Some(p) => s.push_str(&format!("{indent}  set by a `patch` at {p}\n")),
+            None if g.sources.is_empty() => {
+                s.push_str(&format!("{indent}  no service value equals it: the template computes it\n"))
+            }
+            None => {
+                s.push_str(&format!(
+                    "{indent}  from the service value{}:\n",
+                    if g.sources.len() == 1 { "" } else { "s (the template reads one of them)" }
+                ));
+                for src in &g.sources {
+                    s.push('\n');
+                    render_into(src, s, &format!("{indent}    "));
+                }
+            }
+        }
+        return;
+    }
+    let width = e.chain.iter().map(|l| l.layer.chars().count()).max().unwrap_or(0);
+    let last = e.chain.len();
+    for (i, l) in e.chain.iter().enumerate() {
+        let mark = if i + 1 == last { "   <- final" } else { "" };
+        let what = if l.path == e.path {
+            format!("{} {}", l.op, l.written)
+        } else {
+            format!("{} {} {}", l.path, l.op, l.written)
+        };
+        s.push_str(&format!("{indent}  {}. {:<width$}  {}   {}{mark}\n", i + 1, l.layer, what, l.place, width = width));
+    }
+    if e.chain.is_empty() {
+        s.push_str(&format!("{indent}  computed by platc (no layer sets it)\n"));
+    }
+    if !e.checks.is_empty() {
+        s.push_str(&format!("{indent}  checked by:\n"));
+        for c in &e.checks {
+            s.push_str(&format!("{indent}    {}: {}   {}\n", c.policy, c.outcome, c.place));
+        }
+    }
+}
