@@ -1,8 +1,8 @@
 //! Canonical formatting of `.plat` files (`platc fmt`).
 //!
 //! The formatter lays out pest's parse tree of the language's own grammar
-//! ([`tree`]) as lines ([`layout`]), then aligns columns across lines
-//! ([`lines`]). The rules, in short:
+//! ([`tree`]) as lines ([`layout`], with [`inline`] for what stays on one
+//! line), then aligns columns across lines ([`lines`]). The rules, in short:
 //!
 //! - two spaces per block level; one item per line in a multi-line body;
 //!   a body written on one line stays on one line while it fits 100 columns
@@ -26,6 +26,7 @@
 //! comments in the same order; otherwise the original text is returned.
 //! Idempotence is tested over every `.plat` file of the repository.
 
+mod inline;
 mod layout;
 mod lines;
 mod same;

@@ -17,6 +17,7 @@
 
 use pest::iterators::Pair;
 
+use super::inline::{Interior, R, join_body, op_text, start, unwrap};
 use super::lines::{Comment, Line, Seg, Sep, width};
 use super::tree::{Rule, Source, Triv, comment_text, is_blank, tight_end};
 
@@ -26,13 +27,6 @@ const INDENT: usize = 2;
 /// Alignment class of the `{` of blocks (see [`Sep::Keep`]); the items of a
 /// one-line block body are classes 1, 2, ... by position.
 const BRACE: usize = 0;
-
-/// A comment (or a line that already ended) where the layout has no place
-/// for what comes next: the enclosing item is copied as written instead.
-#[derive(Debug)]
-pub(super) struct Interior;
-
-type R<T = ()> = Result<T, Interior>;
 
 type P<'a> = Pair<'a, Rule>;
 
@@ -57,10 +51,6 @@ enum Kind {
     File,
     Body,
     List,
-}
-
-fn start(p: &P<'_>) -> usize {
-    p.as_span().start()
 }
 
 struct Printer<'s, 'a> {
@@ -132,11 +122,6 @@ impl Printer<'_, '_> {
         if !self.lines.last().is_none_or(is_blank_line) {
             self.lines.push(Line::new(0));
         }
-    }
-
-    /// Fails if a comment lies between two positions.
-    fn clean(&self, from: usize, to: usize) -> R {
-        if self.src.has_comment(from, to) { Err(Interior) } else { Ok(()) }
     }
 
     // --- sequences: bodies and multi-line lists ------------------------------
@@ -215,22 +200,22 @@ impl Printer<'_, '_> {
             (Rule::attribute, _) => self.attribute(p, "", None),
             (Rule::locked, [kw, attr]) => self.attribute(attr, "locked ", Some(kw.as_span().end())),
             (Rule::override_, [kw, path, eq, value, because, reason]) => {
-                self.clean_between(&[kw, path, eq, value, because, reason])?;
+                self.src.clean_between(&[kw, path, eq, value, because, reason])?;
                 self.put(&format!("override {} = ", path.as_str()))?;
                 self.expr(value)?;
                 self.put(&format!(" because {}", reason.as_str()))
             }
             (Rule::allow, [kw, policy, because, reason]) => {
-                self.clean_between(&[kw, policy, because, reason])?;
+                self.src.clean_between(&[kw, policy, because, reason])?;
                 self.put(&format!("allow {} because {}", policy.as_str(), reason.as_str()))
             }
             (Rule::patch, [kw, target, kind, lb, body, rb]) => {
-                self.put(&self.words(&[kw, target, kind], lb)?)?;
+                self.put(&self.src.words(&[kw, target, kind], lb)?)?;
                 let items: Vec<P<'_>> = body.clone().into_inner().collect();
                 self.braced(lb, &items, rb, Sep::Keep { class: BRACE, col: self.src.column(start(lb)), canon: 1 }, true)
             }
             (Rule::block, _) => {
-                let (header, lb, body, rb) = self.block_parts(&kids)?;
+                let (header, lb, body, rb) = self.src.block_parts(&kids)?;
                 self.put(&header)?;
                 let items: Vec<P<'_>> = body.into_inner().collect();
                 let brace = Sep::Keep { class: BRACE, col: self.src.column(start(&lb)), canon: 1 };
@@ -240,62 +225,15 @@ impl Printer<'_, '_> {
         }
     }
 
-    fn clean_between(&self, parts: &[&P<'_>]) -> R {
-        for w in parts.windows(2) {
-            if let [a, b] = w {
-                self.clean(tight_end(a), start(b))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// `kind label "label" from parent`, checked free of comments up to `{`.
-    fn words(&self, leaves: &[&P<'_>], lb: &P<'_>) -> R<String> {
-        let mut out = String::new();
-        let mut prev: Option<usize> = None;
-        for l in leaves {
-            if let Some(end) = prev {
-                self.clean(end, start(l))?;
-                out.push(' ');
-            }
-            out.push_str(l.as_str());
-            prev = Some(l.as_span().end());
-        }
-        if let Some(end) = prev {
-            self.clean(end, start(lb))?;
-        }
-        Ok(out)
-    }
-
-    /// The header text of a block, its braces and body.
-    fn block_parts<'i>(&self, kids: &[P<'i>]) -> R<(String, P<'i>, P<'i>, P<'i>)> {
-        let mut leaves = Vec::new();
-        let (mut lb, mut body, mut rb) = (None, None, None);
-        for k in kids {
-            match k.as_rule() {
-                Rule::label | Rule::from_clause => leaves.extend(k.clone().into_inner()),
-                Rule::lbrace => lb = Some(k.clone()),
-                Rule::body => body = Some(k.clone()),
-                Rule::rbrace => rb = Some(k.clone()),
-                _ => leaves.push(k.clone()),
-            }
-        }
-        let (Some(lb), Some(body), Some(rb)) = (lb, body, rb) else {
-            return Err(Interior);
-        };
-        let refs: Vec<&P<'i>> = leaves.iter().collect();
-        Ok((self.words(&refs, &lb)?, lb, body, rb))
-    }
-
     fn attribute(&mut self, p: &P<'_>, prefix: &str, after: Option<usize>) -> R {
         let kids: Vec<P<'_>> = p.clone().into_inner().collect();
         let [path, op, value] = kids.as_slice() else {
             return Err(Interior);
         };
         if let Some(end) = after {
-            self.clean(end, start(path))?;
+            self.src.clean(end, start(path))?;
         }
-        self.clean_between(&[path, op, value])?;
+        self.src.clean_between(&[path, op, value])?;
         self.put(&format!("{prefix}{}", path.as_str()))?;
         let op = if op.as_str().starts_with("+=") { "+=" } else { "=" };
         let line = self.lines.len();
@@ -315,8 +253,8 @@ impl Printer<'_, '_> {
     fn braced(&mut self, lb: &P<'_>, items: &[P<'_>], rb: &P<'_>, brace: Sep, table: bool) -> R {
         let (open, close) = (lb.as_span().end(), start(rb));
         if !self.src.has_newline(start(lb), rb.as_span().end()) {
-            let cells = items.iter().map(|i| self.inline_item(i)).collect::<R<Vec<_>>>()?;
-            let commas = self.uses_commas(items, close);
+            let cells = items.iter().map(|i| self.src.inline_item(i)).collect::<R<Vec<_>>>()?;
+            let commas = self.src.uses_commas(items);
             let joined = join_body(&cells, commas);
             if self.width() + brace.canonical() + width(&joined) <= MAX_WIDTH {
                 if !table || cells.len() < 2 {
@@ -343,15 +281,6 @@ impl Printer<'_, '_> {
         self.sequence(open, items, close, depth + 1, Kind::Body)?;
         self.line(depth);
         self.put("}")
-    }
-
-    /// Whether a one-line body separates its items with commas.
-    fn uses_commas(&self, items: &[P<'_>], close: usize) -> bool {
-        let ends = items.iter().map(tight_end);
-        let starts = items.iter().skip(1).map(start).chain(std::iter::once(close));
-        ends.zip(starts)
-            .take(items.len().saturating_sub(1))
-            .any(|(from, to)| self.src.trivia(from, to).iter().any(|t| matches!(t, Triv::Punct(',', _))))
     }
 
     /// The item copied as written: its first line at `depth`, the others
@@ -390,7 +319,7 @@ impl Printer<'_, '_> {
             return self.map_like(p);
         }
         if !self.src.has_newline(start(p), tight_end(p)) {
-            let text = self.inline(p)?;
+            let text = self.src.inline(p)?;
             return self.put(&text);
         }
         let kids: Vec<P<'_>> = p.clone().into_inner().collect();
@@ -404,7 +333,7 @@ impl Printer<'_, '_> {
                     let [kw, operand] = pair else {
                         return Err(Interior);
                     };
-                    self.clean_between(&[kw, operand])?;
+                    self.src.clean_between(&[kw, operand])?;
                     if self.src.has_newline(prev, start(operand)) {
                         // Comments before the operator keep their place.
                         self.gap(prev, start(kw), base + 1, Kind::Body, false, true)?;
@@ -424,14 +353,14 @@ impl Printer<'_, '_> {
             }
             (Rule::cmp_expr, [only]) => self.expr(only),
             (Rule::cmp_expr, [lhs, op, rhs]) => {
-                self.clean_between(&[lhs, op, rhs])?;
+                self.src.clean_between(&[lhs, op, rhs])?;
                 self.expr(lhs)?;
                 self.put(&format!(" {} ", op_text(op)))?;
                 self.expr(rhs)
             }
             (Rule::paren, [inner]) => {
-                self.clean(start(p) + 1, start(inner))?;
-                self.clean(tight_end(inner), p.as_span().end().saturating_sub(1))?;
+                self.src.clean(start(p) + 1, start(inner))?;
+                self.src.clean(tight_end(inner), p.as_span().end().saturating_sub(1))?;
                 self.put("(")?;
                 self.expr(inner)?;
                 self.put(")")
@@ -447,7 +376,7 @@ impl Printer<'_, '_> {
             }
             (Rule::heredoc, _) => self.heredoc(p),
             _ => {
-                let text = self.inline(p)?;
+                let text = self.src.inline(p)?;
                 self.put(&text)
             }
         }
@@ -461,7 +390,7 @@ impl Printer<'_, '_> {
             let kids: Vec<P<'i>> = cur.clone().into_inner().collect();
             match kids.as_slice() {
                 [op, inner] if op.as_rule() == Rule::not_op => {
-                    self.clean(op.as_span().end(), start(inner))?;
+                    self.src.clean(op.as_span().end(), start(inner))?;
                     self.put("not ")?;
                     cur = inner.clone();
                 }
@@ -482,7 +411,7 @@ impl Printer<'_, '_> {
                 _ => None,
             })
             .ok_or(Interior)?;
-        self.clean(from, at)?;
+        self.src.clean(from, at)?;
         Ok(at)
     }
 
@@ -506,7 +435,7 @@ impl Printer<'_, '_> {
                 self.braced(lb, &items, rb, Sep::Fixed(0), false)
             }
             (Rule::tagged, [tag, map]) => {
-                self.clean(tag.as_span().end(), start(map))?;
+                self.src.clean(tag.as_span().end(), start(map))?;
                 self.put(tag.as_str())?;
                 let inner: Vec<P<'_>> = map.clone().into_inner().collect();
                 let [lb, body, rb] = inner.as_slice() else {
@@ -542,121 +471,4 @@ impl Printer<'_, '_> {
         self.lines.push(line);
         Ok(())
     }
-
-    // --- one-line forms --------------------------------------------------------
-
-    /// An item of a one-line body.
-    fn inline_item(&self, p: &P<'_>) -> R<String> {
-        let kids: Vec<P<'_>> = p.clone().into_inner().collect();
-        match (p.as_rule(), kids.as_slice()) {
-            (Rule::attribute, [path, op, value]) => {
-                let op = if op.as_str().starts_with("+=") { "+=" } else { "=" };
-                Ok(format!("{} {op} {}", path.as_str(), self.inline(value)?))
-            }
-            (Rule::locked, [_, attr]) => Ok(format!("locked {}", self.inline_item(attr)?)),
-            (Rule::override_, [_, path, _, value, _, reason]) => {
-                Ok(format!("override {} = {} because {}", path.as_str(), self.inline(value)?, reason.as_str()))
-            }
-            (Rule::allow, [_, policy, _, reason]) => {
-                Ok(format!("allow {} because {}", policy.as_str(), reason.as_str()))
-            }
-            (Rule::patch, [kw, target, kind, lb, body, rb]) => {
-                let header = self.words(&[kw, target, kind], lb)?;
-                let items: Vec<P<'_>> = body.clone().into_inner().collect();
-                Ok(format!("{header} {}", self.inline_body(&items, start(rb))?))
-            }
-            (Rule::block, _) => {
-                let (header, _, body, rb) = self.block_parts(&kids)?;
-                let items: Vec<P<'_>> = body.into_inner().collect();
-                Ok(format!("{header} {}", self.inline_body(&items, start(&rb))?))
-            }
-            _ => Err(Interior),
-        }
-    }
-
-    fn inline_body(&self, items: &[P<'_>], close: usize) -> R<String> {
-        let cells = items.iter().map(|i| self.inline_item(i)).collect::<R<Vec<_>>>()?;
-        Ok(join_body(&cells, self.uses_commas(items, close)))
-    }
-
-    /// An expression written on one line (it has no line break).
-    fn inline(&self, p: &P<'_>) -> R<String> {
-        if self.src.has_newline(start(p), tight_end(p)) {
-            return Err(Interior);
-        }
-        let kids: Vec<P<'_>> = p.clone().into_inner().collect();
-        Ok(match (p.as_rule(), kids.as_slice()) {
-            (Rule::expr, [inner]) => self.inline(inner)?,
-            (Rule::paren, [inner]) => format!("({})", self.inline(inner)?),
-            (Rule::or_expr | Rule::and_expr, _) => {
-                kids.iter().map(|k| self.inline(k)).collect::<R<Vec<_>>>()?.join(" ")
-            }
-            (Rule::kw_and | Rule::kw_or, _) => p.as_str().to_string(),
-            (Rule::not_expr, _) => {
-                let mut out = String::new();
-                let mut cur = p.clone();
-                loop {
-                    let kids: Vec<P<'_>> = cur.clone().into_inner().collect();
-                    match kids.as_slice() {
-                        [op, inner] if op.as_rule() == Rule::not_op => {
-                            out.push_str("not ");
-                            cur = inner.clone();
-                        }
-                        [only] => {
-                            out.push_str(&self.inline(only)?);
-                            break;
-                        }
-                        _ => return Err(Interior),
-                    }
-                }
-                out
-            }
-            (Rule::cmp_expr, [only]) => self.inline(only)?,
-            (Rule::cmp_expr, [lhs, op, rhs]) => format!("{} {} {}", self.inline(lhs)?, op_text(op), self.inline(rhs)?),
-            (Rule::list, elems) => format!("[{}]", self.inline_all(elems)?),
-            (Rule::call, [name, args @ ..]) => format!("{}({})", name.as_str(), self.inline_all(args)?),
-            (Rule::map, [_, body, rb]) => {
-                let items: Vec<P<'_>> = body.clone().into_inner().collect();
-                self.inline_body(&items, start(rb))?
-            }
-            (Rule::tagged, [tag, map]) => format!("{} {}", tag.as_str(), self.inline(map)?),
-            (Rule::string | Rule::heredoc | Rule::number | Rule::boolean | Rule::null | Rule::reference, _) => {
-                p.as_str().to_string()
-            }
-            _ => return Err(Interior),
-        })
-    }
-
-    fn inline_all(&self, elems: &[P<'_>]) -> R<String> {
-        Ok(elems.iter().map(|e| self.inline(e)).collect::<R<Vec<_>>>()?.join(", "))
-    }
-}
-
-/// Skips the rules that only wrap one other (`expr` around a value, a
-/// comparison without operator, ...).
-fn unwrap<'i>(p: &P<'i>) -> P<'i> {
-    let mut cur = p.clone();
-    loop {
-        if !matches!(cur.as_rule(), Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr) {
-            return cur;
-        }
-        let mut kids = cur.clone().into_inner();
-        match (kids.next(), kids.next()) {
-            (Some(only), None) if only.as_rule() != Rule::not_op => cur = only,
-            _ => return cur,
-        }
-    }
-}
-
-/// `{}`, `{ a = 1  b = 2 }` or, when the author used commas, `{ a = 1, b = 2 }`.
-fn join_body(cells: &[String], commas: bool) -> String {
-    if cells.is_empty() {
-        return "{}".to_string();
-    }
-    format!("{{ {} }}", cells.join(if commas { ", " } else { "  " }))
-}
-
-/// A comparison operator; `not` and `in` may be on different lines.
-fn op_text(op: &P<'_>) -> String {
-    op.as_str().split_whitespace().collect::<Vec<_>>().join(" ")
 }

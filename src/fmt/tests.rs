@@ -155,9 +155,19 @@ fn a_comment_in_every_gap_is_kept() {
     }
 }
 
+/// Formatted files with their indentation taken away and CRLF line ends
+/// format back to themselves.
+#[test]
+fn indentation_and_line_ends_are_restored() {
+    for (path, text) in corpus() {
+        let formatted = fmt(&text);
+        let flat: String = formatted.lines().map(|l| format!("{}\r\n", l.trim_start())).collect();
+        assert_eq!(fmt(&flat), formatted, "{}", path.display());
+    }
+}
+
 /// Whitespace between tokens mangled (tabs, extra spaces, extra blank lines,
-/// CRLF): still the same meaning, stable, and the same as formatting the
-/// original whenever the original had no hand alignment to keep.
+/// CRLF, a byte-order mark): still the same meaning, and stable.
 #[test]
 fn mangled_whitespace_formats_back() {
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
@@ -186,6 +196,7 @@ fn mangled_whitespace_formats_back() {
         let mangled = format!("\u{FEFF}{mangled}");
         let out = fmt(&mangled);
         assert_faithful(&mangled, &out);
+        assert!(!out.contains(['\r', '\u{FEFF}']), "{out}");
     }
 }
 
@@ -420,6 +431,20 @@ fn strings_are_copied_byte_for_byte() {
     check("a = \"\"\"\r\n  x\r\n  \"\"\"\r\n", "a = \"\"\"\n  x\n  \"\"\"\n");
     // A `"""` string as the last thing on a line keeps the spaces after it.
     check("a = \"\"\"  \n  x\n\"\"\"\n", "a = \"\"\"  \n  x\n\"\"\"\n");
+}
+
+#[test]
+fn a_large_file_is_quick() {
+    let service = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/monorepo/services/payments/service.plat"
+    ))
+    .expect("example");
+    let big = service.repeat(200);
+    let t = std::time::Instant::now();
+    let out = format_file(FileId(0), &big).expect("parses");
+    assert_eq!(out, big);
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?}", t.elapsed());
 }
 
 #[test]

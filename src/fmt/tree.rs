@@ -129,7 +129,7 @@ impl<'a> Source<'a> {
         scan(self.text, from, to)
     }
 
-    /// The first comment between two positions, if any.
+    /// Whether a comment lies between two positions.
     pub fn has_comment(&self, from: usize, to: usize) -> bool {
         self.trivia(from, to).iter().any(|t| matches!(t, Triv::Comment { .. }))
     }
