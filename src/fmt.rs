@@ -1,8 +1,8 @@
 //! Canonical formatting of `.plat` files (`platc fmt`).
 //!
 //! The formatter lays out pest's parse tree of the language's own grammar
-//! ([`tree`]) as lines ([`layout`], with [`inline`] for what stays on one
-//! line), then aligns columns across lines ([`lines`]). The rules, in short:
+//! (`tree`) as lines (`layout`, with `inline` for what stays on one
+//! line), then aligns columns across lines (`lines`). The rules, in short:
 //!
 //! - two spaces per block level; one item per line in a multi-line body;
 //!   a body written on one line stays on one line while it fits 100 columns
@@ -11,18 +11,22 @@
 //!   a comment line, a block or a multi-line value ends the run); exactly one
 //!   space around operators otherwise; `[a, b]`, `f(a, b)`, `{ k = v }`;
 //!   lists and calls written over several lines get one element per line,
-//!   each followed by `,`;
+//!   each followed by `,`; a condition written over several lines keeps its
+//!   breaks before `and` / `or` (one level deeper), other breaks inside an
+//!   expression are dropped;
 //! - every comment stays where it was, trailing or on its own line; blank
 //!   lines between items stay (runs collapse to one; none right after `{`,
 //!   before `}`, or at either end of the file); the author's alignment of
 //!   trailing comments and of one-line blocks (`{` and the items of a table
-//!   of one-line blocks) is kept, never created;
+//!   of one-line blocks) is kept, never created; a comment where the layout
+//!   has no place for it (between a block's name and its label, between `=`
+//!   and the value) keeps its whole item as written, only re-indented;
 //! - strings are copied byte for byte (a `"""` string loses only CRs before
 //!   its line ends); no trailing whitespace, LF line ends, no byte-order
 //!   mark, one newline at the end.
 //!
 //! Meaning is guaranteed, not hoped for: the formatted text is parsed again
-//! and must give the same syntax tree (spans aside, [`same`]) and the same
+//! and must give the same syntax tree (spans aside, `same`) and the same
 //! comments in the same order; otherwise the original text is returned.
 //! Idempotence is tested over every `.plat` file of the repository.
 

@@ -65,6 +65,24 @@ fn string(a: &StrLit, b: &StrLit) -> bool {
 }
 
 fn expr(a: &Expr, b: &Expr) -> bool {
+    // Long `and` / `or` chains nest to the left and `not not ...` nests too:
+    // walk those spines in a loop rather than by recursion.
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (&a.kind, &b.kind) {
+            (ExprKind::Binary { op: o, lhs: l, rhs: r }, ExprKind::Binary { op: p, lhs: m, rhs: s }) => {
+                if o != p || !expr(r, s) {
+                    return false;
+                }
+                (a, b) = (l, m);
+            }
+            (ExprKind::Not(x), ExprKind::Not(y)) => (a, b) = (x, y),
+            _ => return leaf(a, b),
+        }
+    }
+}
+
+fn leaf(a: &Expr, b: &Expr) -> bool {
     match (&a.kind, &b.kind) {
         (ExprKind::Str(s), ExprKind::Str(t)) => string(s, t),
         (ExprKind::Number { text: s, .. }, ExprKind::Number { text: t, .. }) => s == t,
@@ -78,10 +96,6 @@ fn expr(a: &Expr, b: &Expr) -> bool {
         (ExprKind::Map(p), ExprKind::Map(q)) => body(p, q),
         (ExprKind::Call { name: n, args: p }, ExprKind::Call { name: m, args: q }) => ident(n, m) && all(p, q, expr),
         (ExprKind::Tagged { tag: t, body: p }, ExprKind::Tagged { tag: u, body: q }) => ident(t, u) && body(p, q),
-        (ExprKind::Binary { op: o, lhs: l, rhs: r }, ExprKind::Binary { op: p, lhs: m, rhs: s }) => {
-            o == p && expr(l, m) && expr(r, s)
-        }
-        (ExprKind::Not(x), ExprKind::Not(y)) => expr(x, y),
         _ => false,
     }
 }

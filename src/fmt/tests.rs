@@ -457,3 +457,12 @@ fn deep_nesting_is_fine() {
     assert_faithful(&src, &out);
     assert!(out.contains(&format!("{}x = 1", " ".repeat(2 * depth))));
 }
+
+#[test]
+fn long_chains_are_fine() {
+    let ands = vec!["a != null"; 5000].join(" and ");
+    let src = format!("policy p {{\n  require = {ands}\n}}\n");
+    check(&src, &src);
+    let src = format!("policy p {{\n  require = {}x\n}}\n", "not ".repeat(200));
+    check(&src, &src);
+}
