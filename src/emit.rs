@@ -245,13 +245,13 @@ impl Plan<'_> {
         &self,
         template: &str,
         file: String,
-        ctx: &Json,
+        ctx: &handlebars::Context,
         at: (&str, &str),
         rendered: &mut Vec<(String, Format, Vec<Doc>)>,
         diags: &mut Vec<Diagnostic>,
     ) {
         let format = Format::of(&file);
-        let text = match self.renderer.render(template, ctx) {
+        let text = match self.renderer.render_with(template, ctx) {
             Ok(text) => text,
             Err(p) => {
                 diags.push(template_diag(&p, self.lib, Some(at)));
@@ -290,6 +290,7 @@ impl Plan<'_> {
                 o.insert("resource".into(), r.clone());
             }
             let name = r.get("name").and_then(Json::as_str).unwrap_or(ty);
+            let rctx = handlebars::Context::from(rctx);
             self.render_into(template, format!("{name}.tf"), &rctx, at, rendered, diags);
         }
     }
@@ -298,14 +299,14 @@ impl Plan<'_> {
     /// rendered once into the root of the output.
     fn workspace(&self, target: Target, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
         let prefix = format!("{}/workspace/", target.name());
-        let ctx = context::workspace(self.model);
+        let ctx = handlebars::Context::from(context::workspace(self.model));
         for t in self.lib.templates.keys().filter(|k| k.starts_with(&prefix)) {
             let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
             if file.starts_with('_') || file.contains('/') {
                 continue;
             }
             let format = Format::of(&file);
-            let text = match self.renderer.render(t, &ctx) {
+            let text = match self.renderer.render_with(t, &ctx) {
                 Ok(text) => text,
                 Err(p) => {
                     diags.push(template_diag(&p, self.lib, None));
@@ -343,7 +344,7 @@ impl Plan<'_> {
                 continue;
             };
             let ctx = context::instance(&base, s, inst, env, self.model, self.graph, self.lib);
-            contexts.push((inst.env.as_str(), inst.resources.is_empty(), ctx));
+            contexts.push((inst.env.as_str(), inst.resources.is_empty(), handlebars::Context::from(ctx)));
         }
         for &target in self.targets {
             let prefix = format!("{}/", target.name());
@@ -356,7 +357,7 @@ impl Plan<'_> {
                 .filter(|k| !self.resource_templates.contains(k.as_str()))
                 .map(String::as_str)
                 .collect();
-            let envs: Vec<&(&str, bool, Json)> = if target.per_environment() {
+            let envs: Vec<&(&str, bool, handlebars::Context)> = if target.per_environment() {
                 contexts.iter().collect()
             } else {
                 contexts.last().into_iter().collect()
@@ -371,7 +372,7 @@ impl Plan<'_> {
                     self.render_into(t, file, ctx, (&s.name, env), &mut rendered, diags);
                 }
                 if target == Target::Terraform {
-                    self.resource_files(ctx, (&s.name, env), &mut rendered, diags);
+                    self.resource_files(ctx.data(), (&s.name, env), &mut rendered, diags);
                 }
                 let mut all: Vec<(String, &mut Doc)> = Vec::new();
                 for (_, _, docs) in rendered.iter_mut() {
@@ -509,5 +510,12 @@ fn index(out: &Output) -> String {
 }
 
 pub fn sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(s.as_bytes()) {
+        for nibble in [b >> 4, b & 15] {
+            out.push(char::from(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+        }
+    }
+    out
 }

@@ -1,7 +1,8 @@
 //! Writing a generated tree to disk.
 //!
 //! Only files whose bytes changed are written, each through a temporary file
-//! and a rename, so a reader never sees half a file. Files the previous build
+//! and a rename, so a reader never sees half a file (no fsync: like cargo,
+//! platc guards against interrupted processes, not power loss). Files the previous build
 //! wrote (per its index) and this one does not are removed; nothing else is
 //! ever removed or overwritten: a file at a generated path that platc did not
 //! write is an error, not a casualty. The index is written last, so an
@@ -106,7 +107,6 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), String> {
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
         fs::rename(&tmp, target)
     })();
     result.map_err(|e| {

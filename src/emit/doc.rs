@@ -114,8 +114,12 @@ fn yaml_list(l: &[Doc], indent: usize, out: &mut String) {
 }
 
 fn pad(n: usize, out: &mut String) {
-    for _ in 0..n {
-        out.push(' ');
+    const SPACES: &str = "                                                                ";
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(SPACES.len());
+        out.push_str(SPACES.get(..take).unwrap_or(""));
+        left -= take;
     }
 }
 
@@ -219,8 +223,8 @@ pub fn plain_safe(s: &str) -> bool {
     if s.contains(", ") || s.contains(" (") {
         return false;
     }
-    let lower = s.to_ascii_lowercase();
-    if matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "nan" | "inf") {
+    const RESERVED: &[&str] = &["true", "false", "yes", "no", "on", "off", "y", "n", "null", "nan", "inf"];
+    if s.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
         return false;
     }
     if first.is_ascii_digit() {

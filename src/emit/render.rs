@@ -18,7 +18,9 @@
 //! `{{{value}}}` (triple braces) writes text unquoted; the standard library
 //! uses it only for numbers it computed itself.
 //!
-//! Templates whose file name starts with `_` are partials (`{{> name}}`).
+//! Templates whose file name starts with `_` are partials: `{{> name}}`, or
+//! `{{include "dir/_name.hbs" indent=N}}`, which renders them without
+//! copying the context (the standard library uses it for speed).
 
 use std::collections::BTreeMap;
 
@@ -48,6 +50,7 @@ impl Renderer {
         hb.set_strict_mode(true);
         hb.register_escape_fn(quote);
         hb.register_helper("json", Box::new(json_helper));
+        hb.register_helper("include", Box::new(Include));
         hb.register_helper("concat", Box::new(concat_helper));
         hb.register_helper("hcl", Box::new(hcl_helper));
         hb.register_helper("eq", Box::new(eq));
@@ -66,8 +69,11 @@ impl Renderer {
         for (name, t) in templates {
             let partial = name.rsplit('/').next().is_some_and(|f| f.starts_with('_'));
             let result = if partial {
+                // Both ways: `{{> name}}` as handlebars knows it, and
+                // `{{include "dir/_name.hbs"}}` (see `Include`).
                 let pname = name.rsplit('/').next().unwrap_or(name).trim_start_matches('_').trim_end_matches(".hbs");
                 hb.register_partial(pname, t.text.as_ref())
+                    .and_then(|()| hb.register_template_string(name, t.text.as_ref()))
             } else {
                 hb.register_template_string(name, t.text.as_ref())
             };
@@ -90,7 +96,14 @@ impl Renderer {
 
     /// Renders a template with a context.
     pub fn render(&self, name: &str, context: &Json) -> Result<String, TemplateProblem> {
-        self.hb.render(name, context).map_err(|e| TemplateProblem {
+        self.render_with(name, &Context::from(context.clone()))
+    }
+
+    /// Renders a template with a context built once (`Context::from(json)`)
+    /// and shared by every template of a service; handlebars' `render` would
+    /// serialize the whole context again on every call.
+    pub fn render_with(&self, name: &str, context: &Context) -> Result<String, TemplateProblem> {
+        self.hb.render_with_context(name, context).map_err(|e| TemplateProblem {
             template: e.template_name.clone().unwrap_or_else(|| name.to_string()),
             line: e.line_no,
             column: e.column_no,
@@ -131,6 +144,54 @@ fn param<'a>(h: &'a Helper, i: usize) -> Result<&'a Json, handlebars::RenderErro
     h.param(i)
         .map(|p| p.value())
         .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("helper", i).into())
+}
+
+/// `{{include "kubernetes/_pod.hbs" indent=6}}`: renders another template
+/// of the library in the current context, every line indented by `indent`
+/// spaces. Unlike a handlebars partial (`{{> pod}}`), it does not copy the
+/// whole context on every inclusion, which matters when thousands of
+/// services each include several partials.
+struct Include;
+
+impl handlebars::HelperDef for Include {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        r: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        include(h, r, ctx, rc, out)
+    }
+}
+
+fn include<'reg: 'rc, 'rc>(
+    h: &Helper<'rc>,
+    r: &'reg Handlebars<'reg>,
+    ctx: &'rc Context,
+    rc: &mut RenderContext<'reg, 'rc>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let name = param(h, 0)?.as_str().ok_or(handlebars::RenderErrorReason::InvalidParamType("a template name"))?;
+    let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
+    let template =
+        r.get_template(name).ok_or_else(|| handlebars::RenderErrorReason::PartialNotFound(name.to_owned()))?;
+    let mut buf = handlebars::StringOutput::new();
+    handlebars::Renderable::render(template, r, ctx, rc, &mut buf)?;
+    let text = buf.into_string().map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    let pad = " ".repeat(usize::try_from(indent).unwrap_or(0));
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.write("\n")?;
+        }
+        if !line.is_empty() {
+            out.write(&pad)?;
+            out.write(line)?;
+        }
+    }
+    Ok(())
 }
 
 fn json_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {

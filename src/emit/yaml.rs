@@ -1,6 +1,14 @@
-//! The one place serde_yaml is used: reading rendered YAML back into
-//! [`Doc`]s. (serde_yaml is archived upstream; a maintained fork replaces it
-//! here and nowhere else.) Writing YAML is `doc::to_yaml`'s job.
+//! Reading rendered YAML back into [`Doc`]s.
+//!
+//! Templates produce a small, regular subset of YAML: block maps and lists,
+//! quoted strings, simple plain words, and inline JSON from `{{json x}}`.
+//! [`fast`] reads exactly that subset (keys keep their order) and gives up,
+//! returning `None`, on anything else: anchors, tags, block scalars, plain
+//! scalars YAML could read as something other than a string, tabs, and so
+//! on. Then serde_yaml reads the text, the one place it is used (serde_yaml
+//! is archived upstream; a maintained fork replaces it here and nowhere
+//! else). In debug builds every fast read is checked against serde_yaml.
+//! Writing YAML is `doc::to_yaml`'s job.
 
 use serde::Deserialize;
 
@@ -8,6 +16,19 @@ use super::doc::Doc;
 
 /// Parses a YAML stream; empty documents are dropped.
 pub fn parse(text: &str) -> Result<Vec<Doc>, String> {
+    if let Some(docs) = fast::parse(text) {
+        debug_assert_eq!(
+            Ok::<&Vec<Doc>, &String>(&docs),
+            full(text).as_ref(),
+            "the fast YAML reader disagrees with serde_yaml on:\n{text}"
+        );
+        return Ok(docs);
+    }
+    full(text)
+}
+
+/// serde_yaml: the whole of YAML.
+fn full(text: &str) -> Result<Vec<Doc>, String> {
     let mut docs = Vec::new();
     for de in serde_yaml::Deserializer::from_str(text) {
         let value = serde_yaml::Value::deserialize(de).map_err(|e| e.to_string())?;
@@ -40,6 +61,355 @@ fn convert(v: serde_yaml::Value) -> Doc {
                 .collect(),
         ),
         serde_yaml::Value::Tagged(t) => convert(t.value),
+    }
+}
+
+/// The subset reader. Every function returns `None` to mean "not in the
+/// subset: let serde_yaml decide", never "invalid".
+mod fast {
+    use super::Doc;
+
+    struct Line<'a> {
+        indent: usize,
+        text: &'a str,
+    }
+
+    pub fn parse(text: &str) -> Option<Vec<Doc>> {
+        let mut docs = Vec::new();
+        let mut lines: Vec<Line> = Vec::new();
+        for raw in text.split('\n') {
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            if raw == "---" {
+                flush(&mut lines, &mut docs)?;
+                continue;
+            }
+            let body = raw.trim_start_matches(' ');
+            if body.is_empty() || body.starts_with('#') {
+                continue;
+            }
+            if body.starts_with('\t') || raw.starts_with("...") || raw.starts_with('%') || raw.ends_with(' ') {
+                return None;
+            }
+            lines.push(Line { indent: raw.len() - body.len(), text: body });
+        }
+        flush(&mut lines, &mut docs)?;
+        Some(docs)
+    }
+
+    fn flush(lines: &mut Vec<Line>, docs: &mut Vec<Doc>) -> Option<()> {
+        if lines.is_empty() {
+            return Some(());
+        }
+        let first = lines.first()?.indent;
+        let mut pos = 0;
+        let doc = node(lines, &mut pos, first)?;
+        if pos != lines.len() {
+            return None;
+        }
+        if doc != Doc::Null {
+            docs.push(doc);
+        }
+        lines.clear();
+        Some(())
+    }
+
+    /// A block node whose lines start at `indent`.
+    fn node(lines: &[Line], pos: &mut usize, indent: usize) -> Option<Doc> {
+        let line = lines.get(*pos)?;
+        if line.indent != indent {
+            return None;
+        }
+        if is_item(line.text) { list(lines, pos, indent) } else { map(lines, pos, indent) }
+    }
+
+    fn is_item(t: &str) -> bool {
+        t == "-" || t.starts_with("- ")
+    }
+
+    fn list(lines: &[Line], pos: &mut usize, indent: usize) -> Option<Doc> {
+        let mut items = Vec::new();
+        while let Some(line) = lines.get(*pos) {
+            if line.indent < indent {
+                break;
+            }
+            if line.indent > indent || !is_item(line.text) {
+                return None;
+            }
+            let rest = line.text.get(1..)?.trim_start_matches(' ');
+            let inner = indent + (line.text.len() - rest.len());
+            *pos += 1;
+            if rest.is_empty() {
+                // `-` alone: the item is the block below.
+                match lines.get(*pos) {
+                    Some(next) if next.indent > indent => items.push(node(lines, pos, next.indent)?),
+                    _ => items.push(Doc::Null),
+                }
+            } else if is_item(rest) || key_value(rest).is_some() {
+                // `- key: value` continues as a map (or list) at the column of `key`.
+                items.push(inline_block(rest, inner, lines, pos)?);
+            } else {
+                items.push(scalar(rest)?);
+            }
+        }
+        Some(Doc::List(items))
+    }
+
+    /// A block whose first line is `first` (already consumed) at `indent`,
+    /// continued by the following lines at that indent.
+    fn inline_block(first: &str, indent: usize, lines: &[Line], pos: &mut usize) -> Option<Doc> {
+        if is_item(first) {
+            return None; // `- - x`: rare, let serde_yaml read it
+        }
+        let mut entries = Vec::new();
+        entry(first, indent, lines, pos, &mut entries)?;
+        while let Some(line) = lines.get(*pos) {
+            if line.indent != indent || is_item(line.text) {
+                if line.indent > indent {
+                    return None;
+                }
+                break;
+            }
+            *pos += 1;
+            entry(line.text, indent, lines, pos, &mut entries)?;
+        }
+        Some(Doc::Map(entries))
+    }
+
+    fn map(lines: &[Line], pos: &mut usize, indent: usize) -> Option<Doc> {
+        let mut entries = Vec::new();
+        while let Some(line) = lines.get(*pos) {
+            if line.indent < indent {
+                break;
+            }
+            if line.indent > indent || is_item(line.text) {
+                return None;
+            }
+            *pos += 1;
+            entry(line.text, indent, lines, pos, &mut entries)?;
+        }
+        Some(Doc::Map(entries))
+    }
+
+    /// `key: value` or `key:` with its block below.
+    fn entry(
+        text: &str,
+        indent: usize,
+        lines: &[Line],
+        pos: &mut usize,
+        entries: &mut Vec<(String, Doc)>,
+    ) -> Option<()> {
+        let (key, rest) = key_value(text)?;
+        if entries.iter().any(|(k, _)| *k == key) {
+            return None; // duplicate keys: serde_yaml reports them
+        }
+        let value = if rest.is_empty() {
+            match lines.get(*pos) {
+                Some(next) if next.indent > indent => node(lines, pos, next.indent)?,
+                // `key:` followed by `- item` at the same indent.
+                Some(next) if next.indent == indent && is_item(next.text) => list(lines, pos, indent)?,
+                _ => Doc::Null,
+            }
+        } else {
+            scalar(rest)?
+        };
+        entries.push((key, value));
+        Some(())
+    }
+
+    /// Splits `key: rest`; the key is a simple word or a JSON string.
+    fn key_value(text: &str) -> Option<(String, &str)> {
+        let (key, after) = if text.starts_with('"') {
+            let end = quoted_end(text)?;
+            let key: String = serde_json::from_str(text.get(..end)?).ok()?;
+            (key, text.get(end..)?)
+        } else {
+            let end = text.find(':')?;
+            let key = text.get(..end)?;
+            let simple = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
+            if !simple {
+                return None;
+            }
+            (key.to_string(), text.get(end..)?)
+        };
+        let rest = after.strip_prefix(':')?;
+        if rest.is_empty() {
+            return Some((key, ""));
+        }
+        Some((key, rest.strip_prefix(' ')?.trim_start_matches(' ')))
+    }
+
+    /// The byte just past the closing quote of a JSON string at the start.
+    fn quoted_end(text: &str) -> Option<usize> {
+        let mut escaped = false;
+        for (i, c) in text.char_indices().skip(1) {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => return Some(i + 1),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn scalar(text: &str) -> Option<Doc> {
+        match text.as_bytes().first()? {
+            b'"' => {
+                if quoted_end(text)? != text.len() {
+                    return None;
+                }
+                Some(Doc::Str(json_string(text)?))
+            }
+            b'{' | b'[' => {
+                let mut p = Json { text: text.as_bytes(), pos: 0, depth: 0 };
+                let v = p.value()?;
+                p.ws();
+                (p.pos == text.len()).then_some(v)
+            }
+            _ => plain(text),
+        }
+    }
+
+    /// A JSON string whose escapes YAML reads the same way.
+    fn json_string(text: &str) -> Option<String> {
+        if text.contains("\\x") || text.contains("\\U") || text.contains("\\N") || text.contains("\\_") {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+
+    /// Plain scalars that read the same under every YAML resolution: words,
+    /// paths, booleans, null and plain integers/decimals.
+    fn plain(t: &str) -> Option<Doc> {
+        let first = t.as_bytes().first()?;
+        if first.is_ascii_digit() {
+            let digits = t.bytes().all(|b| b.is_ascii_digit());
+            if digits && (t == "0" || !t.starts_with('0')) {
+                return t.parse::<i64>().ok().map(Doc::Int);
+            }
+            let (int, frac) = t.split_once('.')?;
+            let decimal = !int.is_empty()
+                && !frac.is_empty()
+                && int.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit())
+                && (int == "0" || !int.starts_with('0'));
+            return if decimal { t.parse::<f64>().ok().map(Doc::Float) } else { None };
+        }
+        if !(first.is_ascii_alphabetic() || *first == b'/') {
+            return None;
+        }
+        if !t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b' '))
+            || t.contains("  ")
+        {
+            return None;
+        }
+        match t {
+            "null" | "Null" | "NULL" => Some(Doc::Null),
+            "true" | "True" | "TRUE" => Some(Doc::Bool(true)),
+            "false" | "False" | "FALSE" => Some(Doc::Bool(false)),
+            _ if t.eq_ignore_ascii_case(".nan") || t.eq_ignore_ascii_case(".inf") => None,
+            _ => Some(Doc::Str(t.to_string())),
+        }
+    }
+
+    /// Inline JSON (`{{json x}}`), keys in order.
+    struct Json<'a> {
+        text: &'a [u8],
+        pos: usize,
+        depth: usize,
+    }
+
+    impl Json<'_> {
+        fn ws(&mut self) {
+            while self.text.get(self.pos).is_some_and(|b| *b == b' ') {
+                self.pos += 1;
+            }
+        }
+
+        fn eat(&mut self, b: u8) -> bool {
+            self.ws();
+            if self.text.get(self.pos) == Some(&b) {
+                self.pos += 1;
+                true
+            } else {
+                false
+            }
+        }
+
+        fn value(&mut self) -> Option<Doc> {
+            self.ws();
+            self.depth += 1;
+            if self.depth > 64 {
+                return None;
+            }
+            let v = match self.text.get(self.pos)? {
+                b'{' => {
+                    self.pos += 1;
+                    let mut entries: Vec<(String, Doc)> = Vec::new();
+                    if !self.eat(b'}') {
+                        loop {
+                            self.ws();
+                            let key = self.string()?;
+                            if !self.eat(b':') || entries.iter().any(|(k, _)| *k == key) {
+                                return None;
+                            }
+                            let v = self.value()?;
+                            entries.push((key, v));
+                            if self.eat(b'}') {
+                                break;
+                            }
+                            if !self.eat(b',') {
+                                return None;
+                            }
+                        }
+                    }
+                    Doc::Map(entries)
+                }
+                b'[' => {
+                    self.pos += 1;
+                    let mut items = Vec::new();
+                    if !self.eat(b']') {
+                        loop {
+                            items.push(self.value()?);
+                            if self.eat(b']') {
+                                break;
+                            }
+                            if !self.eat(b',') {
+                                return None;
+                            }
+                        }
+                    }
+                    Doc::List(items)
+                }
+                b'"' => Doc::Str(self.string()?),
+                _ => {
+                    let start = self.pos;
+                    while self.text.get(self.pos).is_some_and(|b| !matches!(b, b',' | b']' | b'}' | b' ')) {
+                        self.pos += 1;
+                    }
+                    let word = std::str::from_utf8(self.text.get(start..self.pos)?).ok()?;
+                    match (word, plain(word)?) {
+                        ("true", d) | ("false", d) | ("null", d) => d,
+                        (_, d @ (Doc::Int(_) | Doc::Float(_))) => d,
+                        _ => return None,
+                    }
+                }
+            };
+            self.depth -= 1;
+            Some(v)
+        }
+
+        fn string(&mut self) -> Option<String> {
+            let rest = std::str::from_utf8(self.text.get(self.pos..)?).ok()?;
+            if !rest.starts_with('"') {
+                return None;
+            }
+            let end = quoted_end(rest)?;
+            let s = json_string(rest.get(..end)?)?;
+            self.pos += end;
+            Some(s)
+        }
     }
 }
 
@@ -78,6 +448,43 @@ mod tests {
             let mut out = String::new();
             super::super::doc::to_yaml(std::slice::from_ref(&d), &mut out);
             assert_eq!(parse(&out).unwrap(), vec![d], "{out}");
+        }
+    }
+
+    /// The fast reader either agrees with serde_yaml or declines.
+    #[test]
+    fn fast_reader_agrees_or_declines() {
+        let cases = [
+            "kind: Deployment\nspec:\n  replicas: 3\n  labels: {\"b\": \"x\", \"a\": [1, 2.5, true, null]}\n",
+            "a:\n- x\n- y\nb: 2\n",
+            "containers:\n  - name: app\n    ports:\n      - name: http\n        containerPort: 8080\n  - name: side\n",
+            "x: 0755\n",
+            "x: 1e3\n",
+            "x: yes\n",
+            "x: ~\n",
+            "x: 12:30\n",
+            "x: 'it''s'\n",
+            "x: a # b\n",
+            "x: &a 1\ny: *a\n",
+            "x: |\n  text\n",
+            "x: -1\n",
+            "x: .5\n",
+            "x: 0.5\n",
+            "x: 00\n",
+            "x: \"\\x41\"\n",
+            "- - a\n",
+            "x:\n  -\n    y: 1\n",
+            "k: v\nk: w\n",
+            "x: {a: 1}\n",
+            "x: [\"a\",]\n",
+            "\"quoted key\": 1\n",
+            "x: /healthz\n",
+            "x: \"a\\u00e9\"\n",
+        ];
+        for c in cases {
+            if let Some(fast) = fast::parse(c) {
+                assert_eq!(Ok(fast), full(c), "on {c:?}");
+            }
         }
     }
 }
