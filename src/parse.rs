@@ -51,9 +51,11 @@ struct Lower {
 }
 
 impl Lower {
+    /// The span of a pair, ending at its last token: pest's own span also
+    /// covers the whitespace and comments it skipped looking for more.
     fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, s.start(), tight_end(p))
     }
 
     fn body(&mut self, p: Pair<Rule>) -> Body {
@@ -287,6 +289,33 @@ impl Lower {
         };
         Expr { kind, span }
     }
+}
+
+/// The end of a pair's last token: past its last inner pair, plus any
+/// punctuation after it (`]`, `)`), but not the whitespace and comments pest
+/// consumed looking for more.
+fn tight_end(p: &Pair<Rule>) -> usize {
+    let span = p.as_span();
+    let Some(last) = p.clone().into_inner().last() else { return span.end() };
+    let base = span.start();
+    let mut end = tight_end(&last);
+    let text = span.as_str().as_bytes();
+    let mut i = end.saturating_sub(base);
+    while let Some(&b) = text.get(i) {
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'#' => {
+                while text.get(i).is_some_and(|c| *c != b'\n') {
+                    i += 1;
+                }
+            }
+            _ => {
+                i += 1;
+                end = base + i;
+            }
+        }
+    }
+    end
 }
 
 /// `2.5` → a number; `500m`, `512Mi`, `99.9%` → a quantity.

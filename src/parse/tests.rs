@@ -131,3 +131,14 @@ fn unknown_escape_is_reported_with_span() {
     assert_eq!(diags[0].code, "platc::parse::bad_escape");
     assert_eq!(diags[0].primary().unwrap().range(), 6..8);
 }
+
+#[test]
+fn spans_end_at_the_last_token_not_at_trailing_comments() {
+    let f = ok("a = 1   # c\n\nb { x = [1, 2]  # d\n}\n");
+    let a = f.body.attributes().next().unwrap();
+    assert_eq!(a.span.range(), 0..5);
+    assert_eq!(a.value.span.range(), 4..5);
+    let b = f.body.blocks().next().unwrap();
+    let x = b.body.attributes().next().unwrap();
+    assert_eq!(&"a = 1   # c\n\nb { x = [1, 2]  # d\n}\n"[x.span.range()], "x = [1, 2]");
+}
