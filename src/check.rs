@@ -46,9 +46,12 @@ pub fn check(model: &Model, lib: &Library, broken: &BTreeSet<String>, diags: &mu
         }
     }
     let services: BTreeSet<String> = model.services.iter().map(|s| s.name.clone()).collect();
-    for service in &model.services {
-        check_service(service, model, lib, &services, broken.contains(&service.name), diags);
-    }
+    let found = crate::par::map(&model.services, |service| {
+        let mut own = Vec::new();
+        check_service(service, model, lib, &services, broken.contains(&service.name), &mut own);
+        own
+    });
+    diags.extend(found.into_iter().flatten());
 }
 
 /// Checks one service (all environments); usable on its own by watch.

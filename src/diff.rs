@@ -263,13 +263,13 @@ mod tests {
         for (p, text) in files {
             o.files.insert(
                 p.to_string(),
-                OutFile {
-                    contents: text.to_string(),
-                    service: Some("orders".into()),
-                    environment: Some("production".into()),
-                    kind: "kubernetes/Deployment".into(),
-                    docs: Some(yaml::parse(text).unwrap()),
-                },
+                OutFile::new(
+                    text.to_string(),
+                    Some("orders".into()),
+                    Some("production".into()),
+                    "kubernetes/Deployment".into(),
+                    Some(yaml::parse(text).unwrap()),
+                ),
             );
         }
         o

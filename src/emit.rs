@@ -134,6 +134,22 @@ pub struct OutFile {
     pub kind: String,
     /// The documents the file was written from, when `Options::keep_docs`.
     pub docs: Option<Vec<Doc>>,
+    /// The SHA-256 of `contents`, hex (computed where the file is made, on
+    /// the rendering threads).
+    pub sha256: String,
+}
+
+impl OutFile {
+    pub fn new(
+        contents: String,
+        service: Option<String>,
+        environment: Option<String>,
+        kind: String,
+        docs: Option<Vec<Doc>>,
+    ) -> OutFile {
+        let sha256 = sha256(&contents);
+        OutFile { contents, service, environment, kind, docs, sha256 }
+    }
 }
 
 /// Every generated file by output-relative path, the index included.
@@ -177,30 +193,12 @@ pub fn emit(
         Some((_, only)) => model.services.iter().filter(|s| only.contains(&s.name)).collect(),
         None => model.services.iter().collect(),
     };
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(services.len().max(1));
-    let chunk = services.len().div_ceil(threads).max(1);
-    let results: Vec<(BTreeMap<String, OutFile>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = services
-            .chunks(chunk)
-            .map(|services| {
-                let plan = &plan;
-                scope.spawn(move || {
-                    let mut files = BTreeMap::new();
-                    let mut diags = Vec::new();
-                    for s in services {
-                        plan.service(s, &mut files, &mut diags);
-                    }
-                    (files, diags)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| (BTreeMap::new(), vec![Diagnostic::internal("a rendering thread panicked")]))
-            })
-            .collect()
+    // Services render independently: on every core, results in order.
+    let results = crate::par::map(&services, |s| {
+        let mut files = BTreeMap::new();
+        let mut diags = Vec::new();
+        plan.service(s, &mut files, &mut diags);
+        (files, diags)
     });
     let mut out = Output::default();
     if let Some((previous, only)) = reuse {
@@ -221,10 +219,7 @@ pub fn emit(
         return None;
     }
     let index = index(&out);
-    out.files.insert(
-        INDEX_FILE.to_string(),
-        OutFile { contents: index, service: None, environment: None, kind: "index".into(), docs: None },
-    );
+    out.files.insert(INDEX_FILE.to_string(), OutFile::new(index, None, None, "index".into(), None));
     Some(out)
 }
 
@@ -320,13 +315,7 @@ impl Plan<'_> {
                         let kind = target.kind(&docs);
                         files.insert(
                             target.workspace_path(&file),
-                            OutFile {
-                                contents,
-                                service: None,
-                                environment: None,
-                                kind,
-                                docs: self.keep_docs.then(|| docs.clone()),
-                            },
+                            OutFile::new(contents, None, None, kind, self.keep_docs.then(|| docs.clone())),
                         );
                     }
                     Err(e) => diags.push(invalid_output(t, self.lib, "the workspace", "all environments", &e)),
@@ -392,13 +381,9 @@ impl Plan<'_> {
                         }
                     };
                     let environment = target.per_environment().then(|| env.to_string());
-                    let out = OutFile {
-                        contents,
-                        service: Some(s.name.clone()),
-                        environment,
-                        kind: target.kind(&docs),
-                        docs: self.keep_docs.then(|| docs.clone()),
-                    };
+                    let kind = target.kind(&docs);
+                    let docs = self.keep_docs.then_some(docs);
+                    let out = OutFile::new(contents, Some(s.name.clone()), environment, kind, docs);
                     files.insert(target.path(&s.name, env, &file), out);
                 }
             }
@@ -497,7 +482,7 @@ fn index(out: &Output) -> String {
                 ("service".into(), f.service.clone().map(Doc::Str).unwrap_or(Doc::Null)),
                 ("environment".into(), f.environment.clone().map(Doc::Str).unwrap_or(Doc::Null)),
                 ("kind".into(), Doc::Str(f.kind.clone())),
-                ("sha256".into(), Doc::Str(sha256(&f.contents))),
+                ("sha256".into(), Doc::Str(f.sha256.clone())),
             ])
         })
         .collect();

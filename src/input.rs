@@ -124,8 +124,8 @@ pub fn load(
 
     // Service files: by the workspace's globs, else every service.plat.
     let globs = workspace.as_ref().map(service_globs).unwrap_or_default();
-    let mut service_files = Vec::new();
     let mut service_file_count = 0;
+    let mut todo: Vec<(String, crate::span::FileId, std::sync::Arc<str>)> = Vec::new();
     for (path, text) in sources.files() {
         let is_service = path == SERVICE_FILE || path.ends_with(&format!("/{SERVICE_FILE}"));
         let in_overlay = overlay.as_ref().is_some_and(|d| path.starts_with(&format!("{d}/")));
@@ -134,9 +134,20 @@ pub fn load(
         }
         read.insert(path.to_string());
         service_file_count += 1;
-        if let Some(f) = parse_file(path, text, files, diags) {
-            let id = files.find(path).unwrap_or_default();
-            service_files.push((path.to_string(), id, f));
+        match text {
+            Text::Utf8(t) => todo.push((path.to_string(), files.add(path.to_string(), t.clone()), t.clone())),
+            Text::Invalid { .. } => {
+                parse_file(path, text, files, diags);
+            }
+        }
+    }
+    // Service files are independent: parse them on every core.
+    let parsed_services = crate::par::map(&todo, |(_, id, text)| parse::parse(*id, text));
+    let mut service_files = Vec::new();
+    for ((path, id, _), (file, ds)) in todo.into_iter().zip(parsed_services) {
+        diags.extend(ds);
+        if let Some(f) = file {
+            service_files.push((path, id, f));
         }
     }
     for (glob, span) in &globs {

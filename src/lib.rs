@@ -34,6 +34,7 @@ pub mod input;
 pub mod library;
 pub mod merge;
 pub mod model;
+pub mod par;
 pub mod parse;
 pub mod resolve;
 pub mod schema;
@@ -238,9 +239,13 @@ fn resolve_all(
     let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
     // Services whose resolution failed: their policies would only repeat it.
     let mut broken = BTreeSet::new();
-    for decl in decls {
+    // Services resolve independently: on every core, results in order.
+    let resolved_all = par::map(decls, |decl| {
         let mut own = Vec::new();
         let resolved = resolve::service(decl, &cx, &mut own);
+        (resolved, own)
+    });
+    for (decl, (resolved, own)) in decls.iter().zip(resolved_all) {
         let failed = own.iter().any(Diagnostic::is_error);
         diags.extend(own);
         let Some(s) = resolved else { continue };

@@ -1,6 +1,8 @@
 //! Writing a generated tree to disk.
 //!
-//! Only files whose bytes changed are written, each through a temporary file
+//! A first build (no output directory yet, or an empty one) is written into
+//! a sibling directory that is renamed into place whole. After that, only
+//! files whose bytes changed are written, each through a temporary file
 //! and a rename, so a reader never sees half a file (no fsync: like cargo,
 //! platc guards against interrupted processes, not power loss). Files the previous build
 //! wrote (per its index) and this one does not are removed; nothing else is
@@ -41,7 +43,6 @@ pub fn previous(out: &Path) -> BTreeSet<String> {
 /// Writes `output` under `out`.
 pub fn write(out: &Path, output: &Output) -> Result<Written, String> {
     let old = previous(out);
-    let mut w = Written::default();
     // Refuse before touching anything.
     for (path, file) in &output.files {
         let target = out.join(path);
@@ -56,18 +57,28 @@ pub fn write(out: &Path, output: &Output) -> Result<Written, String> {
             ));
         }
     }
-    fs::create_dir_all(out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
-    for (path, file) in &output.files {
-        if path == INDEX_FILE {
-            continue;
-        }
+    if is_absent_or_empty(out) {
+        return write_fresh(out, output);
+    }
+    let files: Vec<(&String, &platc::emit::OutFile)> = output.files.iter().filter(|(p, _)| *p != INDEX_FILE).collect();
+    // Compare and write on every core; each file through a rename.
+    let dirs = Dirs::default();
+    let results = platc::par::map(&files, |(path, file)| -> Result<bool, String> {
         let target = out.join(path);
         if fs::read(&target).is_ok_and(|b| b == file.contents.as_bytes()) {
-            w.unchanged += 1;
-            continue;
+            return Ok(false);
         }
+        dirs.ensure(target.parent())?;
         write_atomic(&target, file.contents.as_bytes())?;
-        w.changed.push(path.clone());
+        Ok(true)
+    });
+    let mut w = Written::default();
+    for ((path, _), r) in files.iter().zip(results) {
+        if r? {
+            w.changed.push((*path).clone());
+        } else {
+            w.unchanged += 1;
+        }
     }
     for path in old.iter().filter(|p| !output.files.contains_key(*p)) {
         if !safe_relative(path) {
@@ -92,6 +103,61 @@ pub fn write(out: &Path, output: &Output) -> Result<Written, String> {
     Ok(w)
 }
 
+fn is_absent_or_empty(dir: &Path) -> bool {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// A first build: the whole tree is written into a sibling directory, then
+/// renamed into place in one step, so no reader ever sees part of it.
+fn write_fresh(out: &Path, output: &Output) -> Result<Written, String> {
+    let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "gen".into());
+    let parent = out.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    fs::create_dir_all(&parent).map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    let stage = parent.join(format!(".{name}.platc-{}.tmp", std::process::id()));
+    let _ = fs::remove_dir_all(&stage);
+    let files: Vec<(&String, &platc::emit::OutFile)> = output.files.iter().collect();
+    let dirs = Dirs::default();
+    let results = platc::par::map(&files, |(path, file)| -> Result<(), String> {
+        let target = stage.join(path);
+        dirs.ensure(target.parent())?;
+        fs::write(&target, file.contents.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", target.display()))
+    });
+    let done = results.into_iter().collect::<Result<Vec<()>, String>>().and_then(|_| {
+        if out.exists() {
+            fs::remove_dir(out).map_err(|e| format!("cannot replace `{}`: {e}", out.display()))?;
+        }
+        fs::rename(&stage, out).map_err(|e| format!("cannot move the output into `{}`: {e}", out.display()))
+    });
+    if let Err(e) = done {
+        let _ = fs::remove_dir_all(&stage);
+        return Err(e);
+    }
+    let changed = output.files.keys().filter(|p| *p != INDEX_FILE).cloned().collect();
+    Ok(Written { changed, removed: Vec::new(), unchanged: 0 })
+}
+
+/// Directories already created, so that thousands of files in the same
+/// few directories make each of them once.
+#[derive(Default)]
+struct Dirs(std::sync::Mutex<BTreeSet<PathBuf>>);
+
+impl Dirs {
+    fn ensure(&self, dir: Option<&Path>) -> Result<(), String> {
+        let Some(dir) = dir else { return Ok(()) };
+        if self.0.lock().map(|d| d.contains(dir)).unwrap_or(false) {
+            return Ok(());
+        }
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        if let Ok(mut d) = self.0.lock() {
+            d.insert(dir.to_path_buf());
+        }
+        Ok(())
+    }
+}
+
 fn safe_relative(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
@@ -101,7 +167,6 @@ fn safe_relative(path: &str) -> bool {
 
 fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.platc-{}.tmp", std::process::id()));
     let result = (|| {
