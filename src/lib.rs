@@ -192,7 +192,12 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         );
     }
 
-    let (model, broken) = resolve_all(&decls, &library, workspace, sources, options, &mut diags, &mut read);
+    let (model, mut broken) = resolve_all(&decls, &library, workspace, sources, options, &mut diags, &mut read);
+    // A service whose file already has an error is not checked against the
+    // policies: they would only restate it.
+    let failed_files: BTreeSet<span::FileId> =
+        diags.iter().filter(|d| d.is_error()).filter_map(|d| d.primary()).map(|s| s.file).collect();
+    broken.extend(model.services.iter().filter(|s| failed_files.contains(&s.file)).map(|s| s.name.clone()));
     check::check(&model, &library, &broken, &mut diags);
     let graph = graph::build(&model, &mut diags);
 

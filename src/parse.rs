@@ -37,7 +37,7 @@ pub fn parse(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>) {
     }
     match PlatParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
-            let mut lower = Lower { file, diags: Vec::new() };
+            let mut lower = Lower { file, diags: Vec::new(), operators: 0 };
             let body = pairs.next().and_then(|f| f.into_inner().next()).map(|b| lower.body(b)).unwrap_or_default();
             (Some(File { body }), lower.diags)
         }
@@ -48,7 +48,13 @@ pub fn parse(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>) {
 struct Lower {
     file: FileId,
     diags: Vec<Diagnostic>,
+    /// Operators in the expression being lowered (bounded by `MAX_OPERATORS`).
+    operators: usize,
 }
+
+/// Most operators in one condition: deeper trees would recurse too deep when
+/// evaluated (and no policy needs more).
+pub const MAX_OPERATORS: usize = 256;
 
 impl Lower {
     /// The span of a pair, ending at its last token: pest's own span also
@@ -69,6 +75,7 @@ impl Lower {
             Rule::attribute => Item::Attribute(self.attribute(p)),
             Rule::locked => Item::Locked(self.attribute(p.into_inner().nth(1)?)),
             Rule::override_ => {
+                self.operators = 0;
                 let span = self.span(&p);
                 let mut it = p.into_inner().skip(1);
                 let path = self.path(it.next()?);
@@ -97,7 +104,21 @@ impl Lower {
         })
     }
 
+    /// Counts one operator; false (after one diagnostic) past the limit.
+    fn operator(&mut self, span: Span) -> bool {
+        self.operators += 1;
+        if self.operators == MAX_OPERATORS + 1 {
+            self.diags.push(
+                Diagnostic::error("platc::parse::too_complex", format!("this condition has more than {MAX_OPERATORS} operators"))
+                    .label(Span::new(span.file, span.start as usize, span.start as usize + 1), "condition starts here")
+                    .help("split it into several policies, each with a simpler `require`"),
+            );
+        }
+        self.operators <= MAX_OPERATORS
+    }
+
     fn attribute(&mut self, p: Pair<Rule>) -> Attribute {
+        self.operators = 0;
         let span = self.span(&p);
         let mut it = p.into_inner();
         let path = it.next().map(|x| self.path(x)).unwrap_or(Path { segments: Vec::new(), span });
@@ -215,6 +236,9 @@ impl Lower {
                 };
                 let mut acc = self.expr(first);
                 for rhs in operands {
+                    if !self.operator(span) {
+                        return Expr { kind: ExprKind::Null, span };
+                    }
                     let rhs = self.expr(rhs);
                     let span = acc.span.to(rhs.span);
                     acc = Expr { kind: ExprKind::Binary { op, lhs: Box::new(acc), rhs: Box::new(rhs) }, span };
@@ -225,8 +249,8 @@ impl Lower {
                 let mut it = p.into_inner();
                 match it.next() {
                     Some(first) if first.as_rule() == Rule::not_op => match it.next() {
-                        Some(inner) => ExprKind::Not(Box::new(self.expr(inner))),
-                        None => ExprKind::Null,
+                        Some(inner) if self.operator(span) => ExprKind::Not(Box::new(self.expr(inner))),
+                        _ => ExprKind::Null,
                     },
                     Some(first) => return self.expr(first),
                     None => ExprKind::Null,
@@ -354,7 +378,12 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
             words.dedup();
             words.into_iter().map(String::from).collect()
         }
-        pest::error::ErrorVariant::CustomError { message } => vec![message.clone()],
+        pest::error::ErrorVariant::CustomError { .. } => {
+            // pest's guard against recursion too deep for its stack.
+            return Diagnostic::error("platc::parse::too_deep", "this expression nests too deeply to read")
+                .label(Span::new(file, pos, pos + 1), "too deep here")
+                .help("write it with fewer nested `not` and parentheses");
+        }
     };
     let width = rest.chars().next().map(char::len_utf8).unwrap_or(0);
     let message = if expected.is_empty() {

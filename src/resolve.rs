@@ -143,7 +143,7 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
             resources.push(resource(rname, rt, rblock, env_resources.get(rname).copied(), &env.name, cx.trace, diags));
         }
         let mut instance = Instance { env: env.name.clone(), values: m.tree, resources, trace: m.trace };
-        let scope = Scope { service: &name.name, workspace: cx.workspace, environment: env };
+        let scope = Scope { service: &name.name, service_span: name.span, workspace: cx.workspace, environment: env };
         interpolate::finalize(&mut instance, &scope, diags);
         instances.push(instance);
     }

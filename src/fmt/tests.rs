@@ -621,9 +621,12 @@ fn deep_nesting_is_fine() {
 
 #[test]
 fn long_chains_are_fine() {
-    let ands = vec!["a != null"; 5000].join(" and ");
+    // Up to the parser's limit of operators per condition (see parse.rs).
+    let ands = vec!["a != null"; 120].join(" and ");
     let src = format!("policy p {{\n  require = {ands}\n}}\n");
     check(&src, &src);
+    let too_long = format!("policy p {{\n  require = {}\n}}\n", vec!["a"; 5000].join(" and "));
+    assert!(format_file(FileId(0), &too_long).is_err(), "a condition past the limit does not parse");
     let src = format!("policy p {{\n  require = {}x\n}}\n", "not ".repeat(200));
     check(&src, &src);
 }

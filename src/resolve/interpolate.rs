@@ -10,12 +10,14 @@ use crate::diag::Diagnostic;
 use crate::merge::{self, display};
 use crate::model::Instance;
 use crate::span::Span;
-use crate::value::{Map, Node, Value};
+use crate::value::{Layer, Map, Node, Value};
 use crate::workspace::{Environment, Workspace};
 
 /// What `${...}` can see.
 pub struct Scope<'a> {
     pub service: &'a str,
+    /// The service's name in its file, for errors in values it inherited.
+    pub service_span: Span,
     pub workspace: &'a Workspace,
     pub environment: &'a Environment,
 }
@@ -28,8 +30,8 @@ pub fn finalize(instance: &mut Instance, scope: &Scope, diags: &mut Vec<Diagnost
         return;
     }
     let snapshot = instance.values.clone();
-    for node in instance.values.values_mut() {
-        fill_node(node, &snapshot, scope, diags);
+    for (key, node) in instance.values.iter_mut() {
+        fill_node(key, node, &snapshot, scope, diags);
     }
 }
 
@@ -42,24 +44,35 @@ fn has_interpolation(v: &Value) -> bool {
     }
 }
 
-fn fill_node(node: &mut Node, snapshot: &Map, scope: &Scope, diags: &mut Vec<Diagnostic>) {
+fn fill_node(path: &str, node: &mut Node, snapshot: &Map, scope: &Scope, diags: &mut Vec<Diagnostic>) {
     match &mut node.value {
         Value::Interpolated(parts) => {
             let text = match fill(parts, snapshot, scope, 0) {
                 Ok(s) => s,
                 Err((span, message, help)) => {
-                    diags.push(
-                        Diagnostic::error("platc::resolve::bad_interpolation", message)
-                            .label(if span == Span::default() { node.origin.span } else { span }, "cannot be filled in")
-                            .help(help),
-                    );
+                    let span = if span == Span::default() { node.origin.span } else { span };
+                    let mut d = Diagnostic::error("platc::resolve::bad_interpolation", message);
+                    if matches!(node.origin.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_)) {
+                        d = d.label(span, "cannot be filled in").help(help);
+                    } else {
+                        // A default of the platform that this service cannot fill in:
+                        // point at the service, and say what to set.
+                        d = d
+                            .label(scope.service_span, format!("`{path}` of `{}` cannot be filled in", scope.service))
+                            .also(span, format!("the {}'s `{path}` needs this", node.origin.layer.describe()))
+                            .help(format!(
+                                "set `{path}` in this service (the {} cannot be filled in here)",
+                                node.origin.layer.describe()
+                            ));
+                    }
+                    diags.push(d);
                     String::new()
                 }
             };
             node.value = Value::Str(text);
         }
-        Value::Map(m) => m.values_mut().for_each(|n| fill_node(n, snapshot, scope, diags)),
-        Value::List(l) => l.iter_mut().for_each(|n| fill_node(n, snapshot, scope, diags)),
+        Value::Map(m) => m.iter_mut().for_each(|(k, n)| fill_node(&format!("{path}.{k}"), n, snapshot, scope, diags)),
+        Value::List(l) => l.iter_mut().for_each(|n| fill_node(path, n, snapshot, scope, diags)),
         _ => {}
     }
 }
