@@ -101,11 +101,15 @@ fn attribute(c: &Compiled, s: &Service, inst: &Instance, path: &str) -> Result<E
     })?;
     let trace = inst.trace.as_deref().unwrap_or(&[]);
     let chain = trace.iter().filter(|st| related(&st.path, path)).map(|st| link(c, st)).collect();
+    let hidden = c
+        .redacted
+        .iter()
+        .any(|r| r.file == node.origin.span.file && r.start < node.origin.span.end && node.origin.span.start < r.end);
     Ok(Explanation {
         service: s.name.clone(),
         environment: inst.env.clone(),
         path: path.to_string(),
-        value: merge::display(&node.value),
+        value: if hidden { "(a secret in plain text, not shown)".into() } else { merge::display(&node.value) },
         chain,
         checks: checks(c, s, inst, path),
         generated: None,

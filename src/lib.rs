@@ -13,7 +13,7 @@
 //! | parse      | [`input`], [`parse`]        | sources → ASTs ([`ast`])                   |
 //! | library    | [`library`], [`workspace`]  | stdlib ASTs → declarations; workspace      |
 //! | resolve    | [`resolve`], [`merge`]      | service ASTs → [`model`] with origins      |
-//! | check      | [`check`], [`schema`], [`eval`] | model → type and policy diagnostics    |
+//! | check      | [`check`], [`schema`], [`eval`], [`secrets`] | model → type, policy and secret diagnostics |
 //! | graph      | [`graph`]                   | model → dependency graph, order, cycles    |
 //! | emit       | [`emit`]                    | model + graph → generated files           |
 //!
@@ -38,6 +38,7 @@ pub mod par;
 pub mod parse;
 pub mod resolve;
 pub mod schema;
+pub mod secrets;
 pub mod sources;
 pub mod span;
 pub mod value;
@@ -84,6 +85,9 @@ pub struct Compiled {
     pub graph: Option<graph::Graph>,
     /// The standard library the model was resolved with.
     pub library: Option<Library>,
+    /// Spans of secrets found in plain text, redacted in `files` (and never
+    /// to be shown by any command).
+    pub redacted: Vec<span::Span>,
 }
 
 impl Compiled {
@@ -199,6 +203,10 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         diags.iter().filter(|d| d.is_error()).filter_map(|d| d.primary()).map(|s| s.file).collect();
     broken.extend(model.services.iter().filter(|s| failed_files.contains(&s.file)).map(|s| s.name.clone()));
     check::check(&model, &library, &broken, &mut diags);
+    let redacted = secrets::scan(&model, &mut diags);
+    for span in &redacted {
+        files.redact(*span);
+    }
     let graph = graph::build(&model, &mut diags);
 
     let output = if diags.iter().any(Diagnostic::is_error) {
@@ -216,6 +224,7 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     let mut compiled = finish(files, diags, output, read, Some(model));
     compiled.graph = Some(graph);
     compiled.library = Some(library);
+    compiled.redacted = redacted;
     compiled
 }
 
@@ -228,7 +237,7 @@ fn finish(
 ) -> Compiled {
     diag::sort(&mut diagnostics, &files);
     let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
-    Compiled { files, diagnostics, output, read, model, graph: None, library: None }
+    Compiled { files, diagnostics, output, read, model, graph: None, library: None, redacted: Vec::new() }
 }
 
 fn resolve_all(

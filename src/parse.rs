@@ -109,9 +109,12 @@ impl Lower {
         self.operators += 1;
         if self.operators == MAX_OPERATORS + 1 {
             self.diags.push(
-                Diagnostic::error("platc::parse::too_complex", format!("this condition has more than {MAX_OPERATORS} operators"))
-                    .label(Span::new(span.file, span.start as usize, span.start as usize + 1), "condition starts here")
-                    .help("split it into several policies, each with a simpler `require`"),
+                Diagnostic::error(
+                    "platc::parse::too_complex",
+                    format!("this condition has more than {MAX_OPERATORS} operators"),
+                )
+                .label(Span::new(span.file, span.start as usize, span.start as usize + 1), "condition starts here")
+                .help("split it into several policies, each with a simpler `require`"),
             );
         }
         self.operators <= MAX_OPERATORS

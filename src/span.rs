@@ -113,6 +113,29 @@ impl SourceMap {
         self.files.iter().enumerate().map(|(i, f)| (FileId(clamp(i)), f))
     }
 
+    /// Replaces the text of a span by `*` (byte for byte, so that every
+    /// other span stays valid): a secret found in a file never shows in a
+    /// diagnostic. The quotes of a string literal are kept.
+    pub fn redact(&mut self, span: Span) {
+        let Some(file) = self.files.get_mut(span.file.0 as usize) else { return };
+        let text = &file.text;
+        let (mut start, mut end) = (span.start as usize, (span.end as usize).min(text.len()));
+        if text.get(start..start + 1) == Some("\"") && end > start + 1 && text.get(end - 1..end) == Some("\"") {
+            start += 1;
+            end -= 1;
+        }
+        let Some(middle) = text.get(start..end) else { return };
+        let mut redacted = String::with_capacity(text.len());
+        redacted.push_str(text.get(..start).unwrap_or(""));
+        for c in middle.chars() {
+            for _ in 0..c.len_utf8() {
+                redacted.push(if c == '\n' { '\n' } else { '*' });
+            }
+        }
+        redacted.push_str(text.get(end..).unwrap_or(""));
+        *file = SourceFile::new(file.path.clone(), Arc::from(redacted));
+    }
+
     /// The text a span covers.
     pub fn slice(&self, span: Span) -> &str {
         self.get(span.file).map(|f| f.slice(span)).unwrap_or("")

@@ -299,32 +299,45 @@ pub fn dns_error(what: &str, name: &str, span: Span) -> Diagnostic {
 }
 
 /// Matches a `/`-separated path against a glob: `*` within one segment,
-/// `**` across segments, `?` one character.
+/// `**` across segments, `?` one character. Linear-time backtracking (the
+/// classic two-pointer wildcard match, at both levels), so no pattern can
+/// make it slow.
 pub fn glob_match(pattern: &str, path: &str) -> bool {
     let pat: Vec<&str> = pattern.trim_start_matches("./").trim_end_matches('/').split('/').collect();
     let segs: Vec<&str> = path.split('/').collect();
-    match_segments(&pat, &segs)
+    wildcard(&pat, &segs, |p| *p == "**", |p, s| match_one(p.as_bytes(), s.as_bytes()))
 }
 
-fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
-    match (pat.split_first(), segs.split_first()) {
-        (None, None) => true,
-        (Some((&"**", rest)), _) => {
-            match_segments(rest, segs) || segs.split_first().is_some_and(|(_, s)| match_segments(pat, s))
+/// Two-pointer wildcard matching over any items: `is_star` items match any
+/// run of items, `eq` matches one against one.
+fn wildcard<P, S>(pat: &[P], text: &[S], is_star: impl Fn(&P) -> bool, eq: impl Fn(&P, &S) -> bool) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match (pat.get(p), text.get(t)) {
+            (Some(pi), _) if is_star(pi) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            (Some(pi), Some(ti)) if eq(pi, ti) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
         }
-        (Some((p, prest)), Some((s, srest))) => match_one(p.as_bytes(), s.as_bytes()) && match_segments(prest, srest),
-        _ => false,
     }
+    pat.get(p..).is_some_and(|rest| rest.iter().all(&is_star))
 }
 
 fn match_one(p: &[u8], s: &[u8]) -> bool {
-    match (p.split_first(), s.split_first()) {
-        (None, None) => true,
-        (Some((b'*', prest)), _) => match_one(prest, s) || s.split_first().is_some_and(|(_, r)| match_one(p, r)),
-        (Some((b'?', prest)), Some((_, srest))) => match_one(prest, srest),
-        (Some((pc, prest)), Some((sc, srest))) => pc == sc && match_one(prest, srest),
-        _ => false,
-    }
+    wildcard(p, s, |c| *c == b'*', |pc, sc| *pc == b'?' || pc == sc)
 }
 
 /// Whether a service file is selected by the workspace's globs.
@@ -344,6 +357,11 @@ mod tests {
         assert!(glob_match("services/**", "services/a/b/service.plat"));
         assert!(glob_match("**/service.plat", "service.plat"));
         assert!(glob_match("svc-?", "svc-1"));
+        assert!(glob_match("a/**/b/*", "a/x/y/b/c"));
+        assert!(!glob_match("a/**/b/*", "a/x/y/c"));
+        // No exponential blow-up on many stars.
+        let many = "*a".repeat(40) + "b";
+        assert!(!glob_match(&many, &"a".repeat(200)));
         assert!(selects(&[("services/*".into(), Span::default())], "services/payments/service.plat"));
         assert!(!selects(&[("apps/*".into(), Span::default())], "services/payments/service.plat"));
     }

@@ -332,3 +332,21 @@ fn watch_rebuilds_on_save_and_survives_broken_input() {
     assert!(err.contains("rebuilt in"), "{err}");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A secret written in plain text is an error whose diagnostics, in every
+/// format, never show the secret.
+#[test]
+fn plaintext_secrets_are_refused_and_never_shown() {
+    let case = common::examples().join("errors/check--plaintext_secret");
+    for fmt in ["human", "short", "json", "github"] {
+        let o = platc(&["check", "--message-format", fmt, case.to_str().unwrap()], Path::new("."));
+        assert_eq!(o.status.code(), Some(1));
+        let all = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
+        assert!(all.contains("plaintext_secret"), "{all}");
+        for secret in ["hunter2", "AKIAIOSFODNN7EXAMPLE", "pasted-from-the-dashboard"] {
+            assert!(!all.contains(secret), "{fmt} output shows {secret}:\n{all}");
+        }
+    }
+    let o = platc(&["explain", "demo", "env.DATABASE_URL", "--workspace", case.to_str().unwrap()], Path::new("."));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("hunter2"));
+}
