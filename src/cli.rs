@@ -280,7 +280,7 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     let Some(output) = &loaded.compiled.output else {
         return Ok(EXIT_DIAGNOSTICS);
     };
-    let written = write::write(&loaded.out, output)?;
+    let written = write::write(&loaded.out, output, write::Commit::Swap)?;
     let services = loaded.compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
     eprintln!(
         "built {} files for {} into {} ({} written, {} removed, {} unchanged) in {:.2}s",

@@ -350,3 +350,85 @@ fn plaintext_secrets_are_refused_and_never_shown() {
     let o = platc(&["explain", "demo", "env.DATABASE_URL", "--workspace", case.to_str().unwrap()], Path::new("."));
     assert!(!String::from_utf8_lossy(&o.stdout).contains("hunter2"));
 }
+
+/// Two builds at once: one waits for the other; the tree is whole.
+#[test]
+fn concurrent_builds_leave_one_whole_tree() {
+    let dir = scratch("monorepo", "concurrent");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_platc"))
+            .args(["build"])
+            .current_dir(&dir)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)), "{}{}", stderr(&a), stderr(&b));
+    let whole = snapshot(&dir.join("gen"));
+    let reference = scratch("monorepo", "concurrent-ref");
+    assert_eq!(platc(&["build"], &reference).status.code(), Some(0));
+    let strip = |v: Vec<(PathBuf, Vec<u8>)>, base: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        v.into_iter().map(|(p, b)| (p.strip_prefix(base).unwrap().to_path_buf(), b)).collect()
+    };
+    assert_eq!(strip(whole, &dir.join("gen")), strip(snapshot(&reference.join("gen")), &reference.join("gen")));
+    assert!(!dir.join(".gen.platc-lock").exists(), "the lock is released");
+    fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(&reference).unwrap();
+}
+
+/// A generated path through a symbolic link is refused: platc never writes
+/// outside its output directory.
+#[test]
+#[cfg(unix)]
+fn never_writes_through_a_symbolic_link() {
+    let dir = scratch("lone-service", "symlink");
+    let elsewhere = dir.join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::create_dir_all(dir.join("gen")).unwrap();
+    fs::write(dir.join("gen/keep.txt"), "x").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.join("gen/hello")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing was written through the link");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Interrupted between the two renames of a swap, or leaving a lock behind
+/// when killed: the next build recovers the last good tree and goes on.
+#[test]
+fn recovers_from_an_interrupted_swap_and_a_dead_lock() {
+    let dir = scratch("lone-service", "recover");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    fs::rename(dir.join("gen"), dir.join(".gen.platc-old")).unwrap();
+    fs::write(dir.join(".gen.platc-lock"), "999999999").unwrap();
+    fs::create_dir_all(dir.join(".gen.platc-new/half")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(0 written, 0 removed"), "the restored tree was already up to date: {}", stderr(&o));
+    assert!(!dir.join(".gen.platc-old").exists() && !dir.join(".gen.platc-new").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A rebuild swaps in a new tree but hard-links the files that did not
+/// change: their inodes (and mtimes) stay, so file watchers see only real
+/// changes.
+#[test]
+#[cfg(unix)]
+fn unchanged_files_keep_their_inode() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = scratch("monorepo", "inode");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let users = dir.join("gen/users/catalog-info.yaml");
+    let hpa = dir.join("gen/orders/kubernetes/production/horizontalpodautoscaler.yaml");
+    let (users_ino, hpa_ino) = (fs::metadata(&users).unwrap().ino(), fs::metadata(&hpa).unwrap().ino());
+    let svc = dir.join("services/orders/service.plat");
+    fs::write(&svc, fs::read_to_string(&svc).unwrap().replace("    replicas  = 4", "    replicas  = 5")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert!(stderr(&o).contains("(1 written, 0 removed"), "{}", stderr(&o));
+    assert_eq!(fs::metadata(&users).unwrap().ino(), users_ino);
+    assert_ne!(fs::metadata(&hpa).unwrap().ino(), hpa_ino);
+    fs::remove_dir_all(&dir).unwrap();
+}

@@ -100,7 +100,7 @@ fn rebuild(
         return;
     }
     let Some(output) = &compiled.output else { return };
-    match write::write(out, output) {
+    match write::write(out, output, write::Commit::InPlace) {
         Ok(w) => {
             let what = match (w.changed.len(), w.removed.len()) {
                 (0, 0) => "no file changed".to_string(),
