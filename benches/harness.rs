@@ -55,6 +55,9 @@ options (full, peers, all):
                            peers to run (names of run.sh; default: those three)
   --work DIR               scratch directory (default: target/bench-work)
   --json FILE              also write the results as JSON
+
+environment: PEERS (where run.sh installed the peers, default ~/.cache/platc-peers),
+PLATC_BENCH_PEERS (the peer benchmark, default ../shared/bench/peers of the repository)
 ";
 
 /// Options shared by the measuring commands.

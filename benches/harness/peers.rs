@@ -30,9 +30,13 @@ use crate::{Options, PLATC, fresh_dir, peer_workload};
 /// The name of the row that writes platc's files again, with no compiling.
 pub const TREE_WRITE: &str = "tree-write";
 
-/// The peer benchmark's directory.
+/// The peer benchmark's directory: `../shared/bench/peers` next to the
+/// repository, or `$PLATC_BENCH_PEERS` (for a checkout elsewhere).
 fn peers_dir() -> Result<PathBuf, String> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/peers");
+    let d = match std::env::var_os("PLATC_BENCH_PEERS") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/peers"),
+    };
     d.canonicalize().map_err(|e| format!("{}: {e} (the peer benchmark is not there)", d.display()))
 }
 
