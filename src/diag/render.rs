@@ -102,7 +102,22 @@ fn gh_property(s: &str) -> String {
     gh_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Source lines longer than this are not drawn (miette would draw every
+/// character, and cannot at all past 65,535 columns): the report names the
+/// place instead.
+const MAX_DRAWN_LINE: usize = 2_000;
+
 fn human(d: &Diagnostic, files: &SourceMap, color: bool) -> String {
+    if d.labels.iter().any(|l| line_len(files, l.span) > MAX_DRAWN_LINE) {
+        let mut out = format!("{}\n\n  × {}\n", d.code, d.message);
+        if let Some((path, line, col)) = location(d, files) {
+            out.push_str(&format!("  at {path}:{line}:{col} (the line is too long to show)\n"));
+        }
+        if let Some(help) = &d.help {
+            out.push_str(&format!("  help: {help}\n"));
+        }
+        return out;
+    }
     let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
     let report = Report::new(d, files);
@@ -114,6 +129,25 @@ fn human(d: &Diagnostic, files: &SourceMap, color: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The length in bytes of the longest source line a span touches.
+fn line_len(files: &SourceMap, span: crate::span::Span) -> usize {
+    let Some(f) = files.get(span.file) else { return 0 };
+    let text = f.text.as_bytes();
+    let start = text.get(..span.start as usize).and_then(|t| t.iter().rposition(|b| *b == b'\n')).map_or(0, |i| i + 1);
+    let from_end = (span.end as usize).min(text.len());
+    let end =
+        text.get(from_end..).and_then(|t| t.iter().position(|b| *b == b'\n')).map_or(text.len(), |i| from_end + i);
+    let mut longest = 0;
+    let mut line_start = start;
+    for (i, b) in text.get(start..end).unwrap_or_default().iter().enumerate() {
+        if *b == b'\n' {
+            longest = longest.max(start + i - line_start);
+            line_start = start + i + 1;
+        }
+    }
+    longest.max(end - line_start)
 }
 
 /// A [`Diagnostic`] seen through miette: labels in the primary file belong to

@@ -4,6 +4,10 @@
 //! the brace that opened it rather than at the end of the file.
 
 use super::{MAX_DEPTH, MAX_FILE_BYTES};
+
+/// Most logical operators in one file: reading more costs time for nothing
+/// (one condition may hold at most `MAX_OPERATORS`).
+const MAX_FILE_OPERATORS: usize = 20_000;
 use crate::diag::Diagnostic;
 use crate::span::{FileId, Span};
 
@@ -28,6 +32,7 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
     }
     let bytes = text.as_bytes();
     let mut stack: Vec<(u8, usize)> = Vec::new();
+    let mut operators = 0usize;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         match b {
@@ -89,6 +94,26 @@ pub fn check(file: FileId, text: &str) -> Option<Diagnostic> {
                     }
                 }
                 i += 1;
+            }
+            b if b.is_ascii_alphabetic() || b == b'_' => {
+                // A whole word: count the logical operators.
+                let start = i;
+                while bytes.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-') {
+                    i += 1;
+                }
+                if matches!(bytes.get(start..i), Some(b"and" | b"or" | b"not")) {
+                    operators += 1;
+                    if operators > MAX_FILE_OPERATORS {
+                        return Some(
+                            Diagnostic::error(
+                                "platc::parse::too_complex",
+                                format!("this file has more than {MAX_FILE_OPERATORS} `and`, `or` and `not`"),
+                            )
+                            .label(Span::new(file, start, i), "one too many")
+                            .help("no platform definition needs this many conditions; split the policies"),
+                        );
+                    }
+                }
             }
             _ => i += 1,
         }
