@@ -7,7 +7,7 @@
 //! with the policy's condition as a second label; `allow POLICY because ...`
 //! waives it, and a waiver that waives nothing is a warning.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Severity};
 use crate::eval::{self, EVal};
@@ -22,7 +22,16 @@ use crate::workspace::Environment;
 /// Checks the whole model.
 /// Policies are not run for services in `broken` (resolution already failed
 /// for them, and a policy would only repeat the problem in other words).
-pub fn check(model: &Model, lib: &Library, broken: &BTreeSet<String>, diags: &mut Vec<Diagnostic>) {
+/// Services in `reused` keep the diagnostics given (from a previous
+/// compilation of the same inputs). Returns each service's diagnostics;
+/// workspace-level ones go to `diags`.
+pub fn check(
+    model: &Model,
+    lib: &Library,
+    broken: &BTreeSet<String>,
+    reused: &BTreeMap<String, Vec<Diagnostic>>,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Vec<Diagnostic>> {
     let ws = &model.workspace;
     if let Some(env_schema) = lib.schemas.get("environment") {
         let empty = BTreeSet::new();
@@ -47,11 +56,14 @@ pub fn check(model: &Model, lib: &Library, broken: &BTreeSet<String>, diags: &mu
     }
     let services: BTreeSet<String> = model.services.iter().map(|s| s.name.clone()).collect();
     let found = crate::par::map(&model.services, |service| {
+        if let Some(ds) = reused.get(&service.name) {
+            return ds.clone();
+        }
         let mut own = Vec::new();
         check_service(service, model, lib, &services, broken.contains(&service.name), &mut own);
         own
     });
-    diags.extend(found.into_iter().flatten());
+    model.services.iter().map(|s| s.name.clone()).zip(found).collect()
 }
 
 /// Checks one service (all environments); usable on its own by watch.

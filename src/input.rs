@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::ast;
+use crate::cache::{Cache, Parsed};
 use crate::diag::Diagnostic;
 use crate::library::TemplateFile;
 use crate::parse;
@@ -32,11 +33,32 @@ pub struct Input {
 
 /// Registers and parses one file; `None` when it is not UTF-8 or does not parse.
 pub fn parse_file(path: &str, text: &Text, files: &mut SourceMap, diags: &mut Vec<Diagnostic>) -> Option<ast::File> {
+    parse_cached(path, text, files, diags, &Cache::default(), &mut Cache::default())
+}
+
+/// [`parse_file`], reusing the tree in `cache` when the text and the place
+/// are the same, and recording it in `next`.
+pub fn parse_cached(
+    path: &str,
+    text: &Text,
+    files: &mut SourceMap,
+    diags: &mut Vec<Diagnostic>,
+    cache: &Cache,
+    next: &mut Cache,
+) -> Option<ast::File> {
     match text {
         Text::Utf8(t) => {
             let id = files.add(path.to_string(), t.clone());
-            let (file, ds) = parse::parse(id, t);
-            diags.extend(ds);
+            let parsed = match cache.reuse(path, id, t) {
+                Some(p) => p.clone(),
+                None => {
+                    let (file, ds) = parse::parse(id, t);
+                    Parsed { text: t.clone(), id, file, diags: ds }
+                }
+            };
+            diags.extend(parsed.diags.iter().cloned());
+            let file = parsed.file.clone();
+            next.parsed.insert(path.to_string(), parsed);
             file
         }
         Text::Invalid { valid_up_to } => {
@@ -60,12 +82,17 @@ pub fn load(
     files: &mut SourceMap,
     diags: &mut Vec<Diagnostic>,
     read: &mut BTreeSet<String>,
+    cache: &Cache,
+    next: &mut Cache,
 ) -> Input {
     let mut workspace = None;
     let mut overlay = None;
     if let Some(text) = sources.get(WORKSPACE_FILE) {
         read.insert(WORKSPACE_FILE.to_string());
-        if let Some(file) = parse_file(WORKSPACE_FILE, text, files, diags) {
+        if let Text::Utf8(t) = text {
+            next.global.push((WORKSPACE_FILE.to_string(), t.clone()));
+        }
+        if let Some(file) = parse_cached(WORKSPACE_FILE, text, files, diags, cache, next) {
             for item in file.body.items {
                 match item {
                     ast::Item::Block(b) if b.kind.name == "workspace" && workspace.is_none() => workspace = Some(b),
@@ -106,6 +133,9 @@ pub fn load(
     let mut parsed = Vec::new();
     let mut templates = BTreeMap::new();
     for (rel, (shown, text)) in &stdlib {
+        if let Text::Utf8(t) = text {
+            next.global.push((shown.clone(), t.clone()));
+        }
         if let Some(t) = rel.strip_prefix("templates/") {
             match text {
                 Text::Utf8(s) => {
@@ -116,7 +146,7 @@ pub fn load(
                 }
             }
         } else if rel.ends_with(".plat")
-            && let Some(f) = parse_file(shown, text, files, diags)
+            && let Some(f) = parse_cached(shown, text, files, diags, cache, next)
         {
             parsed.push(f);
         }
@@ -141,14 +171,22 @@ pub fn load(
             }
         }
     }
-    // Service files are independent: parse them on every core.
-    let parsed_services = crate::par::map(&todo, |(_, id, text)| parse::parse(*id, text));
-    let mut service_files = Vec::new();
-    for ((path, id, _), (file, ds)) in todo.into_iter().zip(parsed_services) {
-        diags.extend(ds);
-        if let Some(f) = file {
-            service_files.push((path, id, f));
+    // Service files are independent: parse them on every core (unless the
+    // previous compilation already did).
+    let parsed_services = crate::par::map(&todo, |(path, id, text)| match cache.reuse(path, *id, text) {
+        Some(p) => p.clone(),
+        None => {
+            let (file, ds) = parse::parse(*id, text);
+            Parsed { text: text.clone(), id: *id, file, diags: ds }
         }
+    });
+    let mut service_files = Vec::new();
+    for ((path, id, _), parsed) in todo.into_iter().zip(parsed_services) {
+        diags.extend(parsed.diags.iter().cloned());
+        if let Some(f) = parsed.file.clone() {
+            service_files.push((path.clone(), id, f));
+        }
+        next.parsed.insert(path, parsed);
     }
     for (glob, span) in &globs {
         let matched = sources

@@ -22,6 +22,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::todo))]
 
 pub mod ast;
+pub mod cache;
 pub mod check;
 pub mod diag;
 pub mod diff;
@@ -88,6 +89,21 @@ pub struct Compiled {
     /// Spans of secrets found in plain text, redacted in `files` (and never
     /// to be shown by any command).
     pub redacted: Vec<span::Span>,
+    /// What the next compilation may reuse (see [`compile_reusing`]).
+    pub cache: Option<cache::Cache>,
+    /// How much work was done, and how much reused.
+    pub stats: Stats,
+}
+
+/// Counts of work done by a compilation (reported by `watch` and the benchmarks).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Services resolved and checked again / taken from the previous compilation.
+    pub resolved: usize,
+    pub reused: usize,
+    /// Services rendered again / whose files were taken from the previous output.
+    pub rendered: usize,
+    pub kept: usize,
 }
 
 impl Compiled {
@@ -175,7 +191,10 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     let mut diags = Vec::new();
     let mut read = BTreeSet::new();
 
-    let input = input::load(sources, &mut files, &mut diags, &mut read);
+    let empty = cache::Cache::default();
+    let previous_cache = previous.and_then(|p| p.cache.as_ref()).unwrap_or(&empty);
+    let mut next = cache::Cache::default();
+    let input = input::load(sources, &mut files, &mut diags, &mut read, previous_cache, &mut next);
     let library = Library::build(input.stdlib, input.templates, &mut diags);
     let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
         Some(b) => Workspace::from_block(b, input.workspace.is_some(), &mut diags),
@@ -196,36 +215,70 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         );
     }
 
-    let (model, mut broken) = resolve_all(&decls, &library, workspace, sources, options, &mut diags, &mut read);
+    // What may be reused from the previous compilation: services whose file,
+    // and every global input, are unchanged (and whose `file(...)` reads
+    // did not change either).
+    let reusable = previous
+        .filter(|_| next.global == previous_cache.global)
+        .and_then(|p| p.model.as_ref())
+        .map(|m| Reusable { model: m, cache: previous_cache, changed });
+    let (model, mut broken, reused) =
+        resolve_all(&decls, &library, workspace, sources, options, reusable.as_ref(), &mut next, &mut diags, &mut read);
     // A service whose file already has an error is not checked against the
     // policies: they would only restate it.
     let failed_files: BTreeSet<span::FileId> =
         diags.iter().filter(|d| d.is_error()).filter_map(|d| d.primary()).map(|s| s.file).collect();
     broken.extend(model.services.iter().filter(|s| failed_files.contains(&s.file)).map(|s| s.name.clone()));
-    check::check(&model, &library, &broken, &mut diags);
+    // Checks of reused services are reused too, when the set of services
+    // (which references are checked against) is the same.
+    let same_names = reusable.as_ref().is_some_and(|r| {
+        r.model.services.len() == model.services.len()
+            && r.model.services.iter().zip(&model.services).all(|(a, b)| a.name == b.name)
+    });
+    let reused_checks: BTreeMap<String, Vec<Diagnostic>> = if same_names {
+        reused.iter().filter_map(|n| Some((n.clone(), previous_cache.services.get(n)?.check.clone()))).collect()
+    } else {
+        BTreeMap::new()
+    };
+    let checked = check::check(&model, &library, &broken, &reused_checks, &mut diags);
+    for (name, ds) in checked {
+        diags.extend(ds.iter().cloned());
+        next.services.entry(name).or_default().check = ds;
+    }
     let redacted = secrets::scan(&model, &mut diags);
     for span in &redacted {
         files.redact(*span);
     }
     let graph = graph::build(&model, &mut diags);
 
+    let reuse = reuse_for(previous, changed, &model, &graph);
+    let rendered = reuse.as_ref().map_or(model.services.len(), |(_, only)| only.len());
+    let stats = Stats {
+        resolved: model.services.len() - reused.len(),
+        reused: reused.len(),
+        rendered,
+        kept: model.services.len() - rendered.min(model.services.len()),
+    };
     let output = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        emit::emit(
-            &model,
-            &graph,
-            &library,
-            options,
-            reuse_for(previous, changed, &model, &graph).as_ref().map(|(o, s)| (*o, s)),
-            &mut diags,
-        )
+        emit::emit(&model, &graph, &library, options, reuse.as_ref().map(|(o, s)| (*o, s)), &mut diags)
     };
     let mut compiled = finish(files, diags, output, read, Some(model));
     compiled.graph = Some(graph);
     compiled.library = Some(library);
     compiled.redacted = redacted;
+    compiled.cache = Some(next);
+    compiled.stats = stats;
     compiled
+}
+
+/// What a compilation may take from the previous one.
+struct Reusable<'a> {
+    model: &'a Model,
+    cache: &'a cache::Cache,
+    /// Files that changed since (a service reading one is resolved again).
+    changed: &'a [String],
 }
 
 fn finish(
@@ -237,34 +290,56 @@ fn finish(
 ) -> Compiled {
     diag::sort(&mut diagnostics, &files);
     let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
-    Compiled { files, diagnostics, output, read, model, graph: None, library: None, redacted: Vec::new() }
+    Compiled {
+        files,
+        diagnostics,
+        output,
+        read,
+        model,
+        graph: None,
+        library: None,
+        redacted: Vec::new(),
+        cache: None,
+        stats: Stats::default(),
+    }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn resolve_all(
     decls: &[resolve::ServiceDecl],
     library: &Library,
     workspace: Workspace,
     sources: &Sources,
     options: &Options,
+    reusable: Option<&Reusable>,
+    next: &mut cache::Cache,
     diags: &mut Vec<Diagnostic>,
     read: &mut BTreeSet<String>,
-) -> (Model, BTreeSet<String>) {
+) -> (Model, BTreeSet<String>, BTreeSet<String>) {
     let cx = resolve::Context { library, workspace: &workspace, sources, trace: options.trace };
     let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
     // Services whose resolution failed: their policies would only repeat it.
     let mut broken = BTreeSet::new();
+    let mut reused = BTreeSet::new();
     // Services resolve independently: on every core, results in order.
+    let parsed_now = &next.parsed;
     let resolved_all = par::map(decls, |decl| {
+        if let Some((s, ds)) = reuse_one(decl, reusable, parsed_now, options) {
+            return (Some(s.clone()), ds.clone(), true);
+        }
         let mut own = Vec::new();
         let resolved = resolve::service(decl, &cx, &mut own);
-        (resolved, own)
+        (resolved, own, false)
     });
-    for (decl, (resolved, own)) in decls.iter().zip(resolved_all) {
+    for (decl, (resolved, own, was_reused)) in decls.iter().zip(resolved_all) {
         let failed = own.iter().any(Diagnostic::is_error);
-        diags.extend(own);
+        diags.extend(own.iter().cloned());
         let Some(s) = resolved else { continue };
         if failed {
             broken.insert(s.name.clone());
+        }
+        if was_reused {
+            reused.insert(s.name.clone());
         }
         for api in &s.apis {
             if let Some(value::Value::File(rel)) = api.values.get("definition").map(|n| &n.value)
@@ -285,7 +360,31 @@ fn resolve_all(
             );
             continue;
         }
+        next.services.insert(s.name.clone(), cache::ServiceDiags { resolve: own, check: Vec::new() });
         services.insert(s.name.clone(), s);
     }
-    (Model { workspace, services: services.into_values().collect() }, broken)
+    (Model { workspace, services: services.into_values().collect() }, broken, reused)
+}
+
+/// The previous compilation's service for `decl`, with its resolution
+/// diagnostics, if nothing it was resolved from changed.
+fn reuse_one<'a>(
+    decl: &resolve::ServiceDecl,
+    reusable: Option<&'a Reusable>,
+    parsed_now: &BTreeMap<String, cache::Parsed>,
+    options: &Options,
+) -> Option<(&'a model::Service, &'a Vec<Diagnostic>)> {
+    let r = reusable?;
+    let name = decl.block.labels.first()?.name.as_str();
+    let prev = r.model.service(name)?;
+    let then = r.cache.parsed.get(&decl.path)?;
+    let now = parsed_now.get(&decl.path)?;
+    let same_file = prev.path == decl.path && prev.file == decl.file && then.id == now.id && then.text == now.text;
+    let traced = prev.instances.first().is_none_or(|i| i.trace.is_some() == options.trace);
+    let dir = decl.path.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+    let reads_changed = r.changed.iter().any(|f| f.starts_with(&dir) && !f.ends_with(workspace::SERVICE_FILE));
+    if !same_file || !traced || reads_changed {
+        return None;
+    }
+    Some((prev, &r.cache.services.get(name)?.resolve))
 }

@@ -10,7 +10,7 @@ use crate::span::{FileId, Span};
 use crate::value::{Map, Value};
 use crate::workspace::Workspace;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Model {
     pub workspace: Workspace,
     /// Sorted by name.
@@ -32,7 +32,7 @@ pub struct Escape {
     pub span: Span,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Service {
     pub name: String,
     pub name_span: Span,
@@ -58,7 +58,7 @@ impl Service {
 }
 
 /// A service in one environment.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Instance {
     pub env: String,
     pub values: Map,
@@ -77,7 +77,7 @@ impl Instance {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Resource {
     pub name: String,
     pub ty: String,
@@ -87,7 +87,7 @@ pub struct Resource {
     pub outputs: BTreeMap<String, Value>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Api {
     pub name: String,
     pub span: Span,
