@@ -100,14 +100,24 @@ fn rebuild(
         return;
     }
     let Some(output) = &compiled.output else { return };
-    match write::write(out, output, write::Commit::InPlace) {
+    let result = match last_good.as_ref().and_then(|c| c.output.as_ref()) {
+        Some(previous) => write::write_delta(out, output, previous),
+        None => write::write(out, output, write::Commit::InPlace),
+    };
+    match result {
         Ok(w) => {
             let what = match (w.changed.len(), w.removed.len()) {
                 (0, 0) => "no file changed".to_string(),
                 (c, 0) => format!("{} written", super::plural(c, "file")),
                 (c, r) => format!("{} written, {} removed", super::plural(c, "file"), r),
             };
-            eprintln!("rebuilt in {} ms: {what}", started.elapsed().as_millis());
+            let s = &compiled.stats;
+            eprintln!(
+                "rebuilt in {} ms: {what} ({} of {} services rendered)",
+                started.elapsed().as_millis(),
+                s.rendered,
+                s.rendered + s.kept
+            );
             for f in w.changed.iter().take(10) {
                 eprintln!("  {f}");
             }

@@ -98,6 +98,30 @@ pub fn write(out: &Path, output: &Output, commit: Commit) -> Result<Written, Str
     Ok(w)
 }
 
+/// `watch`'s write: what changed since `previous` (the last output written,
+/// assumed on disk) is renamed into place; nothing else is read or written.
+pub fn write_delta(out: &Path, output: &Output, previous: &Output) -> Result<Written, String> {
+    if !out.join(INDEX_FILE).is_file() {
+        return write(out, output, Commit::InPlace);
+    }
+    let _lock = Lock::acquire(out)?;
+    let changed: Vec<(&String, &platc::emit::OutFile)> = output
+        .files
+        .iter()
+        .filter(|(p, f)| *p != INDEX_FILE && previous.files.get(*p).is_none_or(|old| old.sha256 != f.sha256))
+        .collect();
+    let new: BTreeSet<String> =
+        changed.iter().filter(|(p, _)| !previous.files.contains_key(*p)).map(|(p, _)| (*p).clone()).collect();
+    let partial = Output { files: changed.iter().map(|(p, f)| ((*p).clone(), (*f).clone())).collect() };
+    refuse(out, &partial, &previous.files.keys().filter(|p| !new.contains(*p)).cloned().collect())?;
+    let removed: Vec<String> =
+        previous.files.keys().filter(|p| !output.files.contains_key(*p) && safe_relative(p)).cloned().collect();
+    let unchanged = output.files.len().saturating_sub(changed.len() + 1);
+    let same = vec![false; changed.len()];
+    in_place(out, output, &changed, &same, &removed)?;
+    Ok(Written { changed: changed.iter().map(|(p, _)| (*p).clone()).collect(), removed, unchanged })
+}
+
 /// Refuses to overwrite files platc did not write, or to write through links.
 fn refuse(out: &Path, output: &Output, old: &BTreeSet<String>) -> Result<(), String> {
     let mut checked = BTreeSet::new();
