@@ -282,6 +282,19 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     };
     let written = write::write(&loaded.out, output, write::Commit::Swap)?;
     let services = loaded.compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
+    let escapes = loaded
+        .compiled
+        .model
+        .as_ref()
+        .map(|m| m.services.iter().map(|s| s.overrides.len() + s.waivers.len()).sum())
+        .unwrap_or(0);
+    if escapes > 0 && format == Format::Human {
+        eprintln!(
+            "{} in effect (listed in {}/platc-index.json)",
+            plural(escapes, "override or waiver"),
+            display(&loaded.out)
+        );
+    }
     eprintln!(
         "built {} files for {} into {} ({} written, {} removed, {} unchanged) in {:.2}s",
         output.files.len(),

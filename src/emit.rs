@@ -43,6 +43,7 @@ use crate::diag::Diagnostic;
 use crate::graph::Graph;
 use crate::library::Library;
 use crate::model::{Model, Service};
+use crate::span::SourceMap;
 use doc::Doc;
 use render::{Renderer, TemplateProblem};
 
@@ -169,6 +170,7 @@ pub fn emit(
     lib: &Library,
     options: &Options,
     reuse: Option<(&Output, &BTreeSet<String>)>,
+    files: &SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Output> {
     let (renderer, problems) = Renderer::new(&lib.templates);
@@ -218,7 +220,7 @@ pub fn emit(
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
-    let index = index(&out);
+    let index = index(&out, model, files);
     out.files.insert(INDEX_FILE.to_string(), OutFile::new(index, None, None, "index".into(), None));
     Some(out)
 }
@@ -472,7 +474,10 @@ fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: 
 
 /// The build index: every generated file with its service, environment,
 /// kind and content hash, sorted by path.
-fn index(out: &Output) -> String {
+/// The build index: every file with its service, environment, kind and
+/// hash, and every escape hatch in effect (the build report of overrides and
+/// waivers, with their reasons and places).
+fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
     let files: Vec<Doc> = out
         .files
         .iter()
@@ -486,9 +491,30 @@ fn index(out: &Output) -> String {
             ])
         })
         .collect();
+    let mut escapes = Vec::new();
+    for svc in &model.services {
+        let kinds = svc.overrides.iter().map(|e| ("override", e)).chain(svc.waivers.iter().map(|e| ("waiver", e)));
+        for (kind, e) in kinds {
+            let at = sources.get(e.span.file).map(|f| {
+                let (line, _) = f.line_col(e.span.start as usize);
+                format!("{}:{line}", f.path)
+            });
+            escapes.push(Doc::Map(vec![
+                ("service".into(), Doc::Str(svc.name.clone())),
+                ("kind".into(), Doc::Str(kind.into())),
+                ("what".into(), Doc::Str(e.what.clone())),
+                ("reason".into(), Doc::Str(e.reason.clone())),
+                ("at".into(), at.map(Doc::Str).unwrap_or(Doc::Null)),
+            ]));
+        }
+    }
     let mut s = String::new();
     doc::to_json(
-        &Doc::Map(vec![("generator".into(), Doc::Str("platc".into())), ("files".into(), Doc::List(files))]),
+        &Doc::Map(vec![
+            ("generator".into(), Doc::Str("platc".into())),
+            ("files".into(), Doc::List(files)),
+            ("escapes".into(), Doc::List(escapes)),
+        ]),
         &mut s,
     );
     s

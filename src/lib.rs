@@ -262,7 +262,7 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     let output = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        emit::emit(&model, &graph, &library, options, reuse.as_ref().map(|(o, s)| (*o, s)), &mut diags)
+        emit::emit(&model, &graph, &library, options, reuse.as_ref().map(|(o, s)| (*o, s)), &files, &mut diags)
     };
     let mut compiled = finish(files, diags, output, read, Some(model));
     compiled.graph = Some(graph);
