@@ -432,3 +432,28 @@ fn unchanged_files_keep_their_inode() {
     assert_ne!(fs::metadata(&hpa).unwrap().ino(), hpa_ino);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn fmt_formats_in_place_and_check_lists_what_it_would_change() {
+    let dir = scratch("lone-service", "fmt");
+    let file = dir.join("service.plat");
+    let messy = "# keep me\nservice hello from web-api {\n    owner=\"team-hello\"   # and me\n  language = go\n\n\n  image = \"ghcr.io/acme/hello\"\n  version=\"1.0.3\"\n  digest = \"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\"\n}\n";
+    fs::write(&file, messy).unwrap();
+    let o = platc(&["fmt", "--check"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("service.plat"));
+    assert_eq!(fs::read_to_string(&file).unwrap(), messy, "--check changes nothing");
+    let o = platc(&["fmt"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let formatted = fs::read_to_string(&file).unwrap();
+    assert!(formatted.contains("# keep me") && formatted.contains("# and me"), "{formatted}");
+    assert!(formatted.contains("  owner    = \"team-hello\""), "{formatted}");
+    assert!(!formatted.contains("\n\n\n"));
+    assert_eq!(platc(&["fmt", "--check"], &dir).status.code(), Some(0), "idempotent");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0), "still builds");
+    fs::write(&file, "service {").unwrap();
+    let o = platc(&["fmt"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(fs::read_to_string(&file).unwrap(), "service {", "a file that does not parse is left alone");
+    fs::remove_dir_all(&dir).unwrap();
+}
