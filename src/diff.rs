@@ -238,18 +238,7 @@ fn label(d: &Doc) -> String {
 }
 
 fn short(d: &Doc) -> String {
-    let s = match d {
-        Doc::Str(s) => s.clone(),
-        Doc::Int(i) => i.to_string(),
-        Doc::Float(f) => f.to_string(),
-        Doc::Bool(b) => b.to_string(),
-        Doc::Null => "null".into(),
-        other => {
-            let mut s = String::new();
-            crate::emit::doc::to_json(other, &mut s);
-            s.split_whitespace().collect::<Vec<_>>().join(" ")
-        }
-    };
+    let s = d.text();
     if s.chars().count() > 80 { format!("{}…", s.chars().take(77).collect::<String>()) } else { s }
 }
 

@@ -216,7 +216,7 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
     }
     let (file, value) =
         found.ok_or_else(|| format!("no generated `{target_kind}` of `{}` in {} has `{path}`", s.name, inst.env))?;
-    let shown = doc_text(&value);
+    let shown = value.text();
     let patched_at = s
         .patches
         .iter()
@@ -282,21 +282,6 @@ fn walk<'a>(d: &'a Doc, segs: &[Segment]) -> Option<&'a Doc> {
     if rest.is_empty() { Some(next) } else { walk(next, rest) }
 }
 
-fn doc_text(d: &Doc) -> String {
-    match d {
-        Doc::Str(s) => s.clone(),
-        Doc::Int(i) => i.to_string(),
-        Doc::Float(f) => f.to_string(),
-        Doc::Bool(b) => b.to_string(),
-        Doc::Null => "null".into(),
-        other => {
-            let mut s = String::new();
-            crate::emit::doc::to_json(other, &mut s);
-            s.trim_end().to_string()
-        }
-    }
-}
-
 fn leaves_of(map: &crate::value::Map, prefix: &str, out: &mut Vec<(String, Value)>) {
     for (k, n) in map {
         let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
@@ -319,7 +304,7 @@ fn same_text(v: &Value, d: &Doc) -> bool {
     };
     let generated = match d {
         Doc::Float(f) => f.to_string(),
-        other => doc_text(other),
+        other => other.text(),
     };
     !text.is_empty() && text == generated
 }

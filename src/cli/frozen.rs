@@ -2,9 +2,8 @@
 //! a build would write now — no hand edits, no stale or missing files, no
 //! extra files in the output directory.
 
-use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use platc::Options;
 use platc::diag::render::Format;
@@ -25,8 +24,8 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
             Err(_) => problems.push((path.clone(), "is missing")),
         }
     }
-    let mut on_disk = BTreeSet::new();
-    walk(&loaded.out, &loaded.out, &mut on_disk);
+    let mut on_disk = Vec::new();
+    super::write::walk(&loaded.out, &loaded.out, &mut on_disk);
     for path in on_disk.iter().filter(|p| !output.files.contains_key(*p)) {
         problems.push((path.clone(), "is not generated any more (or never was)"));
     }
@@ -52,17 +51,4 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
     let fix = if root.is_empty() || root == "." { "platc build".to_string() } else { format!("platc build {root}") };
     eprintln!("{} out of date; run `{fix}` and commit the result", super::plural(problems.len(), "generated file"));
     Ok(EXIT_DIAGNOSTICS)
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        let Ok(kind) = e.file_type() else { continue };
-        if kind.is_dir() {
-            walk(root, &p, out);
-        } else if let Ok(rel) = p.strip_prefix(root) {
-            out.insert(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
-        }
-    }
 }

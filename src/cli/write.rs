@@ -276,7 +276,7 @@ fn carry(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Relative paths of every file (and link) under `dir`, without following links.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+pub fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let p = e.path();

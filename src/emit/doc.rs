@@ -51,6 +51,22 @@ impl Doc {
         }
     }
 
+    /// A scalar as text, anything else as one line of JSON (for messages).
+    pub fn text(&self) -> String {
+        match self {
+            Doc::Str(s) => s.clone(),
+            Doc::Int(i) => i.to_string(),
+            Doc::Float(f) => f.to_string(),
+            Doc::Bool(b) => b.to_string(),
+            Doc::Null => "null".into(),
+            other => {
+                let mut s = String::new();
+                to_json(other, &mut s);
+                s.split_whitespace().collect::<Vec<_>>().join(" ")
+            }
+        }
+    }
+
     /// A `kind`, for Kubernetes-style objects.
     pub fn kind(&self) -> Option<&str> {
         self.get("kind").and_then(Doc::as_str)
@@ -127,7 +143,7 @@ fn yaml_key(k: &str, out: &mut String) {
     if plain_safe(k) {
         out.push_str(k);
     } else {
-        quoted(k, out);
+        quote_into(k, out);
     }
 }
 
@@ -141,7 +157,7 @@ fn yaml_scalar(d: &Doc, indent: usize, out: &mut String) {
         Doc::Float(f) => float(*f, out),
         Doc::Str(s) if block_safe(s) => block(s, indent, out),
         Doc::Str(s) if plain_safe(s) => out.push_str(s),
-        Doc::Str(s) => quoted(s, out),
+        Doc::Str(s) => quote_into(s, out),
         Doc::List(_) => out.push_str("[]"),
         Doc::Map(_) => out.push_str("{}"),
     }
@@ -157,8 +173,11 @@ fn float(f: f64, out: &mut String) {
     }
 }
 
-/// A double-quoted scalar with JSON escapes (a subset of YAML's).
-fn quoted(s: &str, out: &mut String) {
+/// A double-quoted string that JSON and YAML both read back as the same
+/// text: JSON's escapes, plus `\u` escapes for everything YAML treats as a
+/// line break or a byte-order mark. Used for YAML scalars, JSON strings and
+/// template values alike.
+pub fn quote_into(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -167,13 +186,7 @@ fn quoted(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20
-                || c == '\u{7f}'
-                || c == '\u{85}'
-                || c == '\u{2028}'
-                || c == '\u{2029}'
-                || c == '\u{feff}' =>
-            {
+            c if (c as u32) < 0x20 || matches!(c, '\u{7f}' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}') => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -257,7 +270,7 @@ fn json_value(d: &Doc, indent: usize, out: &mut String) {
             let _ = write!(out, "{f}");
         }
         Doc::Float(_) => out.push_str("null"),
-        Doc::Str(s) => json_string(s, out),
+        Doc::Str(s) => quote_into(s, out),
         Doc::List(l) if l.is_empty() => out.push_str("[]"),
         Doc::Map(m) if m.is_empty() => out.push_str("{}"),
         Doc::List(l) => {
@@ -276,7 +289,7 @@ fn json_value(d: &Doc, indent: usize, out: &mut String) {
             for (i, (k, v)) in m.iter().enumerate() {
                 out.push_str(if i > 0 { ",\n" } else { "\n" });
                 pad(indent + 2, out);
-                json_string(k, out);
+                quote_into(k, out);
                 out.push_str(": ");
                 json_value(v, indent + 2, out);
             }
@@ -285,24 +298,6 @@ fn json_value(d: &Doc, indent: usize, out: &mut String) {
             out.push('}');
         }
     }
-}
-
-pub fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// A JSON value as a [`Doc`] (object keys in the order serde_json gives).

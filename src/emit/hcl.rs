@@ -19,7 +19,7 @@
 
 use std::fmt::Write;
 
-use super::doc::{Doc, json_string};
+use super::doc::{Doc, quote_into};
 
 /// Top-level block types and how many labels each has.
 fn labels_of(block: &str) -> usize {
@@ -66,7 +66,7 @@ fn block_group(
             out.push_str(block);
             for l in prefix.iter() {
                 out.push(' ');
-                json_string(l, out);
+                quote_into(l, out);
             }
             out.push_str(" {\n");
             body_of(body, 1, out)?;
@@ -202,7 +202,7 @@ fn key_text(k: &str) -> String {
 /// A literal string: JSON escapes plus `$${` and `%%{`.
 fn string(s: &str, out: &mut String) {
     let mut quoted = String::new();
-    json_string(s, &mut quoted);
+    quote_into(s, &mut quoted);
     out.push_str(&quoted.replace("${", "$${").replace("%{", "%%{"));
 }
 

@@ -112,25 +112,10 @@ impl Renderer {
     }
 }
 
-/// JSON string quoting, plus the characters YAML treats as line breaks or
-/// byte-order marks, so a quoted value reads back the same in both.
+/// A value as a quoted string (see [`super::doc::quote_into`]).
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || matches!(c, '\u{7f}' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}') => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    super::doc::quote_into(s, &mut out);
     out
 }
 
