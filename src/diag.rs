@@ -86,6 +86,20 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
+    /// `unknown {what} `{name}``, pointing at `span`, with "did you mean" or
+    /// the list of what exists.
+    pub fn unknown<'a>(
+        code: &'static str,
+        what: &str,
+        name: &str,
+        span: Span,
+        known: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Diagnostic {
+        Diagnostic::error(code, format!("unknown {what} `{name}`"))
+            .label(span, format!("no {what} of this name"))
+            .help(unknown_help(name, what, known))
+    }
+
     /// A bug in platc, reported instead of a panic.
     pub fn internal(message: impl Into<String>) -> Diagnostic {
         Diagnostic::error("platc::internal", message)

@@ -392,11 +392,13 @@ impl Plan<'_> {
         }
         let unknown: Vec<_> = s.patches.iter().filter(|p| Target::from_name(&p.target.name).is_none()).collect();
         for p in unknown {
-            diags.push(
-                Diagnostic::error("platc::patch::unknown_target", format!("unknown patch target `{}`", p.target.name))
-                    .label(p.target.span, "not an output")
-                    .help(crate::diag::unknown_help(&p.target.name, "target", Target::ALL.iter().map(|t| t.name()))),
-            );
+            diags.push(Diagnostic::unknown(
+                "platc::patch::unknown_target",
+                "patch target",
+                &p.target.name,
+                p.target.span,
+                Target::ALL.iter().map(|t| t.name()),
+            ));
         }
     }
 }

@@ -208,18 +208,13 @@ impl Library {
         for d in self.golden_paths.values() {
             let Some(parent) = &d.from else { continue };
             if !self.golden_paths.contains_key(&parent.name) {
-                diags.push(
-                    Diagnostic::error(
-                        "platc::library::unknown_golden_path",
-                        format!("unknown golden path `{}`", parent.name),
-                    )
-                    .label(parent.span, "not a template")
-                    .help(unknown_help(
-                        &parent.name,
-                        "golden path",
-                        self.golden_paths.keys().map(String::as_str),
-                    )),
-                );
+                diags.push(Diagnostic::unknown(
+                    "platc::library::unknown_golden_path",
+                    "golden path",
+                    &parent.name,
+                    parent.span,
+                    self.golden_paths.keys().map(String::as_str),
+                ));
                 continue;
             }
             // A cycle: following `from` comes back here.

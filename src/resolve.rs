@@ -75,18 +75,13 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         if lib.golden_paths.contains_key(&from.name) {
             chain = lib.golden_path_chain(&from.name);
         } else {
-            diags.push(
-                Diagnostic::error(
-                    "platc::resolve::unknown_golden_path",
-                    format!("unknown golden path `{}`", from.name),
-                )
-                .label(from.span, "no template of this name")
-                .help(unknown_help(
-                    &from.name,
-                    "golden path",
-                    lib.golden_paths.keys().map(String::as_str),
-                )),
-            );
+            diags.push(Diagnostic::unknown(
+                "platc::resolve::unknown_golden_path",
+                "golden path",
+                &from.name,
+                from.span,
+                lib.golden_paths.keys().map(String::as_str),
+            ));
         }
     }
 
@@ -220,18 +215,13 @@ impl<'a> Parts<'a> {
                     }
                     ("environment", [name]) => {
                         if !cx.workspace.environments.iter().any(|e| e.name == name.name) {
-                            diags.push(
-                                Diagnostic::error(
-                                    "platc::resolve::unknown_environment",
-                                    format!("unknown environment `{}`", name.name),
-                                )
-                                .label(name.span, "not an environment of the workspace")
-                                .help(unknown_help(
-                                    &name.name,
-                                    "environment",
-                                    cx.workspace.environment_names(),
-                                )),
-                            );
+                            diags.push(Diagnostic::unknown(
+                                "platc::resolve::unknown_environment",
+                                "environment",
+                                &name.name,
+                                name.span,
+                                cx.workspace.environment_names(),
+                            ));
                             continue;
                         }
                         if !dup("environment", name, diags) {
@@ -260,18 +250,13 @@ impl<'a> Parts<'a> {
                 Item::Allow(a) => match a.reason.as_plain().filter(|r| !r.trim().is_empty()) {
                     Some(reason) => {
                         if !cx.library.policies.contains_key(&a.policy.name) {
-                            diags.push(
-                                Diagnostic::error(
-                                    "platc::resolve::unknown_policy",
-                                    format!("unknown policy `{}`", a.policy.name),
-                                )
-                                .label(a.policy.span, "no policy of this name")
-                                .help(unknown_help(
-                                    &a.policy.name,
-                                    "policy",
-                                    cx.library.policies.keys().map(String::as_str),
-                                )),
-                            );
+                            diags.push(Diagnostic::unknown(
+                                "platc::resolve::unknown_policy",
+                                "policy",
+                                &a.policy.name,
+                                a.policy.span,
+                                cx.library.policies.keys().map(String::as_str),
+                            ));
                         }
                         p.waivers.push(Escape { what: a.policy.name.clone(), reason, span: a.span });
                     }
@@ -354,9 +339,8 @@ fn empty_reason(span: Span) -> Diagnostic {
 }
 
 fn unknown_resource_type(ty: &ast::Ident, lib: &Library) -> Diagnostic {
-    Diagnostic::error("platc::resolve::unknown_resource_type", format!("unknown resource type `{}`", ty.name))
-        .label(ty.span, "not a resource type")
-        .help(unknown_help(&ty.name, "resource type", lib.resource_types.keys().map(String::as_str)))
+    let known = lib.resource_types.keys().map(String::as_str);
+    Diagnostic::unknown("platc::resolve::unknown_resource_type", "resource type", &ty.name, ty.span, known)
 }
 
 fn read_depends_on(m: &Merger) -> Vec<(String, Span)> {
