@@ -131,6 +131,11 @@ embed!(
     "templates/kubernetes/poddisruptionbudget.yaml.hbs",
     "templates/kubernetes/service.yaml.hbs",
     "templates/kubernetes/serviceaccount.yaml.hbs",
+    "templates/terraform/bucket.tf.hbs",
+    "templates/terraform/main.tf.hbs",
+    "templates/terraform/postgres.tf.hbs",
+    "templates/terraform/queue.tf.hbs",
+    "templates/terraform/redis.tf.hbs",
     "tiers.plat",
     "workspace.plat",
 );

@@ -5,8 +5,27 @@
 //!
 //! Templates read it as `service.*`, `workspace.*`, `environment.*`,
 //! `labels`, `image`, `config`, `secrets`, `network`, `resources`, `apis`,
-//! `dependencies`, `overrides`, `waivers`, `language` and `source`. The
-//! README's "Templates" section lists every field.
+//! `dependencies`, `overrides`, `waivers`, `language`, `source`,
+//! `source_dir`, `environments` and `slo`. The README's "Templates" section
+//! lists every field.
+//!
+//! What the other outputs (Terraform, workflows, dashboards, alerts) need
+//! beyond the resolved values is computed here and kept mechanical; the
+//! opinions (burn-rate windows, which AWS settings, which CI steps) are in
+//! the templates:
+//!
+//! - `source_dir`: the directory of the service's `service.plat`
+//!   (workspace-relative, `""` at the root): CI path filters, build context.
+//! - `environments`: the workspace's environments in deploy order, each with
+//!   its values (`cluster`, `approval`, `domain`), `first`, `last`,
+//!   `previous` (a name or null) and the service's `image` there.
+//! - `slo`: the tier's objectives as numbers, or null without `slo`:
+//!   `availability.{percent, target, budget}` (99.95 → 0.9995, 0.0005) and
+//!   `latency.{seconds, budget, le_regex}` (300ms → 0.3; the p99 objective
+//!   allows 1% of requests to be slower, budget 0.01; `le_regex` matches the
+//!   histogram bucket `le` label of the threshold however the client wrote
+//!   it, `1` or `1.0`, for a PromQL raw string).
+//! - `resources[].tf_name`: the resource's name as a Terraform identifier.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +56,9 @@ pub fn namespace(service: &str) -> String {
 pub fn service_base(service: &Service, model: &Model, graph: &Graph, lib: &Library) -> JMap<String, Json> {
     let mut ctx = JMap::new();
     ctx.insert("source".into(), Json::String(service.path.clone()));
+    let dir = service.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    ctx.insert("source_dir".into(), Json::String(dir.to_string()));
+    ctx.insert("environments".into(), environments(service, model, lib));
     ctx.insert("workspace".into(), model.workspace.to_json());
     ctx.insert("namespace".into(), Json::String(namespace(&service.name)));
     let deps = graph.service_dependencies(&service.name);
@@ -151,6 +173,7 @@ pub fn instance(
     let replicas = inst.get(&["replicas"]).and_then(Value::as_i64).unwrap_or(1);
     // A budget only where it can be met: more replicas than must stay up.
     ctx.insert("pdb".into(), json!(min_available.is_some_and(|m| m >= 1 && replicas > m)));
+    ctx.insert("slo".into(), slo(inst));
     ctx.insert("service".into(), Json::Object(svc));
     Json::Object(ctx)
 }
@@ -165,6 +188,7 @@ fn object(v: Json) -> JMap<String, Json> {
 fn resource(service: &str, r: &crate::model::Resource, lib: &Library) -> Json {
     let mut o = object(map_json(&r.values));
     o.insert("name".into(), Json::String(r.name.clone()));
+    o.insert("tf_name".into(), Json::String(r.name.replace('-', "_")));
     o.insert("catalog_name".into(), Json::String(catalog_resource_name(service, &r.name)));
     o.insert("type".into(), Json::String(r.ty.clone()));
     let rt = lib.resource_types.get(&r.ty);
@@ -175,6 +199,63 @@ fn resource(service: &str, r: &crate::model::Resource, lib: &Library) -> Json {
         fill_unset(&mut o, &t.schema);
     }
     Json::Object(o)
+}
+
+/// The workspace's environments in deploy order, with what a pipeline needs
+/// to know about each.
+fn environments(service: &Service, model: &Model, lib: &Library) -> Json {
+    let envs = &model.workspace.environments;
+    envs.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut o = object(map_json(&e.values));
+            if let Some(rec) = lib.schemas.get("environment") {
+                fill_unset(&mut o, rec);
+            }
+            o.insert("name".into(), Json::String(e.name.clone()));
+            o.insert("first".into(), Json::Bool(i == 0));
+            o.insert("last".into(), Json::Bool(i + 1 == envs.len()));
+            let previous = i.checked_sub(1).and_then(|p| envs.get(p)).map(|p| p.name.clone());
+            o.insert("previous".into(), previous.map(Json::String).unwrap_or(Json::Null));
+            o.insert("image".into(), service.instance(&e.name).map(image_ref).map(Json::String).unwrap_or(Json::Null));
+            Json::Object(o)
+        })
+        .collect()
+}
+
+/// The tier's objectives as numbers (see the module doc), or null.
+fn slo(inst: &Instance) -> Json {
+    let percent = inst.get(&["slo", "availability"]).and_then(|v| match v {
+        Value::Quantity { value, unit, .. } if unit == "%" => Some(*value),
+        _ => None,
+    });
+    let latency = inst
+        .get(&["slo", "latency_p99"])
+        .map(to_json)
+        .map(|d| super::render::duration_seconds(&d))
+        .and_then(|s| s.as_f64());
+    if percent.is_none() && latency.is_none() {
+        return Json::Null;
+    }
+    let availability =
+        percent.map(|p| json!({ "percent": p, "target": decimal(p / 100.0), "budget": decimal((100.0 - p) / 100.0) }));
+    let latency = latency.map(|s| {
+        let text = format!("{s}");
+        let le_regex = if s.fract() == 0.0 { format!("{text}(\\.0)?") } else { text.replace('.', "\\.") };
+        json!({ "seconds": decimal(s), "budget": 0.01, "le_regex": le_regex })
+    });
+    json!({ "availability": availability, "latency": latency })
+}
+
+/// A ratio rounded to ten decimal places, so that 1 - 0.9995 prints as
+/// 0.0005 and not as the nearest binary fraction.
+fn decimal(x: f64) -> Json {
+    let rounded = (x * 1e10).round() / 1e10;
+    if rounded.fract() == 0.0 && rounded.abs() < 9.0e15 {
+        Json::from(rounded as i64)
+    } else {
+        serde_json::Number::from_f64(rounded).map(Json::Number).unwrap_or(Json::Null)
+    }
 }
 
 /// The catalog name of a resource: unique in the whole workspace, so two

@@ -10,12 +10,19 @@
 //! | `key: scalar` or a list of scalars     | `key = "value"` (an attribute)     |
 //! | `key: {$expr: aws_kms_key.main.arn}`   | `key = aws_kms_key.main.arn`       |
 //! | `key: {$map: {a: 1}}`                  | `key = { a = 1 }` (a map attribute)|
+//! | `key: {$concat: ["redis://", {$expr: aws_x.y.address}]}` | `key = "redis://${aws_x.y.address}"` |
+//! | `key: {$json: {a: {$expr: aws_x.y.arn}}}` | `key = jsonencode({ a = aws_x.y.arn })` |
 //! | `key: {...}`                           | `key { ... }` (a nested block)     |
 //! | `key: [{...}, {...}]`                  | two `key { ... }` blocks           |
+//! | `backend: {s3: {...}}`                 | `backend "s3" { ... }` (a labelled nested block) |
+//! | `$comment: text` (or a list of lines)  | `# text` at the top of the block   |
 //!
 //! Every string is a literal: `${` and `%{` are escaped (`$${`, `%%{`), so no
 //! value can become a Terraform expression. Expressions exist only where a
-//! template wrote `$expr`, which no quoted value can produce.
+//! template wrote `$expr` (alone, or as a part of `$concat`), which no quoted
+//! value can produce, and each must be a plain reference. Comments are one
+//! line each (line breaks in the text become spaces); they carry the reasons
+//! of static-check exceptions (`checkov:skip=...`), next to what they excuse.
 
 use std::fmt::Write;
 
@@ -85,12 +92,36 @@ fn block_group(
     Ok(())
 }
 
+/// Nested block types that take labels (`backend "s3" { }`).
+fn nested_labels(block: &str) -> usize {
+    match block {
+        "backend" => 1,
+        _ => 0,
+    }
+}
+
 fn body_of(body: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
     let Doc::Map(m) = body else {
         return Err("a block body is a map".into());
     };
+    for (_, v) in m.iter().filter(|(k, _)| k == "$comment") {
+        let lines: Vec<&Doc> = match v {
+            Doc::List(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for line in lines {
+            let Doc::Str(text) = line else {
+                return Err("`$comment` is a string or a list of strings".into());
+            };
+            indent(depth, out);
+            out.push_str("# ");
+            out.push_str(&one_line(text));
+            out.push('\n');
+        }
+    }
     // Attributes first, aligned in one run; then nested blocks.
-    let attrs: Vec<(&String, &Doc)> = m.iter().filter(|(_, v)| !is_block(v)).map(|(k, v)| (k, v)).collect();
+    let attrs: Vec<(&String, &Doc)> =
+        m.iter().filter(|(k, v)| k.as_str() != "$comment" && !is_block(v)).map(|(k, v)| (k, v)).collect();
     let width = attrs.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
     for (k, v) in &attrs {
         indent(depth, out);
@@ -102,17 +133,26 @@ fn body_of(body: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
         value(v, depth, out)?;
         out.push('\n');
     }
-    for (k, v) in m.iter().filter(|(_, v)| is_block(v)) {
-        let blocks: Vec<&Doc> = match v {
-            Doc::List(items) => items.iter().collect(),
-            other => vec![other],
-        };
-        for b in blocks {
-            if !attrs.is_empty() || !out.ends_with("{\n") {
+    // A blank line between attributes and blocks and between blocks.
+    let mut gap = !attrs.is_empty();
+    for (k, v) in m.iter().filter(|(k, v)| k.as_str() != "$comment" && is_block(v)) {
+        let mut blocks: Vec<(Option<&String>, &Doc)> = Vec::new();
+        match (nested_labels(k), v) {
+            (1, Doc::Map(labelled)) => blocks.extend(labelled.iter().map(|(l, b)| (Some(l), b))),
+            (_, Doc::List(items)) => blocks.extend(items.iter().map(|b| (None, b))),
+            (_, other) => blocks.push((None, other)),
+        }
+        for (label, b) in blocks {
+            if gap {
                 out.push('\n');
             }
+            gap = true;
             indent(depth, out);
             out.push_str(k);
+            if let Some(l) = label {
+                out.push(' ');
+                quote_into(l, out);
+            }
             out.push_str(" {\n");
             body_of(b, depth + 1, out)?;
             indent(depth, out);
@@ -122,9 +162,20 @@ fn body_of(body: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
     Ok(())
 }
 
+/// The one-key maps that are values, not blocks.
+fn is_special(m: &[(String, Doc)]) -> bool {
+    matches!(m, [(k, _)] if matches!(k.as_str(), "$expr" | "$map" | "$concat" | "$json"))
+}
+
+/// Comment text on one line: line breaks and other control characters
+/// become spaces, so a comment can never end early.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') { ' ' } else { c }).collect()
+}
+
 fn is_block(v: &Doc) -> bool {
     match v {
-        Doc::Map(m) => !matches!(m.as_slice(), [(k, _)] if k == "$expr" || k == "$map"),
+        Doc::Map(m) => !is_special(m),
         Doc::List(items) => !items.is_empty() && items.iter().all(|i| matches!(i, Doc::Map(_)) && is_block(i)),
         _ => false,
     }
@@ -158,6 +209,12 @@ fn value(v: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
                 }
                 out.push_str(expr);
             }
+            [(k, Doc::List(parts))] if k == "$concat" => template(parts, out)?,
+            [(k, inner @ Doc::Map(_))] if k == "$json" => {
+                out.push_str("jsonencode(");
+                value(&Doc::Map(vec![("$map".into(), inner.clone())]), depth, out)?;
+                out.push(')');
+            }
             [(k, Doc::Map(entries))] if k == "$map" => {
                 if entries.is_empty() {
                     out.push_str("{}");
@@ -180,9 +237,38 @@ fn value(v: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
                 indent(depth, out);
                 out.push('}');
             }
-            _ => return Err("a map inside an attribute must be `$map` or `$expr`".into()),
+            _ => return Err("a map inside an attribute must be `$map`, `$expr`, `$concat` or `$json`".into()),
         },
     }
+    Ok(())
+}
+
+/// `"literal${reference}literal"`: literal parts escaped as in [`string`],
+/// references checked as in `$expr`.
+fn template(parts: &[Doc], out: &mut String) -> Result<(), String> {
+    out.push('"');
+    for part in parts {
+        match part {
+            Doc::Str(s) => {
+                let mut quoted = String::new();
+                string(s, &mut quoted);
+                out.push_str(quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or(""));
+            }
+            Doc::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Doc::Map(m) => match m.as_slice() {
+                [(k, Doc::Str(expr))] if k == "$expr" && is_expression(expr) => {
+                    out.push_str("${");
+                    out.push_str(expr);
+                    out.push('}');
+                }
+                _ => return Err("a `$concat` part is a string, a number or a `$expr` reference".into()),
+            },
+            _ => return Err("a `$concat` part is a string, a number or a `$expr` reference".into()),
+        }
+    }
+    out.push('"');
     Ok(())
 }
 
@@ -291,6 +377,38 @@ resource "aws_s3_bucket" "main" {
     fn strings_never_become_expressions() {
         let out = hcl("locals:\n  x: \"${var.secret} %{if true}y%{endif}\"\n");
         assert_eq!(out, "locals {\n  x = \"$${var.secret} %%{if true}y%%{endif}\"\n}\n");
+    }
+
+    #[test]
+    fn templates_json_comments_and_labelled_blocks() {
+        let out = hcl(r#"
+terraform:
+  backend:
+    s3: {key: a/b.tfstate}
+resource:
+  aws_secretsmanager_secret_version:
+    main:
+      $comment: ["checkov:skip=CKV2_AWS_57: reason\nresource \"x\" {}"]
+      secret_string: {$json: {url: {$concat: ["rediss://:", {$expr: random_password.a.result}, "@${x}:", 6379]}}}
+"#);
+        assert_eq!(
+            out,
+            r#"terraform {
+  backend "s3" {
+    key = "a/b.tfstate"
+  }
+}
+
+resource "aws_secretsmanager_secret_version" "main" {
+  # checkov:skip=CKV2_AWS_57: reason resource "x" {}
+  secret_string = jsonencode({
+    url = "rediss://:${random_password.a.result}@$${x}:6379"
+  })
+}
+"#
+        );
+        let bad = yaml::parse(r#"locals: {x: {$concat: [{$expr: "file(\"/etc/passwd\")"}]}}"#).unwrap();
+        assert!(to_hcl(&bad, &mut String::new()).is_err());
     }
 
     #[test]

@@ -11,6 +11,16 @@
 //!   typed, lists and maps become inline JSON (valid YAML flow style).
 //! - `{{concat a "-" b}}` joins values into one quoted string.
 //! - `{{hcl value}}` is a quoted HCL string (`${` and `%{` escaped).
+//! - `{{gha value}}` is a quoted string for a GitHub Actions workflow: as
+//!   `{{value}}`, and every `${{` in it is written `${{ '${{' }}`, an
+//!   expression whose value is the literal text, so GitHub never evaluates an
+//!   expression a value carries. Several arguments are joined first.
+//! - `{{bounded N a "-" b}}` joins its arguments into a name of at most `N`
+//!   characters: unchanged when it fits, else a prefix plus `-` and 8 hex
+//!   digits of the whole name's SHA-256, so that long names stay distinct
+//!   (cloud APIs limit name lengths; the template knows which limit). Like
+//!   `lower` and `seconds` it is a value: quoted in `{{...}}`, plain text as
+//!   a subexpression (`{{concat (bounded 75 name) ".fifo"}}`).
 //! - `eq`, `ne`, `gt`, `lt`, `and`, `or`, `not`, `contains` for conditions;
 //!   `lower`, `upper`, `join` (a list with a separator) and `seconds` (a
 //!   duration in seconds) as values.
@@ -26,6 +36,7 @@ use std::collections::BTreeMap;
 
 use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, handlebars_helper};
 use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
 
 use crate::library::TemplateFile;
 
@@ -53,6 +64,8 @@ impl Renderer {
         hb.register_helper("include", Box::new(Include));
         hb.register_helper("concat", Box::new(concat_helper));
         hb.register_helper("hcl", Box::new(hcl_helper));
+        hb.register_helper("gha", Box::new(gha_helper));
+        hb.register_helper("bounded", Box::new(bounded_helper));
         hb.register_helper("eq", Box::new(eq));
         hb.register_helper("ne", Box::new(ne));
         hb.register_helper("gt", Box::new(gt));
@@ -237,6 +250,28 @@ fn hcl_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, ou
     Ok(())
 }
 
+/// A quoted workflow string in which no `${{` starts an expression.
+pub fn gha_quote(s: &str) -> String {
+    quote(&s.replace("${{", "${{ '${{' }}"))
+}
+
+fn gha_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let joined: String = h.params().iter().map(|p| text(p.value())).collect();
+    out.write(&gha_quote(&joined))?;
+    Ok(())
+}
+
+/// `name` if it has at most `max` characters, else a prefix of it, `-` and
+/// 8 hex digits of its SHA-256 (exactly `max` characters).
+pub fn bounded(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        return name.to_string();
+    }
+    let hash: String = Sha256::digest(name.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let prefix: String = name.chars().take(max.saturating_sub(9)).collect();
+    format!("{}-{hash}", prefix.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+}
+
 fn truthy(v: &Json) -> bool {
     match v {
         Json::Null => false,
@@ -267,6 +302,10 @@ handlebars_helper!(contains: |list: Json, x: Json| match list {
 handlebars_helper!(lower: |s: str| s.to_lowercase());
 handlebars_helper!(upper: |s: str| s.to_uppercase());
 handlebars_helper!(seconds: |d: Json| duration_seconds(d));
+handlebars_helper!(bounded_helper: |max: u64, *args| {
+    let joined: String = args.iter().skip(1).map(|v| text(v)).collect();
+    bounded(&joined, usize::try_from(max).unwrap_or(usize::MAX))
+});
 handlebars_helper!(join: |list: Json, sep: str| match list {
     Json::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(sep),
     other => text(other),
@@ -333,6 +372,25 @@ mod tests {
     #[test]
     fn hcl_strings_cannot_interpolate() {
         assert_eq!(hcl_quote("${var.x} %{if}"), r#""$${var.x} %%{if}""#);
+    }
+
+    #[test]
+    fn workflow_strings_never_become_expressions() {
+        let out = render("a: {{gha x}}", serde_json::json!({"x": "${{ secrets.T }} $(id)"})).unwrap();
+        assert_eq!(out, r#"a: "${{ '${{' }} secrets.T }} $(id)""#);
+    }
+
+    #[test]
+    fn bounded_names_keep_distinct() {
+        assert_eq!(bounded("payments-db-production", 40), "payments-db-production");
+        let long = bounded("inventory-stock-cache-production-eu-west-one", 28);
+        assert_eq!(long.chars().count(), 28);
+        assert!(long.starts_with("inventory-stock-cac-"));
+        assert_ne!(long, bounded("inventory-stock-cache-production-eu-west-two", 28));
+        let out = render("a: {{bounded 12 x \"-\" y}}", serde_json::json!({"x": "abc", "y": "def"})).unwrap();
+        assert_eq!(out, r#"a: "abc-def""#);
+        let out = render("a: {{concat (bounded 12 x) \".fifo\"}}", serde_json::json!({"x": "abc"})).unwrap();
+        assert_eq!(out, r#"a: "abc.fifo""#);
     }
 
     #[test]
