@@ -16,13 +16,16 @@
 //! | kubernetes | `kubernetes/<name>.yaml.hbs`        | `<service>/kubernetes/<env>/<name>.yaml`      |
 //! | terraform  | `terraform/<name>.tf.hbs`           | `<service>/terraform/<env>/<name>.tf`         |
 //! |            | a resource type's `terraform = ...` | `<service>/terraform/<env>/<resource>.tf`     |
-//! | workflows  | `workflows/<name>.yml.hbs`          | `<service>/.github/workflows/<name>.yml`      |
+//! | workflows  | `workflows/<name>.yml.hbs`          | `.github/workflows/<service>-<name>.yml`      |
 //! | dashboards | `dashboards/<name>.json.hbs`        | `<service>/dashboards/<name>.json`            |
 //! | alerts     | `alerts/<name>.yaml.hbs`            | `<service>/alerts/<env>/<name>.yaml`          |
 //! | catalog    | `catalog/catalog-info.yaml.hbs`     | `<service>/catalog-info.yaml`                 |
 //!
 //! Templates under `<target>/workspace/` render once for the whole workspace
 //! (`catalog-info.yaml` at the root; workflows under `.github/workflows/`).
+//! Every workflow lands in the one flat `.github/workflows/` of the output,
+//! because GitHub runs workflows only from the repository's own flat
+//! `.github/workflows/`: installing them is one directory copy.
 //! Terraform files are rendered only for services that have resources.
 //! Plus `platc-index.json`, the build index of every file.
 
@@ -95,7 +98,7 @@ impl Target {
         match self {
             Target::Kubernetes => format!("{service}/kubernetes/{env}/{file}"),
             Target::Terraform => format!("{service}/terraform/{env}/{file}"),
-            Target::Workflows => format!("{service}/.github/workflows/{file}"),
+            Target::Workflows => format!(".github/workflows/{service}-{file}"),
             Target::Dashboards => format!("{service}/dashboards/{file}"),
             Target::Alerts => format!("{service}/alerts/{env}/{file}"),
             Target::Catalog => format!("{service}/{file}"),

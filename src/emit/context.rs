@@ -16,12 +16,16 @@
 //!
 //! - `source_dir`: the directory of the service's `service.plat`
 //!   (workspace-relative, `""` at the root): CI path filters, build context.
+//! - `stdlib_dir`: the workspace's standard-library overlay directory
+//!   (`platform`), or null: CI path filters.
+//! - `image_registry`: the registry host of `service.image` (`ghcr.io`), for
+//!   CI to log in to.
 //! - `environments`: the workspace's environments in deploy order, each with
 //!   its values (`cluster`, `approval`, `domain`), `first`, `last`,
 //!   `previous` (a name or null) and the service's `image` there.
 //! - `slo`: the tier's objectives as numbers, or null without `slo`:
-//!   `availability.{percent, target, budget}` (99.95 → 0.9995, 0.0005) and
-//!   `latency.{seconds, budget, le_regex}` (300ms → 0.3; the p99 objective
+//!   `availability.{name, percent, target, budget}` (99.95 → 0.9995, 0.0005)
+//!   and `latency.{name, seconds, budget, le_regex}` (300ms → 0.3; the p99 objective
 //!   allows 1% of requests to be slower, budget 0.01; `le_regex` matches the
 //!   histogram bucket `le` label of the threshold however the client wrote
 //!   it, `1` or `1.0`, for a PromQL raw string).
@@ -59,6 +63,8 @@ pub fn service_base(service: &Service, model: &Model, graph: &Graph, lib: &Libra
     let dir = service.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
     ctx.insert("source_dir".into(), Json::String(dir.to_string()));
     ctx.insert("environments".into(), environments(service, model, lib));
+    let overlay = model.workspace.stdlib.as_ref().map(|(d, _)| d.trim_start_matches("./").trim_end_matches('/'));
+    ctx.insert("stdlib_dir".into(), overlay.map(|d| Json::String(d.to_string())).unwrap_or(Json::Null));
     ctx.insert("workspace".into(), model.workspace.to_json());
     ctx.insert("namespace".into(), Json::String(namespace(&service.name)));
     let deps = graph.service_dependencies(&service.name);
@@ -149,6 +155,7 @@ pub fn instance(
     ctx.insert("environment".into(), Json::Object(envj));
 
     ctx.insert("image".into(), Json::String(image_ref(inst)));
+    ctx.insert("image_registry".into(), Json::String(registry_host(inst.str("image").unwrap_or(""))));
     ctx.insert("labels".into(), labels(service, inst, &env.name));
     ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
 
@@ -238,11 +245,11 @@ fn slo(inst: &Instance) -> Json {
         return Json::Null;
     }
     let availability =
-        percent.map(|p| json!({ "percent": p, "target": decimal(p / 100.0), "budget": decimal((100.0 - p) / 100.0) }));
+        percent.map(|p| json!({ "name": "availability", "percent": p, "target": decimal(p / 100.0), "budget": decimal((100.0 - p) / 100.0) }));
     let latency = latency.map(|s| {
         let text = format!("{s}");
         let le_regex = if s.fract() == 0.0 { format!("{text}(\\.0)?") } else { text.replace('.', "\\.") };
-        json!({ "seconds": decimal(s), "budget": 0.01, "le_regex": le_regex })
+        json!({ "name": "latency", "seconds": decimal(s), "budget": 0.01, "le_regex": le_regex })
     });
     json!({ "availability": availability, "latency": latency })
 }
@@ -288,6 +295,16 @@ pub fn workspace(model: &Model) -> Json {
         })
         .collect();
     json!({ "workspace": model.workspace.to_json(), "services": services, "systems": systems })
+}
+
+/// The registry host of an image repository, as docker reads it: the first
+/// path segment when it looks like a host (`ghcr.io`, `localhost:5000`),
+/// else Docker Hub.
+fn registry_host(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first.to_string(),
+        _ => "docker.io".to_string(),
+    }
 }
 
 /// `repository:tag@digest`, or without the parts not given.

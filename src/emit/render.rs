@@ -9,7 +9,8 @@
 //!   `#` or `: ` cannot change the structure of the output.
 //! - `{{json value}}` lands as the value's JSON: numbers and booleans stay
 //!   typed, lists and maps become inline JSON (valid YAML flow style).
-//! - `{{concat a "-" b}}` joins values into one quoted string.
+//! - `{{concat a "-" b}}` joins values into one quoted string (as a
+//!   subexpression, `(concat a b)`, the joined text itself).
 //! - `{{hcl value}}` is a quoted HCL string (`${` and `%{` escaped).
 //! - `{{gha value}}` is a quoted string for a GitHub Actions workflow: as
 //!   `{{value}}`, and every `${{` in it is written `${{ '${{' }}`, an
@@ -238,12 +239,6 @@ fn text(v: &Json) -> String {
     }
 }
 
-fn concat_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let joined: String = h.params().iter().map(|p| text(p.value())).collect();
-    out.write(&quote(&joined))?;
-    Ok(())
-}
-
 fn hcl_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
     let joined: String = h.params().iter().map(|p| text(p.value())).collect();
     out.write(&hcl_quote(&joined))?;
@@ -302,6 +297,7 @@ handlebars_helper!(contains: |list: Json, x: Json| match list {
 handlebars_helper!(lower: |s: str| s.to_lowercase());
 handlebars_helper!(upper: |s: str| s.to_uppercase());
 handlebars_helper!(seconds: |d: Json| duration_seconds(d));
+handlebars_helper!(concat_helper: |*args| args.iter().map(|v| text(v)).collect::<String>());
 handlebars_helper!(bounded_helper: |max: u64, *args| {
     let joined: String = args.iter().skip(1).map(|v| text(v)).collect();
     bounded(&joined, usize::try_from(max).unwrap_or(usize::MAX))
