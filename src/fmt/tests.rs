@@ -320,7 +320,9 @@ fn a_comment_in_every_gap_is_kept() {
 /// format back to themselves.
 #[test]
 fn indentation_and_line_ends_are_restored() {
-    for (path, text) in corpus() {
+    // Indentation inside a `"""` string is its content, not layout: such
+    // files are not flattened here.
+    for (path, text) in corpus().into_iter().filter(|(_, t)| !t.contains("\"\"\"")) {
         let formatted = fmt(&text);
         let flat: String = formatted.lines().map(|l| format!("{}\r\n", l.trim_start())).collect();
         assert_eq!(fmt(&flat), formatted, "{}", path.display());
