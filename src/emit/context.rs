@@ -6,8 +6,8 @@
 //! Templates read it as `service.*`, `workspace.*`, `environment.*`,
 //! `labels`, `image`, `config`, `secrets`, `network`, `resources`, `apis`,
 //! `dependencies`, `overrides`, `waivers`, `language`, `source`,
-//! `source_dir`, `environments` and `slo`. The README's "Templates" section
-//! lists every field.
+//! `source_dir`, `environments` and `slo`. `docs/templates.md` lists every
+//! field; keep it in step with this file.
 //!
 //! What the other outputs (Terraform, workflows, dashboards, alerts) need
 //! beyond the resolved values is computed here and kept mechanical; the
