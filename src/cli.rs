@@ -289,11 +289,12 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
         .map(|m| m.services.iter().map(|s| s.overrides.len() + s.waivers.len()).sum())
         .unwrap_or(0);
     if escapes > 0 && format == Format::Human {
-        eprintln!(
-            "{} in effect (listed in {}/platc-index.json)",
-            plural(escapes, "override or waiver"),
-            display(&loaded.out)
-        );
+        let what = if escapes == 1 {
+            "1 override or waiver is".to_string()
+        } else {
+            format!("{escapes} overrides and waivers are")
+        };
+        eprintln!("{what} in effect (listed in {}/platc-index.json)", display(&loaded.out));
     }
     eprintln!(
         "built {} files for {} into {} ({} written, {} removed, {} unchanged) in {:.2}s",
