@@ -57,7 +57,8 @@ options (full, peers, all):
   --json FILE              also write the results as JSON
 
 environment: PEERS (where run.sh installed the peers, default ~/.cache/platc-peers),
-PLATC_BENCH_PEERS (the peer benchmark, default ../shared/bench/peers of the repository)
+PLATC_BENCH_PEERS (the peer benchmark; default: ../shared/bench/peers next to the
+repository, or next to the main checkout of a git worktree)
 ";
 
 /// Options shared by the measuring commands.
@@ -102,14 +103,21 @@ fn run(args: &[String]) -> Result<(), String> {
         }
         [cmd @ ("full" | "peers" | "all"), rest @ ..] => {
             let options = options(rest)?;
+            // Find the peers before spending an hour on the full workload.
+            let setup = if matches!(*cmd, "peers" | "all") { Some(peers::setup(&options)?) } else { None };
             let mut report = report::Report::new();
-            if matches!(*cmd, "full" | "all") {
-                full::run(&options, &mut report)?;
-            }
-            if matches!(*cmd, "peers" | "all") {
-                peers::run(&options, &mut report)?;
-            }
-            report.finish(&options)
+            let measured = (|| {
+                if matches!(*cmd, "full" | "all") {
+                    full::run(&options, &mut report)?;
+                }
+                if let Some(setup) = &setup {
+                    peers::run(&options, setup, &mut report)?;
+                }
+                Ok::<(), String>(())
+            })();
+            // What was measured is reported even when a later step failed.
+            report.finish(&options)?;
+            measured
         }
         [] | ["-h" | "--help" | "help"] => {
             print!("{USAGE}");

@@ -74,9 +74,9 @@ impl Cmd {
         Ok(secs)
     }
 
-    /// Peak resident set size in KiB, from one run under `/usr/bin/time`.
-    pub fn peak_rss_kib(&self) -> Result<u64, String> {
-        let mut wrapped = Cmd::new("/usr/bin/time", &["-f", "%M"]);
+    /// Peak resident set size and CPU time of one run under `/usr/bin/time`.
+    pub fn usage(&self) -> Result<Usage, String> {
+        let mut wrapped = Cmd::new("/usr/bin/time", &["-f", "platc-bench-usage %M %U %S %e"]);
         wrapped.args.push(self.program.display().to_string());
         wrapped.args.extend(self.args.iter().cloned());
         wrapped.stdout = self.stdout.clone();
@@ -85,11 +85,28 @@ impl Cmd {
         if !out.status.success() {
             return Err(format!("{} failed ({}):\n{}", self.shown(), out.status, tail(&err, 20)));
         }
-        err.lines()
+        let fields: Vec<f64> = err
+            .lines()
             .rev()
-            .find_map(|l| l.trim().parse().ok())
-            .ok_or_else(|| format!("no peak RSS in /usr/bin/time's output: {err}"))
+            .find_map(|l| l.strip_prefix("platc-bench-usage "))
+            .map(|l| l.split_whitespace().filter_map(|v| v.parse().ok()).collect())
+            .unwrap_or_default();
+        match fields[..] {
+            [rss, user, sys, wall] => Ok(Usage { rss_kib: rss as u64, user_s: user, sys_s: sys, wall_s: wall }),
+            _ => Err(format!("no usage in /usr/bin/time's output: {err}")),
+        }
     }
+}
+
+/// What `/usr/bin/time` says about one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Usage {
+    /// Peak resident set size.
+    pub rss_kib: u64,
+    /// CPU time in user mode and in the kernel (all threads), and wall time.
+    pub user_s: f64,
+    pub sys_s: f64,
+    pub wall_s: f64,
 }
 
 fn tail(s: &str, lines: usize) -> String {
@@ -189,15 +206,27 @@ pub fn machine() -> Machine {
     }
 }
 
-/// `git describe --always --dirty` of the repository the harness is in: which
-/// platc was measured.
+/// Which platc was measured: the last commit that changed its sources
+/// (`src/`, `stdlib/`, `grammar/`, `Cargo.toml`, `Cargo.lock`), and whether
+/// they have uncommitted changes. The harness's own files do not count.
 pub fn revision() -> String {
-    Command::new("git")
-        .args(["describe", "--always", "--dirty", "--abbrev=10"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    const SOURCES: [&str; 6] = ["--", "src", "stdlib", "grammar", "Cargo.toml", "Cargo.lock"];
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let mut log = vec!["log", "-1", "--format=%h (%cs)"];
+    log.extend(SOURCES);
+    let mut status = vec!["status", "--porcelain"];
+    status.extend(SOURCES);
+    match (git(&log), git(&status)) {
+        (Some(commit), Some(changes)) if changes.is_empty() => format!("{commit}, sources clean"),
+        (Some(commit), Some(_)) => format!("{commit} with uncommitted changes to its sources"),
+        _ => "unknown".into(),
+    }
 }

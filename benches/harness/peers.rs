@@ -15,7 +15,7 @@
 //! - a `tree-write` row writes platc's own output files again with `std::fs`
 //!   (one thread, in process): what the file system alone costs for this
 //!   tree, since the peers write one file and platc writes 3*N;
-//! - peak RSS from one run under `/usr/bin/time -f %M`.
+//! - peak RSS and CPU time from one run under `/usr/bin/time`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -30,14 +30,31 @@ use crate::{Options, PLATC, fresh_dir, peer_workload};
 /// The name of the row that writes platc's files again, with no compiling.
 pub const TREE_WRITE: &str = "tree-write";
 
-/// The peer benchmark's directory: `../shared/bench/peers` next to the
-/// repository, or `$PLATC_BENCH_PEERS` (for a checkout elsewhere).
+/// The peer benchmark's directory: `$PLATC_BENCH_PEERS`, or
+/// `../shared/bench/peers` next to the repository, or next to the main
+/// checkout when this is a git worktree.
 fn peers_dir() -> Result<PathBuf, String> {
-    let d = match std::env::var_os("PLATC_BENCH_PEERS") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/peers"),
-    };
-    d.canonicalize().map_err(|e| format!("{}: {e} (the peer benchmark is not there)", d.display()))
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PLATC_BENCH_PEERS").map(PathBuf::from).into_iter().collect();
+    candidates.push(manifest.join("../shared/bench/peers"));
+    let common = Command::new("git")
+        .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
+        .current_dir(manifest)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if let Some(main) = common.as_deref().and_then(Path::parent) {
+        candidates.push(main.join("../shared/bench/peers"));
+    }
+    candidates.iter().find_map(|d| d.join("gen.py").exists().then(|| d.canonicalize().ok()).flatten()).ok_or_else(
+        || {
+            format!(
+                "the peer benchmark is not in {}: set PLATC_BENCH_PEERS",
+                candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(" or ")
+            )
+        },
+    )
 }
 
 /// Where `run.sh install` puts the peers and the venv with pyyaml.
@@ -136,19 +153,35 @@ impl Size<'_> {
     }
 }
 
-pub fn run(o: &Options, report: &mut Report) -> Result<(), String> {
+/// Where the peer benchmark and its Python are.
+pub struct Setup {
+    peers: PathBuf,
+    python: PathBuf,
+}
+
+/// Finds the peer benchmark, the venv of `run.sh install` and every peer's
+/// program, before anything is measured.
+pub fn setup(o: &Options) -> Result<Setup, String> {
     let peers = peers_dir()?;
+    let install = format!("bash {}/run.sh install {}", peers.display(), o.peers.join(" "));
     let python = installed().join("venv/bin/python");
     if !python.exists() {
-        return Err(format!(
-            "{} is missing: run `bash {}/run.sh install jrsonnet kcl` first",
-            python.display(),
-            peers.display()
-        ));
+        return Err(format!("{} is missing: run `{install}` first", python.display()));
     }
+    for peer in &o.peers {
+        let argv = peer_command(&peers, peer, 1, Path::new("/nonexistent"))?;
+        let program = argv.first().ok_or("empty peer command")?;
+        if program.starts_with('/') && !Path::new(program).exists() {
+            return Err(format!("{peer} is not installed ({program} is missing): run `{install}`"));
+        }
+    }
+    Ok(Setup { peers, python })
+}
+
+pub fn run(o: &Options, setup: &Setup, report: &mut Report) -> Result<(), String> {
     for &n in &o.sizes {
         eprintln!("peers, {n} services: generating and checking");
-        let set = size(n, o, &peers, &python)?;
+        let set = size(n, o, &setup.peers, &setup.python)?;
         report.peers.push(set);
         println!("{}", report.peers_markdown());
     }
@@ -242,15 +275,15 @@ fn size(n: usize, o: &Options, peers: &Path, python: &Path) -> Result<PeerSet, S
     let load_after = load();
     let mut rows = Vec::new();
     for ((t, sample), check) in tools.iter().zip(samples).zip(checks) {
-        let (command, rss_kib) = match &t.kind {
+        let (command, usage) = match &t.kind {
             Kind::Platc => {
                 let cmd = at.platc("rss")?;
-                (cmd.shown(), Some(cmd.peak_rss_kib()?))
+                (cmd.shown(), Some(cmd.usage()?))
             }
-            Kind::Peer(cmd) => (cmd.shown(), Some(cmd.peak_rss_kib()?)),
+            Kind::Peer(cmd) => (cmd.shown(), Some(cmd.usage()?)),
             Kind::TreeWrite(_) => ("std::fs::write of platc's files, one thread, in process".into(), None),
         };
-        rows.push(PeerRow { tool: t.name.clone(), command, sample, rss_kib, check });
+        rows.push(PeerRow { tool: t.name.clone(), command, sample, usage, check });
     }
     for scratch in ["plat-out", "tree-write"] {
         let d = dir.join(scratch);

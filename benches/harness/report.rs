@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::Options;
-use crate::measure::{Machine, Sample, load, machine, revision};
+use crate::measure::{Machine, Sample, Usage, load, machine, revision};
 
 /// One size of the full workload.
 pub struct FullRow {
@@ -18,7 +18,8 @@ pub struct FullRow {
     pub watch: Sample,
     /// What platc watch itself printed (`rebuilt in N ms`), per timed edit.
     pub watch_self_ms: Vec<f64>,
-    pub rss_kib: u64,
+    /// Memory and CPU time of one more cold build.
+    pub usage: Usage,
     pub load_before: String,
     pub load_after: String,
 }
@@ -29,7 +30,7 @@ pub struct PeerRow {
     pub command: String,
     pub sample: Sample,
     /// None for the tree-write row, which runs in the harness's process.
-    pub rss_kib: Option<u64>,
+    pub usage: Option<Usage>,
     pub check: String,
 }
 
@@ -76,6 +77,11 @@ fn mib(kib: u64) -> String {
     format!("{} MB", (kib as f64 * 1024.0 / 1e6).round())
 }
 
+/// CPU time of one run: user + kernel, all threads.
+fn cpu(u: &Usage) -> String {
+    format!("{:.2} + {:.2} s", u.user_s, u.sys_s)
+}
+
 fn ratio(a: f64, b: f64) -> String {
     if a.is_nan() || b.is_nan() || b == 0.0 { "–".into() } else { format!("{:.2}", a / b) }
 }
@@ -100,7 +106,7 @@ impl Report {
     fn header(&self) -> String {
         let m = &self.machine;
         format!(
-            "Machine: {} cores ({}), {:.1} GiB memory, Linux {}. platc {} (release). Load average (1, 5, 15 min) at start: {}.\nCommand: `{}`\n",
+            "Machine: {} cores ({}), {:.1} GiB memory, Linux {}. platc at commit {} (release build). Load average (1, 5, 15 min) at start: {}.\nCommand: `{}`\n",
             m.cores, m.cpu, m.memory_gib, m.kernel, self.revision, self.load_at_start, self.command
         )
     }
@@ -109,13 +115,13 @@ impl Report {
     pub fn full_markdown(&self) -> String {
         let mut s = String::from(
             "### Full build (all outputs, two environments)\n\n\
-             | services | files | cold build | no-op rebuild | one-line edit | watch: edit to disk | watch (platc's own) | peak RSS (cold) | runs | load before → after |\n\
-             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+             | services | files | cold build | no-op rebuild | one-line edit | watch: edit to disk | watch (platc's own) | peak RSS (cold) | CPU user + sys (cold) | runs | load before → after |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
         );
         for r in &self.full {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {:.0} ms | {} | {} | {} → {} |",
+                "| {} | {} | {} | {} | {} | {} | {:.0} ms | {} | {} | {} | {} → {} |",
                 r.n,
                 r.files,
                 secs(r.cold.median()),
@@ -123,7 +129,8 @@ impl Report {
                 secs(r.edit.median()),
                 ms(r.watch.median()),
                 median(&r.watch_self_ms),
-                mib(r.rss_kib),
+                mib(r.usage.rss_kib),
+                cpu(&r.usage),
                 r.runs,
                 r.load_before,
                 r.load_after
@@ -158,7 +165,7 @@ impl Report {
                     ratio(b.noop.median(), a.noop.median()),
                     ratio(b.edit.median(), a.edit.median()),
                     ratio(b.watch.median(), a.watch.median()),
-                    ratio(b.rss_kib as f64, a.rss_kib as f64)
+                    ratio(b.usage.rss_kib as f64, a.usage.rss_kib as f64)
                 );
             }
         }
@@ -202,18 +209,19 @@ impl Report {
         for p in &self.peers {
             let _ = write!(
                 s,
-                "\n{} services ({} rounds after a warm-up round; platc wrote {} files):\n\n| tool | median | min–max | peak RSS | check.py |\n|---|---:|---:|---:|---|\n",
+                "\n{} services ({} timed rounds after a warm-up round; platc wrote {} files):\n\n| tool | median | min–max | peak RSS | CPU user + sys (one run) | check.py |\n|---|---:|---:|---:|---:|---|\n",
                 p.n, p.runs, p.platc_files
             );
             for r in &p.rows {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {}–{} | {} | {} |",
+                    "| {} | {} | {}–{} | {} | {} | {} |",
                     r.tool,
                     secs(r.sample.median()),
                     secs(r.sample.min()),
                     secs(r.sample.max()),
-                    r.rss_kib.map(mib).unwrap_or_else(|| "–".into()),
+                    r.usage.map(|u| mib(u.rss_kib)).unwrap_or_else(|| "–".into()),
+                    r.usage.as_ref().map(cpu).unwrap_or_else(|| "–".into()),
                     r.check
                 );
             }
@@ -273,7 +281,7 @@ impl Report {
         );
         add(
             "N = 10,000: peak memory under 1 GB (cold full build)",
-            full(10000).map(|r| (mib(r.rss_kib), (r.rss_kib as f64) * 1024.0 < 1e9)),
+            full(10000).map(|r| (mib(r.usage.rss_kib), (r.usage.rss_kib as f64) * 1024.0 < 1e9)),
         );
         let mut s = String::from("### Targets of issue 5\n\n| target | measured | |\n|---|---|---|\n");
         for (what, m, ok) in rows {
@@ -321,7 +329,7 @@ impl Report {
                     ("edit_s", sample_json(&r.edit)),
                     ("watch_s", sample_json(&r.watch)),
                     ("watch_self_ms", list(r.watch_self_ms.iter().map(|v| num(*v)))),
-                    ("peak_rss_kib", r.rss_kib.to_string()),
+                    ("usage", usage_json(&r.usage)),
                     ("load_before", string(&r.load_before)),
                     ("load_after", string(&r.load_after)),
                 ])
@@ -336,7 +344,7 @@ impl Report {
                         ("tool", string(&r.tool)),
                         ("command", string(&r.command)),
                         ("seconds", sample_json(&r.sample)),
-                        ("peak_rss_kib", r.rss_kib.map(|k| k.to_string()).unwrap_or_else(|| "null".into())),
+                        ("usage", r.usage.as_ref().map(usage_json).unwrap_or_else(|| "null".into())),
                         ("check", string(&r.check)),
                     ])
                 });
@@ -367,6 +375,15 @@ impl Report {
             ("peers", list(peers.into_iter())),
         ]) + "\n"
     }
+}
+
+fn usage_json(u: &Usage) -> String {
+    obj(&[
+        ("peak_rss_kib", u.rss_kib.to_string()),
+        ("user_s", num(u.user_s)),
+        ("sys_s", num(u.sys_s)),
+        ("wall_s", num(u.wall_s)),
+    ])
 }
 
 fn sample_json(s: &Sample) -> String {
