@@ -228,7 +228,7 @@ fn violation(
     schema: &Record,
 ) -> Diagnostic {
     let s = scope(service, instance, model, env, schema);
-    let mut read: Vec<Origin> = Vec::new();
+    let mut read: Vec<&Origin> = Vec::new();
     let _ = eval::eval(&p.require, &s, &mut read).unwrap_or(EVal::Null);
     let written = |o: &Origin| matches!(o.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_));
     let mut d = Diagnostic::error(

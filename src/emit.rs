@@ -176,14 +176,21 @@ pub fn emit(
     files: &SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Output> {
-    let (renderer, problems) = Renderer::new(&lib.templates);
+    let targets: Vec<Target> = if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() };
+    let resource_templates: BTreeSet<&str> =
+        lib.resource_types.values().filter_map(|rt| rt.terraform.as_ref().map(|(t, _)| t.as_str())).collect();
+    // Only the templates of the targets being built are compiled (partials
+    // always: any template may include one).
+    let wanted = |name: &str| {
+        name.rsplit('/').next().is_some_and(|f| f.starts_with('_'))
+            || targets.iter().any(|t| name.strip_prefix(t.name()).is_some_and(|rest| rest.starts_with('/')))
+            || (targets.contains(&Target::Terraform) && resource_templates.contains(name))
+    };
+    let (renderer, problems) = Renderer::new(&lib.templates, wanted);
     if !problems.is_empty() {
         diags.extend(problems.iter().map(|p| template_diag(p, lib, None)));
         return None;
     }
-    let targets: Vec<Target> = if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() };
-    let resource_templates =
-        lib.resource_types.values().filter_map(|rt| rt.terraform.as_ref().map(|(t, _)| t.as_str())).collect();
     let plan = Plan {
         keep_docs: options.keep_docs,
         resource_templates,

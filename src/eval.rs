@@ -60,12 +60,13 @@ pub struct Scope<'a> {
 /// An evaluation error: where, and what went wrong.
 pub type Error = (Span, String);
 
-/// Evaluates a condition; `read` collects the origins of service values used.
-pub fn eval(e: &Expr, s: &Scope, read: &mut Vec<Origin>) -> Result<EVal, Error> {
+/// Evaluates a condition; `read` collects the origins of service values
+/// used (pass a `Vec` only when they are wanted: for a message).
+pub fn eval<'a>(e: &Expr, s: &Scope<'a>, read: &mut Vec<&'a Origin>) -> Result<EVal, Error> {
     eval_hint(e, s, read, None)
 }
 
-fn eval_hint(e: &Expr, s: &Scope, read: &mut Vec<Origin>, hint: Option<&Type>) -> Result<EVal, Error> {
+fn eval_hint<'a>(e: &Expr, s: &Scope<'a>, read: &mut Vec<&'a Origin>, hint: Option<&Type>) -> Result<EVal, Error> {
     Ok(match &e.kind {
         ExprKind::Null => EVal::Null,
         ExprKind::Bool(b) => EVal::Bool(*b),
@@ -110,8 +111,8 @@ fn eval_hint(e: &Expr, s: &Scope, read: &mut Vec<Origin>, hint: Option<&Type>) -
         ExprKind::Binary { op, lhs, rhs } => {
             let lt = type_of(lhs, s);
             let rt = type_of(rhs, s);
-            let l = eval_hint(lhs, s, read, rt.as_ref())?;
-            let r = eval_hint(rhs, s, read, lt.as_ref())?;
+            let l = eval_hint(lhs, s, read, rt)?;
+            let r = eval_hint(rhs, s, read, lt)?;
             EVal::Bool(compare(*op, &l, &r, e.span)?)
         }
         ExprKind::Call { name, args } => {
@@ -129,7 +130,12 @@ fn truth(v: &EVal, span: Span) -> Result<bool, Error> {
 }
 
 /// Resolves a dotted reference; returns its value and its schema type.
-fn reference(path: &[String], span: Span, s: &Scope, read: &mut Vec<Origin>) -> Result<(EVal, Option<Type>), Error> {
+fn reference<'a>(
+    path: &[String],
+    span: Span,
+    s: &Scope<'a>,
+    read: &mut Vec<&'a Origin>,
+) -> Result<(EVal, Option<&'a Type>), Error> {
     let keys: Vec<&str> = path.iter().map(String::as_str).collect();
     match keys.as_slice() {
         ["environment"] | ["environment", "name"] => {
@@ -158,14 +164,14 @@ fn reference(path: &[String], span: Span, s: &Scope, read: &mut Vec<Origin>) -> 
     }
     match crate::merge::get(&s.instance.values, rest) {
         Some(node) => {
-            read.push(node.origin.clone());
-            Ok((from_value(&node.value, ty.as_ref()), ty))
+            read.push(&node.origin);
+            Ok((from_value(&node.value, ty), ty))
         }
         None => Ok((EVal::Null, ty)),
     }
 }
 
-fn type_of(e: &Expr, s: &Scope) -> Option<Type> {
+fn type_of<'a>(e: &Expr, s: &Scope<'a>) -> Option<&'a Type> {
     let ExprKind::Ref(parts) = &e.kind else {
         return None;
     };
@@ -177,11 +183,11 @@ fn type_of(e: &Expr, s: &Scope) -> Option<Type> {
     field_type(s.schema, rest)
 }
 
-fn field_type(rec: &Record, path: &[&str]) -> Option<Type> {
+fn field_type<'a>(rec: &'a Record, path: &[&str]) -> Option<&'a Type> {
     let (first, rest) = path.split_first()?;
     let field = rec.fields.get(*first)?;
     if rest.is_empty() {
-        return Some(field.ty.clone());
+        return Some(&field.ty);
     }
     match &field.ty {
         Type::Record(inner) => field_type(inner, rest),

@@ -244,9 +244,29 @@ pub struct Names<'a> {
 /// Checks every value of `map` against `rec`; `what` names the block for
 /// messages ("service", "service `payments` › health").
 pub fn check_record(map: &Map, rec: &Record, what: &str, at: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
+    check_fields(map, rec, &Where { parent: None, name: what }, at, names, diags);
+}
+
+/// Where a value sits, for messages: `service.health.liveness`. Built as a
+/// chain on the stack and written out only when a message needs it.
+pub struct Where<'a> {
+    parent: Option<&'a Where<'a>>,
+    name: &'a str,
+}
+
+impl std::fmt::Display for Where<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(p) = self.parent {
+            write!(f, "{p}.")?;
+        }
+        f.write_str(self.name)
+    }
+}
+
+fn check_fields(map: &Map, rec: &Record, what: &Where, at: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
     for (key, node) in map {
         match rec.fields.get(key) {
-            Some(field) => check(node, &field.ty, &format!("{what}.{key}"), names, diags),
+            Some(field) => check_at(node, &field.ty, &Where { parent: Some(what), name: key }, names, diags),
             None => diags.push(
                 Diagnostic::error("platc::check::unknown_attribute", format!("unknown attribute `{key}` in {}", what))
                     .label(node.origin.span, "not in the schema")
@@ -266,12 +286,17 @@ pub fn check_record(map: &Map, rec: &Record, what: &str, at: Span, names: &Names
     }
 }
 
-/// Checks one value against a type.
+/// Checks one value against a type; `path` names it in messages.
 pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<Diagnostic>) {
+    check_at(node, ty, &Where { parent: None, name: path }, names, diags)
+}
+
+fn check_at(node: &Node, ty: &Type, at: &Where, names: &Names, diags: &mut Vec<Diagnostic>) {
     let v = &node.value;
     if *v == Value::Null || *ty == Type::Any {
         return;
     }
+    let path = at.name;
     let span = node.origin.span;
     let bad = |diags: &mut Vec<Diagnostic>, detail: Option<String>| {
         let name = path.rsplit('.').next().unwrap_or(path);
@@ -406,7 +431,7 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
         Type::List(inner) => match v {
             Value::List(items) => {
                 for item in items {
-                    check(item, inner, path, names, diags);
+                    check_at(item, inner, at, names, diags);
                 }
             }
             _ => bad(diags, None),
@@ -414,13 +439,13 @@ pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<
         Type::Map(inner) => match v {
             Value::Map(m) => {
                 for (k, item) in m {
-                    check(item, inner, &format!("{path}.{k}"), names, diags);
+                    check_at(item, inner, &Where { parent: Some(at), name: k }, names, diags);
                 }
             }
             _ => bad(diags, None),
         },
         Type::Record(rec) => match v {
-            Value::Map(m) => check_record(m, rec, path, span, names, diags),
+            Value::Map(m) => check_fields(m, rec, at, span, names, diags),
             _ => bad(diags, None),
         },
     }

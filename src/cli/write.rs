@@ -63,11 +63,11 @@ pub fn previous(out: &Path) -> BTreeSet<String> {
 pub fn write(out: &Path, output: &Output, commit: Commit) -> Result<Written, String> {
     let _lock = Lock::acquire(out)?;
     recover(out)?;
+    if is_absent_or_empty(out) {
+        return write_fresh(out, output); // nothing there to refuse to overwrite
+    }
     let old = previous(out);
     refuse(out, output, &old)?;
-    if is_absent_or_empty(out) {
-        return write_fresh(out, output);
-    }
     let files: Vec<(&String, &platc::emit::OutFile)> = output.files.iter().filter(|(p, _)| *p != INDEX_FILE).collect();
     let same =
         platc::par::map(&files, |(path, file)| fs::read(out.join(path)).is_ok_and(|b| b == file.contents.as_bytes()));
@@ -321,19 +321,20 @@ fn in_place(
 }
 
 /// Directories already created, so that thousands of files in the same
-/// few directories make each of them once.
+/// few directories make each of them once (keyed by the path's bytes:
+/// comparing `Path`s component by component is slow).
 #[derive(Default)]
-struct Dirs(Mutex<BTreeSet<PathBuf>>);
+struct Dirs(Mutex<std::collections::HashSet<std::ffi::OsString>>);
 
 impl Dirs {
     fn ensure(&self, dir: Option<&Path>) -> Result<(), String> {
         let Some(dir) = dir else { return Ok(()) };
-        if self.0.lock().map(|d| d.contains(dir)).unwrap_or(false) {
+        if self.0.lock().map(|d| d.contains(dir.as_os_str())).unwrap_or(false) {
             return Ok(());
         }
         fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
         if let Ok(mut d) = self.0.lock() {
-            d.insert(dir.to_path_buf());
+            d.insert(dir.as_os_str().to_owned());
         }
         Ok(())
     }

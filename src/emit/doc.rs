@@ -223,29 +223,30 @@ fn block_safe(s: &str) -> bool {
 /// Whether a string can be written without quotes and read back as the same
 /// string (under YAML 1.1 and 1.2 resolution both).
 pub fn plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
-        return false;
-    };
-    if !(first.is_ascii_alphabetic() || first == '/' || first.is_ascii_digit()) || s.ends_with(' ') {
-        return false;
-    }
-    if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ' ' | '(' | ')' | ',' | '+'))
-    {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else { return false };
+    if !(first.is_ascii_alphanumeric() || first == b'/') || b.last() == Some(&b' ') {
         return false;
     }
-    if s.contains(", ") || s.contains(" (") {
-        return false;
+    // One pass: only safe bytes, and no `, ` or ` (`.
+    let mut prev = 0u8;
+    for &c in b {
+        let ok = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b' ' | b'(' | b')' | b',' | b'+');
+        if !ok || (prev == b',' && c == b' ') || (prev == b' ' && c == b'(') {
+            return false;
+        }
+        prev = c;
     }
     const RESERVED: &[&str] = &["true", "false", "yes", "no", "on", "off", "y", "n", "null", "nan", "inf"];
-    if s.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
+    if b.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
         return false;
     }
     if first.is_ascii_digit() {
         // Only quantity-like words (`500m`, `512Mi`): digits, an optional
         // fraction, then letters that do not make an exponent.
         let digits = s.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
-        let letters_only = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_alphabetic());
-        let dots = s.chars().filter(|c| *c == '.').count();
+        let letters_only = !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_alphabetic());
+        let dots = b.iter().filter(|c| **c == b'.').count();
         return letters_only && dots <= 1 && !digits.starts_with(['e', 'E']) && !digits.starts_with(['x', 'o', 'b']);
     }
     true

@@ -57,7 +57,12 @@ pub struct Renderer {
 
 impl Renderer {
     /// Compiles every template; problems are returned, not fatal.
-    pub fn new(templates: &BTreeMap<String, TemplateFile>) -> (Renderer, Vec<TemplateProblem>) {
+    /// Compiles the templates `wanted` says are needed (partials, and the
+    /// templates of the targets being built); problems are returned, not fatal.
+    pub fn new(
+        templates: &BTreeMap<String, TemplateFile>,
+        wanted: impl Fn(&str) -> bool + Sync,
+    ) -> (Renderer, Vec<TemplateProblem>) {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(quote);
@@ -79,26 +84,29 @@ impl Renderer {
         hb.register_helper("upper", Box::new(upper));
         hb.register_helper("seconds", Box::new(seconds));
         hb.register_helper("join", Box::new(join));
+        // Compile what is wanted, on every core; a partial is registered
+        // under its short name (`{{> pod}}`) and its path (`include`).
+        let list: Vec<(&String, &TemplateFile)> = templates.iter().filter(|(n, _)| wanted(n)).collect();
+        let compiled = crate::par::map(&list, |(_, t)| handlebars::Template::compile(t.text.as_ref()));
         let mut problems = Vec::new();
-        for (name, t) in templates {
-            let partial = name.rsplit('/').next().is_some_and(|f| f.starts_with('_'));
-            let result = if partial {
-                // Both ways: `{{> name}}` as handlebars knows it, and
-                // `{{include "dir/_name.hbs"}}` (see `Include`).
-                let pname = name.rsplit('/').next().unwrap_or(name).trim_start_matches('_').trim_end_matches(".hbs");
-                hb.register_partial(pname, t.text.as_ref())
-                    .and_then(|()| hb.register_template_string(name, t.text.as_ref()))
-            } else {
-                hb.register_template_string(name, t.text.as_ref())
-            };
-            if let Err(e) = result {
-                let (line, column) = e.pos().map(|(l, c)| (Some(l), Some(c))).unwrap_or((None, None));
-                problems.push(TemplateProblem {
-                    template: name.clone(),
-                    line,
-                    column,
-                    message: e.reason().to_string(),
-                });
+        for ((name, _), result) in list.into_iter().zip(compiled) {
+            match result {
+                Ok(template) => {
+                    let file = name.rsplit('/').next().unwrap_or(name);
+                    if file.starts_with('_') {
+                        hb.register_template(file.trim_start_matches('_').trim_end_matches(".hbs"), template.clone());
+                    }
+                    hb.register_template(name, template);
+                }
+                Err(e) => {
+                    let (line, column) = e.pos().map(|(l, c)| (Some(l), Some(c))).unwrap_or((None, None));
+                    problems.push(TemplateProblem {
+                        template: name.clone(),
+                        line,
+                        column,
+                        message: e.reason().to_string(),
+                    });
+                }
             }
         }
         (Renderer { hb }, problems)
@@ -342,7 +350,7 @@ mod tests {
     fn render(t: &str, ctx: Json) -> Result<String, TemplateProblem> {
         let mut templates = BTreeMap::new();
         templates.insert("t.hbs".to_string(), TemplateFile { shown_as: "t.hbs".into(), text: t.into() });
-        let (r, problems) = Renderer::new(&templates);
+        let (r, problems) = Renderer::new(&templates, |_| true);
         assert!(problems.is_empty(), "{problems:?}");
         r.render("t.hbs", &ctx)
     }
