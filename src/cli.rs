@@ -43,7 +43,8 @@ enum Command {
     Build {
         /// A path inside the workspace (default: the current directory).
         path: Option<PathBuf>,
-        /// Output directory (default: <workspace>/gen).
+        /// Output directory (default: <workspace>/gen), or `-`: one YAML
+        /// stream on standard output (YAML outputs only).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Generate only these outputs (repeatable).
@@ -231,6 +232,9 @@ pub fn compile(path: Option<PathBuf>, out: Option<PathBuf>, options: &Options) -
 /// `<workspace>/gen`.
 pub fn out_dir(root: &Path, out: Option<PathBuf>) -> Result<PathBuf, String> {
     match out {
+        Some(o) if o == Path::new("-") => {
+            Err("`--out -` (one YAML stream on standard output) is for `platc build`; give a directory".into())
+        }
         Some(o) => std::env::current_dir().map(|c| c.join(o)).map_err(|e| e.to_string()),
         None => Ok(root.join("gen")),
     }
@@ -273,13 +277,17 @@ fn summary(errors: usize, warnings: usize, consequence: &str) -> String {
 fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, format: Format) -> Result<u8, String> {
     let started = Instant::now();
     let options = Options { targets, ..Options::default() };
-    let loaded = compile(path, out, &options)?;
+    let to_stdout = out.as_deref() == Some(Path::new("-"));
+    let loaded = compile(path, if to_stdout { None } else { out }, &options)?;
     if report(&loaded.compiled, format) {
         return Ok(EXIT_DIAGNOSTICS);
     }
     let Some(output) = &loaded.compiled.output else {
         return Ok(EXIT_DIAGNOSTICS);
     };
+    if to_stdout {
+        return stream(output, &loaded.compiled, started);
+    }
     let written = write::write(&loaded.out, output, write::Commit::Swap)?;
     let services = loaded.compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
     let escapes = loaded
@@ -304,6 +312,35 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
         written.changed.len(),
         written.removed.len(),
         written.unchanged,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+/// `build --out -`: the YAML files as one stream on standard output, all
+/// or nothing (the stream is composed before the first byte is written).
+fn stream(output: &platc::emit::Output, compiled: &Compiled, started: Instant) -> Result<u8, String> {
+    let text = output.yaml_stream().map_err(|path| {
+        let target = output.files.get(path).map(|f| f.kind.split('/').next().unwrap_or("")).unwrap_or("");
+        format!(
+            "`--out -` writes one YAML stream, and `{path}` ({target}) is not YAML\n  \
+             hint: choose YAML outputs with --target (kubernetes, workflows, alerts, catalog), \
+             or write a directory with --out DIR"
+        )
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => {}
+        // The reader stopped early (`| head`): not an error of the build.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+        Err(e) => return Err(format!("cannot write to standard output: {e}")),
+    }
+    let services = compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
+    let files = output.files.len().saturating_sub(1);
+    eprintln!(
+        "built {} for {} to standard output in {:.2}s",
+        plural(files, "file"),
+        plural(services, "service"),
         started.elapsed().as_secs_f64()
     );
     Ok(0)

@@ -162,6 +162,33 @@ pub struct Output {
     pub files: BTreeMap<String, OutFile>,
 }
 
+impl Output {
+    /// Every generated YAML file as one multi-document stream, in path
+    /// order, each file's documents after a `# Source: <path>` comment (as
+    /// `helm template` prints them): what `platc build --out -` writes, for
+    /// `kubectl apply -f -` and other stream readers. The build index is
+    /// left out. `Err` names the first file that is not YAML (Terraform,
+    /// dashboards), which a YAML stream cannot carry.
+    pub fn yaml_stream(&self) -> Result<String, &str> {
+        let yaml = |p: &str| p.ends_with(".yaml") || p.ends_with(".yml");
+        if let Some(p) = self.files.keys().find(|p| *p != INDEX_FILE && !yaml(p)) {
+            return Err(p);
+        }
+        let len = self.files.iter().map(|(p, f)| p.len() + f.contents.len() + 16).sum();
+        let mut out = String::with_capacity(len);
+        for (path, file) in self.files.iter().filter(|(p, _)| *p != INDEX_FILE) {
+            out.push_str("---\n# Source: ");
+            out.push_str(path);
+            out.push('\n');
+            out.push_str(&file.contents);
+            if !file.contents.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Renders every service; `None` if a template or patch failed.
 ///
 /// With `reuse = (previous output, services)`, only those services are

@@ -457,3 +457,22 @@ fn fmt_formats_in_place_and_check_lists_what_it_would_change() {
     assert_eq!(fs::read_to_string(&file).unwrap(), "service {", "a file that does not parse is left alone");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn out_dash_streams_yaml_files_and_refuses_the_rest() {
+    let ws = scratch("monorepo", "stream");
+    let o = platc(&["build", ".", "--out", "-", "--target", "kubernetes"], &ws);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let sources = text.lines().filter(|l| l.starts_with("# Source: ")).count();
+    assert!(sources > 0 && text.starts_with("---\n# Source: "), "{text}");
+    assert!(text.contains("kind: Deployment"));
+    assert!(!text.contains("platc-index.json"));
+    // Terraform is HCL: no stream, nothing on stdout, exit 2 with a hint.
+    let o = platc(&["build", ".", "--out", "-"], &ws);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("--target"), "{}", stderr(&o));
+    // Only build writes a stream.
+    assert_eq!(platc(&["watch", ".", "--out", "-"], &ws).status.code(), Some(2));
+}

@@ -51,6 +51,7 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
     let skip = fs::canonicalize(skip).unwrap_or_else(|_| skip.to_path_buf());
     let mut stack = vec![root.to_path_buf()];
     let mut count = 0usize;
+    let mut found = Vec::new();
     while let Some(dir) = stack.pop() {
         let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
         for entry in entries {
@@ -71,10 +72,14 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
                 if count > MAX_FILES {
                     return Err(format!("more than {MAX_FILES} source files under `{}`", root.display()));
                 }
-                let rel = relative(root, &path)?;
-                sources.insert_bytes(rel, read_limited(&path, MAX_FILE_BYTES + 1)?);
+                found.push((relative(root, &path)?, path));
             }
         }
+    }
+    // Reading is a system call or three per file: on every core.
+    let read = platc::par::map(&found, |(_, path)| read_limited(path, MAX_FILE_BYTES + 1));
+    for ((rel, _), bytes) in found.into_iter().zip(read) {
+        sources.insert_bytes(rel, bytes?);
     }
     let root = root.to_path_buf();
     sources.set_loader(Box::new(move |rel: &str| load_inside(&root, rel)));
