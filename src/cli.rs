@@ -289,7 +289,7 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
         return stream(output, &loaded.compiled, started);
     }
     let written = write::write(&loaded.out, output, write::Commit::Swap)?;
-    let services = loaded.compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
+    let services = service_count(&loaded.compiled);
     let escapes = loaded
         .compiled
         .model
@@ -335,7 +335,7 @@ fn stream(output: &platc::emit::Output, compiled: &Compiled, started: Instant) -
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
         Err(e) => return Err(format!("cannot write to standard output: {e}")),
     }
-    let services = compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
+    let services = service_count(compiled);
     let files = output.files.len().saturating_sub(1);
     eprintln!(
         "built {} for {} to standard output in {:.2}s",
@@ -351,11 +351,16 @@ fn check(path: Option<PathBuf>, format: Format) -> Result<u8, String> {
     if report(&loaded.compiled, format) {
         return Ok(EXIT_DIAGNOSTICS);
     }
-    let services = loaded.compiled.model.as_ref().map(|m| m.services.len()).unwrap_or(0);
+    let services = service_count(&loaded.compiled);
     if format == Format::Human {
         eprintln!("checked {}: no errors", plural(services, "service"));
     }
     Ok(0)
+}
+
+/// How many services a compilation resolved.
+fn service_count(c: &Compiled) -> usize {
+    c.model.as_ref().map_or(0, |m| m.services.len())
 }
 
 pub fn plural(n: usize, what: &str) -> String {

@@ -48,7 +48,7 @@ use crate::library::Library;
 use crate::model::{Model, Service};
 use crate::span::SourceMap;
 use doc::Doc;
-use render::{Renderer, TemplateProblem};
+use render::{Renderer, TemplateProblem, is_partial};
 
 /// The build index's file name, at the root of the output directory.
 pub const INDEX_FILE: &str = "platc-index.json";
@@ -170,8 +170,7 @@ impl Output {
     /// left out. `Err` names the first file that is not YAML (Terraform,
     /// dashboards), which a YAML stream cannot carry.
     pub fn yaml_stream(&self) -> Result<String, &str> {
-        let yaml = |p: &str| p.ends_with(".yaml") || p.ends_with(".yml");
-        if let Some(p) = self.files.keys().find(|p| *p != INDEX_FILE && !yaml(p)) {
+        if let Some(p) = self.files.keys().find(|p| *p != INDEX_FILE && Format::of(p) != Format::Yaml) {
             return Err(p);
         }
         let len = self.files.iter().map(|(p, f)| p.len() + f.contents.len() + 16).sum();
@@ -209,7 +208,7 @@ pub fn emit(
     // Only the templates of the targets being built are compiled (partials
     // always: any template may include one).
     let wanted = |name: &str| {
-        name.rsplit('/').next().is_some_and(|f| f.starts_with('_'))
+        is_partial(name)
             || targets.iter().any(|t| name.strip_prefix(t.name()).is_some_and(|rest| rest.starts_with('/')))
             || (targets.contains(&Target::Terraform) && resource_templates.contains(name))
     };
@@ -218,15 +217,22 @@ pub fn emit(
         diags.extend(problems.iter().map(|p| template_diag(p, lib, None)));
         return None;
     }
-    let plan = Plan {
-        keep_docs: options.keep_docs,
-        resource_templates,
-        model,
-        graph,
-        lib,
-        renderer: &renderer,
-        targets: &targets,
-    };
+    // Each target's per-service templates, listed once for every service.
+    let templates = targets
+        .iter()
+        .map(|&target| {
+            let prefix = format!("{}/", target.name());
+            let names = lib
+                .templates
+                .keys()
+                .filter(|k| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+                .filter(|k| !is_partial(k) && !resource_templates.contains(k.as_str()))
+                .map(String::as_str)
+                .collect();
+            (target, names)
+        })
+        .collect();
+    let plan = Plan { keep_docs: options.keep_docs, model, graph, lib, renderer: &renderer, templates };
 
     let services: Vec<&Service> = match reuse {
         Some((_, only)) => model.services.iter().filter(|s| only.contains(&s.name)).collect(),
@@ -264,13 +270,13 @@ pub fn emit(
 
 struct Plan<'a> {
     keep_docs: bool,
-    /// Templates named by resource types: rendered per resource, not per service.
-    resource_templates: std::collections::BTreeSet<&'a str>,
     model: &'a Model,
     graph: &'a Graph,
     lib: &'a Library,
     renderer: &'a Renderer,
-    targets: &'a [Target],
+    /// The targets being built, each with its per-service templates (not
+    /// partials, not the per-resource templates of resource types).
+    templates: Vec<(Target, Vec<&'a str>)>,
 }
 
 impl Plan<'_> {
@@ -333,12 +339,14 @@ impl Plan<'_> {
     /// rendered once into the root of the output.
     fn workspace(&self, target: Target, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
         let prefix = format!("{}/workspace/", target.name());
+        let own = |k: &&String| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')) && !is_partial(k);
+        let workspace_templates: Vec<&String> = self.lib.templates.keys().filter(own).collect();
+        if workspace_templates.is_empty() {
+            return;
+        }
         let ctx = handlebars::Context::from(context::workspace(self.model));
-        for t in self.lib.templates.keys().filter(|k| k.starts_with(&prefix)) {
+        for t in workspace_templates {
             let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
-            if file.starts_with('_') || file.contains('/') {
-                continue;
-            }
             let format = Format::of(&file);
             let text = match self.renderer.render_with(t, &ctx) {
                 Ok(text) => text,
@@ -374,17 +382,8 @@ impl Plan<'_> {
             let ctx = context::instance(&base, s, inst, env, self.model, self.graph, self.lib);
             contexts.push((inst.env.as_str(), inst.resources.is_empty(), handlebars::Context::from(ctx)));
         }
-        for &target in self.targets {
-            let prefix = format!("{}/", target.name());
-            let templates: Vec<&str> = self
-                .lib
-                .templates
-                .keys()
-                .filter(|k| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
-                .filter(|k| !k.rsplit('/').next().is_some_and(|f| f.starts_with('_')))
-                .filter(|k| !self.resource_templates.contains(k.as_str()))
-                .map(String::as_str)
-                .collect();
+        for (target, templates) in &self.templates {
+            let (target, prefix) = (*target, format!("{}/", target.name()));
             let envs: Vec<&(&str, bool, handlebars::Context)> = if target.per_environment() {
                 contexts.iter().collect()
             } else {
@@ -395,7 +394,7 @@ impl Plan<'_> {
                     continue; // no infrastructure of its own
                 }
                 let mut rendered: Vec<(String, Format, Vec<Doc>)> = Vec::new();
-                for t in &templates {
+                for t in templates {
                     let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
                     self.render_into(t, file, ctx, (&s.name, env), &mut rendered, diags);
                 }

@@ -55,6 +55,12 @@ pub struct Renderer {
     hb: Handlebars<'static>,
 }
 
+/// Whether a template is a partial (`_name.hbs`): included by others,
+/// never rendered into a file of its own.
+pub fn is_partial(name: &str) -> bool {
+    name.rsplit('/').next().is_some_and(|f| f.starts_with('_'))
+}
+
 impl Renderer {
     /// Compiles every template; problems are returned, not fatal.
     /// Compiles the templates `wanted` says are needed (partials, and the
@@ -92,8 +98,8 @@ impl Renderer {
         for ((name, _), result) in list.into_iter().zip(compiled) {
             match result {
                 Ok(template) => {
-                    let file = name.rsplit('/').next().unwrap_or(name);
-                    if file.starts_with('_') {
+                    if is_partial(name) {
+                        let file = name.rsplit('/').next().unwrap_or(name);
                         hb.register_template(file.trim_start_matches('_').trim_end_matches(".hbs"), template.clone());
                     }
                     hb.register_template(name, template);
