@@ -232,7 +232,8 @@ pub fn emit(
             (target, names)
         })
         .collect();
-    let plan = Plan { keep_docs: options.keep_docs, model, graph, lib, renderer: &renderer, templates };
+    let shared = context::Shared::new(model, graph, lib);
+    let plan = Plan { keep_docs: options.keep_docs, model, lib, renderer: &renderer, templates, shared };
 
     let services: Vec<&Service> = match reuse {
         Some((_, only)) => model.services.iter().filter(|s| only.contains(&s.name)).collect(),
@@ -271,12 +272,13 @@ pub fn emit(
 struct Plan<'a> {
     keep_docs: bool,
     model: &'a Model,
-    graph: &'a Graph,
     lib: &'a Library,
     renderer: &'a Renderer,
     /// The targets being built, each with its per-service templates (not
     /// partials, not the per-resource templates of resource types).
     templates: Vec<(Target, Vec<&'a str>)>,
+    /// What every service's context shares.
+    shared: context::Shared<'a>,
 }
 
 impl Plan<'_> {
@@ -373,13 +375,13 @@ impl Plan<'_> {
     }
 
     fn service(&self, s: &Service, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
-        let base = context::service_base(s, self.model, self.graph, self.lib);
+        let base = context::service_base(s, &self.shared);
         let mut contexts = Vec::new();
         for inst in &s.instances {
             let Some(env) = self.model.workspace.environments.iter().find(|e| e.name == inst.env) else {
                 continue;
             };
-            let ctx = context::instance(&base, s, inst, env, self.model, self.graph, self.lib);
+            let ctx = context::instance(&base, s, inst, env, &self.shared);
             contexts.push((inst.env.as_str(), inst.resources.is_empty(), handlebars::Context::from(ctx)));
         }
         for (target, templates) in &self.templates {

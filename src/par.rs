@@ -38,7 +38,13 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
         all
     });
     batches.sort_unstable_by_key(|(start, _)| *start);
-    batches.into_iter().flat_map(|(_, rs)| rs).collect()
+    // Sized up front: growing it by doubling would copy (and fault in) the
+    // results several times over.
+    let mut out = Vec::with_capacity(items.len());
+    for (_, rs) in batches {
+        out.extend(rs);
+    }
+    out
 }
 
 /// The number of cores to use, asked of the system once per process.

@@ -56,16 +56,87 @@ pub fn namespace(service: &str) -> String {
     service.to_string()
 }
 
+/// What every context is computed from, and the parts that do not depend on
+/// the service, built once per build: the workspace, each environment, each
+/// language.
+pub struct Shared<'a> {
+    model: &'a Model,
+    graph: &'a Graph,
+    lib: &'a Library,
+    workspace: Json,
+    stdlib_dir: Json,
+    /// `environments`, in deploy order, without the service's `image`.
+    environments: Vec<JMap<String, Json>>,
+    /// `environment`, by name.
+    environment: BTreeMap<String, Json>,
+    /// `language`, by name.
+    languages: BTreeMap<String, Json>,
+}
+
+impl<'a> Shared<'a> {
+    pub fn new(model: &'a Model, graph: &'a Graph, lib: &'a Library) -> Shared<'a> {
+        let overlay = model.workspace.stdlib.as_ref().map(|(d, _)| d.trim_start_matches("./").trim_end_matches('/'));
+        let envs = &model.workspace.environments;
+        let environments = envs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut o = object(map_json(&e.values));
+                if let Some(rec) = lib.schemas.get("environment") {
+                    fill_unset(&mut o, rec);
+                }
+                o.insert("name".into(), Json::String(e.name.clone()));
+                o.insert("first".into(), Json::Bool(i == 0));
+                o.insert("last".into(), Json::Bool(i + 1 == envs.len()));
+                let previous = i.checked_sub(1).and_then(|p| envs.get(p)).map(|p| p.name.clone());
+                o.insert("previous".into(), previous.map(Json::String).unwrap_or(Json::Null));
+                o
+            })
+            .collect();
+        let environment = envs
+            .iter()
+            .map(|env| {
+                let mut o = object(map_json(&env.values));
+                o.insert("name".into(), Json::String(env.name.clone()));
+                if let Some(rec) = lib.schemas.get("environment") {
+                    fill_unset(&mut o, rec);
+                }
+                (env.name.clone(), Json::Object(o))
+            })
+            .collect();
+        let languages = lib
+            .languages
+            .iter()
+            .map(|(name, d)| {
+                let values = crate::value::map_from_body(&d.body, &crate::value::Layer::Defaults, &mut Vec::new());
+                let mut o = object(map_json(&values));
+                o.insert("name".into(), Json::String(d.name.name.clone()));
+                (name.clone(), Json::Object(o))
+            })
+            .collect();
+        Shared {
+            model,
+            graph,
+            lib,
+            workspace: model.workspace.to_json(),
+            stdlib_dir: overlay.map(|d| Json::String(d.to_string())).unwrap_or(Json::Null),
+            environments,
+            environment,
+            languages,
+        }
+    }
+}
+
 /// The service-level part of the context, shared by every environment.
-pub fn service_base(service: &Service, model: &Model, graph: &Graph, lib: &Library) -> JMap<String, Json> {
+pub fn service_base(service: &Service, shared: &Shared) -> JMap<String, Json> {
+    let (model, graph, lib) = (shared.model, shared.graph, shared.lib);
     let mut ctx = JMap::new();
     ctx.insert("source".into(), Json::String(service.path.clone()));
     let dir = service.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
     ctx.insert("source_dir".into(), Json::String(dir.to_string()));
-    ctx.insert("environments".into(), environments(service, model, lib));
-    let overlay = model.workspace.stdlib.as_ref().map(|(d, _)| d.trim_start_matches("./").trim_end_matches('/'));
-    ctx.insert("stdlib_dir".into(), overlay.map(|d| Json::String(d.to_string())).unwrap_or(Json::Null));
-    ctx.insert("workspace".into(), model.workspace.to_json());
+    ctx.insert("environments".into(), environments(service, shared));
+    ctx.insert("stdlib_dir".into(), shared.stdlib_dir.clone());
+    ctx.insert("workspace".into(), shared.workspace.clone());
     ctx.insert("namespace".into(), Json::String(namespace(&service.name)));
     let deps = graph.service_dependencies(&service.name);
     let dependents = graph.dependents(&service.name);
@@ -136,10 +207,9 @@ pub fn instance(
     service: &Service,
     inst: &Instance,
     env: &Environment,
-    model: &Model,
-    graph: &Graph,
-    lib: &Library,
+    shared: &Shared,
 ) -> Json {
+    let (model, graph, lib) = (shared.model, shared.graph, shared.lib);
     let mut ctx = base.clone();
     let mut svc = object(map_json(&inst.values));
     svc.insert("name".into(), Json::String(service.name.clone()));
@@ -147,12 +217,7 @@ pub fn instance(
         fill_unset(&mut svc, rec);
     }
 
-    let mut envj = object(map_json(&env.values));
-    envj.insert("name".into(), Json::String(env.name.clone()));
-    if let Some(rec) = lib.schemas.get("environment") {
-        fill_unset(&mut envj, rec);
-    }
-    ctx.insert("environment".into(), Json::Object(envj));
+    ctx.insert("environment".into(), shared.environment.get(&env.name).cloned().unwrap_or(Json::Null));
 
     ctx.insert("image".into(), Json::String(image_ref(inst)));
     ctx.insert("image_registry".into(), Json::String(registry_host(inst.str("image").unwrap_or(""))));
@@ -168,12 +233,7 @@ pub fn instance(
     ctx.insert("network".into(), network(service, inst, model, graph, lib));
     ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(&service.name, r, lib)).collect());
 
-    let language = inst.str("language").and_then(|l| lib.languages.get(l)).map(|d| {
-        let mut o =
-            object(map_json(&crate::value::map_from_body(&d.body, &crate::value::Layer::Defaults, &mut Vec::new())));
-        o.insert("name".into(), Json::String(d.name.name.clone()));
-        Json::Object(o)
-    });
+    let language = inst.str("language").and_then(|l| shared.languages.get(l)).cloned();
     ctx.insert("language".into(), language.unwrap_or(Json::Null));
 
     let min_available = inst.get(&["pdb", "min_available"]).and_then(Value::as_i64);
@@ -209,22 +269,15 @@ fn resource(service: &str, r: &crate::model::Resource, lib: &Library) -> Json {
 }
 
 /// The workspace's environments in deploy order, with what a pipeline needs
-/// to know about each.
-fn environments(service: &Service, model: &Model, lib: &Library) -> Json {
-    let envs = &model.workspace.environments;
-    envs.iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let mut o = object(map_json(&e.values));
-            if let Some(rec) = lib.schemas.get("environment") {
-                fill_unset(&mut o, rec);
-            }
-            o.insert("name".into(), Json::String(e.name.clone()));
-            o.insert("first".into(), Json::Bool(i == 0));
-            o.insert("last".into(), Json::Bool(i + 1 == envs.len()));
-            let previous = i.checked_sub(1).and_then(|p| envs.get(p)).map(|p| p.name.clone());
-            o.insert("previous".into(), previous.map(Json::String).unwrap_or(Json::Null));
-            o.insert("image".into(), service.instance(&e.name).map(image_ref).map(Json::String).unwrap_or(Json::Null));
+/// to know about each, and the service's image there.
+fn environments(service: &Service, shared: &Shared) -> Json {
+    shared
+        .environments
+        .iter()
+        .map(|e| {
+            let mut o = e.clone();
+            let name = e.get("name").and_then(Json::as_str).unwrap_or("");
+            o.insert("image".into(), service.instance(name).map(image_ref).map(Json::String).unwrap_or(Json::Null));
             Json::Object(o)
         })
         .collect()

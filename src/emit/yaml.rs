@@ -273,7 +273,14 @@ mod fast {
 
     /// A JSON string whose escapes YAML reads the same way.
     fn json_string(text: &str) -> Option<String> {
-        if text.contains("\\x") || text.contains("\\U") || text.contains("\\N") || text.contains("\\_") {
+        let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+        // Most strings have no escape at all: they read as they are written.
+        if !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20) {
+            return Some(inner.to_string());
+        }
+        // Escapes that YAML has and JSON lacks (or reads otherwise).
+        let yaml_only = |w: &[u8]| matches!(w, [b'\\', b'x' | b'U' | b'N' | b'_']);
+        if text.as_bytes().windows(2).any(yaml_only) {
             return None;
         }
         serde_json::from_str(text).ok()

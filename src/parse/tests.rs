@@ -142,3 +142,37 @@ fn spans_end_at_the_last_token_not_at_trailing_comments() {
     let x = b.body.attributes().next().unwrap();
     assert_eq!(&"a = 1   # c\n\nb { x = [1, 2]  # d\n}\n"[x.span.range()], "x = [1, 2]");
 }
+
+#[test]
+fn simple_values_and_operators_parse_alike() {
+    // Literals and names take the grammar's short path unless an operator,
+    // a call or a map follows; the result must be what the long path gives.
+    let f = ok(r#"
+        a = "x"
+        b = "x" == "y"
+        c = tier.name != gold
+        d = not ready
+        e = f(1)
+        g = aws { region = "eu" }
+        h = 3 in [1, 3]
+        i = x not in [y]
+        j = true or false
+        k = null
+        or = 1
+    "#);
+    let kinds: Vec<String> = f
+        .body
+        .attributes()
+        .map(|a| match &a.value.kind {
+            ExprKind::Str(_) => "str".to_string(),
+            ExprKind::Binary { op, .. } => format!("{op:?}"),
+            ExprKind::Not(_) => "not".to_string(),
+            ExprKind::Call { name, .. } => format!("call {}", name.name),
+            ExprKind::Tagged { tag, .. } => format!("tagged {}", tag.name),
+            ExprKind::Null => "null".to_string(),
+            ExprKind::Number { .. } => "number".to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds, ["str", "Eq", "Ne", "not", "call f", "tagged aws", "In", "NotIn", "Or", "null", "number"]);
+}
