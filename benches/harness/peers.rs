@@ -12,6 +12,9 @@
 //!   load hits every tool alike; the first round is the warm-up; whole
 //!   processes, a peer's stdout to a file as `run.sh` does, platc into a new
 //!   empty directory each run (deleted after the measurements);
+//! - platc runs twice: writing its tree of files (`--out DIR`, 3 files per
+//!   service), and as `platc --out -`, one YAML stream on stdout to a file,
+//!   which is what the peers write; ratios are taken against the stream;
 //! - a `tree-write` row writes platc's own output files again with `std::fs`
 //!   (one thread, in process): what the file system alone costs for this
 //!   tree, since the peers write one file and platc writes 3*N;
@@ -29,6 +32,8 @@ use crate::{Options, PLATC, fresh_dir, peer_workload};
 
 /// The name of the row that writes platc's files again, with no compiling.
 pub const TREE_WRITE: &str = "tree-write";
+/// The name of the row of `platc build --out -` (one YAML stream on stdout).
+pub const PLATC_STREAM: &str = "platc --out -";
 
 /// The peer benchmark's directory: `$PLATC_BENCH_PEERS`, or
 /// `../shared/bench/peers` next to the repository, or next to the main
@@ -195,6 +200,9 @@ fn size(n: usize, o: &Options, peers: &Path, python: &Path) -> Result<PeerSet, S
     peer_workload::generate(n, &ws, &crate::embedded_kubernetes_templates()?)?;
     let at = Size { ws: ws.display().to_string(), dir: &dir };
     let mut tools = vec![Tool { name: "platc".into(), kind: Kind::Platc, output: dir.join("platc.yaml") }];
+    let stream = dir.join("platc-stream.yaml");
+    let argv = ["build", at.ws.as_str(), "--target", "kubernetes", "--out", "-"];
+    tools.push(Tool { name: PLATC_STREAM.into(), kind: Kind::Peer(Cmd::new(PLATC, &argv).stdout_to(&stream)), output: stream });
     for peer in &o.peers {
         let wdir = match workload(peer) {
             Some(w) => {
