@@ -205,12 +205,12 @@ pub fn emit(
     let targets: Vec<Target> = if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() };
     let resource_templates: BTreeSet<&str> =
         lib.resource_types.values().filter_map(|rt| rt.terraform.as_ref().map(|(t, _)| t.as_str())).collect();
-    // Only the templates of the targets being built are compiled (partials
-    // always: any template may include one).
+    // Only the templates of the targets being built are compiled (and the
+    // partials they include).
     let wanted = |name: &str| {
-        is_partial(name)
-            || targets.iter().any(|t| name.strip_prefix(t.name()).is_some_and(|rest| rest.starts_with('/')))
-            || (targets.contains(&Target::Terraform) && resource_templates.contains(name))
+        !is_partial(name)
+            && (targets.iter().any(|t| name.strip_prefix(t.name()).is_some_and(|rest| rest.starts_with('/')))
+                || (targets.contains(&Target::Terraform) && resource_templates.contains(name)))
     };
     let (renderer, problems) = Renderer::new(&lib.templates, wanted);
     if !problems.is_empty() {

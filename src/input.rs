@@ -130,7 +130,9 @@ pub fn load(
             }
         }
     }
-    let mut parsed = Vec::new();
+    // Every .plat file is parsed at once below, on every core: the
+    // standard library's first, then the services'.
+    let mut todo: Vec<(String, crate::span::FileId, std::sync::Arc<str>)> = Vec::new();
     let mut templates = BTreeMap::new();
     for (rel, (shown, text)) in &stdlib {
         if let Text::Utf8(t) = text {
@@ -145,17 +147,20 @@ pub fn load(
                     parse_file(shown, text, files, diags);
                 }
             }
-        } else if rel.ends_with(".plat")
-            && let Some(f) = parse_cached(shown, text, files, diags, cache, next)
-        {
-            parsed.push(f);
+        } else if rel.ends_with(".plat") {
+            match text {
+                Text::Utf8(t) => todo.push((shown.clone(), files.add(shown.clone(), t.clone()), t.clone())),
+                Text::Invalid { .. } => {
+                    parse_file(shown, text, files, diags);
+                }
+            }
         }
     }
+    let stdlib_files = todo.len();
 
     // Service files: by the workspace's globs, else every service.plat.
     let globs = workspace.as_ref().map(service_globs).unwrap_or_default();
     let mut service_file_count = 0;
-    let mut todo: Vec<(String, crate::span::FileId, std::sync::Arc<str>)> = Vec::new();
     for (path, text) in sources.files() {
         let is_service = path == SERVICE_FILE || path.ends_with(&format!("/{SERVICE_FILE}"));
         let in_overlay = overlay.as_ref().is_some_and(|d| path.starts_with(&format!("{d}/")));
@@ -171,22 +176,27 @@ pub fn load(
             }
         }
     }
-    // Service files are independent: parse them on every core (unless the
-    // previous compilation already did).
-    let parsed_services = crate::par::map(&todo, |(path, id, text)| match cache.reuse(path, *id, text) {
+    // Files are independent: parse them on every core (unless the previous
+    // compilation already did).
+    let trees = crate::par::map(&todo, |(path, id, text)| match cache.reuse(path, *id, text) {
         Some(p) => p.clone(),
         None => {
             let (file, ds) = parse::parse(*id, text);
             Parsed { text: text.clone(), id: *id, file, diags: ds }
         }
     });
+    let mut parsed = Vec::new();
     let mut service_files = Vec::new();
-    for ((path, id, _), parsed) in todo.into_iter().zip(parsed_services) {
-        diags.extend(parsed.diags.iter().cloned());
-        if let Some(f) = parsed.file.clone() {
-            service_files.push((path.clone(), id, f));
+    for (i, ((path, id, _), tree)) in todo.into_iter().zip(trees).enumerate() {
+        diags.extend(tree.diags.iter().cloned());
+        if let Some(f) = tree.file.clone() {
+            if i < stdlib_files {
+                parsed.push(f);
+            } else {
+                service_files.push((path.clone(), id, f));
+            }
         }
-        next.parsed.insert(path, parsed);
+        next.parsed.insert(path, tree);
     }
     for (glob, span) in &globs {
         let matched = sources

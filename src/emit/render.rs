@@ -33,7 +33,7 @@
 //! `{{include "dir/_name.hbs" indent=N}}`, which renders them without
 //! copying the context (the standard library uses it for speed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, handlebars_helper};
 use serde_json::Value as Json;
@@ -62,9 +62,11 @@ pub fn is_partial(name: &str) -> bool {
 }
 
 impl Renderer {
-    /// Compiles every template; problems are returned, not fatal.
-    /// Compiles the templates `wanted` says are needed (partials, and the
-    /// templates of the targets being built); problems are returned, not fatal.
+    /// Compiles the templates `wanted` says are needed (those of the targets
+    /// being built) and every partial they may include; problems are
+    /// returned, not fatal. A partial that no wanted template names is not
+    /// compiled: for a small workspace, compiling the whole library's
+    /// partials would be most of the build.
     pub fn new(
         templates: &BTreeMap<String, TemplateFile>,
         wanted: impl Fn(&str) -> bool + Sync,
@@ -92,15 +94,17 @@ impl Renderer {
         hb.register_helper("join", Box::new(join));
         // Compile what is wanted, on every core; a partial is registered
         // under its short name (`{{> pod}}`) and its path (`include`).
-        let list: Vec<(&String, &TemplateFile)> = templates.iter().filter(|(n, _)| wanted(n)).collect();
+        let roots: Vec<&str> = templates.keys().map(String::as_str).filter(|n| wanted(n)).collect();
+        let partials = partials_needed(templates, &roots);
+        let needed = |n: &str| wanted(n) || partials.as_ref().map_or(is_partial(n), |p| p.contains(n));
+        let list: Vec<(&String, &TemplateFile)> = templates.iter().filter(|(n, _)| needed(n)).collect();
         let compiled = crate::par::map(&list, |(_, t)| handlebars::Template::compile(t.text.as_ref()));
         let mut problems = Vec::new();
         for ((name, _), result) in list.into_iter().zip(compiled) {
             match result {
                 Ok(template) => {
                     if is_partial(name) {
-                        let file = name.rsplit('/').next().unwrap_or(name);
-                        hb.register_template(file.trim_start_matches('_').trim_end_matches(".hbs"), template.clone());
+                        hb.register_template(short_name(name), template.clone());
                     }
                     hb.register_template(name, template);
                 }
@@ -138,6 +142,71 @@ impl Renderer {
             message: e.reason().to_string(),
         })
     }
+}
+
+/// A partial named in a template's text.
+#[derive(Debug, PartialEq)]
+enum Reference<'a> {
+    /// `{{include "kubernetes/_pod.hbs"}}`
+    Path(&'a str),
+    /// `{{> pod}}`: the partial's file name without `_` and `.hbs`.
+    Short(&'a str),
+}
+
+/// The partials `roots` may include, directly or through other partials.
+/// `None` when one of them names a partial only at render time
+/// (`{{include (concat ...)}}`, `{{> (lookup ...)}}`): then any may be.
+fn partials_needed<'a>(templates: &'a BTreeMap<String, TemplateFile>, roots: &[&'a str]) -> Option<BTreeSet<&'a str>> {
+    let mut needed = BTreeSet::new();
+    let mut todo: Vec<&str> = roots.to_vec();
+    while let Some(name) = todo.pop() {
+        let Some(t) = templates.get(name) else { continue };
+        for r in references(&t.text)? {
+            let found: Vec<&str> = match r {
+                Reference::Path(p) => templates.get_key_value(p).map(|(k, _)| k.as_str()).into_iter().collect(),
+                Reference::Short(n) => {
+                    templates.keys().filter(|k| is_partial(k) && short_name(k) == n).map(String::as_str).collect()
+                }
+            };
+            for f in found {
+                if needed.insert(f) {
+                    todo.push(f);
+                }
+            }
+        }
+    }
+    Some(needed)
+}
+
+/// A partial's name for `{{> name}}`: `kubernetes/_pod.hbs` is `pod`.
+fn short_name(path: &str) -> &str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.trim_start_matches('_').trim_end_matches(".hbs")
+}
+
+/// Every partial a template's text names; `None` if one is computed.
+fn references(text: &str) -> Option<Vec<Reference<'_>>> {
+    let blank = |c: char| c.is_whitespace() || c == '~';
+    let mut refs = Vec::new();
+    let openers = text.match_indices("{{").chain(text.match_indices('('));
+    for (at, opener) in openers {
+        let after = text.get(at + opener.len()..)?.trim_start_matches(blank);
+        if let Some(arg) = after.strip_prefix("include").filter(|a| a.starts_with(char::is_whitespace)) {
+            let path = arg.trim_start().strip_prefix('"')?;
+            refs.push(Reference::Path(path.get(..path.find('"')?)?));
+        } else if opener == "{{"
+            && let Some(rest) = after.strip_prefix('>').or_else(|| after.strip_prefix("#>"))
+        {
+            let rest = rest.trim_start();
+            let name = match rest.strip_prefix('"') {
+                Some(quoted) => quoted.get(..quoted.find('"')?)?,
+                None if rest.starts_with(['(', '[']) => return None,
+                None => rest.split(|c: char| blank(c) || c == '}').next().unwrap_or(""),
+            };
+            refs.push(Reference::Short(name));
+        }
+    }
+    Some(refs)
 }
 
 /// A value as a quoted string (see [`super::doc::quote_into`]).
@@ -359,6 +428,45 @@ mod tests {
         let (r, problems) = Renderer::new(&templates, |_| true);
         assert!(problems.is_empty(), "{problems:?}");
         r.render("t.hbs", &ctx)
+    }
+
+    #[test]
+    fn finds_the_partials_a_template_names() {
+        let text = r#"a: {{include "k/_pod.hbs" indent=2}}
+{{~> meta}} {{#> layout}}x{{/layout}} {{json (include "k/_c.hbs")}} {{> "quoted"}}
+{{#if include}}{{/if}}"#;
+        let refs = references(text).unwrap();
+        assert_eq!(
+            refs,
+            [
+                Reference::Path("k/_pod.hbs"),
+                Reference::Short("meta"),
+                Reference::Short("layout"),
+                Reference::Short("quoted"),
+                Reference::Path("k/_c.hbs"),
+            ]
+        );
+        assert_eq!(references(r#"{{include (concat "k/_" name ".hbs")}}"#), None);
+        assert_eq!(references("{{> (lookup . 'p')}}"), None);
+        // Text that only looks like one is taken as one: all are compiled.
+        assert_eq!(references("(include this)"), None);
+    }
+
+    #[test]
+    fn compiles_only_the_partials_that_can_be_included() {
+        let file = |t: &str| TemplateFile { shown_as: "x".into(), text: t.into() };
+        let mut templates = BTreeMap::new();
+        templates.insert("k/deploy.yaml.hbs".to_string(), file(r#"{{include "k/_pod.hbs"}}"#));
+        templates.insert("k/_pod.hbs".to_string(), file("{{> container}}"));
+        templates.insert("k/_container.hbs".to_string(), file("c: 1"));
+        templates.insert("alerts/_broken.hbs".to_string(), file("{{#if}}"));
+        let (r, problems) = Renderer::new(&templates, |n| n == "k/deploy.yaml.hbs");
+        assert!(problems.is_empty(), "the unused broken partial is not compiled: {problems:?}");
+        assert!(r.has("k/_pod.hbs") && r.has("k/_container.hbs") && r.has("container"));
+        assert!(!r.has("alerts/_broken.hbs"));
+        assert_eq!(r.render("k/deploy.yaml.hbs", &serde_json::json!({})).unwrap(), "c: 1");
+        let (_, problems) = Renderer::new(&templates, |_| true);
+        assert_eq!(problems.len(), 1, "wanted, it is compiled and reported");
     }
 
     #[test]
