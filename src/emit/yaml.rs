@@ -225,9 +225,7 @@ mod fast {
         } else {
             let end = text.find(':')?;
             let key = text.get(..end)?;
-            let simple = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
-            if !simple {
+            if !simple_key(key) {
                 return None;
             }
             (key.to_string(), text.get(end..)?)
@@ -237,6 +235,33 @@ mod fast {
             return Some((key, ""));
         }
         Some((key, rest.strip_prefix(' ')?.trim_start_matches(' ')))
+    }
+
+    /// A key YAML reads as this very string, unquoted: a word (`$map` too:
+    /// `$` is no indicator), not one YAML reads as a boolean or null.
+    fn simple_key(key: &str) -> bool {
+        key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '$'))
+            && !matches!(key, "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
+    }
+
+    /// A plain scalar in block context: as [`plain`], and a string that
+    /// starts with a letter, `/`, `$` or `_` may hold any printable ASCII
+    /// (`slo:sli_error:ratio_rate5m`, `${{ github.ref }}`, `Redis (TLS)`)
+    /// but `: ` and ` #`, which end it, and a final `:` or space; words YAML
+    /// reads as something else (`true`, `null`, `nan`) are left to serde_yaml.
+    fn plain_block(t: &str) -> Option<Doc> {
+        let first = *t.as_bytes().first()?;
+        if !(first.is_ascii_alphabetic() || matches!(first, b'/' | b'$' | b'_')) {
+            return plain(t);
+        }
+        if let Some(d) = plain(t) {
+            return Some(d);
+        }
+        let printable = t.bytes().all(|b| (0x20..0x7f).contains(&b));
+        let ends = t.contains(": ") || t.contains(" #") || t.ends_with(':') || t.ends_with(' ');
+        let special = ["nan", "inf", "infinity", "~"].iter().any(|w| t.eq_ignore_ascii_case(w));
+        (printable && !ends && !special).then(|| Doc::Str(t.to_string()))
     }
 
     /// The byte just past the closing quote of a JSON string at the start.
@@ -267,7 +292,7 @@ mod fast {
                 p.ws();
                 (p.pos == text.len()).then_some(v)
             }
-            _ => plain(text),
+            _ => plain_block(text),
         }
     }
 
@@ -295,15 +320,28 @@ mod fast {
             if digits && (t == "0" || !t.starts_with('0')) {
                 return t.parse::<i64>().ok().map(Doc::Int);
             }
-            let (int, frac) = t.split_once('.')?;
-            let decimal = !int.is_empty()
-                && !frac.is_empty()
-                && int.bytes().all(|b| b.is_ascii_digit())
-                && frac.bytes().all(|b| b.is_ascii_digit())
-                && (int == "0" || !int.starts_with('0'));
-            return if decimal { t.parse::<f64>().ok().map(Doc::Float) } else { None };
+            let decimal = t.split_once('.').is_some_and(|(int, frac)| {
+                !int.is_empty()
+                    && !frac.is_empty()
+                    && int.bytes().all(|b| b.is_ascii_digit())
+                    && frac.bytes().all(|b| b.is_ascii_digit())
+                    && (int == "0" || !int.starts_with('0'))
+            });
+            if decimal {
+                return t.parse::<f64>().ok().map(Doc::Float);
+            }
+            // A number with a unit (`15m`, `512Mi`) is a string: no YAML
+            // number ends in letters, but for an exponent (`1e3`) or after
+            // a `0` prefix (`0x1f`).
+            let unit = t.trim_start_matches(|c: char| c.is_ascii_digit());
+            let is_unit = !t.starts_with('0')
+                && !unit.is_empty()
+                && unit.bytes().all(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E'));
+            return is_unit.then(|| Doc::Str(t.to_string()));
         }
-        if !(first.is_ascii_alphabetic() || *first == b'/') {
+        // `.github/...` is a word; `.5`, `.inf` and `.nan` are numbers.
+        let dotted = *first == b'.' && t.as_bytes().get(1).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'/');
+        if !(first.is_ascii_alphabetic() || *first == b'/' || dotted) {
             return None;
         }
         if !t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b' '))
@@ -320,7 +358,9 @@ mod fast {
         }
     }
 
-    /// Inline JSON (`{{json x}}`), keys in order.
+    /// Inline JSON (`{{json x}}`), keys in order, and the flow style that
+    /// templates write by hand (`{service: "x", slo: availability}`): keys
+    /// and values may be plain words.
     struct Json<'a> {
         text: &'a [u8],
         pos: usize,
@@ -357,7 +397,10 @@ mod fast {
                     if !self.eat(b'}') {
                         loop {
                             self.ws();
-                            let key = self.string()?;
+                            let key = match self.text.get(self.pos) {
+                                Some(b'"') => self.string()?,
+                                _ => self.plain_key()?,
+                            };
                             if !self.eat(b':') || entries.iter().any(|(k, _)| *k == key) {
                                 return None;
                             }
@@ -398,13 +441,25 @@ mod fast {
                     let word = std::str::from_utf8(self.text.get(start..self.pos)?).ok()?;
                     match (word, plain(word)?) {
                         ("true", d) | ("false", d) | ("null", d) => d,
-                        (_, d @ (Doc::Int(_) | Doc::Float(_))) => d,
+                        (_, d @ (Doc::Int(_) | Doc::Float(_) | Doc::Str(_))) => d,
                         _ => return None,
                     }
                 }
             };
             self.depth -= 1;
             Some(v)
+        }
+
+        /// A plain key, which YAML ends at `: ` in a flow map.
+        fn plain_key(&mut self) -> Option<String> {
+            let start = self.pos;
+            let word = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b'$');
+            while self.text.get(self.pos).is_some_and(word) {
+                self.pos += 1;
+            }
+            let key = std::str::from_utf8(self.text.get(start..self.pos)?).ok()?;
+            let colon_space = self.text.get(self.pos..self.pos + 2) == Some(b": ".as_slice());
+            (colon_space && simple_key(key)).then(|| key.to_string())
         }
 
         fn string(&mut self) -> Option<String> {
@@ -489,6 +544,94 @@ mod tests {
             "x: \"a\\u00e9\"\n",
         ];
         for c in cases {
+            if let Some(fast) = fast::parse(c) {
+                assert_eq!(Ok(fast), full(c), "on {c:?}");
+            }
+        }
+    }
+
+    /// What the standard library's templates write is read by the fast
+    /// reader (serde_yaml is several times slower), and read the same.
+    #[test]
+    fn fast_reader_takes_what_templates_write() {
+        let taken = [
+            "for: 15m
+memory: 512Mi
+",
+            "record: slo:sli_error:ratio_rate5m
+",
+            "policy_arn: arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole
+",
+            "group: ${{ github.workflow }}-${{ github.ref }}
+",
+            "description: Redis (TLS) from the VPC; it's here
+",
+            "paths:
+  - .github/workflows/platc-image.yml
+",
+            "labels: {service: \"x\", slo: availability}
+",
+            "aws: {$map: {source: hashicorp/aws, version: \"~> 5.80\"}}
+",
+            "tags:
+  $map:
+    a: b
+",
+            "values: [{$expr: data.aws_vpc.main.id}]
+",
+        ];
+        for c in taken {
+            let fast = fast::parse(c).unwrap_or_else(|| panic!("declined {c:?}"));
+            assert_eq!(Ok(fast), full(c), "on {c:?}");
+        }
+        let tricky = [
+            "x: 0x1f
+",
+            "x: 1e3
+",
+            "x: 15E
+",
+            "x: 0755m
+",
+            "x: nan
+",
+            "x: NaN
+",
+            "x: Infinity
+",
+            "x: .inf
+",
+            "x: .NaN
+",
+            "x: .5
+",
+            "x: a:
+",
+            "x: a: b
+",
+            "x: a #b
+",
+            "x: a  b
+",
+            "x: {true: 1}
+",
+            "x: {a: b:c}
+",
+            "x: {a: 1, a: 2}
+",
+            "x: {a: b c}
+",
+            "x: {null: 1}
+",
+            "true:
+  a: 1
+",
+            "x: ~
+",
+            "x: $
+",
+        ];
+        for c in tricky {
             if let Some(fast) = fast::parse(c) {
                 assert_eq!(Ok(fast), full(c), "on {c:?}");
             }
