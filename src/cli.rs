@@ -11,6 +11,7 @@ mod frozen;
 mod graph;
 mod load;
 mod new;
+mod stamp;
 mod watch;
 mod write;
 
@@ -278,8 +279,24 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     let started = Instant::now();
     let options = Options { targets, ..Options::default() };
     let to_stdout = out.as_deref() == Some(Path::new("-"));
-    let loaded = compile(path, if to_stdout { None } else { out }, &options)?;
+    let path = path.unwrap_or_else(|| PathBuf::from("."));
+    let found = load::find(&path)?;
+    let out = out_dir(&found.root, if to_stdout { None } else { out })?;
+    let sources = load::sources(&found.root, &out)?;
+    if !to_stdout && let Some(files) = stamp::up_to_date(&out, &sources, &options) {
+        eprintln!(
+            "nothing changed: the {files} files in {} are up to date ({:.2}s)",
+            display(&out),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(0);
+    }
+    let compiled = platc::compile(&sources, &options);
+    let loaded = Loaded { root: found.root, out, compiled };
     let result = finish_build(&loaded, to_stdout, format, started);
+    if !to_stdout && result == Ok(0) {
+        stamp::record(&loaded.out, &sources, &options, &loaded.compiled);
+    }
     // The process exits next: freeing the model and the output one node at a
     // time would only cost time (about 3 ms per 1,000 services).
     std::mem::forget(loaded);

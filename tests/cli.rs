@@ -8,7 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn platc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_platc")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().unwrap()
+    // Build stamps go to a cache of the tests' own, not the user's.
+    let cache = std::env::temp_dir().join(format!("platc-cli-cache-{}", std::process::id()));
+    Command::new(env!("CARGO_BIN_EXE_platc"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -81,8 +89,28 @@ fn build_writes_then_rebuild_writes_nothing() {
     let before = snapshot(&dir.join("gen"));
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("(0 written, 0 removed"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing changed"), "{}", stderr(&o));
     assert_eq!(snapshot(&dir.join("gen")), before);
+
+    // A generated file edited by hand is put back.
+    let deployment = dir.join("gen/payments/kubernetes/production/deployment.yaml");
+    let generated = fs::read_to_string(&deployment).unwrap();
+    fs::write(&deployment, generated.replace("replicas", "replicaz")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert!(stderr(&o).contains("(1 written, 0 removed"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&deployment).unwrap(), generated);
+
+    // A file the build loaded by name counts as an input, as do the options.
+    let proto = dir.join("services/payments/proto/payment.proto");
+    let mut text = fs::read_to_string(&proto).unwrap();
+    text.push_str("\n// changed\n");
+    fs::write(&proto, text).unwrap();
+    let o = platc(&["build"], &dir);
+    assert!(stderr(&o).contains("built "), "{}", stderr(&o));
+    let o = platc(&["build", "--target", "kubernetes"], &dir);
+    assert!(stderr(&o).contains("built "), "{}", stderr(&o));
+    let o = platc(&["build", "--target", "kubernetes"], &dir);
+    assert!(stderr(&o).contains("nothing changed"), "{}", stderr(&o));
     fs::remove_dir_all(&dir).unwrap();
 }
 
