@@ -47,7 +47,7 @@ pub fn diff(base: &Output, head: &Output) -> Vec<FileChange> {
         if path == crate::emit::INDEX_FILE {
             continue;
         }
-        let (a, b) = (base.files.get(path), head.files.get(path));
+        let (a, b) = (base.files.get(path).map(|f| &**f), head.files.get(path).map(|f| &**f));
         let (change, meta) = match (a, b) {
             (Some(x), Some(y)) if x.contents == y.contents => continue,
             (Some(_), Some(y)) => (Change::Modified, y),
@@ -252,13 +252,13 @@ mod tests {
         for (p, text) in files {
             o.files.insert(
                 p.to_string(),
-                OutFile::new(
+                std::sync::Arc::new(OutFile::new(
                     text.to_string(),
                     Some("orders".into()),
                     Some("production".into()),
                     "kubernetes/Deployment".into(),
                     Some(yaml::parse(text).unwrap()),
-                ),
+                )),
             );
         }
         o

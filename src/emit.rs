@@ -37,6 +37,7 @@ pub mod render;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
@@ -159,7 +160,9 @@ impl OutFile {
 /// Every generated file by output-relative path, the index included.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Output {
-    pub files: BTreeMap<String, OutFile>,
+    /// Shared, not copied: `watch` keeps the files of services it did not
+    /// render again from the previous output.
+    pub files: BTreeMap<String, Arc<OutFile>>,
 }
 
 impl Output {
@@ -265,7 +268,7 @@ pub fn emit(
         return None;
     }
     let index = index(&out, model, files);
-    out.files.insert(INDEX_FILE.to_string(), OutFile::new(index, None, None, "index".into(), None));
+    out.files.insert(INDEX_FILE.to_string(), Arc::new(OutFile::new(index, None, None, "index".into(), None)));
     Some(out)
 }
 
@@ -339,7 +342,7 @@ impl Plan<'_> {
 
     /// Workspace-wide templates (`templates/<target>/workspace/*.hbs`),
     /// rendered once into the root of the output.
-    fn workspace(&self, target: Target, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
+    fn workspace(&self, target: Target, files: &mut BTreeMap<String, Arc<OutFile>>, diags: &mut Vec<Diagnostic>) {
         let prefix = format!("{}/workspace/", target.name());
         let own = |k: &&String| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')) && !is_partial(k);
         let workspace_templates: Vec<&String> = self.lib.templates.keys().filter(own).collect();
@@ -364,7 +367,7 @@ impl Plan<'_> {
                         let kind = target.kind(&docs);
                         files.insert(
                             target.workspace_path(&file),
-                            OutFile::new(contents, None, None, kind, self.keep_docs.then(|| docs.clone())),
+                            Arc::new(OutFile::new(contents, None, None, kind, self.keep_docs.then(|| docs.clone()))),
                         );
                     }
                     Err(e) => diags.push(invalid_output(t, self.lib, "the workspace", "all environments", &e)),
@@ -374,7 +377,7 @@ impl Plan<'_> {
         }
     }
 
-    fn service(&self, s: &Service, files: &mut BTreeMap<String, OutFile>, diags: &mut Vec<Diagnostic>) {
+    fn service(&self, s: &Service, files: &mut BTreeMap<String, Arc<OutFile>>, diags: &mut Vec<Diagnostic>) {
         let base = context::service_base(s, &self.shared);
         let mut contexts = Vec::new();
         for inst in &s.instances {
@@ -424,7 +427,7 @@ impl Plan<'_> {
                     let kind = target.kind(&docs);
                     let docs = self.keep_docs.then_some(docs);
                     let out = OutFile::new(contents, Some(s.name.clone()), environment, kind, docs);
-                    files.insert(target.path(&s.name, env, &file), out);
+                    files.insert(target.path(&s.name, env, &file), Arc::new(out));
                 }
             }
         }

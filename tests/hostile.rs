@@ -15,7 +15,7 @@ const REASON: &str = "\"}} ${{ x }} $(id) --- \n kind: Secret";
 fn output() -> std::collections::BTreeMap<String, String> {
     let c = common::compile(&common::examples().join("hostile-strings"));
     let out = c.output.expect("the hostile example builds");
-    out.files.into_iter().map(|(p, f)| (p, f.contents)).collect()
+    out.files.into_iter().map(|(p, f)| (p, f.contents.clone())).collect()
 }
 
 fn yaml_docs(text: &str) -> Vec<serde_yaml::Value> {

@@ -41,12 +41,7 @@ fn stamp_path(out: &Path) -> Option<PathBuf> {
 fn fingerprint(sources: &Sources, options: &Options, extra: &[String]) -> Option<String> {
     let mut h = Sha256::new();
     let exe = std::env::current_exe().ok().and_then(|e| fs::metadata(e).ok())?;
-    h.update(format!(
-        "{} {} {}\n",
-        env!("CARGO_PKG_VERSION"),
-        exe.len(),
-        exe.mtime_nsec() + exe.mtime() * 1_000_000_000
-    ));
+    h.update(format!("{} {} {}.{:09}\n", env!("CARGO_PKG_VERSION"), exe.len(), exe.mtime(), exe.mtime_nsec()));
     h.update(format!("{:?}\n", options.targets));
     let mut text = |path: &str, t: &Text| {
         h.update(path.as_bytes());

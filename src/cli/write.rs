@@ -68,7 +68,8 @@ pub fn write(out: &Path, output: &Output, commit: Commit) -> Result<Written, Str
     }
     let old = previous(out);
     refuse(out, output, &old)?;
-    let files: Vec<(&String, &platc::emit::OutFile)> = output.files.iter().filter(|(p, _)| *p != INDEX_FILE).collect();
+    let files: Vec<(&String, &platc::emit::OutFile)> =
+        output.files.iter().filter(|(p, _)| *p != INDEX_FILE).map(|(p, f)| (p, &**f)).collect();
     let same =
         platc::par::map(&files, |(path, file)| fs::read(out.join(path)).is_ok_and(|b| b == file.contents.as_bytes()));
     let removed: Vec<String> = old
@@ -109,10 +110,12 @@ pub fn write_delta(out: &Path, output: &Output, previous: &Output) -> Result<Wri
         .files
         .iter()
         .filter(|(p, f)| *p != INDEX_FILE && previous.files.get(*p).is_none_or(|old| old.sha256 != f.sha256))
+        .map(|(p, f)| (p, &**f))
         .collect();
     let new: BTreeSet<String> =
         changed.iter().filter(|(p, _)| !previous.files.contains_key(*p)).map(|(p, _)| (*p).clone()).collect();
-    let partial = Output { files: changed.iter().map(|(p, f)| ((*p).clone(), (*f).clone())).collect() };
+    let partial =
+        Output { files: changed.iter().map(|(p, f)| ((*p).clone(), std::sync::Arc::new((*f).clone()))).collect() };
     refuse(out, &partial, &previous.files.keys().filter(|p| !new.contains(*p)).cloned().collect())?;
     let removed: Vec<String> =
         previous.files.keys().filter(|p| !output.files.contains_key(*p) && safe_relative(p)).cloned().collect();
@@ -189,7 +192,7 @@ fn recover(out: &Path) -> Result<(), String> {
 fn write_fresh(out: &Path, output: &Output) -> Result<Written, String> {
     let stage = sibling(out, "new");
     let _ = fs::remove_dir_all(&stage);
-    let files: Vec<(&String, &platc::emit::OutFile)> = output.files.iter().collect();
+    let files: Vec<(&String, &platc::emit::OutFile)> = output.files.iter().map(|(p, f)| (p, &**f)).collect();
     let dirs = Dirs::default();
     let results = platc::par::map(&files, |(path, file)| -> Result<(), String> {
         let target = stage.join(path);

@@ -77,23 +77,7 @@ impl<'a> Shared<'a> {
     pub fn new(model: &'a Model, graph: &'a Graph, lib: &'a Library) -> Shared<'a> {
         let overlay = model.workspace.stdlib.as_ref().map(|(d, _)| d.trim_start_matches("./").trim_end_matches('/'));
         let envs = &model.workspace.environments;
-        let environments = envs
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let mut o = object(map_json(&e.values));
-                if let Some(rec) = lib.schemas.get("environment") {
-                    fill_unset(&mut o, rec);
-                }
-                o.insert("name".into(), Json::String(e.name.clone()));
-                o.insert("first".into(), Json::Bool(i == 0));
-                o.insert("last".into(), Json::Bool(i + 1 == envs.len()));
-                let previous = i.checked_sub(1).and_then(|p| envs.get(p)).map(|p| p.name.clone());
-                o.insert("previous".into(), previous.map(Json::String).unwrap_or(Json::Null));
-                o
-            })
-            .collect();
-        let environment = envs
+        let environment: BTreeMap<String, Json> = envs
             .iter()
             .map(|env| {
                 let mut o = object(map_json(&env.values));
@@ -102,6 +86,18 @@ impl<'a> Shared<'a> {
                     fill_unset(&mut o, rec);
                 }
                 (env.name.clone(), Json::Object(o))
+            })
+            .collect();
+        let environments = envs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut o = environment.get(&e.name).and_then(Json::as_object).cloned().unwrap_or_default();
+                o.insert("first".into(), Json::Bool(i == 0));
+                o.insert("last".into(), Json::Bool(i + 1 == envs.len()));
+                let previous = i.checked_sub(1).and_then(|p| envs.get(p)).map(|p| p.name.clone());
+                o.insert("previous".into(), previous.map(Json::String).unwrap_or(Json::Null));
+                o
             })
             .collect();
         let languages = lib
