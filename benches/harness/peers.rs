@@ -202,7 +202,11 @@ fn size(n: usize, o: &Options, peers: &Path, python: &Path) -> Result<PeerSet, S
     let mut tools = vec![Tool { name: "platc".into(), kind: Kind::Platc, output: dir.join("platc.yaml") }];
     let stream = dir.join("platc-stream.yaml");
     let argv = ["build", at.ws.as_str(), "--target", "kubernetes", "--out", "-"];
-    tools.push(Tool { name: PLATC_STREAM.into(), kind: Kind::Peer(Cmd::new(PLATC, &argv).stdout_to(&stream)), output: stream });
+    tools.push(Tool {
+        name: PLATC_STREAM.into(),
+        kind: Kind::Peer(Cmd::new(PLATC, &argv).stdout_to(&stream)),
+        output: stream,
+    });
     for peer in &o.peers {
         let wdir = match workload(peer) {
             Some(w) => {

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::Options;
-use crate::peers::PLATC_STREAM;
 use crate::measure::{Machine, Sample, Usage, load, machine, revision};
+use crate::peers::PLATC_STREAM;
 
 /// One size of the full workload.
 pub struct FullRow {
