@@ -555,81 +555,49 @@ mod tests {
     #[test]
     fn fast_reader_takes_what_templates_write() {
         let taken = [
-            "for: 15m
-memory: 512Mi
-",
-            "record: slo:sli_error:ratio_rate5m
-",
-            "policy_arn: arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole
-",
-            "group: ${{ github.workflow }}-${{ github.ref }}
-",
-            "description: Redis (TLS) from the VPC; it's here
-",
-            "paths:
-  - .github/workflows/platc-image.yml
-",
-            "labels: {service: \"x\", slo: availability}
-",
-            "aws: {$map: {source: hashicorp/aws, version: \"~> 5.80\"}}
-",
-            "tags:
-  $map:
-    a: b
-",
-            "values: [{$expr: data.aws_vpc.main.id}]
-",
+            "for: 15m\nmemory: 512Mi\n",
+            "record: slo:sli_error:ratio_rate5m\n",
+            "policy_arn: arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole\n",
+            "group: ${{ github.workflow }}-${{ github.ref }}\n",
+            "description: Redis (TLS) from the VPC; it's here\n",
+            "paths:\n  - .github/workflows/platc-image.yml\n",
+            "labels: {service: \"x\", slo: availability}\n",
+            "aws: {$map: {source: hashicorp/aws, version: \"~> 5.80\"}}\n",
+            "tags:\n  $map:\n    a: b\n",
+            "values: [{$expr: data.aws_vpc.main.id}]\n",
         ];
         for c in taken {
             let fast = fast::parse(c).unwrap_or_else(|| panic!("declined {c:?}"));
             assert_eq!(Ok(fast), full(c), "on {c:?}");
         }
         let tricky = [
-            "x: 0x1f
-",
-            "x: 1e3
-",
-            "x: 15E
-",
-            "x: 0755m
-",
-            "x: nan
-",
-            "x: NaN
-",
-            "x: Infinity
-",
-            "x: .inf
-",
-            "x: .NaN
-",
-            "x: .5
-",
-            "x: a:
-",
-            "x: a: b
-",
-            "x: a #b
-",
-            "x: a  b
-",
-            "x: {true: 1}
-",
-            "x: {a: b:c}
-",
-            "x: {a: 1, a: 2}
-",
-            "x: {a: b c}
-",
-            "x: {null: 1}
-",
-            "true:
-  a: 1
-",
-            "x: ~
-",
-            "x: $
-",
+            "x: 0x1f\n",
+            "x: 1e3\n",
+            "x: 15E\n",
+            "x: 0755m\n",
+            "x: nan\n",
+            "x: NaN\n",
+            "x: Infinity\n",
+            "x: .inf\n",
+            "x: .NaN\n",
+            "x: .5\n",
+            "x: a:\n",
+            "x: a: b\n",
+            "x: a #b\n",
+            "x: a  b\n",
+            "x: {true: 1}\n",
+            "x: {a: b:c}\n",
+            "x: {a: 1, a: 2}\n",
+            "x: {a: b c}\n",
+            "x: {null: 1}\n",
+            "true:\n  a: 1\n",
+            "x: ~\n",
+            "x: $\n",
+            "x: a line\n  that goes on\ny: 1\n",
+            "x: it's [a] {b}, c!\n",
+            "x: a\tb\n",
+            "- a:b\n",
+            "x: é\n",
         ];
         for c in tricky {
             if let Some(fast) = fast::parse(c) {
