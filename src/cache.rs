@@ -39,6 +39,8 @@ pub struct Cache {
     /// The texts of everything every service depends on: the workspace file
     /// and the standard library files, with their paths.
     pub global: Vec<(String, Arc<str>)>,
+    /// The compiled templates, for the targets they were compiled for.
+    pub renderer: Option<(Vec<crate::Target>, Arc<crate::emit::render::Renderer>)>,
 }
 
 impl Cache {

@@ -191,20 +191,29 @@ impl Output {
     }
 }
 
+/// What an emit takes from the previous compilation (`platc watch`).
+#[derive(Default)]
+pub struct Carry<'a> {
+    /// The previous output and the services to render again: every other
+    /// service's files are taken from it (a one-line edit re-renders one
+    /// service and its neighbours).
+    pub previous: Option<(&'a Output, &'a BTreeSet<String>)>,
+    /// The compiled templates, when the library's templates and the targets
+    /// are the same as then. `emit` leaves the ones it used here.
+    pub renderer: Option<Arc<Renderer>>,
+}
+
 /// Renders every service; `None` if a template or patch failed.
-///
-/// With `reuse = (previous output, services)`, only those services are
-/// rendered; every other service's files are taken from the previous output
-/// (`platc watch`: a one-line edit re-renders one service and its neighbours).
 pub fn emit(
     model: &Model,
     graph: &Graph,
     lib: &Library,
     options: &Options,
-    reuse: Option<(&Output, &BTreeSet<String>)>,
+    carry: &mut Carry,
     files: &SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Output> {
+    let reuse = carry.previous;
     let targets: Vec<Target> = if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() };
     let resource_templates: BTreeSet<&str> =
         lib.resource_types.values().filter_map(|rt| rt.terraform.as_ref().map(|(t, _)| t.as_str())).collect();
@@ -215,11 +224,18 @@ pub fn emit(
             && (targets.iter().any(|t| name.strip_prefix(t.name()).is_some_and(|rest| rest.starts_with('/')))
                 || (targets.contains(&Target::Terraform) && resource_templates.contains(name)))
     };
-    let (renderer, problems) = Renderer::new(&lib.templates, wanted);
-    if !problems.is_empty() {
-        diags.extend(problems.iter().map(|p| template_diag(p, lib, None)));
-        return None;
-    }
+    let renderer = match carry.renderer.take() {
+        Some(r) => r,
+        None => {
+            let (renderer, problems) = Renderer::new(&lib.templates, wanted);
+            if !problems.is_empty() {
+                diags.extend(problems.iter().map(|p| template_diag(p, lib, None)));
+                return None;
+            }
+            Arc::new(renderer)
+        }
+    };
+    carry.renderer = Some(Arc::clone(&renderer));
     // Each target's per-service templates, listed once for every service.
     let templates = targets
         .iter()
@@ -255,7 +271,8 @@ pub fn emit(
             .files
             .iter()
             .filter(|(_, f)| f.service.as_ref().is_some_and(|s| !only.contains(s) && model.service(s).is_some()));
-        out.files.extend(kept.map(|(p, f)| (p.clone(), f.clone())));
+        // Collected, not inserted one by one: the paths come sorted.
+        out.files = kept.map(|(p, f)| (p.clone(), Arc::clone(f))).collect();
     }
     for (files, ds) in results {
         out.files.extend(files);
@@ -521,19 +538,6 @@ fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: 
 /// hash, and every escape hatch in effect (the build report of overrides and
 /// waivers, with their reasons and places).
 fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
-    let files: Vec<Doc> = out
-        .files
-        .iter()
-        .map(|(path, f)| {
-            Doc::Map(vec![
-                ("path".into(), Doc::Str(path.clone())),
-                ("service".into(), f.service.clone().map(Doc::Str).unwrap_or(Doc::Null)),
-                ("environment".into(), f.environment.clone().map(Doc::Str).unwrap_or(Doc::Null)),
-                ("kind".into(), Doc::Str(f.kind.clone())),
-                ("sha256".into(), Doc::Str(f.sha256.clone())),
-            ])
-        })
-        .collect();
     let mut escapes = Vec::new();
     for svc in &model.services {
         let kinds = svc.overrides.iter().map(|e| ("override", e)).chain(svc.waivers.iter().map(|e| ("waiver", e)));
@@ -551,15 +555,31 @@ fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
             ]));
         }
     }
-    let mut s = String::new();
-    doc::to_json(
-        &Doc::Map(vec![
-            ("generator".into(), Doc::Str("platc".into())),
-            ("files".into(), Doc::List(files)),
-            ("escapes".into(), Doc::List(escapes)),
-        ]),
-        &mut s,
-    );
+    // What `doc::to_json` writes, but the file records (one per generated
+    // file, thousands) are written directly, not built as documents first.
+    let mut s = String::with_capacity(out.files.len() * 300);
+    s.push_str("{\n  \"generator\": \"platc\",\n  \"files\": [");
+    let optional = |v: &Option<String>, s: &mut String| match v {
+        Some(v) => doc::quote_into(v, s),
+        None => s.push_str("null"),
+    };
+    for (i, (path, f)) in out.files.iter().enumerate() {
+        s.push_str(if i > 0 { ",\n    {\n      \"path\": " } else { "\n    {\n      \"path\": " });
+        doc::quote_into(path, &mut s);
+        s.push_str(",\n      \"service\": ");
+        optional(&f.service, &mut s);
+        s.push_str(",\n      \"environment\": ");
+        optional(&f.environment, &mut s);
+        s.push_str(",\n      \"kind\": ");
+        doc::quote_into(&f.kind, &mut s);
+        s.push_str(",\n      \"sha256\": ");
+        doc::quote_into(&f.sha256, &mut s);
+        s.push_str("\n    }");
+    }
+    s.push_str(if out.files.is_empty() { "]" } else { "\n  ]" });
+    s.push_str(",\n  \"escapes\": ");
+    doc::json_value(&Doc::List(escapes), 2, &mut s);
+    s.push_str("\n}\n");
     s
 }
 

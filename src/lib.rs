@@ -262,7 +262,17 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     let output = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        emit::emit(&model, &graph, &library, options, reuse.as_ref().map(|(o, s)| (*o, s)), &files, &mut diags)
+        // The compiled templates are kept when every global input (the
+        // standard library's text among them) and the targets are the same.
+        let renderer = previous_cache
+            .renderer
+            .as_ref()
+            .filter(|(targets, _)| next.global == previous_cache.global && *targets == options.targets)
+            .map(|(_, r)| std::sync::Arc::clone(r));
+        let mut carry = emit::Carry { previous: reuse.as_ref().map(|(o, s)| (*o, s)), renderer };
+        let output = emit::emit(&model, &graph, &library, options, &mut carry, &files, &mut diags);
+        next.renderer = carry.renderer.map(|r| (options.targets.clone(), r));
+        output
     };
     let mut compiled = finish(files, diags, output, read, Some(model));
     compiled.graph = Some(graph);

@@ -260,7 +260,8 @@ pub fn to_json(d: &Doc, out: &mut String) {
     out.push('\n');
 }
 
-fn json_value(d: &Doc, indent: usize, out: &mut String) {
+/// `d` as JSON, its lines after the first indented by `indent` spaces.
+pub fn json_value(d: &Doc, indent: usize, out: &mut String) {
     match d {
         Doc::Null => out.push_str("null"),
         Doc::Bool(b) => out.push_str(if *b { "true" } else { "false" }),

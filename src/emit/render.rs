@@ -55,6 +55,13 @@ pub struct Renderer {
     hb: Handlebars<'static>,
 }
 
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&String> = self.hb.get_templates().keys().collect();
+        f.debug_struct("Renderer").field("templates", &names).finish()
+    }
+}
+
 /// Whether a template is a partial (`_name.hbs`): included by others,
 /// never rendered into a file of its own.
 pub fn is_partial(name: &str) -> bool {
