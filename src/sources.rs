@@ -31,11 +31,11 @@ impl Text {
 /// checked to stay inside the workspace.
 pub type Loader = dyn Fn(&str) -> Result<Vec<u8>, String> + Send + Sync;
 
-/// Everything a compilation reads.
-#[derive(Default)]
+/// Everything a compilation reads. A clone shares the texts.
+#[derive(Clone, Default)]
 pub struct Sources {
     files: BTreeMap<String, Text>,
-    loader: Option<Box<Loader>>,
+    loader: Option<Arc<Loader>>,
 }
 
 impl std::fmt::Debug for Sources {
@@ -61,12 +61,17 @@ impl Sources {
     }
 
     pub fn with_loader(mut self, loader: Box<Loader>) -> Sources {
-        self.loader = Some(loader);
+        self.loader = Some(Arc::from(loader));
         self
     }
 
     pub fn set_loader(&mut self, loader: Box<Loader>) {
-        self.loader = Some(loader);
+        self.loader = Some(Arc::from(loader));
+    }
+
+    /// Forgets a workspace file (it was deleted).
+    pub fn remove(&mut self, path: &str) {
+        self.files.remove(path);
     }
 
     pub fn get(&self, path: &str) -> Option<&Text> {

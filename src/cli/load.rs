@@ -93,7 +93,7 @@ fn relative(root: &Path, path: &Path) -> Result<String, String> {
 }
 
 /// Reads at most `limit` bytes (the compiler reports what is too large).
-fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
+pub fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
     let f = fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let mut buf = Vec::new();
     f.take(limit as u64).read_to_end(&mut buf).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;

@@ -2,15 +2,18 @@
 //! compilation read (and on new .plat files), batching an editor's burst of
 //! events, ignoring the output directory. Broken input prints the new
 //! diagnostics and keeps the last good output; the next good save rebuilds.
-//! Only the services a change can affect are re-rendered, and only changed
-//! files are written.
+//! Only the changed files are read again, only the services a change can
+//! affect are re-rendered, and only changed files are written.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 use platc::diag::render::Format;
+use platc::parse::MAX_FILE_BYTES;
+use platc::sources::Sources;
 use platc::{Compiled, Options};
 
 use super::{display, load, out_dir, print_diagnostics, write};
@@ -30,8 +33,8 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
     watcher.watch(&root, RecursiveMode::Recursive).map_err(|e| format!("cannot watch `{}`: {e}", display(&root)))?;
 
     let options = Options::default();
-    let mut last_good: Option<Compiled> = None;
-    rebuild(&root, &out, &options, &mut last_good, &[], Instant::now(), format);
+    let mut last = Last::default();
+    rebuild(&root, &out, &options, &mut last, &[], Instant::now(), format);
     eprintln!("watching {} (Ctrl-C to stop)", display(&root));
     loop {
         let Ok(first) = rx.recv() else { return Ok(0) };
@@ -46,7 +49,7 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
         if changed.is_empty() {
             continue;
         }
-        rebuild(&root, &out, &options, &mut last_good, &changed, started, format);
+        rebuild(&root, &out, &options, &mut last, &changed, started, format);
     }
 }
 
@@ -69,30 +72,67 @@ fn collect(event: notify::Result<notify::Event>, root: &Path, out: &Path, change
     }
 }
 
+/// What the loop keeps between rebuilds.
+#[derive(Default)]
+struct Last {
+    /// The last compilation whose output was written.
+    good: Option<Compiled>,
+    /// The sources as last read.
+    sources: Option<Sources>,
+}
+
+/// `previous` with the changed files read again, or `None` when a change is
+/// not one file (a directory or a link appeared, went or moved): then the
+/// whole workspace is read again.
+fn updated(previous: &Sources, root: &Path, changed: &[String]) -> Option<Sources> {
+    let mut next = previous.clone();
+    for rel in changed {
+        let path = root.join(rel);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => {
+                if rel.ends_with(".plat") || rel.ends_with(".hbs") {
+                    next.insert_bytes(rel.clone(), load::read_limited(&path, MAX_FILE_BYTES + 1).ok()?);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let inside = format!("{rel}/");
+                if previous.files().any(|(p, _)| p.starts_with(&inside)) {
+                    return None; // a directory went
+                }
+                next.remove(rel);
+            }
+            _ => return None,
+        }
+    }
+    Some(next)
+}
+
 fn rebuild(
     root: &Path,
     out: &Path,
     options: &Options,
-    last_good: &mut Option<Compiled>,
+    last: &mut Last,
     changed: &[String],
     started: Instant,
     format: Format,
 ) {
     let relevant = changed.is_empty()
         || changed.iter().any(|f| {
-            f.ends_with(".plat") || f.ends_with(".hbs") || last_good.as_ref().is_some_and(|c| c.read.contains(f))
+            f.ends_with(".plat") || f.ends_with(".hbs") || last.good.as_ref().is_some_and(|c| c.read.contains(f))
         });
     if !relevant {
         return;
     }
-    let sources = match load::sources(root, out) {
+    let again = last.sources.as_ref().filter(|_| !changed.is_empty()).and_then(|s| updated(s, root, changed));
+    let sources = match again.map_or_else(|| load::sources(root, out), Ok) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return;
         }
     };
-    let compiled = match last_good.as_ref() {
+    last.sources = Some(sources.clone());
+    let compiled = match last.good.as_ref() {
         Some(prev) if !changed.is_empty() => platc::compile_reusing(&sources, options, prev, changed),
         _ => platc::compile(&sources, options),
     };
@@ -100,7 +140,7 @@ fn rebuild(
         return;
     }
     let Some(output) = &compiled.output else { return };
-    let result = match last_good.as_ref().and_then(|c| c.output.as_ref()) {
+    let result = match last.good.as_ref().and_then(|c| c.output.as_ref()) {
         Some(previous) => write::write_delta(out, output, previous),
         None => write::write(out, output, write::Commit::InPlace),
     };
@@ -121,7 +161,7 @@ fn rebuild(
             for f in w.changed.iter().take(10) {
                 eprintln!("  {f}");
             }
-            *last_good = Some(compiled);
+            last.good = Some(compiled);
         }
         Err(e) => eprintln!("error: {e}"),
     }
