@@ -95,7 +95,7 @@ pub fn check_service(
     }
     let mut waived_something: BTreeSet<&str> = BTreeSet::new();
     let mut type_errors = Vec::new();
-    for instance in &service.instances {
+    for instance in service.instances.iter() {
         let outputs = resource_outputs(instance);
         let names = names_for(lib, services, Some(&outputs));
         schema::check_record(&instance.values, schema, "service", service.name_span, &names, &mut type_errors);
@@ -117,7 +117,7 @@ pub fn check_service(
     if skip_policies {
         return;
     }
-    for instance in &service.instances {
+    for instance in service.instances.iter() {
         let Some(env) = model.workspace.environments.iter().find(|e| e.name == instance.env) else {
             continue;
         };

@@ -397,7 +397,7 @@ impl Plan<'_> {
     fn service(&self, s: &Service, files: &mut BTreeMap<String, Arc<OutFile>>, diags: &mut Vec<Diagnostic>) {
         let base = context::service_base(s, &self.shared);
         let mut contexts = Vec::new();
-        for inst in &s.instances {
+        for inst in s.instances.iter() {
             let Some(env) = self.model.workspace.environments.iter().find(|e| e.name == inst.env) else {
                 continue;
             };

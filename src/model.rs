@@ -47,8 +47,10 @@ pub struct Service {
     /// `depends_on` as written (services and resources), with spans.
     pub depends_on: Vec<(String, Span)>,
     pub apis: Vec<Api>,
-    /// One per environment of the workspace, in its order.
-    pub instances: Vec<Instance>,
+    /// One per environment of the workspace, in its order. Shared: `watch`
+    /// keeps an unchanged service from the previous compilation, and its
+    /// resolved values are most of it.
+    pub instances: std::sync::Arc<[Instance]>,
 }
 
 impl Service {

@@ -159,7 +159,7 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         patches: parts.patches,
         depends_on,
         apis,
-        instances,
+        instances: instances.into(),
     })
 }
 

@@ -24,7 +24,7 @@ pub fn scan(model: &Model, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
     for s in &model.services {
         // Values are the same object in every environment unless an
         // environment block set them; spans dedup the repeats.
-        for inst in &s.instances {
+        for inst in s.instances.iter() {
             walk(s, "", &inst.values, &mut found);
             for r in &inst.resources {
                 walk(s, &format!("resource `{}` ", r.name), &r.values, &mut found);
