@@ -19,7 +19,8 @@ use crate::span::FileId;
 pub struct Parsed {
     pub text: Arc<str>,
     pub id: FileId,
-    pub file: Option<ast::File>,
+    /// Shared: a compilation reads it, the next one may reuse it.
+    pub file: Option<Arc<ast::File>>,
     pub diags: Vec<Diagnostic>,
 }
 

@@ -26,7 +26,7 @@ pub struct Input {
     pub templates: BTreeMap<String, TemplateFile>,
     /// Workspace-relative directory of the stdlib overlay, if any.
     pub overlay: Option<String>,
-    pub service_files: Vec<(String, crate::span::FileId, ast::File)>,
+    pub service_files: Vec<(String, crate::span::FileId, Arc<ast::File>)>,
     /// How many service files there are, parsed or not.
     pub service_file_count: usize,
 }
@@ -53,11 +53,11 @@ pub fn parse_cached(
                 Some(p) => p.clone(),
                 None => {
                     let (file, ds) = parse::parse(id, t);
-                    Parsed { text: t.clone(), id, file, diags: ds }
+                    Parsed { text: t.clone(), id, file: file.map(Arc::new), diags: ds }
                 }
             };
             diags.extend(parsed.diags.iter().cloned());
-            let file = parsed.file.clone();
+            let file = parsed.file.as_deref().cloned();
             next.parsed.insert(path.to_string(), parsed);
             file
         }
@@ -182,7 +182,7 @@ pub fn load(
         Some(p) => p.clone(),
         None => {
             let (file, ds) = parse::parse(*id, text);
-            Parsed { text: text.clone(), id: *id, file, diags: ds }
+            Parsed { text: text.clone(), id: *id, file: file.map(Arc::new), diags: ds }
         }
     });
     let mut parsed = Vec::new();
@@ -191,7 +191,7 @@ pub fn load(
         diags.extend(tree.diags.iter().cloned());
         if let Some(f) = tree.file.clone() {
             if i < stdlib_files {
-                parsed.push(f);
+                parsed.push(ast::File::clone(&f));
             } else {
                 service_files.push((path.clone(), id, f));
             }
@@ -252,17 +252,17 @@ fn service_globs(b: &ast::Block) -> Vec<(String, Span)> {
 
 /// The `service` blocks of the service files; anything else there is an error.
 pub fn service_decls(
-    service_files: Vec<(String, crate::span::FileId, ast::File)>,
+    service_files: Vec<(String, crate::span::FileId, Arc<ast::File>)>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<ServiceDecl> {
     let mut out = Vec::new();
     for (path, file, ast) in service_files {
         let mut any = false;
-        for item in ast.body.items {
+        for (i, item) in ast.body.items.iter().enumerate() {
             match item {
                 ast::Item::Block(b) if b.kind.name == "service" => {
                     any = true;
-                    out.push(ServiceDecl { block: b, file, path: path.clone() });
+                    out.push(ServiceDecl { tree: Arc::clone(&ast), item: i, file, path: path.clone() });
                 }
                 other => diags.push(
                     Diagnostic::error(

@@ -385,7 +385,7 @@ fn reuse_one<'a>(
     options: &Options,
 ) -> Option<(&'a model::Service, &'a Vec<Diagnostic>)> {
     let r = reusable?;
-    let name = decl.block.labels.first()?.name.as_str();
+    let name = decl.block()?.labels.first()?.name.as_str();
     let prev = r.model.service(name)?;
     let then = r.cache.parsed.get(&decl.path)?;
     let now = parsed_now.get(&decl.path)?;

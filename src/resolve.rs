@@ -30,9 +30,21 @@ pub use interpolate::Scope;
 /// A `service NAME ... { }` block and the file it came from.
 #[derive(Clone, Debug)]
 pub struct ServiceDecl {
-    pub block: Block,
+    /// The file's tree, shared with the parse cache (`watch` keeps it), and
+    /// which of its items the block is.
+    pub tree: std::sync::Arc<crate::ast::File>,
+    pub item: usize,
     pub file: FileId,
     pub path: String,
+}
+
+impl ServiceDecl {
+    pub fn block(&self) -> Option<&Block> {
+        match self.tree.body.items.get(self.item)? {
+            crate::ast::Item::Block(b) => Some(b),
+            _ => None,
+        }
+    }
 }
 
 /// What resolution needs from the rest of the compilation.
@@ -48,7 +60,7 @@ const SERVICE_BLOCKS: &[&str] = &["resource", "api", "environment"];
 
 /// Resolves one service.
 pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) -> Option<Service> {
-    let b = &decl.block;
+    let b = decl.block()?;
     let Some(name) = b.labels.first() else {
         diags.push(
             Diagnostic::error("platc::resolve::bad_service", "a service has a name")
