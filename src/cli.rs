@@ -221,12 +221,19 @@ pub struct Loaded {
 
 /// Finds the workspace of `path`, reads it and compiles it.
 pub fn compile(path: Option<PathBuf>, out: Option<PathBuf>, options: &Options) -> Result<Loaded, String> {
+    let (root, out, sources) = read(path, out)?;
+    let compiled = platc::compile(&sources, options);
+    Ok(Loaded { root, out, compiled })
+}
+
+/// Finds the workspace of `path` and its output directory, and reads its
+/// sources.
+fn read(path: Option<PathBuf>, out: Option<PathBuf>) -> Result<(PathBuf, PathBuf, platc::sources::Sources), String> {
     let path = path.unwrap_or_else(|| PathBuf::from("."));
     let found = load::find(&path)?;
     let out = out_dir(&found.root, out)?;
     let sources = load::sources(&found.root, &out)?;
-    let compiled = platc::compile(&sources, options);
-    Ok(Loaded { root: found.root, out, compiled })
+    Ok((found.root, out, sources))
 }
 
 /// The output directory: `--out` relative to the current directory, or
@@ -279,10 +286,7 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     let started = Instant::now();
     let options = Options { targets, ..Options::default() };
     let to_stdout = out.as_deref() == Some(Path::new("-"));
-    let path = path.unwrap_or_else(|| PathBuf::from("."));
-    let found = load::find(&path)?;
-    let out = out_dir(&found.root, if to_stdout { None } else { out })?;
-    let sources = load::sources(&found.root, &out)?;
+    let (root, out, sources) = read(path, if to_stdout { None } else { out })?;
     if !to_stdout && let Some(files) = stamp::up_to_date(&out, &sources, &options) {
         eprintln!(
             "nothing changed: the {files} files in {} are up to date ({:.2}s)",
@@ -292,7 +296,7 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
         return Ok(0);
     }
     let compiled = platc::compile(&sources, &options);
-    let loaded = Loaded { root: found.root, out, compiled };
+    let loaded = Loaded { root, out, compiled };
     let result = finish_build(&loaded, to_stdout, format, started);
     if !to_stdout && result == Ok(0) {
         stamp::record(&loaded.out, &sources, &options, &loaded.compiled);

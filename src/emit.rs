@@ -584,9 +584,14 @@ fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
 }
 
 pub fn sha256(s: &str) -> String {
+    hex(&Sha256::digest(s.as_bytes()))
+}
+
+/// Bytes as lowercase hex digits.
+pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in Sha256::digest(s.as_bytes()) {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         for nibble in [b >> 4, b & 15] {
             out.push(char::from(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0')));
         }

@@ -218,10 +218,12 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     // What may be reused from the previous compilation: services whose file,
     // and every global input, are unchanged (and whose `file(...)` reads
     // did not change either).
-    let reusable = previous
-        .filter(|_| next.global == previous_cache.global)
-        .and_then(|p| p.model.as_ref())
-        .map(|m| Reusable { model: m, cache: previous_cache, changed });
+    let same_globals = next.global == previous_cache.global;
+    let reusable = previous.filter(|_| same_globals).and_then(|p| p.model.as_ref()).map(|m| Reusable {
+        model: m,
+        cache: previous_cache,
+        changed,
+    });
     let (model, mut broken, reused) =
         resolve_all(&decls, &library, workspace, sources, options, reusable.as_ref(), &mut next, &mut diags, &mut read);
     // A service whose file already has an error is not checked against the
@@ -267,7 +269,7 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         let renderer = previous_cache
             .renderer
             .as_ref()
-            .filter(|(targets, _)| next.global == previous_cache.global && *targets == options.targets)
+            .filter(|(targets, _)| same_globals && *targets == options.targets)
             .map(|(_, r)| std::sync::Arc::clone(r));
         let mut carry = emit::Carry { previous: reuse.as_ref().map(|(o, s)| (*o, s)), renderer };
         let output = emit::emit(&model, &graph, &library, options, &mut carry, &files, &mut diags);

@@ -67,7 +67,7 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
                     continue;
                 }
                 stack.push(path);
-            } else if kind.is_file() && (name.ends_with(".plat") || name.ends_with(".hbs")) {
+            } else if kind.is_file() && is_source(&name) {
                 count += 1;
                 if count > MAX_FILES {
                     return Err(format!("more than {MAX_FILES} source files under `{}`", root.display()));
@@ -77,7 +77,7 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
         }
     }
     // Reading is a system call or three per file: on every core.
-    let read = platc::par::map(&found, |(_, path)| read_limited(path, MAX_FILE_BYTES + 1));
+    let read = platc::par::map(&found, |(_, path)| read_source(path));
     for ((rel, _), bytes) in found.into_iter().zip(read) {
         sources.insert_bytes(rel, bytes?);
     }
@@ -92,8 +92,20 @@ fn relative(root: &Path, path: &Path) -> Result<String, String> {
     Ok(parts.join("/"))
 }
 
-/// Reads at most `limit` bytes (the compiler reports what is too large).
-pub fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
+/// Whether a file is a source the workspace is read for (others are read
+/// when the compilation names them).
+pub fn is_source(name: &str) -> bool {
+    name.ends_with(".plat") || name.ends_with(".hbs")
+}
+
+/// A source file's bytes, at most one past the largest the compiler reads
+/// (it reports what is too large).
+pub fn read_source(path: &Path) -> Result<Vec<u8>, String> {
+    read_limited(path, MAX_FILE_BYTES + 1)
+}
+
+/// Reads at most `limit` bytes.
+fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
     let f = fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let mut buf = Vec::new();
     f.take(limit as u64).read_to_end(&mut buf).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;

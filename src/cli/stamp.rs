@@ -18,6 +18,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use platc::emit::hex;
 use platc::sources::{Sources, Text};
 use platc::{Compiled, Options};
 use sha2::{Digest, Sha256};
@@ -61,10 +62,6 @@ fn fingerprint(sources: &Sources, options: &Options, extra: &[String]) -> Option
         text(path, &t);
     }
     Some(hex(&h.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The size and modification time of a file, as the stamp writes them.

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 use platc::diag::render::Format;
-use platc::parse::MAX_FILE_BYTES;
 use platc::sources::Sources;
 use platc::{Compiled, Options};
 
@@ -90,8 +89,8 @@ fn updated(previous: &Sources, root: &Path, changed: &[String]) -> Option<Source
         let path = root.join(rel);
         match fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() => {
-                if rel.ends_with(".plat") || rel.ends_with(".hbs") {
-                    next.insert_bytes(rel.clone(), load::read_limited(&path, MAX_FILE_BYTES + 1).ok()?);
+                if load::is_source(rel) {
+                    next.insert_bytes(rel.clone(), load::read_source(&path).ok()?);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -117,9 +116,7 @@ fn rebuild(
     format: Format,
 ) {
     let relevant = changed.is_empty()
-        || changed.iter().any(|f| {
-            f.ends_with(".plat") || f.ends_with(".hbs") || last.good.as_ref().is_some_and(|c| c.read.contains(f))
-        });
+        || changed.iter().any(|f| load::is_source(f) || last.good.as_ref().is_some_and(|c| c.read.contains(f)));
     if !relevant {
         return;
     }

@@ -106,16 +106,18 @@ pub fn write_delta(out: &Path, output: &Output, previous: &Output) -> Result<Wri
         return write(out, output, Commit::InPlace);
     }
     let _lock = Lock::acquire(out)?;
-    let changed: Vec<(&String, &platc::emit::OutFile)> = output
-        .files
-        .iter()
-        .filter(|(p, f)| *p != INDEX_FILE && previous.files.get(*p).is_none_or(|old| old.sha256 != f.sha256))
-        .map(|(p, f)| (p, &**f))
-        .collect();
+    // The changed files, shared with `output`, not copied.
+    let partial = Output {
+        files: output
+            .files
+            .iter()
+            .filter(|(p, f)| *p != INDEX_FILE && previous.files.get(*p).is_none_or(|old| old.sha256 != f.sha256))
+            .map(|(p, f)| (p.clone(), std::sync::Arc::clone(f)))
+            .collect(),
+    };
+    let changed: Vec<(&String, &platc::emit::OutFile)> = partial.files.iter().map(|(p, f)| (p, &**f)).collect();
     let new: BTreeSet<String> =
         changed.iter().filter(|(p, _)| !previous.files.contains_key(*p)).map(|(p, _)| (*p).clone()).collect();
-    let partial =
-        Output { files: changed.iter().map(|(p, f)| ((*p).clone(), std::sync::Arc::new((*f).clone()))).collect() };
     refuse(out, &partial, &previous.files.keys().filter(|p| !new.contains(*p)).cloned().collect())?;
     let removed: Vec<String> =
         previous.files.keys().filter(|p| !output.files.contains_key(*p) && safe_relative(p)).cloned().collect();

@@ -549,5 +549,5 @@ fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib
 /// A short, stable hash of a JSON value (for rollout annotations).
 pub fn hash_json(v: &Json) -> String {
     let digest = Sha256::digest(v.to_string().as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    super::hex(digest.get(..8).unwrap_or_default())
 }

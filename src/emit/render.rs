@@ -352,7 +352,7 @@ pub fn bounded(name: &str, max: usize) -> String {
     if name.chars().count() <= max {
         return name.to_string();
     }
-    let hash: String = Sha256::digest(name.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hash = super::hex(Sha256::digest(name.as_bytes()).get(..4).unwrap_or_default());
     let prefix: String = name.chars().take(max.saturating_sub(9)).collect();
     format!("{}-{hash}", prefix.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
 }
