@@ -48,8 +48,16 @@ const ATTRIBUTES: &[&str] = &[
     "catalog_url",
     "dashboards_url",
     "runbooks_url",
+    "secret_store",
+    "secret_delivery",
+    "tls_issuer",
     "environment",
 ];
+
+/// The cluster add-ons' object names a workspace that says nothing gets:
+/// the External Secrets `ClusterSecretStore` and the cert-manager
+/// `ClusterIssuer` the platform installs once, and secrets as files.
+const DEFAULTS: &[(&str, &str)] = &[("secret_store", "platc"), ("secret_delivery", "files"), ("tls_issuer", "platc")];
 
 impl Workspace {
     /// Reads a `workspace NAME { ... }` block.
@@ -135,6 +143,32 @@ impl Workspace {
                 }
             }
             "stdlib" => self.stdlib = string(diags).map(|s| (s, a.value.span)),
+            "secret_store" | "tls_issuer" => {
+                if let Some(s) = string(diags)
+                    && !crate::schema::is_dns_subdomain(&s)
+                {
+                    let what = if key == "secret_store" { "an External Secrets ClusterSecretStore" } else { "a cert-manager ClusterIssuer" };
+                    diags.push(
+                        Diagnostic::error("platc::workspace::bad_value", format!("`{key}` names {what}"))
+                            .label(a.value.span, "not a Kubernetes object name")
+                            .help(format!("write `{key} = \"platc\"` (lowercase letters, digits, `-` and `.`)")),
+                    );
+                }
+            }
+            "secret_delivery" => {
+                let word = match &a.value.kind {
+                    ExprKind::Ref(p) if p.len() == 1 => p.first().map(|i| i.name.clone()),
+                    _ => None,
+                };
+                if !matches!(word.as_deref(), Some("files" | "env")) {
+                    diags.push(
+                        Diagnostic::error("platc::workspace::bad_value", "`secret_delivery` is `files` or `env`")
+                            .label(a.value.span, "not `files` or `env`")
+                            .help("`files` mounts each secret and sets `NAME_FILE`; `env` sets `NAME` from the Secret"),
+                    );
+                    return;
+                }
+            }
             "catalog_url" | "dashboards_url" | "runbooks_url" => {
                 if let Some(s) = string(diags)
                     && (!s.starts_with("https://") || s.contains(char::is_whitespace))
@@ -256,6 +290,9 @@ impl Workspace {
             serde_json::Value::Object(o) => o,
             _ => serde_json::Map::new(),
         };
+        for (key, default) in DEFAULTS {
+            obj.entry(key.to_string()).or_insert_with(|| (*default).into());
+        }
         for key in ATTRIBUTES.iter().filter(|k| **k != "environment") {
             obj.entry(key.to_string()).or_insert(serde_json::Value::Null);
         }

@@ -374,7 +374,7 @@ fn image_ref(inst: &Instance) -> String {
 fn labels(service: &Service, inst: &Instance, env: &str) -> Json {
     let mut l = BTreeMap::new();
     l.insert("app.kubernetes.io/name", service.name.clone());
-    l.insert("app.kubernetes.io/instance", format!("{}-{env}", service.name));
+    l.insert("app.kubernetes.io/instance", label_value(&format!("{}-{env}", service.name)));
     if let Some(v) = inst.get(&["version"]).and_then(Value::as_str) {
         l.insert("app.kubernetes.io/version", label_value(v));
     }
@@ -390,14 +390,17 @@ fn labels(service: &Service, inst: &Instance, env: &str) -> Json {
 }
 
 /// A Kubernetes label value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at
-/// both ends.
+/// both ends. A longer value is shortened with a hash of the whole (as
+/// `bounded` does), so two long values that share a prefix stay distinct.
 pub fn label_value(s: &str) -> String {
     let mapped: String =
         s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
     let trimmed = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    let cut: String = trimmed.chars().take(63).collect();
-    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
+    super::render::bounded(trimmed, LABEL_MAX)
 }
+
+/// The longest label value and DNS label Kubernetes accepts.
+pub const LABEL_MAX: usize = 63;
 
 /// Splits `env` (plus injected `*_URL` settings of dependencies) into plain
 /// config (a ConfigMap) and secrets (mounted files, `NAME_FILE` pointing at
@@ -479,7 +482,8 @@ fn settings(service: &Service, inst: &Instance, graph: &Graph) -> (JMap<String, 
             items.sort();
             items.dedup_by(|a, b| a.0 == b.0);
             json!({
-                "volume": format!("secret-{}", secret.replace('.', "-")).chars().take(63).collect::<String>(),
+                "volume": super::render::bounded(&format!("secret-{}", secret.replace('.', "-")), LABEL_MAX),
+                "remote_key": format!("{}/{}/{secret}", service.name, inst.env),
                 "secret": secret,
                 "mount": format!("{SECRETS_DIR}/{secret}"),
                 "keys": items.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),

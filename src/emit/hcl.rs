@@ -122,17 +122,8 @@ fn body_of(body: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
     // Attributes first, aligned in one run; then nested blocks.
     let attrs: Vec<(&String, &Doc)> =
         m.iter().filter(|(k, v)| k.as_str() != "$comment" && !is_block(v)).map(|(k, v)| (k, v)).collect();
-    let width = attrs.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-    for (k, v) in &attrs {
-        indent(depth, out);
-        out.push_str(k);
-        for _ in k.chars().count()..width {
-            out.push(' ');
-        }
-        out.push_str(" = ");
-        value(v, depth, out)?;
-        out.push('\n');
-    }
+    let attrs: Vec<(String, &Doc)> = attrs.into_iter().map(|(k, v)| (k.clone(), v)).collect();
+    assignments(&attrs, depth, out)?;
     // A blank line between attributes and blocks and between blocks.
     let mut gap = !attrs.is_empty();
     for (k, v) in m.iter().filter(|(k, v)| k.as_str() != "$comment" && is_block(v)) {
@@ -158,6 +149,40 @@ fn body_of(body: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
             indent(depth, out);
             out.push_str("}\n");
         }
+    }
+    Ok(())
+}
+
+/// `key = value` lines, one per entry, with `=` aligned as `terraform fmt`
+/// (hclwrite) aligns it: over runs of consecutive one-line assignments. A
+/// value that spans lines (`{`, `jsonencode({`) gets one space before its
+/// `=` and ends the run, so the lines before and after it align apart.
+fn assignments(entries: &[(String, &Doc)], depth: usize, out: &mut String) -> Result<(), String> {
+    let mut rendered = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        let mut text = String::new();
+        value(v, depth, &mut text)?;
+        rendered.push((k.as_str(), text));
+    }
+    let mut start = 0;
+    while start < rendered.len() {
+        let run = rendered.get(start..).unwrap_or_default();
+        let one_line = run.iter().take_while(|(_, text)| !text.contains('\n')).count();
+        // A run of one-line values, or a single multi-line one.
+        let len = one_line.max(1);
+        let group = run.get(..len).unwrap_or_default();
+        let width = if one_line == 0 { 0 } else { group.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0) };
+        for (k, text) in group {
+            indent(depth, out);
+            out.push_str(k);
+            for _ in k.chars().count()..width {
+                out.push(' ');
+            }
+            out.push_str(" = ");
+            out.push_str(text);
+            out.push('\n');
+        }
+        start += len;
     }
     Ok(())
 }
@@ -221,19 +246,8 @@ fn value(v: &Doc, depth: usize, out: &mut String) -> Result<(), String> {
                     return Ok(());
                 }
                 out.push_str("{\n");
-                let width = entries.iter().map(|(k, _)| key_text(k).chars().count()).max().unwrap_or(0);
-                for (k, v) in entries {
-                    indent(depth + 1, out);
-                    let key = key_text(k);
-                    let pad = width - key.chars().count();
-                    out.push_str(&key);
-                    for _ in 0..pad {
-                        out.push(' ');
-                    }
-                    out.push_str(" = ");
-                    value(v, depth + 1, out)?;
-                    out.push('\n');
-                }
+                let entries: Vec<(String, &Doc)> = entries.iter().map(|(k, v)| (key_text(k), v)).collect();
+                assignments(&entries, depth + 1, out)?;
                 indent(depth, out);
                 out.push('}');
             }
