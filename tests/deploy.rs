@@ -1,0 +1,178 @@
+//! The deploy path end to end, with no cluster: the generated deploy job's
+//! `run:` steps are replayed with bash, as GitHub would run them, against a
+//! fake `kubectl`, `aws`, `cosign` and `yq` on PATH that record their calls.
+//! What is checked is what a cluster would see: the Namespace first, then
+//! every other generated object of the service as one pruned ApplySet
+//! scoped to the service's namespace (alerts, monitors and ExternalSecrets
+//! included), then the waits.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_yaml::Value;
+
+/// Builds the example into `<root>/gen`, as `platc build` does by default.
+fn build(example: &str, root: &Path) {
+    let compiled = common::compile(&common::examples().join(example));
+    let out = compiled.output.as_ref().expect("the example builds");
+    for (path, file) in &out.files {
+        let p = root.join("gen").join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, &file.contents).unwrap();
+    }
+}
+
+fn yaml(path: &Path) -> Value {
+    serde_yaml::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Fake tools that append one line per call (`tool arg arg ...`, with
+/// KUBECTL_APPLYSET when set) to `calls.log`.
+fn fake_bin(root: &Path) -> PathBuf {
+    let bin = root.join("fake-bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = root.join("calls.log");
+    let record = |name: &str, extra: &str| {
+        let script = format!(
+            "#!/usr/bin/env bash\nprintf '%s' \"${{KUBECTL_APPLYSET:+KUBECTL_APPLYSET=$KUBECTL_APPLYSET }}{name}\" >> '{log}'\nprintf ' %s' \"$@\" >> '{log}'\necho >> '{log}'\n{extra}\n",
+            log = log.display()
+        );
+        let p = bin.join(name);
+        fs::write(&p, script).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    };
+    // `kubectl get externalsecrets -o name` lists one, so the wait runs.
+    record("kubectl", r#"case " $* " in *" get "*) echo externalsecret.external-secrets.io/x;; esac"#);
+    record("aws", "");
+    record("cosign", "");
+    record("yq", "echo ghcr.io/acme/example:1@sha256:0");
+    bin
+}
+
+/// `${{ inputs.x }}` → the value the calling job passes.
+fn substitute(text: &str, inputs: &BTreeMap<String, String>) -> String {
+    let mut s = text.to_string();
+    for (k, v) in inputs {
+        s = s.replace(&format!("${{{{ inputs.{k} }}}}"), v);
+    }
+    s
+}
+
+/// Runs the deploy job for one service and environment as the service's
+/// workflow calls it; returns the recorded calls.
+fn replay(root: &Path, service: &str, env: &str) -> Vec<String> {
+    let workflows = root.join("gen/.github/workflows");
+    let ci = yaml(&workflows.join(format!("{service}-ci.yml")));
+    let job = &ci["jobs"][format!("deploy-{env}").as_str()];
+    assert_eq!(job["uses"].as_str(), Some("./.github/workflows/platc-deploy.yml"));
+    let inputs: BTreeMap<String, String> = job["with"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_string(), v.as_str().unwrap().to_string()))
+        .collect();
+    let deploy = yaml(&workflows.join("platc-deploy.yml"));
+    let bin = fake_bin(root);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let _ = fs::remove_file(root.join("calls.log"));
+    for step in deploy["jobs"]["deploy"]["steps"].as_sequence().unwrap() {
+        let Some(run) = step["run"].as_str() else { continue };
+        if let Some(cond) = step["if"].as_str() {
+            assert_eq!(cond, "inputs.workload != 'cron'", "a condition this test does not know");
+            if inputs["workload"] == "cron" {
+                continue;
+            }
+        }
+        let mut cmd = Command::new("bash");
+        cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", run]).current_dir(root).env("PATH", &path);
+        cmd.env("GITHUB_REPOSITORY", "acme/platform").env_remove("KUBECTL_APPLYSET");
+        for (k, v) in step["env"].as_mapping().into_iter().flatten() {
+            cmd.env(k.as_str().unwrap(), substitute(v.as_str().unwrap(), &inputs));
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "step {:?} failed: {}", step["name"], String::from_utf8_lossy(&out.stderr));
+    }
+    fs::read_to_string(root.join("calls.log")).unwrap().lines().map(str::to_string).collect()
+}
+
+fn kubectl(calls: &[String]) -> Vec<&String> {
+    calls.iter().filter(|c| c.starts_with("kubectl") || c.starts_with("KUBECTL_APPLYSET")).collect()
+}
+
+#[test]
+fn deploy_applies_namespace_first_then_the_whole_service_as_a_pruned_applyset() {
+    let tmp = tempdir("deploy-order");
+    build("monorepo", &tmp);
+    let dir = "gen/payments/kubernetes/production";
+    let calls = replay(&tmp, "payments", "production");
+    let k = kubectl(&calls);
+    assert_eq!(
+        k.first().map(|s| s.as_str()),
+        Some(format!("kubectl apply --server-side --field-manager=platc -f {dir}/namespace.yaml").as_str()),
+        "the Namespace is applied before anything that lives in it: {k:#?}"
+    );
+    let apply = k.get(1).expect("a second apply");
+    assert!(apply.starts_with("KUBECTL_APPLYSET=true kubectl apply --server-side"), "{apply}");
+    assert!(apply.contains(" --namespace payments --applyset=platc-applyset --prune "), "{apply}");
+    // Every generated file but the Namespace, alerts, monitors and secrets
+    // included, is in the one pruned apply.
+    let mut files: Vec<String> = fs::read_dir(tmp.join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n != "namespace.yaml")
+        .collect();
+    files.sort();
+    for f in &files {
+        assert!(apply.contains(&format!(" -f {dir}/{f}")), "{f} is not applied: {apply}");
+    }
+    for needed in ["prometheusrule.yaml", "servicemonitor.yaml", "externalsecret.yaml", "deployment.yaml"] {
+        assert!(files.iter().any(|f| f == needed), "{needed} is generated");
+    }
+    assert!(!apply.contains("namespace.yaml"), "the Namespace is never in the pruned set: {apply}");
+    // The prune scope: every object of the set lives in the service's
+    // namespace, so pruning can touch nothing else.
+    for f in &files {
+        let text = fs::read_to_string(tmp.join(dir).join(f)).unwrap();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let v = Value::deserialize(doc).unwrap();
+            assert_eq!(v["metadata"]["namespace"].as_str(), Some("payments"), "{f}");
+        }
+    }
+    let rest: Vec<&str> = k.iter().skip(2).map(|s| s.as_str()).collect();
+    assert!(
+        rest.iter().any(|c| c.contains("wait --for=condition=Ready externalsecrets.external-secrets.io --all")),
+        "{rest:#?}"
+    );
+    assert_eq!(rest.last().copied(), Some("kubectl --namespace payments rollout status deployment/payments --timeout=10m"));
+    // Images are verified before anything is applied.
+    let first_cosign = calls.iter().position(|c| c.starts_with("cosign verify")).expect("cosign verifies");
+    let first_apply = calls.iter().position(|c| c.contains("kubectl apply")).unwrap();
+    assert!(first_cosign < first_apply);
+}
+
+#[test]
+fn a_cron_job_is_applied_without_waiting_for_a_rollout() {
+    let tmp = tempdir("deploy-cron");
+    build("monorepo", &tmp);
+    let calls = replay(&tmp, "reports", "staging");
+    let k = kubectl(&calls);
+    assert!(k.iter().any(|c| c.contains("--applyset=platc-applyset --prune")));
+    assert!(k.iter().all(|c| !c.contains("rollout status")), "{k:#?}");
+}
+
+use serde::Deserialize;
+
+fn tempdir(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("platc-test-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&p);
+    fs::create_dir_all(&p).unwrap();
+    p
+}
