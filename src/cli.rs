@@ -8,6 +8,7 @@ mod diff;
 mod explain;
 mod fmt;
 mod frozen;
+mod github;
 mod graph;
 mod load;
 mod new;
@@ -219,6 +220,15 @@ pub struct Loaded {
     pub compiled: Compiled,
 }
 
+impl Loaded {
+    /// Where this build's workflows go when not into `out` (see
+    /// [`github`]): the repository root's `.github/workflows` for a default
+    /// build into `<workspace>/gen`.
+    pub fn workflows_dir(&self) -> Option<PathBuf> {
+        github::directory(&self.root, self.out == self.root.join("gen"), &self.compiled)
+    }
+}
+
 /// Finds the workspace of `path`, reads it and compiles it.
 pub fn compile(path: Option<PathBuf>, out: Option<PathBuf>, options: &Options) -> Result<Loaded, String> {
     let (root, out, sources) = read(path, out)?;
@@ -299,7 +309,8 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     let loaded = Loaded { root, out, compiled };
     let result = finish_build(&loaded, to_stdout, format, started);
     if !to_stdout && result == Ok(0) {
-        stamp::record(&loaded.out, &sources, &options, &loaded.compiled);
+        let workflows = loaded.workflows_dir();
+        stamp::record(&loaded.out, workflows.as_deref(), &sources, &options, &loaded.compiled);
     }
     // The process exits next: freeing the model and the output one node at a
     // time would only cost time (about 3 ms per 1,000 services).
@@ -317,7 +328,21 @@ fn finish_build(loaded: &Loaded, to_stdout: bool, format: Format, started: Insta
     if to_stdout {
         return stream(output, &loaded.compiled, started);
     }
-    let written = write::write(&loaded.out, output, write::Commit::Swap)?;
+    let written = match loaded.workflows_dir() {
+        None => write::write(&loaded.out, output, write::Commit::Swap)?,
+        Some(dir) => {
+            // Everything is checked before anything is written.
+            let previous = write::previous(&loaded.out);
+            let (rest, workflows) = github::split(output);
+            github::check(&dir, &workflows, &previous)?;
+            let mut w = write::write(&loaded.out, &rest, write::Commit::Swap)?;
+            let (changed, removed) = github::write(&dir, &workflows, &previous)?;
+            w.unchanged += workflows.len() - changed.len();
+            w.changed.extend(changed);
+            w.removed.extend(removed);
+            w
+        }
+    };
     let services = service_count(&loaded.compiled);
     let escapes = loaded
         .compiled

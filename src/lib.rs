@@ -197,7 +197,11 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     let input = input::load(sources, &mut files, &mut diags, &mut read, previous_cache, &mut next);
     let library = Library::build(input.stdlib, input.templates, &mut diags);
     let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
-        Some(b) => Workspace::from_block(b, input.workspace.is_some(), &mut diags),
+        Some(b) => {
+            let mut ws = Workspace::from_block(b, input.workspace.is_some(), &mut diags);
+            ws.locate(sources.workspace_dirs(), &mut diags);
+            ws
+        }
         None => {
             diags.push(Diagnostic::error(
                 "platc::workspace::missing",

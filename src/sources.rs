@@ -36,6 +36,10 @@ pub type Loader = dyn Fn(&str) -> Result<Vec<u8>, String> + Send + Sync;
 pub struct Sources {
     files: BTreeMap<String, Text>,
     loader: Option<Arc<Loader>>,
+    /// The names of the workspace's directory and its parents, innermost
+    /// first: where the workspace sits in its repository
+    /// (`repository_root` in platform.plat, for workflows' paths).
+    dirs: Arc<[String]>,
 }
 
 impl std::fmt::Debug for Sources {
@@ -67,6 +71,17 @@ impl Sources {
 
     pub fn set_loader(&mut self, loader: Box<Loader>) {
         self.loader = Some(Arc::from(loader));
+    }
+
+    /// Where the workspace is: the names of its directory and its parents,
+    /// innermost first (the caller knows the file system; the compiler
+    /// never looks).
+    pub fn set_workspace_dirs(&mut self, dirs: Vec<String>) {
+        self.dirs = Arc::from(dirs);
+    }
+
+    pub fn workspace_dirs(&self) -> &[String] {
+        &self.dirs
     }
 
     /// Forgets a workspace file (it was deleted).

@@ -37,6 +37,13 @@ pub struct Workspace {
     pub environments: Vec<Environment>,
     /// Every attribute as written, for templates (`workspace.*`).
     pub values: Map,
+    /// How many directories above the workspace the repository root is
+    /// (`repository_root = "../.."` is 2), and where that puts it.
+    pub repo_up: (usize, Span),
+    /// The workspace's directory relative to the repository root, with a
+    /// trailing `/` (`""` when the workspace is the root): what workflows'
+    /// paths start with. Set by [`Workspace::locate`].
+    pub repo_dir: String,
 }
 
 const ATTRIBUTES: &[&str] = &[
@@ -51,6 +58,7 @@ const ATTRIBUTES: &[&str] = &[
     "secret_store",
     "secret_delivery",
     "tls_issuer",
+    "repository_root",
     "environment",
 ];
 
@@ -78,6 +86,8 @@ impl Workspace {
             services: Vec::new(),
             environments: Vec::new(),
             values: Map::new(),
+            repo_up: (0, Span::default()),
+            repo_dir: String::new(),
         };
         for item in &b.body.items {
             match item {
@@ -154,6 +164,22 @@ impl Workspace {
                             .help(format!("write `{key} = \"platc\"` (lowercase letters, digits, `-` and `.`)")),
                     );
                 }
+            }
+            "repository_root" => {
+                let Some(s) = string(diags) else { return };
+                let up = s.trim_end_matches('/').split('/').filter(|p| *p != ".").collect::<Vec<_>>();
+                if up.iter().any(|p| *p != "..") {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::workspace::bad_value",
+                            "`repository_root` is the workspace's directory or one above it",
+                        )
+                        .label(a.value.span, "not `.`, `..`, `../..`, ...")
+                        .help("GitHub reads workflows from the repository root's `.github/workflows/`: write `repository_root = \"..\"` when platform.plat is one directory below it"),
+                    );
+                    return;
+                }
+                self.repo_up = (up.len(), a.value.span);
             }
             "secret_delivery" => {
                 let word = match &a.value.kind {
@@ -279,6 +305,29 @@ impl Workspace {
         self.environments.push(Environment { name: label.name.clone(), span: label.span, values });
     }
 
+    /// Works out [`Workspace::repo_dir`] from the names of the workspace's
+    /// directory and its parents (innermost first; given by the caller,
+    /// which knows the file system).
+    pub fn locate(&mut self, dirs: &[String], diags: &mut Vec<Diagnostic>) {
+        let (up, span) = self.repo_up;
+        if up == 0 {
+            return;
+        }
+        let Some(names) = dirs.get(..up) else {
+            diags.push(
+                Diagnostic::error("platc::workspace::bad_value", "`repository_root` is above the file system's root")
+                    .label(span, format!("{up} directories up"))
+                    .help("point it at the directory that holds `.git`"),
+            );
+            return;
+        };
+        let mut dir: String = names.iter().rev().map(|n| format!("{n}/")).collect();
+        if names.iter().any(|n| n.is_empty() || n.contains(|c: char| c.is_control() || c == '\\')) {
+            dir.clear();
+        }
+        self.repo_dir = dir;
+    }
+
     /// Names of the environments, in the workspace's order.
     pub fn environment_names(&self) -> impl Iterator<Item = &str> + Clone {
         self.environments.iter().map(|e| e.name.as_str())
@@ -299,6 +348,7 @@ impl Workspace {
         obj.insert("name".into(), self.name.clone().into());
         obj.insert("cloud".into(), serde_json::json!({ "provider": self.cloud, "region": self.region }));
         obj.insert("environments".into(), self.environments.iter().map(|e| e.name.clone()).collect());
+        obj.insert("repo_dir".into(), self.repo_dir.clone().into());
         serde_json::Value::Object(obj)
     }
 

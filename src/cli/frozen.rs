@@ -17,8 +17,9 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
     }
     let Some(output) = &loaded.compiled.output else { return Ok(EXIT_DIAGNOSTICS) };
     let mut problems: Vec<(String, &str)> = Vec::new();
+    let workflows = loaded.workflows_dir();
     for (path, file) in &output.files {
-        match fs::read(loaded.out.join(path)) {
+        match fs::read(super::github::place(&loaded.out, workflows.as_deref(), path)) {
             Ok(bytes) if bytes == file.contents.as_bytes() => {}
             Ok(_) => problems.push((path.clone(), "differs from what platc generates (edited by hand, or stale)")),
             Err(_) => problems.push((path.clone(), "is missing")),
@@ -37,7 +38,7 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
         return Ok(0);
     }
     for (path, what) in &problems {
-        let shown = display(&loaded.out.join(path));
+        let shown = display(&super::github::place(&loaded.out, workflows.as_deref(), path));
         match format {
             Format::Github => println!("::error file={shown},title=platc%3A%3Afrozen::{shown} {what}"),
             Format::Json => println!(

@@ -48,6 +48,7 @@ pub fn find(path: &Path) -> Result<Found, String> {
 /// Reads every source file of the workspace. `skip` is the output directory.
 pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
     let mut sources = Sources::new();
+    sources.set_workspace_dirs(directory_names(root));
     let skip = fs::canonicalize(skip).unwrap_or_else(|_| skip.to_path_buf());
     let mut stack = vec![root.to_path_buf()];
     let mut count = 0usize;
@@ -124,4 +125,11 @@ fn load_inside(root: &Path, rel: &str) -> Result<Vec<u8>, String> {
         return Err("not a regular file".into());
     }
     read_limited(&real, 1024 * 1024 + 1)
+}
+
+/// The names of `root` and its parents, innermost first (for
+/// `repository_root`; names that are not UTF-8 end the list).
+fn directory_names(root: &Path) -> Vec<String> {
+    let Ok(abs) = fs::canonicalize(root) else { return Vec::new() };
+    abs.ancestors().map_while(|p| p.file_name()?.to_str().map(str::to_string)).collect()
 }

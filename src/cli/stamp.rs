@@ -91,7 +91,7 @@ pub fn up_to_date(out: &Path, sources: &Sources, options: &Options) -> Option<us
 /// Records the stamp of a build that wrote `compiled`'s output to `out`
 /// with no diagnostic. A stamp that cannot be written only costs the next
 /// build its shortcut.
-pub fn record(out: &Path, sources: &Sources, options: &Options, compiled: &Compiled) {
+pub fn record(out: &Path, workflows: Option<&Path>, sources: &Sources, options: &Options, compiled: &Compiled) {
     let (Some(path), Some(output)) = (stamp_path(out), &compiled.output) else { return };
     let _ = fs::remove_file(&path);
     if !compiled.diagnostics.is_empty() {
@@ -103,7 +103,21 @@ pub fn record(out: &Path, sources: &Sources, options: &Options, compiled: &Compi
         return; // the stamp is lines of tab-separated fields
     }
     let Some(inputs) = fingerprint(sources, options, &extra) else { return };
-    let paths: Vec<&String> = output.files.keys().collect();
+    // Workflows written at the repository root are recorded by their whole
+    // path (which `out.join` keeps as it is).
+    let paths: Vec<String> = output
+        .files
+        .keys()
+        .map(|p| match workflows {
+            Some(_) if p.starts_with(super::github::PREFIX) => {
+                super::github::place(out, workflows, p).to_string_lossy().into_owned()
+            }
+            _ => p.clone(),
+        })
+        .collect();
+    if !paths.iter().all(plain) {
+        return;
+    }
     let states = platc::par::map(&paths, |p| file_state(&out.join(p)));
     let mut text = format!("{HEADER}\ninputs {inputs}\nloaded");
     for p in &extra {

@@ -352,7 +352,7 @@ fn safe_relative(path: &str) -> bool {
         && path.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
-fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(super) fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.platc-{}.tmp", std::process::id()));
