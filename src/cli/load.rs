@@ -24,11 +24,11 @@ pub struct Found {
 
 /// Finds the workspace root for a path given on the command line.
 pub fn find(path: &Path) -> Result<Found, String> {
-    let meta = fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", super::display(path)))?;
     let start =
         if meta.is_dir() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
     let start = if start.as_os_str().is_empty() { PathBuf::from(".") } else { start };
-    let abs = fs::canonicalize(&start).map_err(|e| format!("cannot read `{}`: {e}", start.display()))?;
+    let abs = fs::canonicalize(&start).map_err(|e| format!("cannot read `{}`: {e}", super::display(&start)))?;
     let mut dir = Some(abs.as_path());
     while let Some(d) = dir {
         if d.join(WORKSPACE_FILE).is_file() {
@@ -41,7 +41,7 @@ pub fn find(path: &Path) -> Result<Found, String> {
     }
     Err(format!(
         "no `{WORKSPACE_FILE}` at or above `{}`, and no `{SERVICE_FILE}` in it\n  help: run platc inside a workspace, or point it at a directory holding a service.plat",
-        path.display()
+        super::display(path)
     ))
 }
 
@@ -53,12 +53,12 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
     let mut count = 0usize;
     let mut found = Vec::new();
     while let Some(dir) = stack.pop() {
-        let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+        let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", super::display(&dir)))?;
         for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+            let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", super::display(&dir)))?;
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().to_string();
-            let kind = entry.file_type().map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            let kind = entry.file_type().map_err(|e| format!("cannot read `{}`: {e}", super::display(&path)))?;
             if kind.is_symlink() {
                 continue;
             }
@@ -70,7 +70,7 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
             } else if kind.is_file() && is_source(&name) {
                 count += 1;
                 if count > MAX_FILES {
-                    return Err(format!("more than {MAX_FILES} source files under `{}`", root.display()));
+                    return Err(format!("more than {MAX_FILES} source files under `{}`", super::display(root)));
                 }
                 found.push((relative(root, &path)?, path));
             }
@@ -87,7 +87,7 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
 }
 
 fn relative(root: &Path, path: &Path) -> Result<String, String> {
-    let rel = path.strip_prefix(root).map_err(|_| format!("`{}` is outside the workspace", path.display()))?;
+    let rel = path.strip_prefix(root).map_err(|_| format!("`{}` is outside the workspace", super::display(path)))?;
     let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect();
     Ok(parts.join("/"))
 }
@@ -106,9 +106,9 @@ pub fn read_source(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Reads at most `limit` bytes.
 fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
-    let f = fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let f = fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", super::display(path)))?;
     let mut buf = Vec::new();
-    f.take(limit as u64).read_to_end(&mut buf).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    f.take(limit as u64).read_to_end(&mut buf).map_err(|e| format!("cannot read `{}`: {e}", super::display(path)))?;
     Ok(buf)
 }
 

@@ -24,6 +24,9 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
     let path = path.unwrap_or_else(|| PathBuf::from("."));
     let root = load::find(&path)?.root;
     let out = out_dir(&root, out)?;
+    // Whatever an interrupted build left is finished first, and an output
+    // that is not a real directory is refused before anything is read.
+    drop(write::lock(&out)?);
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |e| {
         let _ = tx.send(e);
@@ -137,10 +140,10 @@ fn rebuild(
         return;
     }
     let Some(output) = &compiled.output else { return };
-    let result = match last.good.as_ref().and_then(|c| c.output.as_ref()) {
-        Some(previous) => write::write_delta(out, output, previous),
-        None => write::write(out, output, write::Commit::InPlace),
-    };
+    let result = write::lock(out).and_then(|locked| match last.good.as_ref().and_then(|c| c.output.as_ref()) {
+        Some(previous) => write::write_delta(&locked, output, previous),
+        None => write::write(&locked, output, write::Commit::InPlace),
+    });
     match result {
         Ok(w) => {
             let what = match (w.changed.len(), w.removed.len()) {
