@@ -849,3 +849,39 @@ fn redteam_08_out_must_be_empty_or_platcs() {
     assert_eq!(platc(&["build", ".", "--out", "empty/../empty"], &dir).status.code(), Some(0));
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `platc new` writes only inside the workspace, never through a link, and
+/// writes `--owner` as a literal string (no interpolation).
+#[test]
+#[cfg(unix)]
+fn redteam_09_new_stays_inside_and_quotes_the_owner() {
+    let dir = scratch("monorepo", "redteam09");
+    let outside = dir.parent().unwrap().join(format!("platc-cli-redteam09-outside-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&outside);
+    let escape = format!("services/../../{}", outside.file_name().unwrap().to_string_lossy());
+    let o = platc(&["new", "x1", "--from", "worker", "--dir", &escape], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("outside the workspace"), "{}", stderr(&o));
+    assert!(!outside.exists(), "nothing written outside the workspace");
+
+    fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("services/x2")).unwrap();
+    let o = platc(&["new", "x2", "--from", "worker"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing written through the link");
+    fs::remove_file(dir.join("services/x2")).unwrap();
+
+    let o = platc(&["new", "billing", "--from", "worker", "--owner", "${workspace.repo}\"x"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(dir.join("services/billing/service.plat")).unwrap();
+    assert!(text.contains(r#"owner       = "\${workspace.repo}\"x""#), "{text}");
+    let o = platc(&["explain", "billing", "owner", "--workspace", "."], &dir);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("${workspace.repo}\\\"x"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(&outside).unwrap();
+}
