@@ -95,6 +95,15 @@ pub fn load(
         }
     }
     let printable = |path: &str| !path.chars().any(is_unprintable);
+    // What the reader found and did not read is said, never skipped silently.
+    for (path, skipped) in sources.skipped() {
+        let shown = escape_unprintable(path).into_owned();
+        let id = files.add(shown.clone(), Arc::from(""));
+        let d = Diagnostic::error("platc::workspace::unreadable", format!("`{shown}` is not read: {}", skipped.reason))
+            .label(Span::new(id, 0, 0), "not read")
+            .help("platc reads regular files, and follows symbolic links that stay inside the workspace (outside hidden directories and the output); replace it with a file or a link inside the workspace");
+        diags.push(if skipped.error { d } else { d.with_severity(crate::diag::Severity::Warning) });
+    }
     if let Some(text) = sources.get(WORKSPACE_FILE) {
         read.insert(WORKSPACE_FILE.to_string());
         if let Text::Utf8(t) = text {

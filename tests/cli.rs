@@ -885,3 +885,81 @@ fn redteam_09_new_stays_inside_and_quotes_the_owner() {
     fs::remove_dir_all(&dir).unwrap();
     fs::remove_dir_all(&outside).unwrap();
 }
+
+/// Links that stay inside the workspace are followed (a linked service.plat,
+/// platform.plat, a linked overlay directory); a link out of it, or a FIFO
+/// where a source would be, is an error that names it, never a silent skip.
+#[test]
+#[cfg(unix)]
+fn redteam_22_links_inside_are_followed_and_the_rest_diagnosed() {
+    use std::os::unix::fs::symlink;
+    let rel = |v: Vec<(PathBuf, Vec<u8>)>, base: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        v.into_iter().map(|(p, b)| (p.strip_prefix(base).unwrap().to_path_buf(), b)).collect()
+    };
+    // A linked overlay directory and a linked platform.plat build the same tree.
+    let plain = scratch("custom-stdlib", "redteam22-plain");
+    assert_eq!(platc(&["build"], &plain).status.code(), Some(0));
+    let linked = scratch("custom-stdlib", "redteam22-linked");
+    fs::create_dir_all(linked.join("vendor")).unwrap();
+    fs::rename(linked.join("platform"), linked.join("vendor/platform")).unwrap();
+    symlink("vendor/platform", linked.join("platform")).unwrap();
+    fs::rename(linked.join("platform.plat"), linked.join("vendor/platform.plat")).unwrap();
+    symlink("vendor/platform.plat", linked.join("platform.plat")).unwrap();
+    let o = platc(&["build"], &linked);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(rel(snapshot(&linked.join("gen")), &linked), rel(snapshot(&plain.join("gen")), &plain));
+
+    // A linked service.plat inside the workspace is a service.
+    let dir = scratch("monorepo", "redteam22");
+    fs::create_dir_all(dir.join("shared")).unwrap();
+    let hello = fs::read_to_string(common::examples().join("lone-service/service.plat")).unwrap();
+    fs::write(dir.join("shared/hello.plat"), &hello).unwrap();
+    fs::create_dir_all(dir.join("services/hello")).unwrap();
+    symlink("../../shared/hello.plat", dir.join("services/hello/service.plat")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.join("gen/hello/catalog-info.yaml").is_file());
+
+    // One leaving the workspace, or a FIFO: an error naming it, nothing written.
+    let outside = dir.parent().unwrap().join(format!("platc-cli-redteam22-outside-{}.plat", std::process::id()));
+    fs::write(&outside, hello.replace("service hello", "service outside")).unwrap();
+    fs::create_dir_all(dir.join("services/outside")).unwrap();
+    symlink(&outside, dir.join("services/outside/service.plat")).unwrap();
+    fs::create_dir_all(dir.join("services/fifo")).unwrap();
+    assert!(Command::new("mkfifo").arg(dir.join("services/fifo/service.plat")).status().unwrap().success());
+    let before = snapshot(&dir.join("gen"));
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("services/outside/service.plat` is not read: it is a symbolic link to outside"), "{err}");
+    assert!(err.contains("services/fifo/service.plat` is not read: it is not a regular file"), "{err}");
+    assert_eq!(snapshot(&dir.join("gen")), before);
+    fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(&plain).unwrap();
+    fs::remove_dir_all(&linked).unwrap();
+    fs::remove_file(&outside).unwrap();
+}
+
+/// `file(...)` cannot reach hidden files: not by name, not through a link.
+#[test]
+#[cfg(unix)]
+fn redteam_07_file_cannot_read_hidden_files() {
+    let dir = scratch("monorepo", "redteam07");
+    fs::create_dir_all(dir.join(".git")).unwrap();
+    fs::write(dir.join(".git/config"), "extraheader = AUTHORIZATION: basic c2VjcmV0LXRva2Vu\n").unwrap();
+    let svc = dir.join("services/users/service.plat");
+    let text = fs::read_to_string(&svc).unwrap();
+    fs::write(&svc, text.replace("file(\"api/openapi.yaml\")", "file(\"../../.git/config\")")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("platc::resolve::file_hidden"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("c2VjcmV0"), "{}", stderr(&o));
+    // Through a link with an innocent name.
+    std::os::unix::fs::symlink("../../../.git/config", dir.join("services/users/api/config.yaml")).unwrap();
+    fs::write(&svc, text.replace("file(\"api/openapi.yaml\")", "file(\"api/config.yaml\")")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("hidden file or directory"), "{}", stderr(&o));
+    assert!(!dir.join("gen").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
