@@ -251,6 +251,18 @@ fn stdlib_dir(b: &ast::Block, diags: &mut Vec<Diagnostic>) -> Option<String> {
     let raw = s.as_plain()?;
     match join_inside(WORKSPACE_FILE, &raw) {
         Some(dir) => Some(dir.trim_end_matches('/').to_string()),
+        // `.` (or `a/..`): inside, but the workspace itself.
+        None if join_inside(WORKSPACE_FILE, &format!("{}/x", raw.trim_end_matches('/'))).as_deref() == Some("x") => {
+            diags.push(
+                Diagnostic::error(
+                    "platc::workspace::bad_value",
+                    format!("`{raw}` is the workspace itself, not a directory in it"),
+                )
+                .label(a.value.span, "the whole workspace")
+                .help("keep the standard library's files in their own directory, such as `stdlib = \"./platform\"`"),
+            );
+            None
+        }
         None => {
             diags.push(
                 Diagnostic::error("platc::workspace::stdlib_outside", format!("`{raw}` is outside the workspace"))

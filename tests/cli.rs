@@ -694,6 +694,11 @@ fn redteam_04_watch_refuses_links_in_the_output() {
     assert_ne!(planted, text);
     fs::write(&index, planted).unwrap();
     std::os::unix::fs::symlink(&victim, dir.join("gen/evil")).unwrap();
+    // The same check in build (which used to report the entry "removed"
+    // while leaving it untouched behind the link: item 24).
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link") && !stderr(&o).contains("1 removed"), "{}", stderr(&o));
     let mut w = Running::spawn(&["watch"], &dir);
     assert!(w.wait_for(|e| e.contains("symbolic link")), "{}", w.err());
     let err = w.stop();
@@ -961,5 +966,41 @@ fn redteam_07_file_cannot_read_hidden_files() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("hidden file or directory"), "{}", stderr(&o));
     assert!(!dir.join("gen").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Cosmetic items: `stdlib = "."` is not "outside the workspace"; a failed
+/// swap leaves no staging directory.
+#[test]
+fn redteam_24_stdlib_dot_is_named_for_what_it_is() {
+    let dir = scratch("custom-stdlib", "redteam24");
+    let ws = dir.join("platform.plat");
+    let text = fs::read_to_string(&ws).unwrap();
+    fs::write(&ws, text.replace("\"./platform\"", "\".\"")).unwrap();
+    let o = platc(&["check"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is the workspace itself"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("outside the workspace"), "{}", stderr(&o));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A swap that fails after its staging directory was made removes it (the
+/// `--out .` case of the report is in redteam_08).
+#[test]
+#[cfg(unix)]
+fn redteam_24_a_failed_swap_leaves_no_staging_directory() {
+    let dir = scratch("lone-service", "redteam24-stage");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let svc = dir.join("service.plat");
+    fs::write(&svc, fs::read_to_string(&svc).unwrap().replace("replicas = 3", "replicas = 4")).unwrap();
+    // A file of the user's where the service's directory goes: the new tree
+    // is half made when carrying it over fails.
+    fs::remove_dir_all(dir.join("gen/hello")).unwrap();
+    fs::write(dir.join("gen/hello"), "mine").unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot keep"), "{}", stderr(&o));
+    assert!(!dir.join(".gen.platc-new").exists());
+    assert_eq!(fs::read_to_string(dir.join("gen/hello")).unwrap(), "mine");
     fs::remove_dir_all(&dir).unwrap();
 }
