@@ -1004,3 +1004,72 @@ fn redteam_24_a_failed_swap_leaves_no_staging_directory() {
     assert_eq!(fs::read_to_string(dir.join("gen/hello")).unwrap(), "mine");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `watch` sees a service directory deleted and made again at once, and one
+/// renamed; a process reading its output all the time does not hold its
+/// rebuilds back; another process rolling the output back is noticed and
+/// put right.
+#[test]
+#[cfg(unix)]
+fn redteam_19_watch_sees_directories_readers_and_rollbacks() {
+    let dir = scratch("monorepo", "redteam19");
+    let hpa = dir.join("gen/orders/kubernetes/production/horizontalpodautoscaler.yaml");
+    let mut w = Running::spawn(&["watch"], &dir);
+    assert!(w.wait_for(|e| e.contains("watching")), "{}", w.err());
+    let until = |what: &str, cond: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !cond() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(60), "timed out waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+
+    // A reader that never stops, in the output.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, index) = (std::sync::Arc::clone(&stop), dir.join("gen/platc-index.json"));
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = fs::read(&index);
+            }
+        })
+    };
+    let svc = dir.join("services/orders/service.plat");
+    let original = fs::read_to_string(&svc).unwrap();
+    fs::write(&svc, original.replace("    replicas  = 4", "    replicas  = 7")).unwrap();
+    until("a rebuild while the output is read", &|| {
+        fs::read_to_string(&hpa).is_ok_and(|t| t.contains("minReplicas: 7"))
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+
+    // Deleted and made again at once, with a change.
+    let reports = dir.join("services/reports");
+    let text = fs::read_to_string(reports.join("service.plat")).unwrap();
+    let catalog = dir.join("gen/reports/catalog-info.yaml");
+    fs::remove_dir_all(&reports).unwrap();
+    fs::create_dir_all(&reports).unwrap();
+    fs::write(reports.join("service.plat"), text.replacen("description = \"", "description = \"Remade: ", 1)).unwrap();
+    until("the remade directory", &|| fs::read_to_string(&catalog).is_ok_and(|t| t.contains("Remade: ")));
+
+    // Renamed.
+    fs::rename(&reports, dir.join("services/reports-renamed")).unwrap();
+    until("the renamed directory", &|| {
+        fs::read_to_string(&catalog).is_ok_and(|t| t.contains("services/reports-renamed/service.plat"))
+    });
+
+    // Another process puts an older tree in place: watch writes its own back.
+    let saved = dir.parent().unwrap().join(format!("platc-cli-redteam19-saved-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&saved);
+    copy(&dir.join("gen"), &saved);
+    let hpa_saved = saved.join("orders/kubernetes/production/horizontalpodautoscaler.yaml");
+    fs::write(&hpa_saved, fs::read_to_string(&hpa_saved).unwrap().replace("minReplicas: 7", "minReplicas: 4")).unwrap();
+    let index_saved = saved.join("platc-index.json");
+    fs::write(&index_saved, fs::read_to_string(&index_saved).unwrap().replacen('{', "{ ", 1)).unwrap();
+    fs::rename(dir.join("gen"), dir.join("gen-rolled")).unwrap();
+    fs::rename(&saved, dir.join("gen")).unwrap();
+    until("the rollback put right", &|| fs::read_to_string(&hpa).is_ok_and(|t| t.contains("minReplicas: 7")));
+    let err = w.stop();
+    assert!(err.contains("replaced by another process"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
