@@ -575,17 +575,26 @@ impl Running {
         }
     }
 
-    fn finish(mut self) -> (Option<i32>, String) {
+    fn finish(&mut self) -> (Option<i32>, String) {
         let status = self.child.wait().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
         (status.code(), self.err())
     }
 
-    fn stop(mut self) -> String {
+    fn stop(&mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         std::thread::sleep(std::time::Duration::from_millis(100));
         self.err()
+    }
+}
+
+/// A failed test does not leave its `platc watch` running.
+#[cfg(unix)]
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
