@@ -857,7 +857,13 @@ fn redteam_08_out_must_be_empty_or_platcs() {
     for what in ["new", "old", "lock", "swap"] {
         assert!(!parent.join(format!(".{name}.platc-{what}")).exists(), "{what} left beside the workspace");
     }
-    // An empty directory, and then platc's own, are fine.
+    // An empty directory, one made ready with dotfiles, and then platc's
+    // own, are fine.
+    fs::create_dir_all(dir.join("ready")).unwrap();
+    fs::write(dir.join("ready/.gitkeep"), "").unwrap();
+    let o = platc(&["build", ".", "--out", "ready"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.join("ready/.gitkeep").is_file() && dir.join("ready/platc-index.json").is_file());
     fs::create_dir_all(dir.join("empty")).unwrap();
     assert_eq!(platc(&["build", ".", "--out", "empty"], &dir).status.code(), Some(0));
     assert_eq!(platc(&["build", ".", "--out", "empty/../empty"], &dir).status.code(), Some(0));
@@ -1077,8 +1083,8 @@ fn redteam_19_watch_sees_directories_readers_and_rollbacks() {
     fs::write(&index_saved, fs::read_to_string(&index_saved).unwrap().replacen('{', "{ ", 1)).unwrap();
     fs::rename(dir.join("gen"), dir.join("gen-rolled")).unwrap();
     fs::rename(&saved, dir.join("gen")).unwrap();
-    until("the rollback put right", &|| fs::read_to_string(&hpa).is_ok_and(|t| t.contains("minReplicas: 7")));
-    let err = w.stop();
-    assert!(err.contains("replaced by another process"), "{err}");
+    assert!(w.wait_for(|e| e.contains("replaced by another process")), "{}", w.err());
+    assert!(fs::read_to_string(&hpa).unwrap().contains("minReplicas: 7"), "the rollback put right");
+    w.stop();
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -14,7 +14,7 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
     let loaded = compile(path, out, &Options::default())?;
     // Finishes an interrupted build's swap, and keeps a build from swapping
     // the tree while it is compared.
-    let _locked = super::write::lock(&loaded.out)?;
+    let _locked = super::write::lock_to_read(&loaded.out)?;
     if report(&loaded.compiled, format) {
         return Ok(EXIT_DIAGNOSTICS);
     }

@@ -97,10 +97,28 @@ impl Locked {
 /// finishes or undoes an interrupted swap, and refuses an output that is not
 /// a real directory.
 pub fn lock(out: &Path) -> Result<Locked, String> {
-    let lock = Lock::acquire(out)?;
+    let lock = Lock::acquire(out)?.map_err(|e| format!("cannot lock `{}`: {e}", display(out)))?;
     recover(out)?;
     check_kind(out)?;
     Ok(Locked { out: out.to_path_buf(), _lock: lock })
+}
+
+/// [`lock`] for a command that only reads the output (`check --frozen`):
+/// where no lock file can be made (a read-only checkout), no build can be
+/// writing either, and the output is only checked.
+pub fn lock_to_read(out: &Path) -> Result<Option<Locked>, String> {
+    match Lock::acquire(out)? {
+        Ok(lock) => {
+            recover(out)?;
+            check_kind(out)?;
+            Ok(Some(Locked { out: out.to_path_buf(), _lock: lock }))
+        }
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => {
+            check_kind(out)?;
+            Ok(None)
+        }
+        Err(e) => Err(format!("cannot lock `{}`: {e}", display(out))),
+    }
 }
 
 /// The output must be absent or a directory: not a link, a FIFO, a file.
@@ -133,7 +151,7 @@ pub fn write(locked: &Locked, output: &Output, commit: Commit) -> Result<Written
     }
     let old = previous(out);
     no_links(out, output.files.keys().chain(old.iter()))?;
-    if !fs::symlink_metadata(out.join(INDEX_FILE)).is_ok_and(|m| m.is_file()) {
+    if !is_platcs(out) && !only_dotfiles(out) {
         return Err(format!(
             "refusing to overwrite `{}`: it is not empty and is not platc's output (it has no {INDEX_FILE})\n  help: platc writes into an empty directory or one it wrote before; empty it, or choose another with --out",
             display(out)
@@ -177,7 +195,7 @@ pub fn write(locked: &Locked, output: &Output, commit: Commit) -> Result<Written
 pub fn write_delta(locked: &Locked, output: &Output, previous: &Output) -> Result<Written, String> {
     let out = locked.out();
     check_kind(out)?;
-    if !fs::symlink_metadata(out.join(INDEX_FILE)).is_ok_and(|m| m.is_file()) {
+    if !is_platcs(out) {
         return write(locked, output, Commit::InPlace);
     }
     // The changed files, shared with `output`, not copied.
@@ -200,6 +218,20 @@ pub fn write_delta(locked: &Locked, output: &Output, previous: &Output) -> Resul
     let same = vec![false; changed.len()];
     let removed = in_place(out, output, &changed, &same, &removed)?;
     Ok(Written { changed: changed.iter().map(|(p, _)| (*p).clone()).collect(), removed, unchanged })
+}
+
+/// Whether the output holds platc's index.
+fn is_platcs(out: &Path) -> bool {
+    fs::symlink_metadata(out.join(INDEX_FILE)).is_ok_and(|m| m.is_file())
+}
+
+/// Whether the output holds nothing but hidden files (`.gitkeep`,
+/// `.gitattributes`): a directory made ready for platc, not someone else's.
+fn only_dotfiles(out: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(out) else { return false };
+    entries
+        .flatten()
+        .all(|e| e.file_name().to_string_lossy().starts_with('.') && e.file_type().is_ok_and(|k| k.is_file()))
 }
 
 /// Refuses a generated or removed path that goes through a symbolic link
@@ -591,10 +623,13 @@ struct Lock {
 }
 
 impl Lock {
-    fn acquire(out: &Path) -> Result<Lock, String> {
+    /// The lock; the inner error when no lock file can be made there.
+    fn acquire(out: &Path) -> Result<std::io::Result<Lock>, String> {
         let path = sibling(out, "lock");
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| format!("cannot create `{}`: {e}", display(parent)))?;
+        if let Some(parent) = path.parent()
+            && let Err(e) = fs::create_dir_all(parent)
+        {
+            return Ok(Err(e));
         }
         let mut told = false;
         loop {
@@ -613,13 +648,10 @@ impl Lock {
                 }
                 _ => {}
             }
-            let file = fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|e| format!("cannot lock `{}`: {e}", display(&path)))?;
+            let file = match fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path) {
+                Ok(f) => f,
+                Err(e) => return Ok(Err(e)),
+            };
             match file.try_lock() {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => {
@@ -632,7 +664,7 @@ impl Lock {
                 Err(fs::TryLockError::Error(e)) => return Err(format!("cannot lock `{}`: {e}", display(&path))),
             }
             if same_file(&file, &path) {
-                return Ok(Lock { path, file });
+                return Ok(Ok(Lock { path, file }));
             }
             // The holder removed the file as it finished: lock the new one.
         }
