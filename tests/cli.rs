@@ -682,6 +682,19 @@ fn redteam_05_output_link_or_fifo_refused() {
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(fs::read_to_string(dir.join("gen")).unwrap(), "a file");
+
+    // In a real output, a file platc did not write is copied into the new
+    // tree, never hard-linked.
+    fs::remove_file(dir.join("gen")).unwrap();
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    fs::write(dir.join("gen/NOTES.md"), "mine").unwrap();
+    let ino = fs::metadata(dir.join("gen/NOTES.md")).unwrap().ino();
+    let svc = dir.join("service.plat");
+    fs::write(&svc, fs::read_to_string(&svc).unwrap().replace("replicas = 3", "replicas = 4")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert!(stderr(&o).contains("(1 written"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(dir.join("gen/NOTES.md")).unwrap(), "mine");
+    assert_ne!(fs::metadata(dir.join("gen/NOTES.md")).unwrap().ino(), ino, "copied, not linked");
     fs::remove_dir_all(&dir).unwrap();
     fs::remove_dir_all(&home).unwrap();
 }
@@ -800,6 +813,13 @@ fn redteam_18_an_interrupted_swap_is_finished_by_the_next_run() {
     let o = platc(&["check", "--frozen"], &dir);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("restored"), "{}", stderr(&o));
+    assert_eq!(rel(snapshot(&dir.join("gen")), &dir), rel(before.clone(), &dir));
+
+    // So does `watch`, before its first build.
+    killed_between_renames();
+    let mut w = Running::spawn(&["watch"], &dir);
+    assert!(w.wait_for(|e| e.contains("restored `gen`")), "{}", w.err());
+    w.stop();
     assert_eq!(rel(snapshot(&dir.join("gen")), &dir), rel(before.clone(), &dir));
 
     // A build whose input is broken still puts the old tree back first.

@@ -14,7 +14,7 @@
 //! - **Whole trees.** [`Commit::Swap`] (`platc build`) builds the new tree in
 //!   `.<name>.platc-new` — unchanged files hard-linked from the old tree
 //!   when its index lists them, changed files written, the user's own
-//!   files carried over, the index last — then records the old tree's
+//!   files copied over, the index last — then records the old tree's
 //!   identity (device and inode) in a journal `.<name>.platc-swap`, renames
 //!   the output to `.<name>.platc-old`, renames the new tree into place,
 //!   removes the journal and deletes the old tree. [`lock`] (run by
@@ -497,8 +497,9 @@ fn carry(from: &Path, to: &Path) -> std::io::Result<()> {
         #[cfg(not(unix))]
         return Err(std::io::Error::other(format!("symbolic link to {}", target.display())));
     }
-    // Copied only when it is a regular file: a FIFO is never opened.
-    fs::hard_link(from, to).or_else(|e| if meta.is_file() { fs::copy(from, to).map(|_| ()) } else { Err(e) })
+    // A regular file is copied: platc hard-links only files it wrote. A
+    // FIFO, socket or device is linked as it is (never opened).
+    if meta.is_file() { fs::copy(from, to).map(|_| ()) } else { fs::hard_link(from, to) }
 }
 
 /// Relative paths of every file (and link) under `dir`, without following links.
