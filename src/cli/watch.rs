@@ -69,7 +69,7 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
         changed.sort();
         changed.dedup();
         if batch.output_touched && !is_ours(&out, &last) {
-            put_back(&out, &mut last);
+            put_back(&out, &last);
         }
         if !changed.is_empty() {
             rebuild(&root, &out, &options, &mut last, &changed, started, format);
@@ -126,7 +126,7 @@ fn is_ours(out: &Path, last: &Last) -> bool {
 
 /// Another platc replaced the output (a build that read older sources, a
 /// checkout): the last good output is written again, comparing every file.
-fn put_back(out: &Path, last: &mut Last) {
+fn put_back(out: &Path, last: &Last) {
     let Some(output) = last.good.as_ref().and_then(|c| c.output.as_ref()) else { return };
     match write::lock(out).and_then(|locked| write::write(&locked, output, write::Commit::InPlace)) {
         Ok(w) => eprintln!(
