@@ -253,8 +253,32 @@ pub fn out_dir(root: &Path, out: Option<PathBuf>) -> Result<PathBuf, String> {
         Some(o) if o == Path::new("-") => {
             Err("`--out -` (one YAML stream on standard output) is for `platc build`; give a directory".into())
         }
-        Some(o) => std::env::current_dir().map(|c| c.join(o)).map_err(|e| e.to_string()),
+        Some(o) => std::env::current_dir().map(|c| normalize(&c.join(o))).map_err(|e| e.to_string()),
         None => Ok(root.join("gen")),
+    }
+}
+
+/// An absolute path with `.` and `..` resolved and its directory made real,
+/// so that `--out .` and `--out dir/..` name the directory itself (and its
+/// siblings are where platc stages its writes), not a `.` inside it. The
+/// last component stays as written: a link there is refused, not followed.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut clean = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    match (clean.parent(), clean.file_name()) {
+        (Some(parent), Some(name)) => {
+            std::fs::canonicalize(parent).map(|p| p.join(name)).unwrap_or_else(|_| clean.clone())
+        }
+        _ => clean,
     }
 }
 
@@ -297,6 +321,9 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     let options = Options { targets, ..Options::default() };
     let to_stdout = out.as_deref() == Some(Path::new("-"));
     let (root, out, sources) = read(path, if to_stdout { None } else { out })?;
+    // Held until the process ends: one build of an output at a time, from the
+    // up-to-date check to the last rename.
+    let locked = if to_stdout { None } else { Some(write::lock(&out)?) };
     if !to_stdout && let Some(files) = stamp::up_to_date(&out, &sources, &options) {
         eprintln!(
             "nothing changed: the {files} files in {} are up to date ({:.2}s)",
@@ -307,7 +334,7 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     }
     let compiled = platc::compile(&sources, &options);
     let loaded = Loaded { root, out, compiled };
-    let result = finish_build(&loaded, to_stdout, format, started);
+    let result = finish_build(&loaded, locked.as_ref(), format, started);
     if !to_stdout && result == Ok(0) {
         let workflows = loaded.workflows_dir();
         stamp::record(&loaded.out, workflows.as_deref(), &sources, &options, &loaded.compiled);
@@ -318,24 +345,29 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     result
 }
 
-fn finish_build(loaded: &Loaded, to_stdout: bool, format: Format, started: Instant) -> Result<u8, String> {
+fn finish_build(
+    loaded: &Loaded,
+    locked: Option<&write::Locked>,
+    format: Format,
+    started: Instant,
+) -> Result<u8, String> {
     if report(&loaded.compiled, format) {
         return Ok(EXIT_DIAGNOSTICS);
     }
     let Some(output) = &loaded.compiled.output else {
         return Ok(EXIT_DIAGNOSTICS);
     };
-    if to_stdout {
+    let Some(locked) = locked else {
         return stream(output, &loaded.compiled, started);
-    }
+    };
     let written = match loaded.workflows_dir() {
-        None => write::write(&loaded.out, output, write::Commit::Swap)?,
+        None => write::write(locked, output, write::Commit::Swap)?,
         Some(dir) => {
             // Everything is checked before anything is written.
             let previous = write::previous(&loaded.out);
             let (rest, workflows) = github::split(output);
             github::check(&dir, &workflows, &previous)?;
-            let mut w = write::write(&loaded.out, &rest, write::Commit::Swap)?;
+            let mut w = write::write(locked, &rest, write::Commit::Swap)?;
             let (changed, removed) = github::write(&dir, &workflows, &previous)?;
             w.unchanged += workflows.len() - changed.len();
             w.changed.extend(changed);
@@ -422,10 +454,13 @@ pub fn plural(n: usize, what: &str) -> String {
 }
 
 /// A path as short as possible for messages: relative to the current
-/// directory when inside it.
+/// directory when inside it, with line breaks and other control characters
+/// escaped (a name on disk is data, never part of the message's syntax).
 pub fn display(path: &Path) -> String {
     let cwd = std::env::current_dir().ok();
-    cwd.and_then(|c| path.strip_prefix(&c).ok().map(|p| p.display().to_string()))
+    let shown = cwd
+        .and_then(|c| path.strip_prefix(&c).ok().map(|p| p.display().to_string()))
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| path.display().to_string())
+        .unwrap_or_else(|| path.display().to_string());
+    platc::diag::escape_unprintable(&shown).into_owned()
 }

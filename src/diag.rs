@@ -120,6 +120,35 @@ fn key<'a>(d: &'a Diagnostic, files: &'a SourceMap) -> (&'a str, u32, u32, &'a s
     }
 }
 
+/// Whether a character could break out of the line or the comment a name is
+/// printed in, or reorder how it reads: C0 and C1 controls, DEL, the
+/// Unicode line and paragraph separators, and the bidirectional overrides.
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A name from the file system (or any text) as it is printed into a
+/// message, a comment or a header: every [`is_unprintable`] character
+/// written as an escape (`\n`, `\t`, `\u{1b}`), so that it stays one
+/// line and reads as what it is.
+pub fn escape_unprintable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(is_unprintable) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unprintable(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// "did you mean `x`?" for the closest candidate within a small edit distance.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1) + 1;
@@ -185,6 +214,12 @@ mod tests {
         assert_eq!(did_you_mean("glod", ["bronze", "silver", "gold"]), Some("gold"));
         assert_eq!(did_you_mean("payments-bd", ["payments-db", "cache"]), Some("payments-db"));
         assert_eq!(did_you_mean("zzz", ["gold"]), None);
+    }
+
+    #[test]
+    fn escapes_what_would_break_a_line() {
+        assert_eq!(escape_unprintable("services/a"), "services/a");
+        assert_eq!(escape_unprintable("x\n---\r\t\u{1b}[31m\u{202e}y"), "x\\n---\\r\\t\\u{1b}[31m\\u{202e}y");
     }
 
     #[test]

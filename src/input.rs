@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::ast;
 use crate::cache::{Cache, Parsed};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, escape_unprintable, is_unprintable};
 use crate::library::TemplateFile;
 use crate::parse;
 use crate::resolve::{ServiceDecl, join_inside};
@@ -87,6 +87,23 @@ pub fn load(
 ) -> Input {
     let mut workspace = None;
     let mut overlay = None;
+    // Paths are printed into headers, annotations and messages: one that
+    // could break out of a line is refused, and never read further.
+    for (path, _) in sources.files() {
+        if path.chars().any(is_unprintable) {
+            diags.push(bad_path(path, files));
+        }
+    }
+    let printable = |path: &str| !path.chars().any(is_unprintable);
+    // What the reader found and did not read is said, never skipped silently.
+    for (path, skipped) in sources.skipped() {
+        let shown = escape_unprintable(path).into_owned();
+        let id = files.add(shown.clone(), Arc::from(""));
+        let d = Diagnostic::error("platc::workspace::unreadable", format!("`{shown}` is not read: {}", skipped.reason))
+            .label(Span::new(id, 0, 0), "not read")
+            .help("platc reads regular files, and follows symbolic links that stay inside the workspace (outside hidden directories and the output); replace it with a file or a link inside the workspace");
+        diags.push(if skipped.error { d } else { d.with_severity(crate::diag::Severity::Warning) });
+    }
     if let Some(text) = sources.get(WORKSPACE_FILE) {
         read.insert(WORKSPACE_FILE.to_string());
         if let Text::Utf8(t) = text {
@@ -121,7 +138,7 @@ pub fn load(
         .collect();
     if let Some(dir) = &overlay {
         let prefix = format!("{dir}/");
-        for (path, text) in sources.files() {
+        for (path, text) in sources.files().filter(|(p, _)| printable(p)) {
             if let Some(rel) = path.strip_prefix(&prefix)
                 && (rel.ends_with(".plat") || rel.ends_with(".hbs"))
             {
@@ -161,7 +178,7 @@ pub fn load(
     // Service files: by the workspace's globs, else every service.plat.
     let globs = workspace.as_ref().map(service_globs).unwrap_or_default();
     let mut service_file_count = 0;
-    for (path, text) in sources.files() {
+    for (path, text) in sources.files().filter(|(p, _)| printable(p)) {
         let is_service = path == SERVICE_FILE || path.ends_with(&format!("/{SERVICE_FILE}"));
         let in_overlay = overlay.as_ref().is_some_and(|d| path.starts_with(&format!("{d}/")));
         if !is_service || in_overlay || (!globs.is_empty() && !selects(&globs, path)) {
@@ -213,6 +230,19 @@ pub fn load(
     Input { workspace, stdlib: parsed, templates, overlay, service_files, service_file_count }
 }
 
+/// A source whose path holds a line break or another unprintable character,
+/// shown escaped.
+fn bad_path(path: &str, files: &mut SourceMap) -> Diagnostic {
+    let shown = escape_unprintable(path).into_owned();
+    let id = files.add(shown.clone(), Arc::from(""));
+    Diagnostic::error(
+        "platc::workspace::bad_path",
+        format!("the path `{shown}` holds a line break or another control character"),
+    )
+    .label(Span::new(id, 0, 0), "this file's path")
+    .help("rename the file or its directory: platc prints paths into generated comments, annotations and messages, where such a character could change what they say")
+}
+
 fn stdlib_dir(b: &ast::Block, diags: &mut Vec<Diagnostic>) -> Option<String> {
     let a = b.body.get("stdlib")?;
     let ast::ExprKind::Str(s) = &a.value.kind else {
@@ -221,6 +251,18 @@ fn stdlib_dir(b: &ast::Block, diags: &mut Vec<Diagnostic>) -> Option<String> {
     let raw = s.as_plain()?;
     match join_inside(WORKSPACE_FILE, &raw) {
         Some(dir) => Some(dir.trim_end_matches('/').to_string()),
+        // `.` (or `a/..`): inside, but the workspace itself.
+        None if join_inside(WORKSPACE_FILE, &format!("{}/x", raw.trim_end_matches('/'))).as_deref() == Some("x") => {
+            diags.push(
+                Diagnostic::error(
+                    "platc::workspace::bad_value",
+                    format!("`{raw}` is the workspace itself, not a directory in it"),
+                )
+                .label(a.value.span, "the whole workspace")
+                .help("keep the standard library's files in their own directory, such as `stdlib = \"./platform\"`"),
+            );
+            None
+        }
         None => {
             diags.push(
                 Diagnostic::error("platc::workspace::stdlib_outside", format!("`{raw}` is outside the workspace"))

@@ -444,6 +444,14 @@ fn load_file(rel: &str, from: &str, span: Span, sources: &Sources, diags: &mut V
         );
         return None;
     };
+    if path.split('/').any(|c| c.starts_with('.')) {
+        diags.push(
+            Diagnostic::error("platc::resolve::file_hidden", format!("`{rel}` is a hidden file or in a hidden directory"))
+                .label(span, "hidden")
+                .help("hidden files and directories (`.git/`, `.env`) are out of reach of `file(...)`; move the file to a visible directory"),
+        );
+        return None;
+    }
     match sources.load(&path) {
         Ok(Text::Utf8(t)) if t.len() <= MAX_REFERENCED_FILE => Some(t.to_string()),
         Ok(Text::Utf8(t)) => {

@@ -35,6 +35,9 @@ pub type Loader = dyn Fn(&str) -> Result<Vec<u8>, String> + Send + Sync;
 #[derive(Clone, Default)]
 pub struct Sources {
     files: BTreeMap<String, Text>,
+    /// Files the reader found and did not read, with why (each becomes a
+    /// `platc::workspace::unreadable` diagnostic).
+    skipped: BTreeMap<String, Skipped>,
     loader: Option<Arc<Loader>>,
     /// The names of the workspace's directory and its parents, innermost
     /// first: where the workspace sits in its repository
@@ -42,9 +45,22 @@ pub struct Sources {
     dirs: Arc<[String]>,
 }
 
+/// A file or directory the reader did not read, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// Why, in words ("it is a symbolic link to outside the workspace").
+    pub reason: String,
+    /// Whether the build fails: a source file not read does; a directory
+    /// that might hold some is a warning.
+    pub error: bool,
+}
+
 impl std::fmt::Debug for Sources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sources").field("files", &self.files.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Sources")
+            .field("files", &self.files.keys().collect::<Vec<_>>())
+            .field("skipped", &self.skipped)
+            .finish()
     }
 }
 
@@ -55,13 +71,26 @@ impl Sources {
 
     /// Adds a workspace file; `path` is relative to the workspace root.
     pub fn insert(&mut self, path: impl Into<String>, text: impl Into<String>) {
-        self.files.insert(path.into(), Text::Utf8(Arc::from(text.into())));
+        let path = path.into();
+        self.skipped.remove(&path);
+        self.files.insert(path, Text::Utf8(Arc::from(text.into())));
+    }
+
+    /// Records a file (or directory) found and not read, and why.
+    pub fn skip(&mut self, path: impl Into<String>, reason: impl Into<String>, error: bool) {
+        self.skipped.insert(path.into(), Skipped { reason: reason.into(), error });
+    }
+
+    pub fn skipped(&self) -> impl Iterator<Item = (&str, &Skipped)> {
+        self.skipped.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Adds a workspace file as bytes read from disk (checked for UTF-8 here,
     /// reported by the compiler).
     pub fn insert_bytes(&mut self, path: impl Into<String>, bytes: Vec<u8>) {
-        self.files.insert(path.into(), Text::from_bytes(bytes));
+        let path = path.into();
+        self.skipped.remove(&path);
+        self.files.insert(path, Text::from_bytes(bytes));
     }
 
     pub fn with_loader(mut self, loader: Box<Loader>) -> Sources {
@@ -87,6 +116,7 @@ impl Sources {
     /// Forgets a workspace file (it was deleted).
     pub fn remove(&mut self, path: &str) {
         self.files.remove(path);
+        self.skipped.remove(path);
     }
 
     pub fn get(&self, path: &str) -> Option<&Text> {

@@ -430,12 +430,22 @@ fn never_writes_through_a_symbolic_link() {
 fn recovers_from_an_interrupted_swap_and_a_dead_lock() {
     let dir = scratch("lone-service", "recover");
     assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    // What a kill between the two renames leaves: the journal naming the
+    // old tree (by device and inode), the old tree beside, no output.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(dir.join("gen")).unwrap();
+        let journal = format!("platc swap journal: the old tree's device:inode\n{}:{}\n", m.dev(), m.ino());
+        fs::write(dir.join(".gen.platc-swap"), journal).unwrap();
+    }
     fs::rename(dir.join("gen"), dir.join(".gen.platc-old")).unwrap();
     fs::write(dir.join(".gen.platc-lock"), "999999999").unwrap();
     fs::create_dir_all(dir.join(".gen.platc-new/half")).unwrap();
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("(0 written, 0 removed"), "the restored tree was already up to date: {}", stderr(&o));
+    assert!(stderr(&o).contains("restored `gen`"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing changed"), "the restored tree was already up to date: {}", stderr(&o));
     assert!(!dir.join(".gen.platc-old").exists() && !dir.join(".gen.platc-new").exists());
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -503,4 +513,598 @@ fn out_dash_streams_yaml_files_and_refuses_the_rest() {
     assert!(stderr(&o).contains("--target"), "{}", stderr(&o));
     // Only build writes a stream.
     assert_eq!(platc(&["watch", ".", "--out", "-"], &ws).status.code(), Some(2));
+}
+
+// ---------------------------------------------------------------------------
+// Issue 13, the file-system side: each test is named after the red team's item.
+
+/// A `platc` child whose standard error is collected as it comes.
+#[cfg(unix)]
+struct Running {
+    child: std::process::Child,
+    err: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+#[cfg(unix)]
+impl Running {
+    fn spawn(args: &[&str], cwd: &Path) -> Running {
+        use std::io::Read;
+        let cache = std::env::temp_dir().join(format!("platc-cli-cache-{}", std::process::id()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_platc"))
+            .args(args)
+            .current_dir(cwd)
+            .env("NO_COLOR", "1")
+            .env("XDG_CACHE_HOME", cache)
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let err = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = std::sync::Arc::clone(&err);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Running { child, err }
+    }
+
+    fn err(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    /// Waits (up to a generous bound, as a hang guard only) until `cond`
+    /// holds of what the child printed, or it exits.
+    fn wait_for(&mut self, cond: impl Fn(&str) -> bool) -> bool {
+        let start = std::time::Instant::now();
+        loop {
+            if cond(&self.err()) {
+                return true;
+            }
+            if self.child.try_wait().unwrap().is_some() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                return cond(&self.err());
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(60), "timed out: {}", self.err());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn finish(&mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        (status.code(), self.err())
+    }
+
+    fn stop(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.err()
+    }
+}
+
+/// A failed test does not leave its `platc watch` running.
+#[cfg(unix)]
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// No raw line break of `name` in `text`: the name was printed escaped.
+fn no_raw(text: &str, name: &str) -> bool {
+    !text.contains(name)
+}
+
+/// A service directory whose name holds line breaks is refused with a
+/// diagnostic that names it escaped, in every format; nothing is written.
+#[test]
+#[cfg(unix)]
+fn redteam_01_control_characters_in_paths_are_refused_and_escaped() {
+    let dir = scratch("monorepo", "redteam01");
+    let evil = "x\n---\n{apiVersion: v1, kind: Pod, metadata: {name: pwn}}\n---\n#";
+    fs::create_dir_all(dir.join("services").join(evil)).unwrap();
+    let svc = fs::read_to_string(common::examples().join("lone-service/service.plat")).unwrap();
+    fs::write(dir.join("services").join(evil).join("service.plat"), svc).unwrap();
+    for fmt in ["human", "short", "json", "github"] {
+        let o = platc(&["build", "--message-format", fmt], &dir);
+        assert_eq!(o.status.code(), Some(1), "{fmt}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("platc::workspace::bad_path") || err.contains("bad_path"), "{fmt}: {err}");
+        assert!(no_raw(&err, evil) && !err.contains("\n---\n{apiVersion"), "{fmt} printed the raw name:\n{err}");
+        let escaped = if fmt == "json" { "x\\\\n---\\\\n{apiVersion" } else { "x\\n---\\n{apiVersion" };
+        assert!(err.contains(escaped), "{fmt} names the path escaped:\n{err}");
+    }
+    assert!(!dir.join("gen").exists(), "nothing was written");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `check --frozen` names files of the output directory: a name holding
+/// a line break cannot start a workflow command, nor a line of its own.
+#[test]
+#[cfg(unix)]
+fn redteam_03_frozen_escapes_file_names_in_every_format() {
+    let dir = scratch("lone-service", "redteam03");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let evil = "x\n::stop-commands::pwn\ny";
+    fs::write(dir.join("gen").join(evil), "planted").unwrap();
+    let gh = platc(&["check", "--frozen", "--message-format", "github"], &dir);
+    assert_eq!(gh.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&gh.stdout);
+    assert!(out.lines().all(|l| l.starts_with("::error file=")), "{out}");
+    assert!(out.contains("x\\n%3A%3Astop-commands%3A%3Apwn\\ny") || out.contains("%0A"), "{out}");
+    for fmt in ["human", "short"] {
+        let o = platc(&["check", "--frozen", "--message-format", fmt], &dir);
+        let err = stderr(&o);
+        assert!(!err.lines().any(|l| l.starts_with("::stop-commands")), "{fmt}: {err}");
+        assert!(err.contains("x\\n::stop-commands::pwn\\ny is not generated"), "{fmt}: {err}");
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An output directory that is a link to elsewhere is refused, and nothing
+/// of the link's target is touched or hard-linked; a FIFO there is refused
+/// too (never opened).
+#[test]
+#[cfg(unix)]
+fn redteam_05_output_link_or_fifo_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = scratch("lone-service", "redteam05");
+    let home = std::env::temp_dir().join(format!("platc-cli-redteam05-home-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&home);
+    fs::create_dir_all(home.join(".ssh")).unwrap();
+    fs::write(home.join(".ssh/id_rsa"), "KEY").unwrap();
+    std::os::unix::fs::symlink(&home, dir.join("gen")).unwrap();
+    for args in [&["build"][..], &["check", "--frozen"][..]] {
+        let o = platc(args, &dir);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    }
+    assert_eq!(fs::metadata(home.join(".ssh/id_rsa")).unwrap().nlink(), 1, "never hard-linked");
+    assert_eq!(fs::read_dir(&home).unwrap().count(), 1, "nothing written into the target");
+    assert!(!dir.join(".gen.platc-new").exists());
+    fs::remove_file(dir.join("gen")).unwrap();
+
+    let fifo = Command::new("mkfifo").arg(dir.join("gen")).status().unwrap();
+    assert!(fifo.success());
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a directory"), "{}", stderr(&o));
+    fs::remove_file(dir.join("gen")).unwrap();
+    fs::write(dir.join("gen"), "a file").unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(dir.join("gen")).unwrap(), "a file");
+
+    // In a real output, a file platc did not write is copied into the new
+    // tree, never hard-linked.
+    fs::remove_file(dir.join("gen")).unwrap();
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    fs::write(dir.join("gen/NOTES.md"), "mine").unwrap();
+    let ino = fs::metadata(dir.join("gen/NOTES.md")).unwrap().ino();
+    let svc = dir.join("service.plat");
+    fs::write(&svc, fs::read_to_string(&svc).unwrap().replace("replicas = 3", "replicas = 4")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert!(stderr(&o).contains("(1 written"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(dir.join("gen/NOTES.md")).unwrap(), "mine");
+    assert_ne!(fs::metadata(dir.join("gen/NOTES.md")).unwrap().ino(), ino, "copied, not linked");
+    fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(&home).unwrap();
+}
+
+/// `watch` refuses a link in the output on the paths it writes or removes,
+/// like `build`: an index entry under a linked directory deletes nothing.
+#[test]
+#[cfg(unix)]
+fn redteam_04_watch_refuses_links_in_the_output() {
+    let dir = scratch("lone-service", "redteam04");
+    let victim = std::env::temp_dir().join(format!("platc-cli-redteam04-victim-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&victim);
+    fs::create_dir_all(&victim).unwrap();
+    fs::write(victim.join("id_rsa"), "KEY").unwrap();
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let index = dir.join("gen/platc-index.json");
+    let text = fs::read_to_string(&index).unwrap();
+    let planted = text.replacen("\"files\": [", "\"files\": [\n    {\"path\": \"evil/id_rsa\"},", 1);
+    assert_ne!(planted, text);
+    fs::write(&index, planted).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("gen/evil")).unwrap();
+    // The same check in build (which used to report the entry "removed"
+    // while leaving it untouched behind the link: item 24).
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link") && !stderr(&o).contains("1 removed"), "{}", stderr(&o));
+    let mut w = Running::spawn(&["watch"], &dir);
+    assert!(w.wait_for(|e| e.contains("symbolic link")), "{}", w.err());
+    let err = w.stop();
+    assert!(err.contains("gen/evil"), "{err}");
+    assert_eq!(fs::read_to_string(victim.join("id_rsa")).unwrap(), "KEY", "nothing deleted through the link");
+
+    // The whole output a link: watch stops before reading it.
+    fs::remove_dir_all(dir.join("gen")).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("gen")).unwrap();
+    let (code, err) = Running::spawn(&["watch"], &dir).finish();
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(fs::read_dir(&victim).unwrap().count(), 1);
+    fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(&victim).unwrap();
+}
+
+/// A committed `.gen.platc-old/` is not platc's to restore (no journal of
+/// its own names it), and a committed lock file means nothing: the OS lock
+/// is what serializes builds.
+#[test]
+#[cfg(unix)]
+fn redteam_06_committed_old_tree_and_lock_are_not_trusted() {
+    let dir = scratch("lone-service", "redteam06");
+    fs::create_dir_all(dir.join(".gen.platc-old/hello")).unwrap();
+    fs::write(dir.join(".gen.platc-old/clusterrolebinding.yaml"), "kind: ClusterRoleBinding\n").unwrap();
+    fs::write(dir.join(".gen.platc-old/platc-index.json"), "{\"files\": []}").unwrap();
+    // A journal cannot vouch for it either: it names another directory.
+    fs::write(dir.join(".gen.platc-swap"), "platc swap journal: the old tree's device:inode\n1:1\n").unwrap();
+    fs::write(dir.join(".gen.platc-lock"), "1").unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("waiting"), "{}", stderr(&o));
+    assert!(!dir.join("gen/clusterrolebinding.yaml").exists(), "the planted tree was not restored");
+    assert!(dir.join("gen/hello/catalog-info.yaml").is_file());
+    assert!(!dir.join(".gen.platc-old").exists() && !dir.join(".gen.platc-swap").exists());
+    assert!(!dir.join(".gen.platc-lock").exists(), "the lock file goes with the lock");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The lock is the kernel's: a build waits while another process holds it,
+/// whatever the file says (a dead pid used to mean "take it over"), and
+/// goes on as soon as it is released.
+#[test]
+#[cfg(unix)]
+fn redteam_17_the_lock_is_an_os_lock() {
+    let dir = scratch("lone-service", "redteam17");
+    let path = dir.join(".gen.platc-lock");
+    let held = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+    held.lock().unwrap();
+    fs::write(&path, "999999999").unwrap();
+    let mut b = Running::spawn(&["build"], &dir);
+    assert!(b.wait_for(|e| e.contains("waiting for another platc")), "{}", b.err());
+    assert!(b.child.try_wait().unwrap().is_none(), "it waits: {}", b.err());
+    assert!(!dir.join("gen").exists(), "nothing written while another holds the lock");
+    // Released as platc releases it: the file removed, then unlocked.
+    fs::remove_file(&path).unwrap();
+    drop(held);
+    let (code, err) = b.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(dir.join("gen/hello/catalog-info.yaml").is_file());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What a kill leaves at each step of a swap, and what the next run does:
+/// between the two renames the old tree is put back by any command that
+/// uses the output (even a build that then fails, or `check --frozen`);
+/// after the second rename the old tree is deleted, never restored.
+#[test]
+#[cfg(unix)]
+fn redteam_18_an_interrupted_swap_is_finished_by_the_next_run() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = scratch("lone-service", "redteam18");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let before = snapshot(&dir.join("gen"));
+    let journal = |d: &Path| {
+        let m = fs::symlink_metadata(d).unwrap();
+        format!("platc swap journal: the old tree's device:inode\n{}:{}\n", m.dev(), m.ino())
+    };
+    let killed_between_renames = || {
+        fs::write(dir.join(".gen.platc-swap"), journal(&dir.join("gen"))).unwrap();
+        fs::rename(dir.join("gen"), dir.join(".gen.platc-old")).unwrap();
+        fs::create_dir_all(dir.join(".gen.platc-new/hello")).unwrap();
+    };
+    let rel = |v: Vec<(PathBuf, Vec<u8>)>, base: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        v.into_iter().map(|(p, b)| (p.strip_prefix(base).unwrap().to_path_buf(), b)).collect()
+    };
+
+    // `check --frozen` finishes it, and finds the tree up to date.
+    killed_between_renames();
+    let o = platc(&["check", "--frozen"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("restored"), "{}", stderr(&o));
+    assert_eq!(rel(snapshot(&dir.join("gen")), &dir), rel(before.clone(), &dir));
+
+    // So does `watch`, before its first build.
+    killed_between_renames();
+    let mut w = Running::spawn(&["watch"], &dir);
+    assert!(w.wait_for(|e| e.contains("restored `gen`")), "{}", w.err());
+    w.stop();
+    assert_eq!(rel(snapshot(&dir.join("gen")), &dir), rel(before.clone(), &dir));
+
+    // A build whose input is broken still puts the old tree back first.
+    killed_between_renames();
+    let svc = dir.join("service.plat");
+    let good = fs::read_to_string(&svc).unwrap();
+    fs::write(&svc, good.replace("tier        = silver", "tier        = glod")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(snapshot(&dir.join("gen")), before);
+    for leftover in [".gen.platc-old", ".gen.platc-new", ".gen.platc-swap"] {
+        assert!(!dir.join(leftover).exists(), "{leftover}");
+    }
+    fs::write(&svc, &good).unwrap();
+
+    // Killed after the second rename (journal still there): the new tree
+    // stays, the old one goes.
+    fs::write(dir.join(".gen.platc-swap"), journal(&dir.join("gen"))).unwrap();
+    fs::create_dir_all(dir.join(".gen.platc-old/hello")).unwrap();
+    fs::write(dir.join(".gen.platc-old/hello/stale.yaml"), "old").unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!dir.join(".gen.platc-old").exists() && !dir.join("gen/hello/stale.yaml").exists());
+
+    // Killed while deleting the old tree (no journal any more), then the
+    // output lost: the partial old tree is deleted, not restored.
+    fs::create_dir_all(dir.join(".gen.platc-old/hello")).unwrap();
+    fs::write(dir.join(".gen.platc-old/hello/partial.yaml"), "old").unwrap();
+    fs::remove_dir_all(dir.join("gen")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!dir.join("gen/hello/partial.yaml").exists());
+    assert_eq!(rel(snapshot(&dir.join("gen")), &dir), rel(before, &dir));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--out` must be absent, empty, or platc's own: not a file, not the
+/// workspace, not `.`; and a refusal leaves nothing beside it.
+#[test]
+fn redteam_08_out_must_be_empty_or_platcs() {
+    let dir = scratch("lone-service", "redteam08");
+    fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let o = platc(&["build", ".", "--out", "notes.txt"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+    let before = snapshot(&dir);
+    for out in [".", dir.to_str().unwrap(), "sub/.."] {
+        let o = platc(&["build", ".", "--out", out], &dir);
+        assert_eq!(o.status.code(), Some(2), "--out {out}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not platc's output"), "{}", stderr(&o));
+        assert_eq!(snapshot(&dir), before, "--out {out} changed the workspace");
+    }
+    let parent = dir.parent().unwrap();
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    for what in ["new", "old", "lock", "swap"] {
+        assert!(!parent.join(format!(".{name}.platc-{what}")).exists(), "{what} left beside the workspace");
+    }
+    // An empty directory, one made ready with dotfiles, and then platc's
+    // own, are fine.
+    fs::create_dir_all(dir.join("ready")).unwrap();
+    fs::write(dir.join("ready/.gitkeep"), "").unwrap();
+    let o = platc(&["build", ".", "--out", "ready"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.join("ready/.gitkeep").is_file() && dir.join("ready/platc-index.json").is_file());
+    fs::create_dir_all(dir.join("empty")).unwrap();
+    assert_eq!(platc(&["build", ".", "--out", "empty"], &dir).status.code(), Some(0));
+    assert_eq!(platc(&["build", ".", "--out", "empty/../empty"], &dir).status.code(), Some(0));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `platc new` writes only inside the workspace, never through a link, and
+/// writes `--owner` as a literal string (no interpolation).
+#[test]
+#[cfg(unix)]
+fn redteam_09_new_stays_inside_and_quotes_the_owner() {
+    let dir = scratch("monorepo", "redteam09");
+    let outside = dir.parent().unwrap().join(format!("platc-cli-redteam09-outside-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&outside);
+    let escape = format!("services/../../{}", outside.file_name().unwrap().to_string_lossy());
+    let o = platc(&["new", "x1", "--from", "worker", "--dir", &escape], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("outside the workspace"), "{}", stderr(&o));
+    assert!(!outside.exists(), "nothing written outside the workspace");
+
+    fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("services/x2")).unwrap();
+    let o = platc(&["new", "x2", "--from", "worker"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing written through the link");
+    fs::remove_file(dir.join("services/x2")).unwrap();
+
+    let o = platc(&["new", "billing", "--from", "worker", "--owner", "${workspace.repo}\"x"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(dir.join("services/billing/service.plat")).unwrap();
+    assert!(text.contains(r#"owner       = "\${workspace.repo}\"x""#), "{text}");
+    let o = platc(&["explain", "billing", "owner", "--workspace", "."], &dir);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("${workspace.repo}\\\"x"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(&outside).unwrap();
+}
+
+/// Links that stay inside the workspace are followed (a linked service.plat,
+/// platform.plat, a linked overlay directory); a link out of it, or a FIFO
+/// where a source would be, is an error that names it, never a silent skip.
+#[test]
+#[cfg(unix)]
+fn redteam_22_links_inside_are_followed_and_the_rest_diagnosed() {
+    use std::os::unix::fs::symlink;
+    let rel = |v: Vec<(PathBuf, Vec<u8>)>, base: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        v.into_iter().map(|(p, b)| (p.strip_prefix(base).unwrap().to_path_buf(), b)).collect()
+    };
+    // A linked overlay directory and a linked platform.plat build the same tree.
+    let plain = scratch("custom-stdlib", "redteam22-plain");
+    assert_eq!(platc(&["build"], &plain).status.code(), Some(0));
+    let linked = scratch("custom-stdlib", "redteam22-linked");
+    fs::create_dir_all(linked.join("vendor")).unwrap();
+    fs::rename(linked.join("platform"), linked.join("vendor/platform")).unwrap();
+    symlink("vendor/platform", linked.join("platform")).unwrap();
+    fs::rename(linked.join("platform.plat"), linked.join("vendor/platform.plat")).unwrap();
+    symlink("vendor/platform.plat", linked.join("platform.plat")).unwrap();
+    let o = platc(&["build"], &linked);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(rel(snapshot(&linked.join("gen")), &linked), rel(snapshot(&plain.join("gen")), &plain));
+
+    // A linked service.plat inside the workspace is a service.
+    let dir = scratch("monorepo", "redteam22");
+    fs::create_dir_all(dir.join("shared")).unwrap();
+    let hello = fs::read_to_string(common::examples().join("lone-service/service.plat")).unwrap();
+    fs::write(dir.join("shared/hello.plat"), &hello).unwrap();
+    fs::create_dir_all(dir.join("services/hello")).unwrap();
+    symlink("../../shared/hello.plat", dir.join("services/hello/service.plat")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.join("gen/hello/catalog-info.yaml").is_file());
+
+    // One leaving the workspace, or a FIFO: an error naming it, nothing written.
+    let outside = dir.parent().unwrap().join(format!("platc-cli-redteam22-outside-{}.plat", std::process::id()));
+    fs::write(&outside, hello.replace("service hello", "service outside")).unwrap();
+    fs::create_dir_all(dir.join("services/outside")).unwrap();
+    symlink(&outside, dir.join("services/outside/service.plat")).unwrap();
+    fs::create_dir_all(dir.join("services/fifo")).unwrap();
+    assert!(Command::new("mkfifo").arg(dir.join("services/fifo/service.plat")).status().unwrap().success());
+    let before = snapshot(&dir.join("gen"));
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("services/outside/service.plat` is not read: it is a symbolic link to outside"), "{err}");
+    assert!(err.contains("services/fifo/service.plat` is not read: it is not a regular file"), "{err}");
+    assert_eq!(snapshot(&dir.join("gen")), before);
+    fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(&plain).unwrap();
+    fs::remove_dir_all(&linked).unwrap();
+    fs::remove_file(&outside).unwrap();
+}
+
+/// `file(...)` cannot reach hidden files: not by name, not through a link.
+#[test]
+#[cfg(unix)]
+fn redteam_07_file_cannot_read_hidden_files() {
+    let dir = scratch("monorepo", "redteam07");
+    fs::create_dir_all(dir.join(".git")).unwrap();
+    fs::write(dir.join(".git/config"), "extraheader = AUTHORIZATION: basic c2VjcmV0LXRva2Vu\n").unwrap();
+    let svc = dir.join("services/users/service.plat");
+    let text = fs::read_to_string(&svc).unwrap();
+    fs::write(&svc, text.replace("file(\"api/openapi.yaml\")", "file(\"../../.git/config\")")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("platc::resolve::file_hidden"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("c2VjcmV0"), "{}", stderr(&o));
+    // Through a link with an innocent name.
+    std::os::unix::fs::symlink("../../../.git/config", dir.join("services/users/api/config.yaml")).unwrap();
+    fs::write(&svc, text.replace("file(\"api/openapi.yaml\")", "file(\"api/config.yaml\")")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("hidden file or directory"), "{}", stderr(&o));
+    assert!(!dir.join("gen").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Cosmetic items: `stdlib = "."` is not "outside the workspace"; a failed
+/// swap leaves no staging directory.
+#[test]
+fn redteam_24_stdlib_dot_is_named_for_what_it_is() {
+    let dir = scratch("custom-stdlib", "redteam24");
+    let ws = dir.join("platform.plat");
+    let text = fs::read_to_string(&ws).unwrap();
+    fs::write(&ws, text.replace("\"./platform\"", "\".\"")).unwrap();
+    let o = platc(&["check"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is the workspace itself"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("outside the workspace"), "{}", stderr(&o));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A swap that fails after its staging directory was made removes it (the
+/// `--out .` case of the report is in redteam_08).
+#[test]
+#[cfg(unix)]
+fn redteam_24_a_failed_swap_leaves_no_staging_directory() {
+    let dir = scratch("lone-service", "redteam24-stage");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let svc = dir.join("service.plat");
+    fs::write(&svc, fs::read_to_string(&svc).unwrap().replace("replicas = 3", "replicas = 4")).unwrap();
+    // A file of the user's where the service's directory goes: the new tree
+    // is half made when carrying it over fails.
+    fs::remove_dir_all(dir.join("gen/hello")).unwrap();
+    fs::write(dir.join("gen/hello"), "mine").unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot keep"), "{}", stderr(&o));
+    assert!(!dir.join(".gen.platc-new").exists());
+    assert_eq!(fs::read_to_string(dir.join("gen/hello")).unwrap(), "mine");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `watch` sees a service directory deleted and made again at once, and one
+/// renamed; a process reading its output all the time does not hold its
+/// rebuilds back; another process rolling the output back is noticed and
+/// put right.
+#[test]
+#[cfg(unix)]
+fn redteam_19_watch_sees_directories_readers_and_rollbacks() {
+    let dir = scratch("monorepo", "redteam19");
+    let hpa = dir.join("gen/orders/kubernetes/production/horizontalpodautoscaler.yaml");
+    let mut w = Running::spawn(&["watch"], &dir);
+    assert!(w.wait_for(|e| e.contains("watching")), "{}", w.err());
+    let until = |what: &str, cond: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !cond() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(60), "timed out waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+
+    // A reader that never stops, in the output.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, index) = (std::sync::Arc::clone(&stop), dir.join("gen/platc-index.json"));
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = fs::read(&index);
+            }
+        })
+    };
+    let svc = dir.join("services/orders/service.plat");
+    let original = fs::read_to_string(&svc).unwrap();
+    fs::write(&svc, original.replace("    replicas  = 4", "    replicas  = 7")).unwrap();
+    until("a rebuild while the output is read", &|| {
+        fs::read_to_string(&hpa).is_ok_and(|t| t.contains("minReplicas: 7"))
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+
+    // Deleted and made again at once, with a change.
+    let reports = dir.join("services/reports");
+    let text = fs::read_to_string(reports.join("service.plat")).unwrap();
+    let catalog = dir.join("gen/reports/catalog-info.yaml");
+    fs::remove_dir_all(&reports).unwrap();
+    fs::create_dir_all(&reports).unwrap();
+    fs::write(reports.join("service.plat"), text.replacen("description = \"", "description = \"Remade: ", 1)).unwrap();
+    until("the remade directory", &|| fs::read_to_string(&catalog).is_ok_and(|t| t.contains("Remade: ")));
+
+    // Renamed.
+    fs::rename(&reports, dir.join("services/reports-renamed")).unwrap();
+    until("the renamed directory", &|| {
+        fs::read_to_string(&catalog).is_ok_and(|t| t.contains("services/reports-renamed/service.plat"))
+    });
+
+    // Another process puts an older tree in place: watch writes its own back.
+    let saved = dir.parent().unwrap().join(format!("platc-cli-redteam19-saved-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&saved);
+    copy(&dir.join("gen"), &saved);
+    let hpa_saved = saved.join("orders/kubernetes/production/horizontalpodautoscaler.yaml");
+    fs::write(&hpa_saved, fs::read_to_string(&hpa_saved).unwrap().replace("minReplicas: 7", "minReplicas: 4")).unwrap();
+    let index_saved = saved.join("platc-index.json");
+    fs::write(&index_saved, fs::read_to_string(&index_saved).unwrap().replacen('{', "{ ", 1)).unwrap();
+    fs::rename(dir.join("gen"), dir.join("gen-rolled")).unwrap();
+    fs::rename(&saved, dir.join("gen")).unwrap();
+    assert!(w.wait_for(|e| e.contains("replaced by another process")), "{}", w.err());
+    assert!(fs::read_to_string(&hpa).unwrap().contains("minReplicas: 7"), "the rollback put right");
+    w.stop();
+    fs::remove_dir_all(&dir).unwrap();
 }

@@ -83,6 +83,8 @@ fn every_diagnostic_code_has_an_error_example() {
         "platc::parse::too_large",        // a 4 MiB file; covered by a unit test
         "platc::resolve::file_too_large", // a 1 MiB file; same limit logic
         "platc::workspace::missing",      // only if the embedded stdlib lost workspace.plat
+        "platc::workspace::bad_path",     // a file name with a line break: tests/cli.rs redteam_01 makes one
+        "platc::workspace::unreadable",   // links and FIFOs found on disk: tests/cli.rs redteam_22 makes them
     ];
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut codes = std::collections::BTreeSet::new();

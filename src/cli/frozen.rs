@@ -6,12 +6,15 @@ use std::fs;
 use std::path::PathBuf;
 
 use platc::Options;
-use platc::diag::render::Format;
+use platc::diag::render::{Format, gh_data, gh_property};
 
 use super::{EXIT_DIAGNOSTICS, compile, display, report};
 
 pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Result<u8, String> {
     let loaded = compile(path, out, &Options::default())?;
+    // Finishes an interrupted build's swap, and keeps a build from swapping
+    // the tree while it is compared.
+    let _locked = super::write::lock_to_read(&loaded.out)?;
     if report(&loaded.compiled, format) {
         return Ok(EXIT_DIAGNOSTICS);
     }
@@ -19,10 +22,14 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
     let mut problems: Vec<(String, &str)> = Vec::new();
     let workflows = loaded.workflows_dir();
     for (path, file) in &output.files {
-        match fs::read(super::github::place(&loaded.out, workflows.as_deref(), path)) {
-            Ok(bytes) if bytes == file.contents.as_bytes() => {}
-            Ok(_) => problems.push((path.clone(), "differs from what platc generates (edited by hand, or stale)")),
-            Err(_) => problems.push((path.clone(), "is missing")),
+        let placed = super::github::place(&loaded.out, workflows.as_deref(), path);
+        match super::write::read_regular(&placed) {
+            Some(bytes) if bytes == file.contents.as_bytes() => {}
+            Some(_) => problems.push((path.clone(), "differs from what platc generates (edited by hand, or stale)")),
+            None if fs::symlink_metadata(&placed).is_ok() => {
+                problems.push((path.clone(), "is not a regular file (a link, directory, FIFO or device)"))
+            }
+            None => problems.push((path.clone(), "is missing")),
         }
     }
     let mut on_disk = Vec::new();
@@ -38,9 +45,17 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
         return Ok(0);
     }
     for (path, what) in &problems {
+        // `display` escapes what could break the line; GitHub's own escaping
+        // on top keeps `::` and `,` out of the command's syntax.
         let shown = display(&super::github::place(&loaded.out, workflows.as_deref(), path));
         match format {
-            Format::Github => println!("::error file={shown},title=platc%3A%3Afrozen::{shown} {what}"),
+            Format::Github => {
+                println!(
+                    "::error file={},title=platc%3A%3Afrozen::{}",
+                    gh_property(&shown),
+                    gh_data(&format!("{shown} {what}"))
+                )
+            }
             Format::Json => println!(
                 "{}",
                 serde_json::json!({ "code": "platc::frozen", "severity": "error", "file": shown, "message": format!("{shown} {what}") })

@@ -75,7 +75,7 @@ pub fn check(dir: &Path, workflows: &BTreeMap<String, Arc<OutFile>>, previous: &
                 return Err(format!("refusing to overwrite `{}`: it is not a regular file", target.display()));
             }
             Ok(_) if !previous.contains(&format!("{PREFIX}{name}")) => {
-                if fs::read(&target).is_ok_and(|b| b != file.contents.as_bytes()) {
+                if super::write::read_regular(&target).is_some_and(|b| b != file.contents.as_bytes()) {
                     return Err(format!(
                         "refusing to overwrite `{}`: platc did not generate it (it is not in the build index)\n  help: rename your workflow, or move it away and let platc write this one",
                         target.display()
@@ -101,7 +101,7 @@ pub fn write(
     }
     for (name, file) in workflows {
         let target = dir.join(name);
-        if fs::read(&target).is_ok_and(|b| b == file.contents.as_bytes()) {
+        if super::write::read_regular(&target).is_some_and(|b| b == file.contents.as_bytes()) {
             continue;
         }
         super::write::write_atomic(&target, file.contents.as_bytes())?;

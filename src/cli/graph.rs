@@ -41,7 +41,7 @@ pub fn run(path: Option<PathBuf>, how: GraphFormat, affected_by: &[PathBuf], for
 fn relative(root: &Path, f: &Path) -> Result<String, String> {
     let abs = std::env::current_dir().map_err(|e| e.to_string())?.join(f);
     let abs = normalize(&abs);
-    let rel = abs.strip_prefix(root).map_err(|_| format!("`{}` is outside the workspace", f.display()))?;
+    let rel = abs.strip_prefix(root).map_err(|_| format!("`{}` is outside the workspace", super::display(f)))?;
     Ok(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
 }
 

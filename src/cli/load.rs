@@ -4,7 +4,9 @@
 //! (as cargo finds Cargo.toml); failing that, PATH itself when it is, or
 //! holds, a lone `service.plat`. Every `.plat` and `.hbs` file under the root
 //! is read, except in hidden directories, `target/`, `node_modules/` and the
-//! output directory. Symbolic links are not followed.
+//! output directory. Symbolic links are followed when they stay inside the
+//! workspace (see [`sources`]); the others are reported, never skipped
+//! silently.
 
 use std::fs;
 use std::io::Read;
@@ -24,11 +26,11 @@ pub struct Found {
 
 /// Finds the workspace root for a path given on the command line.
 pub fn find(path: &Path) -> Result<Found, String> {
-    let meta = fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", super::display(path)))?;
     let start =
         if meta.is_dir() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
     let start = if start.as_os_str().is_empty() { PathBuf::from(".") } else { start };
-    let abs = fs::canonicalize(&start).map_err(|e| format!("cannot read `{}`: {e}", start.display()))?;
+    let abs = fs::canonicalize(&start).map_err(|e| format!("cannot read `{}`: {e}", super::display(&start)))?;
     let mut dir = Some(abs.as_path());
     while let Some(d) = dir {
         if d.join(WORKSPACE_FILE).is_file() {
@@ -41,39 +43,83 @@ pub fn find(path: &Path) -> Result<Found, String> {
     }
     Err(format!(
         "no `{WORKSPACE_FILE}` at or above `{}`, and no `{SERVICE_FILE}` in it\n  help: run platc inside a workspace, or point it at a directory holding a service.plat",
-        path.display()
+        super::display(path)
     ))
 }
 
 /// Reads every source file of the workspace. `skip` is the output directory.
+///
+/// A symbolic link is followed when its target stays inside the workspace,
+/// outside hidden directories, `target/`, `node_modules/` and the output
+/// (its files keyed by the link's path); a directory link that leads back
+/// above itself is not followed twice. A link that is not followed, or a
+/// FIFO, socket or device where a source would be, is recorded in the
+/// sources as skipped, and becomes a diagnostic: an error for a source
+/// file, a warning for a directory.
 pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
     let mut sources = Sources::new();
     sources.set_workspace_dirs(directory_names(root));
     let skip = fs::canonicalize(skip).unwrap_or_else(|_| skip.to_path_buf());
-    let mut stack = vec![root.to_path_buf()];
+    // (path as seen from the root, the real directories it goes through)
+    let mut stack: Vec<(PathBuf, Vec<PathBuf>)> = vec![(root.to_path_buf(), vec![root.to_path_buf()])];
     let mut count = 0usize;
+    let mut dirs = 0usize;
     let mut found = Vec::new();
-    while let Some(dir) = stack.pop() {
-        let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+    while let Some((dir, chain)) = stack.pop() {
+        dirs += 1;
+        if dirs > MAX_FILES {
+            return Err(format!("more than {MAX_FILES} directories under `{}`", super::display(root)));
+        }
+        let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", super::display(&dir)))?;
+        let real_dir = chain.last().cloned().unwrap_or_else(|| dir.clone());
         for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+            let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", super::display(&dir)))?;
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().to_string();
-            let kind = entry.file_type().map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            if kind.is_symlink() {
-                continue;
-            }
+            let kind = entry.file_type().map_err(|e| format!("cannot read `{}`: {e}", super::display(&path)))?;
+            let excluded_dir = |name: &str| name.starts_with('.') || name == "target" || name == "node_modules";
             if kind.is_dir() {
-                if name.starts_with('.') || name == "target" || name == "node_modules" || path == skip {
+                let real = real_dir.join(&name);
+                if excluded_dir(&name) || real == skip {
                     continue;
                 }
-                stack.push(path);
-            } else if kind.is_file() && is_source(&name) {
-                count += 1;
-                if count > MAX_FILES {
-                    return Err(format!("more than {MAX_FILES} source files under `{}`", root.display()));
+                let mut chain = chain.clone();
+                chain.push(real);
+                stack.push((path, chain));
+            } else if kind.is_file() {
+                if is_source(&name) {
+                    count += 1;
+                    if count > MAX_FILES {
+                        return Err(format!("more than {MAX_FILES} source files under `{}`", super::display(root)));
+                    }
+                    found.push((relative(root, &path)?, path));
                 }
-                found.push((relative(root, &path)?, path));
+            } else if kind.is_symlink() {
+                if excluded_dir(&name) {
+                    continue;
+                }
+                match follow(root, &skip, &path, &chain) {
+                    Followed::Dir(real) => {
+                        let mut chain = chain.clone();
+                        chain.push(real);
+                        stack.push((path, chain));
+                    }
+                    Followed::File(real) if is_source(&name) => {
+                        count += 1;
+                        if count > MAX_FILES {
+                            return Err(format!("more than {MAX_FILES} source files under `{}`", super::display(root)));
+                        }
+                        found.push((relative(root, &path)?, real));
+                    }
+                    Followed::File(_) => {}
+                    Followed::Not { reason, dir } => {
+                        if is_source(&name) || dir {
+                            sources.skip(relative(root, &path)?, reason, !dir);
+                        }
+                    }
+                }
+            } else if is_source(&name) {
+                sources.skip(relative(root, &path)?, "it is not a regular file (a FIFO, socket or device)", true);
             }
         }
     }
@@ -87,8 +133,45 @@ pub fn sources(root: &Path, skip: &Path) -> Result<Sources, String> {
     Ok(sources)
 }
 
+/// Where a symbolic link leads, for the reader.
+enum Followed {
+    Dir(PathBuf),
+    File(PathBuf),
+    Not { reason: String, dir: bool },
+}
+
+fn follow(root: &Path, skip: &Path, link: &Path, chain: &[PathBuf]) -> Followed {
+    let Ok(real) = fs::canonicalize(link) else {
+        return Followed::Not { reason: "it is a symbolic link to nothing".into(), dir: false };
+    };
+    let meta = fs::metadata(&real);
+    let dir = meta.as_ref().is_ok_and(|m| m.is_dir());
+    let Ok(rel) = real.strip_prefix(root) else {
+        return Followed::Not { reason: "it is a symbolic link to outside the workspace".into(), dir };
+    };
+    if real.starts_with(skip) {
+        return Followed::Not { reason: "it is a symbolic link into the output directory".into(), dir };
+    }
+    if rel.components().any(|c| {
+        let c = c.as_os_str().to_string_lossy();
+        c.starts_with('.') || c == "target" || c == "node_modules"
+    }) {
+        return Followed::Not { reason: "it is a symbolic link into a hidden or excluded directory".into(), dir };
+    }
+    if dir {
+        if chain.iter().any(|d| d.starts_with(&real)) {
+            return Followed::Not { reason: "it is a symbolic link to a directory above it (a loop)".into(), dir };
+        }
+        return Followed::Dir(real);
+    }
+    if meta.is_ok_and(|m| m.is_file()) {
+        return Followed::File(real);
+    }
+    Followed::Not { reason: "it is a symbolic link to something that is not a regular file".into(), dir: false }
+}
+
 fn relative(root: &Path, path: &Path) -> Result<String, String> {
-    let rel = path.strip_prefix(root).map_err(|_| format!("`{}` is outside the workspace", path.display()))?;
+    let rel = path.strip_prefix(root).map_err(|_| format!("`{}` is outside the workspace", super::display(path)))?;
     let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect();
     Ok(parts.join("/"))
 }
@@ -107,9 +190,9 @@ pub fn read_source(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Reads at most `limit` bytes.
 fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
-    let f = fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let f = fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", super::display(path)))?;
     let mut buf = Vec::new();
-    f.take(limit as u64).read_to_end(&mut buf).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    f.take(limit as u64).read_to_end(&mut buf).map_err(|e| format!("cannot read `{}`: {e}", super::display(path)))?;
     Ok(buf)
 }
 
@@ -118,8 +201,17 @@ fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
 fn load_inside(root: &Path, rel: &str) -> Result<Vec<u8>, String> {
     let path = root.join(rel);
     let real = fs::canonicalize(&path).map_err(|e| e.to_string())?;
-    if !real.starts_with(root) {
+    let Ok(inside) = real.strip_prefix(root) else {
         return Err("it resolves (through a symbolic link) to a place outside the workspace".into());
+    };
+    // Hidden files and directories (`.git/`, `.env`) are out of reach, by
+    // name or through a link.
+    if rel
+        .split('/')
+        .chain(inside.components().map(|c| c.as_os_str().to_str().unwrap_or(".")))
+        .any(|c| c.starts_with('.') && c != "." && c != "..")
+    {
+        return Err("it is (or leads to) a hidden file or directory".into());
     }
     if !real.is_file() {
         return Err("not a regular file".into());

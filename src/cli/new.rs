@@ -29,12 +29,12 @@ pub fn run(
     let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     let root = load::find(&cwd).map(|f| f.root).unwrap_or_else(|_| cwd.clone());
     let dir = match dir {
-        Some(d) => cwd.join(d),
+        Some(d) => super::normalize(&cwd.join(d)),
         None if root.join("services").is_dir() => root.join("services"),
         None => cwd.clone(),
     };
     let target = dir.join(name).join(SERVICE_FILE);
-    if target.exists() {
+    if fs::symlink_metadata(&target).is_ok() {
         eprintln!("error: `{}` already exists", display(&target));
         return Ok(EXIT_USAGE);
     }
@@ -42,6 +42,23 @@ pub fn run(
         .strip_prefix(&root)
         .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
         .map_err(|_| format!("`{}` is outside the workspace at `{}`", display(&target), display(&root)))?;
+    // Every directory on the way that exists is a real one inside the
+    // workspace: the file is never written through a link to elsewhere.
+    let mut on_the_way = root.clone();
+    for part in rel.split('/').take(rel.split('/').count().saturating_sub(1)) {
+        on_the_way.push(part);
+        match fs::symlink_metadata(&on_the_way) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "refusing to write through `{}`: it is a symbolic link\n  help: create the service in a real directory of the workspace",
+                    display(&on_the_way)
+                ));
+            }
+            Ok(m) if !m.is_dir() => return Err(format!("`{}` is not a directory", display(&on_the_way))),
+            Ok(_) => {}
+            Err(_) => break, // created below
+        }
+    }
 
     // The library and workspace this service will build in.
     let mut sources = load::sources(&root, &root.join("gen"))?;
@@ -80,7 +97,13 @@ pub fn run(
     }
     fs::create_dir_all(target.parent().unwrap_or(&dir))
         .map_err(|e| format!("cannot create `{}`: {e}", display(&dir)))?;
-    fs::write(&target, &text).map_err(|e| format!("cannot write `{}`: {e}", display(&target)))?;
+    // Created new: an existing file, or a link of that name, is never followed.
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .map_err(|e| format!("cannot write `{}`: {e}", display(&target)))?;
     eprintln!("created {} from the `{template}` golden path; build it with `platc build`", display(&target));
     Ok(0)
 }
@@ -102,7 +125,7 @@ fn scaffold(name: &str, template: &str, owner: &str, lib: &Library, ws: &Workspa
     s.push_str(&format!("# Created by `platc new {name} --from {template}`. Everything not set here comes from\n"));
     s.push_str("# the standard library; `platc explain NAME ATTRIBUTE` shows where a value comes from.\n");
     s.push_str(&format!("service {name} from {template} {{\n"));
-    s.push_str(&format!("  owner       = {owner:?}   # the owning team (a Backstage group)\n"));
+    s.push_str(&format!("  owner       = {}   # the owning team (a Backstage group)\n", plat_string(owner)));
     s.push_str(&format!("  description = \"{name}: replace with what it does\"\n"));
     s.push_str("  lifecycle   = experimental\n");
     s.push_str(&format!("  language    = {language}   # {}\n", languages.join(", ")));
@@ -132,4 +155,25 @@ fn scaffold(name: &str, template: &str, owner: &str, lib: &Library, ws: &Workspa
     }
     s.push_str("}\n");
     s
+}
+
+/// A string literal of the language holding exactly `s`: quotes, backslashes
+/// and `$` escaped (so `${...}` is text, not an interpolation), control
+/// characters as escapes.
+fn plat_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -61,6 +61,11 @@ fn fingerprint(sources: &Sources, options: &Options, extra: &[String]) -> Option
         let t = sources.load(path).ok()?;
         text(path, &t);
     }
+    // What was found and not read counts too: its diagnostic must not be
+    // skipped by the shortcut.
+    for (path, skipped) in sources.skipped() {
+        h.update(format!("\0skipped {path}\0{}\0{}\0", skipped.reason, skipped.error).as_bytes());
+    }
     Some(hex(&h.finalize()))
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 use platc::diag::render::Format;
+use platc::emit::INDEX_FILE;
 use platc::sources::Sources;
 use platc::{Compiled, Options};
 
@@ -24,6 +25,9 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
     let path = path.unwrap_or_else(|| PathBuf::from("."));
     let root = load::find(&path)?.root;
     let out = out_dir(&root, out)?;
+    // Whatever an interrupted build left is finished first, and an output
+    // that is not a real directory is refused before anything is read.
+    drop(write::lock(&out)?);
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |e| {
         let _ = tx.send(e);
@@ -38,36 +42,99 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, format: Format) -> Resul
     loop {
         let Ok(first) = rx.recv() else { return Ok(0) };
         let started = Instant::now();
-        let mut changed = Vec::new();
-        collect(first, &root, &out, &mut changed);
-        while let Ok(more) = rx.recv_timeout(SETTLE) {
-            collect(more, &root, &out, &mut changed);
-        }
-        changed.sort();
-        changed.dedup();
-        if changed.is_empty() {
+        let mut batch = Batch::default();
+        if !batch.collect(first, &root, &out) {
             continue;
         }
-        rebuild(&root, &out, &options, &mut last, &changed, started, format);
+        // Settles when no *relevant* event came for SETTLE: reads of the
+        // output by another process (an editor indexing it, a script
+        // polling a manifest) never hold a rebuild back.
+        let mut deadline = Instant::now() + SETTLE;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match rx.recv_timeout(deadline - now) {
+                Ok(e) => {
+                    if batch.collect(e, &root, &out) {
+                        deadline = Instant::now() + SETTLE;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
+            }
+        }
+        let mut changed = batch.changed;
+        changed.sort();
+        changed.dedup();
+        if batch.output_touched && !is_ours(&out, &last) {
+            put_back(&out, &last);
+        }
+        if !changed.is_empty() {
+            rebuild(&root, &out, &options, &mut last, &changed, started, format);
+        }
     }
 }
 
-/// Workspace-relative paths of the relevant files an event names.
-fn collect(event: notify::Result<notify::Event>, root: &Path, out: &Path, changed: &mut Vec<String>) {
-    let Ok(event) = event else { return };
-    if event.kind.is_access() {
-        return;
+/// What a burst of events named.
+#[derive(Default)]
+struct Batch {
+    /// Workspace-relative paths, outside the output.
+    changed: Vec<String>,
+    /// The output directory itself, or its index, changed (moved, replaced,
+    /// written): by this watch, or by another platc.
+    output_touched: bool,
+}
+
+impl Batch {
+    /// Adds what an event names; returns whether it was relevant (reads,
+    /// and writes inside the output other than its index, are not).
+    fn collect(&mut self, event: notify::Result<notify::Event>, root: &Path, out: &Path) -> bool {
+        let Ok(event) = event else { return false };
+        if event.kind.is_access() {
+            return false;
+        }
+        let mut relevant = false;
+        for p in event.paths {
+            if p.starts_with(out) {
+                if p == out || p == out.join(INDEX_FILE) {
+                    self.output_touched = true;
+                    relevant = true;
+                }
+                continue;
+            }
+            let Ok(rel) = p.strip_prefix(root) else { continue };
+            let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            if rel.is_empty() || rel.split('/').any(|s| s.starts_with('.') || s == "target" || s == "node_modules") {
+                continue;
+            }
+            self.changed.push(rel);
+            relevant = true;
+        }
+        relevant
     }
-    for p in event.paths {
-        if p.starts_with(out) {
-            continue; // our own output
-        }
-        let Ok(rel) = p.strip_prefix(root) else { continue };
-        let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-        if rel.split('/').any(|s| s.starts_with('.') || s == "target" || s == "node_modules") {
-            continue;
-        }
-        changed.push(rel);
+}
+
+/// Whether the output's index on disk is the one this watch last wrote.
+fn is_ours(out: &Path, last: &Last) -> bool {
+    let Some(index) = last.good.as_ref().and_then(|c| c.output.as_ref()).and_then(|o| o.files.get(INDEX_FILE)) else {
+        return true; // nothing written yet: nothing to put back
+    };
+    write::read_regular(&out.join(INDEX_FILE)).is_some_and(|b| b == index.contents.as_bytes())
+}
+
+/// Another platc replaced the output (a build that read older sources, a
+/// checkout): the last good output is written again, comparing every file.
+fn put_back(out: &Path, last: &Last) {
+    let Some(output) = last.good.as_ref().and_then(|c| c.output.as_ref()) else { return };
+    match write::lock(out).and_then(|locked| write::write(&locked, output, write::Commit::InPlace)) {
+        Ok(w) => eprintln!(
+            "the output was replaced by another process: {} written again, {} removed",
+            super::plural(w.changed.len(), "file"),
+            w.removed.len()
+        ),
+        Err(e) => eprintln!("error: {e}"),
     }
 }
 
@@ -115,8 +182,17 @@ fn rebuild(
     started: Instant,
     format: Format,
 ) {
+    // A source, a file the compilation read, or a directory that holds (or
+    // held) sources: deleted and made again, or renamed, it changes what
+    // is read (and the files made in it before it was watched sent no event).
     let relevant = changed.is_empty()
-        || changed.iter().any(|f| load::is_source(f) || last.good.as_ref().is_some_and(|c| c.read.contains(f)));
+        || changed.iter().any(|f| {
+            let inside = format!("{f}/");
+            load::is_source(f)
+                || last.good.as_ref().is_some_and(|c| c.read.contains(f))
+                || fs::symlink_metadata(root.join(f)).is_ok_and(|m| m.is_dir() || m.file_type().is_symlink())
+                || last.sources.as_ref().is_some_and(|s| s.files().any(|(p, _)| p.starts_with(&inside)))
+        });
     if !relevant {
         return;
     }
@@ -137,10 +213,10 @@ fn rebuild(
         return;
     }
     let Some(output) = &compiled.output else { return };
-    let result = match last.good.as_ref().and_then(|c| c.output.as_ref()) {
-        Some(previous) => write::write_delta(out, output, previous),
-        None => write::write(out, output, write::Commit::InPlace),
-    };
+    let result = write::lock(out).and_then(|locked| match last.good.as_ref().and_then(|c| c.output.as_ref()) {
+        Some(previous) => write::write_delta(&locked, output, previous),
+        None => write::write(&locked, output, write::Commit::InPlace),
+    });
     match result {
         Ok(w) => {
             let what = match (w.changed.len(), w.removed.len()) {

@@ -1,24 +1,35 @@
 //! Writing a generated tree to disk, safely.
 //!
-//! - **One writer at a time.** A lock file next to the output directory
-//!   (`.<name>.platc-lock`, holding the writer's pid) serializes builds; a
-//!   lock left by a dead process is taken over.
+//! - **One writer at a time.** [`lock`] takes an OS lock (`flock`, through
+//!   the standard library's `File::lock`) on `.<name>.platc-lock` next to
+//!   the output directory. The kernel releases it when the process dies, so
+//!   a killed build never leaves a lock that a later one must guess about;
+//!   the file's content means nothing. The holder removes the file before
+//!   it lets go, and a waiter that wakes up on a removed file tries again
+//!   (so two processes never hold locks on two different files).
+//! - **Only a real directory.** The output must be absent or a directory,
+//!   not a symbolic link, a FIFO or a file; and, when it is not empty, it
+//!   must be platc's (hold `platc-index.json`). Anything else is refused
+//!   before a byte is read or written.
 //! - **Whole trees.** [`Commit::Swap`] (`platc build`) builds the new tree in
-//!   a sibling directory — unchanged files hard-linked from the old one,
-//!   changed files written, the user's own files carried over — and swaps it
-//!   in with two renames. Killed at any moment, the output is the last good
-//!   tree, or the new complete one; in the instant between the two renames
-//!   it is absent, and the next run puts the last good tree back. A first
-//!   build is one rename.
+//!   `.<name>.platc-new` — unchanged files hard-linked from the old tree
+//!   when its index lists them, changed files written, the user's own
+//!   files copied over, the index last — then records the old tree's
+//!   identity (device and inode) in a journal `.<name>.platc-swap`, renames
+//!   the output to `.<name>.platc-old`, renames the new tree into place,
+//!   removes the journal and deletes the old tree. [`lock`] (run by
+//!   `build`, `check --frozen` and `watch` before they read the output)
+//!   finishes whatever a kill interrupted: see [`recover`].
 //! - **Fast edits.** [`Commit::InPlace`] (`platc watch`) writes only changed
 //!   files, each through a temporary file and a rename, so no reader sees
 //!   half a file; a kill between two files leaves a mix that the next save
 //!   rewrites.
 //! - **Only its own files.** Files the previous build wrote (per its index)
 //!   and this one does not are removed; a file at a generated path that
-//!   platc did not write is an error, never a casualty; a generated path
-//!   through a symbolic link is refused (the tree is never written through
-//!   a link to elsewhere).
+//!   platc did not write is an error, never a casualty; a generated or
+//!   removed path through a symbolic link is refused (the tree is never
+//!   written or deleted through a link to elsewhere), and a FIFO or device
+//!   is never opened.
 //! - No fsync: like cargo, platc guards against interrupted processes, not
 //!   power loss.
 
@@ -27,10 +38,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use platc::Output;
 use platc::emit::INDEX_FILE;
+
+use super::display;
 
 /// What a write did.
 #[derive(Debug, Default)]
@@ -51,36 +63,115 @@ pub enum Commit {
 
 /// Paths the previous build's index lists.
 pub fn previous(out: &Path) -> BTreeSet<String> {
-    let Ok(text) = fs::read_to_string(out.join(INDEX_FILE)) else { return BTreeSet::new() };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return BTreeSet::new() };
+    let Some(bytes) = read_regular(&out.join(INDEX_FILE)) else { return BTreeSet::new() };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return BTreeSet::new() };
     json.get("files")
         .and_then(|f| f.as_array())
         .map(|files| files.iter().filter_map(|f| f.get("path")?.as_str().map(str::to_string)).collect())
         .unwrap_or_default()
 }
 
-/// Writes `output` under `out`.
-pub fn write(out: &Path, output: &Output, commit: Commit) -> Result<Written, String> {
-    let _lock = Lock::acquire(out)?;
+/// A regular file's bytes; `None` for anything else (a FIFO is never
+/// opened: reading one would wait forever).
+pub fn read_regular(path: &Path) -> Option<Vec<u8>> {
+    if !fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    fs::read(path).ok()
+}
+
+/// The output directory, locked by this process, checked and recovered.
+/// Dropping it releases the lock.
+pub struct Locked {
+    out: PathBuf,
+    _lock: Lock,
+}
+
+impl Locked {
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+}
+
+/// Takes the output's lock (waiting for another platc if it holds it),
+/// finishes or undoes an interrupted swap, and refuses an output that is not
+/// a real directory.
+pub fn lock(out: &Path) -> Result<Locked, String> {
+    let lock = Lock::acquire(out)?.map_err(|e| format!("cannot lock `{}`: {e}", display(out)))?;
     recover(out)?;
+    check_kind(out)?;
+    Ok(Locked { out: out.to_path_buf(), _lock: lock })
+}
+
+/// [`lock`] for a command that only reads the output (`check --frozen`):
+/// where no lock file can be made (a read-only checkout), no build can be
+/// writing either, and the output is only checked.
+pub fn lock_to_read(out: &Path) -> Result<Option<Locked>, String> {
+    match Lock::acquire(out)? {
+        Ok(lock) => {
+            recover(out)?;
+            check_kind(out)?;
+            Ok(Some(Locked { out: out.to_path_buf(), _lock: lock }))
+        }
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => {
+            check_kind(out)?;
+            Ok(None)
+        }
+        Err(e) => Err(format!("cannot lock `{}`: {e}", display(out))),
+    }
+}
+
+/// The output must be absent or a directory: not a link, a FIFO, a file.
+fn check_kind(out: &Path) -> Result<(), String> {
+    let help = "help: the output is a directory platc owns; remove this, or choose another with --out";
+    match fs::symlink_metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot read `{}`: {e}", display(out))),
+        Ok(m) if m.file_type().is_symlink() => {
+            let to = fs::read_link(out).map(|t| display(&t)).unwrap_or_default();
+            Err(format!(
+                "refusing `{}` as the output directory: it is a symbolic link (to `{to}`)\n  {help}",
+                display(out)
+            ))
+        }
+        Ok(m) if !m.is_dir() => Err(format!(
+            "refusing `{}` as the output directory: it is not a directory (a file, FIFO, socket or device)\n  {help}",
+            display(out)
+        )),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Writes `output` under the locked output directory.
+pub fn write(locked: &Locked, output: &Output, commit: Commit) -> Result<Written, String> {
+    let out = locked.out();
+    check_kind(out)?;
     if is_absent_or_empty(out) {
         return write_fresh(out, output); // nothing there to refuse to overwrite
     }
     let old = previous(out);
+    no_links(out, output.files.keys().chain(old.iter()))?;
+    if !is_platcs(out) && !only_dotfiles(out) {
+        return Err(format!(
+            "refusing to overwrite `{}`: it is not empty and is not platc's output (it has no {INDEX_FILE})\n  help: platc writes into an empty directory or one it wrote before; empty it, or choose another with --out",
+            display(out)
+        ));
+    }
     refuse(out, output, &old)?;
     let files: Vec<(&String, &platc::emit::OutFile)> =
         output.files.iter().filter(|(p, _)| *p != INDEX_FILE).map(|(p, f)| (p, &**f)).collect();
-    let same =
-        platc::par::map(&files, |(path, file)| fs::read(out.join(path)).is_ok_and(|b| b == file.contents.as_bytes()));
+    let same = platc::par::map(&files, |(path, file)| {
+        read_regular(&out.join(path)).is_some_and(|b| b == file.contents.as_bytes())
+    });
     let removed: Vec<String> = old
         .iter()
-        .filter(|p| !output.files.contains_key(*p) && safe_relative(p) && out.join(p).is_file())
+        .filter(|p| !output.files.contains_key(*p) && safe_relative(p) && is_removable(&out.join(p)))
         .cloned()
         .collect();
     let index_same = output
         .files
         .get(INDEX_FILE)
-        .is_none_or(|i| fs::read(out.join(INDEX_FILE)).is_ok_and(|b| b == i.contents.as_bytes()));
+        .is_none_or(|i| read_regular(&out.join(INDEX_FILE)).is_some_and(|b| b == i.contents.as_bytes()));
     let mut w = Written { removed, ..Written::default() };
     for ((path, _), same) in files.iter().zip(&same) {
         if *same {
@@ -94,18 +185,19 @@ pub fn write(out: &Path, output: &Output, commit: Commit) -> Result<Written, Str
     }
     match commit {
         Commit::Swap => swap(out, output, &files, &same, &old)?,
-        Commit::InPlace => in_place(out, output, &files, &same, &w.removed)?,
+        Commit::InPlace => w.removed = in_place(out, output, &files, &same, &w.removed)?,
     }
     Ok(w)
 }
 
 /// `watch`'s write: what changed since `previous` (the last output written,
 /// assumed on disk) is renamed into place; nothing else is read or written.
-pub fn write_delta(out: &Path, output: &Output, previous: &Output) -> Result<Written, String> {
-    if !out.join(INDEX_FILE).is_file() {
-        return write(out, output, Commit::InPlace);
+pub fn write_delta(locked: &Locked, output: &Output, previous: &Output) -> Result<Written, String> {
+    let out = locked.out();
+    check_kind(out)?;
+    if !is_platcs(out) {
+        return write(locked, output, Commit::InPlace);
     }
-    let _lock = Lock::acquire(out)?;
     // The changed files, shared with `output`, not copied.
     let partial = Output {
         files: output
@@ -118,21 +210,39 @@ pub fn write_delta(out: &Path, output: &Output, previous: &Output) -> Result<Wri
     let changed: Vec<(&String, &platc::emit::OutFile)> = partial.files.iter().map(|(p, f)| (p, &**f)).collect();
     let new: BTreeSet<String> =
         changed.iter().filter(|(p, _)| !previous.files.contains_key(*p)).map(|(p, _)| (*p).clone()).collect();
-    refuse(out, &partial, &previous.files.keys().filter(|p| !new.contains(*p)).cloned().collect())?;
     let removed: Vec<String> =
         previous.files.keys().filter(|p| !output.files.contains_key(*p) && safe_relative(p)).cloned().collect();
+    no_links(out, partial.files.keys().chain(removed.iter()))?;
+    refuse(out, &partial, &previous.files.keys().filter(|p| !new.contains(*p)).cloned().collect())?;
     let unchanged = output.files.len().saturating_sub(changed.len() + 1);
     let same = vec![false; changed.len()];
-    in_place(out, output, &changed, &same, &removed)?;
+    let removed = in_place(out, output, &changed, &same, &removed)?;
     Ok(Written { changed: changed.iter().map(|(p, _)| (*p).clone()).collect(), removed, unchanged })
 }
 
-/// Refuses to overwrite files platc did not write, or to write through links.
-fn refuse(out: &Path, output: &Output, old: &BTreeSet<String>) -> Result<(), String> {
+/// Whether the output holds platc's index.
+fn is_platcs(out: &Path) -> bool {
+    fs::symlink_metadata(out.join(INDEX_FILE)).is_ok_and(|m| m.is_file())
+}
+
+/// Whether the output holds nothing but hidden files (`.gitkeep`,
+/// `.gitattributes`): a directory made ready for platc, not someone else's.
+fn only_dotfiles(out: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(out) else { return false };
+    entries
+        .flatten()
+        .all(|e| e.file_name().to_string_lossy().starts_with('.') && e.file_type().is_ok_and(|k| k.is_file()))
+}
+
+/// Refuses a generated or removed path that goes through a symbolic link
+/// (or is one, for a path written): the one check both commits share.
+fn no_links<'a>(out: &Path, paths: impl Iterator<Item = &'a String>) -> Result<(), String> {
     let mut checked = BTreeSet::new();
-    for (path, file) in &output.files {
+    for path in paths {
+        if !safe_relative(path) {
+            continue; // never joined to `out`
+        }
         let target = out.join(path);
-        // Every directory between `out` and the file must be a real one.
         let mut dir = target.parent();
         while let Some(d) = dir {
             if d == out || !d.starts_with(out) || !checked.insert(d.to_path_buf()) {
@@ -141,26 +251,47 @@ fn refuse(out: &Path, output: &Output, old: &BTreeSet<String>) -> Result<(), Str
             if fs::symlink_metadata(d).is_ok_and(|m| m.file_type().is_symlink()) {
                 return Err(format!(
                     "refusing to write through `{}`: it is a symbolic link\n  help: remove the link from the output directory",
-                    d.display()
+                    display(d)
                 ));
             }
             dir = d.parent();
         }
-        if fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(format!("refusing to overwrite `{}`: it is a symbolic link", target.display()));
+    }
+    Ok(())
+}
+
+/// Refuses to overwrite files platc did not write, or links, or anything
+/// that is not a regular file.
+fn refuse(out: &Path, output: &Output, old: &BTreeSet<String>) -> Result<(), String> {
+    for (path, file) in &output.files {
+        let target = out.join(path);
+        let Ok(meta) = fs::symlink_metadata(&target) else { continue };
+        if meta.file_type().is_symlink() {
+            return Err(format!("refusing to overwrite `{}`: it is a symbolic link", display(&target)));
+        }
+        if !meta.is_file() {
+            return Err(format!(
+                "refusing to overwrite `{}`: it is not a regular file (a directory, FIFO, socket or device)\n  help: move it out of the output directory",
+                display(&target)
+            ));
         }
         if !old.contains(path)
             && path != INDEX_FILE
-            && let Ok(existing) = fs::read(&target)
-            && existing != file.contents.as_bytes()
+            && read_regular(&target).is_none_or(|existing| existing != file.contents.as_bytes())
         {
             return Err(format!(
                 "refusing to overwrite `{}`: platc did not generate it (it is not in {INDEX_FILE})\n  help: move it out of the output directory, or choose another with --out",
-                target.display()
+                display(&target)
             ));
         }
     }
     Ok(())
+}
+
+/// Whether a previous file is there to be removed: a file or link of its
+/// own (not a directory), reached without a link.
+fn is_removable(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir())
 }
 
 fn is_absent_or_empty(dir: &Path) -> bool {
@@ -176,46 +307,131 @@ fn sibling(out: &Path, what: &str) -> PathBuf {
     out.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")).join(format!(".{name}.platc-{what}"))
 }
 
-/// After a kill between the two renames of a swap, the output is absent and
-/// the last good tree waits beside it: put it back. Leftover staging
-/// directories of dead builds are removed.
+/// The identity of a real directory (device and inode), as the journal
+/// records it; `None` for anything else, and where there are no inodes.
+fn dir_identity(path: &Path) -> Option<String> {
+    let m = fs::symlink_metadata(path).ok().filter(|m| m.is_dir())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(format!("{}:{}", m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        None
+    }
+}
+
+const JOURNAL_HEADER: &str = "platc swap journal: the old tree's device:inode\n";
+
+/// The identity the journal recorded, if there is a journal of platc's.
+fn read_journal(path: &Path) -> Option<String> {
+    let text = String::from_utf8(read_regular(path)?).ok()?;
+    text.strip_prefix(JOURNAL_HEADER).map(|id| id.trim().to_string()).filter(|id| !id.is_empty())
+}
+
+/// Removes a file, link or directory tree (never following a link).
+fn remove_any(path: &Path) {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Finishes what a killed build left, deterministically (the lock is held):
+///
+/// - a journal, no output, and `.<name>.platc-old` whose identity is the one
+///   the journal recorded: killed between the two renames; the old tree is
+///   complete, and is put back;
+/// - a journal and an output: killed after the second rename; the old tree
+///   is deleted;
+/// - `.<name>.platc-old` without a journal of its own: a tree whose deletion
+///   was interrupted, or one that platc did not leave (committed, planted):
+///   deleted, never restored;
+/// - `.<name>.platc-new`: a build killed while writing it; deleted.
 fn recover(out: &Path) -> Result<(), String> {
     let old = sibling(out, "old");
-    if !out.exists() && old.is_dir() {
-        fs::rename(&old, out).map_err(|e| format!("cannot restore `{}`: {e}", out.display()))?;
-    } else if old.exists() {
-        let _ = fs::remove_dir_all(&old);
+    let journal = sibling(out, "swap");
+    if fs::symlink_metadata(&journal).is_ok() {
+        let recorded = read_journal(&journal);
+        if fs::symlink_metadata(out).is_err() {
+            if recorded.is_some() && dir_identity(&old) == recorded {
+                fs::rename(&old, out).map_err(|e| format!("cannot restore `{}`: {e}", display(out)))?;
+                eprintln!("restored `{}`: the last build was stopped while swapping it", display(out));
+            } else {
+                eprintln!(
+                    "warning: `{}` is missing and `{}` is not the tree the journal names; it is not restored",
+                    display(out),
+                    display(&old)
+                );
+            }
+        }
+        remove_any(&journal);
     }
-    let _ = fs::remove_dir_all(sibling(out, "new"));
+    if fs::symlink_metadata(&old).is_ok() {
+        remove_any(&old);
+        eprintln!(
+            "removed `{}`, left by an interrupted build (platc restores only a tree its own journal names)",
+            display(&old)
+        );
+    }
+    remove_any(&sibling(out, "new"));
     Ok(())
+}
+
+/// A staging directory, removed on every way out but the rename that
+/// makes it the output.
+struct Stage(PathBuf);
+
+impl Stage {
+    fn new(out: &Path) -> Stage {
+        let stage = sibling(out, "new");
+        remove_any(&stage);
+        Stage(stage)
+    }
+
+    /// Renamed into place: nothing left to remove.
+    fn done(mut self) {
+        self.0 = PathBuf::new();
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if !self.0.as_os_str().is_empty() {
+            remove_any(&self.0);
+        }
+    }
 }
 
 /// A first build: write everything beside, then one rename.
 fn write_fresh(out: &Path, output: &Output) -> Result<Written, String> {
-    let stage = sibling(out, "new");
-    let _ = fs::remove_dir_all(&stage);
+    let stage = Stage::new(out);
     let files: Vec<(&String, &platc::emit::OutFile)> = output.files.iter().map(|(p, f)| (p, &**f)).collect();
     let dirs = Dirs::default();
     let results = platc::par::map(&files, |(path, file)| -> Result<(), String> {
-        let target = stage.join(path);
+        let target = stage.0.join(path);
         dirs.ensure(target.parent())?;
-        fs::write(&target, file.contents.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", target.display()))
+        fs::write(&target, file.contents.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", display(&target)))
     });
-    let done = results.into_iter().collect::<Result<Vec<()>, String>>().and_then(|_| {
-        if out.exists() {
-            fs::remove_dir(out).map_err(|e| format!("cannot replace `{}`: {e}", out.display()))?;
-        }
-        fs::rename(&stage, out).map_err(|e| format!("cannot move the output into `{}`: {e}", out.display()))
-    });
-    if let Err(e) = done {
-        let _ = fs::remove_dir_all(&stage);
-        return Err(e);
+    results.into_iter().collect::<Result<Vec<()>, String>>()?;
+    if fs::symlink_metadata(out).is_ok() {
+        fs::remove_dir(out).map_err(|e| format!("cannot replace `{}`: {e}", display(out)))?;
     }
+    fs::rename(&stage.0, out).map_err(|e| format!("cannot move the output into `{}`: {e}", display(out)))?;
+    stage.done();
     let changed = output.files.keys().filter(|p| *p != INDEX_FILE).cloned().collect();
     Ok(Written { changed, removed: Vec::new(), unchanged: 0 })
 }
 
-/// The new tree beside the old one, then the swap.
+/// The new tree beside the old one, then the swap (see [`recover`] for
+/// what a kill at each step leaves).
 fn swap(
     out: &Path,
     output: &Output,
@@ -223,47 +439,51 @@ fn swap(
     same: &[bool],
     old: &BTreeSet<String>,
 ) -> Result<(), String> {
-    let stage = sibling(out, "new");
-    let _ = fs::remove_dir_all(&stage);
+    let stage = Stage::new(out);
     let dirs = Dirs::default();
-    let build = || -> Result<(), String> {
-        let jobs: Vec<(&String, &platc::emit::OutFile, bool)> =
-            files.iter().zip(same).map(|((p, f), s)| (*p, *f, *s)).collect();
-        let results = platc::par::map(&jobs, |(path, file, same)| -> Result<(), String> {
-            let target = stage.join(path);
-            dirs.ensure(target.parent())?;
-            if *same && fs::hard_link(out.join(path), &target).is_ok() {
-                return Ok(());
-            }
-            fs::write(&target, file.contents.as_bytes())
-                .map_err(|e| format!("cannot write `{}`: {e}", target.display()))
-        });
-        results.into_iter().collect::<Result<Vec<()>, String>>()?;
-        // The user's own files in the output directory come along untouched.
-        let mut others = Vec::new();
-        walk(out, out, &mut others);
-        for rel in others.iter().filter(|p| !output.files.contains_key(*p) && !old.contains(*p)) {
-            let (from, to) = (out.join(rel), stage.join(rel));
-            dirs.ensure(to.parent())?;
-            carry(&from, &to).map_err(|e| format!("cannot keep `{}`: {e}", from.display()))?;
+    let jobs: Vec<(&String, &platc::emit::OutFile, bool)> =
+        files.iter().zip(same).map(|((p, f), s)| (*p, *f, *s)).collect();
+    let results = platc::par::map(&jobs, |(path, file, same)| -> Result<(), String> {
+        let target = stage.0.join(path);
+        dirs.ensure(target.parent())?;
+        // Hard-linked only when the previous build wrote it.
+        if *same && old.contains(*path) && fs::hard_link(out.join(path), &target).is_ok() {
+            return Ok(());
         }
-        if let Some(index) = output.files.get(INDEX_FILE) {
-            fs::write(stage.join(INDEX_FILE), index.contents.as_bytes())
-                .map_err(|e| format!("cannot write the index: {e}"))?;
-        }
-        Ok(())
-    };
-    if let Err(e) = build() {
-        let _ = fs::remove_dir_all(&stage);
-        return Err(e);
+        fs::write(&target, file.contents.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", display(&target)))
+    });
+    results.into_iter().collect::<Result<Vec<()>, String>>()?;
+    // The user's own files in the output directory come along untouched.
+    let mut others = Vec::new();
+    walk(out, out, &mut others);
+    for rel in others.iter().filter(|p| !output.files.contains_key(*p) && !old.contains(*p)) {
+        let (from, to) = (out.join(rel), stage.0.join(rel));
+        dirs.ensure(to.parent())?;
+        carry(&from, &to).map_err(|e| format!("cannot keep `{}`: {e}", display(&from)))?;
+    }
+    // The index last: a stage with an index is complete.
+    if let Some(index) = output.files.get(INDEX_FILE) {
+        fs::write(stage.0.join(INDEX_FILE), index.contents.as_bytes())
+            .map_err(|e| format!("cannot write the index: {e}"))?;
     }
     let old_dir = sibling(out, "old");
-    fs::rename(out, &old_dir).map_err(|e| format!("cannot replace `{}`: {e}", out.display()))?;
-    if let Err(e) = fs::rename(&stage, out) {
-        let _ = fs::rename(&old_dir, out);
-        return Err(format!("cannot move the output into `{}`: {e}", out.display()));
+    let journal = sibling(out, "swap");
+    remove_any(&old_dir);
+    if let Some(id) = dir_identity(out) {
+        write_atomic(&journal, format!("{JOURNAL_HEADER}{id}\n").as_bytes())?;
     }
-    let _ = fs::remove_dir_all(&old_dir);
+    if let Err(e) = fs::rename(out, &old_dir) {
+        remove_any(&journal);
+        return Err(format!("cannot replace `{}`: {e}", display(out)));
+    }
+    if let Err(e) = fs::rename(&stage.0, out) {
+        let _ = fs::rename(&old_dir, out);
+        remove_any(&journal);
+        return Err(format!("cannot move the output into `{}`: {e}", display(out)));
+    }
+    stage.done();
+    remove_any(&journal);
+    remove_any(&old_dir);
     Ok(())
 }
 
@@ -277,7 +497,9 @@ fn carry(from: &Path, to: &Path) -> std::io::Result<()> {
         #[cfg(not(unix))]
         return Err(std::io::Error::other(format!("symbolic link to {}", target.display())));
     }
-    fs::hard_link(from, to).or_else(|_| fs::copy(from, to).map(|_| ()))
+    // A regular file is copied: platc hard-links only files it wrote. A
+    // FIFO, socket or device is linked as it is (never opened).
+    if meta.is_file() { fs::copy(from, to).map(|_| ()) } else { fs::hard_link(from, to) }
 }
 
 /// Relative paths of every file (and link) under `dir`, without following links.
@@ -301,7 +523,7 @@ fn in_place(
     files: &[(&String, &platc::emit::OutFile)],
     same: &[bool],
     removed: &[String],
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
     let dirs = Dirs::default();
     let jobs: Vec<&(&String, &platc::emit::OutFile)> =
         files.iter().zip(same).filter(|(_, s)| !**s).map(|(f, _)| f).collect();
@@ -311,18 +533,26 @@ fn in_place(
         write_atomic(&target, file.contents.as_bytes())
     });
     results.into_iter().collect::<Result<Vec<()>, String>>()?;
+    // Only what is there is removed, and counted.
+    let mut gone = Vec::new();
     for path in removed {
         let target = out.join(path);
+        if !is_removable(&target) {
+            continue;
+        }
         match fs::remove_file(&target) {
-            Ok(()) => remove_empty_parents(out, &target),
+            Ok(()) => {
+                remove_empty_parents(out, &target);
+                gone.push(path.clone());
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove `{}`: {e}", target.display())),
+            Err(e) => return Err(format!("cannot remove `{}`: {e}", display(&target))),
         }
     }
     if let Some(index) = output.files.get(INDEX_FILE) {
         write_atomic(&out.join(INDEX_FILE), index.contents.as_bytes())?;
     }
-    Ok(())
+    Ok(gone)
 }
 
 /// Directories already created, so that thousands of files in the same
@@ -337,7 +567,7 @@ impl Dirs {
         if self.0.lock().map(|d| d.contains(dir.as_os_str())).unwrap_or(false) {
             return Ok(());
         }
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", display(dir)))?;
         if let Ok(mut d) = self.0.lock() {
             d.insert(dir.as_os_str().to_owned());
         }
@@ -357,13 +587,20 @@ pub(super) fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), String> {
     let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.platc-{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        // Created new (never through a link of the same name), or not at all.
+        let mut f = match fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&tmp)?;
+                fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?
+            }
+            other => other?,
+        };
         f.write_all(bytes)?;
         fs::rename(&tmp, target)
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        format!("cannot write `{}`: {e}", target.display())
+        format!("cannot write `{}`: {e}", display(target))
     })
 }
 
@@ -377,57 +614,87 @@ fn remove_empty_parents(out: &Path, file: &Path) {
     }
 }
 
-/// The output's lock: created exclusively, holding our pid; removed on drop.
-struct Lock(PathBuf);
+/// The output's lock: an OS lock on `.<name>.platc-lock`, released by the
+/// kernel when the process ends, however it ends. The file is removed
+/// before the lock is let go; a waiter whose file was removed meanwhile
+/// opens the new one and waits again.
+struct Lock {
+    path: PathBuf,
+    file: fs::File,
+}
 
 impl Lock {
-    fn acquire(out: &Path) -> Result<Lock, String> {
+    /// The lock; the inner error when no lock file can be made there.
+    fn acquire(out: &Path) -> Result<std::io::Result<Lock>, String> {
         let path = sibling(out, "lock");
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+        if let Some(parent) = path.parent()
+            && let Err(e) = fs::create_dir_all(parent)
+        {
+            return Ok(Err(e));
         }
-        let started = Instant::now();
         let mut told = false;
         loop {
-            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    let _ = write!(f, "{}", std::process::id());
-                    return Ok(Lock(path));
+            // platc's lock is a regular file: anything else at its name (a
+            // committed link, a FIFO) is removed, never opened.
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => {
+                    return Err(format!(
+                        "cannot lock `{}`: `{}` is a directory\n  help: remove it; platc keeps its lock there",
+                        display(out),
+                        display(&path)
+                    ));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
-                    if holder.is_some_and(|pid| !alive(pid)) {
-                        let _ = fs::remove_file(&path); // its writer died: take over
-                        continue;
-                    }
-                    if started.elapsed() > Duration::from_secs(120) {
-                        return Err(format!(
-                            "another platc (pid {}) is writing `{}`; gave up after two minutes\n  help: if no platc is running, delete `{}`",
-                            holder.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
-                            out.display(),
-                            path.display()
-                        ));
-                    }
+                Ok(m) if !m.is_file() => {
+                    let _ = fs::remove_file(&path);
+                }
+                _ => {}
+            }
+            let file = match fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path) {
+                Ok(f) => f,
+                Err(e) => return Ok(Err(e)),
+            };
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
                     if !told {
-                        eprintln!("waiting for another platc to finish writing `{}`", out.display());
+                        eprintln!("waiting for another platc to finish writing `{}`", display(out));
                         told = true;
                     }
-                    std::thread::sleep(Duration::from_millis(50));
+                    file.lock().map_err(|e| format!("cannot lock `{}`: {e}", display(&path)))?;
                 }
-                Err(e) => return Err(format!("cannot lock `{}`: {e}", path.display())),
+                Err(fs::TryLockError::Error(e)) => return Err(format!("cannot lock `{}`: {e}", display(&path))),
             }
+            if same_file(&file, &path) {
+                return Ok(Ok(Lock { path, file }));
+            }
+            // The holder removed the file as it finished: lock the new one.
         }
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
+        // Removed while still locked; closing the file then unlocks it.
+        if cfg!(unix) {
+            let _ = fs::remove_file(&self.path);
+        }
+        let _ = self.file.unlock();
     }
 }
 
-/// Whether a process is running (Linux: it has a /proc entry; elsewhere,
-/// assume it is, and rely on the timeout).
-fn alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") { Path::new(&format!("/proc/{pid}")).exists() } else { true }
+/// Whether `path` still names the open `file` (not removed, not replaced).
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true // the file is never removed there
+    }
 }

@@ -39,7 +39,7 @@ fn location(d: &Diagnostic, files: &SourceMap) -> Option<(String, usize, usize)>
     let span = d.primary()?;
     let file = files.get(span.file)?;
     let (line, col) = file.line_col(span.start as usize);
-    Some((file.path.clone(), line, col))
+    Some((super::escape_unprintable(&file.path).into_owned(), line, col))
 }
 
 fn short(d: &Diagnostic, files: &SourceMap) -> String {
@@ -51,6 +51,8 @@ fn short(d: &Diagnostic, files: &SourceMap) -> String {
     if let Some(help) = &d.help {
         out.push_str(&format!(" (help: {help})"));
     }
+    // One line per diagnostic, whatever a message quotes.
+    let mut out = super::escape_unprintable(&out).into_owned();
     out.push('\n');
     out
 }
@@ -93,12 +95,12 @@ fn github(d: &Diagnostic, files: &SourceMap) -> String {
 }
 
 /// Escaping of a workflow command's message, as the Actions toolkit does it.
-fn gh_data(s: &str) -> String {
+pub fn gh_data(s: &str) -> String {
     s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// Escaping of a workflow command's property value.
-fn gh_property(s: &str) -> String {
+pub fn gh_property(s: &str) -> String {
     gh_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
@@ -171,7 +173,7 @@ impl<'a> Report<'a> {
         others.sort_by(|a, b| files.path(*a).cmp(files.path(*b)));
         others.dedup();
         for file in others {
-            let message = format!("see also {}", files.path(file));
+            let message = format!("see also {}", super::escape_unprintable(files.path(file)));
             report.related.push(Report::part(diag, message, None, Some(file), files));
         }
         report
@@ -184,7 +186,9 @@ impl<'a> Report<'a> {
         file: Option<FileId>,
         files: &SourceMap,
     ) -> Report<'a> {
-        let source = file.and_then(|f| files.get(f)).map(|f| NamedSource::new(&f.path, f.text.clone()));
+        let source = file
+            .and_then(|f| files.get(f))
+            .map(|f| NamedSource::new(super::escape_unprintable(&f.path), f.text.clone()));
         let labels = diag.labels.iter().filter(|l| Some(l.span.file) == file).collect();
         Report { diag, message, help, source, labels, related: Vec::new() }
     }
@@ -275,6 +279,21 @@ mod tests {
             render(&d, &files, Format::Github, false),
             "::error file=services/a/service.plat,line=2,col=10,title=platc%3A%3Acheck%3A%3Aunknown_symbol::unknown tier `glod`%0Adid you mean `gold`?\n"
         );
+    }
+
+    #[test]
+    fn paths_print_escaped_in_every_form() {
+        let mut files = SourceMap::default();
+        let f = files.add("x\n::stop-commands::pwn\ny/service.plat".into(), Arc::from("service a {}\n"));
+        let d = Diagnostic::error("platc::check::unknown_symbol", "bad").label(Span::new(f, 0, 7), "here");
+        let short = render(&d, &files, Format::Short, false);
+        assert_eq!(short.lines().count(), 1, "{short}");
+        assert!(short.starts_with("x\\n::stop-commands::pwn\\ny/service.plat:1:1: "), "{short}");
+        let gh = render(&d, &files, Format::Github, false);
+        assert_eq!(gh.lines().count(), 1, "{gh}");
+        assert!(!gh.contains("\n::stop-commands"), "{gh}");
+        let human = render(&d, &files, Format::Human, false);
+        assert!(!human.contains("\n::stop-commands"), "{human}");
     }
 
     #[test]
