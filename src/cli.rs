@@ -390,11 +390,15 @@ fn finish_build(
         };
         eprintln!("{what} in effect (listed in {}/platc-index.json)", display(&loaded.out));
     }
+    let into = match loaded.workflows_dir() {
+        Some(dir) => format!("{} (workflows into {})", display(&loaded.out), display(&dir)),
+        None => display(&loaded.out),
+    };
     eprintln!(
         "built {} files for {} into {} ({} written, {} removed, {} unchanged) in {:.2}s",
         output.files.len(),
         plural(services, "service"),
-        display(&loaded.out),
+        into,
         written.changed.len(),
         written.removed.len(),
         written.unchanged,

@@ -27,11 +27,13 @@ pub fn directory(root: &Path, default_out: bool, compiled: &platc::Compiled) -> 
         return None;
     }
     let up = compiled.model.as_ref()?.workspace.repo_up.0;
-    let mut repo = root.to_path_buf();
-    for _ in 0..up {
-        repo = repo.join("..");
+    if up == 0 {
+        return Some(root.join(PREFIX));
     }
-    Some(repo.join(PREFIX))
+    // The compiler placed the workspace in the repository from the same
+    // canonical path (`Sources::workspace_dirs`).
+    let abs = fs::canonicalize(root).ok()?;
+    Some(abs.ancestors().nth(up)?.join(PREFIX))
 }
 
 /// Where an output path lives on disk.
