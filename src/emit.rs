@@ -404,6 +404,9 @@ impl Plan<'_> {
             let ctx = context::instance(&base, s, inst, env, &self.shared);
             contexts.push((inst.env.as_str(), inst.resources.is_empty(), handlebars::Context::from(ctx)));
         }
+        // Render and patch every target in every environment; check the
+        // policies over the generated objects; then write.
+        let mut batches: Vec<(Target, &str, Rendered)> = Vec::new();
         for (target, templates) in &self.templates {
             let (target, prefix) = (*target, format!("{}/", target.name()));
             let envs: Vec<&(&str, bool, handlebars::Context)> = if target.per_environment() {
@@ -429,26 +432,46 @@ impl Plan<'_> {
                         patch::targets_of(target == Target::Terraform, d, &mut all);
                     }
                 }
-                for p in s.patches.iter().filter(|p| p.target.name == target.name()) {
-                    patch::apply(p, &mut all, env, diags);
+                for p in s.patches.iter().filter(|p| p.patch.target.name == target.name()) {
+                    patch::apply(&p.patch, &mut all, env, diags);
                 }
-                for (file, format, docs) in rendered {
-                    let contents = match format.write(&docs, &s.path) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            diags.push(invalid_output(&format!("{prefix}{file}"), self.lib, &s.name, env, &e));
-                            continue;
-                        }
-                    };
-                    let environment = target.per_environment().then(|| env.to_string());
-                    let kind = target.kind(&docs);
-                    let docs = self.keep_docs.then_some(docs);
-                    let out = OutFile::new(contents, Some(s.name.clone()), environment, kind, docs);
-                    files.insert(target.path(&s.name, env, &file), Arc::new(out));
-                }
+                batches.push((target, env, rendered));
             }
         }
-        let unknown: Vec<_> = s.patches.iter().filter(|p| Target::from_name(&p.target.name).is_none()).collect();
+        if self.lib.policies.values().any(|p| !p.selectors.is_empty()) {
+            let mut waived = Vec::new();
+            for inst in s.instances.iter() {
+                let mut objects = crate::check::output::Objects::new(s);
+                for (target, env, rendered) in &batches {
+                    if *env == inst.env || !target.per_environment() {
+                        for (_, _, docs) in rendered {
+                            objects.add(target.name(), docs);
+                        }
+                    }
+                }
+                waived.extend(crate::check::output::run(s, inst, self.model, self.lib, &objects, diags));
+            }
+            crate::check::output::unused_waivers(s, self.lib, &waived, diags);
+        }
+        for (target, env, rendered) in batches {
+            let prefix = format!("{}/", target.name());
+            for (file, format, docs) in rendered {
+                let contents = match format.write(&docs, &s.path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        diags.push(invalid_output(&format!("{prefix}{file}"), self.lib, &s.name, env, &e));
+                        continue;
+                    }
+                };
+                let environment = target.per_environment().then(|| env.to_string());
+                let kind = target.kind(&docs);
+                let docs = self.keep_docs.then_some(docs);
+                let out = OutFile::new(contents, Some(s.name.clone()), environment, kind, docs);
+                files.insert(target.path(&s.name, env, &file), Arc::new(out));
+            }
+        }
+        let unknown: Vec<_> =
+            s.patches.iter().map(|p| &p.patch).filter(|p| Target::from_name(&p.target.name).is_none()).collect();
         for p in unknown {
             diags.push(Diagnostic::unknown(
                 "platc::patch::unknown_target",
@@ -460,6 +483,10 @@ impl Plan<'_> {
         }
     }
 }
+
+/// The files one target rendered for a service in one environment: name,
+/// format and documents.
+type Rendered = Vec<(String, Format, Vec<Doc>)>;
 
 /// The formats generated files come in, by extension.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -532,26 +559,33 @@ fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: 
     .help("the template's text must parse as its format; insert values with `{{value}}` or `{{json value}}`, which quote them")
 }
 
-/// The build index: every generated file with its service, environment,
-/// kind and content hash, sorted by path.
 /// The build index: every file with its service, environment, kind and
-/// hash, and every escape hatch in effect (the build report of overrides and
-/// waivers, with their reasons and places).
+/// hash, and every escape hatch in effect (the build report of overrides,
+/// waivers and patches, with their reasons, places and the golden path that
+/// took them, if one did).
 fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
     let mut escapes = Vec::new();
     for svc in &model.services {
-        let kinds = svc.overrides.iter().map(|e| ("override", e)).chain(svc.waivers.iter().map(|e| ("waiver", e)));
-        for (kind, e) in kinds {
-            let at = sources.get(e.span.file).map(|f| {
-                let (line, _) = f.line_col(e.span.start as usize);
+        let kinds = svc
+            .overrides
+            .iter()
+            .map(|e| ("override", e.what.clone(), Some(e.reason.clone()), e.span, &e.from))
+            .chain(svc.waivers.iter().map(|e| ("waiver", e.what.clone(), Some(e.reason.clone()), e.span, &e.from)))
+            .chain(
+                svc.patches.iter().map(|p| ("patch", context::patch_what(&p.patch), p.reason(), p.patch.span, &p.from)),
+            );
+        for (kind, what, reason, span, from) in kinds {
+            let at = sources.get(span.file).map(|f| {
+                let (line, _) = f.line_col(span.start as usize);
                 format!("{}:{line}", f.path)
             });
             escapes.push(Doc::Map(vec![
                 ("service".into(), Doc::Str(svc.name.clone())),
                 ("kind".into(), Doc::Str(kind.into())),
-                ("what".into(), Doc::Str(e.what.clone())),
-                ("reason".into(), Doc::Str(e.reason.clone())),
+                ("what".into(), Doc::Str(what)),
+                ("reason".into(), reason.map(Doc::Str).unwrap_or(Doc::Null)),
                 ("at".into(), at.map(Doc::Str).unwrap_or(Doc::Null)),
+                ("golden_path".into(), from.clone().map(Doc::Str).unwrap_or(Doc::Null)),
             ]));
         }
     }

@@ -48,6 +48,10 @@ pub struct Policy {
     pub message: String,
     pub help: Option<String>,
     pub span: Span,
+    /// The selectors of its `generated("...")` calls: a policy with any is
+    /// checked on the generated objects, after patches (see
+    /// [`check::output`](crate::check::output)).
+    pub selectors: Vec<(String, Span)>,
 }
 
 /// A handlebars template of the library: its display path and text.
@@ -396,15 +400,22 @@ fn policy(decl: Decl, diags: &mut Vec<Diagnostic>) -> Option<Policy> {
     let message =
         string_attr(&decl.body, "message", diags).unwrap_or_else(|| format!("policy `{}` failed", decl.name.name));
     let help = string_attr(&decl.body, "help", diags);
-    Some(Policy {
-        name: decl.name.clone(),
-        when: decl.body.get("when").map(|a| a.value.clone()),
-        require,
-        severity,
-        message,
-        help,
-        span: decl.span,
-    })
+    let when = decl.body.get("when").map(|a| a.value.clone());
+    let mut selectors = Vec::new();
+    crate::check::output::selectors_of(&require, &mut selectors);
+    if let Some(w) = &when {
+        crate::check::output::selectors_of(w, &mut selectors);
+    }
+    for (text, span) in &selectors {
+        if let Err(why) = crate::check::output::Selector::parse(text) {
+            diags.push(
+                Diagnostic::error("platc::library::bad_policy", format!("`generated(...)` takes a selector: {why}"))
+                    .label(*span, "not a selector")
+                    .help("write a plain string: `generated(\"kubernetes/*:..securityContext.privileged\")`"),
+            );
+        }
+    }
+    Some(Policy { name: decl.name.clone(), when, require, severity, message, help, span: decl.span, selectors })
 }
 
 fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {

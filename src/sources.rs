@@ -114,6 +114,7 @@ embed!(
     "policies/images.plat",
     "policies/replicas.plat",
     "policies/resources.plat",
+    "policies/security.plat",
     "resources/bucket.plat",
     "resources/postgres.plat",
     "resources/queue.plat",
