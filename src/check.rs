@@ -114,6 +114,9 @@ pub fn check_service(
             }
         }
     }
+    for instance in service.instances.iter() {
+        not_for_workload(instance, &mut type_errors);
+    }
     let skip_policies = broken || type_errors.iter().any(Diagnostic::is_error);
     diags.extend(type_errors);
     if skip_policies {
@@ -145,6 +148,47 @@ pub fn check_service(
             diags.push(unused_waiver(w));
         }
     }
+}
+
+/// Attributes that mean something only for some workloads: the attribute,
+/// the workloads it applies to, and why.
+const WORKLOAD_ONLY: &[(&str, &[&str], &str)] = &[
+    ("expose", &["service"], "it has no Service and no Ingress, so nothing would route to `expose.host`"),
+    ("autoscale", &["service", "worker"], "it runs to completion on its schedule; there is nothing to scale"),
+    ("schedule", &["cron"], "it runs all the time; only a cron workload runs on a schedule"),
+];
+
+/// An attribute the service wrote that its workload does not use.
+fn not_for_workload(instance: &Instance, diags: &mut Vec<Diagnostic>) {
+    let workload = instance.str("workload").unwrap_or("service");
+    for (key, applies, why) in WORKLOAD_ONLY {
+        if applies.contains(&workload) {
+            continue;
+        }
+        let Some(node) = instance.values.get(*key) else { continue };
+        let Some(origin) = written_in(node) else { continue };
+        let golden = match applies {
+            ["cron"] => "`from cron-job`".to_string(),
+            _ => applies.iter().map(|w| format!("`workload = {w}`")).collect::<Vec<_>>().join(" or "),
+        };
+        diags.push(
+            Diagnostic::error(
+                "platc::check::not_for_workload",
+                format!("`{key}` does not apply to a {workload} workload: {why}"),
+            )
+            .label(origin.span, format!("set for a {workload}"))
+            .help(format!("remove `{key}`, or make this a workload it applies to ({golden})")),
+        );
+    }
+}
+
+/// The first origin inside a value that the service wrote (not a default,
+/// golden path or tier).
+fn written_in(node: &crate::value::Node) -> Option<&Origin> {
+    if let crate::value::Value::Map(m) = &node.value {
+        return m.values().find_map(written_in);
+    }
+    matches!(node.origin.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_)).then_some(&node.origin)
 }
 
 /// A policy's condition failed to evaluate (a bug in the policy).

@@ -394,6 +394,30 @@ impl Plan<'_> {
         }
     }
 
+    /// A service with no `language` whose templates of `target` read the
+    /// language (the CI workflow builds and tests by language): an error
+    /// naming the template, instead of a workflow with empty steps.
+    fn needs_language(&self, s: &Service, target: Target, templates: &[&str]) -> Option<Diagnostic> {
+        if s.instances.iter().all(|i| i.str("language").is_some()) {
+            return None;
+        }
+        let reads =
+            templates.iter().find(|t| self.lib.templates.get(**t).is_some_and(|f| f.text.contains("language.")))?;
+        let shown = self.lib.templates.get(*reads).map_or(*reads, |f| f.shown_as.as_str());
+        let known: Vec<String> = self.lib.languages.keys().map(|l| format!("`{l}`")).collect();
+        Some(
+            Diagnostic::error(
+                "platc::emit::needs_language",
+                format!("`{}` has no `language`, and its {} output needs one", s.name, target.name()),
+            )
+            .label(s.name_span, "no `language` set")
+            .help(format!(
+                "{shown} builds and tests the service by its language; add `language = ...` ({})",
+                crate::diag::one_of(&known)
+            )),
+        )
+    }
+
     fn service(&self, s: &Service, files: &mut BTreeMap<String, Arc<OutFile>>, diags: &mut Vec<Diagnostic>) {
         let base = context::service_base(s, &self.shared);
         let mut contexts = Vec::new();
@@ -414,6 +438,10 @@ impl Plan<'_> {
             } else {
                 contexts.last().into_iter().collect()
             };
+            if let Some(d) = self.needs_language(s, target, templates) {
+                diags.push(d);
+                continue;
+            }
             for (env, no_resources, ctx) in envs {
                 if target == Target::Terraform && *no_resources {
                     continue; // no infrastructure of its own

@@ -98,6 +98,7 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
     }
 
     let parts = Parts::read(&b.body, cx, diags);
+    crate::merge::set_twice(&b.body, diags);
 
     // The tier is the last one set below the environment blocks.
     let tier = std::iter::once(lib.defaults.as_ref().map(|d| &d.body))
@@ -148,6 +149,13 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         if let Some(eb) = env_block {
             let layer = Layer::Environment(env.name.clone());
             m.apply_body(&eb.body, &layer, diags);
+            if let Some(a) = eb.body.get("tier") {
+                diags.push(
+                    Diagnostic::error("platc::resolve::misplaced", "`tier` is the same in every environment")
+                        .label(a.path.span, "set in an environment block")
+                        .help("the tier decides the SLOs, alerts and PodDisruptionBudget of the service as a whole: move `tier` to the service body"),
+                );
+            }
             if let Some(a) = eb.body.get("depends_on") {
                 diags.push(
                     Diagnostic::error("platc::resolve::misplaced", "`depends_on` is the same in every environment")

@@ -203,3 +203,69 @@ template singleton from web-api {
     assert!(text.contains("allow min-replicas-production because \"one instance by design: it holds a lease\" (from golden path `singleton`"), "{text}");
     assert!(text.contains("patch kubernetes Deployment: spec.strategy (from golden path `singleton`"), "{text}");
 }
+
+/// Each input that was accepted silently, and the code it gets now.
+#[test]
+fn what_was_accepted_silently_is_an_error_with_a_place() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("web-api", "  memory = 512", "platc::check::missing_unit"),
+        ("web-api", "  limits { memory = 1024 }", "platc::check::missing_unit"),
+        ("cron-job", "  schedule = \"every day at 3\"", "platc::check::bad_schedule"),
+        ("cron-job", "  schedule = \"0 0 3 * * *\"", "platc::check::bad_schedule"),
+        ("cron-job", "  schedule = \"0 25 * * *\"", "platc::check::bad_schedule"),
+        ("web-api", "  port = 8080\n  port = 9090", "platc::merge::set_twice"),
+        ("web-api", "  health { liveness = \"/a\"  liveness = \"/b\" }", "platc::merge::set_twice"),
+        ("worker", "  expose { host = \"x.acme.example\" }", "platc::check::not_for_workload"),
+        ("cron-job", "  expose { host = \"x.acme.example\" }", "platc::check::not_for_workload"),
+        ("cron-job", "  autoscale { enabled = true }", "platc::check::not_for_workload"),
+        ("web-api", "  schedule = \"0 3 * * *\"", "platc::check::not_for_workload"),
+        ("web-api", "  environment production { tier = gold }", "platc::resolve::misplaced"),
+    ];
+    for (from, extra, code) in cases {
+        // (A cron service's own schedule gives way to the one tried.)
+        let text = service(from, extra).replace("  schedule = \"0 3 * * *\"\n  schedule", "  schedule");
+        if *code != "platc::merge::set_twice" {
+            let c = compile_with(PLATFORM, &text);
+            assert!(!c.diagnostics.iter().any(|d| d.code == "platc::merge::set_twice"), "{text}");
+        }
+        let c = compile_with(PLATFORM, &text);
+        let d = c.diagnostics.iter().find(|d| d.code == *code);
+        assert!(d.is_some(), "`{extra}` on {from} reports {code}; got {:#?}", codes(&c));
+        assert!(d.unwrap().primary().is_some() && d.unwrap().help.is_some(), "{code} has a place and a hint");
+        assert!(c.output.is_none());
+    }
+    // Still accepted: a schedule macro, cpu in cores, `+=` twice.
+    let c = compile_with(PLATFORM, &service("cron-job", "").replace("\"0 3 * * *\"", "\"@daily\""));
+    assert!(c.output.is_some(), "{:#?}", codes(&c));
+    let c = compile_with(PLATFORM, &service("web-api", "  cpu = 1\n  tags += [\"a\"]\n  tags += [\"b\"]"));
+    assert!(c.output.is_some(), "{:#?}", codes(&c));
+}
+
+#[test]
+fn an_empty_service_file_is_an_error() {
+    let mut s = Sources::new();
+    s.insert("platform.plat", PLATFORM);
+    s.insert("services/api/service.plat", service("web-api", ""));
+    s.insert("services/b/service.plat", "# nothing yet\n");
+    let c = platc::compile(&s, &Options::default());
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::resolve::empty_service_file").unwrap();
+    assert!(d.is_error());
+    assert!(c.output.is_none());
+}
+
+#[test]
+fn a_service_with_no_golden_path_builds_and_one_with_no_language_is_told_why() {
+    let c = compile_with(PLATFORM, &service("web-api", "").replace(" from web-api", ""));
+    assert!(c.output.is_some(), "{:#?}", codes(&c));
+    let catalog = &c.output.as_ref().unwrap().files["api/catalog-info.yaml"].contents;
+    assert!(!catalog.contains("golden-path"), "{catalog}");
+    let c = compile_with(PLATFORM, &service("web-api", "").replace("  language = go\n", ""));
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::needs_language");
+    assert!(d.is_some_and(|d| d.help.as_deref().unwrap_or("").contains("ci.yml.hbs")), "{:#?}", codes(&c));
+    // Without the workflows, nothing needs the language.
+    let mut s = Sources::new();
+    s.insert("platform.plat", PLATFORM);
+    s.insert("services/api/service.plat", service("web-api", "").replace("  language = go\n", ""));
+    let options = Options { targets: vec![platc::Target::Kubernetes], ..Options::default() };
+    assert!(platc::compile(&s, &options).output.is_some());
+}

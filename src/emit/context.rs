@@ -173,6 +173,8 @@ pub fn service_base(service: &Service, shared: &Shared) -> JMap<String, Json> {
             .collect(),
     );
     ctx.insert("golden_paths".into(), service.golden_paths.iter().cloned().collect());
+    // The outermost golden path, or null for a service with no `from`.
+    ctx.insert("golden_path".into(), service.golden_paths.first().cloned().map_or(Json::Null, Json::String));
     ctx.insert(
         "apis".into(),
         service
