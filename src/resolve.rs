@@ -175,6 +175,7 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         let mut instance = Instance { env: env.name.clone(), values: m.tree, resources, trace: m.trace };
         let scope = Scope { service: &name.name, service_span: name.span, workspace: cx.workspace, environment: env };
         interpolate::finalize(&mut instance, &scope, diags);
+        fill_max(&mut instance, diags);
         instances.push(instance);
     }
 
@@ -381,6 +382,69 @@ impl<'a> Parts<'a> {
             }
         }
         out
+    }
+}
+
+/// `max(512Mi, memory)`: the largest of quantities and attributes of the
+/// service, once its values are final. The standard library states its
+/// limits this way (`limits { memory = max(512Mi, memory) }`): a limit the
+/// service does not set follows its request.
+fn fill_max(instance: &mut Instance, diags: &mut Vec<Diagnostic>) {
+    fn has_max(v: &Value) -> bool {
+        match v {
+            Value::Call(name, _) => name == "max",
+            Value::Map(m) => m.values().any(|n| has_max(&n.value)),
+            _ => false,
+        }
+    }
+    if !instance.values.values().any(|n| has_max(&n.value)) {
+        return;
+    }
+    let snapshot = instance.values.clone();
+    for node in instance.values.values_mut() {
+        fill_max_node(node, &snapshot, diags);
+    }
+}
+
+fn fill_max_node(node: &mut value::Node, snapshot: &value::Map, diags: &mut Vec<Diagnostic>) {
+    match &mut node.value {
+        Value::Map(m) => m.values_mut().for_each(|n| fill_max_node(n, snapshot, diags)),
+        Value::Call(name, args) if name == "max" => {
+            let mut best: Option<(f64, Value)> = None;
+            for arg in args.iter() {
+                let v = match &arg.value {
+                    Value::Ref(path) => {
+                        let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+                        match crate::merge::get(snapshot, &keys).map(|n| &n.value) {
+                            Some(v @ (Value::Quantity { .. } | Value::Number(..))) => v.clone(),
+                            _ => continue, // unset (or not a size): the other arguments decide
+                        }
+                    }
+                    v @ (Value::Quantity { .. } | Value::Number(..)) => v.clone(),
+                    other => {
+                        diags.push(
+                            Diagnostic::error(
+                                "platc::resolve::bad_call",
+                                format!("`max` takes quantities and attribute names; found {}", other.describe()),
+                            )
+                            .label(arg.origin.span, "not a quantity")
+                            .help("write `max(512Mi, memory)`"),
+                        );
+                        continue;
+                    }
+                };
+                let n = match &v {
+                    Value::Quantity { value, unit, .. } => crate::eval::normalize(*value, unit, None),
+                    Value::Number(n, _) => *n,
+                    _ => continue,
+                };
+                if best.as_ref().is_none_or(|(b, _)| n > *b) {
+                    best = Some((n, v));
+                }
+            }
+            node.value = best.map(|(_, v)| v).unwrap_or(Value::Null);
+        }
+        _ => {}
     }
 }
 

@@ -269,3 +269,18 @@ fn a_service_with_no_golden_path_builds_and_one_with_no_language_is_told_why() {
     let options = Options { targets: vec![platc::Target::Kubernetes], ..Options::default() };
     assert!(platc::compile(&s, &options).output.is_some());
 }
+
+#[test]
+fn limits_not_set_follow_the_requests_and_limits_set_are_taken_as_written() {
+    let c = compile_with(PLATFORM, &service("web-api", "  memory = 1Gi\n  cpu = 2"));
+    assert!(c.output.is_some(), "{:#?}", codes(&c));
+    let deployment = &c.output.as_ref().unwrap().files["api/kubernetes/production/deployment.yaml"].contents;
+    assert!(deployment.contains("limits:\n              cpu: \"2\"\n              memory: 1Gi"), "{deployment}");
+    // Below the default limit, the default limit stays.
+    let c = compile_with(PLATFORM, &service("web-api", "  memory = 128Mi"));
+    let deployment = &c.output.as_ref().unwrap().files["api/kubernetes/production/deployment.yaml"].contents;
+    assert!(deployment.contains("memory: 512Mi"), "{deployment}");
+    // A limit the service sets is its own, and must cover the request.
+    let c = compile_with(PLATFORM, &service("web-api", "  memory = 1Gi\n  limits { memory = 512Mi }"));
+    assert!(c.diagnostics.iter().any(|d| d.message.contains("limits-cover-requests")), "{:#?}", codes(&c));
+}
