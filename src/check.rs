@@ -25,13 +25,15 @@ use crate::workspace::Environment;
 /// Policies are not run for services in `broken` (resolution already failed
 /// for them, and a policy would only repeat the problem in other words).
 /// Services in `reused` keep the diagnostics given (from a previous
-/// compilation of the same inputs). Returns each service's diagnostics;
+/// compilation of the same inputs). `unresolved` are the names of services
+/// whose files failed before they could be resolved. Returns each service's diagnostics;
 /// workspace-level ones go to `diags`.
 pub fn check(
     model: &Model,
     lib: &Library,
     broken: &BTreeSet<String>,
     reused: &BTreeMap<String, Vec<Diagnostic>>,
+    unresolved: &BTreeSet<String>,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Vec<Diagnostic>> {
     let ws = &model.workspace;
@@ -56,7 +58,10 @@ pub fn check(
             );
         }
     }
-    let services: BTreeSet<String> = model.services.iter().map(|s| s.name.clone()).collect();
+    // Services declared in files that failed to parse or resolve count as
+    // known: a dependency on one is not a second error for the same cause.
+    let services: BTreeSet<String> =
+        model.services.iter().map(|s| s.name.clone()).chain(unresolved.iter().cloned()).collect();
     let found = crate::par::map(&model.services, |service| {
         if let Some(ds) = reused.get(&service.name) {
             return ds.clone();
@@ -204,7 +209,7 @@ pub(crate) fn cannot_evaluate(
         format!("policy `{}` cannot be evaluated: {message}", p.name.name),
     )
     .label(span, "here")
-    .also(service.name_span, format!("while checking `{}` in {}", service.name, instance.env))
+    .at(format!("`{}` in {}", service.name, instance.env))
     .help("fix the policy's condition in the standard library")
 }
 
@@ -301,17 +306,15 @@ pub(crate) fn violation(
     let mut read: Vec<&Origin> = Vec::new();
     let _ = eval::eval(&p.require, &s, &mut read).unwrap_or(EVal::Null);
     let written = |o: &Origin| matches!(o.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_));
-    let mut d = Diagnostic::error(
-        "platc::policy::violation",
-        format!("policy `{}` fails for `{}` in {}: {}", p.name.name, service.name, instance.env, p.message),
-    )
-    .with_severity(p.severity);
+    let mut d = Diagnostic::error("platc::policy::violation", format!("policy `{}` fails: {}", p.name.name, p.message))
+        .with_severity(p.severity)
+        .at(format!("`{}` in {}", service.name, instance.env));
     // A patch that produced what the policy forbids is the place to fix.
     let patched = |o: &Origin| service.patches.iter().any(|p| p.patch.sets.iter().any(|a| a.span == o.span));
     match read.iter().find(|o| patched(o)).or_else(|| read.iter().find(|o| written(o))) {
         Some(o) if patched(o) => d = d.label(o.span, format!("patched here ({})", o.layer.describe())),
         Some(o) => d = d.label(o.span, format!("set here ({})", o.layer.describe())),
-        None => d = d.label(service.name_span, format!("in {}", instance.env)),
+        None => d = d.label(service.name_span, format!("`{}`", service.name)),
     }
     let mut seen: Vec<Span> = d.labels.iter().map(|l| l.span).collect();
     for o in read.iter().filter(|o| !written(o) && !patched(o)) {

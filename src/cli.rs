@@ -30,7 +30,8 @@ use platc::{Compiled, Options, Target};
     about = "Compile service.plat files into Kubernetes, Terraform, CI workflows, dashboards, alerts and catalog entries"
 )]
 pub struct Cli {
-    /// How diagnostics are printed.
+    /// How diagnostics are printed: `human` on standard error; `short`,
+    /// `json` (one object per line) and `github` on standard output, alone.
     #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
     message_format: MessageFormat,
 
@@ -253,22 +254,43 @@ pub fn report(c: &Compiled, format: Format) -> bool {
     print_diagnostics(&c.diagnostics, &c.files, format, "nothing was written")
 }
 
-/// Prints diagnostics and, in human form, a summary line.
+/// Prints diagnostics and, in human form, a summary line. Human reports go
+/// to standard error; the machine formats (`short`, `json`, `github`) go to
+/// standard output, one message per line and nothing else there, as cargo
+/// does (see [`print_diagnostics_to`] for commands whose standard output is
+/// taken).
 pub fn print_diagnostics(
     diags: &[platc::diag::Diagnostic],
     files: &platc::span::SourceMap,
     format: Format,
     consequence: &str,
 ) -> bool {
+    print_diagnostics_to(diags, files, format, consequence, false)
+}
+
+/// [`print_diagnostics`], with every form on standard error when
+/// `stdout_taken` (`build --out -` streams YAML there).
+pub fn print_diagnostics_to(
+    diags: &[platc::diag::Diagnostic],
+    files: &platc::span::SourceMap,
+    format: Format,
+    consequence: &str,
+    stdout_taken: bool,
+) -> bool {
     let color = format == Format::Human && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut err = std::io::stderr().lock();
+    let mut sink: Box<dyn std::io::Write> = if format == Format::Human || stdout_taken {
+        Box::new(std::io::stderr().lock())
+    } else {
+        Box::new(std::io::stdout().lock())
+    };
     for d in diags {
-        let _ = err.write_all(render(d, files, format, color).as_bytes());
+        let _ = sink.write_all(render(d, files, format, color).as_bytes());
     }
+    let _ = sink.flush();
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     if format == Format::Human && (errors > 0 || warnings > 0) {
-        let _ = writeln!(err, "{}", summary(errors, warnings, consequence));
+        let _ = writeln!(sink, "{}", summary(errors, warnings, consequence));
     }
     errors > 0
 }
@@ -308,7 +330,8 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
 }
 
 fn finish_build(loaded: &Loaded, to_stdout: bool, format: Format, started: Instant) -> Result<u8, String> {
-    if report(&loaded.compiled, format) {
+    let c = &loaded.compiled;
+    if print_diagnostics_to(&c.diagnostics, &c.files, format, "nothing was written", to_stdout) {
         return Ok(EXIT_DIAGNOSTICS);
     }
     let Some(output) = &loaded.compiled.output else {

@@ -461,7 +461,7 @@ impl Plan<'_> {
                     }
                 }
                 for p in s.patches.iter().filter(|p| p.patch.target.name == target.name()) {
-                    patch::apply(&p.patch, &mut all, env, diags);
+                    patch::apply(&p.patch, &mut all, &format!("`{}` in {env}", s.name), diags);
                 }
                 batches.push((target, env, rendered));
             }
@@ -573,17 +573,18 @@ fn template_diag(p: &TemplateProblem, lib: &Library, at: Option<(&str, &str)>) -
         (Some(l), Some(c)) => format!("{shown}:{l}:{c}"),
         _ => shown,
     };
-    let when = at.map(|(s, e)| format!(" while rendering `{s}` ({e})")).unwrap_or_default();
-    Diagnostic::error("platc::emit::template", format!("template {pos} failed{when}: {}", p.message))
-        .help("fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)")
+    let d = Diagnostic::error("platc::emit::template", format!("template {pos} failed: {}", p.message))
+        .help("fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)");
+    match at {
+        Some((s, e)) => d.at(format!("`{s}` in {e}")),
+        None => d,
+    }
 }
 
 fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: &str) -> Diagnostic {
     let shown = lib.templates.get(template).map(|t| t.shown_as.as_str()).unwrap_or(template);
-    Diagnostic::error(
-        "platc::emit::invalid_output",
-        format!("template {shown} produced unreadable output for `{service}` ({env}): {err}"),
-    )
+    Diagnostic::error("platc::emit::invalid_output", format!("template {shown} produced unreadable output: {err}"))
+    .at(format!("`{service}` in {env}"))
     .help("the template's text must parse as its format; insert values with `{{value}}` or `{{json value}}`, which quote them")
 }
 

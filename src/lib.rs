@@ -242,7 +242,8 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     } else {
         BTreeMap::new()
     };
-    let checked = check::check(&model, &library, &broken, &reused_checks, &mut diags);
+    let unresolved = declared_in_failed_files(&files, &failed_files, &model);
+    let checked = check::check(&model, &library, &broken, &reused_checks, &unresolved, &mut diags);
     for (name, ds) in checked {
         diags.extend(ds.iter().cloned());
         next.services.entry(name).or_default().check = ds;
@@ -283,6 +284,30 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     compiled.cache = Some(next);
     compiled.stats = stats;
     compiled
+}
+
+/// The service names files that failed to parse or resolve appear to
+/// declare (`service NAME`, read from their text) and that did not resolve:
+/// a dependency on one is not reported as unknown, only the file's own error.
+fn declared_in_failed_files(files: &SourceMap, failed: &BTreeSet<span::FileId>, model: &Model) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for id in failed {
+        let Some(f) = files.get(*id) else { continue };
+        if f.path.starts_with("<stdlib>") || f.path == workspace::WORKSPACE_FILE {
+            continue;
+        }
+        let mut words = f.text.split(|c: char| c.is_whitespace() || c == '{');
+        while let Some(w) = words.next() {
+            if w == "service"
+                && let Some(name) = words.by_ref().find(|n| !n.is_empty())
+                && schema::is_dns_label(name)
+                && model.service(name).is_none()
+            {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// What a compilation may take from the previous one.

@@ -155,6 +155,10 @@ fn never_overwrites_a_file_it_did_not_write() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
 #[test]
 fn check_reports_in_every_message_format() {
     let case = common::examples().join("errors/check--unknown_symbol");
@@ -162,24 +166,102 @@ fn check_reports_in_every_message_format() {
     assert_eq!(human.status.code(), Some(1));
     assert!(stderr(&human).contains("platc::check::unknown_symbol"));
     assert!(stderr(&human).contains("did you mean `gold`?"));
+    assert!(stdout(&human).is_empty(), "human reports go to standard error");
 
+    // The machine formats go to standard output, and nothing else does.
     let short = platc(&["check", "--message-format", "short", case.to_str().unwrap()], Path::new("."));
     assert_eq!(
-        stderr(&short).trim(),
+        stdout(&short).trim(),
         "service.plat:7:10: error[platc::check::unknown_symbol]: unknown tier `glod`; expected bronze, gold or silver (help: did you mean `gold`?)"
     );
+    assert!(stderr(&short).is_empty(), "{}", stderr(&short));
 
     let json = platc(&["check", "--message-format", "json", case.to_str().unwrap()], Path::new("."));
-    let v: serde_json::Value = serde_json::from_str(stderr(&json).trim()).unwrap();
+    assert!(stderr(&json).is_empty(), "{}", stderr(&json));
+    let v: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
     assert_eq!(v["code"], "platc::check::unknown_symbol");
     assert_eq!((v["line"].as_u64(), v["column"].as_u64()), (Some(7), Some(10)));
+    assert_eq!((v["end_line"].as_u64(), v["end_column"].as_u64()), (Some(7), Some(14)));
 
     let gh = platc(&["check", "--message-format", "github", case.to_str().unwrap()], Path::new("."));
+    assert!(stderr(&gh).is_empty(), "{}", stderr(&gh));
     assert!(
-        stderr(&gh).starts_with("::error file=service.plat,line=7,col=10,title=platc%3A%3Acheck%3A%3Aunknown_symbol::"),
+        stdout(&gh).starts_with(
+            "::error file=service.plat,line=7,col=10,endLine=7,endColumn=14,title=platc%3A%3Acheck%3A%3Aunknown_symbol::"
+        ),
         "{}",
-        stderr(&gh)
+        stdout(&gh)
     );
+}
+
+/// Checks one GitHub annotation line against the workflow-command syntax:
+/// `::error file=F,line=L,col=C,endLine=L,endColumn=C,title=T::message`.
+fn github_annotation(line: &str) -> Result<(), String> {
+    let rest =
+        line.strip_prefix("::error ").or_else(|| line.strip_prefix("::warning ")).ok_or("not ::error or ::warning")?;
+    let (props, message) = rest.split_once("::").ok_or("no `::` before the message")?;
+    if message.is_empty() || message.contains('\n') || message.contains('\r') {
+        return Err("an empty or multi-line message".into());
+    }
+    let keys: Vec<&str> = props.split(',').map(|p| p.split_once('=').map_or("", |(k, _)| k)).collect();
+    let want: &[&str] =
+        if keys.len() == 1 { &["title"] } else { &["file", "line", "col", "endLine", "endColumn", "title"] };
+    if keys != want {
+        return Err(format!("properties {keys:?}, expected {want:?}"));
+    }
+    for p in props.split(',') {
+        let (k, v) = p.split_once('=').ok_or("a property without `=`")?;
+        if ["line", "col", "endLine", "endColumn"].contains(&k) && v.parse::<u32>().map_or(true, |n| n == 0) {
+            return Err(format!("`{k}` is not a positive number"));
+        }
+        if v.contains([':', ',', '\n']) {
+            return Err(format!("`{k}` is not escaped"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn machine_formats_are_json_lines_and_annotations_on_stdout() {
+    // Several reports, with labels in several files.
+    for case in
+        ["errors/graph--cycle", "errors/policy--violation", "errors/check--unknown_dependency", "errors/emit--template"]
+    {
+        let dir = common::examples().join(case);
+        let json = platc(&["check", "--message-format", "json", dir.to_str().unwrap()], Path::new("."));
+        assert_eq!(json.status.code(), Some(1));
+        assert!(stderr(&json).is_empty(), "{case}: {}", stderr(&json));
+        let out = stdout(&json);
+        assert!(out.ends_with('\n'));
+        for line in out.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{case}: `{line}`: {e}"));
+            assert!(v["code"].as_str().unwrap().starts_with("platc::"), "{line}");
+            assert!(v["message"].is_string() && v["labels"].is_array() && v["places"].is_array(), "{line}");
+            for l in v["labels"].as_array().unwrap() {
+                assert!(l["file"].is_string() && l["end_line"].as_u64() >= l["line"].as_u64(), "{line}");
+            }
+        }
+        let gh = platc(&["check", "--message-format", "github", dir.to_str().unwrap()], Path::new("."));
+        assert!(stderr(&gh).is_empty(), "{case}: {}", stderr(&gh));
+        for line in stdout(&gh).lines() {
+            github_annotation(line).unwrap_or_else(|e| panic!("{case}: `{line}`: {e}"));
+        }
+    }
+    // A cycle across three files is one report with a label in each.
+    let dir = common::examples().join("errors/graph--cycle");
+    let json = platc(&["check", "--message-format", "json", dir.to_str().unwrap()], Path::new("."));
+    let cycle: serde_json::Value = serde_json::from_str(stdout(&json).lines().next().unwrap()).unwrap();
+    let files: std::collections::BTreeSet<&str> =
+        cycle["labels"].as_array().unwrap().iter().map(|l| l["file"].as_str().unwrap()).collect();
+    assert_eq!(files.len(), 3, "{cycle}");
+
+    // A build's summary stays on standard error.
+    let dir = scratch("lone-service", "machine-build");
+    let built = platc(&["build", "--message-format", "json"], &dir);
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    assert!(stdout(&built).is_empty(), "{}", stdout(&built));
+    assert!(stderr(&built).contains("built "), "{}", stderr(&built));
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -284,3 +284,37 @@ fn limits_not_set_follow_the_requests_and_limits_set_are_taken_as_written() {
     let c = compile_with(PLATFORM, &service("web-api", "  memory = 1Gi\n  limits { memory = 512Mi }"));
     assert!(c.diagnostics.iter().any(|d| d.message.contains("limits-cover-requests")), "{:#?}", codes(&c));
 }
+
+#[test]
+fn one_root_cause_gives_one_error() {
+    // A syntax error in one service: no "unknown dependency" in its callers.
+    let mut s = Sources::new();
+    s.insert("platform.plat", PLATFORM);
+    s.insert("services/users/service.plat", "service users from web-api {\n  owner = = \"x\"\n}\n");
+    s.insert("services/api/service.plat", service("web-api", "  depends_on = [users]"));
+    s.insert(
+        "services/web/service.plat",
+        service("web-api", "  depends_on = [users]").replace("service api", "service web"),
+    );
+    let c = platc::compile(&s, &Options::default());
+    assert_eq!(c.diagnostics.len(), 1, "{:#?}", codes(&c));
+    assert_eq!(c.diagnostics[0].code, "platc::parse::syntax");
+
+    // No registry: one error at the workspace, listing the services.
+    let platform = PLATFORM.replace("  registry = \"ghcr.io/acme\"\n", "");
+    let mut s = Sources::new();
+    s.insert("platform.plat", platform);
+    s.insert("services/api/service.plat", service("web-api", ""));
+    s.insert("services/web/service.plat", service("web-api", "").replace("service api", "service web"));
+    let c = platc::compile(&s, &Options::default());
+    assert_eq!(c.diagnostics.len(), 1, "{:#?}", codes(&c));
+    let d = &c.diagnostics[0];
+    assert_eq!(c.files.path(d.primary().unwrap().file), "platform.plat");
+    assert_eq!(d.places, ["`api`", "`web`"]);
+
+    // A policy failing in both environments: one report naming both.
+    let c = compile_with(PLATFORM, &service("web-api", "").replace("\"1.0.0\"", "\"latest\""));
+    let failing: Vec<_> = c.diagnostics.iter().filter(|d| d.message.contains("image-no-latest")).collect();
+    assert_eq!(failing.len(), 1, "{:#?}", codes(&c));
+    assert_eq!(failing[0].places, ["`api` in staging", "`api` in production"]);
+}
