@@ -34,6 +34,7 @@ pub fn check(
     broken: &BTreeSet<String>,
     reused: &BTreeMap<String, Vec<Diagnostic>>,
     unresolved: &BTreeSet<String>,
+    only_env: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Vec<Diagnostic>> {
     let ws = &model.workspace;
@@ -67,19 +68,21 @@ pub fn check(
             return ds.clone();
         }
         let mut own = Vec::new();
-        check_service(service, model, lib, &services, broken.contains(&service.name), &mut own);
+        check_service(service, model, lib, &services, broken.contains(&service.name), only_env, &mut own);
         own
     });
     model.services.iter().map(|s| s.name.clone()).zip(found).collect()
 }
 
-/// Checks one service (all environments); usable on its own by watch.
+/// Checks one service (all environments, or the policies in `only_env`);
+/// usable on its own by watch.
 pub fn check_service(
     service: &Service,
     model: &Model,
     lib: &Library,
     services: &BTreeSet<String>,
     broken: bool,
+    only_env: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let Some(schema) = lib.schemas.get("service") else {
@@ -131,7 +134,7 @@ pub fn check_service(
     // Policies over the generated objects run where the objects are made
     // (emit), after the patches.
     let on_values = || lib.policies.values().filter(|p| p.selectors.is_empty());
-    for instance in service.instances.iter() {
+    for instance in service.instances.iter().filter(|i| only_env.is_none_or(|e| e == i.env)) {
         let Some(env) = model.workspace.environments.iter().find(|e| e.name == instance.env) else {
             continue;
         };

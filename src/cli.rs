@@ -49,9 +49,16 @@ enum Command {
         /// stream on standard output (YAML outputs only).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Generate only these outputs (repeatable).
+        /// Generate only these outputs (repeatable). Files of the other
+        /// outputs in the output directory are kept as they are.
         #[arg(long = "target", value_enum)]
         targets: Vec<TargetArg>,
+        /// Only this environment: its per-environment files (the other
+        /// environments' files are kept as they are) and the files that do
+        /// not depend on the environment. Required by `--out -` when the
+        /// stream would hold several environments' objects.
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Compile and report problems, writing nothing.
     Check {
@@ -63,6 +70,9 @@ enum Command {
         /// Output directory to compare with --frozen (default: <workspace>/gen).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Check the policies, and render, for this environment only.
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Rebuild on every save of a file the compilation read.
     Watch {
@@ -82,6 +92,10 @@ enum Command {
         /// How the report is printed.
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
+        /// Compare this environment's files only (and the files that do not
+        /// depend on the environment).
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Show a value of a service and every place that set it.
     Explain {
@@ -190,13 +204,15 @@ pub fn run(cli: Cli) -> u8 {
         MessageFormat::Github => Format::Github,
     };
     let result = match cli.command {
-        Command::Build { path, out, targets } => {
-            build(path, out, targets.into_iter().map(TargetArg::target).collect(), format)
+        Command::Build { path, out, targets, env } => {
+            let options =
+                Options { targets: targets.into_iter().map(TargetArg::target).collect(), env, ..Options::default() };
+            build(path, out, options, format)
         }
-        Command::Check { path, frozen: false, .. } => check(path, format),
-        Command::Check { path, frozen: true, out } => frozen::run(path, out, format),
+        Command::Check { path, frozen: false, env, .. } => check(path, env, format),
+        Command::Check { path, frozen: true, out, env } => frozen::run(path, out, env, format),
         Command::Watch { path, out } => watch::run(path, out, format),
-        Command::Diff { path, base, format: how } => diff::run(path, &base, how, format),
+        Command::Diff { path, base, format: how, env } => diff::run(path, &base, how, env, format),
         Command::Explain { service, path, env, workspace } => {
             explain::run(&workspace, &service, &path, env.as_deref(), format)
         }
@@ -304,9 +320,21 @@ fn summary(errors: usize, warnings: usize, consequence: &str) -> String {
     }
 }
 
-fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, format: Format) -> Result<u8, String> {
+/// `--env NAME` names an environment of the workspace (a usage error
+/// otherwise, listing them).
+pub fn known_env(c: &Compiled, env: Option<&str>) -> Result<(), String> {
+    let (Some(env), Some(model)) = (env, c.model.as_ref()) else { return Ok(()) };
+    if model.workspace.environments.iter().any(|e| e.name == env) {
+        return Ok(());
+    }
+    Err(format!(
+        "no environment `{env}` in the workspace; {}",
+        platc::diag::unknown_help(env, "environment", model.workspace.environment_names())
+    ))
+}
+
+fn build(path: Option<PathBuf>, out: Option<PathBuf>, options: Options, format: Format) -> Result<u8, String> {
     let started = Instant::now();
-    let options = Options { targets, ..Options::default() };
     let to_stdout = out.as_deref() == Some(Path::new("-"));
     let (root, out, sources) = read(path, if to_stdout { None } else { out })?;
     if !to_stdout && let Some(files) = stamp::up_to_date(&out, &sources, &options) {
@@ -318,8 +346,9 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
         return Ok(0);
     }
     let compiled = platc::compile(&sources, &options);
+    known_env(&compiled, options.env.as_deref())?;
     let loaded = Loaded { root, out, compiled };
-    let result = finish_build(&loaded, to_stdout, format, started);
+    let result = finish_build(&loaded, &options, to_stdout, format, started);
     if !to_stdout && result == Ok(0) {
         stamp::record(&loaded.out, &sources, &options, &loaded.compiled);
     }
@@ -329,7 +358,13 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
     result
 }
 
-fn finish_build(loaded: &Loaded, to_stdout: bool, format: Format, started: Instant) -> Result<u8, String> {
+fn finish_build(
+    loaded: &Loaded,
+    options: &Options,
+    to_stdout: bool,
+    format: Format,
+    started: Instant,
+) -> Result<u8, String> {
     let c = &loaded.compiled;
     if print_diagnostics_to(&c.diagnostics, &c.files, format, "nothing was written", to_stdout) {
         return Ok(EXIT_DIAGNOSTICS);
@@ -340,6 +375,13 @@ fn finish_build(loaded: &Loaded, to_stdout: bool, format: Format, started: Insta
     if to_stdout {
         return stream(output, &loaded.compiled, started);
     }
+    let kept;
+    let output = if options.targets.is_empty() && options.env.is_none() {
+        output
+    } else {
+        kept = keep_the_rest(&loaded.out, output, options, &loaded.compiled);
+        &kept
+    };
     let written = write::write(&loaded.out, output, write::Commit::Swap)?;
     let services = service_count(&loaded.compiled);
     let escapes = loaded
@@ -369,6 +411,38 @@ fn finish_build(loaded: &Loaded, to_stdout: bool, format: Format, started: Insta
     Ok(0)
 }
 
+/// A partial build (`--target`, `--env`) touches only its own files: every
+/// file of the previous build outside its scope (another target, another
+/// environment) is kept as it is on disk, and listed in the new index.
+fn keep_the_rest(out: &Path, output: &platc::Output, options: &Options, c: &Compiled) -> platc::Output {
+    let mut all = output.clone();
+    let Some(model) = c.model.as_ref() else { return all };
+    let Ok(text) = std::fs::read_to_string(out.join(platc::emit::INDEX_FILE)) else { return all };
+    let Ok(index) = serde_json::from_str::<serde_json::Value>(&text) else { return all };
+    let entries = index.get("files").and_then(|f| f.as_array()).cloned().unwrap_or_default();
+    let mut added = false;
+    for e in entries {
+        let field = |k: &str| e.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let (Some(path), Some(kind)) = (field("path"), field("kind")) else { continue };
+        let environment = field("environment");
+        let target = kind.split('/').next().and_then(Target::from_name);
+        let ours = target.is_some_and(|t| options.targets.is_empty() || options.targets.contains(&t))
+            && environment.as_deref().is_none_or(|e| options.env.as_deref().is_none_or(|only| only == e));
+        if ours || target.is_none() || all.files.contains_key(&path) {
+            continue;
+        }
+        if let Ok(contents) = std::fs::read_to_string(out.join(&path)) {
+            let file = platc::emit::OutFile::new(contents, field("service"), environment, kind, None);
+            all.files.insert(path, std::sync::Arc::new(file));
+            added = true;
+        }
+    }
+    if added {
+        platc::emit::reindex(&mut all, model, &c.files);
+    }
+    all
+}
+
 /// `build --out -`: the YAML files as one stream on standard output, all
 /// or nothing (the stream is composed before the first byte is written).
 fn stream(output: &platc::emit::Output, compiled: &Compiled, started: Instant) -> Result<u8, String> {
@@ -380,6 +454,25 @@ fn stream(output: &platc::emit::Output, compiled: &Compiled, started: Instant) -
              or write a directory with --out DIR"
         )
     })?;
+    // Objects of different environments share names: applied from one
+    // stream, the last would win. One environment per stream.
+    let envs: std::collections::BTreeSet<&str> =
+        output.files.values().filter_map(|f| f.environment.as_deref()).collect();
+    if envs.len() > 1 {
+        let names: Vec<&str> = compiled
+            .model
+            .as_ref()
+            .map(|m| m.workspace.environment_names().collect())
+            .unwrap_or_else(|| envs.iter().copied().collect());
+        let first = names.first().copied().unwrap_or("staging");
+        return Err(format!(
+            "`--out -` would stream the objects of {} environments ({}), whose objects share names and would \
+             overwrite each other when applied\n  hint: choose one with --env ({}), such as `--env {first}`",
+            envs.len(),
+            names.join(", "),
+            names.join(" | ")
+        ));
+    }
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Ok(()) => {}
@@ -398,8 +491,10 @@ fn stream(output: &platc::emit::Output, compiled: &Compiled, started: Instant) -
     Ok(0)
 }
 
-fn check(path: Option<PathBuf>, format: Format) -> Result<u8, String> {
-    let loaded = compile(path, None, &Options::default())?;
+fn check(path: Option<PathBuf>, env: Option<String>, format: Format) -> Result<u8, String> {
+    let options = Options { env, ..Options::default() };
+    let loaded = compile(path, None, &options)?;
+    known_env(&loaded.compiled, options.env.as_deref())?;
     if report(&loaded.compiled, format) {
         return Ok(EXIT_DIAGNOSTICS);
     }

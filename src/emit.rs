@@ -252,7 +252,15 @@ pub fn emit(
         })
         .collect();
     let shared = context::Shared::new(model, graph, lib);
-    let plan = Plan { keep_docs: options.keep_docs, model, lib, renderer: &renderer, templates, shared };
+    let plan = Plan {
+        keep_docs: options.keep_docs,
+        env: options.env.as_deref(),
+        model,
+        lib,
+        renderer: &renderer,
+        templates,
+        shared,
+    };
 
     let services: Vec<&Service> = match reuse {
         Some((_, only)) => model.services.iter().filter(|s| only.contains(&s.name)).collect(),
@@ -284,13 +292,22 @@ pub fn emit(
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
-    let index = index(&out, model, files);
-    out.files.insert(INDEX_FILE.to_string(), Arc::new(OutFile::new(index, None, None, "index".into(), None)));
+    reindex(&mut out, model, files);
     Some(out)
+}
+
+/// Writes the build index of `out` again, after files were added to it (a
+/// partial build keeps the files of the previous build outside its scope).
+pub fn reindex(out: &mut Output, model: &Model, files: &SourceMap) {
+    out.files.remove(INDEX_FILE);
+    let index = index(out, model, files);
+    out.files.insert(INDEX_FILE.to_string(), Arc::new(OutFile::new(index, None, None, "index".into(), None)));
 }
 
 struct Plan<'a> {
     keep_docs: bool,
+    /// `Options::env`.
+    env: Option<&'a str>,
     model: &'a Model,
     lib: &'a Library,
     renderer: &'a Renderer,
@@ -425,6 +442,12 @@ impl Plan<'_> {
             let Some(env) = self.model.workspace.environments.iter().find(|e| e.name == inst.env) else {
                 continue;
             };
+            // With `--env`, the other environments render nothing (the last
+            // environment still renders the environment-independent files).
+            let last = s.instances.last().is_some_and(|l| l.env == inst.env);
+            if !last && self.env.is_some_and(|e| e != inst.env) {
+                continue;
+            }
             let ctx = context::instance(&base, s, inst, env, &self.shared);
             contexts.push((inst.env.as_str(), inst.resources.is_empty(), handlebars::Context::from(ctx)));
         }
@@ -434,7 +457,7 @@ impl Plan<'_> {
         for (target, templates) in &self.templates {
             let (target, prefix) = (*target, format!("{}/", target.name()));
             let envs: Vec<&(&str, bool, handlebars::Context)> = if target.per_environment() {
-                contexts.iter().collect()
+                contexts.iter().filter(|(e, _, _)| self.env.is_none_or(|only| only == *e)).collect()
             } else {
                 contexts.last().into_iter().collect()
             };
@@ -468,7 +491,7 @@ impl Plan<'_> {
         }
         if self.lib.policies.values().any(|p| !p.selectors.is_empty()) {
             let mut waived = Vec::new();
-            for inst in s.instances.iter() {
+            for inst in s.instances.iter().filter(|i| self.env.is_none_or(|e| e == i.env)) {
                 let mut objects = crate::check::output::Objects::new(s);
                 for (target, env, rendered) in &batches {
                     if *env == inst.env || !target.per_environment() {

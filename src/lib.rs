@@ -66,6 +66,11 @@ pub struct Options {
     /// Keep each generated file's parsed documents (for `platc diff` and
     /// `platc explain` of generated paths).
     pub keep_docs: bool,
+    /// Only this environment (`--env`): policies are checked and
+    /// per-environment files generated for it alone; files that do not
+    /// depend on the environment (workflows, dashboards, catalog) are still
+    /// generated. `None`: every environment.
+    pub env: Option<String>,
 }
 
 /// The result of a compilation.
@@ -243,7 +248,8 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         BTreeMap::new()
     };
     let unresolved = declared_in_failed_files(&files, &failed_files, &model);
-    let checked = check::check(&model, &library, &broken, &reused_checks, &unresolved, &mut diags);
+    let checked =
+        check::check(&model, &library, &broken, &reused_checks, &unresolved, options.env.as_deref(), &mut diags);
     for (name, ds) in checked {
         diags.extend(ds.iter().cloned());
         next.services.entry(name).or_default().check = ds;

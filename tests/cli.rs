@@ -144,6 +144,43 @@ fn files_no_longer_produced_are_removed_and_others_kept() {
 }
 
 #[test]
+fn a_partial_build_touches_only_its_own_files() {
+    let dir = scratch("monorepo", "partial");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let workflow = dir.join("gen/.github/workflows/orders-ci.yml");
+    let staging = dir.join("gen/orders/kubernetes/staging/deployment.yaml");
+    let production = dir.join("gen/orders/kubernetes/production/deployment.yaml");
+    assert!(workflow.is_file() && staging.is_file() && production.is_file());
+    // Only kubernetes: the workflows (and every other target) stay, and stay listed.
+    let o = platc(&["build", "--target", "kubernetes"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains(" 0 removed"), "{}", stderr(&o));
+    assert!(workflow.is_file(), "another target's file is kept");
+    let index = fs::read_to_string(dir.join("gen/platc-index.json")).unwrap();
+    assert!(index.contains(".github/workflows/orders-ci.yml"), "and still listed");
+    // Only staging: production's files stay as they are.
+    fs::write(
+        dir.join("services/orders/service.plat"),
+        fs::read_to_string(dir.join("services/orders/service.plat")).unwrap().replace("cpu", "# cpu"),
+    )
+    .unwrap();
+    let before = fs::read(&production).unwrap();
+    let o = platc(&["build", "--env", "staging"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(fs::read(&production).unwrap(), before, "the other environment's file is untouched");
+    assert!(stderr(&o).contains(" 0 removed"), "{}", stderr(&o));
+    // A full build afterwards owns everything again.
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // --env on check and diff, and an unknown one.
+    assert_eq!(platc(&["check", "--env", "staging"], &dir).status.code(), Some(0));
+    let o = platc(&["check", "--env", "qa"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no environment `qa`"), "{}", stderr(&o));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn never_overwrites_a_file_it_did_not_write() {
     let dir = scratch("lone-service", "clobber");
     fs::create_dir_all(dir.join("gen/hello")).unwrap();
@@ -287,9 +324,28 @@ fn check_frozen_names_each_drifted_file_and_the_fix() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("gen/orders/catalog-info.yaml differs"), "{err}");
+    // What differs: a diff from the file on disk to what platc generates.
+    assert!(err.contains("-edited") && err.contains("+kind: Component"), "{err}");
     assert!(err.contains("gen/users/catalog-info.yaml is missing"), "{err}");
-    assert!(err.contains("gen/stray.yaml is not generated"), "{err}");
-    assert!(err.contains("run `platc build"), "{err}");
+    // A file platc did not write: `platc build` never removes it, so say so.
+    assert!(err.contains("gen/stray.yaml was not written by platc"), "{err}");
+    assert!(err.contains("leaves it: delete it") && err.contains("+x: 1"), "{err}");
+    assert!(err.contains("run `platc build") && err.contains("1 file platc did not write"), "{err}");
+    // Following the advice makes it pass.
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    fs::remove_file(dir.join("gen/stray.yaml")).unwrap();
+    let o = platc(&["check", "--frozen"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A file platc wrote and no longer generates: `platc build` removes it.
+    fs::remove_dir_all(dir.join("services/reports")).unwrap();
+    let o = platc(&["check", "--frozen", "--message-format", "json"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        lines.iter().any(|v| v["message"].as_str().unwrap().contains("is not generated any more")
+            && v["help"].as_str().unwrap().contains("removes it")),
+        "{lines:#?}"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -571,13 +627,23 @@ fn fmt_formats_in_place_and_check_lists_what_it_would_change() {
 #[test]
 fn out_dash_streams_yaml_files_and_refuses_the_rest() {
     let ws = scratch("monorepo", "stream");
+    // Two environments' objects share names: one stream holds one of them.
     let o = platc(&["build", ".", "--out", "-", "--target", "kubernetes"], &ws);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("--env staging"), "{}", stderr(&o));
+    let o = platc(&["build", ".", "--out", "-", "--target", "kubernetes", "--env", "production"], &ws);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
-    let sources = text.lines().filter(|l| l.starts_with("# Source: ")).count();
-    assert!(sources > 0 && text.starts_with("---\n# Source: "), "{text}");
+    let sources: Vec<&str> = text.lines().filter(|l| l.starts_with("# Source: ")).collect();
+    assert!(!sources.is_empty() && text.starts_with("---\n# Source: "), "{text}");
+    assert!(sources.iter().all(|s| s.contains("/kubernetes/production/")), "{sources:?}");
     assert!(text.contains("kind: Deployment"));
     assert!(!text.contains("platc-index.json"));
+    // An environment the workspace does not have: a usage error.
+    let o = platc(&["build", ".", "--out", "-", "--target", "kubernetes", "--env", "prod"], &ws);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no environment `prod`") && stderr(&o).contains("`production`"), "{}", stderr(&o));
     // Terraform is HCL: no stream, nothing on stdout, exit 2 with a hint.
     let o = platc(&["build", ".", "--out", "-"], &ws);
     assert_eq!(o.status.code(), Some(2));

@@ -59,6 +59,20 @@ pub fn previous(out: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The previous build's index: each path it lists, with its environment.
+pub fn previous_entries(out: &Path) -> std::collections::BTreeMap<String, Option<String>> {
+    let Ok(text) = fs::read_to_string(out.join(INDEX_FILE)) else { return Default::default() };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return Default::default() };
+    let files = json.get("files").and_then(|f| f.as_array()).cloned().unwrap_or_default();
+    files
+        .iter()
+        .filter_map(|f| {
+            let path = f.get("path")?.as_str()?.to_string();
+            Some((path, f.get("environment").and_then(|e| e.as_str()).map(str::to_string)))
+        })
+        .collect()
+}
+
 /// Writes `output` under `out`.
 pub fn write(out: &Path, output: &Output, commit: Commit) -> Result<Written, String> {
     let _lock = Lock::acquire(out)?;
