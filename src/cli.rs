@@ -388,13 +388,13 @@ fn finish_build(
         .compiled
         .model
         .as_ref()
-        .map(|m| m.services.iter().map(|s| s.overrides.len() + s.waivers.len()).sum())
+        .map(|m| m.services.iter().map(|s| s.overrides.len() + s.waivers.len() + s.patches.len()).sum())
         .unwrap_or(0);
     if escapes > 0 && format == Format::Human {
         let what = if escapes == 1 {
-            "1 override or waiver is".to_string()
+            "1 escape hatch (override, waiver or patch) is".to_string()
         } else {
-            format!("{escapes} overrides and waivers are")
+            format!("{escapes} escape hatches (overrides, waivers and patches) are")
         };
         eprintln!("{what} in effect (listed in {}/platc-index.json)", display(&loaded.out));
     }
