@@ -201,6 +201,15 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     let mut next = cache::Cache::default();
     let input = input::load(sources, &mut files, &mut diags, &mut read, previous_cache, &mut next);
     let library = Library::build(input.stdlib, input.templates, &mut diags);
+    // A platform.plat that does not parse: its errors alone. (Resolving the
+    // services in the built-in workspace instead would only report, in
+    // every service, what the workspace was meant to say.)
+    let workspace_failed = diags
+        .iter()
+        .any(|d| d.is_error() && d.primary().is_some_and(|s| files.path(s.file) == workspace::WORKSPACE_FILE));
+    if workspace_failed && input.workspace.is_none() {
+        return finish(files, diags, None, read, None);
+    }
     let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
         Some(b) => Workspace::from_block(b, input.workspace.is_some(), &mut diags),
         None => {

@@ -300,6 +300,16 @@ fn one_root_cause_gives_one_error() {
     assert_eq!(c.diagnostics.len(), 1, "{:#?}", codes(&c));
     assert_eq!(c.diagnostics[0].code, "platc::parse::syntax");
 
+    // A platform.plat that does not parse: its error alone, not one per
+    // service resolved in a workspace it did not mean.
+    let mut s = Sources::new();
+    s.insert("platform.plat", PLATFORM.replace("registry =", "registry = ="));
+    s.insert("services/api/service.plat", service("web-api", ""));
+    s.insert("services/web/service.plat", service("web-api", "").replace("service api", "service web"));
+    let c = platc::compile(&s, &Options::default());
+    assert_eq!(c.diagnostics.len(), 1, "{:#?}", codes(&c));
+    assert_eq!(c.files.path(c.diagnostics[0].primary().unwrap().file), "platform.plat");
+
     // No registry: one error at the workspace, listing the services.
     let platform = PLATFORM.replace("  registry = \"ghcr.io/acme\"\n", "");
     let mut s = Sources::new();
