@@ -52,6 +52,17 @@ fn attacks(policy: &str) -> Vec<(&'static str, &'static str, String)> {
                 "spec.template.spec.initContainers = [{ name = \"x\"  securityContext = { privileged = true } }]"
                     .to_string(),
             ),
+            (
+                "web-api",
+                d,
+                format!(
+                    "spec.template.spec.containers += [{{ name = \"side\"  image = \"ghcr.io/acme/side@{DIGEST}\"  securityContext = {{ privileged = true }} }}]"
+                ),
+            ),
+        ],
+        "no-added-capabilities" => vec![
+            ("web-api", d, format!("{app}.securityContext.capabilities.add = [\"SYS_ADMIN\"]")),
+            ("web-api", d, format!("{app}.securityContext.capabilities = {{ add = [\"NET_ADMIN\"] }}")),
         ],
         "no-host-namespaces" => vec![
             ("web-api", d, "spec.template.spec.hostNetwork = true".to_string()),
@@ -100,7 +111,15 @@ fn no_patch_defeats_a_standard_library_policy() {
     let library = compile_with(PLATFORM, &service("web-api", "")).library.unwrap();
     let guarded: Vec<&String> =
         library.policies.iter().filter(|(_, p)| !p.selectors.is_empty()).map(|(n, _)| n).collect();
-    for name in ["no-privileged-containers", "no-host-namespaces", "run-as-non-root", "no-privilege-escalation"] {
+    for name in [
+        "no-privileged-containers",
+        "no-host-namespaces",
+        "run-as-non-root",
+        "no-privilege-escalation",
+        "no-added-capabilities",
+        "image-from-registry",
+        "image-pinned",
+    ] {
         assert!(guarded.iter().any(|g| *g == name), "`{name}` is checked on the generated objects");
     }
     for name in guarded {
