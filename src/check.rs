@@ -150,7 +150,8 @@ pub fn check_service(
             }
         }
     }
-    for w in service.waivers.iter().filter(|w| w.from.is_none()) {
+    // With one environment checked, a waiver may be for another one.
+    for w in service.waivers.iter().filter(|w| w.from.is_none() && only_env.is_none()) {
         let on_value = lib.policies.get(&w.what).is_some_and(|p| p.selectors.is_empty());
         if on_value && !waived_something.contains(w.what.as_str()) {
             diags.push(unused_waiver(w));

@@ -347,3 +347,25 @@ fn one_root_cause_gives_one_error() {
     assert_eq!(failing.len(), 1, "{:#?}", codes(&c));
     assert_eq!(failing[0].places, ["`api` in staging", "`api` in production"]);
 }
+
+#[test]
+fn one_environment_is_checked_and_built_alone() {
+    let extra = "  environment staging { replicas = 1 }\n  allow min-replicas-staging because \"smoke tests only\"";
+    let mut s = Sources::new();
+    s.insert("platform.plat", PLATFORM);
+    s.insert("services/api/service.plat", service("web-api", extra));
+    for env in [None, Some("staging"), Some("production")] {
+        let options = Options { env: env.map(str::to_string), ..Options::default() };
+        let c = platc::compile(&s, &options);
+        // The waiver is for staging: not "unused" when only production is checked.
+        assert!(c.diagnostics.is_empty(), "{env:?}: {:#?}", codes(&c));
+        let out = c.output.unwrap();
+        let envs: std::collections::BTreeSet<Option<&str>> =
+            out.files.values().map(|f| f.environment.as_deref()).collect();
+        match env {
+            None => assert!(envs.contains(&Some("staging")) && envs.contains(&Some("production"))),
+            Some(e) => assert_eq!(envs, [None, Some(e)].into_iter().collect(), "{env:?}"),
+        }
+        assert!(out.files.contains_key("api/catalog-info.yaml"), "environment-independent files are built");
+    }
+}
