@@ -123,7 +123,7 @@ pub fn check_service(
         }
     }
     for instance in service.instances.iter() {
-        not_for_workload(instance, &mut type_errors);
+        not_for_workload(instance, lib, &mut type_errors);
     }
     let skip_policies = broken || type_errors.iter().any(Diagnostic::is_error);
     diags.extend(type_errors);
@@ -159,35 +159,43 @@ pub fn check_service(
     }
 }
 
-/// Attributes that mean something only for some workloads: the attribute,
-/// the workloads it applies to, and why.
-const WORKLOAD_ONLY: &[(&str, &[&str], &str)] = &[
-    ("expose", &["service"], "it has no Service and no Ingress, so nothing would route to `expose.host`"),
-    ("autoscale", &["service", "worker"], "it runs to completion on its schedule; there is nothing to scale"),
-    ("schedule", &["cron"], "it runs all the time; only a cron workload runs on a schedule"),
-];
-
-/// An attribute the service wrote that its workload does not use.
-fn not_for_workload(instance: &Instance, diags: &mut Vec<Diagnostic>) {
+/// An attribute the service wrote that its workload does not use, as the
+/// standard library's `workload` declarations say (with why, and whether it
+/// is an error or a warning).
+fn not_for_workload(instance: &Instance, lib: &Library, diags: &mut Vec<Diagnostic>) {
     let workload = instance.str("workload").unwrap_or("service");
-    for (key, applies, why) in WORKLOAD_ONLY {
-        if applies.contains(&workload) {
-            continue;
-        }
-        let Some(node) = instance.values.get(*key) else { continue };
+    let Some(w) = lib.workloads.get(workload) else { return };
+    for (key, why, _) in &w.not_for {
+        let Some(node) = instance.values.get(key) else { continue };
         let Some(origin) = written_in(node) else { continue };
-        let golden = match applies {
-            ["cron"] => "`from cron-job`".to_string(),
-            _ => applies.iter().map(|w| format!("`workload = {w}`")).collect::<Vec<_>>().join(" or "),
+        // The workloads it does apply to, for the hint.
+        let others: Vec<String> = workloads(lib)
+            .into_iter()
+            .filter(|o| lib.workloads.get(o).is_none_or(|d| !d.not_for.iter().any(|(k, _, _)| k == key)))
+            .map(|o| format!("`{o}`"))
+            .collect();
+        let to = if others.is_empty() {
+            String::new()
+        } else {
+            format!("; it applies to {} workloads", crate::diag::one_of(&others))
         };
         diags.push(
             Diagnostic::error(
                 "platc::check::not_for_workload",
                 format!("`{key}` does not apply to a {workload} workload: {why}"),
             )
+            .with_severity(w.severity)
             .label(origin.span, format!("set for a {workload}"))
-            .help(format!("remove `{key}`, or make this a workload it applies to ({golden})")),
+            .help(format!("remove `{key}`{to}")),
         );
+    }
+}
+
+/// The workloads the service schema allows (`workload = enum(...)`).
+fn workloads(lib: &Library) -> Vec<String> {
+    match lib.schemas.get("service").and_then(|r| r.fields.get("workload")).map(|f| &f.ty) {
+        Some(schema::Type::Enum(words)) => words.clone(),
+        _ => lib.workloads.keys().cloned().collect(),
     }
 }
 

@@ -369,3 +369,19 @@ fn one_environment_is_checked_and_built_alone() {
         assert!(out.files.contains_key("api/catalog-info.yaml"), "environment-independent files are built");
     }
 }
+
+#[test]
+fn the_platform_says_what_each_workload_does_not_use_and_how_strictly() {
+    // The standard library's schema, with worker's list made warnings.
+    let schema = include_str!("../stdlib/schema.plat")
+        .replace("workload worker {\n", "workload worker {\n  severity = warning\n");
+    let platform = PLATFORM.replace("services = [", "stdlib = \"./platform\"\n  services = [");
+    let mut s = Sources::new();
+    s.insert("platform.plat", platform);
+    s.insert("platform/schema.plat", schema);
+    s.insert("services/api/service.plat", service("worker", "  expose { host = \"x.acme.example\" }"));
+    let c = platc::compile(&s, &Options::default());
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::check::not_for_workload").expect("reported");
+    assert!(!d.is_error() && d.message.contains("nothing would route"), "{d:?}");
+    assert!(c.output.is_some(), "{:#?}", codes(&c));
+}
