@@ -174,6 +174,8 @@ fn a_partial_build_touches_only_its_own_files() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // --env on check and diff, and an unknown one.
     assert_eq!(platc(&["check", "--env", "staging"], &dir).status.code(), Some(0));
+    let o = platc(&["check", "--frozen", "--env", "staging"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = platc(&["check", "--env", "qa"], &dir);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no environment `qa`"), "{}", stderr(&o));
@@ -447,6 +449,11 @@ fn diff_reports_the_effect_of_a_change() {
     let json = platc(&["diff", "--format", "json"], &dir);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["files"][0]["path"], "orders/kubernetes/production/horizontalpodautoscaler.yaml");
+    // --env: the change is in production; staging shows none.
+    let o = platc(&["diff", "--env", "staging"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = platc(&["diff", "--env", "production"], &dir);
+    assert_eq!(o.status.code(), Some(1));
     let o = platc(&["diff", "--base", "no-such-rev"], &dir);
     assert_eq!(o.status.code(), Some(2));
     fs::remove_dir_all(&dir).unwrap();

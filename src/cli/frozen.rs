@@ -39,6 +39,9 @@ pub fn run(path: Option<PathBuf>, out: Option<PathBuf>, env: Option<String>, for
     let index = super::write::previous_entries(&loaded.out);
     let mut problems: Vec<Problem> = Vec::new();
     for (path, file) in &output.files {
+        if path == platc::emit::INDEX_FILE && options.env.is_some() {
+            continue; // lists every environment's files; this check saw one
+        }
         match fs::read(loaded.out.join(path)) {
             Ok(bytes) if bytes == file.contents.as_bytes() => {}
             Ok(bytes) => problems.push(Problem {
