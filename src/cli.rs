@@ -301,6 +301,9 @@ pub fn print_diagnostics_to(
     };
     for d in diags {
         let _ = sink.write_all(render(d, files, format, color).as_bytes());
+        if format == Format::Human {
+            let _ = sink.write_all(b"\n"); // reports apart
+        }
     }
     let _ = sink.flush();
     let errors = diags.iter().filter(|d| d.is_error()).count();
