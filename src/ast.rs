@@ -28,7 +28,7 @@ pub enum Item {
     Override(Override),
     /// `allow policy because "reason"`
     Allow(Allow),
-    /// `patch target Kind { path = value ... }`
+    /// `patch target Kind [because "reason"] { path = value ... }`
     Patch(Patch),
     Block(Block),
 }
@@ -147,6 +147,9 @@ pub struct Allow {
 pub struct Patch {
     pub target: Ident,
     pub kind: Ident,
+    /// `patch kubernetes Deployment because "..." { }`: required when the
+    /// patch writes a path a policy reads.
+    pub reason: Option<StrLit>,
     pub sets: Vec<Attribute>,
     pub span: Span,
 }

@@ -7,6 +7,8 @@
 //! with the policy's condition as a second label; `allow POLICY because ...`
 //! waives it, and a waiver that waives nothing is a warning.
 
+pub mod output;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Severity};
@@ -23,13 +25,16 @@ use crate::workspace::Environment;
 /// Policies are not run for services in `broken` (resolution already failed
 /// for them, and a policy would only repeat the problem in other words).
 /// Services in `reused` keep the diagnostics given (from a previous
-/// compilation of the same inputs). Returns each service's diagnostics;
+/// compilation of the same inputs). `unresolved` are the names of services
+/// whose files failed before they could be resolved. Returns each service's diagnostics;
 /// workspace-level ones go to `diags`.
 pub fn check(
     model: &Model,
     lib: &Library,
     broken: &BTreeSet<String>,
     reused: &BTreeMap<String, Vec<Diagnostic>>,
+    unresolved: &BTreeSet<String>,
+    only_env: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Vec<Diagnostic>> {
     let ws = &model.workspace;
@@ -54,25 +59,30 @@ pub fn check(
             );
         }
     }
-    let services: BTreeSet<String> = model.services.iter().map(|s| s.name.clone()).collect();
+    // Services declared in files that failed to parse or resolve count as
+    // known: a dependency on one is not a second error for the same cause.
+    let services: BTreeSet<String> =
+        model.services.iter().map(|s| s.name.clone()).chain(unresolved.iter().cloned()).collect();
     let found = crate::par::map(&model.services, |service| {
         if let Some(ds) = reused.get(&service.name) {
             return ds.clone();
         }
         let mut own = Vec::new();
-        check_service(service, model, lib, &services, broken.contains(&service.name), &mut own);
+        check_service(service, model, lib, &services, broken.contains(&service.name), only_env, &mut own);
         own
     });
     model.services.iter().map(|s| s.name.clone()).zip(found).collect()
 }
 
-/// Checks one service (all environments); usable on its own by watch.
+/// Checks one service (all environments, or the policies in `only_env`);
+/// usable on its own by watch.
 pub fn check_service(
     service: &Service,
     model: &Model,
     lib: &Library,
     services: &BTreeSet<String>,
     broken: bool,
+    only_env: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let Some(schema) = lib.schemas.get("service") else {
@@ -112,44 +122,115 @@ pub fn check_service(
             }
         }
     }
+    for instance in service.instances.iter() {
+        not_for_workload(instance, lib, &mut type_errors);
+    }
     let skip_policies = broken || type_errors.iter().any(Diagnostic::is_error);
     diags.extend(type_errors);
     if skip_policies {
         return;
     }
-    for instance in service.instances.iter() {
+    output::patch_reasons(service, lib, diags);
+    // Policies over the generated objects run where the objects are made
+    // (emit), after the patches.
+    let on_values = || lib.policies.values().filter(|p| p.selectors.is_empty());
+    for instance in service.instances.iter().filter(|i| only_env.is_none_or(|e| e == i.env)) {
         let Some(env) = model.workspace.environments.iter().find(|e| e.name == instance.env) else {
             continue;
         };
-        for policy in lib.policies.values() {
+        for policy in on_values() {
             let waived = service.waivers.iter().any(|w| w.what == policy.name.name);
-            match run_policy(policy, service, instance, model, env, schema) {
+            match run_policy(policy, service, instance, model, env, schema, None) {
                 Ok(true) => {}
                 Ok(false) if waived => {
                     waived_something.insert(policy.name.name.as_str());
                 }
-                Ok(false) => diags.push(violation(policy, service, instance, model, env, schema)),
-                Err((span, message)) => diags.push(
-                    Diagnostic::error(
-                        "platc::policy::cannot_evaluate",
-                        format!("policy `{}` cannot be evaluated: {message}", policy.name.name),
-                    )
-                    .label(span, "here")
-                    .also(service.name_span, format!("while checking `{}` in {}", service.name, instance.env))
-                    .help("fix the policy's condition in the standard library"),
-                ),
+                Ok(false) => diags.push(violation(policy, service, instance, model, env, schema, None)),
+                Err((span, message)) => diags.push(cannot_evaluate(policy, service, instance, span, &message)),
             }
         }
     }
-    for w in &service.waivers {
-        if lib.policies.contains_key(&w.what) && !waived_something.contains(w.what.as_str()) {
-            diags.push(
-                Diagnostic::warning("platc::policy::unused_waiver", format!("`allow {}` waives nothing", w.what))
-                    .label(w.span, "the policy passes in every environment")
-                    .help("remove the `allow`, so that a future violation is reported"),
-            );
+    // With one environment checked, a waiver may be for another one.
+    for w in service.waivers.iter().filter(|w| w.from.is_none() && only_env.is_none()) {
+        let on_value = lib.policies.get(&w.what).is_some_and(|p| p.selectors.is_empty());
+        if on_value && !waived_something.contains(w.what.as_str()) {
+            diags.push(unused_waiver(w));
         }
     }
+}
+
+/// An attribute the service wrote that its workload does not use, as the
+/// standard library's `workload` declarations say (with why, and whether it
+/// is an error or a warning).
+fn not_for_workload(instance: &Instance, lib: &Library, diags: &mut Vec<Diagnostic>) {
+    let workload = instance.str("workload").unwrap_or("service");
+    let Some(w) = lib.workloads.get(workload) else { return };
+    for (key, why, _) in &w.not_for {
+        let Some(node) = instance.values.get(key) else { continue };
+        let Some(origin) = written_in(node) else { continue };
+        // The workloads it does apply to, for the hint.
+        let others: Vec<String> = workloads(lib)
+            .into_iter()
+            .filter(|o| lib.workloads.get(o).is_none_or(|d| !d.not_for.iter().any(|(k, _, _)| k == key)))
+            .map(|o| format!("`{o}`"))
+            .collect();
+        let to = if others.is_empty() {
+            String::new()
+        } else {
+            format!("; it applies to {} workloads", crate::diag::one_of(&others))
+        };
+        diags.push(
+            Diagnostic::error(
+                "platc::check::not_for_workload",
+                format!("`{key}` does not apply to a {workload} workload: {why}"),
+            )
+            .with_severity(w.severity)
+            .label(origin.span, format!("set for a {workload}"))
+            .help(format!("remove `{key}`{to}")),
+        );
+    }
+}
+
+/// The workloads the service schema allows (`workload = enum(...)`).
+fn workloads(lib: &Library) -> Vec<String> {
+    match lib.schemas.get("service").and_then(|r| r.fields.get("workload")).map(|f| &f.ty) {
+        Some(schema::Type::Enum(words)) => words.clone(),
+        _ => lib.workloads.keys().cloned().collect(),
+    }
+}
+
+/// The first origin inside a value that the service wrote (not a default,
+/// golden path or tier).
+fn written_in(node: &crate::value::Node) -> Option<&Origin> {
+    if let crate::value::Value::Map(m) = &node.value {
+        return m.values().find_map(written_in);
+    }
+    matches!(node.origin.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_)).then_some(&node.origin)
+}
+
+/// A policy's condition failed to evaluate (a bug in the policy).
+pub(crate) fn cannot_evaluate(
+    p: &Policy,
+    service: &Service,
+    instance: &Instance,
+    span: Span,
+    message: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        "platc::policy::cannot_evaluate",
+        format!("policy `{}` cannot be evaluated: {message}", p.name.name),
+    )
+    .label(span, "here")
+    .at(format!("`{}` in {}", service.name, instance.env))
+    .help("fix the policy's condition in the standard library")
+}
+
+/// An `allow` whose policy passed everywhere. (A golden path's waivers are
+/// the platform's choice for every service on it, and are not reported.)
+pub(crate) fn unused_waiver(w: &crate::model::Escape) -> Diagnostic {
+    Diagnostic::warning("platc::policy::unused_waiver", format!("`allow {}` waives nothing", w.what))
+        .label(w.span, "the policy passes in every environment")
+        .help("remove the `allow`, so that a future violation is reported")
 }
 
 fn names_for<'a>(
@@ -174,12 +255,14 @@ fn scope<'a>(
     model: &'a Model,
     env: &'a Environment,
     schema: &'a Record,
+    objects: Option<&'a dyn eval::Objects>,
 ) -> eval::Scope<'a> {
-    eval::Scope { service: &service.name, instance, workspace: &model.workspace, environment: env, schema }
+    eval::Scope { service: &service.name, instance, workspace: &model.workspace, environment: env, schema, objects }
 }
 
 /// Whether a policy applies to a service in one environment (`None` when its
-/// `when` is false) and holds; for `platc explain`.
+/// `when` is false) and holds; for `platc explain`. A policy over generated
+/// objects needs them (`objects`).
 pub fn policy_holds(
     p: &Policy,
     service: &Service,
@@ -187,27 +270,30 @@ pub fn policy_holds(
     model: &Model,
     env: &Environment,
     lib: &Library,
+    objects: Option<&dyn eval::Objects>,
 ) -> Result<Option<bool>, eval::Error> {
     let schema = lib.schemas.get("service").ok_or((p.span, "no service schema".to_string()))?;
     if let Some(when) = &p.when {
-        let s = scope(service, instance, model, env, schema);
+        let s = scope(service, instance, model, env, schema, objects);
         if !eval::eval(when, &s, &mut Vec::new())?.truthy().unwrap_or(false) {
             return Ok(None);
         }
     }
-    run_policy(p, service, instance, model, env, schema).map(Some)
+    run_policy(p, service, instance, model, env, schema, objects).map(Some)
 }
 
-/// Whether the policy holds (`when` false counts as holding).
-fn run_policy(
+/// Whether the policy holds (`when` false counts as holding); `objects`
+/// are the generated objects, for a policy that reads them.
+pub(crate) fn run_policy(
     p: &Policy,
     service: &Service,
     instance: &Instance,
     model: &Model,
     env: &Environment,
     schema: &Record,
+    objects: Option<&dyn eval::Objects>,
 ) -> Result<bool, eval::Error> {
-    let s = scope(service, instance, model, env, schema);
+    let s = scope(service, instance, model, env, schema, objects);
     let mut read = Vec::new();
     if let Some(when) = &p.when {
         let applies = eval::eval(when, &s, &mut read)?;
@@ -219,29 +305,31 @@ fn run_policy(
     holds.truthy().ok_or((p.require.span, format!("`require` is not a condition (found {:?})", holds)))
 }
 
-fn violation(
+pub(crate) fn violation(
     p: &Policy,
     service: &Service,
     instance: &Instance,
     model: &Model,
     env: &Environment,
     schema: &Record,
+    objects: Option<&dyn eval::Objects>,
 ) -> Diagnostic {
-    let s = scope(service, instance, model, env, schema);
+    let s = scope(service, instance, model, env, schema, objects);
     let mut read: Vec<&Origin> = Vec::new();
     let _ = eval::eval(&p.require, &s, &mut read).unwrap_or(EVal::Null);
     let written = |o: &Origin| matches!(o.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_));
-    let mut d = Diagnostic::error(
-        "platc::policy::violation",
-        format!("policy `{}` fails for `{}` in {}: {}", p.name.name, service.name, instance.env, p.message),
-    )
-    .with_severity(p.severity);
-    match read.iter().find(|o| written(o)) {
+    let mut d = Diagnostic::error("platc::policy::violation", format!("policy `{}` fails: {}", p.name.name, p.message))
+        .with_severity(p.severity)
+        .at(format!("`{}` in {}", service.name, instance.env));
+    // A patch that produced what the policy forbids is the place to fix.
+    let patched = |o: &Origin| service.patches.iter().any(|p| p.patch.sets.iter().any(|a| a.span == o.span));
+    match read.iter().find(|o| patched(o)).or_else(|| read.iter().find(|o| written(o))) {
+        Some(o) if patched(o) => d = d.label(o.span, format!("patched here ({})", o.layer.describe())),
         Some(o) => d = d.label(o.span, format!("set here ({})", o.layer.describe())),
-        None => d = d.label(service.name_span, format!("in {}", instance.env)),
+        None => d = d.label(service.name_span, format!("`{}`", service.name)),
     }
     let mut seen: Vec<Span> = d.labels.iter().map(|l| l.span).collect();
-    for o in read.iter().filter(|o| !written(o)) {
+    for o in read.iter().filter(|o| !written(o) && !patched(o)) {
         if !seen.contains(&o.span) {
             seen.push(o.span);
             d = d.also(o.span, format!("value from the {}", o.layer.describe()));

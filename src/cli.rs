@@ -12,6 +12,7 @@ mod github;
 mod graph;
 mod load;
 mod new;
+mod pin;
 mod stamp;
 mod watch;
 mod write;
@@ -31,7 +32,8 @@ use platc::{Compiled, Options, Target};
     about = "Compile service.plat files into Kubernetes, Terraform, CI workflows, dashboards, alerts and catalog entries"
 )]
 pub struct Cli {
-    /// How diagnostics are printed.
+    /// How diagnostics are printed: `human` on standard error; `short`,
+    /// `json` (one object per line) and `github` on standard output, alone.
     #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
     message_format: MessageFormat,
 
@@ -49,9 +51,16 @@ enum Command {
         /// stream on standard output (YAML outputs only).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Generate only these outputs (repeatable).
+        /// Generate only these outputs (repeatable). Files of the other
+        /// outputs in the output directory are kept as they are.
         #[arg(long = "target", value_enum)]
         targets: Vec<TargetArg>,
+        /// Only this environment: its per-environment files (the other
+        /// environments' files are kept as they are) and the files that do
+        /// not depend on the environment. Required by `--out -` when the
+        /// stream would hold several environments' objects.
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Compile and report problems, writing nothing.
     Check {
@@ -63,6 +72,9 @@ enum Command {
         /// Output directory to compare with --frozen (default: <workspace>/gen).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Check the policies, and render, for this environment only.
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Rebuild on every save of a file the compilation read.
     Watch {
@@ -82,6 +94,10 @@ enum Command {
         /// How the report is printed.
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
+        /// Compare this environment's files only (and the files that do not
+        /// depend on the environment).
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Show a value of a service and every place that set it.
     Explain {
@@ -129,6 +145,20 @@ enum Command {
         /// The owning team.
         #[arg(long)]
         owner: Option<String>,
+    },
+    /// Write a released image into a service's service.plat (`digest`, and
+    /// `version` when given), keeping its formatting; checked to compile.
+    Pin {
+        /// The service.
+        service: String,
+        /// The image digest (`sha256:...`).
+        #[arg(long)]
+        digest: String,
+        /// The image tag.
+        #[arg(long)]
+        version: Option<String>,
+        /// A path inside the workspace (default: the current directory).
+        path: Option<PathBuf>,
     },
 }
 
@@ -190,19 +220,24 @@ pub fn run(cli: Cli) -> u8 {
         MessageFormat::Github => Format::Github,
     };
     let result = match cli.command {
-        Command::Build { path, out, targets } => {
-            build(path, out, targets.into_iter().map(TargetArg::target).collect(), format)
+        Command::Build { path, out, targets, env } => {
+            let options =
+                Options { targets: targets.into_iter().map(TargetArg::target).collect(), env, ..Options::default() };
+            build(path, out, options, format)
         }
-        Command::Check { path, frozen: false, .. } => check(path, format),
-        Command::Check { path, frozen: true, out } => frozen::run(path, out, format),
+        Command::Check { path, frozen: false, env, .. } => check(path, env, format),
+        Command::Check { path, frozen: true, out, env } => frozen::run(path, out, env, format),
         Command::Watch { path, out } => watch::run(path, out, format),
-        Command::Diff { path, base, format: how } => diff::run(path, &base, how, format),
+        Command::Diff { path, base, format: how, env } => diff::run(path, &base, how, env, format),
         Command::Explain { service, path, env, workspace } => {
             explain::run(&workspace, &service, &path, env.as_deref(), format)
         }
         Command::Fmt { path, check } => fmt::run(path, check, format),
         Command::Graph { path, format: how, affected_by } => graph::run(path, how, &affected_by, format),
         Command::New { name, template, dir, owner } => new::run(&name, &template, dir, owner, format),
+        Command::Pin { service, digest, version, path } => {
+            pin::run(&service, &digest, version.as_deref(), path, format)
+        }
     };
     match result {
         Ok(code) => code,
@@ -287,22 +322,46 @@ pub fn report(c: &Compiled, format: Format) -> bool {
     print_diagnostics(&c.diagnostics, &c.files, format, "nothing was written")
 }
 
-/// Prints diagnostics and, in human form, a summary line.
+/// Prints diagnostics and, in human form, a summary line. Human reports go
+/// to standard error; the machine formats (`short`, `json`, `github`) go to
+/// standard output, one message per line and nothing else there, as cargo
+/// does (see [`print_diagnostics_to`] for commands whose standard output is
+/// taken).
 pub fn print_diagnostics(
     diags: &[platc::diag::Diagnostic],
     files: &platc::span::SourceMap,
     format: Format,
     consequence: &str,
 ) -> bool {
+    print_diagnostics_to(diags, files, format, consequence, false)
+}
+
+/// [`print_diagnostics`], with every form on standard error when
+/// `stdout_taken` (`build --out -` streams YAML there).
+pub fn print_diagnostics_to(
+    diags: &[platc::diag::Diagnostic],
+    files: &platc::span::SourceMap,
+    format: Format,
+    consequence: &str,
+    stdout_taken: bool,
+) -> bool {
     let color = format == Format::Human && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut err = std::io::stderr().lock();
+    let mut sink: Box<dyn std::io::Write> = if format == Format::Human || stdout_taken {
+        Box::new(std::io::stderr().lock())
+    } else {
+        Box::new(std::io::stdout().lock())
+    };
     for d in diags {
-        let _ = err.write_all(render(d, files, format, color).as_bytes());
+        let _ = sink.write_all(render(d, files, format, color).as_bytes());
+        if format == Format::Human {
+            let _ = sink.write_all(b"\n"); // reports apart
+        }
     }
+    let _ = sink.flush();
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     if format == Format::Human && (errors > 0 || warnings > 0) {
-        let _ = writeln!(err, "{}", summary(errors, warnings, consequence));
+        let _ = writeln!(sink, "{}", summary(errors, warnings, consequence));
     }
     errors > 0
 }
@@ -316,9 +375,21 @@ fn summary(errors: usize, warnings: usize, consequence: &str) -> String {
     }
 }
 
-fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, format: Format) -> Result<u8, String> {
+/// `--env NAME` names an environment of the workspace (a usage error
+/// otherwise, listing them).
+pub fn known_env(c: &Compiled, env: Option<&str>) -> Result<(), String> {
+    let (Some(env), Some(model)) = (env, c.model.as_ref()) else { return Ok(()) };
+    if model.workspace.environments.iter().any(|e| e.name == env) {
+        return Ok(());
+    }
+    Err(format!(
+        "no environment `{env}` in the workspace; {}",
+        platc::diag::unknown_help(env, "environment", model.workspace.environment_names())
+    ))
+}
+
+fn build(path: Option<PathBuf>, out: Option<PathBuf>, options: Options, format: Format) -> Result<u8, String> {
     let started = Instant::now();
-    let options = Options { targets, ..Options::default() };
     let to_stdout = out.as_deref() == Some(Path::new("-"));
     let (root, out, sources) = read(path, if to_stdout { None } else { out })?;
     // Held until the process ends: one build of an output at a time, from the
@@ -333,8 +404,9 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
         return Ok(0);
     }
     let compiled = platc::compile(&sources, &options);
+    known_env(&compiled, options.env.as_deref())?;
     let loaded = Loaded { root, out, compiled };
-    let result = finish_build(&loaded, locked.as_ref(), format, started);
+    let result = finish_build(&loaded, locked.as_ref(), &options, format, started);
     if !to_stdout && result == Ok(0) {
         let workflows = loaded.workflows_dir();
         stamp::record(&loaded.out, workflows.as_deref(), &sources, &options, &loaded.compiled);
@@ -348,10 +420,12 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, targets: Vec<Target>, form
 fn finish_build(
     loaded: &Loaded,
     locked: Option<&write::Locked>,
+    options: &Options,
     format: Format,
     started: Instant,
 ) -> Result<u8, String> {
-    if report(&loaded.compiled, format) {
+    let c = &loaded.compiled;
+    if print_diagnostics_to(&c.diagnostics, &c.files, format, "nothing was written", locked.is_none()) {
         return Ok(EXIT_DIAGNOSTICS);
     }
     let Some(output) = &loaded.compiled.output else {
@@ -359,6 +433,13 @@ fn finish_build(
     };
     let Some(locked) = locked else {
         return stream(output, &loaded.compiled, started);
+    };
+    let kept;
+    let output = if options.targets.is_empty() && options.env.is_none() {
+        output
+    } else {
+        kept = keep_the_rest(&loaded.out, loaded.workflows_dir().as_deref(), output, options, &loaded.compiled);
+        &kept
     };
     let written = match loaded.workflows_dir() {
         None => write::write(locked, output, write::Commit::Swap)?,
@@ -380,13 +461,13 @@ fn finish_build(
         .compiled
         .model
         .as_ref()
-        .map(|m| m.services.iter().map(|s| s.overrides.len() + s.waivers.len()).sum())
+        .map(|m| m.services.iter().map(|s| s.overrides.len() + s.waivers.len() + s.patches.len()).sum())
         .unwrap_or(0);
     if escapes > 0 && format == Format::Human {
         let what = if escapes == 1 {
-            "1 override or waiver is".to_string()
+            "1 escape hatch (override, waiver or patch) is".to_string()
         } else {
-            format!("{escapes} overrides and waivers are")
+            format!("{escapes} escape hatches (overrides, waivers and patches) are")
         };
         eprintln!("{what} in effect (listed in {}/platc-index.json)", display(&loaded.out));
     }
@@ -407,6 +488,45 @@ fn finish_build(
     Ok(0)
 }
 
+/// A partial build (`--target`, `--env`) touches only its own files: every
+/// file of the previous build outside its scope (another target, another
+/// environment) is kept as it is on disk, and listed in the new index.
+fn keep_the_rest(
+    out: &Path,
+    workflows: Option<&Path>,
+    output: &platc::Output,
+    options: &Options,
+    c: &Compiled,
+) -> platc::Output {
+    let mut all = output.clone();
+    let Some(model) = c.model.as_ref() else { return all };
+    let Ok(text) = std::fs::read_to_string(out.join(platc::emit::INDEX_FILE)) else { return all };
+    let Ok(index) = serde_json::from_str::<serde_json::Value>(&text) else { return all };
+    let entries = index.get("files").and_then(|f| f.as_array()).cloned().unwrap_or_default();
+    let mut added = false;
+    for e in entries {
+        let field = |k: &str| e.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let (Some(path), Some(kind)) = (field("path"), field("kind")) else { continue };
+        let environment = field("environment");
+        let target = kind.split('/').next().and_then(Target::from_name);
+        let ours = target.is_some_and(|t| options.targets.is_empty() || options.targets.contains(&t))
+            && environment.as_deref().is_none_or(|e| options.env.as_deref().is_none_or(|only| only == e));
+        if ours || target.is_none() || all.files.contains_key(&path) {
+            continue;
+        }
+        let kept = write::read_regular(&github::place(out, workflows, &path)).and_then(|b| String::from_utf8(b).ok());
+        if let Some(contents) = kept {
+            let file = platc::emit::OutFile::new(contents, field("service"), environment, kind, None);
+            all.files.insert(path, std::sync::Arc::new(file));
+            added = true;
+        }
+    }
+    if added {
+        platc::emit::reindex(&mut all, model, &c.files);
+    }
+    all
+}
+
 /// `build --out -`: the YAML files as one stream on standard output, all
 /// or nothing (the stream is composed before the first byte is written).
 fn stream(output: &platc::emit::Output, compiled: &Compiled, started: Instant) -> Result<u8, String> {
@@ -418,6 +538,25 @@ fn stream(output: &platc::emit::Output, compiled: &Compiled, started: Instant) -
              or write a directory with --out DIR"
         )
     })?;
+    // Objects of different environments share names: applied from one
+    // stream, the last would win. One environment per stream.
+    let envs: std::collections::BTreeSet<&str> =
+        output.files.values().filter_map(|f| f.environment.as_deref()).collect();
+    if envs.len() > 1 {
+        let names: Vec<&str> = compiled
+            .model
+            .as_ref()
+            .map(|m| m.workspace.environment_names().collect())
+            .unwrap_or_else(|| envs.iter().copied().collect());
+        let first = names.first().copied().unwrap_or("staging");
+        return Err(format!(
+            "`--out -` would stream the objects of {} environments ({}), whose objects share names and would \
+             overwrite each other when applied\n  hint: choose one with --env ({}), such as `--env {first}`",
+            envs.len(),
+            names.join(", "),
+            names.join(" | ")
+        ));
+    }
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Ok(()) => {}
@@ -436,8 +575,10 @@ fn stream(output: &platc::emit::Output, compiled: &Compiled, started: Instant) -
     Ok(0)
 }
 
-fn check(path: Option<PathBuf>, format: Format) -> Result<u8, String> {
-    let loaded = compile(path, None, &Options::default())?;
+fn check(path: Option<PathBuf>, env: Option<String>, format: Format) -> Result<u8, String> {
+    let options = Options { env, ..Options::default() };
+    let loaded = compile(path, None, &options)?;
+    known_env(&loaded.compiled, options.env.as_deref())?;
     if report(&loaded.compiled, format) {
         return Ok(EXIT_DIAGNOSTICS);
     }

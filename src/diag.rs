@@ -43,11 +43,22 @@ pub struct Diagnostic {
     pub message: String,
     pub labels: Vec<Label>,
     pub help: Option<String>,
+    /// Where the same problem applies (`` `payments` in production ``):
+    /// identical reports from several services or environments become one
+    /// report listing them (see [`sort`]).
+    pub places: Vec<String>,
 }
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { code, severity: Severity::Error, message: message.into(), labels: Vec::new(), help: None }
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            places: Vec::new(),
+        }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
@@ -69,6 +80,13 @@ impl Diagnostic {
 
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Says where the problem applies (a service, an environment), so that
+    /// the same problem in several places is reported once.
+    pub fn at(mut self, place: impl Into<String>) -> Diagnostic {
+        self.places.push(place.into());
         self
     }
 
@@ -107,10 +125,35 @@ impl Diagnostic {
     }
 }
 
-/// Sorts by file path, position, code and message, and drops exact repeats.
+/// Sorts by file path, position, code and message, drops exact repeats, and
+/// merges reports that differ only in where they apply into one that lists
+/// every place (a policy failing in both environments, a template failing
+/// for every service).
 pub fn sort(diags: &mut Vec<Diagnostic>, files: &SourceMap) {
     diags.sort_by(|a, b| key(a, files).cmp(&key(b, files)));
     diags.dedup();
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    // Reports that may merge are adjacent once sorted, but for labels, help
+    // and places, which the key does not order: look back over the reports
+    // with the same key.
+    for d in diags.drain(..) {
+        let same = out
+            .iter_mut()
+            .rev()
+            .take_while(|o| key(o, files) == key(&d, files))
+            .find(|o| o.severity == d.severity && o.labels == d.labels && o.help == d.help && !o.places.is_empty());
+        match same {
+            Some(o) if !d.places.is_empty() => {
+                for p in d.places {
+                    if !o.places.contains(&p) {
+                        o.places.push(p);
+                    }
+                }
+            }
+            _ => out.push(d),
+        }
+    }
+    *diags = out;
 }
 
 fn key<'a>(d: &'a Diagnostic, files: &'a SourceMap) -> (&'a str, u32, u32, &'a str, &'a str) {

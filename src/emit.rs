@@ -252,7 +252,15 @@ pub fn emit(
         })
         .collect();
     let shared = context::Shared::new(model, graph, lib);
-    let plan = Plan { keep_docs: options.keep_docs, model, lib, renderer: &renderer, templates, shared };
+    let plan = Plan {
+        keep_docs: options.keep_docs,
+        env: options.env.as_deref(),
+        model,
+        lib,
+        renderer: &renderer,
+        templates,
+        shared,
+    };
 
     let services: Vec<&Service> = match reuse {
         Some((_, only)) => model.services.iter().filter(|s| only.contains(&s.name)).collect(),
@@ -284,13 +292,22 @@ pub fn emit(
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
-    let index = index(&out, model, files);
-    out.files.insert(INDEX_FILE.to_string(), Arc::new(OutFile::new(index, None, None, "index".into(), None)));
+    reindex(&mut out, model, files);
     Some(out)
+}
+
+/// Writes the build index of `out` again, after files were added to it (a
+/// partial build keeps the files of the previous build outside its scope).
+pub fn reindex(out: &mut Output, model: &Model, files: &SourceMap) {
+    out.files.remove(INDEX_FILE);
+    let index = index(out, model, files);
+    out.files.insert(INDEX_FILE.to_string(), Arc::new(OutFile::new(index, None, None, "index".into(), None)));
 }
 
 struct Plan<'a> {
     keep_docs: bool,
+    /// `Options::env`.
+    env: Option<&'a str>,
     model: &'a Model,
     lib: &'a Library,
     renderer: &'a Renderer,
@@ -394,6 +411,30 @@ impl Plan<'_> {
         }
     }
 
+    /// A service with no `language` whose templates of `target` read the
+    /// language (the CI workflow builds and tests by language): an error
+    /// naming the template, instead of a workflow with empty steps.
+    fn needs_language(&self, s: &Service, target: Target, templates: &[&str]) -> Option<Diagnostic> {
+        if s.instances.iter().all(|i| i.str("language").is_some()) {
+            return None;
+        }
+        let reads =
+            templates.iter().find(|t| self.lib.templates.get(**t).is_some_and(|f| f.text.contains("language.")))?;
+        let shown = self.lib.templates.get(*reads).map_or(*reads, |f| f.shown_as.as_str());
+        let known: Vec<String> = self.lib.languages.keys().map(|l| format!("`{l}`")).collect();
+        Some(
+            Diagnostic::error(
+                "platc::emit::needs_language",
+                format!("`{}` has no `language`, and its {} output needs one", s.name, target.name()),
+            )
+            .label(s.name_span, "no `language` set")
+            .help(format!(
+                "{shown} builds and tests the service by its language; add `language = ...` ({})",
+                crate::diag::one_of(&known)
+            )),
+        )
+    }
+
     fn service(&self, s: &Service, files: &mut BTreeMap<String, Arc<OutFile>>, diags: &mut Vec<Diagnostic>) {
         let base = context::service_base(s, &self.shared);
         let mut contexts = Vec::new();
@@ -401,16 +442,29 @@ impl Plan<'_> {
             let Some(env) = self.model.workspace.environments.iter().find(|e| e.name == inst.env) else {
                 continue;
             };
+            // With `--env`, the other environments render nothing (the last
+            // environment still renders the environment-independent files).
+            let last = s.instances.last().is_some_and(|l| l.env == inst.env);
+            if !last && self.env.is_some_and(|e| e != inst.env) {
+                continue;
+            }
             let ctx = context::instance(&base, s, inst, env, &self.shared);
             contexts.push((inst.env.as_str(), inst.resources.is_empty(), handlebars::Context::from(ctx)));
         }
+        // Render and patch every target in every environment; check the
+        // policies over the generated objects; then write.
+        let mut batches: Vec<(Target, &str, Rendered)> = Vec::new();
         for (target, templates) in &self.templates {
             let (target, prefix) = (*target, format!("{}/", target.name()));
             let envs: Vec<&(&str, bool, handlebars::Context)> = if target.per_environment() {
-                contexts.iter().collect()
+                contexts.iter().filter(|(e, _, _)| self.env.is_none_or(|only| only == *e)).collect()
             } else {
                 contexts.last().into_iter().collect()
             };
+            if let Some(d) = self.needs_language(s, target, templates) {
+                diags.push(d);
+                continue;
+            }
             for (env, no_resources, ctx) in envs {
                 if target == Target::Terraform && *no_resources {
                     continue; // no infrastructure of its own
@@ -429,26 +483,48 @@ impl Plan<'_> {
                         patch::targets_of(target == Target::Terraform, d, &mut all);
                     }
                 }
-                for p in s.patches.iter().filter(|p| p.target.name == target.name()) {
-                    patch::apply(p, &mut all, env, diags);
+                for p in s.patches.iter().filter(|p| p.patch.target.name == target.name()) {
+                    patch::apply(&p.patch, &mut all, &format!("`{}` in {env}", s.name), diags);
                 }
-                for (file, format, docs) in rendered {
-                    let contents = match format.write(&docs, &s.path) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            diags.push(invalid_output(&format!("{prefix}{file}"), self.lib, &s.name, env, &e));
-                            continue;
-                        }
-                    };
-                    let environment = target.per_environment().then(|| env.to_string());
-                    let kind = target.kind(&docs);
-                    let docs = self.keep_docs.then_some(docs);
-                    let out = OutFile::new(contents, Some(s.name.clone()), environment, kind, docs);
-                    files.insert(target.path(&s.name, env, &file), Arc::new(out));
-                }
+                batches.push((target, env, rendered));
             }
         }
-        let unknown: Vec<_> = s.patches.iter().filter(|p| Target::from_name(&p.target.name).is_none()).collect();
+        if self.lib.policies.values().any(|p| !p.selectors.is_empty()) {
+            let mut waived = Vec::new();
+            for inst in s.instances.iter().filter(|i| self.env.is_none_or(|e| e == i.env)) {
+                let mut objects = crate::check::output::Objects::new(s);
+                for (target, env, rendered) in &batches {
+                    if *env == inst.env || !target.per_environment() {
+                        for (_, _, docs) in rendered {
+                            objects.add(target.name(), docs);
+                        }
+                    }
+                }
+                waived.extend(crate::check::output::run(s, inst, self.model, self.lib, &objects, diags));
+            }
+            if self.env.is_none() {
+                crate::check::output::unused_waivers(s, self.lib, &waived, diags);
+            }
+        }
+        for (target, env, rendered) in batches {
+            let prefix = format!("{}/", target.name());
+            for (file, format, docs) in rendered {
+                let contents = match format.write(&docs, &s.path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        diags.push(invalid_output(&format!("{prefix}{file}"), self.lib, &s.name, env, &e));
+                        continue;
+                    }
+                };
+                let environment = target.per_environment().then(|| env.to_string());
+                let kind = target.kind(&docs);
+                let docs = self.keep_docs.then_some(docs);
+                let out = OutFile::new(contents, Some(s.name.clone()), environment, kind, docs);
+                files.insert(target.path(&s.name, env, &file), Arc::new(out));
+            }
+        }
+        let unknown: Vec<_> =
+            s.patches.iter().map(|p| &p.patch).filter(|p| Target::from_name(&p.target.name).is_none()).collect();
         for p in unknown {
             diags.push(Diagnostic::unknown(
                 "platc::patch::unknown_target",
@@ -460,6 +536,10 @@ impl Plan<'_> {
         }
     }
 }
+
+/// The files one target rendered for a service in one environment: name,
+/// format and documents.
+type Rendered = Vec<(String, Format, Vec<Doc>)>;
 
 /// The formats generated files come in, by extension.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -521,40 +601,48 @@ fn template_diag(p: &TemplateProblem, lib: &Library, at: Option<(&str, &str)>) -
         (Some(l), Some(c)) => format!("{shown}:{l}:{c}"),
         _ => shown,
     };
-    let when = at.map(|(s, e)| format!(" while rendering `{s}` ({e})")).unwrap_or_default();
-    Diagnostic::error("platc::emit::template", format!("template {pos} failed{when}: {}", p.message))
-        .help("fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)")
+    let d = Diagnostic::error("platc::emit::template", format!("template {pos} failed: {}", p.message))
+        .help("fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)");
+    match at {
+        Some((s, e)) => d.at(format!("`{s}` in {e}")),
+        None => d,
+    }
 }
 
 fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: &str) -> Diagnostic {
     let shown = lib.templates.get(template).map(|t| t.shown_as.as_str()).unwrap_or(template);
-    Diagnostic::error(
-        "platc::emit::invalid_output",
-        format!("template {shown} produced unreadable output for `{service}` ({env}): {err}"),
-    )
+    Diagnostic::error("platc::emit::invalid_output", format!("template {shown} produced unreadable output: {err}"))
+    .at(format!("`{service}` in {env}"))
     .help("the template's text must parse as its format; insert values with `{{value}}` or `{{json value}}`, which quote them")
 }
 
-/// The build index: every generated file with its service, environment,
-/// kind and content hash, sorted by path.
 /// The build index: every file with its service, environment, kind and
-/// hash, and every escape hatch in effect (the build report of overrides and
-/// waivers, with their reasons and places).
+/// hash, and every escape hatch in effect (the build report of overrides,
+/// waivers and patches, with their reasons, places and the golden path that
+/// took them, if one did).
 fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
     let mut escapes = Vec::new();
     for svc in &model.services {
-        let kinds = svc.overrides.iter().map(|e| ("override", e)).chain(svc.waivers.iter().map(|e| ("waiver", e)));
-        for (kind, e) in kinds {
-            let at = sources.get(e.span.file).map(|f| {
-                let (line, _) = f.line_col(e.span.start as usize);
+        let kinds = svc
+            .overrides
+            .iter()
+            .map(|e| ("override", e.what.clone(), Some(e.reason.clone()), e.span, &e.from))
+            .chain(svc.waivers.iter().map(|e| ("waiver", e.what.clone(), Some(e.reason.clone()), e.span, &e.from)))
+            .chain(
+                svc.patches.iter().map(|p| ("patch", context::patch_what(&p.patch), p.reason(), p.patch.span, &p.from)),
+            );
+        for (kind, what, reason, span, from) in kinds {
+            let at = sources.get(span.file).map(|f| {
+                let (line, _) = f.line_col(span.start as usize);
                 format!("{}:{line}", f.path)
             });
             escapes.push(Doc::Map(vec![
                 ("service".into(), Doc::Str(svc.name.clone())),
                 ("kind".into(), Doc::Str(kind.into())),
-                ("what".into(), Doc::Str(e.what.clone())),
-                ("reason".into(), Doc::Str(e.reason.clone())),
+                ("what".into(), Doc::Str(what)),
+                ("reason".into(), reason.map(Doc::Str).unwrap_or(Doc::Null)),
                 ("at".into(), at.map(Doc::Str).unwrap_or(Doc::Null)),
+                ("golden_path".into(), from.clone().map(Doc::Str).unwrap_or(Doc::Null)),
             ]));
         }
     }

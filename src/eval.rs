@@ -55,6 +55,16 @@ pub struct Scope<'a> {
     pub workspace: &'a Workspace,
     pub environment: &'a Environment,
     pub schema: &'a Record,
+    /// The generated objects, for `generated(...)` (only where they exist:
+    /// when the service is rendered).
+    pub objects: Option<&'a dyn Objects>,
+}
+
+/// The generated objects of a service in one environment.
+pub trait Objects: Sync {
+    /// The values a selector (`kubernetes/*:..hostNetwork`) finds, each with
+    /// the origin of the patch that wrote it, if one did.
+    fn select(&self, selector: &str) -> Result<Vec<(EVal, Option<&Origin>)>, String>;
 }
 
 /// An evaluation error: where, and what went wrong.
@@ -114,6 +124,27 @@ fn eval_hint<'a>(e: &Expr, s: &Scope<'a>, read: &mut Vec<&'a Origin>, hint: Opti
             let l = eval_hint(lhs, s, read, rt)?;
             let r = eval_hint(rhs, s, read, lt)?;
             EVal::Bool(compare(*op, &l, &r, e.span)?)
+        }
+        ExprKind::Call { name, args } if name.name == "generated" => {
+            let Some(objects) = s.objects else {
+                return Err((
+                    e.span,
+                    "`generated(...)` reads the generated objects, which exist only in a build".into(),
+                ));
+            };
+            let mut found = Vec::new();
+            for a in args {
+                let selector = match &a.kind {
+                    ExprKind::Str(lit) => lit.as_plain(),
+                    _ => None,
+                }
+                .ok_or((a.span, "`generated` takes plain strings".to_string()))?;
+                for (v, origin) in objects.select(&selector).map_err(|m| (a.span, m))? {
+                    read.extend(origin);
+                    found.push(v);
+                }
+            }
+            EVal::List(found)
         }
         ExprKind::Call { name, args } => {
             let vals: Vec<EVal> = args.iter().map(|a| eval(a, s, read)).collect::<Result<_, _>>()?;
@@ -287,7 +318,7 @@ fn equal(a: &EVal, b: &EVal) -> bool {
 }
 
 /// The functions a condition may call.
-pub const FUNCTIONS: &[&str] = &["starts_with", "ends_with", "contains", "len"];
+pub const FUNCTIONS: &[&str] = &["starts_with", "ends_with", "contains", "len", "all", "like", "generated"];
 
 fn call(name: &str, args: &[EVal], span: Span) -> Result<EVal, Error> {
     let strs = |args: &[EVal]| match args {
@@ -295,9 +326,21 @@ fn call(name: &str, args: &[EVal], span: Span) -> Result<EVal, Error> {
         [EVal::Null, _] | [_, EVal::Null] => Ok(None),
         _ => Err((span, format!("`{name}` takes two strings"))),
     };
+    // `starts_with`, `ends_with` and `like` of a list: every item.
+    let each = |args: &[EVal], f: &dyn Fn(&str, &str) -> bool| -> Result<bool, Error> {
+        match args {
+            [EVal::List(items), EVal::Str(b)] => Ok(items.iter().all(|i| matches!(i, EVal::Str(a) if f(a, b)))),
+            _ => Ok(strs(args)?.is_some_and(|(a, b)| f(&a, &b))),
+        }
+    };
     Ok(match name {
-        "starts_with" => EVal::Bool(strs(args)?.is_some_and(|(a, b)| a.starts_with(&b))),
-        "ends_with" => EVal::Bool(strs(args)?.is_some_and(|(a, b)| a.ends_with(&b))),
+        "starts_with" => EVal::Bool(each(args, &|a, b| a.starts_with(b))?),
+        "ends_with" => EVal::Bool(each(args, &|a, b| a.ends_with(b))?),
+        "like" => EVal::Bool(each(args, &glob)?),
+        "all" => match args {
+            [EVal::List(items), x] => EVal::Bool(items.iter().all(|i| equal(i, x))),
+            _ => return Err((span, "`all` takes a list and a value".into())),
+        },
         "contains" => match args {
             [EVal::List(items), x] => EVal::Bool(items.iter().any(|i| equal(i, x))),
             _ => EVal::Bool(strs(args)?.is_some_and(|(a, b)| a.contains(&b))),
@@ -312,4 +355,35 @@ fn call(name: &str, args: &[EVal], span: Span) -> Result<EVal, Error> {
             return Err((span, format!("unknown function `{name}`; the functions are {}", FUNCTIONS.join(", "))));
         }
     })
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(text: &str, pattern: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else { return text.is_empty() };
+    let Some(mut rest) = text.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for p in middle {
+        match rest.find(p) {
+            Some(i) => rest = rest.get(i + p.len()..).unwrap_or(""),
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob;
+
+    #[test]
+    fn stars_match_any_run() {
+        assert!(glob("ghcr.io/acme/x:1@sha256:ab", "ghcr.io/acme/*@sha256:*"));
+        assert!(!glob("ghcr.io/acme/x:1", "*@sha256:*"));
+        assert!(glob("abc", "abc"));
+        assert!(!glob("abcd", "abc"));
+        assert!(glob("a", "*a*"));
+        assert!(!glob("ab", "a*ba"));
+    }
 }

@@ -55,6 +55,9 @@ pub struct Explanation {
     pub value: String,
     pub chain: Vec<Link>,
     pub checks: Vec<Check>,
+    /// Every escape hatch the service is under (its own and its golden
+    /// paths'), in words, with its origin and place.
+    pub escapes: Vec<String>,
     /// For generated paths: the file, and what set the value.
     pub generated: Option<Generated>,
 }
@@ -112,8 +115,28 @@ fn attribute(c: &Compiled, s: &Service, inst: &Instance, path: &str) -> Result<E
         value: if hidden { "(a secret in plain text, not shown)".into() } else { merge::display(&node.value) },
         chain,
         checks: checks(c, s, inst, path),
+        escapes: escapes(c, s),
         generated: None,
     })
+}
+
+fn escapes(c: &Compiled, s: &Service) -> Vec<String> {
+    let origin = |from: &Option<String>| match from {
+        Some(g) => format!("golden path `{g}`"),
+        None => "the service".to_string(),
+    };
+    let overrides =
+        s.overrides.iter().map(|o| (format!("override {} because {:?}", o.what, o.reason), &o.from, o.span));
+    let waivers = s.waivers.iter().map(|w| (format!("allow {} because {:?}", w.what, w.reason), &w.from, w.span));
+    let patches = s.patches.iter().map(|p| {
+        let why = p.reason().map(|r| format!(" because {r:?}")).unwrap_or_default();
+        (format!("patch {}{why}", crate::emit::context::patch_what(&p.patch)), &p.from, p.patch.span)
+    });
+    overrides
+        .chain(waivers)
+        .chain(patches)
+        .map(|(what, from, span)| format!("{what} (from {}, {})", origin(from), place(&c.files, span)))
+        .collect()
 }
 
 /// A step sets the path itself, a block containing it, or a value inside it.
@@ -148,7 +171,20 @@ fn checks(c: &Compiled, s: &Service, inst: &Instance, path: &str) -> Vec<Check> 
             continue;
         }
         let waived = s.waivers.iter().find(|w| w.what == p.name.name);
-        let outcome = match check::policy_holds(p, s, inst, model, env, lib) {
+        let mut objects = check::output::Objects::new(s);
+        if let Some(out) = &c.output {
+            for f in out.files.values() {
+                let here = f.environment.as_deref().is_none_or(|e| e == inst.env);
+                let target = f.kind.split('/').next().and_then(crate::Target::from_name);
+                if let (true, Some(target), Some(docs)) =
+                    (f.service.as_deref() == Some(&s.name) && here, target, &f.docs)
+                {
+                    objects.add(target.name(), docs);
+                }
+            }
+        }
+        let objects = (!p.selectors.is_empty()).then_some(&objects as &dyn crate::eval::Objects);
+        let outcome = match check::policy_holds(p, s, inst, model, env, lib, objects) {
             Ok(None) => format!("does not apply in {}", inst.env),
             Ok(Some(true)) => format!("passes in {}", inst.env),
             Ok(Some(false)) => match waived {
@@ -220,6 +256,7 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
     let patched_at = s
         .patches
         .iter()
+        .map(|p| &p.patch)
         .filter(|p| p.target.name == target && (kind.is_empty() || p.kind.name == kind))
         .flat_map(|p| p.sets.iter())
         .find(|a| a.path.display() == path)
@@ -244,6 +281,7 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
         value: shown.clone(),
         chain: Vec::new(),
         checks: Vec::new(),
+        escapes: escapes(c, s),
         generated: Some(Generated { file, value: shown, template, patched_at, sources }),
     })
 }
@@ -336,6 +374,7 @@ fn render_into(e: &Explanation, s: &mut String, indent: &str) {
                 }
             }
         }
+        render_escapes(e, s, indent);
         return;
     }
     let width = e.chain.iter().map(|l| l.layer.chars().count()).max().unwrap_or(0);
@@ -356,6 +395,16 @@ fn render_into(e: &Explanation, s: &mut String, indent: &str) {
         s.push_str(&format!("{indent}  checked by:\n"));
         for c in &e.checks {
             s.push_str(&format!("{indent}    {}: {}   {}\n", c.policy, c.outcome, c.place));
+        }
+    }
+    render_escapes(e, s, indent);
+}
+
+fn render_escapes(e: &Explanation, s: &mut String, indent: &str) {
+    if !e.escapes.is_empty() && indent.is_empty() {
+        s.push_str("  escape hatches in effect:\n");
+        for x in &e.escapes {
+            s.push_str(&format!("    {x}\n"));
         }
     }
 }

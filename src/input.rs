@@ -318,7 +318,7 @@ pub fn service_decls(
         }
         if !any {
             diags.push(
-                Diagnostic::warning("platc::resolve::empty_service_file", format!("`{path}` declares no service"))
+                Diagnostic::error("platc::resolve::empty_service_file", format!("`{path}` declares no service"))
                     .label(Span::new(file, 0, 0), "no `service` block")
                     .help("write `service NAME from web-api { owner = \"team-x\" ... }`"),
             );

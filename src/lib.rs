@@ -26,6 +26,7 @@ pub mod cache;
 pub mod check;
 pub mod diag;
 pub mod diff;
+pub mod edit;
 pub mod emit;
 pub mod eval;
 pub mod explain;
@@ -66,6 +67,11 @@ pub struct Options {
     /// Keep each generated file's parsed documents (for `platc diff` and
     /// `platc explain` of generated paths).
     pub keep_docs: bool,
+    /// Only this environment (`--env`): policies are checked and
+    /// per-environment files generated for it alone; files that do not
+    /// depend on the environment (workflows, dashboards, catalog) are still
+    /// generated. `None`: every environment.
+    pub env: Option<String>,
 }
 
 /// The result of a compilation.
@@ -196,6 +202,15 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     let mut next = cache::Cache::default();
     let input = input::load(sources, &mut files, &mut diags, &mut read, previous_cache, &mut next);
     let library = Library::build(input.stdlib, input.templates, &mut diags);
+    // A platform.plat that does not parse: its errors alone. (Resolving the
+    // services in the built-in workspace instead would only report, in
+    // every service, what the workspace was meant to say.)
+    let workspace_failed = diags
+        .iter()
+        .any(|d| d.is_error() && d.primary().is_some_and(|s| files.path(s.file) == workspace::WORKSPACE_FILE));
+    if workspace_failed && input.workspace.is_none() {
+        return finish(files, diags, None, read, None);
+    }
     let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
         Some(b) => {
             let mut ws = Workspace::from_block(b, input.workspace.is_some(), &mut diags);
@@ -246,7 +261,9 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     } else {
         BTreeMap::new()
     };
-    let checked = check::check(&model, &library, &broken, &reused_checks, &mut diags);
+    let unresolved = declared_in_failed_files(&files, &failed_files, &model);
+    let checked =
+        check::check(&model, &library, &broken, &reused_checks, &unresolved, options.env.as_deref(), &mut diags);
     for (name, ds) in checked {
         diags.extend(ds.iter().cloned());
         next.services.entry(name).or_default().check = ds;
@@ -287,6 +304,30 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
     compiled.cache = Some(next);
     compiled.stats = stats;
     compiled
+}
+
+/// The service names files that failed to parse or resolve appear to
+/// declare (`service NAME`, read from their text) and that did not resolve:
+/// a dependency on one is not reported as unknown, only the file's own error.
+fn declared_in_failed_files(files: &SourceMap, failed: &BTreeSet<span::FileId>, model: &Model) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for id in failed {
+        let Some(f) = files.get(*id) else { continue };
+        if f.path.starts_with("<stdlib>") || f.path == workspace::WORKSPACE_FILE {
+            continue;
+        }
+        let mut words = f.text.split(|c: char| c.is_whitespace() || c == '{');
+        while let Some(w) = words.next() {
+            if w == "service"
+                && let Some(name) = words.by_ref().find(|n| !n.is_empty())
+                && schema::is_dns_label(name)
+                && model.service(name).is_none()
+            {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// What a compilation may take from the previous one.

@@ -48,6 +48,21 @@ pub struct Policy {
     pub message: String,
     pub help: Option<String>,
     pub span: Span,
+    /// The selectors of its `generated("...")` calls: a policy with any is
+    /// checked on the generated objects, after patches (see
+    /// [`check::output`](crate::check::output)).
+    pub selectors: Vec<(String, Span)>,
+}
+
+/// `workload NAME { ATTRIBUTE = "why" ... }`: attributes of the service
+/// schema that a workload does not use. A service of that workload setting
+/// one is an error (a warning with `severity = warning`) that says why.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub name: Ident,
+    /// Attribute, why it does not apply, and where that is said.
+    pub not_for: Vec<(String, String, Span)>,
+    pub severity: Severity,
 }
 
 /// A handlebars template of the library: its display path and text.
@@ -66,6 +81,7 @@ pub struct Library {
     pub policies: BTreeMap<String, Policy>,
     pub languages: BTreeMap<String, Decl>,
     pub schemas: BTreeMap<String, Record>,
+    pub workloads: BTreeMap<String, Workload>,
     /// `workspace default { ... }`: the workspace of a lone service.
     pub default_workspace: Option<ast::Block>,
     /// `templates/<path>` → template, e.g. `kubernetes/deployment.yaml.hbs`.
@@ -74,7 +90,8 @@ pub struct Library {
     pub language_names: BTreeSet<String>,
 }
 
-const KINDS: &[&str] = &["defaults", "template", "tier", "resource_type", "policy", "language", "schema", "workspace"];
+const KINDS: &[&str] =
+    &["defaults", "template", "tier", "resource_type", "policy", "language", "schema", "workload", "workspace"];
 
 impl Library {
     /// Indexes the parsed stdlib files (in path order).
@@ -114,14 +131,41 @@ impl Library {
         lib.check_golden_paths(diags);
         lib.check_resource_types(diags);
         lib.check_policies(diags);
+        lib.check_workloads(diags);
         lib
+    }
+
+    /// A workload declaration names attributes of the service schema.
+    fn check_workloads(&self, diags: &mut Vec<Diagnostic>) {
+        let Some(service) = self.schemas.get("service") else { return };
+        for w in self.workloads.values() {
+            for (attr, _, span) in &w.not_for {
+                if !service.fields.contains_key(attr) {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::library::bad_declaration",
+                            format!(
+                                "workload `{}` names `{attr}`, which the service schema does not have",
+                                w.name.name
+                            ),
+                        )
+                        .label(*span, "not an attribute of a service")
+                        .help(unknown_help(
+                            attr,
+                            "attribute",
+                            service.fields.keys().map(String::as_str),
+                        )),
+                    );
+                }
+            }
+        }
     }
 
     fn declare(&mut self, b: ast::Block, seen: &mut BTreeMap<(String, String), Span>, diags: &mut Vec<Diagnostic>) {
         let kind = b.kind.name.clone();
         let want_labels = match kind.as_str() {
             "defaults" => 0,
-            "template" | "tier" | "resource_type" | "policy" | "language" | "schema" | "workspace" => 1,
+            "template" | "tier" | "resource_type" | "policy" | "language" | "schema" | "workload" | "workspace" => 1,
             _ => {
                 diags.push(
                     Diagnostic::error("platc::library::unknown_declaration", format!("unknown declaration `{kind}`"))
@@ -184,6 +228,10 @@ impl Library {
             "resource_type" => {
                 let rt = resource_type(decl, diags);
                 self.resource_types.insert(name.name.clone(), rt);
+            }
+            "workload" => {
+                let w = workload(decl, diags);
+                self.workloads.insert(name.name.clone(), w);
             }
             _ => self.default_workspace = Some(b),
         }
@@ -396,15 +444,66 @@ fn policy(decl: Decl, diags: &mut Vec<Diagnostic>) -> Option<Policy> {
     let message =
         string_attr(&decl.body, "message", diags).unwrap_or_else(|| format!("policy `{}` failed", decl.name.name));
     let help = string_attr(&decl.body, "help", diags);
-    Some(Policy {
-        name: decl.name.clone(),
-        when: decl.body.get("when").map(|a| a.value.clone()),
-        require,
-        severity,
-        message,
-        help,
-        span: decl.span,
-    })
+    let when = decl.body.get("when").map(|a| a.value.clone());
+    let mut selectors = Vec::new();
+    crate::check::output::selectors_of(&require, &mut selectors);
+    if let Some(w) = &when {
+        crate::check::output::selectors_of(w, &mut selectors);
+    }
+    for (text, span) in &selectors {
+        if let Err(why) = crate::check::output::Selector::parse(text) {
+            diags.push(
+                Diagnostic::error("platc::library::bad_policy", format!("`generated(...)` takes a selector: {why}"))
+                    .label(*span, "not a selector")
+                    .help("write a plain string: `generated(\"kubernetes/*:..securityContext.privileged\")`"),
+            );
+        }
+    }
+    Some(Policy { name: decl.name.clone(), when, require, severity, message, help, span: decl.span, selectors })
+}
+
+fn workload(decl: Decl, diags: &mut Vec<Diagnostic>) -> Workload {
+    let mut not_for = Vec::new();
+    let mut severity = Severity::Error;
+    for item in &decl.body.items {
+        let ast::Item::Attribute(a) = item else {
+            diags.push(
+                Diagnostic::error("platc::library::bad_declaration", "a workload holds `ATTRIBUTE = \"why\"` lines")
+                    .label(item.span(), "not an attribute")
+                    .help("write `expose = \"a worker has no Service: nothing would route to it\"`"),
+            );
+            continue;
+        };
+        let key = a.path.display();
+        if key == "severity" {
+            severity = match a.value.as_symbol().map(|i| i.name.as_str()) {
+                Some("warning") => Severity::Warning,
+                Some("error") => Severity::Error,
+                _ => {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::library::bad_declaration",
+                            "a workload's severity is `error` or `warning`",
+                        )
+                        .label(a.value.span, "unknown severity"),
+                    );
+                    Severity::Error
+                }
+            };
+            continue;
+        }
+        match &a.value.kind {
+            ExprKind::Str(s) if s.as_plain().is_some() => {
+                not_for.push((key, s.as_plain().unwrap_or_default(), a.path.span));
+            }
+            _ => diags.push(
+                Diagnostic::error("platc::library::bad_declaration", format!("`{key}` says why in a plain string"))
+                    .label(a.value.span, "not a plain string")
+                    .help(format!("write `{key} = \"why it does not apply\"`")),
+            ),
+        }
+    }
+    Workload { name: decl.name, not_for, severity }
 }
 
 fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {

@@ -168,6 +168,54 @@ impl Merger {
     }
 }
 
+/// An attribute set twice (`=`) in one block is an error naming both
+/// places: with "last wins", the first would be silently dead. Checks
+/// `body` and every block, map literal and patch inside it. (`+=` may
+/// repeat: each appends.)
+pub fn set_twice(body: &ast::Body, diags: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    let mut first = |path: &ast::Path, diags: &mut Vec<Diagnostic>| {
+        let key = path.display();
+        match seen.get(&key) {
+            Some(prev) => diags.push(
+                Diagnostic::error("platc::merge::set_twice", format!("`{key}` is set twice in this block"))
+                    .label(path.span, "set again here")
+                    .also(*prev, "first set here")
+                    .help("keep one: only the last would count"),
+            ),
+            None => {
+                seen.insert(key, path.span);
+            }
+        }
+    };
+    for item in &body.items {
+        match item {
+            ast::Item::Attribute(a) | ast::Item::Locked(a) => {
+                if a.op == AssignOp::Set {
+                    first(&a.path, diags);
+                }
+                value_set_twice(&a.value, diags);
+            }
+            ast::Item::Override(o) => value_set_twice(&o.value, diags),
+            ast::Item::Patch(p) => {
+                let body =
+                    ast::Body { items: p.sets.iter().cloned().map(ast::Item::Attribute).collect(), span: p.span };
+                set_twice(&body, diags);
+            }
+            ast::Item::Block(b) => set_twice(&b.body, diags),
+            ast::Item::Allow(_) => {}
+        }
+    }
+}
+
+fn value_set_twice(e: &ast::Expr, diags: &mut Vec<Diagnostic>) {
+    match &e.kind {
+        ast::ExprKind::Map(body) | ast::ExprKind::Tagged { body, .. } => set_twice(body, diags),
+        ast::ExprKind::List(items) => items.iter().for_each(|i| value_set_twice(i, diags)),
+        _ => {}
+    }
+}
+
 fn record(trace: &mut Vec<Step>, path: &str, op: AssignOp, node: &Node) {
     match &node.value {
         Value::Map(m) if !m.is_empty() => {

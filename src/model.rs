@@ -30,6 +30,32 @@ pub struct Escape {
     pub what: String,
     pub reason: String,
     pub span: Span,
+    /// The golden path that took it for every service on it, or `None` when
+    /// the service did.
+    pub from: Option<String>,
+}
+
+/// A `patch` of a service, or of a golden path it is on.
+#[derive(Clone, Debug)]
+pub struct ServicePatch {
+    pub patch: ast::Patch,
+    /// The golden path it came from, or `None` when the service wrote it.
+    pub from: Option<String>,
+}
+
+impl ServicePatch {
+    /// The layer it is written in, for messages.
+    pub fn layer(&self) -> crate::value::Layer {
+        match &self.from {
+            Some(g) => crate::value::Layer::GoldenPath(g.clone()),
+            None => crate::value::Layer::Service,
+        }
+    }
+
+    /// The reason given, if any.
+    pub fn reason(&self) -> Option<String> {
+        self.patch.reason.as_ref().and_then(ast::StrLit::as_plain)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -43,7 +69,8 @@ pub struct Service {
     pub golden_paths: Vec<String>,
     pub overrides: Vec<Escape>,
     pub waivers: Vec<Escape>,
-    pub patches: Vec<ast::Patch>,
+    /// The golden paths' patches first, then the service's own.
+    pub patches: Vec<ServicePatch>,
     /// `depends_on` as written (services and resources), with spans.
     pub depends_on: Vec<(String, Span)>,
     pub apis: Vec<Api>,

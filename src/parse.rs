@@ -95,9 +95,16 @@ impl Lower {
                 let mut it = p.into_inner().skip(1);
                 let target = self.ident(it.next()?);
                 let kind = self.ident(it.next()?);
-                let sets =
-                    it.find(|i| i.as_rule() == Rule::patch_body)?.into_inner().map(|a| self.attribute(a)).collect();
-                Item::Patch(Patch { target, kind, sets, span })
+                let mut reason = None;
+                let mut sets = Vec::new();
+                for i in it {
+                    match i.as_rule() {
+                        Rule::string => reason = Some(self.string(i)),
+                        Rule::patch_body => sets = i.into_inner().map(|a| self.attribute(a)).collect(),
+                        _ => {}
+                    }
+                }
+                Item::Patch(Patch { target, kind, reason, sets, span })
             }
             Rule::block => Item::Block(self.block(p)?),
             _ => return None,

@@ -18,7 +18,7 @@ use crate::ast::{self, Block, ExprKind, Item};
 use crate::diag::{Diagnostic, unknown_help};
 use crate::library::{Library, ResourceType};
 use crate::merge::Merger;
-use crate::model::{Api, Escape, Instance, Resource, Service};
+use crate::model::{Api, Escape, Instance, Resource, Service, ServicePatch};
 use crate::schema::is_dns_label;
 use crate::sources::{Sources, Text};
 use crate::span::{FileId, Span};
@@ -98,6 +98,7 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
     }
 
     let parts = Parts::read(&b.body, cx, diags);
+    crate::merge::set_twice(&b.body, diags);
 
     // The tier is the last one set below the environment blocks.
     let tier = std::iter::once(lib.defaults.as_ref().map(|d| &d.body))
@@ -117,8 +118,23 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
     if let Some(d) = &lib.defaults {
         base.apply_body(&d.body, &Layer::Defaults, diags);
     }
+    // A golden path's escape hatches apply to every service on it: its
+    // overrides right after its own values (a service still needs its own
+    // `override` to change them again), its waivers and patches before the
+    // service's own.
+    let mut overrides = Vec::new();
+    let mut waivers = Vec::new();
+    let mut patches = Vec::new();
     for gp in &chain {
         base.apply_body(&gp.body, &Layer::GoldenPath(gp.name.name.clone()), diags);
+        let from = Some(gp.name.name.clone());
+        let own = Parts::escapes(&gp.body, cx, diags);
+        for (o, reason) in &own.overrides {
+            base.apply_override(o, reason, diags);
+            overrides.push(Escape { what: o.path.display(), reason: reason.clone(), span: o.span, from: from.clone() });
+        }
+        waivers.extend(own.waivers.into_iter().map(|w| Escape { from: from.clone(), ..w }));
+        patches.extend(own.patches.into_iter().map(|p| ServicePatch { from: from.clone(), ..p }));
     }
     if let Some(t) = tier.as_ref().and_then(|t| lib.tiers.get(t)) {
         base.apply_body(&t.body, &Layer::Tier(t.name.name.clone()), diags);
@@ -133,6 +149,13 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         if let Some(eb) = env_block {
             let layer = Layer::Environment(env.name.clone());
             m.apply_body(&eb.body, &layer, diags);
+            if let Some(a) = eb.body.get("tier") {
+                diags.push(
+                    Diagnostic::error("platc::resolve::misplaced", "`tier` is the same in every environment")
+                        .label(a.path.span, "set in an environment block")
+                        .help("the tier decides the SLOs, alerts and PodDisruptionBudget of the service as a whole: move `tier` to the service body"),
+                );
+            }
             if let Some(a) = eb.body.get("depends_on") {
                 diags.push(
                     Diagnostic::error("platc::resolve::misplaced", "`depends_on` is the same in every environment")
@@ -152,6 +175,7 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         let mut instance = Instance { env: env.name.clone(), values: m.tree, resources, trace: m.trace };
         let scope = Scope { service: &name.name, service_span: name.span, workspace: cx.workspace, environment: env };
         interpolate::finalize(&mut instance, &scope, diags);
+        fill_max(&mut instance, diags);
         instances.push(instance);
     }
 
@@ -162,13 +186,17 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         file: decl.file,
         path: decl.path.clone(),
         golden_paths: chain.iter().map(|d| d.name.name.clone()).collect(),
-        overrides: parts
-            .overrides
-            .iter()
-            .map(|(o, r)| Escape { what: o.path.display(), reason: r.clone(), span: o.span })
+        overrides: overrides
+            .into_iter()
+            .chain(parts.overrides.iter().map(|(o, r)| Escape {
+                what: o.path.display(),
+                reason: r.clone(),
+                span: o.span,
+                from: None,
+            }))
             .collect(),
-        waivers: parts.waivers,
-        patches: parts.patches,
+        waivers: waivers.into_iter().chain(parts.waivers).collect(),
+        patches: patches.into_iter().chain(parts.patches).collect(),
         depends_on,
         apis,
         instances: instances.into(),
@@ -183,7 +211,7 @@ struct Parts<'a> {
     environments: BTreeMap<String, &'a Block>,
     overrides: Vec<(&'a ast::Override, String)>,
     waivers: Vec<Escape>,
-    patches: Vec<ast::Patch>,
+    patches: Vec<ServicePatch>,
 }
 
 impl<'a> Parts<'a> {
@@ -255,30 +283,54 @@ impl<'a> Parts<'a> {
                         .label(a.span, "`locked` in a service")
                         .help("remove `locked`; a service sets its values plainly"),
                 ),
-                Item::Override(o) => match o.reason.as_plain().filter(|r| !r.trim().is_empty()) {
-                    Some(reason) => p.overrides.push((o, reason)),
-                    None => diags.push(empty_reason(o.reason.span)),
-                },
-                Item::Allow(a) => match a.reason.as_plain().filter(|r| !r.trim().is_empty()) {
-                    Some(reason) => {
-                        if !cx.library.policies.contains_key(&a.policy.name) {
-                            diags.push(Diagnostic::unknown(
-                                "platc::resolve::unknown_policy",
-                                "policy",
-                                &a.policy.name,
-                                a.policy.span,
-                                cx.library.policies.keys().map(String::as_str),
-                            ));
-                        }
-                        p.waivers.push(Escape { what: a.policy.name.clone(), reason, span: a.span });
-                    }
-                    None => diags.push(empty_reason(a.reason.span)),
-                },
-                Item::Patch(pa) => p.patches.push(pa.clone()),
+                Item::Override(_) | Item::Allow(_) | Item::Patch(_) => p.escape(item, cx, diags),
                 Item::Attribute(_) => {}
             }
         }
         p
+    }
+
+    /// The escape hatches of a golden path's body.
+    fn escapes(body: &'a ast::Body, cx: &'a Context, diags: &mut Vec<Diagnostic>) -> Parts<'a> {
+        let mut p = Parts::default();
+        for item in &body.items {
+            p.escape(item, cx, diags);
+        }
+        p
+    }
+
+    /// Reads an `override`, `allow` or `patch` (anything else is left alone).
+    fn escape(&mut self, item: &'a Item, cx: &'a Context, diags: &mut Vec<Diagnostic>) {
+        match item {
+            Item::Override(o) => match o.reason.as_plain().filter(|r| !r.trim().is_empty()) {
+                Some(reason) => self.overrides.push((o, reason)),
+                None => diags.push(empty_reason(o.reason.span)),
+            },
+            Item::Allow(a) => match a.reason.as_plain().filter(|r| !r.trim().is_empty()) {
+                Some(reason) => {
+                    if !cx.library.policies.contains_key(&a.policy.name) {
+                        diags.push(Diagnostic::unknown(
+                            "platc::resolve::unknown_policy",
+                            "policy",
+                            &a.policy.name,
+                            a.policy.span,
+                            cx.library.policies.keys().map(String::as_str),
+                        ));
+                    }
+                    self.waivers.push(Escape { what: a.policy.name.clone(), reason, span: a.span, from: None });
+                }
+                None => diags.push(empty_reason(a.reason.span)),
+            },
+            Item::Patch(pa) => {
+                if let Some(r) = &pa.reason
+                    && r.as_plain().is_none_or(|r| r.trim().is_empty())
+                {
+                    diags.push(empty_reason(r.span));
+                }
+                self.patches.push(ServicePatch { patch: pa.clone(), from: None });
+            }
+            _ => {}
+        }
     }
 
     /// The `resource` blocks of an environment block, by name.
@@ -330,6 +382,69 @@ impl<'a> Parts<'a> {
             }
         }
         out
+    }
+}
+
+/// `max(512Mi, memory)`: the largest of quantities and attributes of the
+/// service, once its values are final. The standard library states its
+/// limits this way (`limits { memory = max(512Mi, memory) }`): a limit the
+/// service does not set follows its request.
+fn fill_max(instance: &mut Instance, diags: &mut Vec<Diagnostic>) {
+    fn has_max(v: &Value) -> bool {
+        match v {
+            Value::Call(name, _) => name == "max",
+            Value::Map(m) => m.values().any(|n| has_max(&n.value)),
+            _ => false,
+        }
+    }
+    if !instance.values.values().any(|n| has_max(&n.value)) {
+        return;
+    }
+    let snapshot = instance.values.clone();
+    for node in instance.values.values_mut() {
+        fill_max_node(node, &snapshot, diags);
+    }
+}
+
+fn fill_max_node(node: &mut value::Node, snapshot: &value::Map, diags: &mut Vec<Diagnostic>) {
+    match &mut node.value {
+        Value::Map(m) => m.values_mut().for_each(|n| fill_max_node(n, snapshot, diags)),
+        Value::Call(name, args) if name == "max" => {
+            let mut best: Option<(f64, Value)> = None;
+            for arg in args.iter() {
+                let v = match &arg.value {
+                    Value::Ref(path) => {
+                        let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+                        match crate::merge::get(snapshot, &keys).map(|n| &n.value) {
+                            Some(v @ (Value::Quantity { .. } | Value::Number(..))) => v.clone(),
+                            _ => continue, // unset (or not a size): the other arguments decide
+                        }
+                    }
+                    v @ (Value::Quantity { .. } | Value::Number(..)) => v.clone(),
+                    other => {
+                        diags.push(
+                            Diagnostic::error(
+                                "platc::resolve::bad_call",
+                                format!("`max` takes quantities and attribute names; found {}", other.describe()),
+                            )
+                            .label(arg.origin.span, "not a quantity")
+                            .help("write `max(512Mi, memory)`"),
+                        );
+                        continue;
+                    }
+                };
+                let n = match &v {
+                    Value::Quantity { value, unit, .. } => crate::eval::normalize(*value, unit, None),
+                    Value::Number(n, _) => *n,
+                    _ => continue,
+                };
+                if best.as_ref().is_none_or(|(b, _)| n > *b) {
+                    best = Some((n, v));
+                }
+            }
+            node.value = best.map(|(_, v)| v).unwrap_or(Value::Null);
+        }
+        _ => {}
     }
 }
 

@@ -22,6 +22,8 @@ pub enum Type {
     Port,
     Cpu,
     Memory,
+    /// A five-field cron expression or a macro (`@daily`).
+    Cron,
     Duration,
     Percent,
     /// A DNS label.
@@ -94,6 +96,7 @@ impl Type {
             Type::Port => "a port number (1-65535)".into(),
             Type::Cpu => "a CPU quantity such as `500m` or `2`".into(),
             Type::Memory => "a memory quantity such as `512Mi` or `2Gi`".into(),
+            Type::Cron => "a cron schedule such as \"*/15 * * * *\" or \"@daily\"".into(),
             Type::Duration => "a duration such as `30s`, `5m` or `300ms`".into(),
             Type::Percent => "a percentage such as `70%`".into(),
             Type::Name => "a name of lowercase letters, digits and `-` (a DNS label)".into(),
@@ -167,6 +170,7 @@ fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
                 "port" => Type::Port,
                 "cpu" => Type::Cpu,
                 "memory" => Type::Memory,
+                "cron" => Type::Cron,
                 "duration" => Type::Duration,
                 "percent" => Type::Percent,
                 "name" => Type::Name,
@@ -342,11 +346,37 @@ fn check_at(node: &Node, ty: &Type, at: &Where, names: &Names, diags: &mut Vec<D
             _ => bad(diags, None),
         },
         Type::Memory => match v {
-            Value::Number(n, _) if *n > 0.0 && n.fract() == 0.0 => {}
+            Value::Number(n, text) => diags.push(
+                Diagnostic::error(
+                    "platc::check::missing_unit",
+                    format!("`{path} = {text}` has no unit: a size needs one"),
+                )
+                .label(span, format!("{text} bytes? {text} mebibytes?"))
+                .help(format!(
+                    "write the unit: `{path} = {}Mi` (Ki, Mi, Gi, Ti; or K, M, G, T for powers of 1000)",
+                    if *n > 0.0 { text.as_str() } else { "512" }
+                )),
+            ),
             Value::Quantity { unit, value, .. }
                 if ["Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"].contains(&unit.as_str()) && *value > 0.0 => {}
             Value::Quantity { unit, .. } if unit == "m" || unit == "mi" || unit == "gi" => {
                 bad(diags, Some(format!("`{unit}` is not a memory unit; use Mi or Gi")))
+            }
+            _ => bad(diags, None),
+        },
+        Type::Cron => match v {
+            Value::Str(s) => {
+                if let Err(why) = cron(s) {
+                    diags.push(
+                        Diagnostic::error("platc::check::bad_schedule", format!("`{s}` is not a cron schedule: {why}"))
+                            .label(span, why)
+                            .help(
+                                "write five fields, `minute hour day-of-month month day-of-week`, such as \
+                                 `\"30 3 * * *\"` (03:30 every day) or `\"*/15 * * * *\"`, or a macro: \
+                                 @hourly, @daily, @weekly, @monthly, @yearly",
+                            ),
+                    );
+                }
             }
             _ => bad(diags, None),
         },
@@ -557,6 +587,7 @@ fn example(ty: &Type, name: &str) -> String {
         Type::Port => "8080".into(),
         Type::Cpu => "500m".into(),
         Type::Memory => "512Mi".into(),
+        Type::Cron => "\"*/15 * * * *\"".into(),
         Type::Duration => "30s".into(),
         Type::Percent => "70%".into(),
         Type::Name => "\"checkout\"".into(),
@@ -572,6 +603,77 @@ fn example(ty: &Type, name: &str) -> String {
         _ => return format!("`{name}` takes {}", ty.describe()),
     };
     format!("write it as `{name} = {v}`")
+}
+
+/// The macros a Kubernetes CronJob schedule may be.
+pub const CRON_MACROS: &[&str] = &["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+
+/// Checks a cron schedule as a Kubernetes CronJob reads it: five fields
+/// (minute, hour, day of month, month, day of week), each `*`, a number, a
+/// range `a-b` or a list of those, with an optional `/step`; months and
+/// days of the week also by name (`jan`, `mon`); or one of the macros.
+/// `Err` says what is wrong, in a few words.
+pub fn cron(s: &str) -> Result<(), String> {
+    let s = s.trim();
+    if s.starts_with('@') {
+        return if CRON_MACROS.contains(&s) {
+            Ok(())
+        } else {
+            Err(format!("`{s}` is not a macro (the macros are {})", CRON_MACROS.join(", ")))
+        };
+    }
+    const FIELDS: [(&str, u32, u32, &[&str]); 5] = [
+        ("minute", 0, 59, &[]),
+        ("hour", 0, 23, &[]),
+        ("day of month", 1, 31, &[]),
+        ("month", 1, 12, &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]),
+        ("day of week", 0, 7, &["sun", "mon", "tue", "wed", "thu", "fri", "sat"]),
+    ];
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    match fields.len() {
+        5 => {}
+        6 => return Err("six fields: Kubernetes schedules have no seconds field".into()),
+        n => return Err(format!("{n} fields where five are needed")),
+    }
+    for (text, (name, lo, hi, names)) in fields.iter().zip(FIELDS) {
+        let value = |t: &str| -> Result<u32, String> {
+            let first = if name == "month" { 1 } else { 0 };
+            if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(t)) {
+                return Ok(i as u32 + first);
+            }
+            match t.parse::<u32>() {
+                Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+                Ok(v) => Err(format!("{name} {v} is outside {lo}-{hi}")),
+                Err(_) => Err(format!("`{t}` is not a {name}")),
+            }
+        };
+        for item in text.split(',') {
+            let (range, step) = match item.split_once('/') {
+                Some((r, st)) => (r, Some(st)),
+                None => (item, None),
+            };
+            if let Some(st) = step
+                && !st.parse::<u32>().is_ok_and(|n| n >= 1 && n <= hi.max(1))
+            {
+                return Err(format!("`/{st}` is not a step of the {name}"));
+            }
+            if range == "*" || (range == "?" && (name == "day of month" || name == "day of week")) {
+                continue;
+            }
+            match range.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (value(a)?, value(b)?);
+                    if a > b {
+                        return Err(format!("{name} range `{range}` runs backwards"));
+                    }
+                }
+                None => {
+                    value(range)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A Kubernetes DNS label: lowercase alphanumerics and `-`, 1-63 characters,
@@ -618,5 +720,30 @@ mod tests {
         assert!(!is_dns_label(&"a".repeat(64)));
         assert!(is_tag("c++"));
         assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
+    }
+
+    #[test]
+    fn cron_schedules_are_five_fields_or_a_macro() {
+        for ok in [
+            "*/15 * * * *",
+            "0 3 * * *",
+            "30 2 1-15/2 jan-jun mon,fri",
+            "0 0 * * 7",
+            "@daily",
+            "@hourly",
+            "5 4 ? * SUN",
+        ] {
+            assert_eq!(cron(ok), Ok(()), "{ok}");
+        }
+        assert!(cron("every day at 3").unwrap_err().contains("4 fields"));
+        assert!(cron("0 0 3 * * *").unwrap_err().contains("six fields"));
+        assert!(cron("60 * * * *").unwrap_err().contains("minute 60 is outside 0-59"));
+        assert!(cron("0 24 * * *").unwrap_err().contains("hour"));
+        assert!(cron("0 0 0 * *").unwrap_err().contains("day of month 0"));
+        assert!(cron("0 0 * * * ").is_ok());
+        assert!(cron("*/0 * * * *").is_err());
+        assert!(cron("5-1 * * * *").unwrap_err().contains("backwards"));
+        assert!(cron("@reboot").is_err());
+        assert!(cron("0 0 * foo *").is_err());
     }
 }

@@ -34,7 +34,7 @@ pub fn scan(model: &Model, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
             walk(s, &format!("api `{}` ", a.name), &a.values, &mut found);
         }
         for p in &s.patches {
-            for set in &p.sets {
+            for set in &p.patch.sets {
                 patch_value(s, &set.path.display(), &set.value, &mut found);
             }
         }

@@ -59,6 +59,7 @@ const ATTRIBUTES: &[&str] = &[
     "secret_delivery",
     "tls_issuer",
     "repository_root",
+    "platc_image",
     "environment",
 ];
 
@@ -157,7 +158,11 @@ impl Workspace {
                 if let Some(s) = string(diags)
                     && !crate::schema::is_dns_subdomain(&s)
                 {
-                    let what = if key == "secret_store" { "an External Secrets ClusterSecretStore" } else { "a cert-manager ClusterIssuer" };
+                    let what = if key == "secret_store" {
+                        "an External Secrets ClusterSecretStore"
+                    } else {
+                        "a cert-manager ClusterIssuer"
+                    };
                     diags.push(
                         Diagnostic::error("platc::workspace::bad_value", format!("`{key}` names {what}"))
                             .label(a.value.span, "not a Kubernetes object name")
@@ -180,6 +185,22 @@ impl Workspace {
                     return;
                 }
                 self.repo_up = (up.len(), a.value.span);
+            }
+            "platc_image" => {
+                if let Some(s) = string(diags)
+                    && !s.split_once("@sha256:").is_some_and(|(repo, hex)| {
+                        !repo.is_empty()
+                            && !repo.contains(char::is_whitespace)
+                            && hex.len() == 64
+                            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+                    })
+                {
+                    diags.push(
+                        Diagnostic::error("platc::workspace::bad_value", "`platc_image` is an image pinned by digest")
+                            .label(a.value.span, "not `repository@sha256:...`")
+                            .help("write the image of platc that CI runs to pin releases, such as `platc_image = \"ghcr.io/acme/platc:0.4.0@sha256:...\"`"),
+                    );
+                }
             }
             "secret_delivery" => {
                 let word = match &a.value.kind {

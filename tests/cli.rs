@@ -144,6 +144,48 @@ fn files_no_longer_produced_are_removed_and_others_kept() {
 }
 
 #[test]
+fn a_partial_build_touches_only_its_own_files() {
+    let dir = scratch("monorepo", "partial");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    // Workflows are written where GitHub reads them: the repository root
+    // (the workspace's directory here).
+    let workflow = dir.join(".github/workflows/orders-ci.yml");
+    assert!(!dir.join("gen/.github").exists(), "no workflow is left in gen/");
+    let staging = dir.join("gen/orders/kubernetes/staging/deployment.yaml");
+    let production = dir.join("gen/orders/kubernetes/production/deployment.yaml");
+    assert!(workflow.is_file() && staging.is_file() && production.is_file());
+    // Only kubernetes: the workflows (and every other target) stay, and stay listed.
+    let o = platc(&["build", "--target", "kubernetes"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains(" 0 removed"), "{}", stderr(&o));
+    assert!(workflow.is_file(), "another target's file is kept");
+    let index = fs::read_to_string(dir.join("gen/platc-index.json")).unwrap();
+    assert!(index.contains(".github/workflows/orders-ci.yml"), "and still listed");
+    // Only staging: production's files stay as they are.
+    fs::write(
+        dir.join("services/orders/service.plat"),
+        fs::read_to_string(dir.join("services/orders/service.plat")).unwrap().replace("cpu", "# cpu"),
+    )
+    .unwrap();
+    let before = fs::read(&production).unwrap();
+    let o = platc(&["build", "--env", "staging"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(fs::read(&production).unwrap(), before, "the other environment's file is untouched");
+    assert!(stderr(&o).contains(" 0 removed"), "{}", stderr(&o));
+    // A full build afterwards owns everything again.
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // --env on check and diff, and an unknown one.
+    assert_eq!(platc(&["check", "--env", "staging"], &dir).status.code(), Some(0));
+    let o = platc(&["check", "--frozen", "--env", "staging"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = platc(&["check", "--env", "qa"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no environment `qa`"), "{}", stderr(&o));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn never_overwrites_a_file_it_did_not_write() {
     let dir = scratch("lone-service", "clobber");
     fs::create_dir_all(dir.join("gen/hello")).unwrap();
@@ -155,6 +197,10 @@ fn never_overwrites_a_file_it_did_not_write() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
 #[test]
 fn check_reports_in_every_message_format() {
     let case = common::examples().join("errors/check--unknown_symbol");
@@ -162,24 +208,102 @@ fn check_reports_in_every_message_format() {
     assert_eq!(human.status.code(), Some(1));
     assert!(stderr(&human).contains("platc::check::unknown_symbol"));
     assert!(stderr(&human).contains("did you mean `gold`?"));
+    assert!(stdout(&human).is_empty(), "human reports go to standard error");
 
+    // The machine formats go to standard output, and nothing else does.
     let short = platc(&["check", "--message-format", "short", case.to_str().unwrap()], Path::new("."));
     assert_eq!(
-        stderr(&short).trim(),
+        stdout(&short).trim(),
         "service.plat:7:10: error[platc::check::unknown_symbol]: unknown tier `glod`; expected bronze, gold or silver (help: did you mean `gold`?)"
     );
+    assert!(stderr(&short).is_empty(), "{}", stderr(&short));
 
     let json = platc(&["check", "--message-format", "json", case.to_str().unwrap()], Path::new("."));
-    let v: serde_json::Value = serde_json::from_str(stderr(&json).trim()).unwrap();
+    assert!(stderr(&json).is_empty(), "{}", stderr(&json));
+    let v: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
     assert_eq!(v["code"], "platc::check::unknown_symbol");
     assert_eq!((v["line"].as_u64(), v["column"].as_u64()), (Some(7), Some(10)));
+    assert_eq!((v["end_line"].as_u64(), v["end_column"].as_u64()), (Some(7), Some(14)));
 
     let gh = platc(&["check", "--message-format", "github", case.to_str().unwrap()], Path::new("."));
+    assert!(stderr(&gh).is_empty(), "{}", stderr(&gh));
     assert!(
-        stderr(&gh).starts_with("::error file=service.plat,line=7,col=10,title=platc%3A%3Acheck%3A%3Aunknown_symbol::"),
+        stdout(&gh).starts_with(
+            "::error file=service.plat,line=7,col=10,endLine=7,endColumn=14,title=platc%3A%3Acheck%3A%3Aunknown_symbol::"
+        ),
         "{}",
-        stderr(&gh)
+        stdout(&gh)
     );
+}
+
+/// Checks one GitHub annotation line against the workflow-command syntax:
+/// `::error file=F,line=L,col=C,endLine=L,endColumn=C,title=T::message`.
+fn github_annotation(line: &str) -> Result<(), String> {
+    let rest =
+        line.strip_prefix("::error ").or_else(|| line.strip_prefix("::warning ")).ok_or("not ::error or ::warning")?;
+    let (props, message) = rest.split_once("::").ok_or("no `::` before the message")?;
+    if message.is_empty() || message.contains('\n') || message.contains('\r') {
+        return Err("an empty or multi-line message".into());
+    }
+    let keys: Vec<&str> = props.split(',').map(|p| p.split_once('=').map_or("", |(k, _)| k)).collect();
+    let want: &[&str] =
+        if keys.len() == 1 { &["title"] } else { &["file", "line", "col", "endLine", "endColumn", "title"] };
+    if keys != want {
+        return Err(format!("properties {keys:?}, expected {want:?}"));
+    }
+    for p in props.split(',') {
+        let (k, v) = p.split_once('=').ok_or("a property without `=`")?;
+        if ["line", "col", "endLine", "endColumn"].contains(&k) && v.parse::<u32>().map_or(true, |n| n == 0) {
+            return Err(format!("`{k}` is not a positive number"));
+        }
+        if v.contains([':', ',', '\n']) {
+            return Err(format!("`{k}` is not escaped"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn machine_formats_are_json_lines_and_annotations_on_stdout() {
+    // Several reports, with labels in several files.
+    for case in
+        ["errors/graph--cycle", "errors/policy--violation", "errors/check--unknown_dependency", "errors/emit--template"]
+    {
+        let dir = common::examples().join(case);
+        let json = platc(&["check", "--message-format", "json", dir.to_str().unwrap()], Path::new("."));
+        assert_eq!(json.status.code(), Some(1));
+        assert!(stderr(&json).is_empty(), "{case}: {}", stderr(&json));
+        let out = stdout(&json);
+        assert!(out.ends_with('\n'));
+        for line in out.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{case}: `{line}`: {e}"));
+            assert!(v["code"].as_str().unwrap().starts_with("platc::"), "{line}");
+            assert!(v["message"].is_string() && v["labels"].is_array() && v["places"].is_array(), "{line}");
+            for l in v["labels"].as_array().unwrap() {
+                assert!(l["file"].is_string() && l["end_line"].as_u64() >= l["line"].as_u64(), "{line}");
+            }
+        }
+        let gh = platc(&["check", "--message-format", "github", dir.to_str().unwrap()], Path::new("."));
+        assert!(stderr(&gh).is_empty(), "{case}: {}", stderr(&gh));
+        for line in stdout(&gh).lines() {
+            github_annotation(line).unwrap_or_else(|e| panic!("{case}: `{line}`: {e}"));
+        }
+    }
+    // A cycle across three files is one report with a label in each.
+    let dir = common::examples().join("errors/graph--cycle");
+    let json = platc(&["check", "--message-format", "json", dir.to_str().unwrap()], Path::new("."));
+    let cycle: serde_json::Value = serde_json::from_str(stdout(&json).lines().next().unwrap()).unwrap();
+    let files: std::collections::BTreeSet<&str> =
+        cycle["labels"].as_array().unwrap().iter().map(|l| l["file"].as_str().unwrap()).collect();
+    assert_eq!(files.len(), 3, "{cycle}");
+
+    // A build's summary stays on standard error.
+    let dir = scratch("lone-service", "machine-build");
+    let built = platc(&["build", "--message-format", "json"], &dir);
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    assert!(stdout(&built).is_empty(), "{}", stdout(&built));
+    assert!(stderr(&built).contains("built "), "{}", stderr(&built));
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -205,9 +329,28 @@ fn check_frozen_names_each_drifted_file_and_the_fix() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("gen/orders/catalog-info.yaml differs"), "{err}");
+    // What differs: a diff from the file on disk to what platc generates.
+    assert!(err.contains("-edited") && err.contains("+kind: Component"), "{err}");
     assert!(err.contains("gen/users/catalog-info.yaml is missing"), "{err}");
-    assert!(err.contains("gen/stray.yaml is not generated"), "{err}");
-    assert!(err.contains("run `platc build"), "{err}");
+    // A file platc did not write: `platc build` never removes it, so say so.
+    assert!(err.contains("gen/stray.yaml was not written by platc"), "{err}");
+    assert!(err.contains("leaves it: delete it") && err.contains("+x: 1"), "{err}");
+    assert!(err.contains("run `platc build") && err.contains("1 file platc did not write"), "{err}");
+    // Following the advice makes it pass.
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    fs::remove_file(dir.join("gen/stray.yaml")).unwrap();
+    let o = platc(&["check", "--frozen"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A file platc wrote and no longer generates: `platc build` removes it.
+    fs::remove_dir_all(dir.join("services/reports")).unwrap();
+    let o = platc(&["check", "--frozen", "--message-format", "json"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        lines.iter().any(|v| v["message"].as_str().unwrap().contains("is not generated any more")
+            && v["help"].as_str().unwrap().contains("removes it")),
+        "{lines:#?}"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -309,6 +452,11 @@ fn diff_reports_the_effect_of_a_change() {
     let json = platc(&["diff", "--format", "json"], &dir);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["files"][0]["path"], "orders/kubernetes/production/horizontalpodautoscaler.yaml");
+    // --env: the change is in production; staging shows none.
+    let o = platc(&["diff", "--env", "staging"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = platc(&["diff", "--env", "production"], &dir);
+    assert_eq!(o.status.code(), Some(1));
     let o = platc(&["diff", "--base", "no-such-rev"], &dir);
     assert_eq!(o.status.code(), Some(2));
     fs::remove_dir_all(&dir).unwrap();
@@ -499,13 +647,23 @@ fn fmt_formats_in_place_and_check_lists_what_it_would_change() {
 #[test]
 fn out_dash_streams_yaml_files_and_refuses_the_rest() {
     let ws = scratch("monorepo", "stream");
+    // Two environments' objects share names: one stream holds one of them.
     let o = platc(&["build", ".", "--out", "-", "--target", "kubernetes"], &ws);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("--env staging"), "{}", stderr(&o));
+    let o = platc(&["build", ".", "--out", "-", "--target", "kubernetes", "--env", "production"], &ws);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
-    let sources = text.lines().filter(|l| l.starts_with("# Source: ")).count();
-    assert!(sources > 0 && text.starts_with("---\n# Source: "), "{text}");
+    let sources: Vec<&str> = text.lines().filter(|l| l.starts_with("# Source: ")).collect();
+    assert!(!sources.is_empty() && text.starts_with("---\n# Source: "), "{text}");
+    assert!(sources.iter().all(|s| s.contains("/kubernetes/production/")), "{sources:?}");
     assert!(text.contains("kind: Deployment"));
     assert!(!text.contains("platc-index.json"));
+    // An environment the workspace does not have: a usage error.
+    let o = platc(&["build", ".", "--out", "-", "--target", "kubernetes", "--env", "prod"], &ws);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no environment `prod`") && stderr(&o).contains("`production`"), "{}", stderr(&o));
     // Terraform is HCL: no stream, nothing on stdout, exit 2 with a hint.
     let o = platc(&["build", ".", "--out", "-"], &ws);
     assert_eq!(o.status.code(), Some(2));
@@ -616,7 +774,8 @@ fn redteam_01_control_characters_in_paths_are_refused_and_escaped() {
     for fmt in ["human", "short", "json", "github"] {
         let o = platc(&["build", "--message-format", fmt], &dir);
         assert_eq!(o.status.code(), Some(1), "{fmt}: {}", stderr(&o));
-        let err = stderr(&o);
+        // Machine formats are on stdout, the human one on stderr: both read.
+        let err = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
         assert!(err.contains("platc::workspace::bad_path") || err.contains("bad_path"), "{fmt}: {err}");
         assert!(no_raw(&err, evil) && !err.contains("\n---\n{apiVersion"), "{fmt} printed the raw name:\n{err}");
         let escaped = if fmt == "json" { "x\\\\n---\\\\n{apiVersion" } else { "x\\n---\\n{apiVersion" };
@@ -642,9 +801,10 @@ fn redteam_03_frozen_escapes_file_names_in_every_format() {
     assert!(out.contains("x\\n%3A%3Astop-commands%3A%3Apwn\\ny") || out.contains("%0A"), "{out}");
     for fmt in ["human", "short"] {
         let o = platc(&["check", "--frozen", "--message-format", fmt], &dir);
-        let err = stderr(&o);
+        let err = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
         assert!(!err.lines().any(|l| l.starts_with("::stop-commands")), "{fmt}: {err}");
-        assert!(err.contains("x\\n::stop-commands::pwn\\ny is not generated"), "{fmt}: {err}");
+        assert!(err.contains("x\\n::stop-commands::pwn\\ny"), "{fmt}: {err}");
+        assert!(err.contains("was not written by platc"), "{fmt}: {err}");
     }
     fs::remove_dir_all(&dir).unwrap();
 }

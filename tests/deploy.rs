@@ -70,7 +70,7 @@ fn substitute(text: &str, inputs: &BTreeMap<String, String>) -> String {
 /// workflow calls it; returns the recorded calls.
 fn replay(root: &Path, service: &str, env: &str) -> Vec<String> {
     let workflows = root.join("gen/.github/workflows");
-    let ci = yaml(&workflows.join(format!("{service}-ci.yml")));
+    let ci = yaml(&workflows.join(format!("{service}-deploy.yml")));
     let job = &ci["jobs"][format!("deploy-{env}").as_str()];
     assert_eq!(job["uses"].as_str(), Some("./.github/workflows/platc-deploy.yml"));
     let inputs: BTreeMap<String, String> = job["with"]
@@ -151,7 +151,10 @@ fn deploy_applies_namespace_first_then_the_whole_service_as_a_pruned_applyset() 
         rest.iter().any(|c| c.contains("wait --for=condition=Ready externalsecrets.external-secrets.io --all")),
         "{rest:#?}"
     );
-    assert_eq!(rest.last().copied(), Some("kubectl --namespace payments rollout status deployment/payments --timeout=10m"));
+    assert_eq!(
+        rest.last().copied(),
+        Some("kubectl --namespace payments rollout status deployment/payments --timeout=10m")
+    );
     // Images are verified before anything is applied.
     let first_cosign = calls.iter().position(|c| c.starts_with("cosign verify")).expect("cosign verifies");
     let first_apply = calls.iter().position(|c| c.contains("kubectl apply")).unwrap();

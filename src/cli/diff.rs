@@ -15,9 +15,16 @@ use platc::{Compiled, Options};
 
 use super::{DiffFormat, EXIT_DIAGNOSTICS, EXIT_USAGE, compile, print_diagnostics};
 
-pub fn run(path: Option<PathBuf>, base: &str, how: DiffFormat, format: Format) -> Result<u8, String> {
-    let options = Options { keep_docs: true, ..Options::default() };
+pub fn run(
+    path: Option<PathBuf>,
+    base: &str,
+    how: DiffFormat,
+    env: Option<String>,
+    format: Format,
+) -> Result<u8, String> {
+    let options = Options { keep_docs: true, env, ..Options::default() };
     let head = compile(path, None, &options)?;
+    super::known_env(&head.compiled, options.env.as_deref())?;
     if head.compiled.output.is_none() {
         print_diagnostics(&head.compiled.diagnostics, &head.compiled.files, format, "nothing to compare");
         return Ok(EXIT_USAGE);

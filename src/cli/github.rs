@@ -61,7 +61,11 @@ pub fn split(output: &Output) -> (Output, BTreeMap<String, Arc<OutFile>>) {
 /// Checks that the workflows can be written: the directory is a real one
 /// (no link on the way), and no file platc did not write (per `previous`,
 /// the previous build's index) would be overwritten. Nothing is written.
-pub fn check(dir: &Path, workflows: &BTreeMap<String, Arc<OutFile>>, previous: &BTreeSet<String>) -> Result<(), String> {
+pub fn check(
+    dir: &Path,
+    workflows: &BTreeMap<String, Arc<OutFile>>,
+    previous: &BTreeSet<String>,
+) -> Result<(), String> {
     for d in [dir.parent(), Some(dir)].into_iter().flatten() {
         if fs::symlink_metadata(d).is_ok_and(|m| !m.is_dir()) {
             return Err(format!(
@@ -76,13 +80,14 @@ pub fn check(dir: &Path, workflows: &BTreeMap<String, Arc<OutFile>>, previous: &
             Ok(m) if !m.is_file() => {
                 return Err(format!("refusing to overwrite `{}`: it is not a regular file", target.display()));
             }
-            Ok(_) if !previous.contains(&format!("{PREFIX}{name}")) => {
-                if super::write::read_regular(&target).is_some_and(|b| b != file.contents.as_bytes()) {
-                    return Err(format!(
-                        "refusing to overwrite `{}`: platc did not generate it (it is not in the build index)\n  help: rename your workflow, or move it away and let platc write this one",
-                        target.display()
-                    ));
-                }
+            Ok(_)
+                if !previous.contains(&format!("{PREFIX}{name}"))
+                    && super::write::read_regular(&target).is_some_and(|b| b != file.contents.as_bytes()) =>
+            {
+                return Err(format!(
+                    "refusing to overwrite `{}`: platc did not generate it (it is not in the build index)\n  help: rename your workflow, or move it away and let platc write this one",
+                    target.display()
+                ));
             }
             _ => {}
         }

@@ -43,7 +43,7 @@ fn fingerprint(sources: &Sources, options: &Options, extra: &[String]) -> Option
     let mut h = Sha256::new();
     let exe = std::env::current_exe().ok().and_then(|e| fs::metadata(e).ok())?;
     h.update(format!("{} {} {}.{:09}\n", env!("CARGO_PKG_VERSION"), exe.len(), exe.mtime(), exe.mtime_nsec()));
-    h.update(format!("{:?}\n", options.targets));
+    h.update(format!("{:?} {:?}\n", options.targets, options.env));
     let mut text = |path: &str, t: &Text| {
         h.update(path.as_bytes());
         match t {

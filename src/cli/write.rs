@@ -71,6 +71,20 @@ pub fn previous(out: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The previous build's index: each path it lists, with its environment.
+pub fn previous_entries(out: &Path) -> std::collections::BTreeMap<String, Option<String>> {
+    let Some(bytes) = read_regular(&out.join(INDEX_FILE)) else { return Default::default() };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Default::default() };
+    let files = json.get("files").and_then(|f| f.as_array()).cloned().unwrap_or_default();
+    files
+        .iter()
+        .filter_map(|f| {
+            let path = f.get("path")?.as_str()?.to_string();
+            Some((path, f.get("environment").and_then(|e| e.as_str()).map(str::to_string)))
+        })
+        .collect()
+}
+
 /// A regular file's bytes; `None` for anything else (a FIFO is never
 /// opened: reading one would wait forever).
 pub fn read_regular(path: &Path) -> Option<Vec<u8>> {

@@ -34,6 +34,29 @@ pub fn render(d: &Diagnostic, files: &SourceMap, format: Format, color: bool) ->
     }
 }
 
+/// The places a report applies to, in words (`` `a` in staging, `b` in
+/// production ``), at most a dozen then a count.
+fn places(d: &Diagnostic) -> Option<String> {
+    if d.places.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = d.places.iter().take(12).map(String::as_str).collect();
+    let more = d.places.len().saturating_sub(shown.len());
+    let mut text = shown.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    Some(text)
+}
+
+/// The message with the places it applies to, on one line.
+fn one_line_message(d: &Diagnostic) -> String {
+    match places(d) {
+        Some(p) => format!("{} (applies to {p})", d.message),
+        None => d.message.clone(),
+    }
+}
+
 /// Where a diagnostic points: path, 1-based line and column.
 fn location(d: &Diagnostic, files: &SourceMap) -> Option<(String, usize, usize)> {
     let span = d.primary()?;
@@ -47,7 +70,7 @@ fn short(d: &Diagnostic, files: &SourceMap) -> String {
         Some((path, line, col)) => format!("{path}:{line}:{col}: "),
         None => String::new(),
     };
-    out.push_str(&format!("{}[{}]: {}", d.severity.as_str(), d.code, d.message));
+    out.push_str(&format!("{}[{}]: {}", d.severity.as_str(), d.code, one_line_message(d)));
     if let Some(help) = &d.help {
         out.push_str(&format!(" (help: {help})"));
     }
@@ -57,19 +80,45 @@ fn short(d: &Diagnostic, files: &SourceMap) -> String {
     out
 }
 
+/// A span as positions: path, 1-based start line and column, end line and
+/// column (the column after the last character).
+fn positions(span: crate::span::Span, files: &SourceMap) -> Option<(String, usize, usize, usize, usize)> {
+    let file = files.get(span.file)?;
+    let (line, col) = file.line_col(span.start as usize);
+    let (end_line, end_col) = file.line_col(span.end as usize);
+    Some((file.path.clone(), line, col, end_line, end_col))
+}
+
 fn json(d: &Diagnostic, files: &SourceMap) -> String {
-    let (file, line, column) = match location(d, files) {
-        Some((f, l, c)) => (Some(f), Some(l), Some(c)),
-        None => (None, None, None),
-    };
+    let at = d.primary().and_then(|s| positions(s, files));
+    let labels: Vec<serde_json::Value> = d
+        .labels
+        .iter()
+        .filter_map(|l| {
+            let (file, line, column, end_line, end_column) = positions(l.span, files)?;
+            Some(serde_json::json!({
+                "file": file,
+                "line": line,
+                "column": column,
+                "end_line": end_line,
+                "end_column": end_column,
+                "message": l.message,
+                "primary": l.primary,
+            }))
+        })
+        .collect();
     let value = serde_json::json!({
         "code": d.code,
         "severity": d.severity.as_str(),
         "message": d.message,
-        "file": file,
-        "line": line,
-        "column": column,
+        "file": at.as_ref().map(|a| &a.0),
+        "line": at.as_ref().map(|a| a.1),
+        "column": at.as_ref().map(|a| a.2),
+        "end_line": at.as_ref().map(|a| a.3),
+        "end_column": at.as_ref().map(|a| a.4),
         "help": d.help,
+        "places": d.places,
+        "labels": labels,
     });
     format!("{value}\n")
 }
@@ -80,13 +129,15 @@ fn github(d: &Diagnostic, files: &SourceMap) -> String {
         Severity::Warning => "warning",
     };
     let mut props = Vec::new();
-    if let Some((path, line, col)) = location(d, files) {
+    if let Some((path, line, col, end_line, end_col)) = d.primary().and_then(|s| positions(s, files)) {
         props.push(format!("file={}", gh_property(&path)));
         props.push(format!("line={line}"));
         props.push(format!("col={col}"));
+        props.push(format!("endLine={end_line}"));
+        props.push(format!("endColumn={end_col}"));
     }
     props.push(format!("title={}", gh_property(d.code)));
-    let mut message = d.message.clone();
+    let mut message = one_line_message(d);
     if let Some(help) = &d.help {
         message.push('\n');
         message.push_str(help);
@@ -111,7 +162,7 @@ const MAX_DRAWN_LINE: usize = 2_000;
 
 fn human(d: &Diagnostic, files: &SourceMap, color: bool) -> String {
     if d.labels.iter().any(|l| line_len(files, l.span) > MAX_DRAWN_LINE) {
-        let mut out = format!("{}\n\n  × {}\n", d.code, d.message);
+        let mut out = format!("{}\n\n  × {}\n", d.code, one_line_message(d));
         if let Some((path, line, col)) = location(d, files) {
             out.push_str(&format!("  at {path}:{line}:{col} (the line is too long to show)\n"));
         }
@@ -129,6 +180,26 @@ fn human(d: &Diagnostic, files: &SourceMap, color: bool) -> String {
     }
     if !out.ends_with('\n') {
         out.push('\n');
+    }
+    // Labels in other files are more snippets of the same report (before
+    // its help), not reports of their own.
+    let mut snippets = String::new();
+    for part in &report.related {
+        let mut text = String::new();
+        if handler.render_report(&mut text, part).is_err() {
+            continue;
+        }
+        if let Some(start) = text.find("╭─[") {
+            let line_start = text.get(..start).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+            snippets.push_str(text.get(line_start..).unwrap_or_default().trim_end());
+            snippets.push('\n');
+        }
+    }
+    if !snippets.is_empty() {
+        match out.find("\n  help: ") {
+            Some(i) => out.insert_str(i + 1, &snippets),
+            None => out.push_str(&snippets),
+        }
     }
     out
 }
@@ -153,8 +224,9 @@ fn line_len(files: &SourceMap, span: crate::span::Span) -> usize {
 }
 
 /// A [`Diagnostic`] seen through miette: labels in the primary file belong to
-/// the report itself; labels in other files become related reports, one per
-/// file, so that a cycle across three services shows all three places.
+/// the report itself; labels in other files are rendered as more snippets of
+/// the same report (`related`, one per file, drawn by [`human`]), so that a
+/// cycle across three services shows all three places in one report.
 struct Report<'a> {
     diag: &'a Diagnostic,
     message: String,
@@ -167,7 +239,11 @@ struct Report<'a> {
 impl<'a> Report<'a> {
     fn new(diag: &'a Diagnostic, files: &SourceMap) -> Report<'a> {
         let primary_file = diag.primary().map(|s| s.file);
-        let mut report = Report::part(diag, diag.message.clone(), diag.help.as_deref(), primary_file, files);
+        let message = match places(diag) {
+            Some(p) => format!("{}\napplies to {p}", diag.message),
+            None => diag.message.clone(),
+        };
+        let mut report = Report::part(diag, message, diag.help.as_deref(), primary_file, files);
         let mut others: Vec<FileId> =
             diag.labels.iter().map(|l| l.span.file).filter(|f| Some(*f) != primary_file).collect();
         others.sort_by(|a, b| files.path(*a).cmp(files.path(*b)));
@@ -240,13 +316,6 @@ impl miette::Diagnostic for Report<'_> {
             }
         })))
     }
-
-    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
-        if self.related.is_empty() {
-            return None;
-        }
-        Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
-    }
 }
 
 #[cfg(test)]
@@ -277,7 +346,7 @@ mod tests {
         let (d, files) = sample();
         assert_eq!(
             render(&d, &files, Format::Github, false),
-            "::error file=services/a/service.plat,line=2,col=10,title=platc%3A%3Acheck%3A%3Aunknown_symbol::unknown tier `glod`%0Adid you mean `gold`?\n"
+            "::error file=services/a/service.plat,line=2,col=10,endLine=2,endColumn=14,title=platc%3A%3Acheck%3A%3Aunknown_symbol::unknown tier `glod`%0Adid you mean `gold`?\n"
         );
     }
 
@@ -303,5 +372,34 @@ mod tests {
         assert_eq!(v["line"], 2);
         assert_eq!(v["column"], 10);
         assert_eq!(v["help"], "did you mean `gold`?");
+        assert_eq!(v["end_line"], 2);
+        assert_eq!(v["end_column"], 14);
+        assert_eq!(v["labels"][0]["message"], "not a tier");
+        assert_eq!(v["labels"][0]["primary"], true);
+    }
+
+    #[test]
+    fn labels_in_other_files_are_snippets_of_one_report() {
+        let (d, mut files) = sample();
+        let g = files.add("stdlib/tiers.plat".into(), Arc::from("tier gold {}\n"));
+        let d = d.also(Span::new(g, 5, 9), "declared here");
+        let text = render(&d, &files, Format::Human, false);
+        assert_eq!(text.matches("platc::check::unknown_symbol").count(), 1, "{text}");
+        assert!(!text.contains("Error:") && !text.contains("see also"), "{text}");
+        assert!(text.contains("declared here"), "{text}");
+        // The help comes last, after every snippet.
+        assert!(text.find("declared here") < text.find("help:"), "{text}");
+    }
+
+    #[test]
+    fn one_problem_in_several_places_is_one_report_listing_them() {
+        let (d, files) = sample();
+        let mut all = vec![d.clone().at("`a` in staging"), d.clone().at("`a` in production"), d.at("`a` in staging")];
+        crate::diag::sort(&mut all, &files);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].places, ["`a` in staging", "`a` in production"]);
+        assert!(
+            render(&all[0], &files, Format::Short, false).contains("(applies to `a` in staging, `a` in production)")
+        );
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Templates read it as `service.*`, `workspace.*`, `environment.*`,
 //! `labels`, `image`, `config`, `secrets`, `network`, `resources`, `apis`,
-//! `dependencies`, `overrides`, `waivers`, `language`, `source`,
+//! `dependencies`, `overrides`, `waivers`, `patches`, `language`, `source`,
 //! `source_dir`, `environments` and `slo`. `docs/templates.md` lists every
 //! field; keep it in step with this file.
 //!
@@ -147,13 +147,34 @@ pub fn service_base(service: &Service, shared: &Shared) -> JMap<String, Json> {
     );
     ctx.insert(
         "overrides".into(),
-        service.overrides.iter().map(|o| json!({ "path": o.what, "reason": o.reason })).collect(),
+        service
+            .overrides
+            .iter()
+            .map(|o| json!({ "path": o.what, "reason": o.reason, "golden_path": o.from }))
+            .collect(),
     );
     ctx.insert(
         "waivers".into(),
-        service.waivers.iter().map(|w| json!({ "policy": w.what, "reason": w.reason })).collect(),
+        service
+            .waivers
+            .iter()
+            .map(|w| json!({ "policy": w.what, "reason": w.reason, "golden_path": w.from }))
+            .collect(),
+    );
+    ctx.insert(
+        "patches".into(),
+        service
+            .patches
+            .iter()
+            .map(|p| {
+                let reason = p.reason().unwrap_or_else(|| "no reason given".into());
+                json!({ "what": patch_what(&p.patch), "reason": reason, "golden_path": p.from })
+            })
+            .collect(),
     );
     ctx.insert("golden_paths".into(), service.golden_paths.iter().cloned().collect());
+    // The outermost golden path, or null for a service with no `from`.
+    ctx.insert("golden_path".into(), service.golden_paths.first().cloned().map_or(Json::Null, Json::String));
     ctx.insert(
         "apis".into(),
         service
@@ -195,6 +216,12 @@ fn fill_unset(obj: &mut JMap<String, Json>, rec: &Record) {
             _ => {}
         }
     }
+}
+
+/// What a patch writes, in words: `kubernetes Deployment: spec.a, spec.b`.
+pub fn patch_what(p: &crate::ast::Patch) -> String {
+    let paths: Vec<String> = p.sets.iter().map(|a| a.path.display()).collect();
+    format!("{} {}: {}", p.target.name, p.kind.name, paths.join(", "))
 }
 
 /// The full context of one service in one environment.

@@ -365,11 +365,11 @@ resource:
 
 resource "aws_s3_bucket" "main" {
   bucket = "orders-artifacts"
-  tags   = {
+  tags = {
     service     = "orders"
     "team/name" = "x"
   }
-  kms    = aws_kms_key.main.arn
+  kms = aws_kms_key.main.arn
 
   rule {
     apply {

@@ -14,8 +14,8 @@ use super::doc::Doc;
 
 /// Applies one patch to the objects of its target; `docs` are all objects
 /// the target generated for one service in one environment, with their kinds
-/// (see [`targets_of`]).
-pub fn apply(patch: &Patch, docs: &mut [(String, &mut Doc)], env: &str, diags: &mut Vec<Diagnostic>) {
+/// (see [`targets_of`]); `at` names them in diagnostics (`` `api` in staging ``).
+pub fn apply(patch: &Patch, docs: &mut [(String, &mut Doc)], at: &str, diags: &mut Vec<Diagnostic>) {
     let mut matched = false;
     for (kind, doc) in docs.iter_mut() {
         if kind != &patch.kind.name {
@@ -23,8 +23,8 @@ pub fn apply(patch: &Patch, docs: &mut [(String, &mut Doc)], env: &str, diags: &
         }
         matched = true;
         for set in &patch.sets {
-            if let Err(d) = apply_set(set, doc, env) {
-                diags.push(d);
+            if let Err(d) = apply_set(set, doc) {
+                diags.push(d.at(at));
             }
         }
     }
@@ -35,15 +35,16 @@ pub fn apply(patch: &Patch, docs: &mut [(String, &mut Doc)], env: &str, diags: &
         diags.push(
             Diagnostic::error(
                 "platc::patch::no_match",
-                format!("no `{}` is generated for {} in {env}", patch.kind.name, patch.target.name),
+                format!("no `{}` is generated for {}", patch.kind.name, patch.target.name),
             )
+            .at(at)
             .label(patch.kind.span, "matches nothing")
             .help(crate::diag::unknown_help(&patch.kind.name, "kind", kinds.iter().copied())),
         );
     }
 }
 
-fn apply_set(set: &Attribute, doc: &mut Doc, env: &str) -> Result<(), Diagnostic> {
+fn apply_set(set: &Attribute, doc: &mut Doc) -> Result<(), Diagnostic> {
     let mut conv = Vec::new();
     let node = from_expr(&set.value, &Layer::Service, &mut conv);
     if let Some(d) = conv.into_iter().next() {
@@ -63,24 +64,24 @@ fn apply_set(set: &Attribute, doc: &mut Doc, env: &str) -> Result<(), Diagnostic
         return Ok(());
     };
     for seg in parents {
-        cur = step(cur, seg, env)?;
+        cur = step(cur, seg)?;
     }
     match last {
         Segment::Key(k, _) => {
             if !matches!(cur, Doc::Map(_)) {
-                return Err(not_a(seg_span(last), "a map", k, env));
+                return Err(not_a(seg_span(last), "a map", k));
             }
             match (set.op, cur.get_mut(k)) {
                 (AssignOp::Append, Some(Doc::List(items))) => match value {
                     Doc::List(more) => items.extend(more),
                     other => items.push(other),
                 },
-                (AssignOp::Append, Some(_)) => return Err(not_a(seg_span(last), "a list", k, env)),
+                (AssignOp::Append, Some(_)) => return Err(not_a(seg_span(last), "a list", k)),
                 _ => cur.set(k, value),
             }
         }
         seg => {
-            let slot = step(cur, seg, env)?;
+            let slot = step(cur, seg)?;
             *slot = value;
         }
     }
@@ -91,39 +92,33 @@ fn seg_span(s: &Segment) -> crate::span::Span {
     s.span()
 }
 
-fn not_a(span: crate::span::Span, what: &str, key: &str, env: &str) -> Diagnostic {
-    Diagnostic::error("platc::patch::no_match", format!("`{key}` is not {what} in the generated object ({env})"))
+fn not_a(span: crate::span::Span, what: &str, key: &str) -> Diagnostic {
+    Diagnostic::error("platc::patch::no_match", format!("`{key}` is not {what} in the generated object"))
         .label(span, "cannot step here")
         .help("check the path against the generated file (`platc build`, then read it)")
 }
 
-fn step<'a>(cur: &'a mut Doc, seg: &Segment, env: &str) -> Result<&'a mut Doc, Diagnostic> {
+fn step<'a>(cur: &'a mut Doc, seg: &Segment) -> Result<&'a mut Doc, Diagnostic> {
     match seg {
         Segment::Key(k, span) => match cur {
             Doc::Map(m) => {
                 if !m.iter().any(|(key, _)| key == k) {
                     m.push((k.clone(), Doc::Map(Vec::new())));
                 }
-                Ok(m.iter_mut()
-                    .find(|(key, _)| key == k)
-                    .map(|(_, v)| v)
-                    .ok_or_else(|| not_a(*span, "a map", k, env))?)
+                Ok(m.iter_mut().find(|(key, _)| key == k).map(|(_, v)| v).ok_or_else(|| not_a(*span, "a map", k))?)
             }
-            _ => Err(not_a(*span, "a map", k, env)),
+            _ => Err(not_a(*span, "a map", k)),
         },
         Segment::Index(i, span) => match cur {
             Doc::List(items) => {
                 let len = items.len();
                 items.get_mut(*i).ok_or_else(|| {
-                    Diagnostic::error(
-                        "platc::patch::no_match",
-                        format!("index {i} is past the end of a list of {len} ({env})"),
-                    )
-                    .label(*span, "no such item")
-                    .help("count from 0, or select by key: `[name=app]`")
+                    Diagnostic::error("platc::patch::no_match", format!("index {i} is past the end of a list of {len}"))
+                        .label(*span, "no such item")
+                        .help("count from 0, or select by key: `[name=app]`")
                 })
             }
-            _ => Err(not_a(*span, "a list", &format!("[{i}]"), env)),
+            _ => Err(not_a(*span, "a list", &format!("[{i}]"))),
         },
         Segment::Select { key, value, span } => match cur {
             Doc::List(items) => {
@@ -132,12 +127,12 @@ fn step<'a>(cur: &'a mut Doc, seg: &Segment, env: &str) -> Result<&'a mut Doc, D
                     .iter_mut()
                     .find(|d| d.get(key).and_then(scalar_text).as_deref() == Some(value.as_str()))
                     .ok_or_else(|| {
-                        Diagnostic::error("platc::patch::no_match", format!("no item has `{key}` = `{value}` ({env})"))
+                        Diagnostic::error("platc::patch::no_match", format!("no item has `{key}` = `{value}`"))
                             .label(*span, "matches no item")
                             .help(crate::diag::unknown_help(value, "item", found.iter().map(String::as_str)))
                     })
             }
-            _ => Err(not_a(*span, "a list", &format!("[{key}={value}]"), env)),
+            _ => Err(not_a(*span, "a list", &format!("[{key}={value}]"))),
         },
     }
 }

@@ -102,6 +102,11 @@ impl Source<'_> {
                 let items: Vec<P<'_>> = body.clone().into_inner().collect();
                 Ok(format!("{header} {}", self.inline_body(&items)?))
             }
+            (Rule::patch, [kw, target, kind, because, reason, lb, body, _]) => {
+                let header = self.words(&[kw, target, kind, because, reason], lb)?;
+                let items: Vec<P<'_>> = body.clone().into_inner().collect();
+                Ok(format!("{header} {}", self.inline_body(&items)?))
+            }
             (Rule::block, _) => {
                 let (header, _, body, _) = self.block_parts(&kids)?;
                 let items: Vec<P<'_>> = body.into_inner().collect();

@@ -214,6 +214,11 @@ impl Printer<'_, '_> {
                 let items: Vec<P<'_>> = body.clone().into_inner().collect();
                 self.braced(lb, &items, rb, Sep::Keep { class: BRACE, col: self.src.column(start(lb)), canon: 1 }, true)
             }
+            (Rule::patch, [kw, target, kind, because, reason, lb, body, rb]) => {
+                self.put(&self.src.words(&[kw, target, kind, because, reason], lb)?)?;
+                let items: Vec<P<'_>> = body.clone().into_inner().collect();
+                self.braced(lb, &items, rb, Sep::Keep { class: BRACE, col: self.src.column(start(lb)), canon: 1 }, true)
+            }
             (Rule::block, _) => {
                 let (header, lb, body, rb) = self.src.block_parts(&kids)?;
                 self.put(&header)?;

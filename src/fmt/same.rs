@@ -23,7 +23,14 @@ fn item(a: &Item, b: &Item) -> bool {
         }
         (Item::Allow(x), Item::Allow(y)) => ident(&x.policy, &y.policy) && string(&x.reason, &y.reason),
         (Item::Patch(x), Item::Patch(y)) => {
-            ident(&x.target, &y.target) && ident(&x.kind, &y.kind) && all(&x.sets, &y.sets, attribute)
+            ident(&x.target, &y.target)
+                && ident(&x.kind, &y.kind)
+                && match (&x.reason, &y.reason) {
+                    (Some(a), Some(b)) => string(a, b),
+                    (None, None) => true,
+                    _ => false,
+                }
+                && all(&x.sets, &y.sets, attribute)
         }
         (Item::Block(x), Item::Block(y)) => {
             ident(&x.kind, &y.kind)

@@ -456,6 +456,7 @@ fn the_whole_syntax() {
 override security.run_as_non_root=false because "vendor image"
 allow   min-replicas-staging   because "smoke"
 patch kubernetes Deployment { spec.template.spec.containers[name=app].image = "x" }
+patch kubernetes  Deployment   because "ssd only" {spec.x = 1}
 patch kubernetes Service {
 metadata.labels."app.kubernetes.io/name" = "y"
 spec.ports[0].port = 80
@@ -474,6 +475,7 @@ require = not not a and b not
   override security.run_as_non_root = false because "vendor image"
   allow min-replicas-staging because "smoke"
   patch kubernetes Deployment { spec.template.spec.containers[name=app].image = "x" }
+  patch kubernetes Deployment because "ssd only" { spec.x = 1 }
   patch kubernetes Service {
     metadata.labels."app.kubernetes.io/name" = "y"
     spec.ports[0].port                       = 80

@@ -48,6 +48,11 @@ fn blocks_labels_from_and_keywords() {
     assert_eq!(kinds, ["attr", "locked", "override", "allow", "patch", "block"]);
     let Item::Patch(p) = &b.body.items[4] else { panic!() };
     assert_eq!(p.sets[0].path.display(), "spec.template.spec.containers[name=app].image");
+    assert!(p.reason.is_none());
+    let f = ok("patch kubernetes Deployment because \"ssd\" { spec.x = 1 }");
+    let Item::Patch(p) = &f.body.items[0] else { panic!() };
+    assert_eq!(p.reason.as_ref().and_then(|r| r.as_plain()).as_deref(), Some("ssd"));
+    assert_eq!(p.sets.len(), 1);
 }
 
 #[test]

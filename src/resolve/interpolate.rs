@@ -51,8 +51,32 @@ fn fill_node(path: &str, node: &mut Node, snapshot: &Map, scope: &Scope, diags: 
                 Ok(s) => s,
                 Err((span, message, help)) => {
                     let span = if span == Span::default() { node.origin.span } else { span };
+                    // A workspace value the platform's default needs and the
+                    // workspace does not set: one cause, in platform.plat, for
+                    // every service (one report listing them).
+                    let missing = parts.iter().find_map(|p| match p {
+                        StrPart::Interp(path, _) => match path.as_slice() {
+                            [root, key] if root == "workspace" && scope.workspace.get(key).is_none() => Some(key),
+                            _ => None,
+                        },
+                        StrPart::Lit(_) => None,
+                    });
                     let mut d = Diagnostic::error("platc::resolve::bad_interpolation", message);
-                    if matches!(node.origin.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_)) {
+                    let written =
+                        matches!(node.origin.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_));
+                    if let (false, Some(key), true) = (written, missing, scope.workspace.declared) {
+                        d = Diagnostic::error(
+                            "platc::resolve::bad_interpolation",
+                            format!(
+                                "the workspace has no `{key}`, which the {}'s `{path}` needs",
+                                node.origin.layer.describe()
+                            ),
+                        )
+                        .label(scope.workspace.span, format!("no `{key}` here"))
+                        .also(span, format!("`{path}` needs `${{workspace.{key}}}`"))
+                        .help(format!("set `{key} = ...` in the workspace block, or `{path}` in every service"))
+                        .at(format!("`{}`", scope.service));
+                    } else if written {
                         d = d.label(span, "cannot be filled in").help(help);
                     } else {
                         // A default of the platform that this service cannot fill in:
