@@ -27,6 +27,7 @@ pub mod check;
 pub mod diag;
 pub mod diff;
 pub mod emit;
+pub mod escape;
 pub mod eval;
 pub mod explain;
 pub mod fmt;
