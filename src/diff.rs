@@ -2,10 +2,14 @@
 //! head, compiled with `keep_docs`) → per-file changes with a readable
 //! summary ("spec.replicas: 5 → 6", "spec.egress + ledger",
 //! "aws_db_instance.main: instance_class db.t4g.small → db.m6g.large") and a
-//! unified diff. Pure: the CLI reads the git revision.
+//! unified diff; and the reports of them ([`text`], [`markdown`], [`json`]),
+//! where every name, path and value from the workspace is printed through
+//! [`crate::escape`] for the place it lands. Pure: the CLI reads the git
+//! revision.
 
 use crate::emit::doc::Doc;
 use crate::emit::{OutFile, Output};
+use crate::escape;
 
 /// How a file changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +64,7 @@ pub fn diff(base: &Output, head: &Output) -> Vec<FileChange> {
         let unified = similar::TextDiff::from_lines(old, new)
             .unified_diff()
             .context_radius(3)
-            .header(&format!("a/{path}"), &format!("b/{path}"))
+            .header(&quoted(&format!("a/{path}")), &quoted(&format!("b/{path}")))
             .to_string();
         out.push(FileChange {
             path: path.clone(),
@@ -73,6 +77,15 @@ pub fn diff(base: &Output, head: &Output) -> Vec<FileChange> {
         });
     }
     out
+}
+
+/// A path for a unified diff header, quoted as git quotes it when it holds
+/// a character that would break the line or its reading (`"a/x\ny"`).
+fn quoted(path: &str) -> String {
+    if !path.contains(|c| escape::hidden(c) || c == '"' || c == '\\') {
+        return path.to_string();
+    }
+    format!("\"{}\"", escape::line(&path.replace('\\', "\\\\").replace('"', "\\\"")))
 }
 
 fn summarize(a: Option<&OutFile>, b: Option<&OutFile>, change: Change) -> Vec<String> {
@@ -240,6 +253,113 @@ fn label(d: &Doc) -> String {
 fn short(d: &Doc) -> String {
     let s = d.text();
     if s.chars().count() > 80 { format!("{}…", s.chars().take(77).collect::<String>()) } else { s }
+}
+
+// ---- Reports ------------------------------------------------------------------
+
+/// `orders / production`, `orders` or `workspace` (unescaped).
+fn heading(c: &FileChange) -> String {
+    match (&c.service, &c.environment) {
+        (Some(s), Some(e)) => format!("{s} / {e}"),
+        (Some(s), None) => s.clone(),
+        _ => "workspace".into(),
+    }
+}
+
+fn grouped(changes: &[FileChange]) -> Vec<(String, Vec<&FileChange>)> {
+    let mut groups: Vec<(String, Vec<&FileChange>)> = Vec::new();
+    for c in changes {
+        let h = heading(c);
+        match groups.iter_mut().find(|(g, _)| *g == h) {
+            Some((_, v)) => v.push(c),
+            None => groups.push((h, vec![c])),
+        }
+    }
+    groups
+}
+
+/// A change's readable lines (unescaped).
+fn lines_of(c: &FileChange) -> Vec<String> {
+    match c.change {
+        Change::Modified if !c.summary.is_empty() => c.summary.clone(),
+        Change::Modified => vec![format!("{} changed", c.path)],
+        _ => vec![format!("{} {}", c.path, c.change.as_str())],
+    }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+/// For a terminal: a line per group, an indented line per change, then the
+/// unified diff. Names and values are printed through [`escape::line`] (a
+/// line break or an escape sequence in a value is shown, not obeyed), the
+/// diff through [`escape::lines`].
+pub fn text(changes: &[FileChange], base: &str) -> String {
+    let base = escape::line(base);
+    if changes.is_empty() {
+        return format!("no change to the generated files since {base}\n");
+    }
+    let mut s = String::new();
+    for (h, cs) in grouped(changes) {
+        s.push_str(&format!("{}\n", escape::line(&h)));
+        for c in cs {
+            for l in lines_of(c) {
+                s.push_str(&format!("  {}\n", escape::line(&l)));
+            }
+        }
+    }
+    s.push('\n');
+    for c in changes {
+        s.push_str(&escape::lines(&c.unified));
+    }
+    s
+}
+
+/// For a pull request comment (GitHub-flavoured markdown): a heading, a bold
+/// line per group with a list item per change, then the unified diff in a
+/// fenced block inside `<details>`. Every name, path and value is inert text
+/// where it lands ([`escape::md_inline`], [`escape::md_code`],
+/// [`escape::md_fenced`]): the only headings, HTML and blocks are these.
+pub fn markdown(changes: &[FileChange], base: &str) -> String {
+    let base = escape::md_code(base);
+    if changes.is_empty() {
+        return format!("**platc diff**: no change to the generated files since {base}.\n");
+    }
+    let services: std::collections::BTreeSet<_> = changes.iter().filter_map(|c| c.service.as_ref()).collect();
+    let mut s = format!(
+        "### platc diff against {base}: {} changed in {}\n\n",
+        plural(changes.len(), "file"),
+        plural(services.len(), "service")
+    );
+    for (h, cs) in grouped(changes) {
+        s.push_str(&format!("**{}**\n\n", escape::md_inline(&h)));
+        for c in cs {
+            for l in lines_of(c) {
+                s.push_str(&format!("- {}\n", escape::md_inline(&l)));
+            }
+        }
+        s.push('\n');
+    }
+    let unified: String = changes.iter().map(|c| c.unified.as_str()).collect();
+    s.push_str("<details><summary>Unified diff</summary>\n\n");
+    s.push_str(&escape::md_fenced(&unified, "diff"));
+    s.push_str("\n</details>\n");
+    s
+}
+
+/// For programs: the changes as JSON (serde escapes every string).
+pub fn json(changes: &[FileChange], base: &str) -> String {
+    let files: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "path": c.path, "service": c.service, "environment": c.environment, "kind": c.kind,
+                "change": c.change.as_str(), "summary": c.summary, "diff": c.unified,
+            })
+        })
+        .collect();
+    format!("{}\n", serde_json::json!({ "base": base, "changed": !changes.is_empty(), "files": files }))
 }
 
 #[cfg(test)]

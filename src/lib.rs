@@ -28,6 +28,7 @@ pub mod diag;
 pub mod diff;
 pub mod edit;
 pub mod emit;
+pub mod escape;
 pub mod eval;
 pub mod explain;
 pub mod fmt;

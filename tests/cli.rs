@@ -448,7 +448,8 @@ fn diff_reports_the_effect_of_a_change() {
     );
     assert!(out.contains("-  minReplicas: 4\n+  minReplicas: 6\n"), "{out}");
     let md = platc(&["diff", "--format", "markdown"], &dir);
-    assert!(String::from_utf8_lossy(&md.stdout).contains("- HorizontalPodAutoscaler orders: spec.minReplicas: 4 → 6"));
+    let item = common::markdown::Block::Item("HorizontalPodAutoscaler orders: spec.minReplicas: 4 → 6".into());
+    assert!(common::markdown::view(&String::from_utf8_lossy(&md.stdout)).contains(&item));
     let json = platc(&["diff", "--format", "json"], &dir);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["files"][0]["path"], "orders/kubernetes/production/horizontalpodautoscaler.yaml");
@@ -459,6 +460,62 @@ fn diff_reports_the_effect_of_a_change() {
     assert_eq!(o.status.code(), Some(1));
     let o = platc(&["diff", "--base", "no-such-rev"], &dir);
     assert_eq!(o.status.code(), Some(2));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 13, item 2: a pull request whose values try to hide its real
+/// changes from the reviewer of the markdown report (end the list, claim
+/// "No production changes." and comment out the rest; close the
+/// `<details>`; add a heading, a fence, a link). Read back by a CommonMark
+/// parser, the report has only the blocks platc writes, and every line of
+/// the text report is a list item.
+#[test]
+fn redteam_02_markdown_diff_shows_what_a_pull_request_tries_to_hide() {
+    use common::markdown::{Block, view};
+    let dir = scratch("monorepo", "diff-hostile");
+    let git = |args: &[&str]| {
+        let o = Command::new("git").args(args).current_dir(&dir).output().unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["-c", "user.email=t@example.com", "-c", "user.name=t", "add", "."]);
+    git(&["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base"]);
+    let svc = dir.join("services/orders/service.plat");
+    let edited = fs::read_to_string(&svc)
+        .unwrap()
+        .replace("    replicas  = 4", "    replicas  = 6")
+        .replace(r#"LOG_LEVEL    = "info""#, r#"LOG_LEVEL    = "info\n\nNo production changes.\n<!--""#)
+        .replace(
+            r#""Order taking and fulfilment""#,
+            r#""</details>\n# Approved\n```\n[docs](javascript:alert(1)) <script>x</script>""#,
+        );
+    fs::write(&svc, edited).unwrap();
+    let o = platc(&["diff", "--format", "markdown"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let md = String::from_utf8_lossy(&o.stdout).to_string();
+    let blocks = view(&md);
+    assert!(!blocks.iter().any(|b| matches!(b, Block::Other(_))), "{blocks:#?}\n{md}");
+    let html: Vec<&Block> = blocks.iter().filter(|b| matches!(b, Block::Html(_))).collect();
+    assert_eq!(
+        html,
+        [&Block::Html("<details><summary>Unified diff</summary>\n".into()), &Block::Html("</details>\n".into())],
+        "{md}"
+    );
+    assert!(matches!(blocks[0], Block::Heading(3, _)), "{md}");
+    assert_eq!(blocks.iter().filter(|b| matches!(b, Block::Heading(..))).count(), 1, "{md}");
+    let code: Vec<&Block> = blocks.iter().filter(|b| matches!(b, Block::Code(..))).collect();
+    assert!(matches!(code[..], [Block::Code(_, c)] if c.contains("-  minReplicas: 4\n+  minReplicas: 6\n")), "{md}");
+    assert!(matches!(blocks.last(), Some(Block::Html(h)) if h == "</details>\n"), "{md}");
+    // The list items are the text report's lines, the real change among them.
+    let items: Vec<String> =
+        blocks.iter().filter_map(|b| if let Block::Item(i) = b { Some(i.clone()) } else { None }).collect();
+    let text = platc(&["diff"], &dir);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    let lines: Vec<String> =
+        text.split("\n\n").next().unwrap().lines().filter_map(|l| l.strip_prefix("  ").map(str::to_string)).collect();
+    assert_eq!(items, lines, "{md}");
+    assert!(items.contains(&"HorizontalPodAutoscaler orders: spec.minReplicas: 4 → 6".to_string()), "{md}");
+    assert!(items.iter().any(|i| i.ends_with(r"LOG_LEVEL: info → info\n\nNo production changes.\n<!--")), "{md}");
     fs::remove_dir_all(&dir).unwrap();
 }
 

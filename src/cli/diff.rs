@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use platc::diag::render::Format;
-use platc::diff::{Change, FileChange};
 use platc::sources::Sources;
 use platc::{Compiled, Options};
 
@@ -44,9 +43,9 @@ pub fn run(
     }
     let changes = platc::diff::diff(output(&base_build), output(&head.compiled));
     let text = match how {
-        DiffFormat::Text => text(&changes, base),
-        DiffFormat::Markdown => markdown(&changes, base),
-        DiffFormat::Json => json(&changes, base),
+        DiffFormat::Text => platc::diff::text(&changes, base),
+        DiffFormat::Markdown => platc::diff::markdown(&changes, base),
+        DiffFormat::Json => platc::diff::json(&changes, base),
     };
     print!("{text}");
     Ok(if changes.is_empty() { 0 } else { EXIT_DIAGNOSTICS })
@@ -131,92 +130,4 @@ fn sources_at(top: &Path, rev: &str, prefix: &str, out: &Path) -> Result<Sources
         if status.success() { Ok(buf) } else { Err(format!("no such file at {rev}")) }
     }));
     Ok(sources)
-}
-
-fn heading(c: &FileChange) -> String {
-    match (&c.service, &c.environment) {
-        (Some(s), Some(e)) => format!("{s} / {e}"),
-        (Some(s), None) => s.clone(),
-        _ => "workspace".into(),
-    }
-}
-
-fn grouped(changes: &[FileChange]) -> Vec<(String, Vec<&FileChange>)> {
-    let mut groups: Vec<(String, Vec<&FileChange>)> = Vec::new();
-    for c in changes {
-        let h = heading(c);
-        match groups.iter_mut().find(|(g, _)| *g == h) {
-            Some((_, v)) => v.push(c),
-            None => groups.push((h, vec![c])),
-        }
-    }
-    groups
-}
-
-fn lines_of(c: &FileChange) -> Vec<String> {
-    match c.change {
-        Change::Modified if !c.summary.is_empty() => c.summary.clone(),
-        Change::Modified => vec![format!("{} changed", c.path)],
-        _ => vec![format!("{} {}", c.path, c.change.as_str())],
-    }
-}
-
-fn text(changes: &[FileChange], base: &str) -> String {
-    if changes.is_empty() {
-        return format!("no change to the generated files since {base}\n");
-    }
-    let mut s = String::new();
-    for (h, cs) in grouped(changes) {
-        s.push_str(&format!("{h}\n"));
-        for c in cs {
-            for l in lines_of(c) {
-                s.push_str(&format!("  {l}\n"));
-            }
-        }
-    }
-    s.push('\n');
-    for c in changes {
-        s.push_str(&c.unified);
-    }
-    s
-}
-
-fn markdown(changes: &[FileChange], base: &str) -> String {
-    if changes.is_empty() {
-        return format!("**platc diff**: no change to the generated files since `{base}`.\n");
-    }
-    let services: std::collections::BTreeSet<_> = changes.iter().filter_map(|c| c.service.clone()).collect();
-    let mut s = format!(
-        "### platc diff against `{base}`: {} changed in {}\n\n",
-        super::plural(changes.len(), "file"),
-        super::plural(services.len(), "service")
-    );
-    for (h, cs) in grouped(changes) {
-        s.push_str(&format!("**{h}**\n"));
-        for c in cs {
-            for l in lines_of(c) {
-                s.push_str(&format!("- {}\n", l.replace('|', "\\|")));
-            }
-        }
-        s.push('\n');
-    }
-    s.push_str("<details><summary>Unified diff</summary>\n\n````diff\n");
-    for c in changes {
-        s.push_str(&c.unified);
-    }
-    s.push_str("````\n\n</details>\n");
-    s
-}
-
-fn json(changes: &[FileChange], base: &str) -> String {
-    let files: Vec<serde_json::Value> = changes
-        .iter()
-        .map(|c| {
-            serde_json::json!({
-                "path": c.path, "service": c.service, "environment": c.environment, "kind": c.kind,
-                "change": c.change.as_str(), "summary": c.summary, "diff": c.unified,
-            })
-        })
-        .collect();
-    format!("{}\n", serde_json::json!({ "base": base, "changed": !changes.is_empty(), "files": files }))
 }

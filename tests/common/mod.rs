@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use platc::sources::Sources;
 use platc::{Compiled, Options};
 
+pub mod markdown;
+
 pub fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
