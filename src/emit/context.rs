@@ -246,6 +246,7 @@ pub fn instance(
     ctx.insert("image_registry".into(), Json::String(registry_host(inst.str("image").unwrap_or(""))));
     ctx.insert("labels".into(), labels(service, inst, &env.name));
     ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
+    ctx.insert("names".into(), names(&service.name, inst.str("workload")));
 
     let (config, secrets, volumes) = settings(service, inst, graph);
     let config_hash = hash_json(&Json::Object(config.clone()));
@@ -342,10 +343,35 @@ fn decimal(x: f64) -> Json {
 }
 
 /// The catalog name of a resource: unique in the whole workspace, so two
-/// services' `cache` resources do not collide in Backstage.
+/// services' `cache` resources do not collide in Backstage; at most 63
+/// characters (Backstage's limit), shortened with a hash.
 pub fn catalog_resource_name(service: &str, resource: &str) -> String {
-    if resource.starts_with(&format!("{service}-")) { resource.to_string() } else { format!("{service}-{resource}") }
+    let name = if resource.starts_with(&format!("{service}-")) {
+        resource.to_string()
+    } else {
+        format!("{service}-{resource}")
+    };
+    super::render::bounded(&name, LABEL_MAX)
 }
+
+/// The names of a service's Kubernetes objects, each within what the API
+/// server accepts whatever the service's name (a DNS label of up to 63):
+/// `object` for the workload and what is named after it (52 for a CronJob,
+/// whose Jobs add 11 characters), and the derived `config`, `tls` and
+/// `rules`; a long one is shortened with a hash of the whole.
+fn names(service: &str, workload: Option<&str>) -> Json {
+    let bounded = super::render::bounded;
+    let object = if workload == Some("cron") { bounded(service, CRONJOB_MAX) } else { service.to_string() };
+    json!({
+        "object": object,
+        "config": bounded(&format!("{service}-config"), LABEL_MAX),
+        "tls": bounded(&format!("{service}-tls"), LABEL_MAX),
+        "rules": bounded(&format!("{service}-rules"), LABEL_MAX),
+    })
+}
+
+/// The longest CronJob name Kubernetes accepts.
+const CRONJOB_MAX: usize = 52;
 
 /// The context of workspace-wide templates (`templates/<target>/workspace/`):
 /// the workspace, its services and its systems.
