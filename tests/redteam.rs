@@ -1,0 +1,91 @@
+//! The red team's findings of issue 13 (language, evaluation and secrets):
+//! each input is a file in `tests/regressions/redteam-<item>-<what>.plat`
+//! whose second comment line says what it must give (`Expect: <code>`, or
+//! `Expect: builds`). `tests/robustness.rs` compiles the same files for
+//! "never a panic"; here each must give exactly its expected outcome.
+
+mod common;
+
+use platc::sources::Sources;
+
+fn regression(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Compiles `text` as a lone `service.plat`.
+fn compile_one(text: &str) -> platc::Compiled {
+    let mut sources = Sources::new();
+    sources.insert_bytes("service.plat", text.as_bytes().to_vec());
+    sources.set_loader(Box::new(|_| Err("no such file".into())));
+    platc::compile(&sources, &platc::Options::default())
+}
+
+/// Compiles the regression file `name` and checks its `Expect:` line;
+/// returns the compilation for further checks.
+fn expect(name: &str) -> platc::Compiled {
+    let text = regression(name);
+    let expected = text
+        .lines()
+        .find_map(|l| l.split_once("Expect: ").map(|(_, e)| e.split([',', ' ']).next().unwrap_or_default()))
+        .unwrap_or_else(|| panic!("{name} has no `Expect:` line"))
+        .to_string();
+    let c = compile_one(&text);
+    if expected == "builds" {
+        assert!(!c.has_errors(), "{name} must build:\n{}", common::diagnostics_text(&c));
+        assert!(c.output.is_some());
+    } else {
+        assert!(
+            c.diagnostics.iter().any(|d| d.code == expected && d.is_error()),
+            "{name} must report {expected}; it reported:\n{}",
+            common::diagnostics_text(&c)
+        );
+        assert!(c.output.is_none());
+    }
+    c
+}
+
+#[test]
+fn redteam_13_exponential_interpolation() {
+    let c = expect("redteam-13-exponential-interpolation.plat");
+    let text = common::diagnostics_text(&c);
+    assert!(text.contains("longer than 1 MiB"), "{text}");
+}
+
+#[test]
+fn redteam_13_many_empty_references_are_filled_in_once() {
+    // Empty strings cost nothing to copy: without each string filled in
+    // once, 6 levels of 40 references is 40^6 lookups.
+    let mut env = String::from("    L0 = \"\"\n");
+    for i in 1..=6 {
+        env.push_str(&format!("    L{i} = \"{}\"\n", format!("${{service.env.L{}}}", i - 1).repeat(40)));
+    }
+    let c = compile_one(&service_with_env(&env));
+    assert!(!c.has_errors(), "{}", common::diagnostics_text(&c));
+}
+
+fn service_with_env(env: &str) -> String {
+    format!(
+        "service x from web-api {{\n  owner = \"team-x\"\n  image = \"ghcr.io/acme/x\"\n  version = \"1.0.0\"\n  digest = \"sha256:{}\"\n  env {{\n{env}  }}\n}}\n",
+        "a".repeat(64)
+    )
+}
+
+#[test]
+fn redteam_24_interpolation_depth_is_not_called_a_cycle() {
+    let mut env = String::from("    L0 = \"x\"\n");
+    for i in 1..=12 {
+        env.push_str(&format!("    L{i} = \"${{service.env.L{}}}\"\n", i - 1));
+    }
+    let text = common::diagnostics_text(&compile_one(&service_with_env(&env)));
+    assert!(text.contains("more than 8 levels deep"), "{text}");
+    assert!(!text.contains("refers back to itself"), "{text}");
+}
+
+#[test]
+fn redteam_24_an_interpolation_cycle_names_its_chain() {
+    let env = "    A = \"${service.env.B}\"\n    B = \"${service.env.C}\"\n    C = \"${service.env.A}\"\n";
+    let text = common::diagnostics_text(&compile_one(&service_with_env(env)));
+    assert!(text.contains("refers back to itself: `${service.env."), "{text}");
+    assert!(text.contains("→"), "{text}");
+}
