@@ -37,7 +37,7 @@ pub fn parse(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>) {
     }
     match PlatParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
-            let mut lower = Lower { file, diags: Vec::new(), operators: 0 };
+            let mut lower = Lower { file, diags: Vec::new(), operators: 0, nesting: 0 };
             let body = pairs.next().and_then(|f| f.into_inner().next()).map(|b| lower.body(b)).unwrap_or_default();
             (Some(File { body }), lower.diags)
         }
@@ -50,6 +50,11 @@ struct Lower {
     diags: Vec<Diagnostic>,
     /// Operators in the expression being lowered (bounded by `MAX_OPERATORS`).
     operators: usize,
+    /// How deep the values being lowered nest: the blocks, maps and lists
+    /// around them, and the names of the dotted paths that set them
+    /// (`a.b.c = 1` nests as deep as `a { b { c = 1 } }`). Bounded by
+    /// [`MAX_DEPTH`], as brackets are.
+    nesting: usize,
 }
 
 /// Most operators in one condition: deeper trees would recurse too deep when
@@ -66,8 +71,39 @@ impl Lower {
 
     fn body(&mut self, p: Pair<Rule>) -> Body {
         let span = self.span(&p);
-        let items = p.into_inner().filter_map(|i| self.item(i)).collect();
+        let items = self.nested(1, |l| p.into_inner().filter_map(|i| l.item(i)).collect());
         Body { items, span }
+    }
+
+    /// Lowers with the nesting `more` levels deeper.
+    fn nested<T>(&mut self, more: usize, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.nesting += more;
+        let out = f(self);
+        self.nesting -= more;
+        out
+    }
+
+    /// The levels a path of `names` names adds below `nesting` (the first
+    /// name is at that level); past [`MAX_DEPTH`] in all, one
+    /// diagnostic and the number of names that fit (the path is cut there,
+    /// so that no later stage builds the absurd nesting).
+    fn path_fits(&mut self, nesting: usize, names: usize, span: Span, what: &str) -> usize {
+        // The file's own items are at nesting 1, inside no bracket.
+        let room = (MAX_DEPTH + 2).saturating_sub(nesting.max(1)).max(1);
+        if names <= room {
+            return names;
+        }
+        self.diags.push(
+            Diagnostic::error(
+                "platc::parse::too_deep",
+                format!("this {what} has {names} names; with what encloses it, that nests deeper than {MAX_DEPTH} levels"),
+            )
+            .label(Span::new(span.file, span.start as usize, span.start as usize + 1), format!("{what} starts here"))
+            .help(format!(
+                "a dotted path nests like blocks do (`a.b = 1` is `a {{ b = 1 }}`); keep the nesting within {MAX_DEPTH} levels"
+            )),
+        );
+        room
     }
 
     fn item(&mut self, p: Pair<Rule>) -> Option<Item> {
@@ -129,7 +165,8 @@ impl Lower {
             Some(o) if o == "+=" => AssignOp::Append,
             _ => AssignOp::Set,
         };
-        let value = it.next().map(|x| self.expr(x)).unwrap_or(Expr { kind: ExprKind::Null, span });
+        let below = path.segments.len().saturating_sub(1);
+        let value = self.nested(below, |l| it.next().map(|x| l.expr(x)).unwrap_or(Expr { kind: ExprKind::Null, span }));
         Attribute { path, op, value, span }
     }
 
@@ -206,6 +243,8 @@ impl Lower {
                 _ => {}
             }
         }
+        let fits = self.path_fits(self.nesting, segments.len(), span, "path");
+        segments.truncate(fits);
         Path { segments, span }
     }
 
@@ -284,7 +323,7 @@ impl Lower {
             Rule::number => number(p.as_str()),
             Rule::boolean => ExprKind::Bool(p.as_str().starts_with('t')),
             Rule::null => ExprKind::Null,
-            Rule::list => ExprKind::List(self.exprs(p)),
+            Rule::list => ExprKind::List(self.nested(1, |l| l.exprs(p))),
             Rule::map => match p.into_inner().find(|x| x.as_rule() == Rule::body) {
                 Some(b) => ExprKind::Map(self.body(b)),
                 None => ExprKind::Map(Body { items: Vec::new(), span }),
@@ -311,7 +350,14 @@ impl Lower {
                 };
                 ExprKind::Tagged { tag, body }
             }
-            Rule::reference => ExprKind::Ref(p.into_inner().map(|i| self.ident(i)).collect()),
+            Rule::reference => {
+                let mut names: Vec<Ident> = p.into_inner().map(|i| self.ident(i)).collect();
+                // A reference reads a value; it nests nothing, but a name
+                // deeper than anything can be set is refused the same way.
+                let fits = self.path_fits(1, names.len(), span, "reference");
+                names.truncate(fits);
+                ExprKind::Ref(names)
+            }
             _ => ExprKind::Null,
         };
         Expr { kind, span }

@@ -89,3 +89,35 @@ fn redteam_24_an_interpolation_cycle_names_its_chain() {
     assert!(text.contains("refers back to itself: `${service.env."), "{text}");
     assert!(text.contains("→"), "{text}");
 }
+
+#[test]
+fn redteam_14_dotted_patch_path() {
+    let c = expect("redteam-14-dotted-patch-path.plat");
+    assert_eq!(c.diagnostics.iter().filter(|d| d.code == "platc::parse::too_deep").count(), 1);
+}
+
+#[test]
+fn redteam_14_dotted_paths_nest_like_blocks_everywhere() {
+    let deep = |n: usize| vec!["a"; n].join(".");
+    let digest = "a".repeat(64);
+    let head = format!(
+        "service x from web-api {{ owner = \"t\" image = \"ghcr.io/acme/x\" version = \"1.0.0\" digest = \"sha256:{digest}\"\n"
+    );
+    // 100,000 names (this aborted at 7 GB), in every place a dotted path is read.
+    for body in [
+        format!("patch kubernetes Deployment {{ metadata.{} = \"x\" }}", deep(100_000)),
+        format!("labels.{} = \"x\"", deep(100_000)),
+        format!("override labels.{} = \"x\" because \"y\"", deep(100_000)),
+        format!("description = \"${{service.{}}}\"", deep(100_000)),
+        format!("labels {{ a = {} }}", deep(100_000)),
+    ] {
+        let c = compile_one(&format!("{head}{body}\n}}\n"));
+        assert!(c.diagnostics.iter().any(|d| d.code == "platc::parse::too_deep"), "{}", common::diagnostics_text(&c));
+    }
+    // Dotted names and blocks add up: 40 blocks around a path of 10 names is too deep,
+    // around a path of 5 names it is not.
+    let nested = |names: usize| format!("{}{} = 1{}", "b { ".repeat(40), deep(names), " }".repeat(40));
+    let deep_enough = |c: &platc::Compiled| c.diagnostics.iter().any(|d| d.code == "platc::parse::too_deep");
+    assert!(deep_enough(&compile_one(&nested(10))));
+    assert!(!deep_enough(&compile_one(&nested(5))));
+}
