@@ -519,8 +519,11 @@ fn template_diag(p: &TemplateProblem, lib: &Library, at: Option<(&str, &str)>) -
         _ => shown,
     };
     let when = at.map(|(s, e)| format!(" while rendering `{s}` ({e})")).unwrap_or_default();
-    Diagnostic::error("platc::emit::template", format!("template {pos} failed{when}: {}", p.message))
-        .help("fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)")
+    Diagnostic::error("platc::emit::template", format!("template {pos} failed{when}: {}", p.message)).help(
+        p.help.unwrap_or(
+            "fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)",
+        ),
+    )
 }
 
 fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: &str) -> Diagnostic {

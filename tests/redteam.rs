@@ -121,3 +121,82 @@ fn redteam_14_dotted_paths_nest_like_blocks_everywhere() {
     assert!(deep_enough(&compile_one(&nested(10))));
     assert!(!deep_enough(&compile_one(&nested(5))));
 }
+
+const DEMO: &str = "service demo from web-api {\n  owner = \"team-demo\"\n  image = \"ghcr.io/acme/demo\"\n  version = \"1.0.0\"\n  digest = \"sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea\"\n}\n";
+
+/// A workspace overlaying the standard library with `templates`
+/// (paths under `platform/templates/`).
+fn with_templates(templates: &[(String, String)]) -> platc::Compiled {
+    let mut sources = Sources::new();
+    sources.insert_bytes(
+        "platform.plat",
+        b"workspace acme {\n  registry = \"ghcr.io/acme\"\n  stdlib = \"./platform\"\n  environment staging {}\n}\n"
+            .to_vec(),
+    );
+    sources.insert_bytes("services/demo/service.plat", DEMO.as_bytes().to_vec());
+    for (path, text) in templates {
+        sources.insert_bytes(format!("platform/templates/{path}"), text.as_bytes().to_vec());
+    }
+    sources.set_loader(Box::new(|_| Err("no such file".into())));
+    platc::compile(&sources, &platc::Options::default())
+}
+
+fn template_errors(c: &platc::Compiled) -> String {
+    assert!(c.output.is_none());
+    let text = common::diagnostics_text(c);
+    assert!(c.diagnostics.iter().any(|d| d.code == "platc::emit::template"), "{text}");
+    text
+}
+
+#[test]
+fn redteam_15_a_template_including_itself() {
+    let own = regression("redteam-15-self-include.hbs");
+    // Directly, through `include` and through `{{> name}}`, and through a chain.
+    let cases = [
+        vec![("kubernetes/_loop.hbs", own.clone()), ("kubernetes/x.yaml.hbs", own.clone())],
+        vec![("kubernetes/_loop.hbs", "a: {{> loop}}".into()), ("kubernetes/x.yaml.hbs", "{{> loop}}".into())],
+        vec![
+            ("kubernetes/_loop.hbs", "{{> other}}".into()),
+            ("kubernetes/_other.hbs", "{{include \"kubernetes/_loop.hbs\"}}".into()),
+            ("kubernetes/x.yaml.hbs", "{{> loop}}".into()),
+        ],
+    ];
+    for case in cases {
+        let c = with_templates(&case.into_iter().map(|(p, t)| (p.to_string(), t)).collect::<Vec<_>>());
+        let text = template_errors(&c);
+        assert!(text.contains("includes itself: kubernetes/_loop.hbs → "), "{text}");
+    }
+}
+
+#[test]
+fn redteam_15_a_computed_include_of_itself_is_bounded_while_rendering() {
+    let c = with_templates(&[
+        ("kubernetes/_loop.hbs".into(), "a: {{include (concat \"kubernetes/_lo\" \"op.hbs\")}}".into()),
+        ("kubernetes/x.yaml.hbs".into(), "{{include \"kubernetes/_loop.hbs\"}}".into()),
+    ]);
+    let text = template_errors(&c);
+    assert!(text.contains("included 16 levels deep"), "{text}");
+}
+
+#[test]
+fn redteam_15_double_inclusion_25_levels_deep() {
+    let mut templates = vec![
+        ("kubernetes/_l0.hbs".to_string(), regression("redteam-15-double-include.hbs")),
+        ("kubernetes/x.yaml.hbs".to_string(), "{{include \"kubernetes/_l0.hbs\"}}".to_string()),
+    ];
+    for i in 1..25 {
+        let next = format!("{{{{include \"kubernetes/_l{}.hbs\"}}}}", i + 1);
+        templates.push((format!("kubernetes/_l{i}.hbs"), format!("x: {next}{next}")));
+    }
+    templates.push(("kubernetes/_l25.hbs".to_string(), "x: 1".to_string()));
+    let text = template_errors(&with_templates(&templates));
+    assert!(text.contains("templates through its inclusions; the limit is 10000"), "{text}");
+    // A chain without the doubling is refused for its depth instead.
+    let chain: Vec<(String, String)> = (0..25)
+        .map(|i| (format!("kubernetes/_c{i}.hbs"), format!("{{{{include \"kubernetes/_c{}.hbs\"}}}}", i + 1)))
+        .chain([("kubernetes/_c25.hbs".to_string(), "x: 1".to_string())])
+        .chain([("kubernetes/x.yaml.hbs".to_string(), "{{include \"kubernetes/_c0.hbs\"}}".to_string())])
+        .collect();
+    let text = template_errors(&with_templates(&chain));
+    assert!(text.contains("levels deep; the limit is 16"), "{text}");
+}
