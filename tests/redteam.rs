@@ -200,3 +200,21 @@ fn redteam_15_double_inclusion_25_levels_deep() {
     let text = template_errors(&with_templates(&chain));
     assert!(text.contains("levels deep; the limit is 16"), "{text}");
 }
+
+#[test]
+fn redteam_12_resource_named_main() {
+    expect("redteam-12-resource-named-main.plat");
+}
+
+#[test]
+fn redteam_12_two_sources_of_one_file_are_an_error() {
+    // The service's CI workflow and a workspace workflow of the same name.
+    let c = with_templates(&[("workflows/workspace/demo-ci.yml.hbs".into(), "name: x\non: push\njobs: {}\n".into())]);
+    assert!(c.output.is_none());
+    let text = common::diagnostics_text(&c);
+    assert!(text.contains("`.github/workflows/demo-ci.yml` is generated twice"), "{text}");
+    // A file where another needs a directory.
+    let c = with_templates(&[("catalog/workspace/demo.hbs".into(), "a: 1\n".into())]);
+    let text = common::diagnostics_text(&c);
+    assert!(text.contains("generated inside the generated file `demo`"), "{text}");
+}
