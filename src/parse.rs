@@ -32,16 +32,26 @@ pub const MAX_DEPTH: usize = 48;
 /// Parses one file. On a syntax error the file yields no AST and one
 /// diagnostic; string-decoding errors are reported alongside a usable AST.
 pub fn parse(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>) {
+    let (ast, diags, _) = parse_counting(file, text);
+    (ast, diags)
+}
+
+/// [`parse`], and the work spent finding the ends of spans (for the tests
+/// that it stays proportional to the input).
+fn parse_counting(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>, usize) {
     if let Some(d) = brackets::check(file, text) {
-        return (None, vec![d]);
+        return (None, vec![d], 0);
     }
     match PlatParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
-            let mut lower = Lower { file, diags: Vec::new(), operators: 0, nesting: 0 };
+            let trivia = trivia_runs(text);
+            let work = std::cell::Cell::new(text.len());
+            let mut lower = Lower { file, diags: Vec::new(), operators: 0, nesting: 0, trivia, work };
             let body = pairs.next().and_then(|f| f.into_inner().next()).map(|b| lower.body(b)).unwrap_or_default();
-            (Some(File { body }), lower.diags)
+            let work = lower.work.get();
+            (Some(File { body }), lower.diags, work)
         }
-        Err(e) => (None, vec![syntax_error(file, text, &e)]),
+        Err(e) => (None, vec![syntax_error(file, text, &e)], 0),
     }
 }
 
@@ -55,6 +65,11 @@ struct Lower {
     /// (`a.b.c = 1` nests as deep as `a { b { c = 1 } }`). Bounded by
     /// [`MAX_DEPTH`], as brackets are.
     nesting: usize,
+    /// The file's runs of whitespace and comments (see [`trivia_runs`]).
+    trivia: Vec<(usize, usize)>,
+    /// Work spent finding span ends: the bytes [`trivia_runs`] looked at,
+    /// and the steps of every look-up in its result.
+    work: std::cell::Cell<usize>,
 }
 
 /// Most operators in one condition: deeper trees would recurse too deep when
@@ -66,7 +81,8 @@ impl Lower {
     /// covers the whitespace and comments it skipped looking for more.
     fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), tight_end(p))
+        self.work.set(self.work.get() + self.trivia.len().max(1).ilog2() as usize + 1);
+        Span::new(self.file, s.start(), tight_end(&self.trivia, s.start(), s.end()))
     }
 
     fn body(&mut self, p: Pair<Rule>) -> Body {
@@ -364,31 +380,67 @@ impl Lower {
     }
 }
 
-/// The end of a pair's last token: past its last inner pair, plus any
-/// punctuation after it (`]`, `)`), but not the whitespace and comments pest
-/// consumed looking for more.
-fn tight_end(p: &Pair<Rule>) -> usize {
-    let span = p.as_span();
-    let Some(last) = p.clone().into_inner().last() else { return span.end() };
-    let base = span.start();
-    let mut end = tight_end(&last);
-    let text = span.as_str().as_bytes();
-    let mut i = end.saturating_sub(base);
-    while let Some(&b) = text.get(i) {
+/// The end of a pair's last token: its span less the whitespace and
+/// comments pest consumed after it looking for more. One look-up in the
+/// file's trivia runs, whatever the pair holds: walking down to the pair's
+/// last token and scanning its trailing text again for every enclosing pair
+/// made a chain of `not`s followed by a long comment quadratic (issue 13,
+/// item 16).
+fn tight_end(trivia: &[(usize, usize)], start: usize, end: usize) -> usize {
+    // The last run starting before `end`.
+    let i = trivia.partition_point(|(s, _)| *s < end);
+    match i.checked_sub(1).and_then(|i| trivia.get(i)) {
+        Some(&(s, e)) if end <= e => s.max(start),
+        _ => end,
+    }
+}
+
+/// The runs of whitespace and comments of a file, in order, as pest skips
+/// them: everything outside string literals that is a space, tab, line
+/// break or a `#` comment. Each byte is looked at once.
+fn trivia_runs(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut add = |s: usize, e: usize| match runs.last_mut() {
+        Some(last) if last.1 == s => last.1 = e,
+        _ => runs.push((s, e)),
+    };
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
         match b {
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                add(i, i + 1);
+                i += 1;
+            }
             b'#' => {
-                while text.get(i).is_some_and(|c| *c != b'\n') {
+                let start = i;
+                while bytes.get(i).is_some_and(|c| *c != b'\n') {
                     i += 1;
                 }
+                add(start, i);
             }
-            _ => {
+            b'"' if bytes.get(i..i + 3) == Some(b"\"\"\"") => {
+                let body = bytes.get(i + 3..).unwrap_or_default();
+                i = body.windows(3).position(|w| w == b"\"\"\"").map_or(bytes.len(), |p| i + 3 + p + 3);
+            }
+            b'"' => {
                 i += 1;
-                end = base + i;
+                while let Some(&c) = bytes.get(i) {
+                    match c {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        b'\n' => break,
+                        _ => i += 1,
+                    }
+                }
             }
+            _ => i += 1,
         }
     }
-    end
+    runs
 }
 
 /// `2.5` → a number; `500m`, `512Mi`, `99.9%` → a quantity.

@@ -218,3 +218,9 @@ fn redteam_12_two_sources_of_one_file_are_an_error() {
     let text = common::diagnostics_text(&c);
     assert!(text.contains("generated inside the generated file `demo`"), "{text}");
 }
+
+/// (Its linearity is proven by counting work in `src/parse/tests.rs`.)
+#[test]
+fn redteam_16_not_chain_before_a_comment() {
+    expect("redteam-16-not-chain-comment.plat");
+}
