@@ -438,6 +438,13 @@ fn check_at(node: &Node, ty: &Type, at: &Where, names: &Names, diags: &mut Vec<D
         },
         Type::Map(inner) => match v {
             Value::Map(m) => {
+                // Settings are environment variables: their names are too
+                // (and a secret's `<NAME>_FILE`, and a ConfigMap key).
+                if **inner == Type::Setting {
+                    for (k, item) in m.iter().filter(|(k, _)| !is_env_name(k)) {
+                        diags.push(bad_env_name(k, item.origin.span));
+                    }
+                }
                 for (k, item) in m {
                     check_at(item, inner, &Where { parent: Some(at), name: k }, names, diags);
                 }
@@ -576,6 +583,35 @@ fn example(ty: &Type, name: &str) -> String {
 
 /// A Kubernetes DNS label: lowercase alphanumerics and `-`, 1-63 characters,
 /// starting and ending with an alphanumeric.
+/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_env_name(s: &str) -> bool {
+    let mut cs = s.chars();
+    cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn bad_env_name(name: &str, span: Span) -> Diagnostic {
+    let fixed: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect::<String>()
+        .trim_matches('_')
+        .chars()
+        .take(64)
+        .collect();
+    let fixed = if fixed.starts_with(|c: char| c.is_ascii_digit()) { format!("_{fixed}") } else { fixed };
+    let help = if fixed.is_empty() {
+        "an environment variable name is letters, digits and `_`, not starting with a digit".to_string()
+    } else {
+        format!("an environment variable name is letters, digits and `_`, not starting with a digit; try `{fixed}`")
+    };
+    Diagnostic::error(
+        "platc::check::bad_name",
+        format!("`{}` is not an environment variable name", name.escape_debug()),
+    )
+    .label(span, "set under this name")
+    .help(help)
+}
+
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63

@@ -224,3 +224,13 @@ fn redteam_12_two_sources_of_one_file_are_an_error() {
 fn redteam_16_not_chain_before_a_comment() {
     expect("redteam-16-not-chain-comment.plat");
 }
+
+#[test]
+fn redteam_21_env_keys() {
+    let c = expect("redteam-21-env-keys.plat");
+    let bad: Vec<&str> =
+        c.diagnostics.iter().filter(|d| d.code == "platc::check::bad_name").map(|d| d.message.as_str()).collect();
+    assert_eq!(bad.len(), 3, "{bad:?}");
+    assert!(bad.iter().any(|m| m.contains(r"`A B\n../x`")), "{bad:?}");
+    assert!(!bad.iter().any(|m| m.contains("GOOD_NAME_2")), "{bad:?}");
+}
