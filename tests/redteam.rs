@@ -234,3 +234,85 @@ fn redteam_21_env_keys() {
     assert!(bad.iter().any(|m| m.contains(r"`A B\n../x`")), "{bad:?}");
     assert!(!bad.iter().any(|m| m.contains("GOOD_NAME_2")), "{bad:?}");
 }
+
+/// Every diagnostic of `c`, in every form, and says whether any shows one of `secrets`.
+fn shows_any(c: &platc::Compiled, secrets: &[&str]) -> Option<String> {
+    use platc::diag::render::{Format, render};
+    for d in &c.diagnostics {
+        for f in [Format::Human, Format::Short, Format::Json, Format::Github] {
+            let shown = render(d, &c.files, f, false);
+            if let Some(s) = secrets.iter().find(|s| shown.contains(**s)) {
+                return Some(format!("{s} in {shown}"));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn redteam_10_secrets_the_scan_missed() {
+    let c = expect("redteam-10-secrets.plat");
+    let found = c.diagnostics.iter().filter(|d| d.code == "platc::check::plaintext_secret").count();
+    assert_eq!(found, 16, "{}", common::diagnostics_text(&c));
+    let values = [
+        "wJalrXUtnFEMI",
+        "hunter2",
+        "AKIAIOSFODNN7EXAMPLE",
+        "redispw",
+        "pa/ss",
+        "jdbcpw",
+        "dbpw",
+        "mssqlpw",
+        "abcdefghijklmnop",
+        "dXNlcjpwYXNzd29yZA",
+        "npm_a1B2",
+        "pypi-AgEI",
+        "XXXXXXXXXXXXXXXX",
+        "ghp_A1b2",
+        "patchpw",
+    ];
+    assert_eq!(shows_any(&c, &values), None);
+}
+
+#[test]
+fn redteam_10_workspace_values_and_file_contents_are_scanned() {
+    let mut sources = Sources::new();
+    sources.insert_bytes(
+        "platform.plat",
+        b"workspace acme {\n  registry = \"ghcr.io/acme\"\n  dashboards_url = \"https://admin:grafanapw@grafana.acme.example\"\n  environment staging { cluster = \"AKIAIOSFODNN7EXAMPLE\" }\n}\n".to_vec(),
+    );
+    let service = DEMO.replace("}\n", "  api a {\n    type = openapi\n    definition = file(\"api.yaml\")\n  }\n}\n");
+    sources.insert_bytes("services/demo/service.plat", service.into_bytes());
+    sources.set_loader(Box::new(|p| {
+        if p.ends_with("api.yaml") {
+            Ok(b"openapi: 3.0.0\n# token: glpat-abcdefghijklmnopqrstuv\n".to_vec())
+        } else {
+            Err("no such file".into())
+        }
+    }));
+    let c = platc::compile(&sources, &platc::Options::default());
+    let text = common::diagnostics_text(&c);
+    let messages: Vec<&str> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "platc::check::plaintext_secret")
+        .map(|d| d.message.as_str())
+        .collect();
+    assert!(messages.iter().any(|m| m.contains("`dashboards_url` of the workspace")), "{text}");
+    assert!(messages.iter().any(|m| m.contains("`cluster` of the environment `staging`")), "{text}");
+    assert!(messages.iter().any(|m| m.contains("the definition of api `a` of `demo` holds a GitLab token")), "{text}");
+    assert_eq!(shows_any(&c, &["grafanapw", "AKIAIOSFODNN7EXAMPLE", "glpat-abc"]), None);
+}
+
+#[test]
+fn redteam_10_every_string_that_reaches_the_output_is_scanned() {
+    // A template of the platform's own that writes a token: no source
+    // literal holds it, the generated file does.
+    let c = with_templates(&[(
+        "kubernetes/extra.yaml.hbs".into(),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  t: \"xoxb-1234567890-abcdefghij\"\n".into(),
+    )]);
+    let text = common::diagnostics_text(&c);
+    assert!(c.output.is_none());
+    assert!(text.contains("generated `demo/kubernetes/staging/extra.yaml` would hold a secret"), "{text}");
+}
