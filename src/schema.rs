@@ -369,6 +369,12 @@ fn check_at(node: &Node, ty: &Type, at: &Where, names: &Names, diags: &mut Vec<D
             _ => bad(diags, None),
         },
         Type::Host => match v {
+            Value::Str(s) if s.starts_with("*.") => {
+                bad(diags, Some("a wildcard: one service cannot own every host of a domain; name its host".into()))
+            }
+            Value::Str(s) if is_ip(s) => {
+                bad(diags, Some("an IP address, not a host name (an ingress routes by name)".into()))
+            }
             Value::Str(s) if is_host(s) => {}
             _ => bad(diags, None),
         },
@@ -624,9 +630,15 @@ fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
+/// A host name: DNS labels with a dot, not a wildcard, not an address
+/// (a name whose last label is all digits is one).
 fn is_host(s: &str) -> bool {
-    let s = s.strip_prefix("*.").unwrap_or(s);
-    s.contains('.') && is_dns_subdomain(s)
+    s.contains('.') && is_dns_subdomain(s) && !is_ip(s)
+}
+
+fn is_ip(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+        || s.rsplit('.').next().is_some_and(|last| !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_tag(s: &str) -> bool {

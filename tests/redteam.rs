@@ -316,3 +316,42 @@ fn redteam_10_every_string_that_reaches_the_output_is_scanned() {
     assert!(c.output.is_none());
     assert!(text.contains("generated `demo/kubernetes/staging/extra.yaml` would hold a secret"), "{text}");
 }
+
+#[test]
+fn redteam_11_wildcard_and_ip_hosts() {
+    let c = expect("redteam-11-hosts.plat");
+    let text = common::diagnostics_text(&c);
+    assert!(text.contains("a wildcard"), "{text}");
+    assert!(text.contains("an IP address"), "{text}");
+}
+
+#[test]
+fn redteam_11_collisions_between_services() {
+    // The red team's case: `a`'s `b-cache` and `a-b`'s `cache`, both exposing one host.
+    let c = common::compile(&common::examples().join("errors/check--collision"));
+    let text = common::diagnostics_text(&c);
+    assert!(c.output.is_none());
+    assert!(
+        text.contains("resource `cache` of `a-b` and resource `b-cache` of `a` would both be named `a-b-cache`"),
+        "{text}"
+    );
+    assert!(text.contains("`a-b` and `a` both expose `shop.acme.example/`"), "{text}");
+}
+
+#[test]
+fn redteam_11_collisions_through_environment_names() {
+    // `x-cache-eu` in prod and `x-cache` in eu-prod: both `x-cache-eu-prod`.
+    let mut sources = Sources::new();
+    sources.insert_bytes(
+        "platform.plat",
+        b"workspace acme {\n  registry = \"ghcr.io/acme\"\n  environment prod {}\n  environment eu-prod {}\n}\n"
+            .to_vec(),
+    );
+    let service =
+        DEMO.replace("}\n", "  resource redis cache-eu { size = small }\n  resource redis cache { size = small }\n}\n");
+    sources.insert_bytes("services/demo/service.plat", service.into_bytes());
+    sources.set_loader(Box::new(|_| Err("no such file".into())));
+    let c = platc::compile(&sources, &platc::Options::default());
+    let text = common::diagnostics_text(&c);
+    assert!(text.contains("would both be named `demo-cache-eu-prod` in the cloud"), "{text}");
+}
