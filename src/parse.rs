@@ -336,7 +336,25 @@ impl Lower {
                 ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(self.expr(rhs)) }
             }
             Rule::string | Rule::heredoc => ExprKind::Str(self.string(p)),
-            Rule::number => number(p.as_str()),
+            Rule::number => {
+                let kind = number(p.as_str());
+                if let ExprKind::Number { value, text } = &kind
+                    && !exact(text, *value)
+                {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "platc::parse::bad_number",
+                            format!("`{text}` cannot be kept exactly as a number"),
+                        )
+                        .label(span, "more digits than a number holds")
+                        .help(format!(
+                            "numbers are whole numbers up to {} or decimals of about 15 digits; to keep every digit, write it as text: \"{text}\"",
+                            i64::MAX
+                        )),
+                    );
+                }
+                kind
+            }
             Rule::boolean => ExprKind::Bool(p.as_str().starts_with('t')),
             Rule::null => ExprKind::Null,
             Rule::list => ExprKind::List(self.nested(1, |l| l.exprs(p))),
@@ -441,6 +459,26 @@ fn trivia_runs(text: &str) -> Vec<(usize, usize)> {
         }
     }
     runs
+}
+
+/// Whether the number written `text` is `value` exactly: a whole number
+/// that fits in an i64 (it is kept as one), or a decimal whose digits, less
+/// leading and trailing zeros, are those of the f64 (`1.50` is 1.5, `007` is
+/// 7; `0.1000000000000000000001` and `1e400`-sized integers are not).
+fn exact(text: &str, value: f64) -> bool {
+    if text.parse::<i64>().is_ok() {
+        return true;
+    }
+    let (sign, digits) = text.strip_prefix('-').map_or(("", text), |d| ("-", d));
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let written = if frac.is_empty() { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") };
+    let written = if written == "-0" { "0".to_string() } else { written };
+    let shown = format!("{value}");
+    let shown = if shown == "-0" { "0".to_string() } else { shown };
+    value.is_finite() && written == shown
 }
 
 /// `2.5` → a number; `500m`, `512Mi`, `99.9%` → a quantity.

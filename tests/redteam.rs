@@ -355,3 +355,21 @@ fn redteam_11_collisions_through_environment_names() {
     let text = common::diagnostics_text(&c);
     assert!(text.contains("would both be named `demo-cache-eu-prod` in the cloud"), "{text}");
 }
+
+#[test]
+fn redteam_20_numbers_are_kept_as_written() {
+    let c = expect("redteam-20-numbers.plat");
+    let files = &c.output.as_ref().unwrap().files;
+    let configmap = &files["x/kubernetes/production/configmap.yaml"].contents;
+    for line in ["BIG: \"123456789012345678\"", "PADDED: \"007\"", "DECIMAL: \"1.50\""] {
+        assert!(configmap.contains(line), "{line} in {configmap}");
+    }
+    let deployment = &files["x/kubernetes/production/deployment.yaml"].contents;
+    assert!(deployment.contains("revisionHistoryLimit: 123456789012345678\n"), "{deployment}");
+}
+
+#[test]
+fn redteam_20_inexact_numbers_are_refused() {
+    let c = expect("redteam-20-inexact-number.plat");
+    assert_eq!(c.diagnostics.iter().filter(|d| d.code == "platc::parse::bad_number").count(), 2);
+}
