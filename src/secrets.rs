@@ -145,10 +145,69 @@ pub fn redact_sources(files: &mut SourceMap) {
     let mut spans = Vec::new();
     for (id, f) in files.iter() {
         spans.extend(find(&f.text).into_iter().map(|(start, end, _)| Span::new(id, start, end)));
+        spans.extend(named_literals(&f.text).into_iter().map(|(start, end)| Span::new(id, start, end)));
     }
     for span in spans {
         files.redact(span);
     }
+}
+
+/// The strings of `NAME = "..."` whose name says they are secret, found in
+/// the text itself (so also in a file that does not parse, where no check
+/// sees the setting): the ranges of their contents.
+fn named_literals(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'#' => {
+                while b.get(i).is_some_and(|c| *c != b'\n') {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                let open = i;
+                i += 1;
+                while let Some(&c) = b.get(i) {
+                    match c {
+                        b'\\' => i += 2,
+                        b'"' | b'\n' => break,
+                        _ => i += 1,
+                    }
+                }
+                let close = i.min(b.len());
+                i += 1;
+                // Back from the quote: blanks, `=` (not `==`, `!=`, ...), blanks, a name.
+                let before = b.get(..open).unwrap_or_default();
+                let mut j = before.len();
+                while j > 0 && before.get(j - 1).is_some_and(|c| *c == b' ' || *c == b'\t') {
+                    j -= 1;
+                }
+                if j == 0
+                    || before.get(j - 1) != Some(&b'=')
+                    || (j >= 2 && before.get(j - 2).is_some_and(|c| b"=!<>+".contains(c)))
+                {
+                    continue;
+                }
+                j -= 1;
+                while j > 0 && before.get(j - 1).is_some_and(|c| *c == b' ' || *c == b'\t') {
+                    j -= 1;
+                }
+                let end = j;
+                while j > 0 && before.get(j - 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+                {
+                    j -= 1;
+                }
+                let name = text.get(j..end).unwrap_or_default();
+                if !name.is_empty() && secret_name(name) && close > open + 1 {
+                    out.push((open + 1, close));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
 }
 
 /// `text` with every credential-looking part masked by `*`.
@@ -540,6 +599,13 @@ mod tests {
         ] {
             assert_eq!(credential(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn named_secret_literals_are_found_in_the_text() {
+        let text = "a {\n  DB_PASSWORD = \"hunter2\"  # x\n  LOG = \"info\"\n  API_TOKEN = secret(\"a/b\")\n  ok = x == \"y\"\n}}}";
+        let found: Vec<&str> = named_literals(text).into_iter().map(|(s, e)| &text[s..e]).collect();
+        assert_eq!(found, ["hunter2"]);
     }
 
     #[test]

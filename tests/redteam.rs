@@ -373,3 +373,12 @@ fn redteam_20_inexact_numbers_are_refused() {
     let c = expect("redteam-20-inexact-number.plat");
     assert_eq!(c.diagnostics.iter().filter(|d| d.code == "platc::parse::bad_number").count(), 2);
 }
+
+#[test]
+fn redteam_10_no_snippet_shows_a_secret_even_when_no_check_ran() {
+    // A file that does not parse: no setting is checked, yet the snippet of
+    // the syntax error is the line that holds the password.
+    let c = compile_one("service x {\n  env { DB_PASSWORD = \"hunter2\" : AKIAIOSFODNN7EXAMPLE }\n}\n");
+    assert!(c.has_errors());
+    assert_eq!(shows_any(&c, &["hunter2", "AKIAIOSFODNN7EXAMPLE"]), None);
+}
