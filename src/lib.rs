@@ -248,9 +248,7 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         next.services.entry(name).or_default().check = ds;
     }
     let redacted = secrets::scan(&model, &mut diags);
-    for span in &redacted {
-        files.redact(*span);
-    }
+    files.redact_all(&redacted);
     let graph = graph::build(&model, &mut diags);
 
     let reuse = reuse_for(previous, changed, &model, &graph);

@@ -147,9 +147,7 @@ pub fn redact_sources(files: &mut SourceMap) {
         spans.extend(find(&f.text).into_iter().map(|(start, end, _)| Span::new(id, start, end)));
         spans.extend(named_literals(&f.text).into_iter().map(|(start, end)| Span::new(id, start, end)));
     }
-    for span in spans {
-        files.redact(span);
-    }
+    files.redact_all(&spans);
 }
 
 /// The strings of `NAME = "..."` whose name says they are secret, found in
