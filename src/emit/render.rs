@@ -194,6 +194,10 @@ fn include_problems(templates: &BTreeMap<String, TemplateFile>, names: &[&str]) 
     let mut problems = Vec::new();
     // What each template includes, each inclusion once per time it is written.
     let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut by_short: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for k in templates.keys().filter(|k| is_partial(k)) {
+        by_short.entry(short_name(k)).or_default().push(k.as_str());
+    }
     for &name in names {
         let Some(t) = templates.get(name) else { continue };
         if let Some(why) = unchecked_partial(&t.text) {
@@ -201,9 +205,7 @@ fn include_problems(templates: &BTreeMap<String, TemplateFile>, names: &[&str]) 
         }
         let found = references(&t.text).unwrap_or_default().into_iter().flat_map(|r| match r {
             Reference::Path(p) => templates.get_key_value(p).map(|(k, _)| k.as_str()).into_iter().collect::<Vec<_>>(),
-            Reference::Short(n) => {
-                templates.keys().filter(|k| is_partial(k) && short_name(k) == n).map(String::as_str).collect()
-            }
+            Reference::Short(n) => by_short.get(n).cloned().unwrap_or_default(),
         });
         edges.insert(name, found.collect());
     }
