@@ -287,6 +287,16 @@ pub fn emit(
             insert_new(&mut out.files, path, file, model, diags);
         }
     }
+    // The build index is platc's own: no template may write it.
+    if let Some(f) = out.files.get(INDEX_FILE) {
+        diags.push(
+            Diagnostic::error(
+                "platc::emit::duplicate_file",
+                format!("`{INDEX_FILE}` is the build index; {} generates a file of that name", made_for(f)),
+            )
+            .help("rename the template that writes it"),
+        );
+    }
     file_under_file(&out, model, diags);
     if diags.iter().any(Diagnostic::is_error) {
         return None;

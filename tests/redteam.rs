@@ -217,6 +217,10 @@ fn redteam_12_two_sources_of_one_file_are_an_error() {
     let c = with_templates(&[("catalog/workspace/demo.hbs".into(), "a: 1\n".into())]);
     let text = common::diagnostics_text(&c);
     assert!(text.contains("generated inside the generated file `demo`"), "{text}");
+    // Nor the build index.
+    let c = with_templates(&[("catalog/workspace/platc-index.json.hbs".into(), "{\"files\": []}\n".into())]);
+    let text = common::diagnostics_text(&c);
+    assert!(text.contains("`platc-index.json` is the build index"), "{text}");
 }
 
 /// (Its linearity is proven by counting work in `src/parse/tests.rs`.)
