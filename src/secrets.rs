@@ -336,7 +336,9 @@ fn plaintext(s: &Service, prefix: &str, key: &str, span: Span, why: &str) -> Dia
 /// `PASSWORD_FILE`, `TOKEN_URL`, `TOKEN_TTL`, ...).
 pub fn secret_name(key: &str) -> bool {
     let k = key.to_ascii_uppercase();
-    const WORDS: &[&str] = &["SECRET", "PASSWORD", "PASSWD", "PASS", "PWD", "TOKEN", "APIKEY", "CREDENTIALS"];
+    // Anywhere in the name; short or ambiguous words only at its end.
+    const WORDS: &[&str] = &["SECRET", "PASSWORD", "PASSWD", "TOKEN", "APIKEY", "CREDENTIALS"];
+    const LAST: &[&str] = &["PASS", "PWD"];
     const ENDINGS: &[&str] = &["SECRET", "PASSWORD", "PASSWD", "TOKEN", "APIKEY", "CREDENTIALS", "PRIVATEKEY"];
     const ABOUT: &[&str] = &[
         "FILE",
@@ -371,6 +373,23 @@ pub fn secret_name(key: &str) -> bool {
         "SCOPES",
         "LIFETIME",
         "TIMEOUT",
+        "REGION",
+        "MANAGER",
+        "STORE",
+        "ENGINE",
+        "BACKEND",
+        "PROVIDER",
+        "MODE",
+        "KIND",
+        "COUNT",
+        "SIZE",
+        "PREFIX",
+        "SUFFIX",
+        "LABEL",
+        "ROLE",
+        "CACHE",
+        "ENABLE",
+        "DISABLED",
     ];
     let parts: Vec<&str> = k.split(['_', '-', '.']).filter(|p| !p.is_empty()).collect();
     let Some(last) = parts.last() else { return false };
@@ -378,7 +397,10 @@ pub fn secret_name(key: &str) -> bool {
         return false;
     }
     let key_like = *last == "KEY" && parts.len() > 1; // STRIPE_KEY, not KEY or MONKEY
-    key_like || parts.iter().any(|p| WORDS.contains(p)) || ENDINGS.iter().any(|e| last.ends_with(e))
+    key_like
+        || LAST.contains(last)
+        || parts.iter().any(|p| WORDS.contains(p))
+        || ENDINGS.iter().any(|e| last.ends_with(e))
 }
 
 /// What kind of credential a text contains, if it contains one.
@@ -560,10 +582,20 @@ mod tests {
             assert!(!secret_name(k), "{k}");
         }
         // Issue 13, item 10: a secret word anywhere in the name, or at its end.
-        for k in ["DBPASSWORD", "PASSWORD_DB", "APITOKEN", "db-pwd", "SECRET_VALUE"] {
+        for k in ["DBPASSWORD", "PASSWORD_DB", "APITOKEN", "db-pwd", "SECRET_VALUE", "DB_PASSWORD_PRIMARY"] {
             assert!(secret_name(k), "{k}");
         }
-        for k in ["PASSWORD_FILE", "TOKEN_URL", "TOKEN_TTL", "SECRET_NAME", "COMPASS", "PASSPORT_ID", "BYPASS_CACHE"] {
+        for k in [
+            "PASSWORD_FILE",
+            "TOKEN_URL",
+            "TOKEN_TTL",
+            "SECRET_NAME",
+            "COMPASS",
+            "PASSPORT_ID",
+            "BYPASS_CACHE",
+            "PASS_THROUGH_HEADERS",
+            "SECRET_MANAGER_REGION",
+        ] {
             assert!(!secret_name(k), "{k}");
         }
     }
