@@ -386,3 +386,11 @@ fn redteam_10_no_snippet_shows_a_secret_even_when_no_check_ran() {
     assert!(c.has_errors());
     assert_eq!(shows_any(&c, &["hunter2", "AKIAIOSFODNN7EXAMPLE"]), None);
 }
+
+/// (The work is counted in `src/emit/yaml.rs`: n log n key comparisons.)
+#[test]
+fn redteam_23_a_configmap_of_thousands_of_keys() {
+    let c = expect("redteam-23-many-settings.plat");
+    let configmap = &c.output.as_ref().unwrap().files["x/kubernetes/production/configmap.yaml"].contents;
+    assert!(configmap.contains("S2999_URL: "), "{}", configmap.len());
+}
