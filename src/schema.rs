@@ -450,6 +450,21 @@ fn check_at(node: &Node, ty: &Type, at: &Where, names: &Names, diags: &mut Vec<D
                     for (k, item) in m.iter().filter(|(k, _)| !is_env_name(k)) {
                         diags.push(bad_env_name(k, item.origin.span));
                     }
+                    // A secret `K` is mounted as a file and `K_FILE` names it,
+                    // which would hide a setting of that name.
+                    for (k, item) in m.iter().filter(|(_, n)| matches!(n.value, Value::Secret(_))) {
+                        if let Some(other) = m.get(&format!("{k}_FILE")) {
+                            diags.push(
+                                Diagnostic::error(
+                                    "platc::check::collision",
+                                    format!("`{k}_FILE` is set, and is also the variable that names the file of the secret `{k}`"),
+                                )
+                                .label(other.origin.span, format!("`{k}_FILE` set here"))
+                                .also(item.origin.span, format!("`{k}` is a secret: platc sets `{k}_FILE` to its file"))
+                                .help(format!("rename the setting `{k}_FILE`, or the secret `{k}`")),
+                            );
+                        }
+                    }
                 }
                 for (k, item) in m {
                     check_at(item, inner, &Where { parent: Some(at), name: k }, names, diags);

@@ -237,6 +237,11 @@ fn redteam_21_env_keys() {
     assert_eq!(bad.len(), 3, "{bad:?}");
     assert!(bad.iter().any(|m| m.contains(r"`A B\n../x`")), "{bad:?}");
     assert!(!bad.iter().any(|m| m.contains("GOOD_NAME_2")), "{bad:?}");
+    let text = common::diagnostics_text(&c);
+    assert!(
+        text.contains("`DB_FILE` is set, and is also the variable that names the file of the secret `DB`"),
+        "{text}"
+    );
 }
 
 /// Every diagnostic of `c`, in every form, and says whether any shows one of `secrets`.
