@@ -18,7 +18,7 @@ use crate::model::{Instance, Model, Service};
 use crate::resolve::{SERVICE_OUTPUTS, resource_outputs};
 use crate::schema::{self, Names, Record};
 use crate::span::Span;
-use crate::value::{Layer, Origin};
+use crate::value::{Layer, Origin, Value};
 use crate::workspace::Environment;
 
 /// Checks the whole model.
@@ -59,6 +59,7 @@ pub fn check(
             );
         }
     }
+    collisions(model, diags);
     // Services declared in files that failed to parse or resolve count as
     // known: a dependency on one is not a second error for the same cause.
     let services: BTreeSet<String> =
@@ -72,6 +73,90 @@ pub fn check(
         own
     });
     model.services.iter().map(|s| s.name.clone()).zip(found).collect()
+}
+
+/// Names that two services would share in the generated files: a
+/// resource's workspace-wide name (`<service>-<resource>`: catalog entity,
+/// database identifier, subnet and security groups, and with `-<env>` the
+/// cloud names), and an exposed host and path. Each is an error naming both
+/// places: the second would take over the first's database or traffic.
+fn collisions(model: &Model, diags: &mut Vec<Diagnostic>) {
+    use crate::emit::context::catalog_resource_name;
+    let mut names: BTreeMap<String, (&str, &str, Span)> = BTreeMap::new();
+    let mut cloud: BTreeMap<String, (&str, &str, &str, Span)> = BTreeMap::new();
+    let mut routes: BTreeMap<(&str, String, String), (&str, Span)> = BTreeMap::new();
+    let clash = |what: String, second: Span, first: Span, first_is: String| {
+        Diagnostic::error("platc::check::collision", what)
+            .label(second, "takes the name")
+            .also(first, first_is)
+            .help("rename one of them: generated names join the service's and the resource's with `-`, so they must differ after joining")
+    };
+    for s in &model.services {
+        let mut seen = BTreeSet::new();
+        let mut once = BTreeSet::new();
+        let mut reported = BTreeSet::new();
+        for inst in s.instances.iter() {
+            for r in inst.resources.iter().filter(|r| seen.insert((inst.env.as_str(), r.name.as_str()))) {
+                let name = catalog_resource_name(&s.name, &r.name);
+                match names.get(&name) {
+                    Some(&(fs, fr, fspan))
+                        if (fs, fr) != (s.name.as_str(), r.name.as_str()) && once.insert(r.name.as_str()) =>
+                    {
+                        diags.push(clash(
+                            format!(
+                                "resource `{}` of `{}` and resource `{fr}` of `{fs}` would both be named `{name}`",
+                                r.name, s.name
+                            ),
+                            r.span,
+                            fspan,
+                            format!("`{fr}` of `{fs}` is named `{name}` too"),
+                        ))
+                    }
+                    Some(_) => {}
+                    None => {
+                        names.insert(name.clone(), (&s.name, &r.name, r.span));
+                    }
+                }
+                let full = format!("{name}-{}", inst.env);
+                match cloud.get(&full) {
+                    Some(&(fs, fr, fe, fspan)) if (fs, fr) != (s.name.as_str(), r.name.as_str()) && names.get(&name).is_some_and(|n| (n.0, n.1) == (s.name.as_str(), r.name.as_str())) => diags.push(clash(
+                        format!(
+                            "resource `{}` of `{}` in {} and resource `{fr}` of `{fs}` in {fe} would both be named `{full}` in the cloud",
+                            r.name, s.name, inst.env
+                        ),
+                        r.span,
+                        fspan,
+                        format!("`{fr}` of `{fs}` is named `{full}` in {fe} too"),
+                    )),
+                    Some(_) => {}
+                    None => {
+                        cloud.insert(full, (&s.name, &r.name, &inst.env, r.span));
+                    }
+                }
+            }
+            let expose = |k: &str| inst.get(&["expose", k]).and_then(Value::as_word).map(str::to_string);
+            let Some(host) = expose("host") else { continue };
+            let path = expose("path").unwrap_or_else(|| "/".to_string());
+            let span = crate::merge::get(&inst.values, &["expose", "host"]).map_or(s.name_span, |n| n.origin.span);
+            match routes.get(&(inst.env.as_str(), host.clone(), path.clone())) {
+                Some(&(first, fspan)) if first != s.name && reported.insert((first, host.clone(), path.clone())) => {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::check::collision",
+                            format!("`{}` and `{first}` both expose `{host}{path}` in {}", s.name, inst.env),
+                        )
+                        .label(span, "exposed here")
+                        .also(fspan, format!("`{first}` exposes it here"))
+                        .help("give each service its own host, or its own path on a shared host"),
+                    )
+                }
+                Some(_) => {}
+                None => {
+                    routes.insert((inst.env.as_str(), host, path), (&s.name, span));
+                }
+            }
+        }
+    }
 }
 
 /// Checks one service (all environments, or the policies in `only_env`);

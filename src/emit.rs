@@ -47,7 +47,7 @@ use crate::diag::Diagnostic;
 use crate::graph::Graph;
 use crate::library::Library;
 use crate::model::{Model, Service};
-use crate::span::SourceMap;
+use crate::span::{SourceMap, Span};
 use doc::Doc;
 use render::{Renderer, TemplateProblem, is_partial};
 
@@ -283,12 +283,29 @@ pub fn emit(
         out.files = kept.map(|(p, f)| (p.clone(), Arc::clone(f))).collect();
     }
     for (files, ds) in results {
-        out.files.extend(files);
         diags.extend(ds);
+        for (path, file) in files {
+            insert_new(&mut out.files, path, file, model, diags);
+        }
     }
     for &target in &targets {
-        plan.workspace(target, &mut out.files, diags);
+        let mut files = BTreeMap::new();
+        plan.workspace(target, &mut files, diags);
+        for (path, file) in files {
+            insert_new(&mut out.files, path, file, model, diags);
+        }
     }
+    // The build index is platc's own: no template may write it.
+    if let Some(f) = out.files.get(INDEX_FILE) {
+        diags.push(
+            Diagnostic::error(
+                "platc::emit::duplicate_file",
+                format!("`{INDEX_FILE}` is the build index; {} generates a file of that name", made_for(f)),
+            )
+            .help("rename the template that writes it"),
+        );
+    }
+    file_under_file(&out, model, diags);
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
@@ -326,7 +343,7 @@ impl Plan<'_> {
         file: String,
         ctx: &handlebars::Context,
         at: (&str, &str),
-        rendered: &mut Vec<(String, Format, Vec<Doc>)>,
+        rendered: &mut Vec<Rendered>,
         diags: &mut Vec<Diagnostic>,
     ) {
         let format = Format::of(&file);
@@ -342,20 +359,14 @@ impl Plan<'_> {
         }
         match format.parse(&text) {
             Ok(docs) if docs.is_empty() => {}
-            Ok(docs) => rendered.push((file, format, docs)),
+            Ok(docs) => rendered.push((file, format, docs, template.to_string())),
             Err(e) => diags.push(invalid_output(template, self.lib, at.0, at.1, &e)),
         }
     }
 
     /// One `<resource>.tf` per resource, from its type's template, with the
     /// resource as `resource` in the context.
-    fn resource_files(
-        &self,
-        ctx: &Json,
-        at: (&str, &str),
-        rendered: &mut Vec<(String, Format, Vec<Doc>)>,
-        diags: &mut Vec<Diagnostic>,
-    ) {
+    fn resource_files(&self, ctx: &Json, at: (&str, &str), rendered: &mut Vec<Rendered>, diags: &mut Vec<Diagnostic>) {
         let Some(resources) = ctx.get("resources").and_then(Json::as_array) else {
             return;
         };
@@ -453,7 +464,7 @@ impl Plan<'_> {
         }
         // Render and patch every target in every environment; check the
         // policies over the generated objects; then write.
-        let mut batches: Vec<(Target, &str, Rendered)> = Vec::new();
+        let mut batches: Vec<(Target, &str, Vec<Rendered>)> = Vec::new();
         for (target, templates) in &self.templates {
             let (target, prefix) = (*target, format!("{}/", target.name()));
             let envs: Vec<&(&str, bool, handlebars::Context)> = if target.per_environment() {
@@ -469,7 +480,7 @@ impl Plan<'_> {
                 if target == Target::Terraform && *no_resources {
                     continue; // no infrastructure of its own
                 }
-                let mut rendered: Vec<(String, Format, Vec<Doc>)> = Vec::new();
+                let mut rendered: Vec<Rendered> = Vec::new();
                 for t in templates {
                     let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
                     self.render_into(t, file, ctx, (&s.name, env), &mut rendered, diags);
@@ -478,7 +489,7 @@ impl Plan<'_> {
                     self.resource_files(ctx.data(), (&s.name, env), &mut rendered, diags);
                 }
                 let mut all: Vec<(String, &mut Doc)> = Vec::new();
-                for (_, _, docs) in rendered.iter_mut() {
+                for (_, _, docs, _) in rendered.iter_mut() {
                     for d in docs.iter_mut() {
                         patch::targets_of(target == Target::Terraform, d, &mut all);
                     }
@@ -495,7 +506,7 @@ impl Plan<'_> {
                 let mut objects = crate::check::output::Objects::new(s);
                 for (target, env, rendered) in &batches {
                     if *env == inst.env || !target.per_environment() {
-                        for (_, _, docs) in rendered {
+                        for (_, _, docs, _) in rendered {
                             objects.add(target.name(), docs);
                         }
                     }
@@ -508,7 +519,10 @@ impl Plan<'_> {
         }
         for (target, env, rendered) in batches {
             let prefix = format!("{}/", target.name());
-            for (file, format, docs) in rendered {
+            // One source per generated file: a second one is an error naming
+            // both templates, never a silent replacement.
+            let mut made: BTreeMap<String, String> = BTreeMap::new();
+            for (file, format, docs, template) in rendered {
                 let contents = match format.write(&docs, &s.path) {
                     Ok(c) => c,
                     Err(e) => {
@@ -520,7 +534,26 @@ impl Plan<'_> {
                 let kind = target.kind(&docs);
                 let docs = self.keep_docs.then_some(docs);
                 let out = OutFile::new(contents, Some(s.name.clone()), environment, kind, docs);
-                files.insert(target.path(&s.name, env, &file), Arc::new(out));
+                let path = target.path(&s.name, env, &file);
+                let shown = |t: &str| self.lib.templates.get(t).map_or(t.to_string(), |f| f.shown_as.clone());
+                if let Some(first) = made.get(&path) {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::emit::duplicate_file",
+                            format!(
+                                "`{path}` is generated twice for `{}` ({env}): by {} and by {}",
+                                s.name,
+                                shown(first),
+                                shown(&template)
+                            ),
+                        )
+                        .label(s.name_span, "generated for this service")
+                        .help("every generated file has one source; rename the resource or the template"),
+                    );
+                    continue;
+                }
+                made.insert(path.clone(), template);
+                files.insert(path, Arc::new(out));
             }
         }
         let unknown: Vec<_> =
@@ -537,9 +570,59 @@ impl Plan<'_> {
     }
 }
 
-/// The files one target rendered for a service in one environment: name,
-/// format and documents.
-type Rendered = Vec<(String, Format, Vec<Doc>)>;
+/// A rendered file: its name, format, documents and the template it came from.
+type Rendered = (String, Format, Vec<Doc>, String);
+
+/// Who generated a file, in words.
+fn made_for(f: &OutFile) -> String {
+    match (&f.service, &f.environment) {
+        (Some(s), Some(e)) => format!("service `{s}` ({e})"),
+        (Some(s), None) => format!("service `{s}`"),
+        (None, _) => "the workspace".to_string(),
+    }
+}
+
+/// Adds a generated file to the output, unless a file already has its path:
+/// emit never replaces one generated file with another (both sources are
+/// named instead).
+fn insert_new(
+    files: &mut BTreeMap<String, Arc<OutFile>>,
+    path: String,
+    file: Arc<OutFile>,
+    model: &Model,
+    diags: &mut Vec<Diagnostic>,
+) {
+    match files.get(&path) {
+        None => {
+            files.insert(path, file);
+        }
+        Some(first) => diags.push(clash(&path, "generated twice", first, &file, model)),
+    }
+}
+
+/// A generated file whose path is under another generated file's (it would
+/// need a directory where the file is).
+fn file_under_file(out: &Output, model: &Model, diags: &mut Vec<Diagnostic>) {
+    for (path, file) in &out.files {
+        let parents = path.match_indices('/').filter_map(|(i, _)| path.get(..i));
+        if let Some((parent, first)) = parents.filter_map(|p| Some((p, out.files.get(p)?))).next() {
+            diags.push(clash(path, &format!("generated inside the generated file `{parent}`"), first, file, model));
+        }
+    }
+}
+
+fn clash(path: &str, what: &str, first: &OutFile, second: &OutFile, model: &Model) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        "platc::emit::duplicate_file",
+        format!("`{path}` is {what}: by {} and by {}", made_for(first), made_for(second)),
+    );
+    let spans: Vec<Span> =
+        [first, second].iter().filter_map(|f| model.service(f.service.as_deref()?).map(|s| s.name_span)).collect();
+    for (i, span) in spans.into_iter().enumerate() {
+        d = if i == 0 { d.label(span, "generates it") } else { d.also(span, "generates it too") };
+    }
+    d.help("every generated file has one source; rename a service, or the template that writes this path")
+}
 
 /// The formats generated files come in, by extension.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -601,8 +684,11 @@ fn template_diag(p: &TemplateProblem, lib: &Library, at: Option<(&str, &str)>) -
         (Some(l), Some(c)) => format!("{shown}:{l}:{c}"),
         _ => shown,
     };
-    let d = Diagnostic::error("platc::emit::template", format!("template {pos} failed: {}", p.message))
-        .help("fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)");
+    let d = Diagnostic::error("platc::emit::template", format!("template {pos} failed: {}", p.message)).help(
+        p.help.unwrap_or(
+            "fix the template in the standard library; values are `{{name}}` (quoted) or `{{json name}}` (typed)",
+        ),
+    );
     match at {
         Some((s, e)) => d.at(format!("`{s}` in {e}")),
         None => d,

@@ -270,9 +270,7 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         next.services.entry(name).or_default().check = ds;
     }
     let redacted = secrets::scan(&model, &mut diags);
-    for span in &redacted {
-        files.redact(*span);
-    }
+    files.redact_all(&redacted);
     let graph = graph::build(&model, &mut diags);
 
     let reuse = reuse_for(previous, changed, &model, &graph);
@@ -296,6 +294,11 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         let mut carry = emit::Carry { previous: reuse.as_ref().map(|(o, s)| (*o, s)), renderer };
         let output = emit::emit(&model, &graph, &library, options, &mut carry, &files, &mut diags);
         next.renderer = carry.renderer.map(|r| (options.targets.clone(), r));
+        // Every string that reaches the output, whatever it was made from
+        // (the kept files of other services were scanned when made).
+        if let Some(out) = &output {
+            secrets::scan_output(out, &model, reuse.as_ref().map(|(_, only)| only), &mut diags);
+        }
         output
     };
     let mut compiled = finish(files, diags, output, read, Some(model));
@@ -346,6 +349,9 @@ fn finish(
     read: BTreeSet<String>,
     model: Option<Model>,
 ) -> Compiled {
+    // No diagnostic may show a credential, whether or not one was named.
+    let mut files = files;
+    secrets::redact_sources(&mut files);
     diag::sort(&mut diagnostics, &files);
     let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
     Compiled {

@@ -32,16 +32,26 @@ pub const MAX_DEPTH: usize = 48;
 /// Parses one file. On a syntax error the file yields no AST and one
 /// diagnostic; string-decoding errors are reported alongside a usable AST.
 pub fn parse(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>) {
+    let (ast, diags, _) = parse_counting(file, text);
+    (ast, diags)
+}
+
+/// [`parse`], and the work spent finding the ends of spans (for the tests
+/// that it stays proportional to the input).
+fn parse_counting(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>, usize) {
     if let Some(d) = brackets::check(file, text) {
-        return (None, vec![d]);
+        return (None, vec![d], 0);
     }
     match PlatParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
-            let mut lower = Lower { file, diags: Vec::new(), operators: 0 };
+            let trivia = trivia_runs(text);
+            let work = std::cell::Cell::new(text.len());
+            let mut lower = Lower { file, diags: Vec::new(), operators: 0, nesting: 0, trivia, work };
             let body = pairs.next().and_then(|f| f.into_inner().next()).map(|b| lower.body(b)).unwrap_or_default();
-            (Some(File { body }), lower.diags)
+            let work = lower.work.get();
+            (Some(File { body }), lower.diags, work)
         }
-        Err(e) => (None, vec![syntax_error(file, text, &e)]),
+        Err(e) => (None, vec![syntax_error(file, text, &e)], 0),
     }
 }
 
@@ -50,6 +60,16 @@ struct Lower {
     diags: Vec<Diagnostic>,
     /// Operators in the expression being lowered (bounded by `MAX_OPERATORS`).
     operators: usize,
+    /// How deep the values being lowered nest: the blocks, maps and lists
+    /// around them, and the names of the dotted paths that set them
+    /// (`a.b.c = 1` nests as deep as `a { b { c = 1 } }`). Bounded by
+    /// [`MAX_DEPTH`], as brackets are.
+    nesting: usize,
+    /// The file's runs of whitespace and comments (see [`trivia_runs`]).
+    trivia: Vec<(usize, usize)>,
+    /// Work spent finding span ends: the bytes [`trivia_runs`] looked at,
+    /// and the steps of every look-up in its result.
+    work: std::cell::Cell<usize>,
 }
 
 /// Most operators in one condition: deeper trees would recurse too deep when
@@ -61,13 +81,45 @@ impl Lower {
     /// covers the whitespace and comments it skipped looking for more.
     fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), tight_end(p))
+        self.work.set(self.work.get() + self.trivia.len().max(1).ilog2() as usize + 1);
+        Span::new(self.file, s.start(), tight_end(&self.trivia, s.start(), s.end()))
     }
 
     fn body(&mut self, p: Pair<Rule>) -> Body {
         let span = self.span(&p);
-        let items = p.into_inner().filter_map(|i| self.item(i)).collect();
+        let items = self.nested(1, |l| p.into_inner().filter_map(|i| l.item(i)).collect());
         Body { items, span }
+    }
+
+    /// Lowers with the nesting `more` levels deeper.
+    fn nested<T>(&mut self, more: usize, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.nesting += more;
+        let out = f(self);
+        self.nesting -= more;
+        out
+    }
+
+    /// The levels a path of `names` names adds below `nesting` (the first
+    /// name is at that level); past [`MAX_DEPTH`] in all, one
+    /// diagnostic and the number of names that fit (the path is cut there,
+    /// so that no later stage builds the absurd nesting).
+    fn path_fits(&mut self, nesting: usize, names: usize, span: Span, what: &str) -> usize {
+        // The file's own items are at nesting 1, inside no bracket.
+        let room = (MAX_DEPTH + 2).saturating_sub(nesting.max(1)).max(1);
+        if names <= room {
+            return names;
+        }
+        self.diags.push(
+            Diagnostic::error(
+                "platc::parse::too_deep",
+                format!("this {what} has {names} names; with what encloses it, that nests deeper than {MAX_DEPTH} levels"),
+            )
+            .label(Span::new(span.file, span.start as usize, span.start as usize + 1), format!("{what} starts here"))
+            .help(format!(
+                "a dotted path nests like blocks do (`a.b = 1` is `a {{ b = 1 }}`); keep the nesting within {MAX_DEPTH} levels"
+            )),
+        );
+        room
     }
 
     fn item(&mut self, p: Pair<Rule>) -> Option<Item> {
@@ -136,7 +188,8 @@ impl Lower {
             Some(o) if o == "+=" => AssignOp::Append,
             _ => AssignOp::Set,
         };
-        let value = it.next().map(|x| self.expr(x)).unwrap_or(Expr { kind: ExprKind::Null, span });
+        let below = path.segments.len().saturating_sub(1);
+        let value = self.nested(below, |l| it.next().map(|x| l.expr(x)).unwrap_or(Expr { kind: ExprKind::Null, span }));
         Attribute { path, op, value, span }
     }
 
@@ -213,6 +266,8 @@ impl Lower {
                 _ => {}
             }
         }
+        let fits = self.path_fits(self.nesting, segments.len(), span, "path");
+        segments.truncate(fits);
         Path { segments, span }
     }
 
@@ -288,10 +343,28 @@ impl Lower {
                 ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(self.expr(rhs)) }
             }
             Rule::string | Rule::heredoc => ExprKind::Str(self.string(p)),
-            Rule::number => number(p.as_str()),
+            Rule::number => {
+                let kind = number(p.as_str());
+                if let ExprKind::Number { value, text } = &kind
+                    && !exact(text, *value)
+                {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "platc::parse::bad_number",
+                            format!("`{text}` cannot be kept exactly as a number"),
+                        )
+                        .label(span, "more digits than a number holds")
+                        .help(format!(
+                            "numbers are whole numbers up to {} or decimals of about 15 digits; to keep every digit, write it as text: \"{text}\"",
+                            i64::MAX
+                        )),
+                    );
+                }
+                kind
+            }
             Rule::boolean => ExprKind::Bool(p.as_str().starts_with('t')),
             Rule::null => ExprKind::Null,
-            Rule::list => ExprKind::List(self.exprs(p)),
+            Rule::list => ExprKind::List(self.nested(1, |l| l.exprs(p))),
             Rule::map => match p.into_inner().find(|x| x.as_rule() == Rule::body) {
                 Some(b) => ExprKind::Map(self.body(b)),
                 None => ExprKind::Map(Body { items: Vec::new(), span }),
@@ -318,38 +391,101 @@ impl Lower {
                 };
                 ExprKind::Tagged { tag, body }
             }
-            Rule::reference => ExprKind::Ref(p.into_inner().map(|i| self.ident(i)).collect()),
+            Rule::reference => {
+                let mut names: Vec<Ident> = p.into_inner().map(|i| self.ident(i)).collect();
+                // A reference reads a value; it nests nothing, but a name
+                // deeper than anything can be set is refused the same way.
+                let fits = self.path_fits(1, names.len(), span, "reference");
+                names.truncate(fits);
+                ExprKind::Ref(names)
+            }
             _ => ExprKind::Null,
         };
         Expr { kind, span }
     }
 }
 
-/// The end of a pair's last token: past its last inner pair, plus any
-/// punctuation after it (`]`, `)`), but not the whitespace and comments pest
-/// consumed looking for more.
-fn tight_end(p: &Pair<Rule>) -> usize {
-    let span = p.as_span();
-    let Some(last) = p.clone().into_inner().last() else { return span.end() };
-    let base = span.start();
-    let mut end = tight_end(&last);
-    let text = span.as_str().as_bytes();
-    let mut i = end.saturating_sub(base);
-    while let Some(&b) = text.get(i) {
+/// The end of a pair's last token: its span less the whitespace and
+/// comments pest consumed after it looking for more. One look-up in the
+/// file's trivia runs, whatever the pair holds: walking down to the pair's
+/// last token and scanning its trailing text again for every enclosing pair
+/// made a chain of `not`s followed by a long comment quadratic (issue 13,
+/// item 16).
+fn tight_end(trivia: &[(usize, usize)], start: usize, end: usize) -> usize {
+    // The last run starting before `end`.
+    let i = trivia.partition_point(|(s, _)| *s < end);
+    match i.checked_sub(1).and_then(|i| trivia.get(i)) {
+        Some(&(s, e)) if end <= e => s.max(start),
+        _ => end,
+    }
+}
+
+/// The runs of whitespace and comments of a file, in order, as pest skips
+/// them: everything outside string literals that is a space, tab, line
+/// break or a `#` comment. Each byte is looked at once.
+fn trivia_runs(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut add = |s: usize, e: usize| match runs.last_mut() {
+        Some(last) if last.1 == s => last.1 = e,
+        _ => runs.push((s, e)),
+    };
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
         match b {
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                add(i, i + 1);
+                i += 1;
+            }
             b'#' => {
-                while text.get(i).is_some_and(|c| *c != b'\n') {
+                let start = i;
+                while bytes.get(i).is_some_and(|c| *c != b'\n') {
                     i += 1;
                 }
+                add(start, i);
             }
-            _ => {
+            b'"' if bytes.get(i..i + 3) == Some(b"\"\"\"") => {
+                let body = bytes.get(i + 3..).unwrap_or_default();
+                i = body.windows(3).position(|w| w == b"\"\"\"").map_or(bytes.len(), |p| i + 3 + p + 3);
+            }
+            b'"' => {
                 i += 1;
-                end = base + i;
+                while let Some(&c) = bytes.get(i) {
+                    match c {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        b'\n' => break,
+                        _ => i += 1,
+                    }
+                }
             }
+            _ => i += 1,
         }
     }
-    end
+    runs
+}
+
+/// Whether the number written `text` is `value` exactly: a whole number
+/// that fits in an i64 (it is kept as one), or a decimal whose digits, less
+/// leading and trailing zeros, are those of the f64 (`1.50` is 1.5, `007` is
+/// 7; `0.1000000000000000000001` and `1e400`-sized integers are not).
+fn exact(text: &str, value: f64) -> bool {
+    if text.parse::<i64>().is_ok() {
+        return true;
+    }
+    let (sign, digits) = text.strip_prefix('-').map_or(("", text), |d| ("-", d));
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let written = if frac.is_empty() { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") };
+    let written = if written == "-0" { "0".to_string() } else { written };
+    let shown = format!("{value}");
+    let shown = if shown == "-0" { "0".to_string() } else { shown };
+    value.is_finite() && written == shown
 }
 
 /// `2.5` → a number; `500m`, `512Mi`, `99.9%` → a quantity.

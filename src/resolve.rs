@@ -241,6 +241,9 @@ impl<'a> Parts<'a> {
                             diags.push(unknown_resource_type(ty, cx.library));
                             continue;
                         };
+                        if let Some(d) = reserved_resource_name(name, rt, cx.library) {
+                            diags.push(d);
+                        }
                         if !dup("resource", name, diags) {
                             p.resources.insert(name.name.clone(), (rt, b));
                         }
@@ -463,6 +466,41 @@ fn empty_reason(span: Span) -> Diagnostic {
     Diagnostic::error("platc::resolve::empty_reason", "an escape hatch needs a reason")
         .label(span, "no reason given")
         .help("say why, for the reviewer and the catalog: `because \"vendor image runs as root until PAY-112\"`")
+}
+
+/// A resource's Terraform is written to `<name>.tf`, next to the files of
+/// the service's own Terraform templates (`terraform/main.tf.hbs` writes
+/// `main.tf`): a resource may not take one of their names.
+fn reserved_resource_name(name: &ast::Ident, rt: &ResourceType, lib: &Library) -> Option<Diagnostic> {
+    rt.terraform.as_ref()?; // no Terraform file of its own
+    let template = format!("terraform/{}.tf.hbs", name.name);
+    let resource_templates = || lib.resource_types.values().filter_map(|t| t.terraform.as_ref());
+    if !lib.templates.contains_key(&template) || resource_templates().any(|(t, _)| *t == template) {
+        return None;
+    }
+    let taken: Vec<String> = lib
+        .templates
+        .keys()
+        .filter_map(|k| k.strip_prefix("terraform/")?.strip_suffix(".tf.hbs"))
+        .filter(|n| !n.contains('/') && !n.starts_with('_'))
+        .filter(|n| !resource_templates().any(|(t, _)| t == &format!("terraform/{n}.tf.hbs")))
+        .map(|n| format!("`{n}`"))
+        .collect();
+    Some(
+        Diagnostic::error(
+            "platc::resolve::reserved_name",
+            format!(
+                "a resource named `{}` would write `{}.tf`, which the service's Terraform writes",
+                name.name, name.name
+            ),
+        )
+        .label(name.span, format!("`{}.tf` is generated from {template}", name.name))
+        .help(format!(
+            "rename the resource; its Terraform is `<name>.tf`, and {} {} taken",
+            taken.join(", "),
+            if taken.len() == 1 { "is" } else { "are" }
+        )),
+    )
 }
 
 fn unknown_resource_type(ty: &ast::Ident, lib: &Library) -> Diagnostic {

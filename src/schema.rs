@@ -399,6 +399,12 @@ fn check_at(node: &Node, ty: &Type, at: &Where, names: &Names, diags: &mut Vec<D
             _ => bad(diags, None),
         },
         Type::Host => match v {
+            Value::Str(s) if s.starts_with("*.") => {
+                bad(diags, Some("a wildcard: one service cannot own every host of a domain; name its host".into()))
+            }
+            Value::Str(s) if is_ip(s) => {
+                bad(diags, Some("an IP address, not a host name (an ingress routes by name)".into()))
+            }
             Value::Str(s) if is_host(s) => {}
             _ => bad(diags, None),
         },
@@ -468,6 +474,28 @@ fn check_at(node: &Node, ty: &Type, at: &Where, names: &Names, diags: &mut Vec<D
         },
         Type::Map(inner) => match v {
             Value::Map(m) => {
+                // Settings are environment variables: their names are too
+                // (and a secret's `<NAME>_FILE`, and a ConfigMap key).
+                if **inner == Type::Setting {
+                    for (k, item) in m.iter().filter(|(k, _)| !is_env_name(k)) {
+                        diags.push(bad_env_name(k, item.origin.span));
+                    }
+                    // A secret `K` is mounted as a file and `K_FILE` names it,
+                    // which would hide a setting of that name.
+                    for (k, item) in m.iter().filter(|(_, n)| matches!(n.value, Value::Secret(_))) {
+                        if let Some(other) = m.get(&format!("{k}_FILE")) {
+                            diags.push(
+                                Diagnostic::error(
+                                    "platc::check::collision",
+                                    format!("`{k}_FILE` is set, and is also the variable that names the file of the secret `{k}`"),
+                                )
+                                .label(other.origin.span, format!("`{k}_FILE` set here"))
+                                .also(item.origin.span, format!("`{k}` is a secret: platc sets `{k}_FILE` to its file"))
+                                .help(format!("rename the setting `{k}_FILE`, or the secret `{k}`")),
+                            );
+                        }
+                    }
+                }
                 for (k, item) in m {
                     check_at(item, inner, &Where { parent: Some(at), name: k }, names, diags);
                 }
@@ -678,6 +706,35 @@ pub fn cron(s: &str) -> Result<(), String> {
 
 /// A Kubernetes DNS label: lowercase alphanumerics and `-`, 1-63 characters,
 /// starting and ending with an alphanumeric.
+/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_env_name(s: &str) -> bool {
+    let mut cs = s.chars();
+    cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn bad_env_name(name: &str, span: Span) -> Diagnostic {
+    let fixed: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect::<String>()
+        .trim_matches('_')
+        .chars()
+        .take(64)
+        .collect();
+    let fixed = if fixed.starts_with(|c: char| c.is_ascii_digit()) { format!("_{fixed}") } else { fixed };
+    let help = if fixed.is_empty() {
+        "an environment variable name is letters, digits and `_`, not starting with a digit".to_string()
+    } else {
+        format!("an environment variable name is letters, digits and `_`, not starting with a digit; try `{fixed}`")
+    };
+    Diagnostic::error(
+        "platc::check::bad_name",
+        format!("`{}` is not an environment variable name", name.escape_debug()),
+    )
+    .label(span, "set under this name")
+    .help(help)
+}
+
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
@@ -690,9 +747,15 @@ pub fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
+/// A host name: DNS labels with a dot, not a wildcard, not an address
+/// (a name whose last label is all digits is one).
 fn is_host(s: &str) -> bool {
-    let s = s.strip_prefix("*.").unwrap_or(s);
-    s.contains('.') && is_dns_subdomain(s)
+    s.contains('.') && is_dns_subdomain(s) && !is_ip(s)
+}
+
+fn is_ip(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+        || s.rsplit('.').next().is_some_and(|last| !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_tag(s: &str) -> bool {

@@ -117,23 +117,49 @@ impl SourceMap {
     /// other span stays valid): a secret found in a file never shows in a
     /// diagnostic. The quotes of a string literal are kept.
     pub fn redact(&mut self, span: Span) {
-        let Some(file) = self.files.get_mut(span.file.0 as usize) else { return };
-        let text = &file.text;
-        let (mut start, mut end) = (span.start as usize, (span.end as usize).min(text.len()));
-        if text.get(start..start + 1) == Some("\"") && end > start + 1 && text.get(end - 1..end) == Some("\"") {
-            start += 1;
-            end -= 1;
-        }
-        let Some(middle) = text.get(start..end) else { return };
-        let mut redacted = String::with_capacity(text.len());
-        redacted.push_str(text.get(..start).unwrap_or(""));
-        for c in middle.chars() {
-            for _ in 0..c.len_utf8() {
-                redacted.push(if c == '\n' { '\n' } else { '*' });
+        self.redact_all(&[span]);
+    }
+
+    /// [`redact`](Self::redact) for many spans: each file is rewritten once,
+    /// however many spans it has.
+    pub fn redact_all(&mut self, spans: &[Span]) {
+        let mut by_file: std::collections::BTreeMap<usize, Vec<(usize, usize)>> = Default::default();
+        for span in spans {
+            let Some(file) = self.files.get(span.file.0 as usize) else { continue };
+            let text = &file.text;
+            let (mut start, mut end) = (span.start as usize, (span.end as usize).min(text.len()));
+            if text.get(start..start + 1) == Some("\"") && end > start + 1 && text.get(end - 1..end) == Some("\"") {
+                start += 1;
+                end -= 1;
+            }
+            if start < end {
+                by_file.entry(span.file.0 as usize).or_default().push((start, end));
             }
         }
-        redacted.push_str(text.get(end..).unwrap_or(""));
-        *file = SourceFile::new(file.path.clone(), Arc::from(redacted));
+        for (id, mut ranges) in by_file {
+            let Some(file) = self.files.get_mut(id) else { continue };
+            ranges.sort_unstable();
+            let mut redacted = String::with_capacity(file.text.len());
+            let mut ranges = ranges.into_iter().peekable();
+            let mut until = 0; // the end of the range being masked
+            for (at, c) in file.text.char_indices() {
+                while let Some(&(start, end)) = ranges.peek() {
+                    if start > at {
+                        break;
+                    }
+                    until = until.max(end);
+                    ranges.next();
+                }
+                if at < until && c != '\n' {
+                    for _ in 0..c.len_utf8() {
+                        redacted.push('*');
+                    }
+                } else {
+                    redacted.push(c);
+                }
+            }
+            *file = SourceFile::new(file.path.clone(), Arc::from(redacted));
+        }
     }
 
     /// The text a span covers.
@@ -145,6 +171,29 @@ impl SourceMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacting_many_spans_at_once_is_redacting_each() {
+        let text = "a = \"secret\"\nb = xé-key\nc = \"ok\" \"two\"\n";
+        let spans = [
+            Span::new(FileId(0), 4, 12),
+            Span::new(FileId(0), 17, 23),
+            Span::new(FileId(0), 33, 38),
+            Span::new(FileId(0), 18, 20),
+        ];
+        let mut one = SourceMap::default();
+        one.add("f".into(), Arc::from(text));
+        for s in spans {
+            one.redact(s);
+        }
+        let mut all = SourceMap::default();
+        all.add("f".into(), Arc::from(text));
+        all.redact_all(&spans);
+        assert_eq!(all.get(FileId(0)).unwrap().text, one.get(FileId(0)).unwrap().text);
+        let masked = &all.get(FileId(0)).unwrap().text;
+        assert!(masked.starts_with("a = \"******\"\n") && !masked.contains("key"), "{masked}");
+        assert_eq!(masked.len(), text.len());
+    }
 
     #[test]
     fn line_col_counts_characters_from_one() {

@@ -162,6 +162,8 @@ impl Value {
 
     pub fn as_i64(&self) -> Option<i64> {
         match self {
+            // The text as written: an f64 holds integers exactly only up to 2^53.
+            Value::Number(_, text) if text.parse::<i64>().is_ok() => text.parse().ok(),
             Value::Number(n, _) if n.fract() == 0.0 && n.abs() < 9.0e15 => Some(*n as i64),
             _ => None,
         }
@@ -303,7 +305,10 @@ pub fn to_json(v: &Value) -> serde_json::Value {
     match v {
         Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
-        Value::Number(n, _) => number_json(*n),
+        Value::Number(n, text) => match text.parse::<i64>() {
+            Ok(i) => J::from(i),
+            Err(_) => number_json(*n),
+        },
         Value::Quantity { value, unit, .. } if unit == "%" => number_json(*value),
         Value::Quantity { number, unit, .. } => J::String(format!("{number}{unit}")),
         Value::Str(s) => J::String(s.clone()),

@@ -40,6 +40,7 @@ pub fn run(path: Option<PathBuf>, check: bool, format: Format) -> Result<u8, Str
                 changed.push(f.clone());
             }
             Err(diags) => {
+                platc::secrets::redact_sources(&mut map);
                 print_diagnostics(&diags, &map, format, "this file was left alone");
                 broken = true;
             }

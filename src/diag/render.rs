@@ -26,6 +26,16 @@ pub enum Format {
 
 /// Renders one diagnostic in the given form, ending with a newline.
 pub fn render(d: &Diagnostic, files: &SourceMap, format: Format, color: bool) -> String {
+    // The source text is redacted already; a message that quotes a value
+    // the checks did not catch is masked here.
+    let masked;
+    let d = match masked_text(d) {
+        Some(m) => {
+            masked = m;
+            &masked
+        }
+        None => d,
+    };
     match format {
         Format::Human => human(d, files, color),
         Format::Short => short(d, files),
@@ -55,6 +65,22 @@ fn one_line_message(d: &Diagnostic) -> String {
         Some(p) => format!("{} (applies to {p})", d.message),
         None => d.message.clone(),
     }
+}
+
+/// `d` with every credential-looking text in its words masked, if it has any.
+fn masked_text(d: &Diagnostic) -> Option<Diagnostic> {
+    use crate::secrets::redact;
+    let texts = std::iter::once(&d.message).chain(d.help.as_ref()).chain(d.labels.iter().map(|l| &l.message));
+    if texts.clone().all(|t| matches!(redact(t), std::borrow::Cow::Borrowed(_))) {
+        return None;
+    }
+    let mut m = d.clone();
+    m.message = redact(&m.message).into_owned();
+    m.help = m.help.map(|h| redact(&h).into_owned());
+    for l in &mut m.labels {
+        l.message = redact(&l.message).into_owned();
+    }
+    Some(m)
 }
 
 /// Where a diagnostic points: path, 1-based line and column.

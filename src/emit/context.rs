@@ -505,6 +505,11 @@ fn settings(service: &Service, inst: &Instance, graph: &Graph) -> (JMap<String, 
                 secrets.remove(name);
                 config.insert(name.clone(), Json::String(v));
             }
+            // A number is text in a ConfigMap: as written (`007`, `1.50`).
+            (Value::Number(_, text), None) => {
+                secrets.remove(name);
+                config.insert(name.clone(), Json::String(text.clone()));
+            }
             (v, None) => {
                 secrets.remove(name);
                 let text = match to_json(v) {

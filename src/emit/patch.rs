@@ -152,6 +152,7 @@ pub fn to_doc(v: &Value) -> Option<Doc> {
     Some(match v {
         Value::Null => Doc::Null,
         Value::Bool(b) => Doc::Bool(*b),
+        Value::Number(_, text) if text.parse::<i64>().is_ok() => Doc::Int(text.parse().unwrap_or_default()),
         Value::Number(n, _) if n.fract() == 0.0 && n.abs() < 9.0e15 => Doc::Int(*n as i64),
         Value::Number(n, _) => Doc::Float(*n),
         Value::Quantity { value, unit, .. } if unit == "%" => {

@@ -48,6 +48,8 @@ pub struct TemplateProblem {
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
+    /// What to do, when the general advice does not fit.
+    pub help: Option<&'static str>,
 }
 
 /// All templates of the library, compiled.
@@ -106,7 +108,7 @@ impl Renderer {
         let needed = |n: &str| wanted(n) || partials.as_ref().map_or(is_partial(n), |p| p.contains(n));
         let list: Vec<(&String, &TemplateFile)> = templates.iter().filter(|(n, _)| needed(n)).collect();
         let compiled = crate::par::map(&list, |(_, t)| handlebars::Template::compile(t.text.as_ref()));
-        let mut problems = Vec::new();
+        let mut problems = include_problems(templates, &list.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>());
         for ((name, _), result) in list.into_iter().zip(compiled) {
             match result {
                 Ok(template) => {
@@ -122,6 +124,7 @@ impl Renderer {
                         line,
                         column,
                         message: e.reason().to_string(),
+                        help: None,
                     });
                 }
             }
@@ -142,13 +145,158 @@ impl Renderer {
     /// and shared by every template of a service; handlebars' `render` would
     /// serialize the whole context again on every call.
     pub fn render_with(&self, name: &str, context: &Context) -> Result<String, TemplateProblem> {
+        INCLUDES.with(|c| c.set((0, 0)));
         self.hb.render_with_context(name, context).map_err(|e| TemplateProblem {
             template: e.template_name.clone().unwrap_or_else(|| name.to_string()),
             line: e.line_no,
             column: e.column_no,
             message: e.reason().to_string(),
+            help: None,
         })
     }
+}
+
+/// The longest chain of inclusions (`{{include ...}}`, `{{> ...}}`): a
+/// template including a template ... this deep is refused.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// The most templates one template may expand to, counting every inclusion
+/// in its text (and theirs): a template including another twice, that one
+/// including a third twice, ... doubles the work at every level.
+pub const MAX_EXPANSION: u64 = 10_000;
+
+/// The most `{{include ...}}` one rendering may make (inclusions in a loop
+/// over the data count each time).
+pub const MAX_INCLUDES: usize = 1_000_000;
+
+std::thread_local! {
+    /// The rendering on this thread: how deep the `include`s nest now, and
+    /// how many it made. A rendering runs on one thread.
+    static INCLUDES: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Problems with how the templates `names` include each other, found before
+/// any is rendered: a cycle (named by its chain), a chain deeper than
+/// [`MAX_INCLUDE_DEPTH`], a template expanding to more than
+/// [`MAX_EXPANSION`] templates, a partial named only at render time or
+/// defined inline (which the checks could not see; `{{include (...)}}` may
+/// compute its name, and is bounded while rendering).
+fn include_problems(templates: &BTreeMap<String, TemplateFile>, names: &[&str]) -> Vec<TemplateProblem> {
+    let problem = |template: &str, message: String| TemplateProblem {
+        template: template.to_string(),
+        line: None,
+        column: None,
+        message,
+        help: Some(
+            "a template may include others (`{{include \"dir/_name.hbs\"}}`, `{{> name}}`) but never itself, and not without bound",
+        ),
+    };
+    let mut problems = Vec::new();
+    // What each template includes, each inclusion once per time it is written.
+    let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut by_short: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for k in templates.keys().filter(|k| is_partial(k)) {
+        by_short.entry(short_name(k)).or_default().push(k.as_str());
+    }
+    for &name in names {
+        let Some(t) = templates.get(name) else { continue };
+        if let Some(why) = unchecked_partial(&t.text) {
+            problems.push(problem(name, why.to_string()));
+        }
+        let found = references(&t.text).unwrap_or_default().into_iter().flat_map(|r| match r {
+            Reference::Path(p) => templates.get_key_value(p).map(|(k, _)| k.as_str()).into_iter().collect::<Vec<_>>(),
+            Reference::Short(n) => by_short.get(n).cloned().unwrap_or_default(),
+        });
+        edges.insert(name, found.collect());
+    }
+    // Leaves first: a template is done when everything it includes is.
+    let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut expansion: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut includers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (&from, tos) in &edges {
+        let distinct: BTreeSet<&str> = tos.iter().copied().filter(|t| edges.contains_key(t)).collect();
+        waiting.insert(from, distinct.len());
+        for to in distinct {
+            includers.entry(to).or_default().push(from);
+        }
+    }
+    let mut ready: Vec<&str> = waiting.iter().filter(|(_, n)| **n == 0).map(|(t, _)| *t).collect();
+    while let Some(t) = ready.pop() {
+        let tos = edges.get(t).map(Vec::as_slice).unwrap_or_default();
+        let d = 1 + tos.iter().filter_map(|x| depth.get(x)).max().copied().unwrap_or(0);
+        let e = tos.iter().filter_map(|x| expansion.get(x)).fold(1u64, |a, b| a.saturating_add(*b));
+        depth.insert(t, d);
+        expansion.insert(t, e);
+        for &up in includers.get(t).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(n) = waiting.get_mut(up) {
+                *n -= 1;
+                if *n == 0 {
+                    ready.push(up);
+                }
+            }
+        }
+    }
+    // What is left includes itself, through a chain of what is left.
+    let mut reported = BTreeSet::new();
+    for &start in waiting.keys().filter(|t| !depth.contains_key(*t)) {
+        let mut chain = vec![start];
+        let mut at = start;
+        let cycle = loop {
+            let next =
+                edges.get(at).and_then(|tos| tos.iter().find(|x| edges.contains_key(*x) && !depth.contains_key(*x)));
+            let Some(&next) = next else { break None };
+            if let Some(i) = chain.iter().position(|c| *c == next) {
+                let mut cycle: Vec<&str> = chain.get(i..).unwrap_or_default().to_vec();
+                cycle.push(next);
+                break Some(cycle);
+            }
+            chain.push(next);
+            at = next;
+        };
+        let Some(cycle) = cycle else { continue };
+        let members: BTreeSet<&str> = cycle.iter().copied().collect();
+        if reported.insert(members) {
+            let first = cycle.first().copied().unwrap_or(start);
+            problems.push(problem(first, format!("`{first}` includes itself: {}", cycle.join(" → "))));
+        }
+    }
+    for (t, d) in &depth {
+        if *d > MAX_INCLUDE_DEPTH + 1 {
+            problems.push(problem(
+                t,
+                format!("`{t}` includes templates {} levels deep; the limit is {MAX_INCLUDE_DEPTH}", d - 1),
+            ));
+        } else if let Some(e) = expansion.get(t).filter(|e| **e > MAX_EXPANSION) {
+            let e = if *e == u64::MAX { "more than 2^64".to_string() } else { e.to_string() };
+            problems.push(problem(
+                t,
+                format!("`{t}` expands to {e} templates through its inclusions; the limit is {MAX_EXPANSION} (does a template include another several times at every level?)"),
+            ));
+        }
+    }
+    problems
+}
+
+/// Why the inclusions of a template's text cannot be checked before
+/// rendering: a partial named by an expression (`{{> (lookup ...)}}`) or an
+/// inline partial (`{{#*inline ...}}`).
+fn unchecked_partial(text: &str) -> Option<&'static str> {
+    let blank = |c: char| c.is_whitespace() || c == '~';
+    for (at, _) in text.match_indices("{{") {
+        let after = text.get(at + 2..)?.trim_start_matches(blank);
+        if after.starts_with("#*inline") {
+            return Some("inline partials (`{{#*inline}}`) are not supported; put the partial in a `_name.hbs` file");
+        }
+        if let Some(rest) = after.strip_prefix('>').or_else(|| after.strip_prefix("#>"))
+            && rest.trim_start().starts_with(['(', '['])
+        {
+            return Some(
+                "a partial must be named as written (`{{> name}}`); for a computed name use `{{include (...)}}`",
+            );
+        }
+    }
+    None
 }
 
 /// A partial named in a template's text.
@@ -266,8 +414,26 @@ fn include<'reg: 'rc, 'rc>(
     let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
     let template =
         r.get_template(name).ok_or_else(|| handlebars::RenderErrorReason::PartialNotFound(name.to_owned()))?;
+    // The checks before rendering see only names written out; these bound
+    // computed ones (`{{include (concat ...)}}`) too.
+    let (depth, count) = INCLUDES.with(std::cell::Cell::get);
+    if depth >= MAX_INCLUDE_DEPTH {
+        return Err(handlebars::RenderErrorReason::Other(format!(
+            "`{name}` is included {MAX_INCLUDE_DEPTH} levels deep (does it include itself?)"
+        ))
+        .into());
+    }
+    if count >= MAX_INCLUDES {
+        return Err(handlebars::RenderErrorReason::Other(format!(
+            "more than {MAX_INCLUDES} inclusions in one rendering (at `{name}`)"
+        ))
+        .into());
+    }
+    INCLUDES.with(|c| c.set((depth + 1, count + 1)));
     let mut buf = handlebars::StringOutput::new();
-    handlebars::Renderable::render(template, r, ctx, rc, &mut buf)?;
+    let rendered = handlebars::Renderable::render(template, r, ctx, rc, &mut buf);
+    INCLUDES.with(|c| c.set((depth, c.get().1)));
+    rendered?;
     let text = buf.into_string().map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
     let text = text.strip_suffix('\n').unwrap_or(&text);
     let pad = " ".repeat(usize::try_from(indent).unwrap_or(0));

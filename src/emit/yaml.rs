@@ -39,6 +39,32 @@ fn full(text: &str) -> Result<Vec<Doc>, String> {
     Ok(docs)
 }
 
+/// `None` if two entries of a map have the same key (serde_yaml reports
+/// them). One sort of the keys, not a look-up through the entries before
+/// each new key: a service with a thousand dependencies has a thousand keys
+/// in its ConfigMap, and that look-up made dense graphs quadratic per map
+/// (issue 13, item 23).
+fn distinct_keys(entries: &[(String, Doc)]) -> Option<()> {
+    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable_by(|a, b| {
+        count_comparison();
+        a.cmp(b)
+    });
+    keys.windows(2).all(|w| w.first() != w.last()).then_some(())
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Key comparisons made by [`distinct_keys`] on this thread (for the test
+    /// that they grow as n log n).
+    static COMPARISONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count_comparison() {
+    #[cfg(test)]
+    COMPARISONS.with(|c| c.set(c.get() + 1));
+}
+
 fn convert(v: serde_yaml::Value) -> Doc {
     match v {
         serde_yaml::Value::Null => Doc::Null,
@@ -67,7 +93,7 @@ fn convert(v: serde_yaml::Value) -> Doc {
 /// The subset reader. Every function returns `None` to mean "not in the
 /// subset: let serde_yaml decide", never "invalid".
 mod fast {
-    use super::Doc;
+    use super::{Doc, distinct_keys};
 
     struct Line<'a> {
         indent: usize,
@@ -172,6 +198,7 @@ mod fast {
             *pos += 1;
             entry(line.text, indent, lines, pos, &mut entries)?;
         }
+        distinct_keys(&entries)?; // duplicate keys: serde_yaml reports them
         Some(Doc::Map(entries))
     }
 
@@ -187,6 +214,7 @@ mod fast {
             *pos += 1;
             entry(line.text, indent, lines, pos, &mut entries)?;
         }
+        distinct_keys(&entries)?;
         Some(Doc::Map(entries))
     }
 
@@ -199,9 +227,6 @@ mod fast {
         entries: &mut Vec<(String, Doc)>,
     ) -> Option<()> {
         let (key, rest) = key_value(text)?;
-        if entries.iter().any(|(k, _)| *k == key) {
-            return None; // duplicate keys: serde_yaml reports them
-        }
         let value = if rest.is_empty() {
             match lines.get(*pos) {
                 Some(next) if next.indent > indent => node(lines, pos, next.indent)?,
@@ -406,7 +431,7 @@ mod fast {
                                 Some(b'"') => self.string()?,
                                 _ => self.plain_key()?,
                             };
-                            if !self.eat(b':') || entries.iter().any(|(k, _)| *k == key) {
+                            if !self.eat(b':') {
                                 return None;
                             }
                             let v = self.value()?;
@@ -419,6 +444,7 @@ mod fast {
                             }
                         }
                     }
+                    distinct_keys(&entries)?;
                     Doc::Map(entries)
                 }
                 b'[' => {
@@ -482,6 +508,35 @@ mod fast {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13, item 23: a map's duplicate-key check compared each key with
+    /// every key before it (n^2/2 for a ConfigMap of n settings, which a
+    /// service depending on n services has). Now n log n comparisons.
+    #[test]
+    fn redteam_23_map_keys_are_checked_in_n_log_n() {
+        let comparisons = |n: usize, flow: bool| {
+            let text = if flow {
+                let pairs: Vec<String> = (0..n).map(|i| format!("K{i}: \"v\"")).collect();
+                format!("data: {{{}}}\n", pairs.join(", "))
+            } else {
+                (0..n).map(|i| format!("K{i}: v\n")).collect()
+            };
+            COMPARISONS.with(|c| c.set(0));
+            let docs = parse(&text).unwrap();
+            assert_eq!(docs.len(), 1);
+            COMPARISONS.with(std::cell::Cell::get)
+        };
+        for flow in [true, false] {
+            let (small, large) = (comparisons(1_000, flow), comparisons(8_000, flow));
+            assert!(small > 0);
+            // 8 times the keys: 8 x log(8,000)/log(1,000) = 10.4 times the work at most;
+            // a look-up per key was 64 times.
+            assert!(large <= small * 11, "{small} -> {large}");
+        }
+        // Duplicates are still refused.
+        assert!(parse("a: 1\na: 2\n").is_err());
+        assert!(parse("x: {a: 1, a: 2}\n").is_err());
+    }
 
     #[test]
     fn multi_document_streams_keep_key_order() {

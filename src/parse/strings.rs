@@ -120,7 +120,20 @@ impl Decoder {
                     && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             });
         let span = Span::new(self.file, pos + 2 + lead, pos + 2 + lead + trimmed.len());
-        if ok {
+        if ok && parts.len() > super::MAX_DEPTH + 1 {
+            self.diags.push(
+                Diagnostic::error(
+                    "platc::parse::too_deep",
+                    format!(
+                        "`${{...}}` names a value {} levels deep; values nest at most {} levels",
+                        parts.len(),
+                        super::MAX_DEPTH
+                    ),
+                )
+                .label(Span::new(self.file, pos, pos + 2), "interpolation starts here")
+                .help("interpolate a value at most as deep as a value can be set"),
+            );
+        } else if ok {
             self.parts.push(StrPart::Interp(parts, span));
         } else {
             self.diags.push(

@@ -181,3 +181,80 @@ fn simple_values_and_operators_parse_alike() {
         .collect();
     assert_eq!(kinds, ["str", "Eq", "Ne", "not", "call f", "tagged aws", "In", "NotIn", "Or", "null", "number"]);
 }
+
+/// Issue 13, item 16: a chain of `not`s followed by a long comment took time
+/// in (nots) x (comment): every enclosing pair's span scanned the comment
+/// again. The work of finding span ends (bytes looked at, plus one step per
+/// halving of a look-up) must grow in proportion to the input.
+#[test]
+fn redteam_16_not_chain_before_a_comment_is_linear() {
+    let regression = include_str!("../../tests/regressions/redteam-16-not-chain-comment.plat");
+    let work = |text: &str| {
+        let (_, _, work) = parse_counting(FileId(0), text);
+        work
+    };
+    assert!(work(regression) <= 4 * regression.len(), "{} for {} bytes", work(regression), regression.len());
+    let input = |n: usize, l: usize| format!("x = {}y #{}\n", "not ".repeat(n), "a ".repeat(l));
+    let (small, large) = (input(500, 5_000), input(2_000, 20_000));
+    let (w1, w2) = (work(&small), work(&large));
+    // Four times the input: at most about four times the work (it was sixteen).
+    assert!(w2 * small.len() <= w1 * large.len() * 5 / 4, "{w1} for {} bytes, {w2} for {}", small.len(), large.len());
+}
+
+/// Span ends are the old definition's: the end of the pair's last token,
+/// before the whitespace and comments after it.
+#[test]
+fn span_ends_agree_with_walking_down_to_the_last_token() {
+    fn reference(p: &Pair<Rule>) -> usize {
+        let span = p.as_span();
+        let Some(last) = p.clone().into_inner().last() else { return span.end() };
+        let base = span.start();
+        let mut end = reference(&last);
+        let text = span.as_str().as_bytes();
+        let mut i = end.saturating_sub(base);
+        while let Some(&b) = text.get(i) {
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                b'#' => {
+                    while text.get(i).is_some_and(|c| *c != b'\n') {
+                        i += 1;
+                    }
+                }
+                _ => {
+                    i += 1;
+                    end = base + i;
+                }
+            }
+        }
+        end
+    }
+    fn walk(p: Pair<Rule>, trivia: &[(usize, usize)], n: &mut usize) {
+        let s = p.as_span();
+        // (The whole file ends at its end-of-input marker, and `=` with its
+        // look-ahead past the blanks after it, where the walk stopped at
+        // the pair; no span is taken of either.)
+        if !matches!(p.as_rule(), Rule::file | Rule::EOI | Rule::assign_op | Rule::eq) {
+            assert_eq!(tight_end(trivia, s.start(), s.end()), reference(&p), "{:?} {:?}", p.as_rule(), s.as_str());
+            *n += 1;
+        }
+        for c in p.into_inner() {
+            walk(c, trivia, n);
+        }
+    }
+    let mut pairs = 0;
+    let texts = [
+        include_str!("../../examples/monorepo/services/payments/service.plat"),
+        include_str!("../../examples/hostile-strings/service.plat"),
+        "a = 1   # c\n\nb { x = [1, 2]  # d\n}\n",
+        "a = \"# not a comment\" # one\nb = \"\"\"\n  x # y\n  \"\"\"  # two\n",
+        "p { require = not not (x == \"a\\\"b\")  ,  # c\n }\n",
+    ];
+    for text in texts {
+        let file = PlatParser::parse(Rule::file, text).expect("parses");
+        let trivia = trivia_runs(text);
+        for p in file {
+            walk(p, &trivia, &mut pairs);
+        }
+    }
+    assert!(pairs > 400, "{pairs}");
+}

@@ -24,14 +24,49 @@ pub struct Scope<'a> {
 
 const MAX_DEPTH: usize = 8;
 
+/// The longest text one interpolated string may fill in to (a string as long
+/// as the largest file `file(...)` may read).
+pub const MAX_FILLED: usize = 1 << 20;
+
+/// The most text the interpolated strings of one instance may fill in, all
+/// together. Every byte written counts, and every `${...}` one more, so that
+/// strings naming strings (that name strings...) cannot make the work or the
+/// memory grow exponentially with the nesting: it is refused first.
+pub const MAX_WORK: usize = 16 << 20;
+
+/// The state of filling in one instance's strings.
+struct Filler<'a> {
+    values: &'a Map,
+    scope: &'a Scope<'a>,
+    /// The text of every `${...}` filled in so far, by its dotted path (or
+    /// why it cannot be: each string is filled in at most once).
+    done: std::collections::HashMap<String, Result<String, Failure>>,
+    /// Set once a string was too deep to fill in: that depends on where it
+    /// was named from, so failures are no longer remembered.
+    too_deep: bool,
+    /// The `${...}` being filled in, outermost first (a cycle is a path
+    /// already on it).
+    stack: Vec<String>,
+    /// What is left of [`MAX_WORK`].
+    work_left: usize,
+}
+
 /// Replaces every interpolated string of the instance by its text.
 pub fn finalize(instance: &mut Instance, scope: &Scope, diags: &mut Vec<Diagnostic>) {
     if !instance.values.values().any(|n| has_interpolation(&n.value)) {
         return;
     }
     let snapshot = instance.values.clone();
+    let mut filler = Filler {
+        values: &snapshot,
+        scope,
+        done: std::collections::HashMap::new(),
+        stack: Vec::new(),
+        too_deep: false,
+        work_left: MAX_WORK,
+    };
     for (key, node) in instance.values.iter_mut() {
-        fill_node(key, node, &snapshot, scope, diags);
+        fill_node(key, node, &mut filler, diags);
     }
 }
 
@@ -44,10 +79,11 @@ fn has_interpolation(v: &Value) -> bool {
     }
 }
 
-fn fill_node(path: &str, node: &mut Node, snapshot: &Map, scope: &Scope, diags: &mut Vec<Diagnostic>) {
+fn fill_node(path: &str, node: &mut Node, filler: &mut Filler, diags: &mut Vec<Diagnostic>) {
+    let scope = filler.scope;
     match &mut node.value {
         Value::Interpolated(parts) => {
-            let text = match fill(parts, snapshot, scope, 0) {
+            let text = match filler.fill(parts) {
                 Ok(s) => s,
                 Err((span, message, help)) => {
                     let span = if span == Span::default() { node.origin.span } else { span };
@@ -95,58 +131,126 @@ fn fill_node(path: &str, node: &mut Node, snapshot: &Map, scope: &Scope, diags: 
             };
             node.value = Value::Str(text);
         }
-        Value::Map(m) => m.iter_mut().for_each(|(k, n)| fill_node(&format!("{path}.{k}"), n, snapshot, scope, diags)),
-        Value::List(l) => l.iter_mut().for_each(|n| fill_node(path, n, snapshot, scope, diags)),
+        Value::Map(m) => m.iter_mut().for_each(|(k, n)| fill_node(&format!("{path}.{k}"), n, filler, diags)),
+        Value::List(l) => l.iter_mut().for_each(|n| fill_node(path, n, filler, diags)),
         _ => {}
     }
 }
 
 type Failure = (Span, String, String);
 
-fn fill(parts: &[StrPart], values: &Map, scope: &Scope, depth: usize) -> Result<String, Failure> {
-    let mut out = String::new();
-    for part in parts {
-        match part {
-            StrPart::Lit(s) => out.push_str(s),
-            StrPart::Interp(path, span) => out.push_str(&lookup(path, *span, values, scope, depth)?),
+impl Filler<'_> {
+    /// The text of `parts`, each `${...}` filled in.
+    fn fill(&mut self, parts: &[StrPart]) -> Result<String, Failure> {
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                StrPart::Lit(s) => self.append(&mut out, s, None)?,
+                StrPart::Interp(path, span) => {
+                    self.charge(1, *span)?;
+                    let text = self.lookup(path, *span)?;
+                    self.append(&mut out, &text, Some((path, *span)))?;
+                }
+            }
         }
+        Ok(out)
     }
-    Ok(out)
-}
 
-fn lookup(path: &[String], span: Span, values: &Map, scope: &Scope, depth: usize) -> Result<String, Failure> {
-    let dotted = path.join(".");
-    let roots = "`${service.name}`, `${service.<attribute>}`, `${workspace.<attribute>}` or `${environment.name}`";
-    let unknown = |what: &str| (span, format!("`${{{dotted}}}` names {what}"), format!("interpolate {roots}"));
-    if depth > MAX_DEPTH {
-        return Err((
-            span,
-            format!("`${{{dotted}}}` refers back to itself"),
-            "break the cycle of interpolated strings".into(),
-        ));
-    }
-    let keys: Vec<&str> = path.iter().map(String::as_str).collect();
-    let value = match keys.as_slice() {
-        ["service", "name"] => return Ok(scope.service.to_string()),
-        ["service", rest @ ..] => merge::get(values, rest).map(|n| n.value.clone()),
-        ["environment", "name"] => return Ok(scope.environment.name.clone()),
-        ["environment", rest @ ..] => merge::get(&scope.environment.values, rest).map(|n| n.value.clone()),
-        ["workspace", key] => scope.workspace.get(key),
-        _ => return Err(unknown("nothing platc knows")),
-    };
-    match value {
-        Some(Value::Interpolated(parts)) => fill(&parts, values, scope, depth + 1),
-        Some(Value::Str(s)) => Ok(s),
-        Some(v @ (Value::Number(..) | Value::Quantity { .. } | Value::Bool(_))) => Ok(display(&v)),
-        Some(Value::Ref(p)) => Ok(p.join(".")),
-        Some(Value::Secret(_)) => Err((
-            span,
-            format!("`${{{dotted}}}` is a secret; secrets are never written into strings"),
-            "pass the secret as its own setting: `NAME = secret(\"...\")`".into(),
-        )),
-        Some(Value::Null) | None => {
-            Err((span, format!("`${{{dotted}}}` is not set"), format!("set it, or interpolate {roots}")))
+    /// Appends `text` to `out` if both limits allow it (checked before the
+    /// text is copied).
+    fn append(&mut self, out: &mut String, text: &str, at: Option<(&[String], Span)>) -> Result<(), Failure> {
+        let span = at.map_or(Span::default(), |(_, s)| s);
+        if out.len().saturating_add(text.len()) > MAX_FILLED {
+            let what = at.map_or("this string".to_string(), |(p, _)| format!("`${{{}}}`", p.join(".")));
+            return Err((
+                span,
+                format!("filling in {what} makes a string longer than {} MiB", MAX_FILLED >> 20),
+                "interpolate shorter strings, or fewer of them: strings that name strings multiply their length".into(),
+            ));
         }
-        Some(other) => Err(unknown(other.describe())),
+        self.charge(text.len(), span)?;
+        out.push_str(text);
+        Ok(())
+    }
+
+    /// Takes `n` from what is left of [`MAX_WORK`].
+    fn charge(&mut self, n: usize, span: Span) -> Result<(), Failure> {
+        match self.work_left.checked_sub(n) {
+            Some(left) => {
+                self.work_left = left;
+                Ok(())
+            }
+            None => Err((
+                span,
+                format!(
+                    "the interpolated strings of `{}` fill in more than {} MiB in all",
+                    self.scope.service,
+                    MAX_WORK >> 20
+                ),
+                "interpolate shorter strings, or fewer of them: strings that name strings multiply their length".into(),
+            )),
+        }
+    }
+
+    fn lookup(&mut self, path: &[String], span: Span) -> Result<String, Failure> {
+        let dotted = path.join(".");
+        if let Some(done) = self.done.get(&dotted) {
+            return done.clone();
+        }
+        let (values, scope) = (self.values, self.scope);
+        let roots = "`${service.name}`, `${service.<attribute>}`, `${workspace.<attribute>}` or `${environment.name}`";
+        let unknown = |what: &str| (span, format!("`${{{dotted}}}` names {what}"), format!("interpolate {roots}"));
+        let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+        let value = match keys.as_slice() {
+            ["service", "name"] => return Ok(scope.service.to_string()),
+            ["service", rest @ ..] => merge::get(values, rest).map(|n| n.value.clone()),
+            ["environment", "name"] => return Ok(scope.environment.name.clone()),
+            ["environment", rest @ ..] => merge::get(&scope.environment.values, rest).map(|n| n.value.clone()),
+            ["workspace", key] => scope.workspace.get(key),
+            _ => return Err(unknown("nothing platc knows")),
+        };
+        let text = match value {
+            Some(Value::Interpolated(parts)) => {
+                if let Some(at) = self.stack.iter().position(|p| *p == dotted) {
+                    let chain: Vec<String> =
+                        self.stack.iter().skip(at).chain([&dotted]).map(|p| format!("`${{{p}}}`")).collect();
+                    return Err((
+                        span,
+                        format!("`${{{dotted}}}` refers back to itself: {}", chain.join(" → ")),
+                        "break the cycle of interpolated strings".into(),
+                    ));
+                }
+                if self.stack.len() >= MAX_DEPTH {
+                    self.too_deep = true;
+                    return Err((
+                        span,
+                        format!("`${{{dotted}}}` is a string filled in from strings more than {MAX_DEPTH} levels deep"),
+                        format!("interpolate a value that needs at most {MAX_DEPTH} levels of strings filled in"),
+                    ));
+                }
+                self.stack.push(dotted.clone());
+                let filled = self.fill(&parts);
+                self.stack.pop();
+                if filled.is_ok() || !self.too_deep {
+                    self.done.insert(dotted, filled.clone());
+                }
+                return filled;
+            }
+            Some(Value::Str(s)) => s,
+            Some(v @ (Value::Number(..) | Value::Quantity { .. } | Value::Bool(_))) => display(&v),
+            Some(Value::Ref(p)) => p.join("."),
+            Some(Value::Secret(_)) => {
+                return Err((
+                    span,
+                    format!("`${{{dotted}}}` is a secret; secrets are never written into strings"),
+                    "pass the secret as its own setting: `NAME = secret(\"...\")`".into(),
+                ));
+            }
+            Some(Value::Null) | None => {
+                return Err((span, format!("`${{{dotted}}}` is not set"), format!("set it, or interpolate {roots}")));
+            }
+            Some(other) => return Err(unknown(other.describe())),
+        };
+        Ok(text)
     }
 }
