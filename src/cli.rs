@@ -11,6 +11,7 @@ mod frozen;
 mod github;
 mod graph;
 mod load;
+mod lsp;
 mod new;
 mod stamp;
 mod watch;
@@ -130,6 +131,8 @@ enum Command {
         #[arg(long)]
         owner: Option<String>,
     },
+    /// Run the language server (LSP over standard input and output) for editors.
+    Lsp,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
@@ -203,6 +206,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Fmt { path, check } => fmt::run(path, check, format),
         Command::Graph { path, format: how, affected_by } => graph::run(path, how, &affected_by, format),
         Command::New { name, template, dir, owner } => new::run(&name, &template, dir, owner, format),
+        Command::Lsp => lsp::run(),
     };
     match result {
         Ok(code) => code,

@@ -168,7 +168,12 @@ fn block_symbol(b: &Block, text: &str) -> Symbol {
 pub enum Hit {
     /// An attribute of a service (`health.liveness`); `env` when written
     /// inside `environment NAME { ... }`.
-    Attribute { service: String, path: String, env: Option<String>, span: Span },
+    Attribute {
+        service: String,
+        path: String,
+        env: Option<String>,
+        span: Span,
+    },
     GoldenPath(String, Span),
     ResourceType(String, Span),
     Tier(String, Span),
@@ -177,7 +182,11 @@ pub enum Hit {
     /// Another service, named in a reference or `depends_on`.
     Service(String, Span),
     /// A resource of `service`, named in a reference or `depends_on`.
-    Resource { service: String, name: String, span: Span },
+    Resource {
+        service: String,
+        name: String,
+        span: Span,
+    },
 }
 
 impl Hit {
@@ -229,11 +238,15 @@ impl Walk<'_> {
         match item {
             Item::Attribute(a) | Item::Locked(a) => self.attribute(&a.path, &a.value, prefix, env),
             Item::Override(o) => self.attribute(&o.path, &o.value, prefix, env),
-            Item::Allow(a) => within(a.policy.span, self.offset).then(|| Hit::Policy(a.policy.name.clone(), a.policy.span)),
+            Item::Allow(a) => {
+                within(a.policy.span, self.offset).then(|| Hit::Policy(a.policy.name.clone(), a.policy.span))
+            }
             Item::Patch(_) => None,
             Item::Block(b) => match (b.kind.name.as_str(), b.labels.as_slice()) {
                 ("environment", [name]) => self.body(&b.body, prefix, Some(&name.name)),
-                ("resource", [ty, ..]) if within(ty.span, self.offset) => Some(Hit::ResourceType(ty.name.clone(), ty.span)),
+                ("resource", [ty, ..]) if within(ty.span, self.offset) => {
+                    Some(Hit::ResourceType(ty.name.clone(), ty.span))
+                }
                 ("resource" | "api", _) => self.values(&b.body),
                 (kind, []) if within(b.kind.span, self.offset) => {
                     Some(self.attribute_hit(&[prefix, &[kind.to_string()]].concat(), env, b.kind.span))

@@ -41,7 +41,10 @@ fn list_keys() {
 
 fn workspace(service: &str) -> Compiled {
     let mut s = Sources::new();
-    s.insert("platform.plat", "workspace w {\n  registry = \"r.example\"\n  environment staging {}\n  environment production {}\n}\n");
+    s.insert(
+        "platform.plat",
+        "workspace w {\n  registry = \"r.example\"\n  environment staging {}\n  environment production {}\n}\n",
+    );
     s.insert("services/a/service.plat", service);
     s.insert(
         "services/b/service.plat",
