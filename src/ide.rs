@@ -742,7 +742,8 @@ pub struct Fix {
 
 /// The fixes a diagnostic's help gives concretely: "did you mean `x`?"
 /// replaces the unknown name; a locked value's help writes the `override
-/// ... because "..."` that replaces the assignment, when it is written flat.
+/// ... because "..."` that replaces the assignment, when it is written flat;
+/// an escape hatch without `because` gets one (with a reason to write).
 pub fn fixes(d: &Diagnostic, files: &SourceMap) -> Vec<Fix> {
     let mut out = Vec::new();
     let (Some(help), Some(span)) = (d.help.as_deref(), d.primary()) else { return out };
@@ -761,6 +762,25 @@ pub fn fixes(d: &Diagnostic, files: &SourceMap) -> Vec<Fix> {
         }
         return out;
     }
+    // `override x = 1` (or `allow p`) with no reason: the parser expects
+    // `because` where the next item starts; the reason goes at the end of
+    // the escape hatch's own line (before a trailing comment).
+    if d.code == "platc::parse::syntax"
+        && d.message.starts_with("expected `because`")
+        && let Some(file) = files.get(span.file)
+    {
+        let before = file.text.get(..span.start as usize).unwrap_or("");
+        let content = before.trim_end();
+        let line_start = content.rfind('\n').map_or(0, |i| i + 1);
+        let line = content.get(line_start..).unwrap_or("");
+        let end = line_start + code_end(line);
+        out.push(Fix {
+            title: "add `because \"...\"`".into(),
+            span: Span::new(span.file, end, end),
+            text: " because \"...\"".into(),
+        });
+        return out;
+    }
     if d.code == "platc::merge::locked"
         && let Some(dotted) = backticked(&d.message)
         && let Some(suggested) = backticked_after(help, "say why: ")
@@ -770,6 +790,23 @@ pub fn fixes(d: &Diagnostic, files: &SourceMap) -> Vec<Fix> {
         out.push(Fix { title: format!("override `{dotted}` with a reason"), span, text: suggested.to_string() });
     }
     out
+}
+
+/// Where the code of a line ends: before a trailing comment and the
+/// spaces ahead of it (a `#` inside a string is not a comment).
+fn code_end(line: &str) -> usize {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '#' if !in_string => return line.get(..i).unwrap_or("").trim_end().len(),
+            _ => {}
+        }
+    }
+    line.trim_end().len()
 }
 
 /// The first `quoted` part of a message.

@@ -216,6 +216,28 @@ fn an_editor_session() {
     text = text.replacen("glod", "gold", 1);
     assert_eq!(c.diagnostics(&orders_uri), Some(vec![]), "cleared once fixed");
 
+    // A file that is not open changes on disk: its diagnostics come too,
+    // with the other place a problem involves as related information.
+    let users = ws.join("services/users/service.plat");
+    let users_uri = uri(&users);
+    let original = fs::read_to_string(&users).unwrap();
+    fs::write(&users, original.replacen("service users", "service payments", 1)).unwrap();
+    let changed = json!({ "changes": [{ "uri": users_uri, "type": 2 }] });
+    c.notify("workspace/didChangeWatchedFiles", changed.clone());
+    let d = c.diagnostics(&users_uri).expect("diagnostics for a file that is not open");
+    let dup = d.iter().find(|d| d["code"] == "platc::resolve::duplicate_service").unwrap_or_else(|| panic!("{d:?}"));
+    let (ul, uc) = find(&original, "users");
+    assert_eq!(dup["range"], json!({ "start": pos(ul, uc), "end": pos(ul, uc + 8) }), "{dup}");
+    let payments = fs::read_to_string(ws.join("services/payments/service.plat")).unwrap();
+    let (sl, sc) = find(&payments, "payments from");
+    let related = &dup["relatedInformation"][0];
+    assert_eq!(related["location"]["uri"], uri(&ws.join("services/payments/service.plat")), "{dup}");
+    assert_eq!(related["location"]["range"], json!({ "start": pos(sl, sc), "end": pos(sl, sc + 8) }));
+    assert_eq!(related["message"], "first declared here");
+    fs::write(&users, &original).unwrap();
+    c.notify("workspace/didChangeWatchedFiles", changed);
+    assert_eq!(c.diagnostics(&users_uri), Some(vec![]), "cleared once restored");
+
     // Hover on `cpu`: its value in each environment, and where it was set.
     let (cl, cc) = find(&text, "cpu    = 500m");
     let hover =
@@ -258,8 +280,6 @@ fn an_editor_session() {
         "textDocument/definition",
         json!({ "textDocument": { "uri": orders_uri }, "position": pos(pl, pc + 1) }),
     );
-    let payments = fs::read_to_string(ws.join("services/payments/service.plat")).unwrap();
-    let (sl, sc) = find(&payments, "payments from");
     assert_eq!(def["uri"], uri(&ws.join("services/payments/service.plat")));
     assert_eq!(def["range"], json!({ "start": pos(sl, sc), "end": pos(sl, sc + 8) }));
 

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _, PublishDiagnostics,
+    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument, Notification as _,
+    PublishDiagnostics,
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, Request as _,
@@ -29,11 +30,12 @@ use lsp_types::request::{
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionProviderCapability, CompletionItem,
     CompletionItemKind, CompletionOptions, CompletionParams, CompletionResponse, DiagnosticRelatedInformation,
-    DiagnosticSeverity, DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
-    DocumentFormattingParams, DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, GotoDefinitionParams,
-    GotoDefinitionResponse, Hover, HoverContents, HoverParams, HoverProviderCapability, Location, MarkupContent,
-    MarkupKind, NumberOrString, OneOf, Position, PublishDiagnosticsParams, Range, ServerCapabilities, SymbolKind,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
+    DiagnosticSeverity, DidChangeTextDocumentParams, DidChangeWatchedFilesParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, DocumentFormattingParams, DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse,
+    FileChangeType, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
+    HoverProviderCapability, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, Position,
+    PublishDiagnosticsParams, Range, ServerCapabilities, SymbolKind, TextDocumentSyncCapability, TextDocumentSyncKind,
+    TextEdit, Uri, WorkspaceEdit,
 };
 use platc::ide::{self, Hit};
 use platc::sources::{STDLIB, STDLIB_PREFIX, Sources, Text};
@@ -127,7 +129,10 @@ impl Server<'_> {
                     // then compile once.
                     while let Ok(next) = self.connection.receiver.try_recv() {
                         match next {
-                            Message::Notification(n) if n.method == DidChangeTextDocument::METHOD => {
+                            Message::Notification(n)
+                                if n.method == DidChangeTextDocument::METHOD
+                                    || n.method == DidChangeWatchedFiles::METHOD =>
+                            {
                                 self.notification(n, &mut roots)
                             }
                             other => {
@@ -211,6 +216,29 @@ impl Server<'_> {
                         changed.insert((root, rel));
                     }
                     None => self.publish(&doc.uri, Vec::new()),
+                }
+            }
+            // Files changed on disk (by git, another editor): read again
+            // unless open here.
+            DidChangeWatchedFiles::METHOD => {
+                let Ok(p) = serde_json::from_value::<DidChangeWatchedFilesParams>(n.params) else { return };
+                for ev in p.changes {
+                    let Some(path) = uri_path(&ev.uri) else { continue };
+                    if self.docs.contains_key(&path) || !path.to_str().is_some_and(load::is_source) {
+                        continue;
+                    }
+                    for (root, ws) in self.workspaces.iter_mut() {
+                        let Ok(rel) = path.strip_prefix(root) else { continue };
+                        let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>();
+                        let rel = rel.join("/");
+                        match load::read_source(&path) {
+                            Ok(bytes) if ev.typ != FileChangeType::DELETED => {
+                                ws.sources.insert_bytes(rel.clone(), bytes)
+                            }
+                            _ => ws.sources.remove(&rel),
+                        }
+                        changed.insert((root.clone(), rel));
+                    }
                 }
             }
             _ => {}

@@ -148,3 +148,24 @@ fn fixes_from_help() {
     assert_eq!(fx.len(), 1, "{d:?}");
     assert_eq!(fx[0].text, "override security.run_as_non_root = false because \"...\"");
 }
+
+#[test]
+fn fix_adds_because() {
+    let broken = A.replace("  tier    = gold\n", "  tier    = gold\n  override replicas = 1  # \"#\" for now\n");
+    let c = workspace(&broken);
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::parse::syntax").expect("a syntax error");
+    let fx = fixes(d, &c.files);
+    assert_eq!(fx.len(), 1, "{d:?}");
+    let at = fx[0].span.start as usize;
+    assert!(fx[0].span.is_empty());
+    let fixed = format!("{}{}{}", &broken[..at], fx[0].text, &broken[at..]);
+    assert!(fixed.contains("  override replicas = 1 because \"...\"  # \"#\" for now\n"), "{fixed}");
+    let c = workspace(&fixed);
+    assert!(!c.diagnostics.iter().any(|d| d.code.starts_with("platc::parse")), "{:?}", c.diagnostics);
+}
+
+#[test]
+fn comment_ends_code() {
+    assert_eq!(code_end("  x = \"a#b\"  # c"), 11);
+    assert_eq!(code_end("  x = 1   "), 7);
+}
