@@ -328,3 +328,25 @@ fn an_editor_session() {
     assert!(status.success(), "{status}");
     let _ = fs::remove_dir_all(&tmp);
 }
+
+/// The VS Code extension's JSON files parse, and name each other rightly.
+#[test]
+fn the_vscode_extension_is_consistent() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("editors/vscode");
+    let read = |p: &str| -> Value { serde_json::from_str(&fs::read_to_string(dir.join(p)).unwrap()).unwrap() };
+    let package = read("package.json");
+    let grammar = read("syntaxes/plat.tmLanguage.json");
+    read("language-configuration.json");
+    let contributed = &package["contributes"]["grammars"][0];
+    assert_eq!(contributed["scopeName"], grammar["scopeName"]);
+    assert_eq!(contributed["path"], "./syntaxes/plat.tmLanguage.json");
+    assert_eq!(package["contributes"]["languages"][0]["extensions"], json!([".plat"]));
+    assert!(fs::read_to_string(dir.join("extension.js")).unwrap().contains("args: [\"lsp\"]"));
+    // Every rule the grammar includes exists.
+    let repo = grammar["repository"].as_object().unwrap();
+    let text = grammar.to_string();
+    for inc in text.split("\"include\":\"#").skip(1) {
+        let name = &inc[..inc.find('"').unwrap()];
+        assert!(repo.contains_key(name), "#{name}");
+    }
+}
