@@ -86,9 +86,22 @@ struct Doc {
 /// A workspace with at least one open document.
 struct Workspace {
     sources: Sources,
-    compiled: Option<Compiled>,
+    /// The last compilation that built, and the files changed since: the
+    /// next compilation reuses its output (a compilation with errors has
+    /// none, and reusing it would render every service again).
+    good: Option<Compiled>,
+    since_good: BTreeSet<String>,
+    /// The last compilation, when it did not build.
+    broken: Option<Compiled>,
     /// Files diagnostics were last published for (so that they can be cleared).
     published: BTreeSet<String>,
+}
+
+impl Workspace {
+    /// The last compilation.
+    fn current(&self) -> Option<&Compiled> {
+        self.broken.as_ref().or(self.good.as_ref())
+    }
 }
 
 struct Server<'a> {
@@ -255,7 +268,16 @@ impl Server<'_> {
         let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         if !self.workspaces.contains_key(&root) {
             let sources = load::sources(&root, &root.join("gen")).ok()?;
-            self.workspaces.insert(root.clone(), Workspace { sources, compiled: None, published: BTreeSet::new() });
+            self.workspaces.insert(
+                root.clone(),
+                Workspace {
+                    sources,
+                    good: None,
+                    since_good: BTreeSet::new(),
+                    broken: None,
+                    published: BTreeSet::new(),
+                },
+            );
         }
         Some((root, rel))
     }
@@ -263,9 +285,14 @@ impl Server<'_> {
     /// Compiles a workspace again and publishes its diagnostics.
     fn compile(&mut self, root: &Path, changed: &[String]) {
         let Some(ws) = self.workspaces.get_mut(root) else { return };
-        let compiled = match &ws.compiled {
-            Some(prev) => platc::compile_reusing(&ws.sources, &options(), prev, changed),
-            None => platc::compile(&ws.sources, &options()),
+        let compiled = match (&ws.good, &ws.broken) {
+            (Some(good), _) => {
+                ws.since_good.extend(changed.iter().cloned());
+                let since: Vec<String> = ws.since_good.iter().cloned().collect();
+                platc::compile_reusing(&ws.sources, &options(), good, &since)
+            }
+            (None, Some(prev)) => platc::compile_reusing(&ws.sources, &options(), prev, changed),
+            (None, None) => platc::compile(&ws.sources, &options()),
         };
         let mut by_file: BTreeMap<String, Vec<lsp_types::Diagnostic>> = BTreeMap::new();
         let fallback = if ws.sources.get(WORKSPACE_FILE).is_some() {
@@ -280,7 +307,13 @@ impl Server<'_> {
         let now: BTreeSet<String> = by_file.keys().cloned().collect();
         let cleared: Vec<String> = ws.published.difference(&now).cloned().collect();
         ws.published = now;
-        ws.compiled = Some(compiled);
+        if compiled.output.is_some() {
+            ws.good = Some(compiled);
+            ws.broken = None;
+            ws.since_good.clear();
+        } else {
+            ws.broken = Some(compiled);
+        }
         for file in cleared {
             if let Some(uri) = file_uri(root, &file) {
                 self.publish(&uri, Vec::new());
@@ -348,7 +381,7 @@ impl Server<'_> {
     /// What is under the cursor, by the document's current text.
     fn hit(&self, uri: &Uri, pos: Position) -> Option<(Hit, &Doc, &Path, &Workspace)> {
         let (doc, root, ws, rel) = self.context(uri)?;
-        let compiled = ws.compiled.as_ref()?;
+        let compiled = ws.current()?;
         let id = compiled.files.find(rel).unwrap_or(FileId(u32::MAX));
         let (file, _) = platc::parse::parse(id, &doc.text);
         let offset = ide::offset(&doc.text, pos.line, pos.character);
@@ -358,7 +391,7 @@ impl Server<'_> {
     fn hover(&self, p: HoverParams) -> Option<Hover> {
         let at = p.text_document_position_params;
         let (hit, doc, _, ws) = self.hit(&at.text_document.uri, at.position)?;
-        let text = ide::hover(ws.compiled.as_ref()?, &hit)?;
+        let text = ide::hover(ws.current()?, &hit)?;
         Some(Hover {
             contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: text }),
             range: Some(range(&doc.text, hit.span())),
@@ -368,7 +401,7 @@ impl Server<'_> {
     fn definition(&self, p: GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
         let at = p.text_document_position_params;
         let (hit, _, root, ws) = self.hit(&at.text_document.uri, at.position)?;
-        let compiled = ws.compiled.as_ref()?;
+        let compiled = ws.current()?;
         let span = ide::definition(compiled, &hit)?;
         let file = compiled.files.path(span.file);
         let uri = match file.strip_prefix(STDLIB_PREFIX) {
@@ -383,7 +416,7 @@ impl Server<'_> {
         let at = p.text_document_position;
         let (doc, _, ws, rel) = self.context(&at.text_document.uri)?;
         let offset = ide::offset(&doc.text, at.position.line, at.position.character);
-        let items = ide::completions(ws.compiled.as_ref()?, rel, &doc.text, offset)
+        let items = ide::completions(ws.current()?, rel, &doc.text, offset)
             .into_iter()
             .map(|c| CompletionItem {
                 label: c.label,
@@ -425,7 +458,7 @@ impl Server<'_> {
     #[allow(clippy::mutable_key_type)]
     fn actions(&self, p: CodeActionParams) -> Option<Vec<CodeActionOrCommand>> {
         let (doc, root, ws, rel) = self.context(&p.text_document.uri)?;
-        let compiled = ws.compiled.as_ref()?;
+        let compiled = ws.current()?;
         let want = (
             ide::offset(&doc.text, p.range.start.line, p.range.start.character),
             ide::offset(&doc.text, p.range.end.line, p.range.end.character),
@@ -640,4 +673,21 @@ fn stdlib_dir() -> Option<PathBuf> {
         let _ = fs::remove_dir_all(&tmp);
     }
     dir.is_dir().then_some(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_uris_round_trip() {
+        let p = Path::new("/tmp/a b/café #1/service.plat");
+        let uri = path_uri(p).unwrap();
+        assert_eq!(uri.as_str(), "file:///tmp/a%20b/caf%C3%A9%20%231/service.plat");
+        assert_eq!(uri_path(&uri).unwrap(), p);
+        let vscode: Uri = "file://localhost/tmp/x%2Dy/s.plat".parse().unwrap();
+        assert_eq!(uri_path(&vscode).unwrap(), Path::new("/tmp/x-y/s.plat"));
+        let other: Uri = "untitled:Untitled-1".parse().unwrap();
+        assert_eq!(uri_path(&other), None);
+    }
 }
