@@ -74,6 +74,13 @@ impl Client {
     /// Sends a request and waits for its response (keeping notifications
     /// that arrive first): its `result`.
     fn request(&mut self, method: &str, params: Value) -> Value {
+        let msg = self.request_raw(method, params);
+        assert!(msg.get("error").is_none(), "{method}: {msg}");
+        msg["result"].clone()
+    }
+
+    /// The whole response to a request.
+    fn request_raw(&mut self, method: &str, params: Value) -> Value {
         self.next += 1;
         let id = self.next;
         self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
@@ -81,8 +88,7 @@ impl Client {
             // A guard against a hang, not a speed check.
             let msg = self.rx.recv_timeout(Duration::from_secs(300)).expect("the server answers");
             if msg.get("id") == Some(&json!(id)) && msg.get("method").is_none() {
-                assert!(msg.get("error").is_none(), "{method}: {msg}");
-                return msg["result"].clone();
+                return msg;
             }
             self.notes.push(msg);
         }
@@ -349,4 +355,66 @@ fn the_vscode_extension_is_consistent() {
         let name = &inc[..inc.find('"').unwrap()];
         assert!(repo.contains_key(name), "#{name}");
     }
+}
+
+/// What an editor may send that is odd: a method the server does not know,
+/// a request about a document it was never given, a change past the end of
+/// the text, a file outside any workspace. Each gets a plain answer, and the
+/// server goes on.
+#[test]
+fn odd_requests_get_plain_answers() {
+    let tmp = std::env::temp_dir().join(format!("platc-lsp-odd-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(tmp.join("loose")).unwrap();
+    let tmp = fs::canonicalize(&tmp).unwrap();
+    let mut c = Client::start(&tmp.join("cache"));
+    c.request("initialize", json!({ "processId": null, "rootUri": null, "capabilities": {} }));
+    c.notify("initialized", json!({}));
+
+    let unknown = c.request_raw("textDocument/semanticTokens/full", json!({ "textDocument": { "uri": "file:///x" } }));
+    assert_eq!(unknown["error"]["code"], json!(-32601), "{unknown}");
+    let bad = c.request_raw("textDocument/hover", json!({ "nonsense": true }));
+    assert_eq!(bad["error"]["code"], json!(-32602), "{bad}");
+    let never = uri(&tmp.join("never-opened.plat"));
+    let at = json!({ "textDocument": { "uri": never }, "position": pos(0, 0) });
+    assert_eq!(c.request("textDocument/hover", at.clone()), Value::Null);
+    assert_eq!(c.request("textDocument/definition", at.clone()), Value::Null);
+    assert_eq!(c.request("textDocument/completion", at), Value::Null);
+
+    // A .plat file in no workspace: its syntax errors, with UTF-16 ranges.
+    let loose = tmp.join("loose/notes.plat");
+    let loose_uri = uri(&loose);
+    let text = "# ünï 😀\nx = \"😀\" }\n";
+    fs::write(&loose, text).unwrap();
+    c.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": loose_uri, "languageId": "plat", "version": 1, "text": text } }),
+    );
+    let d = c.diagnostics(&loose_uri).expect("syntax errors of a loose file");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0]["code"], "platc::parse::unbalanced", "{d:?}");
+    assert_eq!(d[0]["range"]["start"], pos(1, 9), "{d:?}");
+
+    // A change past the end of the text appends. The fixed file is cleared.
+    c.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": loose_uri, "version": 2 },
+            "contentChanges": [
+                { "range": { "start": pos(1, 8), "end": pos(1, 10) }, "text": "" },
+                { "range": { "start": pos(99, 0), "end": pos(99, 5) }, "text": "y = 1\n" },
+            ],
+        }),
+    );
+    assert_eq!(c.diagnostics(&loose_uri), Some(vec![]));
+    let syms = c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": loose_uri } }));
+    let names: Vec<&str> = syms.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["x", "y"]);
+    c.notify("textDocument/didClose", json!({ "textDocument": { "uri": loose_uri } }));
+    assert_eq!(c.diagnostics(&loose_uri), Some(vec![]));
+
+    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
+    c.notify("exit", Value::Null);
+    assert!(c.child.wait().unwrap().success());
+    let _ = fs::remove_dir_all(&tmp);
 }
