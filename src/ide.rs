@@ -490,9 +490,7 @@ pub fn completions(compiled: &Compiled, path: &str, text: &str, offset: usize) -
     }
     if let Some(key) = lead.strip_suffix('=').map(|k| k.trim_end().trim_end_matches('+').trim()) {
         let key = key.rsplit(|c: char| c.is_whitespace() || c == '{').next().unwrap_or(key);
-        if let Some(l) = lib {
-            out.extend(values(l, &blocks, key));
-        }
+        out.extend(values(compiled, text, service.as_deref(), &blocks, key));
         return out;
     }
     if lead.is_empty() || lead.ends_with('{') {
@@ -712,10 +710,28 @@ fn attributes(lib: &crate::library::Library, blocks: &[String]) -> Vec<Completio
     out
 }
 
-fn values(lib: &crate::library::Library, blocks: &[String], key: &str) -> Vec<Completion> {
-    let Some((rec, _)) = record(lib, blocks) else { return Vec::new() };
-    let Some(f) = rec.fields.get(key) else { return Vec::new() };
-    let mut ty = &f.ty;
+/// The type of the value of `key` in the innermost open block: a field of
+/// its record, or any key of a map (`env { NAME = ... }`).
+fn value_type<'a>(lib: &'a crate::library::Library, blocks: &[String], key: &str) -> Option<&'a Type> {
+    if let Some((rec, _)) = record(lib, blocks)
+        && let Some(f) = rec.fields.get(key)
+    {
+        return Some(&f.ty);
+    }
+    let (inner, outer) = blocks.split_last()?;
+    let (rec, _) = record(lib, outer)?;
+    let map_key = inner.split('=').next().unwrap_or(inner).trim();
+    match &rec.fields.get(map_key)?.ty {
+        Type::Map(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// What may follow `key =`: the names its type allows; for a setting or a
+/// dependency, this service's resources and the other services.
+fn values(compiled: &Compiled, text: &str, service: Option<&str>, blocks: &[String], key: &str) -> Vec<Completion> {
+    let Some(lib) = compiled.library.as_ref() else { return Vec::new() };
+    let Some(mut ty) = value_type(lib, blocks, key) else { return Vec::new() };
     while let Type::List(inner) = ty {
         ty = inner;
     }
@@ -724,6 +740,7 @@ fn values(lib: &crate::library::Library, blocks: &[String], key: &str) -> Vec<Co
         Type::Language => lib.languages.keys().map(|k| (k.clone(), "language")).collect(),
         Type::Enum(vs) => vs.iter().map(|v| (v.clone(), if key == "size" { "size" } else { "value" })).collect(),
         Type::Bool => vec![("true".into(), "bool"), ("false".into(), "bool")],
+        Type::Setting | Type::Dependency => return peers(compiled, text, service),
         _ => Vec::new(),
     };
     names

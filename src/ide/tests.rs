@@ -116,6 +116,9 @@ fn completes_by_context() {
     let outs = labels(&format!("{head}  resource postgres db {{}}\n  env {{ X = db."));
     assert!(outs.contains(&"url".to_string()), "{outs:?}");
     assert!(labels(&format!("{head}  env {{ X = b.")).contains(&"host".to_string()));
+    let settings = labels(&format!("{head}  resource postgres db {{}}\n  env {{\n    X = "));
+    assert!(settings.contains(&"db".to_string()) && settings.contains(&"b".to_string()), "{settings:?}");
+    assert!(labels(&format!("{head}  autoscale {{ enabled = ")).contains(&"true".to_string()));
 }
 
 #[test]
