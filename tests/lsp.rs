@@ -156,6 +156,7 @@ fn an_editor_session() {
     let init = c.request("initialize", json!({ "processId": null, "rootUri": uri(&ws), "capabilities": {} }));
     let caps = &init["capabilities"];
     assert_eq!(caps["textDocumentSync"], json!(2), "incremental sync: {caps}");
+    assert_eq!(caps["positionEncoding"], "utf-16", "{caps}");
     for cap in ["hoverProvider", "definitionProvider", "documentFormattingProvider", "documentSymbolProvider"] {
         assert_eq!(caps[cap], json!(true), "{cap}: {caps}");
     }

@@ -90,6 +90,8 @@ fn hits_and_definitions() {
             span: hit.span()
         }
     );
+    let field = definition(&c, &hit).unwrap();
+    assert_eq!((c.files.path(field.file), c.files.slice(field)), ("<stdlib>/schema.plat", "replicas"));
     let shown = hover(&c, &hit).unwrap();
     assert!(shown.contains("a / production / replicas = 3"), "{shown}");
     assert!(shown.contains("services/a/service.plat:10:"), "{shown}");
