@@ -414,6 +414,30 @@ fn odd_requests_get_plain_answers() {
     c.notify("textDocument/didClose", json!({ "textDocument": { "uri": loose_uri } }));
     assert_eq!(c.diagnostics(&loose_uri), Some(vec![]));
 
+    // A lone service opened through a symbolic link: its diagnostics come
+    // for the document as the editor named it.
+    copy(&common::examples().join("lone-service"), &tmp.join("real"));
+    std::os::unix::fs::symlink(tmp.join("real"), tmp.join("link")).unwrap();
+    let linked = tmp.join("link/service.plat");
+    let linked_uri = uri(&linked);
+    let text = fs::read_to_string(&linked).unwrap().replace("tier        = silver", "tier        = silvr");
+    c.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": linked_uri, "languageId": "plat", "version": 1, "text": text } }),
+    );
+    c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": linked_uri } }));
+    let published: Vec<&Value> = c
+        .notes
+        .iter()
+        .filter(|n| n["method"] == "textDocument/publishDiagnostics")
+        .map(|n| &n["params"]["uri"])
+        .collect();
+    assert_eq!(published, [&json!(linked_uri)], "under the name the editor used, only");
+    let d = c.diagnostics(&linked_uri).unwrap();
+    let (l, col) = find(&text, "silvr");
+    assert_eq!(d[0]["code"], "platc::check::unknown_symbol", "{d:?}");
+    assert_eq!(d[0]["range"]["start"], pos(l, col));
+
     assert_eq!(c.request("shutdown", Value::Null), Value::Null);
     c.notify("exit", Value::Null);
     assert!(c.child.wait().unwrap().success());

@@ -243,8 +243,9 @@ impl Server<'_> {
                     if self.docs.contains_key(&path) || !path.to_str().is_some_and(load::is_source) {
                         continue;
                     }
+                    let real = real(&path);
                     for (root, ws) in self.workspaces.iter_mut() {
-                        let Ok(rel) = path.strip_prefix(root) else { continue };
+                        let Ok(rel) = real.strip_prefix(root) else { continue };
                         let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>();
                         let rel = rel.join("/");
                         match load::read_source(&path) {
@@ -266,7 +267,7 @@ impl Server<'_> {
     fn attach(&mut self, path: &Path) -> Option<(PathBuf, String)> {
         let dir = path.parent()?;
         let root = load::find(dir).ok()?.root;
-        let real = fs::canonicalize(dir).ok()?.join(path.file_name()?);
+        let real = real(path);
         let rel = real.strip_prefix(&root).ok()?;
         let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         if !self.workspaces.contains_key(&root) {
@@ -287,6 +288,7 @@ impl Server<'_> {
 
     /// Compiles a workspace again and publishes its diagnostics.
     fn compile(&mut self, root: &Path, changed: &[String]) {
+        let docs = &self.docs;
         let Some(ws) = self.workspaces.get_mut(root) else { return };
         let compiled = match (&ws.good, &ws.broken) {
             (Some(good), _) => {
@@ -305,7 +307,7 @@ impl Server<'_> {
         };
         for d in &compiled.diagnostics {
             let file = d.primary().map(|s| compiled.files.path(s.file).to_string()).unwrap_or_else(|| fallback.clone());
-            by_file.entry(file).or_default().push(to_lsp(d, root, &ws.sources, &compiled));
+            by_file.entry(file).or_default().push(to_lsp(d, docs, root, &ws.sources, &compiled));
         }
         let now: BTreeSet<String> = by_file.keys().cloned().collect();
         let cleared: Vec<String> = ws.published.difference(&now).cloned().collect();
@@ -318,12 +320,12 @@ impl Server<'_> {
             ws.broken = Some(compiled);
         }
         for file in cleared {
-            if let Some(uri) = file_uri(root, &file) {
+            if let Some(uri) = file_uri(&self.docs, root, &file) {
                 self.publish(&uri, Vec::new());
             }
         }
         for (file, diags) in by_file {
-            if let Some(uri) = file_uri(root, &file) {
+            if let Some(uri) = file_uri(&self.docs, root, &file) {
                 self.publish(&uri, diags);
             }
         }
@@ -409,7 +411,7 @@ impl Server<'_> {
         let file = compiled.files.path(span.file);
         let uri = match file.strip_prefix(STDLIB_PREFIX) {
             Some(rel) => path_uri(&stdlib_dir()?.join(rel))?,
-            None => file_uri(root, file)?,
+            None => file_uri(&self.docs, root, file)?,
         };
         let text = text_of(&ws.sources, compiled, span)?;
         Some(GotoDefinitionResponse::Scalar(Location { uri, range: range(&text, span) }))
@@ -479,7 +481,7 @@ impl Server<'_> {
                 out.push(CodeActionOrCommand::CodeAction(CodeAction {
                     title: fix.title,
                     kind: Some(CodeActionKind::QUICKFIX),
-                    diagnostics: Some(vec![to_lsp(d, root, &ws.sources, compiled)]),
+                    diagnostics: Some(vec![to_lsp(d, &self.docs, root, &ws.sources, compiled)]),
                     edit: Some(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() }),
                     is_preferred: Some(true),
                     ..CodeAction::default()
@@ -487,6 +489,15 @@ impl Server<'_> {
             }
         }
         Some(out)
+    }
+}
+
+/// A path with its directory's symbolic links resolved, as the workspace
+/// root is (the file itself may be gone).
+fn real(path: &Path) -> PathBuf {
+    match (path.parent().and_then(|d| fs::canonicalize(d).ok()), path.file_name()) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
     }
 }
 
@@ -527,7 +538,13 @@ fn message(d: &platc::diag::Diagnostic) -> String {
     m
 }
 
-fn to_lsp(d: &platc::diag::Diagnostic, root: &Path, sources: &Sources, c: &Compiled) -> lsp_types::Diagnostic {
+fn to_lsp(
+    d: &platc::diag::Diagnostic,
+    docs: &BTreeMap<PathBuf, Doc>,
+    root: &Path,
+    sources: &Sources,
+    c: &Compiled,
+) -> lsp_types::Diagnostic {
     let at = |span: Span| text_of(sources, c, span).map(|t| range(&t, span)).unwrap_or_default();
     let related: Vec<DiagnosticRelatedInformation> = d
         .labels
@@ -537,7 +554,7 @@ fn to_lsp(d: &platc::diag::Diagnostic, root: &Path, sources: &Sources, c: &Compi
             let file = c.files.path(l.span.file);
             let uri = match file.strip_prefix(STDLIB_PREFIX) {
                 Some(rel) => path_uri(&stdlib_dir()?.join(rel))?,
-                None => file_uri(root, file)?,
+                None => file_uri(docs, root, file)?,
             };
             Some(DiagnosticRelatedInformation {
                 location: Location { uri, range: at(l.span) },
@@ -599,9 +616,15 @@ fn symbol(s: &ide::Symbol, text: &str) -> DocumentSymbol {
     }
 }
 
-/// The URI of a file of the workspace at `root` (workspace-relative path).
-fn file_uri(root: &Path, rel: &str) -> Option<Uri> {
-    path_uri(&root.join(rel))
+/// The URI of a file of the workspace at `root` (workspace-relative path):
+/// the editor's own for an open document (it may have opened it through a
+/// symbolic link), else its real path.
+fn file_uri(docs: &BTreeMap<PathBuf, Doc>, root: &Path, rel: &str) -> Option<Uri> {
+    let open = docs.values().find(|d| d.place.as_ref().is_some_and(|(r, p)| r == root && p == rel));
+    match open {
+        Some(d) => Some(d.uri.clone()),
+        None => path_uri(&root.join(rel)),
+    }
 }
 
 /// `file:///...`, percent-encoding what a URI path may not hold.
