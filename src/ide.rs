@@ -247,6 +247,9 @@ impl Walk<'_> {
                 ("resource", [ty, ..]) if within(ty.span, self.offset) => {
                     Some(Hit::ResourceType(ty.name.clone(), ty.span))
                 }
+                ("resource", [_, name]) if within(name.span, self.offset) => {
+                    Some(Hit::Resource { service: self.service.clone(), name: name.name.clone(), span: name.span })
+                }
                 ("resource" | "api", _) => self.values(&b.body),
                 (kind, []) if within(b.kind.span, self.offset) => {
                     Some(self.attribute_hit(&[prefix, &[kind.to_string()]].concat(), env, b.kind.span))
@@ -409,9 +412,35 @@ pub fn hover(compiled: &Compiled, hit: &Hit) -> Option<String> {
                 Hit::Attribute { .. } => return None,
             };
             let place = crate::explain::place(&compiled.files, span);
-            Some(format!("{what} `{name}`, declared at {place}"))
+            let mut out = format!("{what} `{name}`, declared at {place}");
+            if let Hit::Resource { service, name, .. } = other {
+                out.push_str(&resource_summary(compiled, service, name));
+            }
+            Some(out)
         }
     }
+}
+
+/// A resource's type, values in each environment and outputs.
+fn resource_summary(compiled: &Compiled, service: &str, name: &str) -> String {
+    let Some(s) = compiled.model.as_ref().and_then(|m| m.service(service)) else { return String::new() };
+    let mut out = String::new();
+    for inst in s.instances.iter() {
+        let Some(r) = inst.resources.iter().find(|r| r.name == name) else { continue };
+        if out.is_empty() {
+            out.push_str(&format!("\n\n{} `{}`; outputs: ", r.ty, r.name));
+            let outputs: Vec<String> = r.outputs.keys().map(|k| format!("`{name}.{k}`")).collect();
+            out.push_str(&outputs.join(", "));
+            out.push_str("\n\n```text\n");
+        }
+        let values: Vec<String> =
+            r.values.iter().map(|(k, n)| format!("{k} = {}", crate::merge::display(&n.value))).collect();
+        out.push_str(&format!("{}: {}\n", inst.env, values.join("  ")));
+    }
+    if !out.is_empty() {
+        out.push_str("```\n");
+    }
+    out
 }
 
 /// One completion.

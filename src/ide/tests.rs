@@ -80,6 +80,11 @@ fn hits_and_definitions() {
     assert_eq!(c.files.path(definition(&c, &hit).unwrap().file), "services/b/service.plat");
     let hit = hit_at(&f, at("db.url"), &c).unwrap();
     assert!(matches!(&hit, Hit::Resource { name, .. } if name == "db"));
+    let declared = hit_at(&f, A.find("db {").unwrap(), &c).unwrap();
+    assert_eq!(declared, Hit::Resource { service: "a".into(), name: "db".into(), span: declared.span() });
+    let shown = hover(&c, &hit).unwrap();
+    assert!(shown.starts_with("resource `db`, declared at services/a/service.plat:7:21"), "{shown}");
+    assert!(shown.contains("`db.url`") && shown.contains("production: ") && shown.contains("size = small"), "{shown}");
     let hit = hit_at(&f, at("replicas"), &c).unwrap();
     assert_eq!(
         hit,
