@@ -9,6 +9,7 @@
 //! cargo bench --bench harness -- full  [--sizes 100,1000,10000] [--runs 5] [--json FILE]
 //! cargo bench --bench harness -- peers [--sizes 100,1000,10000] [--runs 5] [--json FILE]
 //! cargo bench --bench harness -- all   [--sizes ...] [--json FILE]  # both, one report
+//! cargo bench --bench harness -- lsp   [--sizes 1000] [--runs 9]     # editor diagnostics after an edit
 //! ```
 //!
 //! BENCHMARKS.md says what each measurement is. No timing lives in a test:
@@ -19,6 +20,8 @@
 mod full;
 #[path = "harness/full_workload.rs"]
 mod full_workload;
+#[path = "harness/lsp.rs"]
+mod lsp;
 #[path = "harness/measure.rs"]
 mod measure;
 #[path = "harness/peer_workload.rs"]
@@ -46,6 +49,8 @@ usage: cargo bench --bench harness -- COMMAND
   peers               time `platc build --target kubernetes` on the peer workload
                       in the same run as jrsonnet, KCL and the serde_yaml floor
   all                 full, then peers, then the issue's targets, in one report
+  lsp                 time `platc lsp` from an edit to its diagnostics (open
+                      document, Content-Length framed LSP messages)
 
 options (full, peers, all):
   --sizes 100,1000,10000   workspace sizes (default: 100,1000,10000)
@@ -118,6 +123,13 @@ fn run(args: &[String]) -> Result<(), String> {
             // What was measured is reported even when a later step failed.
             report.finish(&options)?;
             measured
+        }
+        ["lsp", rest @ ..] => {
+            let mut o = options(rest)?;
+            if !rest.contains(&"--sizes") {
+                o.sizes = vec![1000];
+            }
+            lsp::run(&o)
         }
         [] | ["-h" | "--help" | "help"] => {
             print!("{USAGE}");

@@ -11,6 +11,7 @@ mod frozen;
 mod github;
 mod graph;
 mod load;
+mod lsp;
 mod new;
 mod pin;
 mod stamp;
@@ -160,6 +161,8 @@ enum Command {
         /// A path inside the workspace (default: the current directory).
         path: Option<PathBuf>,
     },
+    /// Run the language server (LSP over standard input and output) for editors.
+    Lsp,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
@@ -238,6 +241,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Pin { service, digest, version, path } => {
             pin::run(&service, &digest, version.as_deref(), path, format)
         }
+        Command::Lsp => lsp::run(),
     };
     match result {
         Ok(code) => code,

@@ -33,6 +33,7 @@ pub mod eval;
 pub mod explain;
 pub mod fmt;
 pub mod graph;
+pub mod ide;
 pub mod input;
 pub mod library;
 pub mod merge;

@@ -1,0 +1,890 @@
+//! What an editor asks of a compilation, in the language's own terms: what
+//! is under the cursor, where a name is declared, what may be written here,
+//! the outline of a file and the fixes a diagnostic's help spells out.
+//!
+//! Pure functions of a [`Compiled`] and a document's text, in byte offsets
+//! and [`Span`]s; the language server (`platc lsp`, in the CLI) speaks the
+//! protocol, converts positions ([`position`], [`offset`]: UTF-16 code
+//! units, as LSP counts them) and does the I/O. Hover reuses
+//! [`explain`](crate::explain), so it shows what `platc explain` shows.
+
+use crate::Compiled;
+use crate::ast::{self, Block, Body, Expr, ExprKind, Item};
+use crate::diag::Diagnostic;
+use crate::schema::{Record, Type};
+use crate::span::{SourceMap, Span};
+
+/// The zero-based line and UTF-16 column of a byte offset (clamped to the
+/// text; an offset inside a character counts from that character's start).
+pub fn position(text: &str, offset: usize) -> (u32, u32) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = text.get(..offset).unwrap_or("");
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count();
+    let col: usize = before.get(line_start..).unwrap_or("").chars().map(char::len_utf16).sum();
+    (clamp(line), clamp(col))
+}
+
+/// The byte offset of a zero-based line and UTF-16 column; a column past
+/// the line's end means its end, a line past the text's end means the end.
+pub fn offset(text: &str, line: u32, character: u32) -> usize {
+    let mut start = 0usize;
+    for _ in 0..line {
+        match text.get(start..).and_then(|t| t.find('\n')) {
+            Some(i) => start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let rest = text.get(start..).unwrap_or("");
+    let line_text = rest.split('\n').next().unwrap_or("");
+    let line_text = line_text.strip_suffix('\r').unwrap_or(line_text);
+    let mut units = 0usize;
+    for (i, c) in line_text.char_indices() {
+        if units >= character as usize {
+            return start + i;
+        }
+        units += c.len_utf16();
+    }
+    start + line_text.len()
+}
+
+fn clamp(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A node of a file's outline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Symbol {
+    pub name: String,
+    /// The kind of block (`service`, `resource postgres`, ...) or the value
+    /// as written, for an attribute.
+    pub detail: String,
+    pub kind: SymbolKind,
+    /// The whole item.
+    pub span: Span,
+    /// Its name.
+    pub name_span: Span,
+    pub children: Vec<Symbol>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymbolKind {
+    /// `service`, `workspace` and standard-library declarations.
+    Declaration,
+    Environment,
+    Resource,
+    Api,
+    /// Any other block (`health { ... }`, `patch ...`).
+    Block,
+    Attribute,
+    /// `override` and `allow`.
+    Escape,
+}
+
+/// The outline of a parsed file: its blocks and attributes, nested.
+pub fn document_symbols(file: &ast::File, text: &str) -> Vec<Symbol> {
+    body_symbols(&file.body, text)
+}
+
+fn body_symbols(body: &Body, text: &str) -> Vec<Symbol> {
+    body.items.iter().map(|i| item_symbol(i, text)).collect()
+}
+
+fn slice(text: &str, span: Span) -> String {
+    text.get(span.range()).unwrap_or("").to_string()
+}
+
+fn item_symbol(item: &Item, text: &str) -> Symbol {
+    match item {
+        Item::Attribute(a) | Item::Locked(a) => Symbol {
+            name: a.path.display(),
+            detail: slice(text, a.value.span),
+            kind: SymbolKind::Attribute,
+            span: a.span,
+            name_span: a.path.span,
+            children: match &a.value.kind {
+                ExprKind::Map(b) | ExprKind::Tagged { body: b, .. } => body_symbols(b, text),
+                _ => Vec::new(),
+            },
+        },
+        Item::Override(o) => Symbol {
+            name: o.path.display(),
+            detail: format!("override = {}", slice(text, o.value.span)),
+            kind: SymbolKind::Escape,
+            span: o.span,
+            name_span: o.path.span,
+            children: Vec::new(),
+        },
+        Item::Allow(a) => Symbol {
+            name: a.policy.name.clone(),
+            detail: "allow".into(),
+            kind: SymbolKind::Escape,
+            span: a.span,
+            name_span: a.policy.span,
+            children: Vec::new(),
+        },
+        Item::Patch(p) => Symbol {
+            name: format!("{} {}", p.target.name, p.kind.name),
+            detail: "patch".into(),
+            kind: SymbolKind::Block,
+            span: p.span,
+            name_span: p.target.span.to(p.kind.span),
+            children: p.sets.iter().map(|a| item_symbol(&Item::Attribute(a.clone()), text)).collect(),
+        },
+        Item::Block(b) => block_symbol(b, text),
+    }
+}
+
+fn block_symbol(b: &Block, text: &str) -> Symbol {
+    let kind = match b.kind.name.as_str() {
+        "environment" => SymbolKind::Environment,
+        "resource" => SymbolKind::Resource,
+        "api" => SymbolKind::Api,
+        _ if !b.labels.is_empty() => SymbolKind::Declaration,
+        _ => SymbolKind::Block,
+    };
+    // `resource postgres orders-db`: named by its last label, its type in the detail.
+    let (name, name_span, detail) = match b.labels.split_last() {
+        Some((last, rest)) => {
+            let mut detail = std::iter::once(b.kind.name.as_str())
+                .chain(rest.iter().map(|l| l.name.as_str()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            if let Some(f) = &b.from {
+                detail.push_str(&format!(" from {}", f.name));
+            }
+            (last.name.clone(), last.span, detail)
+        }
+        None => (b.kind.name.clone(), b.kind.span, String::new()),
+    };
+    Symbol { name, detail, kind, span: b.span, name_span, children: body_symbols(&b.body, text) }
+}
+
+/// What the cursor is on, in a service file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hit {
+    /// An attribute of a service (`health.liveness`); `env` when written
+    /// inside `environment NAME { ... }`.
+    Attribute {
+        service: String,
+        path: String,
+        env: Option<String>,
+        span: Span,
+    },
+    GoldenPath(String, Span),
+    ResourceType(String, Span),
+    Tier(String, Span),
+    Language(String, Span),
+    Policy(String, Span),
+    /// Another service, named in a reference or `depends_on`.
+    Service(String, Span),
+    /// A resource of `service`, named in a reference or `depends_on`.
+    Resource {
+        service: String,
+        name: String,
+        span: Span,
+    },
+}
+
+impl Hit {
+    /// The span of the text the hit is about.
+    pub fn span(&self) -> Span {
+        match self {
+            Hit::Attribute { span, .. }
+            | Hit::GoldenPath(_, span)
+            | Hit::ResourceType(_, span)
+            | Hit::Tier(_, span)
+            | Hit::Language(_, span)
+            | Hit::Policy(_, span)
+            | Hit::Service(_, span)
+            | Hit::Resource { span, .. } => *span,
+        }
+    }
+}
+
+fn within(span: Span, offset: usize) -> bool {
+    (span.start as usize) <= offset && offset <= span.end as usize
+}
+
+/// What is at `offset` in a parsed file (the one that `compiled` holds, or
+/// a newer text of it: names are looked up in `compiled`'s library and model).
+pub fn hit_at(file: &ast::File, offset: usize, compiled: &Compiled) -> Option<Hit> {
+    for b in file.body.blocks() {
+        if b.kind.name != "service" || !within(b.span, offset) {
+            continue;
+        }
+        let service = b.labels.first()?.name.clone();
+        if let Some(f) = b.from.as_ref().filter(|f| within(f.span, offset)) {
+            return Some(Hit::GoldenPath(f.name.clone(), f.span));
+        }
+        let cx = Walk { compiled, service, offset };
+        return cx.body(&b.body, &[], None);
+    }
+    None
+}
+
+struct Walk<'a> {
+    compiled: &'a Compiled,
+    service: String,
+    offset: usize,
+}
+
+impl Walk<'_> {
+    fn body(&self, body: &Body, prefix: &[String], env: Option<&str>) -> Option<Hit> {
+        let item = body.items.iter().find(|i| within(i.span(), self.offset))?;
+        match item {
+            Item::Attribute(a) | Item::Locked(a) => self.attribute(&a.path, &a.value, prefix, env),
+            Item::Override(o) => self.attribute(&o.path, &o.value, prefix, env),
+            Item::Allow(a) => {
+                within(a.policy.span, self.offset).then(|| Hit::Policy(a.policy.name.clone(), a.policy.span))
+            }
+            Item::Patch(_) => None,
+            Item::Block(b) => match (b.kind.name.as_str(), b.labels.as_slice()) {
+                ("environment", [name]) => self.body(&b.body, prefix, Some(&name.name)),
+                ("resource", [ty, ..]) if within(ty.span, self.offset) => {
+                    Some(Hit::ResourceType(ty.name.clone(), ty.span))
+                }
+                ("resource", [_, name]) if within(name.span, self.offset) => {
+                    Some(Hit::Resource { service: self.service.clone(), name: name.name.clone(), span: name.span })
+                }
+                ("resource" | "api", _) => self.values(&b.body),
+                (kind, []) if within(b.kind.span, self.offset) => {
+                    Some(self.attribute_hit(&[prefix, &[kind.to_string()]].concat(), env, b.kind.span))
+                }
+                (kind, []) => self.body(&b.body, &[prefix, &[kind.to_string()]].concat(), env),
+                _ => None,
+            },
+        }
+    }
+
+    /// Names used in the values of a block whose attributes are not the
+    /// service's own (a resource's, an API's).
+    fn values(&self, body: &Body) -> Option<Hit> {
+        let item = body.items.iter().find(|i| within(i.span(), self.offset))?;
+        match item {
+            Item::Attribute(a) if within(a.value.span, self.offset) => self.expr(&a.value, None),
+            _ => None,
+        }
+    }
+
+    fn attribute(&self, path: &ast::Path, value: &Expr, prefix: &[String], env: Option<&str>) -> Option<Hit> {
+        if within(path.span, self.offset) {
+            let mut keys = prefix.to_vec();
+            keys.extend(path.keys()?.into_iter().map(str::to_string));
+            return Some(self.attribute_hit(&keys, env, path.span));
+        }
+        if !within(value.span, self.offset) {
+            return None;
+        }
+        let key = path.keys().and_then(|k| k.last().map(|s| s.to_string()));
+        match &value.kind {
+            ExprKind::Map(b) => {
+                let mut keys = prefix.to_vec();
+                keys.extend(path.keys()?.into_iter().map(str::to_string));
+                self.body(b, &keys, env)
+            }
+            _ => self.expr(value, key.as_deref()),
+        }
+    }
+
+    fn attribute_hit(&self, keys: &[String], env: Option<&str>, span: Span) -> Hit {
+        Hit::Attribute { service: self.service.clone(), path: keys.join("."), env: env.map(str::to_string), span }
+    }
+
+    fn expr(&self, e: &Expr, key: Option<&str>) -> Option<Hit> {
+        match &e.kind {
+            ExprKind::Ref(parts) => {
+                let first = parts.first().filter(|i| within(i.span, self.offset))?;
+                self.name(&first.name, first.span, key, parts.len() == 1)
+            }
+            ExprKind::List(items) | ExprKind::Call { args: items, .. } => {
+                items.iter().find(|x| within(x.span, self.offset)).and_then(|x| self.expr(x, key))
+            }
+            ExprKind::Map(b) | ExprKind::Tagged { body: b, .. } => self.values(b),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                [lhs, rhs].into_iter().find(|x| within(x.span, self.offset)).and_then(|x| self.expr(x, key))
+            }
+            ExprKind::Not(x) => self.expr(x, key),
+            _ => None,
+        }
+    }
+
+    /// A name in a value: a tier or language where the attribute takes one,
+    /// else a resource of this service or another service.
+    fn name(&self, name: &str, span: Span, key: Option<&str>, alone: bool) -> Option<Hit> {
+        let lib = self.compiled.library.as_ref();
+        if alone && key == Some("tier") && lib.is_some_and(|l| l.tiers.contains_key(name)) {
+            return Some(Hit::Tier(name.to_string(), span));
+        }
+        if alone && key == Some("language") && lib.is_some_and(|l| l.languages.contains_key(name)) {
+            return Some(Hit::Language(name.to_string(), span));
+        }
+        let model = self.compiled.model.as_ref()?;
+        let own = model.service(&self.service);
+        if own.and_then(|s| s.instances.first()).is_some_and(|i| i.resources.iter().any(|r| r.name == name)) {
+            return Some(Hit::Resource { service: self.service.clone(), name: name.to_string(), span });
+        }
+        model.service(name).map(|_| Hit::Service(name.to_string(), span))
+    }
+}
+
+/// Where the thing hit is declared, if it is a declaration.
+pub fn definition(compiled: &Compiled, hit: &Hit) -> Option<Span> {
+    let lib = compiled.library.as_ref();
+    let model = compiled.model.as_ref();
+    match hit {
+        Hit::GoldenPath(n, _) => lib?.golden_paths.get(n).map(|d| d.name.span),
+        Hit::ResourceType(n, _) => lib?.resource_types.get(n).map(|r| r.decl.name.span),
+        Hit::Tier(n, _) => lib?.tiers.get(n).map(|d| d.name.span),
+        Hit::Language(n, _) => lib?.languages.get(n).map(|d| d.name.span),
+        Hit::Policy(n, _) => lib?.policies.get(n).map(|p| p.name.span),
+        Hit::Service(n, _) => model?.service(n).map(|s| s.name_span),
+        Hit::Resource { service, name, .. } => {
+            let s = model?.service(service)?;
+            s.instances.first()?.resources.iter().find(|r| &r.name == name).map(|r| r.span)
+        }
+        Hit::Attribute { path, .. } => {
+            let service = lib?.schemas.get("service")?;
+            field(service, path).map(|f| f.span)
+        }
+    }
+}
+
+fn field<'a>(rec: &'a Record, dotted: &str) -> Option<&'a crate::schema::Field> {
+    let mut rec = rec;
+    let mut keys = dotted.split('.').peekable();
+    while let Some(k) = keys.next() {
+        let f = rec.fields.get(k)?;
+        if keys.peek().is_none() {
+            return Some(f);
+        }
+        match &f.ty {
+            Type::Record(inner) => rec = inner,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Markdown for a hover: for an attribute, its value in each environment
+/// (the one it is written in, when inside `environment NAME`) with the chain
+/// of assignments that set it, as `platc explain` prints it. Needs a
+/// compilation made with `Options { trace: true, .. }`.
+pub fn hover(compiled: &Compiled, hit: &Hit) -> Option<String> {
+    match hit {
+        Hit::Attribute { service, path, env, .. } => {
+            let model = compiled.model.as_ref()?;
+            let envs: Vec<&str> = match env {
+                Some(e) => vec![e.as_str()],
+                None => model.workspace.environment_names().collect(),
+            };
+            let mut out = String::new();
+            for e in envs {
+                if let Ok(x) = crate::explain::explain(compiled, service, path, Some(e)) {
+                    out.push_str(&crate::explain::render(&x));
+                }
+            }
+            let ty = compiled
+                .library
+                .as_ref()
+                .and_then(|l| l.schemas.get("service"))
+                .and_then(|s| field(s, path))
+                .map(|f| format!("`{path}`: {}\n\n", f.ty.describe()))
+                .unwrap_or_default();
+            if out.is_empty() && ty.is_empty() {
+                return None;
+            }
+            Some(if out.is_empty() { ty } else { format!("{ty}```text\n{out}```\n") })
+        }
+        other => {
+            let span = definition(compiled, other)?;
+            let (what, name) = match other {
+                Hit::GoldenPath(n, _) => ("golden path", n),
+                Hit::ResourceType(n, _) => ("resource type", n),
+                Hit::Tier(n, _) => ("tier", n),
+                Hit::Language(n, _) => ("language", n),
+                Hit::Policy(n, _) => ("policy", n),
+                Hit::Service(n, _) => ("service", n),
+                Hit::Resource { name, .. } => ("resource", name),
+                Hit::Attribute { .. } => return None,
+            };
+            let place = crate::explain::place(&compiled.files, span);
+            let mut out = format!("{what} `{name}`, declared at {place}");
+            if let Hit::Resource { service, name, .. } = other {
+                out.push_str(&resource_summary(compiled, service, name));
+            }
+            Some(out)
+        }
+    }
+}
+
+/// A resource's type, values in each environment and outputs.
+fn resource_summary(compiled: &Compiled, service: &str, name: &str) -> String {
+    let Some(s) = compiled.model.as_ref().and_then(|m| m.service(service)) else { return String::new() };
+    let mut out = String::new();
+    for inst in s.instances.iter() {
+        let Some(r) = inst.resources.iter().find(|r| r.name == name) else { continue };
+        if out.is_empty() {
+            out.push_str(&format!("\n\n{} `{}`; outputs: ", r.ty, r.name));
+            let outputs: Vec<String> = r.outputs.keys().map(|k| format!("`{name}.{k}`")).collect();
+            out.push_str(&outputs.join(", "));
+            out.push_str("\n\n```text\n");
+        }
+        let values: Vec<String> =
+            r.values.iter().map(|(k, n)| format!("{k} = {}", crate::merge::display(&n.value))).collect();
+        out.push_str(&format!("{}: {}\n", inst.env, values.join("  ")));
+    }
+    if !out.is_empty() {
+        out.push_str("```\n");
+    }
+    out
+}
+
+/// One completion.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Completion {
+    pub label: String,
+    pub kind: CompletionKind,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CompletionKind {
+    /// An attribute of the schema, or a nested block of it.
+    Attribute,
+    /// `resource`, `environment`, `override`, ...
+    Keyword,
+    /// A tier, golden path, resource type, size, language, enum value.
+    Symbol,
+    Service,
+    Resource,
+    /// An output of a resource or service (`url`).
+    Output,
+}
+
+/// What may be written at `offset` of `text`, the document at `path`
+/// (workspace-relative). Works on the text as typed (broken or not): the
+/// context is read from the text, the names from `compiled`.
+pub fn completions(compiled: &Compiled, path: &str, text: &str, offset: usize) -> Vec<Completion> {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = text.get(..offset).unwrap_or("");
+    let word_start = before.rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+    let head = before.get(..word_start).unwrap_or("");
+    let line = head.rsplit('\n').next().unwrap_or("");
+    let lead = line.trim_end();
+    let blocks = enclosing(before);
+    let service = own_service(compiled, path, &blocks);
+    let mut out = Vec::new();
+    let sym = |out: &mut Vec<Completion>, names: &mut dyn Iterator<Item = &String>, detail: &str| {
+        out.extend(names.map(|n| Completion { label: n.clone(), kind: CompletionKind::Symbol, detail: detail.into() }));
+    };
+    let lib = compiled.library.as_ref();
+    // `name.` : the outputs of a resource or a service.
+    if let Some(target) = head.strip_suffix('.') {
+        let name_start = target.rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+        let name = target.get(name_start..).unwrap_or("");
+        out.extend(outputs(compiled, text, service.as_deref(), name));
+        return out;
+    }
+    let last_word = lead.rsplit(|c: char| !is_word(c)).next().unwrap_or("");
+    if lead.ends_with("from") && last_word == "from" {
+        if let Some(l) = lib {
+            sym(&mut out, &mut l.golden_paths.keys(), "golden path");
+        }
+        return out;
+    }
+    if last_word == "resource" && lead.ends_with("resource") {
+        if let Some(l) = lib {
+            sym(&mut out, &mut l.resource_types.keys(), "resource type");
+        }
+        return out;
+    }
+    if last_word == "allow" && lead.ends_with("allow") {
+        if let Some(l) = lib {
+            sym(&mut out, &mut l.policies.keys(), "policy");
+        }
+        return out;
+    }
+    if let Some(key) = list_of(before.get(..word_start).unwrap_or("")) {
+        if key == "depends_on" {
+            out.extend(peers(compiled, text, service.as_deref()));
+        }
+        return out;
+    }
+    if let Some(key) = lead.strip_suffix('=').map(|k| k.trim_end().trim_end_matches('+').trim()) {
+        let key = key.rsplit(|c: char| c.is_whitespace() || c == '{').next().unwrap_or(key);
+        out.extend(values(compiled, text, service.as_deref(), &blocks, key));
+        return out;
+    }
+    if lead.is_empty() || lead.ends_with('{') {
+        if let Some(l) = lib {
+            out.extend(attributes(l, &blocks));
+        }
+        return out;
+    }
+    out
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// The headers of the blocks open at the end of `text`, outermost first
+/// (`service orders from web-api`, `environment production`, `health`),
+/// skipping strings and comments.
+fn enclosing(text: &str) -> Vec<String> {
+    let mut stack = Vec::new();
+    let mut start = 0usize;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' => {
+                for (j, d) in chars.by_ref() {
+                    if d == '\n' {
+                        start = j + 1;
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                let triple = text.get(i..i + 3) == Some("\"\"\"");
+                if triple {
+                    chars.next();
+                    chars.next();
+                }
+                let mut escaped = false;
+                while let Some((j, d)) = chars.next() {
+                    if escaped {
+                        escaped = false;
+                    } else if d == '\\' {
+                        escaped = true;
+                    } else if d == '"' && (!triple || text.get(j..j + 3) == Some("\"\"\"")) {
+                        if triple {
+                            chars.next();
+                            chars.next();
+                        }
+                        break;
+                    }
+                }
+            }
+            '{' => {
+                stack.push(text.get(start..i).unwrap_or("").trim().to_string());
+                start = i + 1;
+            }
+            '}' => {
+                stack.pop();
+                start = i + 1;
+            }
+            '\n' => start = i + 1,
+            _ => {}
+        }
+    }
+    stack
+}
+
+/// The service a document declares, from its compiled model.
+fn own_service(compiled: &Compiled, path: &str, blocks: &[String]) -> Option<String> {
+    let model = compiled.model.as_ref();
+    if let Some(s) = model.and_then(|m| m.services.iter().find(|s| s.path == path)) {
+        return Some(s.name.clone());
+    }
+    let header = blocks.first()?;
+    let mut words = header.split_whitespace();
+    (words.next() == Some("service")).then(|| words.next().map(str::to_string)).flatten()
+}
+
+/// `resource TYPE NAME` declarations of a text: (name, type).
+fn declared_resources(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        if w.next() == Some("resource")
+            && let (Some(ty), Some(name)) = (w.next(), w.next())
+        {
+            out.push((name.trim_end_matches('{').to_string(), ty.to_string()));
+        }
+    }
+    out
+}
+
+fn outputs(compiled: &Compiled, text: &str, service: Option<&str>, name: &str) -> Vec<Completion> {
+    let mut out = Vec::new();
+    let Some(lib) = compiled.library.as_ref() else { return out };
+    let mut ty = declared_resources(text).into_iter().find(|(n, _)| n == name).map(|(_, t)| t);
+    if ty.is_none()
+        && let Some(s) = service.and_then(|s| compiled.model.as_ref()?.service(s))
+    {
+        ty = s.instances.first().and_then(|i| i.resources.iter().find(|r| r.name == name)).map(|r| r.ty.clone());
+    }
+    if let Some(rt) = ty.and_then(|t| lib.resource_types.get(&t)) {
+        for a in rt.outputs.attributes() {
+            out.push(Completion {
+                label: a.path.display(),
+                kind: CompletionKind::Output,
+                detail: format!("output of {}", rt.decl.name.name),
+            });
+        }
+        return out;
+    }
+    if compiled.model.as_ref().and_then(|m| m.service(name)).is_some() {
+        for o in crate::resolve::SERVICE_OUTPUTS {
+            out.push(Completion {
+                label: o.to_string(),
+                kind: CompletionKind::Output,
+                detail: format!("of service {name}"),
+            });
+        }
+    }
+    out
+}
+
+/// The key of the list literal open at the end of `text` (`depends_on` in
+/// `depends_on = [users, `).
+fn list_of(text: &str) -> Option<&str> {
+    let mut depth = 0i32;
+    for (i, c) in text.char_indices().rev() {
+        match c {
+            ']' => depth += 1,
+            '[' if depth == 0 => {
+                let lead = text.get(..i)?.trim_end();
+                let lead = lead.strip_suffix('=')?.trim_end().trim_end_matches('+').trim_end();
+                let start = lead.rfind(|c: char| !is_word(c)).map_or(0, |j| j + 1);
+                return lead.get(start..);
+            }
+            '[' => depth -= 1,
+            '\n' | '{' | '}' | '=' if depth == 0 => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// What `depends_on` may name: other services and this service's resources.
+fn peers(compiled: &Compiled, text: &str, service: Option<&str>) -> Vec<Completion> {
+    let mut out = Vec::new();
+    for (name, ty) in declared_resources(text) {
+        out.push(Completion { label: name, kind: CompletionKind::Resource, detail: format!("resource {ty}") });
+    }
+    if let Some(m) = compiled.model.as_ref() {
+        for s in m.services.iter().filter(|s| Some(s.name.as_str()) != service) {
+            out.push(Completion { label: s.name.clone(), kind: CompletionKind::Service, detail: "service".into() });
+        }
+    }
+    out
+}
+
+/// The record the innermost open block is described by, and whether it is
+/// the service (or one of its environments) itself.
+fn record<'a>(lib: &'a crate::library::Library, blocks: &[String]) -> Option<(&'a Record, bool)> {
+    let (first, rest) = blocks.split_first()?;
+    let mut words = first.split_whitespace();
+    if words.next() != Some("service") {
+        return None;
+    }
+    let mut rec = lib.schemas.get("service")?;
+    let mut top = true;
+    for header in rest {
+        let mut w = header.split_whitespace();
+        let kind = w.next().unwrap_or("");
+        match kind {
+            "environment" if top => {}
+            "resource" => {
+                let ty = w.next()?;
+                rec = &lib.resource_types.get(ty)?.schema;
+                top = false;
+            }
+            "api" if top => {
+                rec = lib.schemas.get("api")?;
+                top = false;
+            }
+            _ => {
+                let key = header.split('=').next().unwrap_or(header).trim();
+                match &rec.fields.get(key)?.ty {
+                    Type::Record(inner) => rec = inner,
+                    _ => return None,
+                }
+                top = false;
+            }
+        }
+    }
+    Some((rec, top))
+}
+
+fn attributes(lib: &crate::library::Library, blocks: &[String]) -> Vec<Completion> {
+    let Some((rec, top)) = record(lib, blocks) else { return Vec::new() };
+    let mut out: Vec<Completion> = rec
+        .fields
+        .iter()
+        .map(|(k, f)| Completion { label: k.clone(), kind: CompletionKind::Attribute, detail: f.ty.describe() })
+        .collect();
+    if top {
+        let in_env = blocks.len() > 1;
+        let kws: &[&str] = if in_env {
+            &["resource", "override"]
+        } else {
+            &["resource", "environment", "api", "override", "allow", "patch"]
+        };
+        out.extend(kws.iter().map(|k| Completion {
+            label: k.to_string(),
+            kind: CompletionKind::Keyword,
+            detail: "keyword".into(),
+        }));
+    }
+    out
+}
+
+/// The type of the value of `key` in the innermost open block: a field of
+/// its record, or any key of a map (`env { NAME = ... }`).
+fn value_type<'a>(lib: &'a crate::library::Library, blocks: &[String], key: &str) -> Option<&'a Type> {
+    if let Some((rec, _)) = record(lib, blocks)
+        && let Some(f) = rec.fields.get(key)
+    {
+        return Some(&f.ty);
+    }
+    let (inner, outer) = blocks.split_last()?;
+    let (rec, _) = record(lib, outer)?;
+    let map_key = inner.split('=').next().unwrap_or(inner).trim();
+    match &rec.fields.get(map_key)?.ty {
+        Type::Map(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// What may follow `key =`: the names its type allows; for a setting or a
+/// dependency, this service's resources and the other services.
+fn values(compiled: &Compiled, text: &str, service: Option<&str>, blocks: &[String], key: &str) -> Vec<Completion> {
+    let Some(lib) = compiled.library.as_ref() else { return Vec::new() };
+    let Some(mut ty) = value_type(lib, blocks, key) else { return Vec::new() };
+    while let Type::List(inner) = ty {
+        ty = inner;
+    }
+    let names: Vec<(String, &str)> = match ty {
+        Type::Tier => lib.tiers.keys().map(|k| (k.clone(), "tier")).collect(),
+        Type::Language => lib.languages.keys().map(|k| (k.clone(), "language")).collect(),
+        Type::Enum(vs) => vs.iter().map(|v| (v.clone(), if key == "size" { "size" } else { "value" })).collect(),
+        Type::Bool => vec![("true".into(), "bool"), ("false".into(), "bool")],
+        Type::Setting | Type::Dependency => return peers(compiled, text, service),
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .map(|(label, detail)| Completion { label, kind: CompletionKind::Symbol, detail: detail.into() })
+        .collect()
+}
+
+/// A fix spelled out by a diagnostic: replace `span` with `text`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fix {
+    pub title: String,
+    pub span: Span,
+    pub text: String,
+}
+
+/// The fixes a diagnostic's help gives concretely: "did you mean `x`?"
+/// replaces the unknown name; a locked value's help writes the `override
+/// ... because "..."` that replaces the assignment, when it is written flat;
+/// an escape hatch without `because` gets one (with a reason to write).
+pub fn fixes(d: &Diagnostic, files: &SourceMap) -> Vec<Fix> {
+    let mut out = Vec::new();
+    let (Some(help), Some(span)) = (d.help.as_deref(), d.primary()) else { return out };
+    let written = files.slice(span);
+    if let Some(close) = help.strip_prefix("did you mean `").and_then(|h| h.strip_suffix("`?")) {
+        let wrong = backticked(&d.message).unwrap_or(written);
+        // The unknown name within what the label covers (a path, a reference).
+        let at = if written == wrong { Some(0) } else { find_word(written, wrong) };
+        if let Some(at) = at {
+            let start = span.start as usize + at;
+            out.push(Fix {
+                title: format!("replace `{wrong}` with `{close}`"),
+                span: Span::new(span.file, start, start + wrong.len()),
+                text: close.to_string(),
+            });
+        }
+        return out;
+    }
+    // `override x = 1` (or `allow p`) with no reason: the parser expects
+    // `because` where the next item starts; the reason goes at the end of
+    // the escape hatch's own line (before a trailing comment).
+    if d.code == "platc::parse::syntax"
+        && d.message.starts_with("expected `because`")
+        && let Some(file) = files.get(span.file)
+    {
+        let before = file.text.get(..span.start as usize).unwrap_or("");
+        let content = before.trim_end();
+        let line_start = content.rfind('\n').map_or(0, |i| i + 1);
+        let line = content.get(line_start..).unwrap_or("");
+        let end = line_start + code_end(line);
+        out.push(Fix {
+            title: "add `because \"...\"`".into(),
+            span: Span::new(span.file, end, end),
+            text: " because \"...\"".into(),
+        });
+        return out;
+    }
+    if d.code == "platc::merge::locked"
+        && let Some(dotted) = backticked(&d.message)
+        && let Some(suggested) = backticked_after(help, "say why: ")
+        && written.trim_start().starts_with(dotted)
+        && written.get(dotted.len()..).is_some_and(|r| r.trim_start().starts_with('='))
+    {
+        out.push(Fix { title: format!("override `{dotted}` with a reason"), span, text: suggested.to_string() });
+    }
+    out
+}
+
+/// Where the code of a line ends: before a trailing comment and the
+/// spaces ahead of it (a `#` inside a string is not a comment).
+fn code_end(line: &str) -> usize {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '#' if !in_string => return line.get(..i).unwrap_or("").trim_end().len(),
+            _ => {}
+        }
+    }
+    line.trim_end().len()
+}
+
+/// The first `quoted` part of a message.
+fn backticked(s: &str) -> Option<&str> {
+    let start = s.find('`')? + 1;
+    let len = s.get(start..)?.find('`')?;
+    s.get(start..start + len)
+}
+
+fn backticked_after<'a>(s: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = s.get(s.find(marker)? + marker.len()..)?;
+    let inner = rest.strip_prefix('`')?;
+    inner.rfind('`').and_then(|end| inner.get(..end))
+}
+
+/// Where `word` occurs in `text` as a whole word.
+fn find_word(text: &str, word: &str) -> Option<usize> {
+    if word.is_empty() {
+        return None;
+    }
+    let mut from = 0;
+    while let Some(i) = text.get(from..).and_then(|t| t.find(word)) {
+        let at = from + i;
+        let before = text.get(..at).and_then(|t| t.chars().next_back());
+        let after = text.get(at + word.len()..).and_then(|t| t.chars().next());
+        if !before.is_some_and(is_word) && !after.is_some_and(is_word) {
+            return Some(at);
+        }
+        from = at + word.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;
