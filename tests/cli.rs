@@ -1325,3 +1325,158 @@ fn redteam_19_watch_sees_directories_readers_and_rollbacks() {
     w.stop();
     fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---- Day one (issue 11) ----------------------------------------------------
+
+const NEW_DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// `platc pin` writes the released image into service.plat, changing only
+/// the pinned values, and refuses what is not a digest or not a service.
+#[test]
+fn pin_writes_the_released_image_and_nothing_else() {
+    let dir = scratch("monorepo", "pin");
+    let file = dir.join("services/payments/service.plat");
+    let before = fs::read_to_string(&file).unwrap();
+    let o = platc(&["pin", "payments", "--digest", NEW_DIGEST, "--version", "sha-abc123"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let after = fs::read_to_string(&file).unwrap();
+    let changed: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(before.lines().count(), after.lines().count());
+    assert_eq!(changed.len(), 2, "only the two pinned lines change: {changed:#?}");
+    assert!(after.contains("  version = \"sha-abc123\"\n"), "{after}");
+    assert!(after.contains(&format!("  digest  = \"{NEW_DIGEST}\"\n")), "alignment kept: {after}");
+    // The build deploys exactly that image.
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let deployment = fs::read_to_string(dir.join("gen/payments/kubernetes/production/deployment.yaml")).unwrap();
+    assert!(deployment.contains(&format!("ghcr.io/acme/payments:sha-abc123@{NEW_DIGEST}")), "{deployment}");
+    // Refusals change nothing.
+    let bad = platc(&["pin", "payments", "--digest", "sha256:nothex"], &dir);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("not an image digest"), "{}", stderr(&bad));
+    let unknown = platc(&["pin", "paymnts", "--digest", NEW_DIGEST], &dir);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("did you mean `payments`"), "{}", stderr(&unknown));
+    assert_eq!(fs::read_to_string(&file).unwrap(), after);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A new service's first release: `pin` adds the digest and drops the
+/// waiver `platc new` wrote for "no image yet".
+#[test]
+fn pin_completes_a_new_service() {
+    let dir = scratch("monorepo", "pin-new");
+    let o = platc(&["new", "hello", "--from", "web-api", "--owner", "team-hello"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let file = dir.join("services/hello/service.plat");
+    assert!(fs::read_to_string(&file).unwrap().contains("allow image-pinned"));
+    let o = platc(&["pin", "hello", "--digest", NEW_DIGEST], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("allow image-pinned") && text.contains(NEW_DIGEST), "{text}");
+    let o = platc(&["check"], &dir);
+    assert_eq!(o.status.code(), Some(0), "no unused waiver, no unpinned image: {}", stderr(&o));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Workflows go where GitHub reads them: `.github/workflows/` of the
+/// repository root (`repository_root`), with path filters relative to it;
+/// a workflow platc did not write is never overwritten.
+#[test]
+fn workflows_are_written_at_the_repository_root() {
+    let repo = std::env::temp_dir().join(format!("platc-cli-reporoot-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&repo);
+    copy(&common::examples().join("monorepo"), &repo.join("platform"));
+    let ws = repo.join("platform/platform.plat");
+    let text = fs::read_to_string(&ws).unwrap().replacen(
+        "workspace acme {",
+        "workspace acme {\n  repository_root = \"..\"",
+        1,
+    );
+    fs::write(&ws, text).unwrap();
+    let o = platc(&["build"], &repo.join("platform"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ci = fs::read_to_string(repo.join(".github/workflows/orders-ci.yml")).unwrap();
+    assert!(ci.contains("- \"platform/services/orders/**\""), "{ci}");
+    assert!(ci.contains("working-directory: platform/services/orders"), "{ci}");
+    let deploy = fs::read_to_string(repo.join(".github/workflows/orders-deploy.yml")).unwrap();
+    assert!(deploy.contains("manifests: platform/gen/orders/kubernetes/production"), "{deploy}");
+    assert!(deploy.contains("- \"platform/gen/orders/kubernetes/**\""), "{deploy}");
+    assert!(!repo.join("platform/gen/.github").exists(), "no workflow left in gen/");
+    let index = fs::read_to_string(repo.join("platform/gen/platc-index.json")).unwrap();
+    assert!(index.contains("\".github/workflows/orders-ci.yml\""), "tracked by the build index");
+    // In step: frozen passes; a hand edit of a workflow is drift.
+    assert_eq!(platc(&["check", "--frozen"], &repo.join("platform")).status.code(), Some(0));
+    fs::write(repo.join(".github/workflows/orders-ci.yml"), "edited").unwrap();
+    let o = platc(&["check", "--frozen"], &repo.join("platform"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("orders-ci.yml differs"), "{}", stderr(&o));
+    // platc's own workflow (in the index) is simply rewritten.
+    assert_eq!(platc(&["build"], &repo.join("platform")).status.code(), Some(0));
+    assert!(fs::read_to_string(repo.join(".github/workflows/orders-ci.yml")).unwrap().contains("name: orders"));
+    // The team's own workflow at a generated path is refused, not replaced.
+    fs::remove_file(repo.join("platform/gen/platc-index.json")).unwrap();
+    fs::remove_dir_all(repo.join("platform/gen")).unwrap();
+    fs::write(repo.join(".github/workflows/users-ci.yml"), "name: ours\n").unwrap();
+    let o = platc(&["build"], &repo.join("platform"));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("platc did not generate it"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(repo.join(".github/workflows/users-ci.yml")).unwrap(), "name: ours\n");
+    // A workflow platc no longer generates is removed; others' stay.
+    fs::remove_file(repo.join(".github/workflows/users-ci.yml")).unwrap();
+    fs::write(repo.join(".github/workflows/mine.yml"), "name: mine\n").unwrap();
+    assert_eq!(platc(&["build"], &repo.join("platform")).status.code(), Some(0));
+    fs::remove_dir_all(repo.join("platform/services/reports")).unwrap();
+    let o = platc(&["build"], &repo.join("platform"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!repo.join(".github/workflows/reports-ci.yml").exists());
+    assert!(repo.join(".github/workflows/mine.yml").exists());
+    fs::remove_dir_all(&repo).unwrap();
+}
+
+/// Names and label values fit whatever the service's name: a 57-character
+/// web service and a 55-character cron job.
+#[test]
+fn long_service_names_make_names_that_fit() {
+    let dir = scratch("monorepo", "longnames");
+    let long_web = "orders-service-for-the-european-union-checkout-platform-a";
+    let long_cron = "reports-generator-for-the-finance-and-accounting-depart";
+    for (old, new) in [("orders", long_web), ("reports", long_cron)] {
+        fs::rename(dir.join("services").join(old), dir.join("services").join(new)).unwrap();
+    }
+    for entry in fs::read_dir(dir.join("services")).unwrap() {
+        let p = entry.unwrap().path().join("service.plat");
+        let t = fs::read_to_string(&p).unwrap();
+        let t = t
+            .replace("service orders ", &format!("service {long_web} "))
+            .replace("service reports ", &format!("service {long_cron} "))
+            .replace("= orders.url", &format!("= {long_web}.url"))
+            .replace("[orders,", &format!("[{long_web},"))
+            .replace("[orders]", &format!("[{long_web}]"));
+        fs::write(&p, t).unwrap();
+    }
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut seen = 0;
+    for sub in [long_web, long_cron] {
+        for env in ["staging", "production"] {
+            let k8s = dir.join("gen").join(sub).join("kubernetes").join(env);
+            for e in fs::read_dir(&k8s).unwrap() {
+                let text = fs::read_to_string(e.unwrap().path()).unwrap();
+                for doc in serde_yaml::Deserializer::from_str(&text) {
+                    let v: serde_yaml::Value = serde::Deserialize::deserialize(doc).unwrap();
+                    let kind = v["kind"].as_str().unwrap().to_string();
+                    let name = v["metadata"]["name"].as_str().unwrap();
+                    let max = if kind == "CronJob" { 52 } else { 63 };
+                    assert!(name.len() <= max, "{kind} {name}");
+                    for (k, val) in v["metadata"]["labels"].as_mapping().into_iter().flatten() {
+                        let val = val.as_str().unwrap();
+                        assert!(val.len() <= 63, "{kind} {name}: label {k:?} = {val}");
+                    }
+                    seen += 1;
+                }
+            }
+        }
+    }
+    assert!(seen > 20);
+    fs::remove_dir_all(&dir).unwrap();
+}

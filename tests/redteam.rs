@@ -66,7 +66,7 @@ fn redteam_13_many_empty_references_are_filled_in_once() {
 
 fn service_with_env(env: &str) -> String {
     format!(
-        "service x from web-api {{\n  owner = \"team-x\"\n  image = \"ghcr.io/acme/x\"\n  version = \"1.0.0\"\n  digest = \"sha256:{}\"\n  env {{\n{env}  }}\n}}\n",
+        "service x from web-api {{\n  owner = \"team-x\"\n  language = go\n  image = \"ghcr.io/acme/x\"\n  version = \"1.0.0\"\n  digest = \"sha256:{}\"\n  env {{\n{env}  }}\n}}\n",
         "a".repeat(64)
     )
 }
@@ -101,7 +101,7 @@ fn redteam_14_dotted_paths_nest_like_blocks_everywhere() {
     let deep = |n: usize| vec!["a"; n].join(".");
     let digest = "a".repeat(64);
     let head = format!(
-        "service x from web-api {{ owner = \"t\" image = \"ghcr.io/acme/x\" version = \"1.0.0\" digest = \"sha256:{digest}\"\n"
+        "service x from web-api {{ owner = \"t\" language = go image = \"ghcr.io/acme/x\" version = \"1.0.0\" digest = \"sha256:{digest}\"\n"
     );
     // 100,000 names (this aborted at 7 GB), in every place a dotted path is read.
     for body in [
@@ -122,7 +122,7 @@ fn redteam_14_dotted_paths_nest_like_blocks_everywhere() {
     assert!(!deep_enough(&compile_one(&nested(5))));
 }
 
-const DEMO: &str = "service demo from web-api {\n  owner = \"team-demo\"\n  image = \"ghcr.io/acme/demo\"\n  version = \"1.0.0\"\n  digest = \"sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea\"\n}\n";
+const DEMO: &str = "service demo from web-api {\n  owner = \"team-demo\"\n  language = go\n  image = \"ghcr.io/acme/demo\"\n  version = \"1.0.0\"\n  digest = \"sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea\"\n}\n";
 
 /// A workspace overlaying the standard library with `templates`
 /// (paths under `platform/templates/`).

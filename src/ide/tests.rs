@@ -48,12 +48,12 @@ fn workspace(service: &str) -> Compiled {
     s.insert("services/a/service.plat", service);
     s.insert(
         "services/b/service.plat",
-        "service b from web-api {\n  owner = \"t\"\n  version = \"1\"\n  digest = \"sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea\"\n}\n",
+        "service b from web-api {\n  owner = \"t\"\n  version = \"1\"\n  digest = \"sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea\"\n  language = go\n}\n",
     );
     compile(&s, &Options { trace: true, ..Options::default() })
 }
 
-const A: &str = "# café ☕\nservice a from web-api {\n  owner   = \"t\"\n  version = \"1\"\n  digest  = \"sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea\"\n  tier    = gold\n  resource postgres db { size = small }\n  env { DB = db.url }\n  depends_on = [b]\n  environment production { replicas = 3 }\n}\n";
+const A: &str = "# café ☕\nservice a from web-api {\n  owner   = \"t\"\n  version = \"1\"\n  digest  = \"sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea\"\n  tier    = gold\n  resource postgres db { size = small }\n  env { DB = db.url }\n  depends_on = [b]\n  environment production { replicas = 3 }\n  language = go\n}\n";
 
 fn parsed(text: &str, c: &Compiled) -> ast::File {
     let id = c.files.find("services/a/service.plat").unwrap();
@@ -136,7 +136,7 @@ fn symbols_nest() {
     let [svc] = syms.as_slice() else { panic!("{syms:?}") };
     assert_eq!((svc.name.as_str(), svc.detail.as_str()), ("a", "service from web-api"));
     let names: Vec<&str> = svc.children.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["owner", "version", "digest", "tier", "db", "env", "depends_on", "production"]);
+    assert_eq!(names, ["owner", "version", "digest", "tier", "db", "env", "depends_on", "production", "language"]);
     let db = &svc.children[4];
     assert_eq!((db.kind, db.detail.as_str()), (SymbolKind::Resource, "resource postgres"));
 }
