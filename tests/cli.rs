@@ -1221,6 +1221,30 @@ fn redteam_07_file_cannot_read_hidden_files() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// What git ignores (local settings, credentials) is out of reach of
+/// `file()` too: by a `.gitignore` of the workspace or of a directory on the
+/// way, as git reads them (a `!` exception in a deeper file lets it back).
+#[test]
+fn redteam_07_file_cannot_read_what_git_ignores() {
+    let dir = scratch("monorepo", "redteam07-ignored");
+    fs::write(dir.join("services/users/api/local.yaml"), "openapi: 3.0.0\ntoken: c2VjcmV0LXRva2Vu\n").unwrap();
+    fs::write(dir.join(".gitignore"), "local.yaml\n").unwrap();
+    let svc = dir.join("services/users/service.plat");
+    let text = fs::read_to_string(&svc).unwrap();
+    fs::write(&svc, text.replace("file(\"api/openapi.yaml\")", "file(\"api/local.yaml\")")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("git ignores it (`.gitignore`)"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("c2VjcmV0"), "{}", stderr(&o));
+    assert!(!dir.join("gen").exists());
+    // A deeper .gitignore's exception wins, as in git.
+    fs::write(dir.join("services/users/.gitignore"), "!api/local.yaml\n").unwrap();
+    fs::write(dir.join("services/users/api/local.yaml"), "openapi: 3.0.0\n").unwrap();
+    let o = platc(&["check"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Cosmetic items: `stdlib = "."` is not "outside the workspace"; a failed
 /// swap leaves no staging directory.
 #[test]

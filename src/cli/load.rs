@@ -213,10 +213,43 @@ fn load_inside(root: &Path, rel: &str) -> Result<Vec<u8>, String> {
     {
         return Err("it is (or leads to) a hidden file or directory".into());
     }
+    if let Some(file) = git_ignored(root, inside) {
+        return Err(format!(
+            "git ignores it (`{file}`): ignored files (local settings, credentials, build output) are out of reach"
+        ));
+    }
     if !real.is_file() {
         return Err("not a regular file".into());
     }
     read_limited(&real, 1024 * 1024 + 1)
+}
+
+/// Whether git ignores `rel` (workspace-relative): the `.gitignore` of the
+/// workspace and of every directory on the way to it, each with its own
+/// base as git reads them, the deepest that matches deciding. Returns the
+/// deciding file, workspace-relative.
+fn git_ignored(root: &Path, rel: &Path) -> Option<String> {
+    let parts: Vec<&std::ffi::OsStr> = rel.components().map(|c| c.as_os_str()).collect();
+    let mut dir = root.to_path_buf();
+    let mut verdict = None;
+    for i in 0..parts.len() {
+        let file = dir.join(".gitignore");
+        if file.is_file() {
+            let (gi, _) = ignore::gitignore::Gitignore::new(&file);
+            let path = root.join(rel);
+            match gi.matched_path_or_any_parents(&path, false) {
+                ignore::Match::Ignore(_) => {
+                    let shown = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+                    verdict = Some(shown);
+                }
+                ignore::Match::Whitelist(_) => verdict = None,
+                ignore::Match::None => {}
+            }
+        }
+        let Some(part) = parts.get(i) else { break };
+        dir.push(part);
+    }
+    verdict
 }
 
 /// The names of `root` and its parents, innermost first (for
