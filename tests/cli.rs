@@ -27,24 +27,8 @@ fn stderr(o: &Output) -> String {
 fn scratch(example: &str, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("platc-cli-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
-    copy(&common::examples().join(example), &dir);
+    common::copy(&common::examples().join(example), &dir);
     dir
-}
-
-fn copy(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap();
-        if name == "gen" {
-            continue;
-        }
-        if p.is_dir() {
-            copy(&p, &to.join(name))
-        } else {
-            fs::copy(&p, to.join(name)).unwrap();
-        }
-    }
 }
 
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -1337,7 +1321,7 @@ fn redteam_19_watch_sees_directories_readers_and_rollbacks() {
     // Another process puts an older tree in place: watch writes its own back.
     let saved = dir.parent().unwrap().join(format!("platc-cli-redteam19-saved-{}", std::process::id()));
     let _ = fs::remove_dir_all(&saved);
-    copy(&dir.join("gen"), &saved);
+    common::copy(&dir.join("gen"), &saved);
     let hpa_saved = saved.join("orders/kubernetes/production/horizontalpodautoscaler.yaml");
     fs::write(&hpa_saved, fs::read_to_string(&hpa_saved).unwrap().replace("minReplicas: 7", "minReplicas: 4")).unwrap();
     let index_saved = saved.join("platc-index.json");
@@ -1409,7 +1393,7 @@ fn pin_completes_a_new_service() {
 fn workflows_are_written_at_the_repository_root() {
     let repo = std::env::temp_dir().join(format!("platc-cli-reporoot-{}", std::process::id()));
     let _ = fs::remove_dir_all(&repo);
-    copy(&common::examples().join("monorepo"), &repo.join("platform"));
+    common::copy(&common::examples().join("monorepo"), &repo.join("platform"));
     let ws = repo.join("platform/platform.plat");
     let text = fs::read_to_string(&ws).unwrap().replacen(
         "workspace acme {",

@@ -110,22 +110,6 @@ impl Client {
     }
 }
 
-fn copy(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap();
-        if name == "gen" {
-            continue;
-        }
-        if p.is_dir() {
-            copy(&p, &to.join(name))
-        } else {
-            fs::copy(&p, to.join(name)).unwrap();
-        }
-    }
-}
-
 fn uri(p: &Path) -> String {
     format!("file://{}", p.display())
 }
@@ -148,7 +132,7 @@ fn an_editor_session() {
     let tmp = std::env::temp_dir().join(format!("platc-lsp-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     let ws: PathBuf = tmp.join("ws");
-    copy(&common::examples().join("monorepo"), &ws);
+    common::copy(&common::examples().join("monorepo"), &ws);
     let ws = fs::canonicalize(&ws).unwrap();
     let cache = tmp.join("cache");
     let mut c = Client::start(&cache);
@@ -416,7 +400,7 @@ fn odd_requests_get_plain_answers() {
 
     // A lone service opened through a symbolic link: its diagnostics come
     // for the document as the editor named it.
-    copy(&common::examples().join("lone-service"), &tmp.join("real"));
+    common::copy(&common::examples().join("lone-service"), &tmp.join("real"));
     std::os::unix::fs::symlink(tmp.join("real"), tmp.join("link")).unwrap();
     let linked = tmp.join("link/service.plat");
     let linked_uri = uri(&linked);

@@ -51,6 +51,23 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
     }
 }
 
+/// Copies an example directory (without its `gen/`), for tests that change it.
+pub fn copy(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap();
+        if name == "gen" {
+            continue;
+        }
+        if p.is_dir() {
+            copy(&p, &to.join(name))
+        } else {
+            fs::copy(&p, to.join(name)).unwrap();
+        }
+    }
+}
+
 pub fn compile(root: &Path) -> Compiled {
     platc::compile(&load(root), &Options::default())
 }
