@@ -1377,12 +1377,17 @@ fn pin_completes_a_new_service() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let file = dir.join("services/hello/service.plat");
     assert!(fs::read_to_string(&file).unwrap().contains("allow image-pinned"));
+    // No released image yet: CI, but nothing to deploy.
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    assert!(dir.join(".github/workflows/hello-ci.yml").is_file());
+    assert!(!dir.join(".github/workflows/hello-deploy.yml").exists());
     let o = platc(&["pin", "hello", "--digest", NEW_DIGEST], &dir);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = fs::read_to_string(&file).unwrap();
     assert!(!text.contains("allow image-pinned") && text.contains(NEW_DIGEST), "{text}");
-    let o = platc(&["check"], &dir);
+    let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(0), "no unused waiver, no unpinned image: {}", stderr(&o));
+    assert!(dir.join(".github/workflows/hello-deploy.yml").is_file(), "the pin brings the deploy");
     fs::remove_dir_all(&dir).unwrap();
 }
 
