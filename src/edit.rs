@@ -23,11 +23,11 @@ pub struct Pin<'a> {
 /// `allow image-pinned` waiver there (a pinned image needs none). `Err`
 /// says in words why the file cannot be edited.
 pub fn pin(text: &str, pin: &Pin) -> Result<String, String> {
-    if !is_digest(pin.digest) {
+    if !crate::schema::is_digest(pin.digest) {
         return Err(format!("`{}` is not an image digest (`sha256:` and 64 hex digits)", pin.digest));
     }
     if let Some(v) = pin.version
-        && !is_tag(v)
+        && !is_image_tag(v)
     {
         return Err(format!("`{v}` is not an image tag (letters, digits, `_`, `.` and `-`, at most 128)"));
     }
@@ -112,13 +112,8 @@ fn whole_lines(text: &str, start: usize, end: usize) -> (usize, usize) {
     (start, end)
 }
 
-fn is_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-}
-
 /// An OCI tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-fn is_tag(s: &str) -> bool {
+fn is_image_tag(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && !s.starts_with(['.', '-'])

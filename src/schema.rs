@@ -766,7 +766,8 @@ fn is_tag(s: &str) -> bool {
         })
 }
 
-fn is_digest(s: &str) -> bool {
+/// An image digest: `sha256:` and 64 lowercase hex digits.
+pub fn is_digest(s: &str) -> bool {
     s.strip_prefix("sha256:")
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }

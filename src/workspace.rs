@@ -188,11 +188,8 @@ impl Workspace {
             }
             "platc_image" => {
                 if let Some(s) = string(diags)
-                    && !s.split_once("@sha256:").is_some_and(|(repo, hex)| {
-                        !repo.is_empty()
-                            && !repo.contains(char::is_whitespace)
-                            && hex.len() == 64
-                            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+                    && !s.split_once('@').is_some_and(|(repo, digest)| {
+                        !repo.is_empty() && !repo.contains(char::is_whitespace) && crate::schema::is_digest(digest)
                     })
                 {
                     diags.push(
