@@ -53,31 +53,29 @@ fn shop() -> Compiled {
 #[test]
 fn a_grpc_service_gets_grpc_probes_and_a_grpc_port() {
     let c = shop();
-    let d = file(&c, "gen/catalog/kubernetes/staging/deployment.yaml");
+    let d = file(&c, "catalog/kubernetes/staging/deployment.yaml");
     assert!(d.contains("name: grpc\n"), "{d}");
     assert!(d.contains("grpc:\n"), "{d}");
     assert!(d.contains("service: shop.Catalog") || d.contains("service: \"shop.Catalog\""), "{d}");
     assert!(!d.contains("httpGet"), "{d}");
-    let s = file(&c, "gen/catalog/kubernetes/staging/service.yaml");
+    let s = file(&c, "catalog/kubernetes/staging/service.yaml");
     assert!(s.contains("name: grpc\n      port: 50051\n      targetPort: grpc"), "{s}");
-    let m = file(&c, "gen/catalog/kubernetes/staging/servicemonitor.yaml");
+    let m = file(&c, "catalog/kubernetes/staging/servicemonitor.yaml");
     assert!(m.contains("port: grpc"), "{m}");
 }
 
 #[test]
 fn dependents_get_the_address_of_the_dependency_service_port() {
     let c = shop();
-    let cm = file(&c, "gen/front/kubernetes/staging/configmap.yaml");
+    let cm = file(&c, "front/kubernetes/staging/configmap.yaml");
     assert!(cm.contains("CATALOG_ADDR: \"catalog.catalog.svc.cluster.local:50051\""), "{cm}");
     assert!(cm.contains("CATALOG_URL: \"catalog.catalog.svc.cluster.local:50051\""), "{cm}");
     assert!(cm.contains("CHECKOUT_ADDR: \"checkout.checkout.svc.cluster.local:9000\""), "{cm}");
     assert!(cm.contains("CAT: \"catalog.catalog.svc.cluster.local:50051\""), "{cm}");
     // An http dependency keeps its URL, and gets an address on port 80.
-    let mailer = build(&[
-        ("api", service("api", "web-api", "")),
-        ("w", service("w", "worker", "  depends_on = [api]")),
-    ]);
-    let cm = file(&mailer, "gen/w/kubernetes/staging/configmap.yaml");
+    let mailer =
+        build(&[("api", service("api", "web-api", "")), ("w", service("w", "worker", "  depends_on = [api]"))]);
+    let cm = file(&mailer, "w/kubernetes/staging/configmap.yaml");
     assert!(cm.contains("API_URL: \"http://api.api.svc.cluster.local\""), "{cm}");
     assert!(cm.contains("API_ADDR: \"api.api.svc.cluster.local:80\""), "{cm}");
 }
@@ -85,11 +83,11 @@ fn dependents_get_the_address_of_the_dependency_service_port() {
 #[test]
 fn a_grpc_service_slos_use_grpc_metrics() {
     let c = shop();
-    let r = file(&c, "gen/catalog/alerts/staging/rules.yaml");
+    let r = file(&c, "catalog/alerts/staging/rules.yaml");
     assert!(r.contains("grpc_server_handled_total"), "{r}");
     assert!(r.contains("grpc_code=~'Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss'"), "{r}");
     assert!(!r.contains("http_requests_total"), "{r}");
-    let dash = file(&c, "gen/catalog/dashboards/dashboard.json");
+    let dash = file(&c, "catalog/dashboards/dashboard.json");
     assert!(dash.contains("grpc_server_handling_seconds_bucket"), "{dash}");
     assert!(!dash.contains("http_request"), "{dash}");
 }
@@ -97,12 +95,12 @@ fn a_grpc_service_slos_use_grpc_metrics() {
 #[test]
 fn a_tcp_service_gets_tcp_socket_probes_and_no_request_sli() {
     let c = shop();
-    let d = file(&c, "gen/cache/kubernetes/staging/deployment.yaml");
+    let d = file(&c, "cache/kubernetes/staging/deployment.yaml");
     assert!(d.contains("tcpSocket:\n"), "{d}");
     assert!(!d.contains("httpGet"), "{d}");
-    let s = file(&c, "gen/cache/kubernetes/staging/service.yaml");
+    let s = file(&c, "cache/kubernetes/staging/service.yaml");
     assert!(s.contains("name: tcp\n      port: 6379\n      targetPort: tcp"), "{s}");
-    let r = file(&c, "gen/cache/alerts/staging/rules.yaml");
+    let r = file(&c, "cache/alerts/staging/rules.yaml");
     assert!(!r.contains("slo:sli_error"), "{r}");
     assert!(r.contains("ReplicasUnavailable"), "{r}");
 }
@@ -110,7 +108,7 @@ fn a_tcp_service_gets_tcp_socket_probes_and_no_request_sli() {
 #[test]
 fn a_worker_can_turn_probes_off() {
     let c = shop();
-    let d = file(&c, "gen/mailer/kubernetes/staging/deployment.yaml");
+    let d = file(&c, "mailer/kubernetes/staging/deployment.yaml");
     assert!(!d.contains("livenessProbe"), "{d}");
     assert!(!d.contains("readinessProbe"), "{d}");
 }
@@ -118,7 +116,7 @@ fn a_worker_can_turn_probes_off() {
 #[test]
 fn readiness_has_its_own_period() {
     let c = build(&[("api", service("api", "web-api", "  health { period = 20s  readiness_period = 3s }"))]);
-    let d = file(&c, "gen/api/kubernetes/staging/deployment.yaml");
+    let d = file(&c, "api/kubernetes/staging/deployment.yaml");
     assert!(d.contains("periodSeconds: 20"), "{d}");
     assert!(d.contains("periodSeconds: 3"), "{d}");
 }

@@ -60,9 +60,7 @@ pub fn protocol(inst: &Instance) -> &str {
 /// container port for grpc and tcp.
 pub fn service_port(inst: &Instance) -> i64 {
     let port = inst.get(&["port"]).and_then(Value::as_i64).unwrap_or(8080);
-    inst.get(&["service_port"])
-        .and_then(Value::as_i64)
-        .unwrap_or(if protocol(inst) == "http" { 80 } else { port })
+    inst.get(&["service_port"]).and_then(Value::as_i64).unwrap_or(if protocol(inst) == "http" { 80 } else { port })
 }
 
 /// How other services reach a service: `(url, addr)`. The address is
