@@ -60,8 +60,6 @@ fn a_grpc_service_gets_grpc_probes_and_a_grpc_port() {
     assert!(!d.contains("httpGet"), "{d}");
     let s = file(&c, "catalog/kubernetes/staging/service.yaml");
     assert!(s.contains("name: grpc\n      port: 50051\n      targetPort: grpc"), "{s}");
-    let m = file(&c, "catalog/kubernetes/staging/servicemonitor.yaml");
-    assert!(m.contains("port: grpc"), "{m}");
 }
 
 #[test]
@@ -119,4 +117,15 @@ fn readiness_has_its_own_period() {
     let d = file(&c, "api/kubernetes/staging/deployment.yaml");
     assert!(d.contains("periodSeconds: 20"), "{d}");
     assert!(d.contains("periodSeconds: 3"), "{d}");
+}
+
+#[test]
+fn a_grpc_service_is_scraped_on_its_metrics_port() {
+    let c = shop();
+    let m = file(&c, "catalog/kubernetes/staging/servicemonitor.yaml");
+    assert!(m.contains("port: metrics"), "{m}");
+    let s = file(&c, "catalog/kubernetes/staging/service.yaml");
+    assert!(s.contains("name: metrics\n      port: 9090\n      targetPort: metrics"), "{s}");
+    let n = file(&c, "catalog/kubernetes/staging/networkpolicy.yaml");
+    assert!(n.contains("kubernetes.io/metadata.name: monitoring\n      ports:\n        - port: 9090"), "{n}");
 }
