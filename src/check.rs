@@ -95,6 +95,7 @@ fn collisions(model: &Model, diags: &mut Vec<Diagnostic>) {
         let mut seen = BTreeSet::new();
         let mut once = BTreeSet::new();
         let mut reported = BTreeSet::new();
+        let mut reported_tcp = BTreeSet::new();
         for inst in s.instances.iter() {
             for r in inst.resources.iter().filter(|r| seen.insert((inst.env.as_str(), r.name.as_str()))) {
                 let name = catalog_resource_name(&s.name, &r.name);
@@ -138,6 +139,18 @@ fn collisions(model: &Model, diags: &mut Vec<Diagnostic>) {
             let Some(host) = expose("host") else { continue };
             let path = expose("path").unwrap_or_else(|| "/".to_string());
             let span = crate::merge::get(&inst.values, &["expose", "host"]).map_or(s.name_span, |n| n.origin.span);
+            // The Ingress routes HTTP (and gRPC over HTTP/2); raw TCP it cannot.
+            if inst.str("protocol") == Some("tcp") && reported_tcp.insert(&s.name) {
+                diags.push(
+                    Diagnostic::error(
+                        "platc::check::expose_tcp",
+                        format!("`{}` speaks tcp, and an Ingress routes only http and grpc", s.name),
+                    )
+                    .label(span, "exposed here")
+                    .help("remove `expose`, or set `protocol = http` or `grpc` if that is what the service speaks"),
+                );
+                continue;
+            }
             match routes.get(&(inst.env.as_str(), host.clone(), path.clone())) {
                 Some(&(first, fspan)) if first != s.name && reported.insert((first, host.clone(), path.clone())) => {
                     diags.push(

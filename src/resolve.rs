@@ -658,7 +658,7 @@ pub fn join_inside(from: &str, rel: &str) -> Option<String> {
 }
 
 /// Names every service output a reference may use (`users.url`).
-pub const SERVICE_OUTPUTS: &[&str] = &["url", "host"];
+pub const SERVICE_OUTPUTS: &[&str] = &["url", "host", "addr"];
 
 /// Output names of each resource of a service, for reference checks.
 pub fn resource_outputs(instance: &Instance) -> BTreeMap<String, BTreeSet<String>> {

@@ -153,6 +153,7 @@ macro_rules! embed {
 embed!(
     "defaults.plat",
     "golden-paths/cron-job.plat",
+    "golden-paths/grpc-api.plat",
     "golden-paths/web-api.plat",
     "golden-paths/worker.plat",
     "languages.plat",
@@ -175,6 +176,7 @@ embed!(
     "templates/kubernetes/_container.hbs",
     "templates/kubernetes/_metadata.hbs",
     "templates/kubernetes/_pod.hbs",
+    "templates/kubernetes/_probes.hbs",
     "templates/kubernetes/_volumes.hbs",
     "templates/kubernetes/configmap.yaml.hbs",
     "templates/kubernetes/cronjob.yaml.hbs",

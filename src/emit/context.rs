@@ -46,9 +46,57 @@ use crate::workspace::Environment;
 /// Where secrets are mounted in the container (never passed as env values).
 pub const SECRETS_DIR: &str = "/var/run/secrets/platc";
 
-/// The URL other services reach a service at.
-pub fn service_url(name: &str) -> String {
-    format!("http://{name}.{name}.svc.cluster.local")
+/// The in-cluster DNS name of a service.
+pub fn service_host(name: &str) -> String {
+    format!("{name}.{name}.svc.cluster.local")
+}
+
+/// The protocol a service instance speaks (`protocol`, http unless said).
+pub fn protocol(inst: &Instance) -> &str {
+    inst.str("protocol").unwrap_or("http")
+}
+
+/// The port of a service's Service: `service_port`, or 80 for http and the
+/// container port for grpc and tcp.
+pub fn service_port(inst: &Instance) -> i64 {
+    let port = inst.get(&["port"]).and_then(Value::as_i64).unwrap_or(8080);
+    inst.get(&["service_port"]).and_then(Value::as_i64).unwrap_or(if protocol(inst) == "http" { 80 } else { port })
+}
+
+/// How other services reach a service: `(url, addr)`. The address is
+/// `host:port` of its Service; the URL is `http://host[:port]` for http (no
+/// port when it is 80) and the address itself for grpc and tcp.
+pub fn service_address(name: &str, inst: Option<&Instance>) -> (String, String) {
+    let host = service_host(name);
+    let (proto, port) = inst.map(|i| (protocol(i), service_port(i))).unwrap_or(("http", 80));
+    let addr = format!("{host}:{port}");
+    let url = match (proto, port) {
+        ("http", 80) => format!("http://{host}"),
+        ("http", _) => format!("http://{addr}"),
+        _ => addr.clone(),
+    };
+    (url, addr)
+}
+
+/// The request metrics of a protocol (the metrics contract, README
+/// "Alerts"): the request counter, the matcher of failed requests, the
+/// label of the outcome and the latency histogram; none for tcp.
+fn metrics(inst: &Instance) -> Json {
+    match protocol(inst) {
+        "http" => json!({
+            "requests": "http_requests_total",
+            "errors": "code=~'5..'",
+            "outcome": "code",
+            "duration": "http_request_duration_seconds",
+        }),
+        "grpc" => json!({
+            "requests": "grpc_server_handled_total",
+            "errors": "grpc_code=~'Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss'",
+            "outcome": "grpc_code",
+            "duration": "grpc_server_handling_seconds",
+        }),
+        _ => Json::Null,
+    }
 }
 
 /// The namespace of a service: one per service, named after it.
@@ -239,6 +287,7 @@ pub fn instance(
     if let Some(rec) = lib.schemas.get("service") {
         fill_unset(&mut svc, rec);
     }
+    svc.insert("service_port".into(), json!(service_port(inst)));
 
     ctx.insert("environment".into(), shared.environment.get(&env.name).cloned().unwrap_or(Json::Null));
 
@@ -248,7 +297,7 @@ pub fn instance(
     ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
     ctx.insert("names".into(), names(&service.name, inst.str("workload")));
 
-    let (config, secrets, volumes) = settings(service, inst, graph);
+    let (config, secrets, volumes) = settings(service, inst, model, graph);
     let config_hash = hash_json(&Json::Object(config.clone()));
     ctx.insert("config".into(), Json::Object(config));
     ctx.insert("config_hash".into(), Json::String(config_hash));
@@ -264,7 +313,10 @@ pub fn instance(
     let replicas = inst.get(&["replicas"]).and_then(Value::as_i64).unwrap_or(1);
     // A budget only where it can be met: more replicas than must stay up.
     ctx.insert("pdb".into(), json!(min_available.is_some_and(|m| m >= 1 && replicas > m)));
-    ctx.insert("slo".into(), slo(inst));
+    // A tcp service has no request SLI: health alerts only.
+    let metrics = metrics(inst);
+    ctx.insert("slo".into(), if metrics.is_null() { Json::Null } else { slo(inst) });
+    ctx.insert("metrics".into(), metrics);
     ctx.insert("service".into(), Json::Object(svc));
     Json::Object(ctx)
 }
@@ -455,10 +507,16 @@ pub fn label_value(s: &str) -> String {
 /// The longest label value and DNS label Kubernetes accepts.
 pub const LABEL_MAX: usize = 63;
 
-/// Splits `env` (plus injected `*_URL` settings of dependencies) into plain
+/// Splits `env` (plus injected `*_URL` and `*_ADDR` settings of dependencies) into plain
 /// config (a ConfigMap) and secrets (mounted files, `NAME_FILE` pointing at
 /// each).
-fn settings(service: &Service, inst: &Instance, graph: &Graph) -> (JMap<String, Json>, Vec<Json>, Vec<Json>) {
+fn settings(
+    service: &Service,
+    inst: &Instance,
+    model: &Model,
+    graph: &Graph,
+) -> (JMap<String, Json>, Vec<Json>, Vec<Json>) {
+    let address = |name: &str| service_address(name, model.service(name).and_then(|s| s.instance(&inst.env)));
     let mut config = JMap::new();
     let mut secrets: BTreeMap<String, (String, String)> = BTreeMap::new();
     let env = inst.get(&["env"]).and_then(Value::as_map);
@@ -473,7 +531,9 @@ fn settings(service: &Service, inst: &Instance, graph: &Graph) -> (JMap<String, 
         .collect();
     // Injected first, so that what the service writes wins.
     for dep in graph.service_dependencies(&service.name) {
-        config.insert(env_name(dep, "URL"), Json::String(service_url(dep)));
+        let (url, addr) = address(dep);
+        config.insert(env_name(dep, "URL"), Json::String(url));
+        config.insert(env_name(dep, "ADDR"), Json::String(addr));
     }
     for (dep, _) in &service.depends_on {
         let Some(r) = inst.resources.iter().find(|r| &r.name == dep) else {
@@ -500,8 +560,11 @@ fn settings(service: &Service, inst: &Instance, graph: &Graph) -> (JMap<String, 
             (Value::Ref(p), None) => {
                 let target = p.first().map(String::as_str).unwrap_or("");
                 let out = p.get(1).map(String::as_str).unwrap_or("");
-                let v =
-                    if out == "host" { format!("{target}.{target}.svc.cluster.local") } else { service_url(target) };
+                let v = match out {
+                    "host" => service_host(target),
+                    "addr" => address(target).1,
+                    _ => address(target).0,
+                };
                 secrets.remove(name);
                 config.insert(name.clone(), Json::String(v));
             }
