@@ -326,11 +326,43 @@ fn call(name: &str, args: &[EVal], span: Span) -> Result<EVal, Error> {
         [EVal::Null, _] | [_, EVal::Null] => Ok(None),
         _ => Err((span, format!("`{name}` takes two strings"))),
     };
-    // `starts_with`, `ends_with` and `like` of a list: every item.
+    // `starts_with`, `ends_with` and `like` of a list: every item. With more
+    // than one pattern (or a list of them: `workspace.vendor_registries`),
+    // a text matches when any of them does.
     let each = |args: &[EVal], f: &dyn Fn(&str, &str) -> bool| -> Result<bool, Error> {
         match args {
             [EVal::List(items), EVal::Str(b)] => Ok(items.iter().all(|i| matches!(i, EVal::Str(a) if f(a, b)))),
-            _ => Ok(strs(args)?.is_some_and(|(a, b)| f(&a, &b))),
+            [_, _] if !matches!(args.get(1), Some(EVal::List(_))) => Ok(strs(args)?.is_some_and(|(a, b)| f(&a, &b))),
+            [text, patterns @ ..] if !patterns.is_empty() => {
+                let mut any = Vec::new();
+                for p in patterns {
+                    match p {
+                        EVal::Str(p) => any.push(p.as_str()),
+                        EVal::List(ps) => {
+                            for p in ps {
+                                match p {
+                                    EVal::Str(p) => any.push(p.as_str()),
+                                    other => {
+                                        return Err((
+                                            span,
+                                            format!("`{name}` matches strings; found {}", other.describe()),
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                        EVal::Null => {}
+                        other => return Err((span, format!("`{name}` matches strings; found {}", other.describe()))),
+                    }
+                }
+                let one = |t: &EVal| matches!(t, EVal::Str(a) if any.iter().any(|p| f(a, p)));
+                match text {
+                    EVal::List(items) => Ok(items.iter().all(one)),
+                    EVal::Null => Ok(false),
+                    t => Ok(one(t)),
+                }
+            }
+            _ => Err((span, format!("`{name}` takes a text (or a list of texts) and one or more patterns"))),
         }
     };
     Ok(match name {
