@@ -560,16 +560,17 @@ fn pod_shape(instance: &Instance, seen: &mut BTreeSet<(String, Span)>, diags: &m
     // Scratch volumes: a name, an absolute path, one volume per path.
     let mut paths: BTreeMap<String, &str> = BTreeMap::new();
     paths.insert(crate::emit::context::SECRETS_DIR.to_string(), "the secrets");
-    let mut tmp_path = "/tmp".to_string();
-    for (name, n) in map_of(&["scratch"]).into_iter().flatten() {
+    // `tmp` first (at /tmp unless it says), then the others against it.
+    let tmp_path = instance.get(&["scratch", "tmp", "path"]).and_then(Value::as_str).unwrap_or("/tmp");
+    match mount_problem("tmp", tmp_path, span_of(&["scratch", "tmp", "path"]), &paths, &bad) {
+        Some(d) => push(d, seen),
+        None => {
+            paths.insert(tmp_path.trim_end_matches('/').to_string(), "tmp");
+        }
+    }
+    for (name, n) in map_of(&["scratch"]).into_iter().flatten().filter(|(name, _)| *name != "tmp") {
         let path = n.value.as_map().and_then(|m| m.get("path")).and_then(|p| p.value.as_str());
         let at = n.value.as_map().and_then(|m| m.get("path")).map(|p| p.origin.span).unwrap_or(n.origin.span);
-        if name == "tmp" {
-            if let Some(p) = path {
-                tmp_path = p.to_string();
-            }
-            continue;
-        }
         if !crate::schema::is_dns_label(name) || name.len() > 55 {
             push(
                 bad(
@@ -598,9 +599,6 @@ fn pod_shape(instance: &Instance, seen: &mut BTreeSet<(String, Span)>, diags: &m
             push(d, seen);
         }
         paths.insert(path.trim_end_matches('/').to_string(), name);
-    }
-    if let Some(d) = mount_problem("tmp", &tmp_path, span_of(&["scratch", "tmp", "path"]), &paths, &bad) {
-        push(d, seen);
     }
 
     // Pod annotations: keys Kubernetes accepts; platc's own are platc's.
