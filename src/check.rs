@@ -235,7 +235,7 @@ pub fn check_service(
     if !type_errors.iter().any(Diagnostic::is_error) {
         let mut seen = BTreeSet::new();
         for instance in service.instances.iter() {
-            pod_shape(instance, &mut seen, &mut type_errors);
+            pod_shape(instance, service.name_span, &mut seen, &mut type_errors);
             expose_shape(instance, &mut seen, &mut type_errors);
         }
     }
@@ -466,9 +466,10 @@ pub(crate) fn violation(
 /// cannot say (a name a container or volume can have, one mount per path, a
 /// probe that has something to probe). Each problem once per service, at the
 /// value that causes it.
-fn pod_shape(instance: &Instance, seen: &mut BTreeSet<(String, Span)>, diags: &mut Vec<Diagnostic>) {
+fn pod_shape(instance: &Instance, name: Span, seen: &mut BTreeSet<(String, Span)>, diags: &mut Vec<Diagnostic>) {
     let node = |path: &[&str]| crate::merge::get(&instance.values, path);
-    let span_of = |path: &[&str]| node(path).map(|n| n.origin.span).unwrap_or_default();
+    // An unset value (an overlay with no default) points at the service.
+    let span_of = |path: &[&str]| node(path).map_or(name, |n| n.origin.span);
     let mut push = |d: Diagnostic, seen: &mut BTreeSet<(String, Span)>| {
         let at = d.labels.first().map(|l| l.span).unwrap_or_default();
         if seen.insert((d.message.clone(), at)) {
