@@ -532,6 +532,21 @@ fn pod_shape(instance: &Instance, name: Span, seen: &mut BTreeSet<(String, Span)
         );
     }
 
+    // Header names are HTTP tokens.
+    for (header, n) in map_of(&["health", "headers"]).into_iter().flatten() {
+        if header.is_empty() || !header.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)) {
+            push(
+                bad(
+                    format!("`{header}` is not an HTTP header name"),
+                    n.origin.span,
+                    "not an HTTP token",
+                    "a header name is letters, digits and `-` (and `!#$%&'*+.^_`|~`), such as `X-Probe`",
+                ),
+                seen,
+            );
+        }
+    }
+
     // Containers: the app's name and each init container's are distinct DNS labels.
     let app = instance.str("container_name").unwrap_or("app");
     for (name, n) in map_of(&["init"]).into_iter().flatten() {

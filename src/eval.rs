@@ -419,3 +419,29 @@ mod glob_tests {
         assert!(!glob("ab", "a*ba"));
     }
 }
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::{EVal, call};
+    use crate::span::Span;
+
+    fn s(x: &str) -> EVal {
+        EVal::Str(x.to_string())
+    }
+
+    #[test]
+    fn several_patterns_match_when_any_does() {
+        let registries = EVal::List(vec![s("docker.io/library/"), s("registry.k8s.io/")]);
+        let images = EVal::List(vec![s("ghcr.io/acme/a:1"), s("docker.io/library/busybox:1")]);
+        let yes = call("starts_with", &[images.clone(), s("ghcr.io/acme/"), registries.clone()], Span::default());
+        assert_eq!(yes.ok(), Some(EVal::Bool(true)));
+        let no = call("starts_with", &[images, registries.clone()], Span::default());
+        assert_eq!(no.ok(), Some(EVal::Bool(false)), "every item must match one");
+        let one = call("starts_with", &[s("docker.io/library-x/a"), registries.clone()], Span::default());
+        assert_eq!(one.ok(), Some(EVal::Bool(false)));
+        // Two plain strings keep their meaning.
+        assert_eq!(call("starts_with", &[s("abc"), s("ab")], Span::default()).ok(), Some(EVal::Bool(true)));
+        assert!(call("starts_with", &[s("abc"), EVal::Num(1.0)], Span::default()).is_err());
+        assert!(call("starts_with", &[s("abc"), s("x"), EVal::Num(1.0)], Span::default()).is_err());
+    }
+}

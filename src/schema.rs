@@ -115,6 +115,7 @@ impl Type {
                 format!("one of {}", one_of(&v))
             }
             Type::List(t) => format!("a list of {}", plural(&t.describe())),
+            Type::Map(t) if matches!(**t, Type::Record(_)) => "a map of blocks `{ ... }`".into(),
             Type::Map(t) => format!("a map of {}", plural(&t.describe())),
             Type::Record(_) => "a block `{ ... }`".into(),
         }

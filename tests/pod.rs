@@ -238,6 +238,8 @@ fn scratch_volumes_grace_annotations_and_the_container_name() {
         ("  scratch { a { path = \"/var/run/secrets/platc/x\" } }", "overlaps the secrets"),
         ("  pod_annotations { \"platc.dev/config-hash\" = \"x\" }", "one of platc's own annotations"),
         ("  pod_annotations { \"a b\" = \"x\" }", "is not an annotation key"),
+        ("  health { headers { \"X Probe\" = \"x\" } }", "is not an HTTP header name"),
+        ("  init { Wait { args = [\"x\"] } }", "cannot name an init container"),
     ] {
         let c = build(&[("api", service("api", "web-api", body))]);
         let e = errors(&c);
