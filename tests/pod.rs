@@ -159,6 +159,13 @@ fn a_worker_without_a_port_has_no_port_probe_monitor_or_absent_alert() {
     let n = file(&c, "w/kubernetes/staging/networkpolicy.yaml");
     assert!(n.contains("ingress: []"), "{n}");
     assert!(!n.contains("monitoring"), "{n}");
+    // Something that depends on it (for the deploy order) has no port to call.
+    let c = build(&[
+        ("w", service("w", "worker", "  port = null\n  health { probes = false }")),
+        ("api", service("api", "web-api", "  depends_on = [w]")),
+    ]);
+    let n = file(&c, "w/kubernetes/staging/networkpolicy.yaml");
+    assert!(n.contains("ingress: []") && !n.contains("null"), "{n}");
 
     // With metrics on a port of their own, it is scraped there, and only there.
     let c =
