@@ -426,7 +426,8 @@ impl Plan<'_> {
     /// language (the CI workflow builds and tests by language): an error
     /// naming the template, instead of a workflow with empty steps.
     fn needs_language(&self, s: &Service, target: Target, templates: &[&str]) -> Option<Diagnostic> {
-        if s.instances.iter().all(|i| i.str("language").is_some()) {
+        // A vendor's image is built by its vendor: no CI builds it by language.
+        if s.instances.iter().all(|i| i.str("language").is_some() || i.str("image_source") == Some("vendor")) {
             return None;
         }
         let reads =

@@ -188,6 +188,7 @@ embed!(
     "templates/kubernetes/networkpolicy.yaml.hbs",
     "templates/kubernetes/poddisruptionbudget.yaml.hbs",
     "templates/kubernetes/prometheusrule.yaml.hbs",
+    "templates/kubernetes/service-public.yaml.hbs",
     "templates/kubernetes/service.yaml.hbs",
     "templates/kubernetes/serviceaccount.yaml.hbs",
     "templates/kubernetes/servicemonitor.yaml.hbs",
