@@ -711,7 +711,8 @@ fn raised_diag(
     model: &Model,
     at: Option<(&str, &str)>,
 ) -> Diagnostic {
-    let shown = lib.templates.get(&p.template).map(|t| t.shown_as.clone()).unwrap_or_else(|| p.template.clone());
+    let template = r.template.as_ref().unwrap_or(&p.template);
+    let shown = lib.templates.get(template).map(|t| t.shown_as.clone()).unwrap_or_else(|| template.clone());
     let mut d = Diagnostic::error("platc::emit::fail", r.message.clone()).help(r.help.clone().unwrap_or_else(|| {
         format!("{shown} refuses to generate this; change the service as the message says (the platform team's template decides)")
     }));

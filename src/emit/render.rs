@@ -72,6 +72,9 @@ pub struct Raised {
     /// The attribute of the service the problem is about (dotted).
     pub at: Option<String>,
     pub help: Option<String>,
+    /// The template that raised it, when it is one another included (an
+    /// extension point's, a partial).
+    pub template: Option<String>,
 }
 
 /// All templates of the library, compiled.
@@ -172,6 +175,7 @@ impl Renderer {
     pub fn render_with(&self, name: &str, context: &Context) -> Result<String, TemplateProblem> {
         INCLUDES.with(|c| c.set((0, 0)));
         RAISED.with(|r| r.borrow_mut().take());
+        INSIDE.with(|i| i.borrow_mut().clear());
         self.hb.render_with_context(name, context).map_err(|e| TemplateProblem {
             template: e.template_name.clone().unwrap_or_else(|| name.to_string()),
             line: e.line_no,
@@ -202,6 +206,8 @@ std::thread_local! {
     static INCLUDES: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
     /// What `{{fail ...}}` raised in the rendering on this thread.
     static RAISED: std::cell::RefCell<Option<Raised>> = const { std::cell::RefCell::new(None) };
+    /// The templates being included, innermost last (what `fail` names).
+    static INSIDE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Problems with how the templates `names` include each other, found before
@@ -511,7 +517,8 @@ fn fail_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, _
     let message: String = h.params().iter().map(|p| text(p.value())).collect();
     let message = if message.trim().is_empty() { "the template refused this service".to_string() } else { message };
     let hash = |k: &str| h.hash_get(k).map(|v| text(v.value())).filter(|s| !s.is_empty());
-    let raised = Raised { message: message.clone(), at: hash("at"), help: hash("help") };
+    let template = INSIDE.with(|i| i.borrow().last().cloned());
+    let raised = Raised { message: message.clone(), at: hash("at"), help: hash("help"), template };
     RAISED.with(|r| *r.borrow_mut() = Some(raised));
     Err(handlebars::RenderErrorReason::Other(message).into())
 }
@@ -542,10 +549,14 @@ fn include_one<'reg: 'rc, 'rc>(
         .into());
     }
     INCLUDES.with(|c| c.set((depth + 1, count + 1)));
+    INSIDE.with(|i| i.borrow_mut().push(name.to_string()));
     let mut buf = handlebars::StringOutput::new();
     let rendered = handlebars::Renderable::render(template, r, ctx, rc, &mut buf);
     INCLUDES.with(|c| c.set((depth, c.get().1)));
     rendered?;
+    // (On an error the stack is left as it is: `fail` read it, and the
+    // next rendering starts afresh.)
+    INSIDE.with(|i| i.borrow_mut().pop());
     let text = buf.into_string().map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
     let text = text.strip_suffix('\n').unwrap_or(&text);
     let pad = " ".repeat(usize::try_from(indent).unwrap_or(0));
