@@ -138,6 +138,9 @@ fn an_overlay_schema_block_adds_attributes_and_nested_fields() {
     // The embedded attributes are all still there (health keeps its own).
     let c = overlay(&[("schema/extra.plat", schema)], "  health { liveness = \"/live\" }");
     assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    // Any schema: an environment attribute.
+    let c = overlay(&[("schema/env.plat", "schema environment {\n  region = string\n}\n")], "");
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
     // Without the overlay, the attribute is unknown.
     let c = overlay(&[], "  cost_center = \"CC-1\"");
     assert!(codes(&c).contains(&"platc::check::unknown_attribute"), "{:?}", codes(&c));
@@ -181,6 +184,10 @@ fn overlay_defaults_respect_the_embedded_locks() {
     );
     assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
     assert!(file(&c, "api/kubernetes/staging/deployment.yaml").contains("runAsUser: 20000"));
+    // A block changes the fields it names and keeps the others.
+    let c = overlay(&[("defaults/x.plat", "defaults {\n  health { period = 20s }\n}\n")], "");
+    let text = file(&c, "api/kubernetes/staging/deployment.yaml");
+    assert!(text.contains("periodSeconds: 20") && text.contains("path: /healthz"), "{text}");
     // Two overlay files setting one default: which wins would depend on names.
     let c =
         overlay(&[("a.plat", "defaults {\n  replicas = 4\n}\n"), ("b.plat", "defaults {\n  replicas = 5\n}\n")], "");

@@ -62,7 +62,7 @@ pub struct TemplateProblem {
     /// What to do, when the general advice does not fit.
     pub help: Option<&'static str>,
     /// Raised by the template itself with `{{fail ...}}`.
-    pub raised: Option<Raised>,
+    pub raised: Option<Box<Raised>>,
 }
 
 /// What a template said with `{{fail "message" at="path" help="..."}}`.
@@ -205,7 +205,7 @@ std::thread_local! {
     /// how many it made. A rendering runs on one thread.
     static INCLUDES: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
     /// What `{{fail ...}}` raised in the rendering on this thread.
-    static RAISED: std::cell::RefCell<Option<Raised>> = const { std::cell::RefCell::new(None) };
+    static RAISED: std::cell::RefCell<Option<Box<Raised>>> = const { std::cell::RefCell::new(None) };
     /// The templates being included, innermost last (what `fail` names).
     static INSIDE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -519,7 +519,7 @@ fn fail_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, _
     let hash = |k: &str| h.hash_get(k).map(|v| text(v.value())).filter(|s| !s.is_empty());
     let template = INSIDE.with(|i| i.borrow().last().cloned());
     let raised = Raised { message: message.clone(), at: hash("at"), help: hash("help"), template };
-    RAISED.with(|r| *r.borrow_mut() = Some(raised));
+    RAISED.with(|r| *r.borrow_mut() = Some(Box::new(raised)));
     Err(handlebars::RenderErrorReason::Other(message).into())
 }
 
@@ -763,6 +763,41 @@ mod tests {
         assert_eq!(r.render("k/deploy.yaml.hbs", &serde_json::json!({})).unwrap(), "c: 1");
         let (_, problems) = Renderer::new(&templates, |_| true);
         assert_eq!(problems.len(), 1, "wanted, it is compiled and reported");
+    }
+
+    #[test]
+    fn a_slot_renders_its_directory_in_name_order() {
+        let file = |t: &str| TemplateFile { shown_as: "x".into(), text: t.into() };
+        let mut templates = BTreeMap::new();
+        templates.insert("k/deploy.yaml.hbs".to_string(), file("a:\n  x: 1\n{{slot \"k/more\" indent=2}}\nb: 2"));
+        templates.insert("k/more/2.hbs".to_string(), file("z: {{json n}}"));
+        templates.insert("k/more/1.hbs".to_string(), file("y: {{json n}}\n"));
+        templates.insert("k/more/deeper/3.hbs".to_string(), file("not: in the slot"));
+        templates.insert("k/other.yaml.hbs".to_string(), file("{{slot \"k/none\"}}"));
+        assert_eq!(references("{{slot \"k/more\" indent=2}}").unwrap(), [Reference::Slot("k/more")]);
+        // Wanted alone, the slot's templates are compiled because it names them.
+        let (r, problems) = Renderer::new(&templates, |n| n == "k/deploy.yaml.hbs" || n == "k/other.yaml.hbs");
+        assert!(problems.is_empty(), "{problems:?}");
+        let out = r.render("k/deploy.yaml.hbs", &serde_json::json!({"n": 3})).unwrap();
+        assert_eq!(out, "a:\n  x: 1\n  y: 3\n  z: 3\nb: 2");
+        assert_eq!(r.render("k/other.yaml.hbs", &serde_json::json!({})).unwrap(), "");
+        // A slot's template that fills its own slot is a cycle, found before rendering.
+        templates.insert("k/more/1.hbs".to_string(), file("{{slot \"k/more\"}}"));
+        let (_, problems) = Renderer::new(&templates, |_| true);
+        assert!(
+            problems.iter().any(|p| p.message.contains("includes itself") || p.message.contains("cycle")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn fail_raises_the_templates_own_problem() {
+        let e = render("{{fail \"no \" x at=\"a.b\" help=\"do y\"}}", serde_json::json!({"x": "way"})).unwrap_err();
+        let r = e.raised.expect("raised");
+        assert_eq!((r.message.as_str(), r.at.as_deref(), r.help.as_deref()), ("no way", Some("a.b"), Some("do y")));
+        // Another failure of the same thread starts afresh.
+        let e = render("{{nope}}", serde_json::json!({})).unwrap_err();
+        assert!(e.raised.is_none());
     }
 
     #[test]
