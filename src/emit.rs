@@ -726,7 +726,9 @@ fn raised_diag(
         });
         d = match (node, &r.at) {
             (Some(n), Some(path)) if n.origin.span.end > n.origin.span.start => {
-                d.label(n.origin.span, format!("`{path}`, which {shown} refuses"))
+                let d = d.label(n.origin.span, format!("`{path}`, which {shown} refuses"));
+                // Set by a golden path or a default: the service is shown too.
+                if n.origin.span.file == s.file { d } else { d.also(s.name_span, "for this service") }
             }
             (_, Some(path)) => d.label(s.name_span, format!("raised by {shown}: `{path}` is not set for this service")),
             (_, None) => d.label(s.name_span, format!("raised by {shown} for this service")),

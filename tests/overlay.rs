@@ -236,6 +236,11 @@ fn a_template_can_raise_a_diagnostic_at_the_service() {
     // Not raised, nothing is said.
     let c = overlay(&[("templates/kubernetes/check.yaml.hbs", t)], "  tier = gold");
     assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    // A value set by a default: at the default, with the service shown too.
+    let c = overlay(&[("templates/kubernetes/check.yaml.hbs", "{{fail \"no\" at=\"replicas\"}}")], "");
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::fail").expect("fail");
+    assert_eq!(c.files.path(d.labels[0].span.file), "<stdlib>/defaults.plat");
+    assert_eq!(c.files.get(d.labels[1].span.file).unwrap().slice(d.labels[1].span), "api");
     // Without `at`, at the service's name.
     let c = overlay(&[("templates/kubernetes/check.yaml.hbs", "{{fail \"no\"}}")], "");
     let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::fail").expect("fail");
