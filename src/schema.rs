@@ -158,7 +158,7 @@ pub fn record_from_body(body: &ast::Body, diags: &mut Vec<Diagnostic>) -> Record
     rec
 }
 
-fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
+pub(crate) fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
     match &e.kind {
         ExprKind::Ref(p) if p.len() == 1 => {
             let name = p.first().map(|i| i.name.as_str()).unwrap_or("");

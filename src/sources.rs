@@ -43,6 +43,10 @@ pub struct Sources {
     /// first: where the workspace sits in its repository
     /// (`repository_root` in platform.plat, for workflows' paths).
     dirs: Arc<[String]>,
+    /// The standard library this compilation overlays: `None` is the one
+    /// embedded in the binary ([`STDLIB`]). Tests compile against another
+    /// (an upgrade of the embedded library, say) with [`Sources::set_stdlib`].
+    stdlib: Option<Arc<BTreeMap<String, Arc<str>>>>,
 }
 
 /// A file or directory the reader did not read, and why.
@@ -113,6 +117,22 @@ impl Sources {
         &self.dirs
     }
 
+    /// Compiles against `files` (paths relative to the library's root, as in
+    /// [`STDLIB`]) instead of the embedded standard library: what an upgrade
+    /// of platc would ship, for tests that an overlay keeps receiving it.
+    pub fn set_stdlib(&mut self, files: BTreeMap<String, Arc<str>>) {
+        self.stdlib = Some(Arc::new(files));
+    }
+
+    /// The standard library this compilation overlays: [`embedded_stdlib`]
+    /// unless [`Sources::set_stdlib`] gave another.
+    pub fn stdlib(&self) -> BTreeMap<String, Arc<str>> {
+        match &self.stdlib {
+            Some(files) => BTreeMap::clone(files),
+            None => embedded_stdlib(),
+        }
+    }
+
     /// Forgets a workspace file (it was deleted).
     pub fn remove(&mut self, path: &str) {
         self.files.remove(path);
@@ -137,6 +157,12 @@ impl Sources {
             None => Err("no such file in the workspace".into()),
         }
     }
+}
+
+/// The embedded standard library as data: relative path → text (a copy a
+/// test may change and give to [`Sources::set_stdlib`]).
+pub fn embedded_stdlib() -> BTreeMap<String, Arc<str>> {
+    STDLIB.iter().map(|(p, t)| (p.to_string(), Arc::from(*t))).collect()
 }
 
 /// The prefix under which embedded standard-library files are shown.
