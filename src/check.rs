@@ -195,8 +195,8 @@ pub fn check_service(
             );
         }
     }
-    outside(service, model, services, diags);
-    grants(service, model, services, diags);
+    outside(service, model, lib, services, diags);
+    grants(service, services, diags);
     if let Some(api_schema) = lib.schemas.get("api") {
         let names = names_for(lib, services, None);
         for api in &service.apis {
@@ -263,7 +263,7 @@ pub fn check_service(
 /// `orders.events.url`): another service it must list in `depends_on` (the
 /// one list the NetworkPolicy, the catalog and the deploy order follow), a
 /// part of its address that exists, and a resource its owner granted it.
-fn outside(service: &Service, model: &Model, services: &BTreeSet<String>, diags: &mut Vec<Diagnostic>) {
+fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<String>, diags: &mut Vec<Diagnostic>) {
     let mut seen = BTreeSet::new();
     for inst in service.instances.iter() {
         for r in inst.outside_refs() {
@@ -312,7 +312,7 @@ fn outside(service: &Service, model: &Model, services: &BTreeSet<String>, diags:
                     }
                 }
                 [owner, resource, output] => {
-                    check_granted(service, model, services, inst, (owner, resource, output), &shown, r.span, r.interpolated, diags)
+                    check_granted(service, model, lib, services, inst, (owner, resource, output), &shown, r.span, r.interpolated, diags)
                 }
                 _ => {}
             }
@@ -341,6 +341,7 @@ fn undeclared(service: &Service, target: &str, shown: &str, span: Span) -> Diagn
 fn check_granted(
     service: &Service,
     model: &Model,
+    lib: &Library,
     services: &BTreeSet<String>,
     inst: &Instance,
     (owner, resource, output): (&String, &String, &String),
@@ -398,8 +399,10 @@ fn check_granted(
             .label(span, "used here")
             .also(r.span, format!("owned by `{owner}`, with no grant to `{}`", service.name))
             .help(format!(
-                "a resource belongs to the service that declares it; its owner shares it with `grants {{ {} = LEVEL }}` in `resource {} {resource} {{ ... }}`",
-                service.name, r.ty
+                "a resource belongs to the service that declares it; its owner shares it with `grants {{ {} = {} }}` in `resource {} {resource} {{ ... }}`",
+                service.name,
+                levels(lib, &r.ty),
+                r.ty
             )),
         );
         return;
@@ -416,10 +419,20 @@ fn check_granted(
     }
 }
 
+/// The access levels of a resource type, for a hint: `consume | produce`.
+fn levels(lib: &Library, ty: &str) -> String {
+    match lib.resource_types.get(ty).and_then(|t| t.schema.fields.get("grants")).map(|f| &f.ty) {
+        Some(schema::Type::Map(inner)) => match &**inner {
+            schema::Type::Enum(words) if !words.is_empty() => words.join(" | "),
+            _ => "LEVEL".into(),
+        },
+        _ => "LEVEL".into(),
+    }
+}
+
 /// Every `grants { SERVICE = LEVEL }` of a resource names another service
 /// of the workspace.
-fn grants(service: &Service, model: &Model, services: &BTreeSet<String>, diags: &mut Vec<Diagnostic>) {
-    let _ = model;
+fn grants(service: &Service, services: &BTreeSet<String>, diags: &mut Vec<Diagnostic>) {
     let Some(inst) = service.instances.first() else { return };
     for r in &inst.resources {
         let Some(m) = r.values.get("grants").and_then(|n| n.value.as_map()) else { continue };
@@ -435,7 +448,11 @@ fn grants(service: &Service, model: &Model, services: &BTreeSet<String>, diags: 
                 diags.push(
                     Diagnostic::error("platc::check::bad_grant", format!("`{grantee}` is not a service of the workspace"))
                         .label(span, "granted to an unknown service")
-                        .help(crate::diag::unknown_help(grantee, "service", services.iter().map(String::as_str))),
+                        .help(crate::diag::unknown_help(
+                            grantee,
+                            "service",
+                            services.iter().filter(|s| **s != service.name).map(String::as_str),
+                        )),
                 );
             }
         }
