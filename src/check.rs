@@ -303,7 +303,11 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
                                 format!("service `{target}` has no output `{part}`"),
                             )
                             .label(r.span, "no such output")
-                            .help(crate::diag::unknown_help(part, "output", SERVICE_OUTPUTS.iter().copied())),
+                            .help(crate::diag::unknown_help(
+                                part,
+                                "output",
+                                SERVICE_OUTPUTS.iter().copied(),
+                            )),
                         );
                         continue;
                     }
@@ -311,9 +315,18 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
                         diags.push(undeclared(service, target, &shown, r.span));
                     }
                 }
-                [owner, resource, output] => {
-                    check_granted(service, model, lib, services, inst, (owner, resource, output), &shown, r.span, r.interpolated, diags)
-                }
+                [owner, resource, output] => check_granted(
+                    service,
+                    model,
+                    lib,
+                    services,
+                    inst,
+                    (owner, resource, output),
+                    &shown,
+                    r.span,
+                    r.interpolated,
+                    diags,
+                ),
                 _ => {}
             }
         }
@@ -373,7 +386,11 @@ fn check_granted(
         return;
     }
     let Some(r) = o.instance(&inst.env).and_then(|i| i.resources.iter().find(|r| &r.name == resource)) else {
-        let known = o.instances.first().map(|i| i.resources.iter().map(|r| r.name.as_str()).collect::<Vec<_>>()).unwrap_or_default();
+        let known = o
+            .instances
+            .first()
+            .map(|i| i.resources.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
+            .unwrap_or_default();
         diags.push(
             Diagnostic::error("platc::check::unknown_reference", format!("`{owner}` has no resource `{resource}`"))
                 .label(span, "no such resource")
@@ -383,9 +400,12 @@ fn check_granted(
     };
     let Some(value) = r.outputs.get(output.as_str()) else {
         diags.push(
-            Diagnostic::error("platc::check::unknown_output", format!("resource `{resource}` of `{owner}` has no output `{output}`"))
-                .label(span, "no such output")
-                .help(crate::diag::unknown_help(output, "output", r.outputs.keys().map(String::as_str))),
+            Diagnostic::error(
+                "platc::check::unknown_output",
+                format!("resource `{resource}` of `{owner}` has no output `{output}`"),
+            )
+            .label(span, "no such output")
+            .help(crate::diag::unknown_help(output, "output", r.outputs.keys().map(String::as_str))),
         );
         return;
     };
@@ -440,19 +460,25 @@ fn grants(service: &Service, services: &BTreeSet<String>, diags: &mut Vec<Diagno
             let span = node.origin.span;
             if grantee == &service.name {
                 diags.push(
-                    Diagnostic::error("platc::check::bad_grant", format!("`{}` grants `{}` to itself", service.name, r.name))
-                        .label(span, "the owner")
-                        .help("remove the grant: the owning service always uses its own resources"),
+                    Diagnostic::error(
+                        "platc::check::bad_grant",
+                        format!("`{}` grants `{}` to itself", service.name, r.name),
+                    )
+                    .label(span, "the owner")
+                    .help("remove the grant: the owning service always uses its own resources"),
                 );
             } else if !services.contains(grantee) {
                 diags.push(
-                    Diagnostic::error("platc::check::bad_grant", format!("`{grantee}` is not a service of the workspace"))
-                        .label(span, "granted to an unknown service")
-                        .help(crate::diag::unknown_help(
-                            grantee,
-                            "service",
-                            services.iter().filter(|s| **s != service.name).map(String::as_str),
-                        )),
+                    Diagnostic::error(
+                        "platc::check::bad_grant",
+                        format!("`{grantee}` is not a service of the workspace"),
+                    )
+                    .label(span, "granted to an unknown service")
+                    .help(crate::diag::unknown_help(
+                        grantee,
+                        "service",
+                        services.iter().filter(|s| **s != service.name).map(String::as_str),
+                    )),
                 );
             }
         }

@@ -311,7 +311,13 @@ impl Library {
 
     fn check_resource_types(&self, diags: &mut Vec<Diagnostic>) {
         for rt in self.resource_types.values() {
-            for (path, span) in rt.terraform.iter().chain(rt.kubernetes.iter()).chain(rt.grant_terraform.iter()).filter(|(p, _)| !self.templates.contains_key(p)) {
+            for (path, span) in rt
+                .terraform
+                .iter()
+                .chain(rt.kubernetes.iter())
+                .chain(rt.grant_terraform.iter())
+                .filter(|(p, _)| !self.templates.contains_key(p))
+            {
                 diags.push(
                     Diagnostic::error(
                         "platc::library::unknown_template",
@@ -525,8 +531,19 @@ fn workload(decl: Decl, diags: &mut Vec<Diagnostic>) -> Workload {
 }
 
 fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
-    const FIELDS: &[&str] =
-        &["catalog_type", "port", "sizes", "schema", "defaults", "outputs", "terraform", "kubernetes", "grant_terraform", "clouds", "access"];
+    const FIELDS: &[&str] = &[
+        "catalog_type",
+        "port",
+        "sizes",
+        "schema",
+        "defaults",
+        "outputs",
+        "terraform",
+        "kubernetes",
+        "grant_terraform",
+        "clouds",
+        "access",
+    ];
     let mut sizes = BTreeMap::new();
     let mut rec = Record::default();
     let mut defaults = Body::default();
@@ -633,5 +650,18 @@ fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
             _ => None,
         })
         .unwrap_or(443);
-    ResourceType { decl, sizes, schema: rec, defaults, outputs, terraform, catalog_type, port, kubernetes, grant_terraform, clouds, access }
+    ResourceType {
+        decl,
+        sizes,
+        schema: rec,
+        defaults,
+        outputs,
+        terraform,
+        catalog_type,
+        port,
+        kubernetes,
+        grant_terraform,
+        clouds,
+        access,
+    }
 }

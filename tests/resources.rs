@@ -112,7 +112,14 @@ fn an_address_of_a_service_not_depended_on_is_an_error() {
 fn unknown_services_and_parts_in_a_string_are_errors_with_a_hint() {
     let c = build(&[
         ("ledger", service("ledger", "grpc-api", "")),
-        ("w", service("w", "worker", "  depends_on = [ledger]\n  env { L = \"${ledgr.addr}\"  P = \"${ledger.adress}\" }")),
+        (
+            "w",
+            service(
+                "w",
+                "worker",
+                "  depends_on = [ledger]\n  env { L = \"${ledgr.addr}\"  P = \"${ledger.adress}\" }",
+            ),
+        ),
     ]);
     let e = errors(&c, "platc::check::unknown_reference");
     assert!(e.iter().any(|m| m.contains("`ledgr`") && m.contains("did you mean `ledger`?")), "{e:?}");
@@ -123,7 +130,14 @@ fn unknown_services_and_parts_in_a_string_are_errors_with_a_hint() {
 #[test]
 fn secrets_are_never_interpolated() {
     let c = build(&[
-        ("orders", service("orders", "web-api", "  resource queue events { grants { w = consume } }\n  resource postgres db {}\n  env { D = \"x-${db.url}\" }")),
+        (
+            "orders",
+            service(
+                "orders",
+                "web-api",
+                "  resource queue events { grants { w = consume } }\n  resource postgres db {}\n  env { D = \"x-${db.url}\" }",
+            ),
+        ),
         ("w", service("w", "worker", "  env { Q = \"q=${orders.events.url}\" }")),
     ]);
     let e = errors(&c, "platc::resolve::bad_interpolation");
@@ -137,7 +151,14 @@ fn secrets_are_never_interpolated() {
 #[test]
 fn an_in_cluster_cache_runs_in_the_owners_namespace_reachable_by_owner_and_grantees_only() {
     let c = build(&[
-        ("bookings", service("bookings", "grpc-api", "  resource cache slots { grants { web = use } }\n  env { SLOTS = slots.addr }")),
+        (
+            "bookings",
+            service(
+                "bookings",
+                "grpc-api",
+                "  resource cache slots { grants { web = use } }\n  env { SLOTS = slots.addr }",
+            ),
+        ),
         ("web", service("web", "web-api", "  env { SLOTS = \"${bookings.slots.addr}\"  URL = bookings.slots.url }")),
     ]);
     let r = file(&c, "bookings/kubernetes/staging/resource-slots.yaml");
@@ -191,7 +212,9 @@ fn producer_consumer(level: &str) -> Compiled {
             service(
                 "bookings",
                 "grpc-api",
-                &format!("  resource queue booking-events {{ grants {{ dispatch = {level} }} }}\n  env {{ Q = booking-events.url }}"),
+                &format!(
+                    "  resource queue booking-events {{ grants {{ dispatch = {level} }} }}\n  env {{ Q = booking-events.url }}"
+                ),
             ),
         ),
         ("dispatch", service("dispatch", "worker", "  env { EVENTS = bookings.booking-events.url }")),
@@ -235,13 +258,17 @@ fn a_resource_not_granted_is_refused() {
     let e = errors(&c, "platc::check::not_granted");
     assert!(e.iter().any(|m| m.contains("dispatch = produce | consume")), "{e:?}");
     let c = build(&[
-        ("bookings", service("bookings", "grpc-api", "  resource queue booking-events { grants { dispatch = admin } }")),
+        (
+            "bookings",
+            service("bookings", "grpc-api", "  resource queue booking-events { grants { dispatch = admin } }"),
+        ),
         ("dispatch", service("dispatch", "worker", "")),
     ]);
     assert!(!errors(&c, "platc::check::unknown_symbol").is_empty(), "{:#?}", c.diagnostics);
-    let c = build(&[
-        ("bookings", service("bookings", "grpc-api", "  resource queue booking-events { grants { bookings = consume } }")),
-    ]);
+    let c = build(&[(
+        "bookings",
+        service("bookings", "grpc-api", "  resource queue booking-events { grants { bookings = consume } }"),
+    )]);
     assert!(errors(&c, "platc::check::bad_grant").iter().any(|m| m.contains("to itself")));
     let c = build(&[
         ("bookings", service("bookings", "grpc-api", "  resource queue booking-events {}")),

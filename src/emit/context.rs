@@ -453,7 +453,8 @@ fn object(v: Json) -> JMap<String, Json> {
 fn resource(service: &str, r: &crate::model::Resource, lib: &Library, model: &Model) -> Json {
     let mut o = object(map_json(&r.values));
     let rt = lib.resource_types.get(&r.ty);
-    let access = rt.map(|t| map_json(&crate::value::map_from_body(&t.access, &crate::value::Layer::Defaults, &mut Vec::new())));
+    let access =
+        rt.map(|t| map_json(&crate::value::map_from_body(&t.access, &crate::value::Layer::Defaults, &mut Vec::new())));
     let access = access.unwrap_or(Json::Object(JMap::new()));
     // Who may use it, and how (the owner's `grants`), with the grantee's
     // namespace, port and what the level allows.
@@ -740,7 +741,9 @@ fn settings(
                     Some(Value::Str(s)) => Some(s.clone()),
                     _ => None,
                 });
-                let v = plain.unwrap_or_else(|| address_part(target, model.service(target).and_then(|s| s.instance(&inst.env)), out));
+                let v = plain.unwrap_or_else(|| {
+                    address_part(target, model.service(target).and_then(|s| s.instance(&inst.env)), out)
+                });
                 secrets.remove(name);
                 config.insert(name.clone(), Json::String(v));
             }
@@ -762,7 +765,11 @@ fn settings(
     // The Kubernetes Secret of each: its own name, or `<owner>-<secret>`
     // for another service's.
     let local = |secret: &str, owner: &str| {
-        if owner == service.name { secret.to_string() } else { super::render::bounded(&format!("{owner}-{secret}"), LABEL_MAX) }
+        if owner == service.name {
+            secret.to_string()
+        } else {
+            super::render::bounded(&format!("{owner}-{secret}"), LABEL_MAX)
+        }
     };
     let mut by_secret: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
     let list = secrets

@@ -326,7 +326,14 @@ impl Filler<'_> {
                 return Err((
                     span,
                     format!("`${{{dotted}}}` is a secret; secrets are never written into strings"),
-                    format!("pass the secret as a setting of its own: `NAME = {}`", if path.len() == 2 && path.first().is_some_and(|r| r != "service") { dotted.clone() } else { "secret(\"...\")".into() }),
+                    format!(
+                        "pass the secret as a setting of its own: `NAME = {}`",
+                        if path.len() == 2 && path.first().is_some_and(|r| r != "service") {
+                            dotted.clone()
+                        } else {
+                            "secret(\"...\")".into()
+                        }
+                    ),
                 ));
             }
             Some(Value::Null) | None => {
