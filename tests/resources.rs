@@ -237,6 +237,9 @@ fn a_granted_queue_reaches_the_consumer_as_its_owners_secret_and_exactly_the_gra
     assert!(has_file(&c, "dispatch/terraform/staging/main.tf"));
     let np = file(&c, "dispatch/kubernetes/staging/networkpolicy.yaml");
     assert!(np.contains("169.254.170.23/32"), "the pod identity agent: {np}");
+    // The catalog relates the consumer to the owner's resource.
+    let cat = file(&c, "dispatch/catalog-info.yaml");
+    assert!(cat.contains("dependsOn:\n    - \"resource:bookings-booking-events\"\n"), "{cat}");
     // The owner comes first.
     let g = c.graph.as_ref().unwrap();
     assert_eq!(g.order, vec!["bookings".to_string(), "dispatch".to_string()]);
