@@ -66,10 +66,11 @@ impl Graph {
 
     /// Services that use a resource `name` owns, sorted.
     pub fn resource_users(&self, name: &str) -> Vec<&str> {
+        // The owner's resources are one run of the index (ordered by owner).
         let mut out: Vec<&str> = self
             .index
-            .iter()
-            .filter(|(n, _)| matches!(n, Node::Resource(owner, _) if owner == name))
+            .range(Node::Resource(name.to_string(), String::new())..)
+            .take_while(|(n, _)| matches!(n, Node::Resource(owner, _) if owner == name))
             .flat_map(|(_, &ix)| self.graph.neighbors_directed(ix, Direction::Incoming))
             .filter_map(|n| match self.graph.node_weight(n) {
                 Some(Node::Service(s)) if s != name => Some(s.as_str()),
