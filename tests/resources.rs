@@ -280,3 +280,14 @@ fn a_resource_not_granted_is_refused() {
     let e = errors(&c, "platc::check::unknown_reference");
     assert!(e.iter().any(|m| m.contains("did you mean `booking-events`?")), "{e:?}");
 }
+
+#[test]
+fn a_string_with_an_address_is_still_scanned_for_secrets() {
+    let c = build(&[
+        ("users", service("users", "grpc-api", "")),
+        ("w", service("w", "worker", "  depends_on = [users]\n  env { API_TOKEN = \"tok-${users.host}\" }")),
+    ]);
+    let e = errors(&c, "platc::check::plaintext_secret");
+    assert!(e.iter().any(|m| m.contains("`API_TOKEN` of `w` holds a secret")), "{:#?}", c.diagnostics);
+    assert!(c.output.is_none());
+}
