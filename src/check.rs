@@ -203,6 +203,8 @@ pub fn check_service(
             );
         }
     }
+    outside(service, model, lib, services, diags);
+    grants(service, services, diags);
     if let Some(api_schema) = lib.schemas.get("api") {
         let names = names_for(lib, services, None);
         for api in &service.apis {
@@ -269,6 +271,232 @@ pub fn check_service(
         let on_value = lib.policies.get(&w.what).is_some_and(|p| p.selectors.is_empty());
         if on_value && !waived_something.contains(w.what.as_str()) {
             diags.push(unused_waiver(w));
+        }
+    }
+}
+
+/// What the service names outside itself (`users.addr`, `${users.host}`,
+/// `orders.events.url`): another service it must list in `depends_on` (the
+/// one list the NetworkPolicy, the catalog and the deploy order follow), a
+/// part of its address that exists, and a resource its owner granted it.
+fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<String>, diags: &mut Vec<Diagnostic>) {
+    let mut seen = BTreeSet::new();
+    for inst in service.instances.iter() {
+        for r in inst.outside_refs() {
+            if !seen.insert((r.span, r.path.clone())) {
+                continue;
+            }
+            let dotted = r.path.join(".");
+            let shown = if r.interpolated { format!("`${{{dotted}}}`") } else { format!("`{dotted}`") };
+            match r.path.as_slice() {
+                [target, part] => {
+                    if !services.contains(target) {
+                        // A bare reference to an unknown name is the schema's to report.
+                        if r.interpolated {
+                            let known = ["service", "workspace", "environment"]
+                                .into_iter()
+                                .chain(services.iter().map(String::as_str))
+                                .chain(inst.resources.iter().map(|r| r.name.as_str()));
+                            let help = match crate::diag::did_you_mean(target, known) {
+                                Some(close) => format!("did you mean `{close}`?"),
+                                None => "interpolate `${service.<attribute>}`, `${workspace.<attribute>}`, `${environment.name}`, a resource's plain output or another service's address (`${users.addr}`)".into(),
+                            };
+                            diags.push(
+                                Diagnostic::error(
+                                    "platc::check::unknown_reference",
+                                    format!("{shown} names `{target}`, which is not a service of the workspace nor a resource of this service"),
+                                )
+                                .label(r.span, "unknown name")
+                                .help(help),
+                            );
+                        }
+                        continue;
+                    }
+                    if r.interpolated && !SERVICE_OUTPUTS.contains(&part.as_str()) {
+                        diags.push(
+                            Diagnostic::error(
+                                "platc::check::unknown_output",
+                                format!("service `{target}` has no output `{part}`"),
+                            )
+                            .label(r.span, "no such output")
+                            .help(crate::diag::unknown_help(
+                                part,
+                                "output",
+                                SERVICE_OUTPUTS.iter().copied(),
+                            )),
+                        );
+                        continue;
+                    }
+                    if target != &service.name && !service.depends_on.iter().any(|(d, _)| d == target) {
+                        diags.push(undeclared(service, target, &shown, r.span));
+                    }
+                }
+                [owner, resource, output] => check_granted(
+                    service,
+                    model,
+                    lib,
+                    services,
+                    inst,
+                    (owner, resource, output),
+                    &shown,
+                    r.span,
+                    r.interpolated,
+                    diags,
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn undeclared(service: &Service, target: &str, shown: &str, span: Span) -> Diagnostic {
+    let fix = match service.depends_on.is_empty() {
+        true => format!("add `depends_on = [{target}]`"),
+        false => format!("add `{target}` to `depends_on`"),
+    };
+    Diagnostic::error(
+        "platc::check::undeclared_dependency",
+        format!("{shown} is an address of `{target}`, which `{}` does not depend on", service.name),
+    )
+    .label(span, format!("reaches `{target}`"))
+    .help(format!(
+        "{fix}: `depends_on` is what opens the NetworkPolicy to `{target}`, orders the deploy and relates the catalog entries; an address without it points at a service the pod may not reach"
+    ))
+}
+
+/// `owner.resource.output`: the owner exists, has the resource and the
+/// output, and grants the resource to this service.
+#[allow(clippy::too_many_arguments)]
+fn check_granted(
+    service: &Service,
+    model: &Model,
+    lib: &Library,
+    services: &BTreeSet<String>,
+    inst: &Instance,
+    (owner, resource, output): (&String, &String, &String),
+    shown: &str,
+    span: Span,
+    interpolated: bool,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(o) = model.service(owner) else {
+        let help = match crate::diag::did_you_mean(owner, services.iter().map(String::as_str)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => "name a service of the workspace and one of its resources: `orders.order-events.url`".into(),
+        };
+        if !services.contains(owner) {
+            diags.push(
+                Diagnostic::error("platc::check::unknown_reference", format!("{shown}: `{owner}` is not a service"))
+                    .label(span, "unknown service")
+                    .help(help),
+            );
+        }
+        return;
+    };
+    if owner == &service.name {
+        diags.push(
+            Diagnostic::error("platc::check::unknown_reference", format!("{shown} names this service's own resource"))
+                .label(span, "the service's own resource")
+                .help(format!("write `{resource}.{output}`")),
+        );
+        return;
+    }
+    let Some(r) = o.instance(&inst.env).and_then(|i| i.resources.iter().find(|r| &r.name == resource)) else {
+        let known = o
+            .instances
+            .first()
+            .map(|i| i.resources.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        diags.push(
+            Diagnostic::error("platc::check::unknown_reference", format!("`{owner}` has no resource `{resource}`"))
+                .label(span, "no such resource")
+                .help(crate::diag::unknown_help(resource, "resource", known)),
+        );
+        return;
+    };
+    let Some(value) = r.outputs.get(output.as_str()) else {
+        diags.push(
+            Diagnostic::error(
+                "platc::check::unknown_output",
+                format!("resource `{resource}` of `{owner}` has no output `{output}`"),
+            )
+            .label(span, "no such output")
+            .help(crate::diag::unknown_help(output, "output", r.outputs.keys().map(String::as_str))),
+        );
+        return;
+    };
+    let granted = r.values.get("grants").and_then(|n| n.value.as_map()).is_some_and(|m| m.contains_key(&service.name));
+    if !granted {
+        diags.push(
+            Diagnostic::error(
+                "platc::check::not_granted",
+                format!("`{owner}` does not grant its resource `{resource}` to `{}`", service.name),
+            )
+            .label(span, "used here")
+            .also(r.span, format!("owned by `{owner}`, with no grant to `{}`", service.name))
+            .help(format!(
+                "a resource belongs to the service that declares it; its owner shares it with `grants {{ {} = {} }}` in `resource {} {resource} {{ ... }}`",
+                service.name,
+                levels(lib, &r.ty),
+                r.ty
+            )),
+        );
+        return;
+    }
+    if interpolated && matches!(value, Value::Secret(_)) {
+        diags.push(
+            Diagnostic::error(
+                "platc::resolve::bad_interpolation",
+                format!("{shown} is a secret; secrets are never written into strings"),
+            )
+            .label(span, "cannot be filled in")
+            .help(format!("pass the secret as a setting of its own: `NAME = {owner}.{resource}.{output}`")),
+        );
+    }
+}
+
+/// The access levels of a resource type, for a hint: `consume | produce`.
+fn levels(lib: &Library, ty: &str) -> String {
+    match lib.resource_types.get(ty).and_then(|t| t.schema.fields.get("grants")).map(|f| &f.ty) {
+        Some(schema::Type::Map(inner)) => match &**inner {
+            schema::Type::Enum(words) if !words.is_empty() => words.join(" | "),
+            _ => "LEVEL".into(),
+        },
+        _ => "LEVEL".into(),
+    }
+}
+
+/// Every `grants { SERVICE = LEVEL }` of a resource names another service
+/// of the workspace.
+fn grants(service: &Service, services: &BTreeSet<String>, diags: &mut Vec<Diagnostic>) {
+    let Some(inst) = service.instances.first() else { return };
+    for r in &inst.resources {
+        let Some(m) = r.values.get("grants").and_then(|n| n.value.as_map()) else { continue };
+        for (grantee, node) in m {
+            let span = node.origin.span;
+            if grantee == &service.name {
+                diags.push(
+                    Diagnostic::error(
+                        "platc::check::bad_grant",
+                        format!("`{}` grants `{}` to itself", service.name, r.name),
+                    )
+                    .label(span, "the owner")
+                    .help("remove the grant: the owning service always uses its own resources"),
+                );
+            } else if !services.contains(grantee) {
+                diags.push(
+                    Diagnostic::error(
+                        "platc::check::bad_grant",
+                        format!("`{grantee}` is not a service of the workspace"),
+                    )
+                    .label(span, "granted to an unknown service")
+                    .help(crate::diag::unknown_help(
+                        grantee,
+                        "service",
+                        services.iter().filter(|s| **s != service.name).map(String::as_str),
+                    )),
+                );
+            }
         }
     }
 }

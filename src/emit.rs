@@ -16,6 +16,7 @@
 //! | kubernetes | `kubernetes/<name>.yaml.hbs`        | `<service>/kubernetes/<env>/<name>.yaml`      |
 //! | terraform  | `terraform/<name>.tf.hbs`           | `<service>/terraform/<env>/<name>.tf`         |
 //! |            | a resource type's `terraform = ...` | `<service>/terraform/<env>/<resource>.tf`     |
+//! | kubernetes | a resource type's `kubernetes = ...`| `<service>/kubernetes/<env>/resource-<resource>.yaml` |
 //! | workflows  | `workflows/<name>.yml.hbs`          | `.github/workflows/<service>-<name>.yml`      |
 //! | dashboards | `dashboards/<name>.json.hbs`        | `<service>/dashboards/<name>.json`            |
 //! | alerts     | `alerts/<name>.yaml.hbs`            | `<service>/alerts/<env>/<name>.yaml`          |
@@ -26,7 +27,8 @@
 //! Every workflow lands in the one flat `.github/workflows/` of the output,
 //! because GitHub runs workflows only from the repository's own flat
 //! `.github/workflows/`: installing them is one directory copy.
-//! Terraform files are rendered only for services that have resources.
+//! Terraform files are rendered only for services that have a resource made
+//! by Terraform or use one another service granted them.
 //! Plus `platc-index.json`, the build index of every file.
 
 pub mod context;
@@ -215,8 +217,12 @@ pub fn emit(
 ) -> Option<Output> {
     let reuse = carry.previous;
     let targets: Vec<Target> = if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() };
-    let resource_templates: BTreeSet<&str> =
-        lib.resource_types.values().filter_map(|rt| rt.terraform.as_ref().map(|(t, _)| t.as_str())).collect();
+    let resource_templates: BTreeSet<&str> = lib
+        .resource_types
+        .values()
+        .flat_map(|rt| rt.terraform.iter().chain(rt.kubernetes.iter()).chain(rt.grant_terraform.iter()))
+        .map(|(t, _)| t.as_str())
+        .collect();
     // Only the templates of the targets being built are compiled (and the
     // partials they include).
     let wanted = |name: &str| {
@@ -367,15 +373,28 @@ impl Plan<'_> {
         }
     }
 
-    /// One `<resource>.tf` per resource, from its type's template, with the
-    /// resource as `resource` in the context.
-    fn resource_files(&self, ctx: &Json, at: (&str, &str), rendered: &mut Vec<Rendered>, diags: &mut Vec<Diagnostic>) {
+    /// One `<resource>.tf` per resource, from its type's `terraform`
+    /// template, and one `resource-<resource>.yaml` from its `kubernetes`
+    /// template, with the resource as `resource` in the context.
+    fn resource_files(
+        &self,
+        target: Target,
+        ctx: &Json,
+        at: (&str, &str),
+        rendered: &mut Vec<Rendered>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         let Some(resources) = ctx.get("resources").and_then(Json::as_array) else {
             return;
         };
         for r in resources {
             let ty = r.get("type").and_then(Json::as_str).unwrap_or("");
-            let Some((template, _)) = self.lib.resource_types.get(ty).and_then(|rt| rt.terraform.as_ref()) else {
+            let rt = self.lib.resource_types.get(ty);
+            let template = match target {
+                Target::Kubernetes => rt.and_then(|rt| rt.kubernetes.as_ref()),
+                _ => rt.and_then(|rt| rt.terraform.as_ref()),
+            };
+            let Some((template, _)) = template else {
                 continue;
             };
             let mut rctx = ctx.clone();
@@ -384,7 +403,29 @@ impl Plan<'_> {
             }
             let name = r.get("name").and_then(Json::as_str).unwrap_or(ty);
             let rctx = handlebars::Context::from(rctx);
-            self.render_into(template, format!("{name}.tf"), &rctx, at, rendered, diags);
+            let file = match target {
+                Target::Kubernetes => format!("resource-{name}.yaml"),
+                _ => format!("{name}.tf"),
+            };
+            self.render_into(template, file, &rctx, at, rendered, diags);
+        }
+        if target != Target::Terraform {
+            return;
+        }
+        // The grants of resources other services own, in this root module.
+        for u in ctx.get("uses").and_then(Json::as_array).into_iter().flatten() {
+            let ty = u.get("type").and_then(Json::as_str).unwrap_or("");
+            let Some((template, _)) = self.lib.resource_types.get(ty).and_then(|rt| rt.grant_terraform.as_ref()) else {
+                continue;
+            };
+            let mut rctx = ctx.clone();
+            if let Json::Object(o) = &mut rctx {
+                o.insert("resource".into(), u.clone());
+            }
+            let owner = u.get("owner").and_then(Json::as_str).unwrap_or("");
+            let name = u.get("name").and_then(Json::as_str).unwrap_or(ty);
+            let rctx = handlebars::Context::from(rctx);
+            self.render_into(template, format!("grant-{owner}-{name}.tf"), &rctx, at, rendered, diags);
         }
     }
 
@@ -467,7 +508,8 @@ impl Plan<'_> {
                 continue;
             }
             let ctx = context::instance(&base, s, inst, env, &self.shared);
-            contexts.push((inst.env.as_str(), inst.resources.is_empty(), handlebars::Context::from(ctx)));
+            let no_terraform = !ctx.get("terraform").and_then(Json::as_bool).unwrap_or(false);
+            contexts.push((inst.env.as_str(), no_terraform, handlebars::Context::from(ctx)));
         }
         // Render and patch every target in every environment; check the
         // policies over the generated objects; then write.
@@ -483,17 +525,17 @@ impl Plan<'_> {
                 diags.push(d);
                 continue;
             }
-            for (env, no_resources, ctx) in envs {
-                if target == Target::Terraform && *no_resources {
-                    continue; // no infrastructure of its own
+            for (env, no_terraform, ctx) in envs {
+                if target == Target::Terraform && *no_terraform {
+                    continue; // no cloud infrastructure of its own, nor granted
                 }
                 let mut rendered: Vec<Rendered> = Vec::new();
                 for t in templates {
                     let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
                     self.render_into(t, file, ctx, (&s.name, env), &mut rendered, diags);
                 }
-                if target == Target::Terraform {
-                    self.resource_files(ctx.data(), (&s.name, env), &mut rendered, diags);
+                if matches!(target, Target::Terraform | Target::Kubernetes) {
+                    self.resource_files(target, ctx.data(), (&s.name, env), &mut rendered, diags);
                 }
                 let mut all: Vec<(String, &mut Doc)> = Vec::new();
                 for (_, _, docs, _) in rendered.iter_mut() {

@@ -1,7 +1,10 @@
 //! Stage 5, graph: the dependency graph of the whole workspace.
 //!
 //! Nodes are services and resources (added in name order); an edge runs from
-//! a service to what it `depends_on` and to every resource it owns. A cycle
+//! a service to what it `depends_on`, to every resource it owns and to every
+//! resource another service granted it that it uses (`orders.events.url`):
+//! the owner comes first in the order, and a change to the owner reaches
+//! the user. A cycle
 //! among services is one error that names every step of the cycle, with the
 //! `depends_on` entry that makes each step. The topological order (a service
 //! after everything it depends on) breaks ties by name, so it is the same on
@@ -43,6 +46,42 @@ impl Graph {
         self.neighbors(name, Direction::Incoming)
     }
 
+    /// Services whose resources `name` uses (granted to it), sorted.
+    pub fn resource_owners(&self, name: &str) -> Vec<&str> {
+        let Some(&ix) = self.index.get(&Node::Service(name.to_string())) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&str> = self
+            .graph
+            .neighbors_directed(ix, Direction::Outgoing)
+            .filter_map(|n| match self.graph.node_weight(n) {
+                Some(Node::Resource(owner, _)) if owner != name => Some(owner.as_str()),
+                _ => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Services that use a resource `name` owns, sorted.
+    pub fn resource_users(&self, name: &str) -> Vec<&str> {
+        // The owner's resources are one run of the index (ordered by owner).
+        let mut out: Vec<&str> = self
+            .index
+            .range(Node::Resource(name.to_string(), String::new())..)
+            .take_while(|(n, _)| matches!(n, Node::Resource(owner, _) if owner == name))
+            .flat_map(|(_, &ix)| self.graph.neighbors_directed(ix, Direction::Incoming))
+            .filter_map(|n| match self.graph.node_weight(n) {
+                Some(Node::Service(s)) if s != name => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     fn neighbors(&self, name: &str, dir: Direction) -> Vec<&str> {
         let Some(&ix) = self.index.get(&Node::Service(name.to_string())) else {
             return Vec::new();
@@ -68,6 +107,7 @@ impl Graph {
         while let Some(s) = stack.pop() {
             if out.insert(s.clone()) {
                 stack.extend(self.dependents(&s).into_iter().map(str::to_string));
+                stack.extend(self.resource_users(&s).into_iter().map(str::to_string));
             }
         }
         out
@@ -97,6 +137,16 @@ pub fn build(model: &Model, diags: &mut Vec<Diagnostic>) -> Graph {
         if let Some(i) = s.instances.first() {
             for r in &i.resources {
                 if let Some(&to) = g.index.get(&Node::Resource(s.name.clone(), r.name.clone())) {
+                    g.graph.add_edge(from, to, r.span);
+                }
+            }
+        }
+        if let Some(i) = s.instances.first() {
+            for r in i.outside_refs() {
+                if let [owner, resource, _] = r.path.as_slice()
+                    && owner != &s.name
+                    && let Some(&to) = g.index.get(&Node::Resource(owner.clone(), resource.clone()))
+                {
                     g.graph.add_edge(from, to, r.span);
                 }
             }
@@ -190,14 +240,24 @@ fn topological(g: &Graph) -> Vec<String> {
             _ => None,
         })
         .collect();
-    let mut remaining: BTreeMap<&str, usize> =
-        services.iter().map(|(name, _)| (*name, g.service_dependencies(name).len())).collect();
+    let before = |name: &str| {
+        let mut b = g.service_dependencies(name);
+        b.extend(g.resource_owners(name));
+        b.sort_unstable();
+        b.dedup();
+        b
+    };
+    let mut remaining: BTreeMap<&str, usize> = services.iter().map(|(name, _)| (*name, before(name).len())).collect();
     let mut ready: BTreeSet<&str> = remaining.iter().filter(|(_, n)| **n == 0).map(|(s, _)| *s).collect();
     let mut order = Vec::new();
     while let Some(s) = ready.pop_first() {
         remaining.remove(s);
         order.push(s.to_string());
-        for d in g.dependents(s) {
+        let mut after = g.dependents(s);
+        after.extend(g.resource_users(s));
+        after.sort_unstable();
+        after.dedup();
+        for d in after {
             if let Some(n) = remaining.get_mut(d) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {

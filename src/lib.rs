@@ -154,6 +154,7 @@ fn reuse_for<'a>(
     for s in &affected {
         all.extend(graph.dependents(s).into_iter().map(str::to_string));
         all.extend(graph.service_dependencies(s).into_iter().map(str::to_string));
+        all.extend(graph.resource_users(s).into_iter().map(str::to_string));
     }
     Some((output, all))
 }
@@ -187,6 +188,8 @@ impl Compiled {
                     out.insert(s.name.clone());
                     out.extend(graph.dependents(&s.name).into_iter().map(str::to_string));
                     out.extend(graph.service_dependencies(&s.name).into_iter().map(str::to_string));
+                    // The services it grants a resource to use its values.
+                    out.extend(graph.resource_users(&s.name).into_iter().map(str::to_string));
                 }
             }
         }
@@ -258,8 +261,19 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         r.model.services.len() == model.services.len()
             && r.model.services.iter().zip(&model.services).all(|(a, b)| a.name == b.name)
     });
+    // A service that uses another's resource is checked against that
+    // service's grants: its check is reused only when the owner was too.
+    let owners_reused = |n: &String| {
+        model.service(n).and_then(|s| s.instances.first()).is_none_or(|i| {
+            i.outside_refs().iter().all(|r| r.path.len() != 3 || r.path.first().is_some_and(|o| reused.contains(o)))
+        })
+    };
     let reused_checks: BTreeMap<String, Vec<Diagnostic>> = if same_names {
-        reused.iter().filter_map(|n| Some((n.clone(), previous_cache.services.get(n)?.check.clone()))).collect()
+        reused
+            .iter()
+            .filter(|n| owners_reused(n))
+            .filter_map(|n| Some((n.clone(), previous_cache.services.get(n)?.check.clone())))
+            .collect()
     } else {
         BTreeMap::new()
     };

@@ -43,6 +43,26 @@ pub struct ResourceType {
     pub catalog_type: String,
     /// The port services connect to (for NetworkPolicy egress).
     pub port: i64,
+    /// `kubernetes = template("...")`: objects that run the resource in the
+    /// cluster, in the owning service's namespace.
+    pub kubernetes: Option<(String, Span)>,
+    /// `grant_terraform = template("...")`: the Terraform, in the root module
+    /// of a service the resource is granted to, that gives its workload role
+    /// the access its grant says.
+    pub grant_terraform: Option<(String, Span)>,
+    /// `clouds = [aws, ...]`: the workspace clouds that offer it; `None`
+    /// (`clouds = any`, or no `terraform` and no `clouds`) for every cloud.
+    pub clouds: Option<Vec<String>>,
+    /// `access { LEVEL = [ACTION, ...] }`: what a grant of each level allows
+    /// (read by the templates; the levels are what `grants` may say).
+    pub access: Body,
+}
+
+impl ResourceType {
+    /// Whether a workspace on `cloud` offers this type.
+    pub fn offered_on(&self, cloud: &str) -> bool {
+        self.clouds.as_ref().is_none_or(|c| c.iter().any(|x| x == cloud))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -407,8 +427,12 @@ impl Library {
 
     fn check_resource_types(&self, diags: &mut Vec<Diagnostic>) {
         for rt in self.resource_types.values() {
-            if let Some((path, span)) = &rt.terraform
-                && !self.templates.contains_key(path)
+            for (path, span) in rt
+                .terraform
+                .iter()
+                .chain(rt.kubernetes.iter())
+                .chain(rt.grant_terraform.iter())
+                .filter(|(p, _)| !self.templates.contains_key(p))
             {
                 diags.push(
                     Diagnostic::error(
@@ -729,11 +753,24 @@ fn workload(decl: Decl, diags: &mut Vec<Diagnostic>) -> Workload {
 }
 
 fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
-    const FIELDS: &[&str] = &["catalog_type", "port", "sizes", "schema", "defaults", "outputs", "terraform"];
+    const FIELDS: &[&str] = &[
+        "catalog_type",
+        "port",
+        "sizes",
+        "schema",
+        "defaults",
+        "outputs",
+        "terraform",
+        "kubernetes",
+        "grant_terraform",
+        "clouds",
+        "access",
+    ];
     let mut sizes = BTreeMap::new();
     let mut rec = Record::default();
     let mut defaults = Body::default();
     let mut outputs = Body::default();
+    let mut access = Body::default();
     for item in &decl.body.items {
         match item {
             ast::Item::Block(b) if b.labels.is_empty() => match b.kind.name.as_str() {
@@ -745,6 +782,7 @@ fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
                 "schema" => rec = schema::record_from_body(&b.body, diags),
                 "defaults" => defaults = b.body.clone(),
                 "outputs" => outputs = b.body.clone(),
+                "access" => access = b.body.clone(),
                 other => diags.push(
                     Diagnostic::error(
                         "platc::library::bad_declaration",
@@ -781,20 +819,48 @@ fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
             rec.fields.entry(key).or_insert(schema::Field { ty: Type::Any, required: false, span: a.path.span });
         }
     }
-    let terraform = decl.body.get("terraform").and_then(|a| match &a.value.kind {
-        ExprKind::Call { name, args } if name.name == "template" => match args.as_slice() {
-            [ast::Expr { kind: ExprKind::Str(s), span }] => s.as_plain().map(|p| (p, *span)),
-            _ => None,
-        },
-        _ => {
+    let template = |key: &str, example: &str, diags: &mut Vec<Diagnostic>| {
+        decl.body.get(key).and_then(|a| match &a.value.kind {
+            ExprKind::Call { name, args } if name.name == "template" => match args.as_slice() {
+                [ast::Expr { kind: ExprKind::Str(s), span }] => s.as_plain().map(|p| (p, *span)),
+                _ => None,
+            },
+            _ => {
+                diags.push(
+                    Diagnostic::error("platc::library::bad_declaration", format!("`{key}` names a template"))
+                        .label(a.value.span, "not a template reference")
+                        .help(format!("write `{key} = template(\"{example}\")`")),
+                );
+                None
+            }
+        })
+    };
+    let terraform = template("terraform", "terraform/postgres.tf.hbs", diags);
+    let kubernetes = template("kubernetes", "kubernetes/resources/cache.yaml.hbs", diags);
+    let grant_terraform = template("grant_terraform", "terraform/grants/queue.tf.hbs", diags);
+    // The levels a grant may give, each a list of what it allows.
+    let levels: Vec<String> =
+        access.attributes().map(|a| a.path.display()).chain(access.blocks().map(|b| b.kind.name.clone())).collect();
+    rec.fields.insert(
+        "grants".into(),
+        schema::Field { ty: Type::Map(Box::new(Type::Enum(levels))), required: false, span: decl.name.span },
+    );
+    let clouds = match decl.body.get("clouds").map(|a| (&a.value.kind, a.value.span)) {
+        None if terraform.is_some() => Some(vec!["aws".to_string()]),
+        None => None,
+        Some((ExprKind::Ref(p), _)) if p.len() == 1 && p.first().is_some_and(|i| i.name == "any") => None,
+        Some((ExprKind::List(items), _)) if items.iter().all(|i| i.as_symbol().is_some()) => {
+            Some(items.iter().filter_map(|i| i.as_symbol().map(|s| s.name.clone())).collect())
+        }
+        Some((_, span)) => {
             diags.push(
-                Diagnostic::error("platc::library::bad_declaration", "`terraform` names a template")
-                    .label(a.value.span, "not a template reference")
-                    .help("write `terraform = template(\"terraform/postgres.tf.hbs\")`"),
+                Diagnostic::error("platc::library::bad_declaration", "`clouds` lists the clouds that offer the type")
+                    .label(span, "not a list of clouds")
+                    .help("write `clouds = [aws]`, or `clouds = any` for a type that runs in the cluster"),
             );
             None
         }
-    });
+    };
     let catalog_type = string_attr(&decl.body, "catalog_type", diags).unwrap_or_else(|| "resource".into());
     let port = decl
         .body
@@ -806,5 +872,18 @@ fn resource_type(decl: Decl, diags: &mut Vec<Diagnostic>) -> ResourceType {
             _ => None,
         })
         .unwrap_or(443);
-    ResourceType { decl, sizes, schema: rec, defaults, outputs, terraform, catalog_type, port }
+    ResourceType {
+        decl,
+        sizes,
+        schema: rec,
+        defaults,
+        outputs,
+        terraform,
+        catalog_type,
+        port,
+        kubernetes,
+        grant_terraform,
+        clouds,
+        access,
+    }
 }

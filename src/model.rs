@@ -104,6 +104,44 @@ impl Instance {
     pub fn str(&self, key: &str) -> Option<&str> {
         self.get(&[key]).and_then(Value::as_word)
     }
+
+    /// What the instance's values name outside the service, with spans: a
+    /// reference to another service's address (`users.addr`) or to a
+    /// resource another service owns (`orders.events.url`), as a setting or
+    /// as a `${...}` left in a string for emit (`interpolated` is true).
+    pub fn outside_refs(&self) -> Vec<OutsideRef> {
+        fn walk(v: &Value, span: Span, own: &[Resource], out: &mut Vec<OutsideRef>) {
+            match v {
+                Value::Ref(p) if p.len() == 3 || (p.len() == 2 && !own.iter().any(|r| Some(&r.name) == p.first())) => {
+                    out.push(OutsideRef { path: p.clone(), span, interpolated: false })
+                }
+                Value::Interpolated(parts) => {
+                    for part in parts {
+                        if let ast::StrPart::Interp(p, s) = part {
+                            out.push(OutsideRef { path: p.clone(), span: *s, interpolated: true });
+                        }
+                    }
+                }
+                Value::Map(m) => m.values().for_each(|n| walk(&n.value, n.origin.span, own, out)),
+                Value::List(l) => l.iter().for_each(|n| walk(&n.value, n.origin.span, own, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for n in self.values.values() {
+            walk(&n.value, n.origin.span, &self.resources, &mut out);
+        }
+        out
+    }
+}
+
+/// A reference outside the service (see [`Instance::outside_refs`]).
+#[derive(Clone, Debug)]
+pub struct OutsideRef {
+    /// `[service, part]` or `[owner, resource, output]`.
+    pub path: Vec<String>,
+    pub span: Span,
+    pub interpolated: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -170,7 +170,8 @@ pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) ->
         let env_resources = env_block.map(|eb| Parts::env_resources(eb, &parts, diags)).unwrap_or_default();
         let mut resources = Vec::new();
         for (rname, (rt, rblock)) in &parts.resources {
-            resources.push(resource(rname, rt, rblock, env_resources.get(rname).copied(), &env.name, cx.trace, diags));
+            let at = (name.name.as_str(), env.name.as_str());
+            resources.push(resource(rname, rt, rblock, env_resources.get(rname).copied(), at, cx.trace, diags));
         }
         let mut instance = Instance { env: env.name.clone(), values: m.tree, resources, trace: m.trace };
         let scope = Scope { service: &name.name, service_span: name.span, workspace: cx.workspace, environment: env };
@@ -243,6 +244,9 @@ impl<'a> Parts<'a> {
                         };
                         if let Some(d) = reserved_resource_name(name, rt, cx.library) {
                             diags.push(d);
+                        }
+                        if !rt.offered_on(&cx.workspace.cloud) {
+                            diags.push(cloud_unsupported(ty, rt, cx));
                         }
                         if !dup("resource", name, diags) {
                             p.resources.insert(name.name.clone(), (rt, b));
@@ -521,12 +525,41 @@ fn read_depends_on(m: &Merger) -> Vec<(String, Span)> {
     }
 }
 
+/// A resource type the workspace's cloud does not offer.
+fn cloud_unsupported(ty: &ast::Ident, rt: &ResourceType, cx: &Context) -> Diagnostic {
+    let cloud = &cx.workspace.cloud;
+    let offered: Vec<String> = cx
+        .library
+        .resource_types
+        .values()
+        .filter(|t| t.offered_on(cloud))
+        .map(|t| format!("`{}`", t.decl.name.name))
+        .collect();
+    let on: Vec<String> = rt.clouds.iter().flatten().map(|c| format!("`{c}`")).collect();
+    let mut d = Diagnostic::error(
+        "platc::resolve::cloud_unsupported",
+        format!("resource type `{}` is not offered on `{cloud}`, the workspace's cloud", ty.name),
+    )
+    .label(ty.span, format!("offered on {}", crate::diag::one_of(&on)));
+    if cx.workspace.declared {
+        d = d.also(cx.workspace.span, format!("the workspace is on `{cloud}`"));
+    }
+    d.help(if offered.is_empty() {
+        format!("no resource type of the standard library is offered on `{cloud}`; a platform overlay can add one")
+    } else {
+        format!(
+            "on `{cloud}`, use {} (or add a resource type for `{cloud}` in a platform overlay)",
+            crate::diag::one_of(&offered)
+        )
+    })
+}
+
 fn resource(
     name: &str,
     rt: &ResourceType,
     block: &Block,
     env_block: Option<&Block>,
-    env: &str,
+    (service, env): (&str, &str),
     trace: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Resource {
@@ -562,6 +595,33 @@ fn resource(
     for (k, node) in value::map_from_body(&rt.outputs, &type_layer, &mut out_diags) {
         let v = match node.value {
             Value::Secret(s) => Value::Secret(s.replace("${resource.name}", name).replace("$$", "$")),
+            // A plain output (an in-cluster address): `${resource.name}`,
+            // `${resource.host}` (its Service's in-cluster name) and
+            // `${resource.port}` filled in.
+            Value::Interpolated(parts) => {
+                let object = crate::emit::context::catalog_resource_name(service, name);
+                let host = format!("{object}.{}.svc.cluster.local", crate::emit::context::namespace(service));
+                let mut text = String::new();
+                for p in &parts {
+                    match p {
+                        ast::StrPart::Lit(l) => text.push_str(l),
+                        ast::StrPart::Interp(path, span) => match path.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                            ["resource", "name"] => text.push_str(name),
+                            ["resource", "host"] => text.push_str(&host),
+                            ["resource", "port"] => text.push_str(&rt.port.to_string()),
+                            _ => out_diags.push(
+                                Diagnostic::error(
+                                    "platc::library::bad_declaration",
+                                    format!("a resource output may interpolate `${{resource.name}}`, `${{resource.host}}` or `${{resource.port}}`, not `${{{}}}`", path.join(".")),
+                                )
+                                .label(*span, "not a resource value")
+                                .help("write `addr = \"${resource.host}:${resource.port}\"`"),
+                            ),
+                        },
+                    }
+                }
+                Value::Str(text)
+            }
             other => other,
         };
         outputs.insert(k, v);
@@ -658,7 +718,7 @@ pub fn join_inside(from: &str, rel: &str) -> Option<String> {
 }
 
 /// Names every service output a reference may use (`users.url`).
-pub const SERVICE_OUTPUTS: &[&str] = &["url", "host", "addr"];
+pub const SERVICE_OUTPUTS: &[&str] = &["url", "host", "addr", "port"];
 
 /// Output names of each resource of a service, for reference checks.
 pub fn resource_outputs(instance: &Instance) -> BTreeMap<String, BTreeSet<String>> {

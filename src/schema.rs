@@ -436,6 +436,9 @@ fn check_at(node: &Node, ty: &Type, at: &Where, names: &Names, diags: &mut Vec<D
             Value::Str(_) | Value::Interpolated(_) | Value::Number(..) | Value::Bool(_) | Value::Quantity { .. } => {}
             Value::Secret(s) => check_secret(s, span, diags),
             Value::Ref(p) if p.len() == 2 => check_output_ref(p, span, names, diags),
+            // `owner.resource.output`: checked against the owner's grants
+            // (check::outside, which sees the whole model).
+            Value::Ref(p) if p.len() == 3 => {}
             Value::Ref(p) if p.len() == 1 => diags.push(
                 Diagnostic::error(
                     "platc::check::type_mismatch",

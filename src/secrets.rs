@@ -255,6 +255,19 @@ fn value(s: &Service, prefix: &str, key: &str, node: &Node, found: &mut Vec<(Spa
             }
         }
         Value::Str(text) if written => check(s, prefix, key, text, node.origin.span, found),
+        // A string left with another service's address to fill in (emit
+        // does): its literal text, as the service wrote it, with the address
+        // standing in (the generated files are scanned again, filled in).
+        Value::Interpolated(parts) if written => {
+            let text: String = parts
+                .iter()
+                .map(|p| match p {
+                    StrPart::Lit(t) => t.clone(),
+                    StrPart::Interp(path, _) => format!(" {} ", path.join(".")),
+                })
+                .collect();
+            check(s, prefix, key, &text, node.origin.span, found)
+        }
         Value::Number(_, text) if written && secret_name(key) => check(s, prefix, key, text, node.origin.span, found),
         _ => {}
     }

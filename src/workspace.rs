@@ -14,6 +14,11 @@ use crate::value::{self, Layer, Map, Value};
 pub const WORKSPACE_FILE: &str = "platform.plat";
 pub const SERVICE_FILE: &str = "service.plat";
 
+/// The clouds a workspace may be on: `aws` (the standard library's managed
+/// resource types), `gcp` (the resource types that run in the cluster; a
+/// platform overlay adds the types and Terraform it offers there).
+pub const CLOUDS: &[&str] = &["aws", "gcp"];
+
 #[derive(Clone, Debug)]
 pub struct Environment {
     pub name: String,
@@ -289,11 +294,11 @@ impl Workspace {
             "cloud" => match &a.value.kind {
                 ExprKind::Tagged { tag, body } => {
                     self.cloud = tag.name.clone();
-                    if tag.name != "aws" {
+                    if !CLOUDS.contains(&tag.name.as_str()) {
                         diags.push(
                             Diagnostic::error("platc::workspace::bad_value", format!("unknown cloud `{}`", tag.name))
                                 .label(tag.span, "not a supported cloud")
-                                .help("platc generates Terraform for `aws { region = \"...\" }`"),
+                                .help(unknown_help(&tag.name, "cloud", CLOUDS.iter().copied())),
                         );
                     }
                     if let Some(r) = body.get("region") {

@@ -71,3 +71,35 @@ fn every_kind_of_edit_gives_the_full_result() {
         }
     }
 }
+
+/// A service that uses a resource another service grants it is rebuilt and
+/// checked again when the owner changes: the grant taken away is an error
+/// at once, a change of the resource reaches the grantee's files.
+#[test]
+fn an_owners_edit_reaches_the_services_it_grants_a_resource_to() {
+    let base = common::load(&common::examples().join("harbor"));
+    let options = Options::default();
+    let mut previous = platc::compile(&base, &options);
+    assert!(previous.output.is_some(), "{}", common::diagnostics_text(&previous));
+    let bookings = "services/bookings/service.plat";
+    type Edit = Box<dyn Fn(&str) -> String>;
+    let steps: Vec<Edit> = vec![
+        Box::new(|t: &str| {
+            t.replace("grants { dispatch = consume }", "fifo = true\n    grants { dispatch = consume }")
+        }),
+        Box::new(|t: &str| t.replace("grants { dispatch = consume }", "")),
+        Box::new(|t: &str| t.replace("fifo = true\n", "fifo = true\n    grants { dispatch = consume }\n")),
+    ];
+    let mut sources = base;
+    for f in steps {
+        sources = edit(&sources, bookings, f);
+        let reused = platc::compile_reusing(&sources, &options, &previous, &[bookings.to_string()]);
+        let fresh = platc::compile(&sources, &options);
+        assert_eq!(full_text(&reused), full_text(&fresh));
+        if reused.output.is_some() {
+            previous = reused;
+        }
+    }
+    let tf = previous.output.as_ref().unwrap().files.get("dispatch/terraform/staging/grant-bookings-booking-events.tf");
+    assert!(tf.unwrap().contents.contains("bookings-booking-events-staging.fifo"));
+}

@@ -78,6 +78,101 @@ pub fn service_address(name: &str, inst: Option<&Instance>) -> (String, String) 
     (url, addr)
 }
 
+/// The text of one address part of a service (`url`, `host`, `addr`,
+/// `port`): what `users.addr` as a setting and `${users.addr}` in a string
+/// both give.
+pub fn address_part(name: &str, inst: Option<&Instance>, part: &str) -> String {
+    match part {
+        "host" => service_host(name),
+        "port" => inst.map_or(80, service_port).to_string(),
+        "addr" => service_address(name, inst).1,
+        _ => service_address(name, inst).0,
+    }
+}
+
+/// The instance's values with every `${...}` left for emit filled in (the
+/// address of another service, a plain output of a resource granted to the
+/// service); `check` has made sure each names something that exists.
+pub fn fill_outside(inst: &Instance, model: &Model) -> Option<crate::value::Map> {
+    fn fill(v: &mut Value, env: &str, model: &Model) {
+        match v {
+            Value::Interpolated(parts) => {
+                let mut text = String::new();
+                for p in parts.iter() {
+                    match p {
+                        crate::ast::StrPart::Lit(s) => text.push_str(s),
+                        crate::ast::StrPart::Interp(path, _) => match path.as_slice() {
+                            [target, part] => {
+                                let inst = model.service(target).and_then(|s| s.instance(env));
+                                text.push_str(&address_part(target, inst, part));
+                            }
+                            [owner, resource, output] => {
+                                let out = model
+                                    .service(owner)
+                                    .and_then(|s| s.instance(env))
+                                    .and_then(|i| i.resources.iter().find(|r| &r.name == resource))
+                                    .and_then(|r| r.outputs.get(output));
+                                if let Some(Value::Str(s)) = out {
+                                    text.push_str(s);
+                                }
+                            }
+                            _ => {}
+                        },
+                    }
+                }
+                *v = Value::Str(text);
+            }
+            Value::Map(m) => m.values_mut().for_each(|n| fill(&mut n.value, env, model)),
+            Value::List(l) => l.iter_mut().for_each(|n| fill(&mut n.value, env, model)),
+            _ => {}
+        }
+    }
+    fn any(v: &Value) -> bool {
+        match v {
+            Value::Interpolated(_) => true,
+            Value::Map(m) => m.values().any(|n| any(&n.value)),
+            Value::List(l) => l.iter().any(|n| any(&n.value)),
+            _ => false,
+        }
+    }
+    if !inst.values.values().any(|n| any(&n.value)) {
+        return None;
+    }
+    let mut values = inst.values.clone();
+    values.values_mut().for_each(|n| fill(&mut n.value, &inst.env, model));
+    Some(values)
+}
+
+/// A resource another service owns and grants this one, that it uses
+/// (`orders.order-events.url`): the owner, the resource, the level granted.
+pub struct Used<'a> {
+    pub owner: &'a str,
+    pub resource: &'a crate::model::Resource,
+    pub level: String,
+}
+
+/// The granted resources an instance uses, each once, by owner and name.
+pub fn used<'a>(me: &str, inst: &Instance, model: &'a Model) -> Vec<Used<'a>> {
+    let mut out: BTreeMap<(String, String), Used<'a>> = BTreeMap::new();
+    for r in inst.outside_refs() {
+        let [owner, resource, _] = r.path.as_slice() else { continue };
+        let Some(o) = model.service(owner) else { continue };
+        let Some(res) = o.instance(&inst.env).and_then(|i| i.resources.iter().find(|x| &x.name == resource)) else {
+            continue;
+        };
+        let level = res
+            .values
+            .get("grants")
+            .and_then(|n| n.value.as_map())
+            .and_then(|m| m.get(me))
+            .and_then(|n| n.value.as_word())
+            .map(str::to_string);
+        let Some(level) = level else { continue }; // not granted: check said so
+        out.entry((owner.clone(), resource.clone())).or_insert(Used { owner: &o.name, resource: res, level });
+    }
+    out.into_values().collect()
+}
+
 /// The request metrics of a protocol (the metrics contract, README
 /// "Alerts"): the request counter, the matcher of failed requests, the
 /// label of the outcome and the latency histogram; none for tcp.
@@ -291,6 +386,14 @@ pub fn instance(
     shared: &Shared,
 ) -> Json {
     let (model, graph, lib) = (shared.model, shared.graph, shared.lib);
+    let filled;
+    let inst = match fill_outside(inst, model) {
+        Some(values) => {
+            filled = Instance { values, ..inst.clone() };
+            &filled
+        }
+        None => inst,
+    };
     let mut ctx = base.clone();
     let mut svc = object(map_json(&inst.values));
     svc.insert("name".into(), Json::String(service.name.clone()));
@@ -308,7 +411,7 @@ pub fn instance(
     ctx.insert("names".into(), names(&service.name, inst.str("workload")));
     ctx.insert("scrape".into(), scrape(inst));
     ctx.insert("scratch".into(), scratch(inst));
-    ctx.insert("vendor_images".into(), vendor_images(inst).into_iter().map(Json::String).collect());
+    ctx.insert("vendor_images".into(), vendor_images(inst, lib).into_iter().map(Json::String).collect());
 
     let (config, secrets, volumes) = settings(service, inst, model, graph);
     let config_hash = hash_json(&Json::Object(config.clone()));
@@ -317,7 +420,26 @@ pub fn instance(
     ctx.insert("secrets".into(), Json::Array(secrets));
     ctx.insert("secret_volumes".into(), Json::Array(volumes));
     ctx.insert("network".into(), network(service, inst, model, graph, lib));
-    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(&service.name, r, lib)).collect());
+    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(&service.name, r, lib, model)).collect());
+    let uses = used(&service.name, inst, model);
+    ctx.insert(
+        "uses".into(),
+        uses.iter()
+            .map(|u| {
+                let mut o = object(resource(u.owner, u.resource, lib, model));
+                o.insert("owner".into(), Json::String(u.owner.to_string()));
+                o.insert("level".into(), Json::String(u.level.clone()));
+                let actions = o.get("access").and_then(|a| a.get(&u.level)).cloned().unwrap_or(Json::Array(Vec::new()));
+                o.insert("actions".into(), actions);
+                o.insert("tf_name".into(), Json::String(format!("{}_{}", u.owner, u.resource.name).replace('-', "_")));
+                Json::Object(o)
+            })
+            .collect(),
+    );
+    // Terraform of its own: a resource made by Terraform, or the grant of one.
+    let cloud = |ty: &str| lib.resource_types.get(ty).is_some_and(|t| t.terraform.is_some());
+    let terraform = inst.resources.iter().any(|r| cloud(&r.ty)) || uses.iter().any(|u| cloud(&u.resource.ty));
+    ctx.insert("terraform".into(), Json::Bool(terraform));
 
     let language = inst.str("language").and_then(|l| shared.languages.get(l)).cloned();
     ctx.insert("language".into(), language.unwrap_or(Json::Null));
@@ -341,13 +463,41 @@ fn object(v: Json) -> JMap<String, Json> {
     }
 }
 
-fn resource(service: &str, r: &crate::model::Resource, lib: &Library) -> Json {
+fn resource(service: &str, r: &crate::model::Resource, lib: &Library, model: &Model) -> Json {
     let mut o = object(map_json(&r.values));
+    let rt = lib.resource_types.get(&r.ty);
+    let access =
+        rt.map(|t| map_json(&crate::value::map_from_body(&t.access, &crate::value::Layer::Defaults, &mut Vec::new())));
+    let access = access.unwrap_or(Json::Object(JMap::new()));
+    // Who may use it, and how (the owner's `grants`), with the grantee's
+    // namespace, port and what the level allows.
+    let grants: Vec<Json> = r
+        .values
+        .get("grants")
+        .and_then(|n| n.value.as_map())
+        .into_iter()
+        .flatten()
+        .map(|(grantee, level)| {
+            let level = level.value.as_word().unwrap_or("");
+            let workload = model.service(grantee).and_then(|s| s.instances.first()).and_then(|i| i.str("workload"));
+            json!({
+                "service": grantee,
+                "namespace": namespace(grantee),
+                "level": level,
+                "workload": workload.unwrap_or("service"),
+                "actions": access.get(level).cloned().unwrap_or(Json::Array(Vec::new())),
+            })
+        })
+        .collect();
+    o.insert("grants".into(), Json::Array(grants));
+    o.insert("access".into(), access);
+    o.insert("object".into(), Json::String(catalog_resource_name(service, &r.name)));
+    o.insert("owner".into(), Json::String(service.to_string()));
+    o.insert("in_cluster".into(), Json::Bool(rt.is_some_and(|t| t.kubernetes.is_some())));
     o.insert("name".into(), Json::String(r.name.clone()));
     o.insert("tf_name".into(), Json::String(r.name.replace('-', "_")));
     o.insert("catalog_name".into(), Json::String(catalog_resource_name(service, &r.name)));
     o.insert("type".into(), Json::String(r.ty.clone()));
-    let rt = lib.resource_types.get(&r.ty);
     o.insert("catalog_type".into(), Json::String(rt.map(|t| t.catalog_type.clone()).unwrap_or_default()));
     o.insert("port".into(), json!(rt.map(|t| t.port).unwrap_or(443)));
     o.insert("outputs".into(), r.outputs.iter().map(|(k, v)| (k.clone(), to_json(v))).collect());
@@ -476,14 +626,25 @@ fn scratch(inst: &Instance) -> Json {
     Json::Array(out)
 }
 
-/// The images of the pod that are a vendor's, in full: the service's own
-/// with `image_source = vendor`, and each init container's `image`. The
+/// The images of the service's objects that are a vendor's, in full: the
+/// service's own with `image_source = vendor`, each init container's
+/// `image`, and the image of each in-cluster resource (a resource type with
+/// a `kubernetes` template names it by `image`, `version` and `digest`). The
 /// deploy checks that each is pinned by digest instead of verifying a
 /// signature of the workspace's CI (which never built them).
-pub fn vendor_images(inst: &Instance) -> Vec<String> {
+pub fn vendor_images(inst: &Instance, lib: &Library) -> Vec<String> {
     let mut out = Vec::new();
     if inst.str("image_source") == Some("vendor") {
         out.push(image_ref(inst));
+    }
+    for r in &inst.resources {
+        let in_cluster = lib.resource_types.get(&r.ty).is_some_and(|t| t.kubernetes.is_some());
+        let word = |k: &str| r.values.get(k).and_then(|n| n.value.as_str());
+        if in_cluster && let Some(image) = word("image") {
+            let version = word("version").map(|v| format!(":{v}")).unwrap_or_default();
+            let digest = word("digest").map(|d| format!("@{d}")).unwrap_or_default();
+            out.push(format!("{image}{version}{digest}"));
+        }
     }
     let init = inst.get(&["init"]).and_then(Value::as_map);
     for c in init.into_iter().flat_map(|m| m.values()) {
@@ -592,7 +753,8 @@ fn settings(
 ) -> (JMap<String, Json>, Vec<Json>, Vec<Json>) {
     let address = |name: &str| service_address(name, model.service(name).and_then(|s| s.instance(&inst.env)));
     let mut config = JMap::new();
-    let mut secrets: BTreeMap<String, (String, String)> = BTreeMap::new();
+    // Variable → (secret, key, owner): the owner's store entry holds it.
+    let mut secrets: BTreeMap<String, (String, String, String)> = BTreeMap::new();
     let env = inst.get(&["env"]).and_then(Value::as_map);
     let written: Vec<String> = env
         .into_iter()
@@ -603,6 +765,7 @@ fn settings(
             _ => None,
         })
         .collect();
+    let own = |(secret, key): (String, String)| (secret, key, service.name.clone());
     // Injected first, so that what the service writes wins.
     for dep in graph.service_dependencies(&service.name) {
         let (url, addr) = address(dep);
@@ -613,32 +776,59 @@ fn settings(
         let Some(r) = inst.resources.iter().find(|r| &r.name == dep) else {
             continue;
         };
-        let Some((out, Value::Secret(s))) = r.outputs.get_key_value("url").or_else(|| r.outputs.iter().next()) else {
-            continue;
-        };
-        if !written.contains(s) {
-            secrets.insert(env_name(&r.name, &out.to_ascii_uppercase()), split(s));
+        match r.outputs.get_key_value("url").or_else(|| r.outputs.iter().next()) {
+            Some((out, Value::Secret(s))) if !written.contains(s) => {
+                secrets.insert(env_name(&r.name, &out.to_ascii_uppercase()), own(split(s)));
+            }
+            // A plain output (an in-cluster address) is configuration.
+            Some((out, Value::Str(s))) => {
+                config.insert(env_name(&r.name, &out.to_ascii_uppercase()), Json::String(s.clone()));
+            }
+            _ => {}
         }
     }
     for (name, node) in env.into_iter().flatten() {
         let secret = match &node.value {
-            Value::Secret(s) => Some(s.clone()),
-            Value::Ref(p) if p.len() == 2 => resolve_ref(p, inst),
+            Value::Secret(s) => Some(own(split(s))),
+            Value::Ref(p) if p.len() == 2 => resolve_ref(p, inst).map(|s| own(split(&s))),
+            // A secret of a resource another service granted this one: in
+            // the owner's store entry, synced into a Secret of this
+            // namespace named `<owner>-<secret>`.
+            Value::Ref(p) => match foreign_output(p, &inst.env, model) {
+                Some(Value::Secret(s)) => {
+                    let (secret, key) = split(s);
+                    let owner = p.first().cloned().unwrap_or_default();
+                    Some((secret, key, owner))
+                }
+                _ => None,
+            },
             _ => None,
         };
         match (&node.value, secret) {
             (_, Some(s)) => {
                 config.remove(name);
-                secrets.insert(name.clone(), split(&s));
+                secrets.insert(name.clone(), s);
+            }
+            (Value::Ref(p), None) if p.len() == 3 => {
+                let v = match foreign_output(p, &inst.env, model) {
+                    Some(Value::Str(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                secrets.remove(name);
+                config.insert(name.clone(), Json::String(v));
             }
             (Value::Ref(p), None) => {
                 let target = p.first().map(String::as_str).unwrap_or("");
                 let out = p.get(1).map(String::as_str).unwrap_or("");
-                let v = match out {
-                    "host" => service_host(target),
-                    "addr" => address(target).1,
-                    _ => address(target).0,
-                };
+                // A plain output of one of the service's resources, or
+                // another service's address.
+                let plain = inst.resources.iter().find(|r| r.name == target).and_then(|r| match r.outputs.get(out) {
+                    Some(Value::Str(s)) => Some(s.clone()),
+                    _ => None,
+                });
+                let v = plain.unwrap_or_else(|| {
+                    address_part(target, model.service(target).and_then(|s| s.instance(&inst.env)), out)
+                });
                 secrets.remove(name);
                 config.insert(name.clone(), Json::String(v));
             }
@@ -657,28 +847,39 @@ fn settings(
             }
         }
     }
-    let mut by_secret: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    // The Kubernetes Secret of each: its own name, or `<owner>-<secret>`
+    // for another service's.
+    let local = |secret: &str, owner: &str| {
+        if owner == service.name {
+            secret.to_string()
+        } else {
+            super::render::bounded(&format!("{owner}-{secret}"), LABEL_MAX)
+        }
+    };
+    let mut by_secret: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
     let list = secrets
         .iter()
-        .map(|(var, (secret, key))| {
-            by_secret.entry(secret.clone()).or_default().push((key.clone(), var.clone()));
+        .map(|(var, (secret, key, owner))| {
+            let name = local(secret, owner);
+            let remote = format!("{owner}/{}/{secret}", inst.env);
+            by_secret.entry(name.clone()).or_insert_with(|| (remote, Vec::new())).1.push((key.clone(), var.clone()));
             json!({
                 "env": var,
                 "file_env": format!("{var}_FILE"),
-                "secret": secret,
+                "secret": name,
                 "key": key,
-                "path": format!("{SECRETS_DIR}/{secret}/{key}"),
+                "path": format!("{SECRETS_DIR}/{name}/{key}"),
             })
         })
         .collect();
     let volumes = by_secret
         .into_iter()
-        .map(|(secret, mut items)| {
+        .map(|(secret, (remote_key, mut items))| {
             items.sort();
             items.dedup_by(|a, b| a.0 == b.0);
             json!({
                 "volume": super::render::bounded(&format!("secret-{}", secret.replace('.', "-")), LABEL_MAX),
-                "remote_key": format!("{}/{}/{secret}", service.name, inst.env),
+                "remote_key": remote_key,
                 "secret": secret,
                 "mount": format!("{SECRETS_DIR}/{secret}"),
                 "keys": items.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
@@ -691,6 +892,13 @@ fn settings(
 fn split(s: &str) -> (String, String) {
     let (a, b) = split_secret(s);
     (a.to_string(), b.to_string())
+}
+
+/// `orders.order-events.url` → that output of the owner's resource.
+fn foreign_output<'a>(p: &[String], env: &str, model: &'a Model) -> Option<&'a Value> {
+    let [owner, resource, output] = p else { return None };
+    let r = model.service(owner)?.instance(env)?.resources.iter().find(|r| &r.name == resource)?;
+    r.outputs.get(output)
 }
 
 /// `payments-db.url` → the secret that output names.
@@ -737,8 +945,12 @@ fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib
         })
         .map(peer)
         .collect();
-    let mut ports: Vec<i64> =
-        inst.resources.iter().map(|r| lib.resource_types.get(&r.ty).map(|t| t.port).unwrap_or(443)).collect();
+    let mut ports: Vec<i64> = inst
+        .resources
+        .iter()
+        .chain(used(&service.name, inst, model).iter().map(|u| u.resource))
+        .map(|r| lib.resource_types.get(&r.ty).map(|t| t.port).unwrap_or(443))
+        .collect();
     ports.sort_unstable();
     ports.dedup();
     // `expose.via`: the ingress (the default, with a host), or a Service of

@@ -1,9 +1,21 @@
 //! `${...}` in strings, filled in once a service's values are final.
 //!
 //! The roots a string may name: `service.name` and any `service.<attribute>`,
-//! `workspace.<attribute>`, `environment.name` and `environment.<attribute>`.
+//! `workspace.<attribute>`, `environment.name` and `environment.<attribute>`,
+//! a plain (not secret) output of one of the service's resources
+//! (`${sessions.addr}`), and the address of another service
+//! (`${users.host}`, `.port`, `.addr`, `.url`) or a plain output of a
+//! resource another service granted it (`${orders.cache.addr}`).
 //! A string that names another interpolated string is filled in first
 //! (bounded, so a cycle is an error, not a hang).
+//!
+//! Another service's address depends on that service's values (its protocol
+//! and Service port), which are not known while this one resolves: those
+//! parts stay `${...}` in the value (every other part filled in), are checked
+//! against the whole workspace by `check` (the service exists and is in
+//! `depends_on`, the part exists, a foreign resource is granted) and filled
+//! in by `emit` from the same addresses `users.addr` references get
+//! (`emit::context::service_address`).
 
 use crate::ast::StrPart;
 use crate::diag::Diagnostic;
@@ -22,6 +34,20 @@ pub struct Scope<'a> {
     pub environment: &'a Environment,
 }
 
+/// Whether `${path}` is left for `emit` to fill in: another service's
+/// address part or a granted resource's output (not one of the roots
+/// `service`, `workspace` and `environment`, nor a resource of the service).
+pub fn deferred(path: &[String], own_resources: &[crate::model::Resource]) -> bool {
+    match path {
+        [root, _] => {
+            !matches!(root.as_str(), "service" | "workspace" | "environment")
+                && !own_resources.iter().any(|r| r.name == *root)
+        }
+        [root, _, _] => !matches!(root.as_str(), "service" | "workspace" | "environment"),
+        _ => false,
+    }
+}
+
 const MAX_DEPTH: usize = 8;
 
 /// The longest text one interpolated string may fill in to (a string as long
@@ -38,9 +64,11 @@ pub const MAX_WORK: usize = 16 << 20;
 struct Filler<'a> {
     values: &'a Map,
     scope: &'a Scope<'a>,
+    /// The resources of the service, for `${<resource>.<output>}`.
+    resources: &'a [crate::model::Resource],
     /// The text of every `${...}` filled in so far, by its dotted path (or
     /// why it cannot be: each string is filled in at most once).
-    done: std::collections::HashMap<String, Result<String, Failure>>,
+    done: std::collections::HashMap<String, Result<Vec<StrPart>, Failure>>,
     /// Set once a string was too deep to fill in: that depends on where it
     /// was named from, so failures are no longer remembered.
     too_deep: bool,
@@ -57,8 +85,10 @@ pub fn finalize(instance: &mut Instance, scope: &Scope, diags: &mut Vec<Diagnost
         return;
     }
     let snapshot = instance.values.clone();
+    let resources = instance.resources.clone();
     let mut filler = Filler {
         values: &snapshot,
+        resources: &resources,
         scope,
         done: std::collections::HashMap::new(),
         stack: Vec::new(),
@@ -84,7 +114,19 @@ fn fill_node(path: &str, node: &mut Node, filler: &mut Filler, diags: &mut Vec<D
     match &mut node.value {
         Value::Interpolated(parts) => {
             let text = match filler.fill(parts) {
-                Ok(s) => s,
+                // Parts left for emit (another service's address): the value
+                // stays interpolated, with only those.
+                Ok(filled) if filled.iter().any(|p| matches!(p, StrPart::Interp(..))) => {
+                    node.value = Value::Interpolated(filled);
+                    return;
+                }
+                Ok(filled) => filled
+                    .into_iter()
+                    .map(|p| match p {
+                        StrPart::Lit(s) => s,
+                        StrPart::Interp(..) => String::new(),
+                    })
+                    .collect(),
                 Err((span, message, help)) => {
                     let span = if span == Span::default() { node.origin.span } else { span };
                     // A workspace value the platform's default needs and the
@@ -140,16 +182,18 @@ fn fill_node(path: &str, node: &mut Node, filler: &mut Filler, diags: &mut Vec<D
 type Failure = (Span, String, String);
 
 impl Filler<'_> {
-    /// The text of `parts`, each `${...}` filled in.
-    fn fill(&mut self, parts: &[StrPart]) -> Result<String, Failure> {
-        let mut out = String::new();
+    /// The text of `parts`, each `${...}` filled in but those left for emit
+    /// ([`deferred`]), literal text merged.
+    fn fill(&mut self, parts: &[StrPart]) -> Result<Vec<StrPart>, Failure> {
+        let mut out = Vec::new();
+        let mut len = 0;
         for part in parts {
             match part {
-                StrPart::Lit(s) => self.append(&mut out, s, None)?,
+                StrPart::Lit(s) => self.append(&mut out, &mut len, &[StrPart::Lit(s.clone())], None)?,
                 StrPart::Interp(path, span) => {
                     self.charge(1, *span)?;
                     let text = self.lookup(path, *span)?;
-                    self.append(&mut out, &text, Some((path, *span)))?;
+                    self.append(&mut out, &mut len, &text, Some((path, *span)))?;
                 }
             }
         }
@@ -157,10 +201,24 @@ impl Filler<'_> {
     }
 
     /// Appends `text` to `out` if both limits allow it (checked before the
-    /// text is copied).
-    fn append(&mut self, out: &mut String, text: &str, at: Option<(&[String], Span)>) -> Result<(), Failure> {
+    /// text is copied); `len` is the length of `out` so far (a part left
+    /// for emit counts as its path).
+    fn append(
+        &mut self,
+        out: &mut Vec<StrPart>,
+        len: &mut usize,
+        text: &[StrPart],
+        at: Option<(&[String], Span)>,
+    ) -> Result<(), Failure> {
         let span = at.map_or(Span::default(), |(_, s)| s);
-        if out.len().saturating_add(text.len()) > MAX_FILLED {
+        let size: usize = text
+            .iter()
+            .map(|p| match p {
+                StrPart::Lit(s) => s.len(),
+                StrPart::Interp(p, _) => p.iter().map(|s| s.len() + 1).sum(),
+            })
+            .sum();
+        if len.saturating_add(size) > MAX_FILLED {
             let what = at.map_or("this string".to_string(), |(p, _)| format!("`${{{}}}`", p.join(".")));
             return Err((
                 span,
@@ -168,8 +226,15 @@ impl Filler<'_> {
                 "interpolate shorter strings, or fewer of them: strings that name strings multiply their length".into(),
             ));
         }
-        self.charge(text.len(), span)?;
-        out.push_str(text);
+        self.charge(size, span)?;
+        *len += size;
+        for part in text {
+            match (out.last_mut(), part) {
+                (Some(StrPart::Lit(prev)), StrPart::Lit(s)) => prev.push_str(s),
+                (_, StrPart::Lit(s)) if s.is_empty() => {}
+                (_, p) => out.push(p.clone()),
+            }
+        }
         Ok(())
     }
 
@@ -192,21 +257,39 @@ impl Filler<'_> {
         }
     }
 
-    fn lookup(&mut self, path: &[String], span: Span) -> Result<String, Failure> {
+    fn lookup(&mut self, path: &[String], span: Span) -> Result<Vec<StrPart>, Failure> {
         let dotted = path.join(".");
         if let Some(done) = self.done.get(&dotted) {
             return done.clone();
         }
         let (values, scope) = (self.values, self.scope);
-        let roots = "`${service.name}`, `${service.<attribute>}`, `${workspace.<attribute>}` or `${environment.name}`";
+        let roots = "`${service.name}`, `${service.<attribute>}`, `${workspace.<attribute>}`, `${environment.name}` or another service's address (`${users.addr}`, `.host`, `.port`, `.url`)";
         let unknown = |what: &str| (span, format!("`${{{dotted}}}` names {what}"), format!("interpolate {roots}"));
         let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+        let lit = |s: String| Ok(vec![StrPart::Lit(s)]);
+        if deferred(path, self.resources) {
+            return Ok(vec![StrPart::Interp(path.to_vec(), span)]);
+        }
         let value = match keys.as_slice() {
-            ["service", "name"] => return Ok(scope.service.to_string()),
+            ["service", "name"] => return lit(scope.service.to_string()),
             ["service", rest @ ..] => merge::get(values, rest).map(|n| n.value.clone()),
-            ["environment", "name"] => return Ok(scope.environment.name.clone()),
+            ["environment", "name"] => return lit(scope.environment.name.clone()),
             ["environment", rest @ ..] => merge::get(&scope.environment.values, rest).map(|n| n.value.clone()),
             ["workspace", key] => scope.workspace.get(key),
+            [resource, output] => match self.resources.iter().find(|r| r.name == *resource) {
+                Some(r) => match r.outputs.get(*output) {
+                    Some(v) => Some(v.clone()),
+                    None => {
+                        let known: Vec<&str> = r.outputs.keys().map(String::as_str).collect();
+                        return Err((
+                            span,
+                            format!("resource `{resource}` has no output `{output}`"),
+                            crate::diag::unknown_help(output, "output", known),
+                        ));
+                    }
+                },
+                None => return Err(unknown("nothing platc knows")),
+            },
             _ => return Err(unknown("nothing platc knows")),
         };
         let text = match value {
@@ -236,14 +319,21 @@ impl Filler<'_> {
                 }
                 return filled;
             }
-            Some(Value::Str(s)) => s,
-            Some(v @ (Value::Number(..) | Value::Quantity { .. } | Value::Bool(_))) => display(&v),
-            Some(Value::Ref(p)) => p.join("."),
+            Some(Value::Str(s)) => vec![StrPart::Lit(s)],
+            Some(v @ (Value::Number(..) | Value::Quantity { .. } | Value::Bool(_))) => vec![StrPart::Lit(display(&v))],
+            Some(Value::Ref(p)) => vec![StrPart::Lit(p.join("."))],
             Some(Value::Secret(_)) => {
                 return Err((
                     span,
                     format!("`${{{dotted}}}` is a secret; secrets are never written into strings"),
-                    "pass the secret as its own setting: `NAME = secret(\"...\")`".into(),
+                    format!(
+                        "pass the secret as a setting of its own: `NAME = {}`",
+                        if path.len() == 2 && path.first().is_some_and(|r| r != "service") {
+                            dotted.clone()
+                        } else {
+                            "secret(\"...\")".into()
+                        }
+                    ),
                 ));
             }
             Some(Value::Null) | None => {

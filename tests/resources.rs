@@ -1,0 +1,296 @@
+//! Issue 14, points 1, 6 and 7: addresses in interpolated strings, resource
+//! types that run in the cluster or on a named cloud, and resources shared
+//! across services by a grant of their owner.
+
+use platc::sources::Sources;
+use platc::{Compiled, Options};
+
+fn platform(cloud: &str) -> String {
+    format!(
+        r#"workspace harbor {{
+  registry = "registry.harbor.example/apps"
+  repo     = "harbor/platform"
+  cloud    = {cloud}
+  services = ["services/*"]
+  environment staging {{ cluster = "s1" }}
+}}
+"#
+    )
+}
+
+fn service(name: &str, from: &str, body: &str) -> String {
+    format!(
+        r#"service {name} from {from} {{
+  owner    = "team-a"
+  language = go
+  version  = "1.0.0"
+  digest   = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+{body}
+}}
+"#
+    )
+}
+
+fn build_on(cloud: &str, services: &[(&str, String)]) -> Compiled {
+    let mut sources = Sources::new();
+    sources.insert_bytes("platform.plat".to_string(), platform(cloud).into_bytes());
+    for (name, text) in services {
+        sources.insert_bytes(format!("services/{name}/service.plat"), text.as_bytes().to_vec());
+    }
+    platc::compile(&sources, &Options::default())
+}
+
+fn build(services: &[(&str, String)]) -> Compiled {
+    build_on(r#"aws { region = "eu-central-1" }"#, services)
+}
+
+fn file(c: &Compiled, path: &str) -> String {
+    let out = c.output.as_ref().unwrap_or_else(|| panic!("builds: {:#?}", c.diagnostics));
+    out.files.get(path).map(|f| f.contents.clone()).unwrap_or_else(|| panic!("no {path}"))
+}
+
+fn has_file(c: &Compiled, path: &str) -> bool {
+    c.output.as_ref().is_some_and(|o| o.files.contains_key(path))
+}
+
+/// The diagnostics of one code, as `message | help`.
+fn errors(c: &Compiled, code: &str) -> Vec<String> {
+    c.diagnostics
+        .iter()
+        .filter(|d| d.code == code)
+        .map(|d| format!("{} | {}", d.message, d.help.clone().unwrap_or_default()))
+        .collect()
+}
+
+// 1. Addresses in interpolation.
+
+#[test]
+fn a_string_interpolates_another_services_address_with_its_service_port() {
+    let c = build(&[
+        ("ledger", service("ledger", "grpc-api", "  port = 7000")),
+        ("front", service("front", "web-api", "")),
+        (
+            "w",
+            service(
+                "w",
+                "worker",
+                r#"  depends_on = [ledger, front]
+  description = "calls ${ledger.host}"
+  env {
+    LEDGER = "dns:///${ledger.addr}"
+    FRONT  = "${front.host}:${front.port}"
+    HOME   = "${front.url}/home"
+    ABOUT  = "${service.description}"
+  }
+  args = ["--ledger=${ledger.addr}"]"#,
+            ),
+        ),
+    ]);
+    let cm = file(&c, "w/kubernetes/staging/configmap.yaml");
+    assert!(cm.contains("LEDGER: \"dns:///ledger.ledger.svc.cluster.local:7000\""), "{cm}");
+    assert!(cm.contains("FRONT: \"front.front.svc.cluster.local:80\""), "{cm}");
+    assert!(cm.contains("HOME: \"http://front.front.svc.cluster.local/home\""), "{cm}");
+    // A string named through another string gets the address too.
+    assert!(cm.contains("ABOUT: calls ledger.ledger.svc.cluster.local\n"), "{cm}");
+    let d = file(&c, "w/kubernetes/staging/deployment.yaml");
+    assert!(d.contains("--ledger=ledger.ledger.svc.cluster.local:7000"), "{d}");
+}
+
+#[test]
+fn an_address_of_a_service_not_depended_on_is_an_error() {
+    let c = build(&[
+        ("ledger", service("ledger", "grpc-api", "")),
+        ("w", service("w", "worker", "  env { L = \"${ledger.addr}\"  M = ledger.url }")),
+    ]);
+    let e = errors(&c, "platc::check::undeclared_dependency");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e.iter().all(|m| m.contains("add `depends_on = [ledger]`")), "{e:?}");
+    assert!(c.output.is_none());
+}
+
+#[test]
+fn unknown_services_and_parts_in_a_string_are_errors_with_a_hint() {
+    let c = build(&[
+        ("ledger", service("ledger", "grpc-api", "")),
+        (
+            "w",
+            service(
+                "w",
+                "worker",
+                "  depends_on = [ledger]\n  env { L = \"${ledgr.addr}\"  P = \"${ledger.adress}\" }",
+            ),
+        ),
+    ]);
+    let e = errors(&c, "platc::check::unknown_reference");
+    assert!(e.iter().any(|m| m.contains("`ledgr`") && m.contains("did you mean `ledger`?")), "{e:?}");
+    let e = errors(&c, "platc::check::unknown_output");
+    assert!(e.iter().any(|m| m.contains("no output `adress`") && m.contains("`addr`")), "{e:?}");
+}
+
+#[test]
+fn secrets_are_never_interpolated() {
+    let c = build(&[
+        (
+            "orders",
+            service(
+                "orders",
+                "web-api",
+                "  resource queue events { grants { w = consume } }\n  resource postgres db {}\n  env { D = \"x-${db.url}\" }",
+            ),
+        ),
+        ("w", service("w", "worker", "  env { Q = \"q=${orders.events.url}\" }")),
+    ]);
+    let e = errors(&c, "platc::resolve::bad_interpolation");
+    assert!(e.iter().any(|m| m.contains("`${db.url}` is a secret") && m.contains("`NAME = db.url`")), "{e:?}");
+    assert!(e.iter().any(|m| m.contains("`${orders.events.url}` is a secret")), "{e:?}");
+    assert!(c.output.is_none());
+}
+
+// 2. In-cluster resources and clouds.
+
+#[test]
+fn an_in_cluster_cache_runs_in_the_owners_namespace_reachable_by_owner_and_grantees_only() {
+    let c = build(&[
+        (
+            "bookings",
+            service(
+                "bookings",
+                "grpc-api",
+                "  resource cache slots { grants { web = use } }\n  env { SLOTS = slots.addr }",
+            ),
+        ),
+        ("web", service("web", "web-api", "  env { SLOTS = \"${bookings.slots.addr}\"  URL = bookings.slots.url }")),
+    ]);
+    let r = file(&c, "bookings/kubernetes/staging/resource-slots.yaml");
+    for kind in ["ServiceAccount", "Deployment", "Service", "NetworkPolicy"] {
+        assert!(r.contains(&format!("kind: {kind}\n")), "{kind}: {r}");
+    }
+    assert!(r.contains("name: bookings-slots\n  namespace: bookings"), "{r}");
+    assert!(r.contains("image: \"docker.io/library/redis:7.4-alpine@sha256:"), "{r}");
+    // A vendor's image: the deploy checks its pin, not a workspace signature.
+    let deploy = file(&c, ".github/workflows/bookings-deploy.yml");
+    assert!(deploy.contains("vendor_images: \"docker.io/library/redis:7.4-alpine@sha256:"), "{deploy}");
+    assert!(r.contains("readOnlyRootFilesystem: true"), "{r}");
+    // Ingress from the owner's pods and the grantee's, nothing else; no egress.
+    assert!(r.contains("app.kubernetes.io/name: bookings\n"), "{r}");
+    assert!(r.contains("kubernetes.io/metadata.name: web\n"), "{r}");
+    assert!(r.contains("egress: []"), "{r}");
+    // Plain in-cluster addresses, not secrets.
+    let cm = file(&c, "bookings/kubernetes/staging/configmap.yaml");
+    assert!(cm.contains("SLOTS: \"bookings-slots.bookings.svc.cluster.local:6379\""), "{cm}");
+    let cm = file(&c, "web/kubernetes/staging/configmap.yaml");
+    assert!(cm.contains("SLOTS: \"bookings-slots.bookings.svc.cluster.local:6379\""), "{cm}");
+    assert!(cm.contains("URL: \"redis://bookings-slots.bookings.svc.cluster.local:6379\""), "{cm}");
+    // The grantee may reach the cache's port.
+    let np = file(&c, "web/kubernetes/staging/networkpolicy.yaml");
+    assert!(np.contains("port: 6379"), "{np}");
+    // No Terraform for a resource that runs in the cluster.
+    assert!(!has_file(&c, "bookings/terraform/staging/main.tf"));
+    assert!(!has_file(&c, "web/terraform/staging/main.tf"));
+}
+
+#[test]
+fn a_gcp_workspace_takes_in_cluster_types_and_refuses_aws_ones() {
+    let c = build_on(
+        r#"gcp { region = "europe-west1" }"#,
+        &[("bookings", service("bookings", "grpc-api", "  resource cache slots {}"))],
+    );
+    assert!(has_file(&c, "bookings/kubernetes/staging/resource-slots.yaml"), "{:#?}", c.diagnostics);
+    let c = build_on(
+        r#"gcp { region = "europe-west1" }"#,
+        &[("bookings", service("bookings", "grpc-api", "  resource queue events {}"))],
+    );
+    let e = errors(&c, "platc::resolve::cloud_unsupported");
+    assert!(e.iter().any(|m| m.contains("`queue` is not offered on `gcp`") && m.contains("use `cache`")), "{e:?}");
+    let c = build_on(r#"azure { region = "westeurope" }"#, &[("b", service("b", "grpc-api", ""))]);
+    assert!(errors(&c, "platc::workspace::bad_value").iter().any(|m| m.contains("unknown cloud `azure`")));
+}
+
+// 3. Cross-service resources with grants.
+
+fn producer_consumer(level: &str) -> Compiled {
+    build(&[
+        (
+            "bookings",
+            service(
+                "bookings",
+                "grpc-api",
+                &format!(
+                    "  resource queue booking-events {{ grants {{ dispatch = {level} }} }}\n  env {{ Q = booking-events.url }}"
+                ),
+            ),
+        ),
+        ("dispatch", service("dispatch", "worker", "  env { EVENTS = bookings.booking-events.url }")),
+    ])
+}
+
+#[test]
+fn a_granted_queue_reaches_the_consumer_as_its_owners_secret_and_exactly_the_granted_actions() {
+    let c = producer_consumer("consume");
+    let es = file(&c, "dispatch/kubernetes/staging/externalsecret.yaml");
+    assert!(es.contains("name: bookings-booking-events\n  namespace: dispatch"), "{es}");
+    assert!(es.contains("key: bookings/staging/booking-events"), "{es}");
+    let d = file(&c, "dispatch/kubernetes/staging/deployment.yaml");
+    assert!(d.contains("EVENTS_FILE"), "{d}");
+    let tf = file(&c, "dispatch/terraform/staging/grant-bookings-booking-events.tf");
+    assert!(tf.contains("\"sqs:ReceiveMessage\""), "{tf}");
+    assert!(!tf.contains("sqs:SendMessage"), "{tf}");
+    assert!(tf.contains("name = \"bookings-booking-events-staging\""), "{tf}");
+    assert!(tf.contains("role   = aws_iam_role.workload.id"), "{tf}");
+    assert!(has_file(&c, "dispatch/terraform/staging/main.tf"));
+    let np = file(&c, "dispatch/kubernetes/staging/networkpolicy.yaml");
+    assert!(np.contains("169.254.170.23/32"), "the pod identity agent: {np}");
+    // The catalog relates the consumer to the owner's resource.
+    let cat = file(&c, "dispatch/catalog-info.yaml");
+    assert!(cat.contains("dependsOn:\n    - \"resource:bookings-booking-events\"\n"), "{cat}");
+    // The owner comes first.
+    let g = c.graph.as_ref().unwrap();
+    assert_eq!(g.order, vec!["bookings".to_string(), "dispatch".to_string()]);
+    assert_eq!(g.resource_users("bookings"), vec!["dispatch"]);
+    assert!(g.affected(&["bookings".to_string()].into()).contains("dispatch"));
+    assert!(g.dependents("bookings").is_empty(), "a grant is no network path to the owner");
+
+    let c = producer_consumer("produce");
+    let tf = file(&c, "dispatch/terraform/staging/grant-bookings-booking-events.tf");
+    assert!(tf.contains("\"sqs:SendMessage\"") && !tf.contains("sqs:ReceiveMessage"), "{tf}");
+}
+
+#[test]
+fn a_resource_not_granted_is_refused() {
+    let c = build(&[
+        ("bookings", service("bookings", "grpc-api", "  resource queue booking-events {}")),
+        ("dispatch", service("dispatch", "worker", "  env { EVENTS = bookings.booking-events.url }")),
+    ]);
+    let e = errors(&c, "platc::check::not_granted");
+    assert!(e.iter().any(|m| m.contains("dispatch = produce | consume")), "{e:?}");
+    let c = build(&[
+        (
+            "bookings",
+            service("bookings", "grpc-api", "  resource queue booking-events { grants { dispatch = admin } }"),
+        ),
+        ("dispatch", service("dispatch", "worker", "")),
+    ]);
+    assert!(!errors(&c, "platc::check::unknown_symbol").is_empty(), "{:#?}", c.diagnostics);
+    let c = build(&[(
+        "bookings",
+        service("bookings", "grpc-api", "  resource queue booking-events { grants { bookings = consume } }"),
+    )]);
+    assert!(errors(&c, "platc::check::bad_grant").iter().any(|m| m.contains("to itself")));
+    let c = build(&[
+        ("bookings", service("bookings", "grpc-api", "  resource queue booking-events {}")),
+        ("dispatch", service("dispatch", "worker", "  env { EVENTS = bookings.booking-event.url }")),
+    ]);
+    let e = errors(&c, "platc::check::unknown_reference");
+    assert!(e.iter().any(|m| m.contains("did you mean `booking-events`?")), "{e:?}");
+}
+
+#[test]
+fn a_string_with_an_address_is_still_scanned_for_secrets() {
+    let c = build(&[
+        ("users", service("users", "grpc-api", "")),
+        ("w", service("w", "worker", "  depends_on = [users]\n  env { API_TOKEN = \"tok-${users.host}\" }")),
+    ]);
+    let e = errors(&c, "platc::check::plaintext_secret");
+    assert!(e.iter().any(|m| m.contains("`API_TOKEN` of `w` holds a secret")), "{:#?}", c.diagnostics);
+    assert!(c.output.is_none());
+}
