@@ -1,0 +1,445 @@
+//! The incremental core: the stages are pure functions, and one memo store,
+//! outside them, keeps each one's results by a fingerprint of everything it
+//! read. `build`, `watch`, the language server and the benches all compile
+//! through it: a compilation given the [`Store`] of an earlier one
+//! ([`compile_reusing`](crate::compile_reusing)) reuses every result whose
+//! inputs are unchanged, and computes the rest. Reuse never changes the
+//! result (tests/incremental.rs compares against compilations from scratch
+//! over random edit sequences).
+//!
+//! | query      | stage function                      | memoized on                                                  |
+//! |------------|-------------------------------------|--------------------------------------------------------------|
+//! | parse      | [`parse::parse`](crate::parse)      | the file's path, place in the source map and text            |
+//! | resolve    | [`resolve::service`](crate::resolve)| its file, the globals, `trace`, and every `file()` it loaded |
+//! | check      | [`check::check_service`](crate::check) | its resolution, the globals, the known services, `broken`, `--env` |
+//! | render     | emit's per-service rendering        | its resolution, its neighbours' resolutions, the globals, the options |
+//! | templates  | [`emit::compile_templates`](crate::emit) | the globals and the targets                             |
+//!
+//! The *globals* are the workspace file and the standard library (embedded
+//! and overlaid), each with its path and place, and where the workspace sits
+//! in its repository: everything every service reads.
+//!
+//! What a query reads is its key, by construction where the types allow it:
+//! `resolve` sees the [`Sources`] only through a tracked view that records
+//! each file it loads with the fingerprint of what it got (as comemo's
+//! `Tracked` does), and a result is reused only when every recorded load
+//! gives the same again; it sees no other service (its
+//! [`Context`](crate::resolve::Context) has none), `check` sees one service
+//! and the workspace, not the model. Rendering reads its neighbours in the
+//! dependency graph (addresses, ports, APIs, workloads): which services
+//! those are is [`neighbours`], the one rule, used both for its key and for
+//! [`affected_by`](crate::Compiled::affected_by).
+//!
+//! The engine is this module rather than comemo or salsa: comemo keys
+//! memoized calls by `Hash` of their arguments and of every tracked method's
+//! return value, and neither the syntax trees, the model nor the library
+//! (with `f64` numbers throughout) are `Hash`; its cache is one process-wide
+//! static that every compilation (watch's, the editor's, a test's
+//! from-scratch one) would share, with no per-compilation count of what was
+//! reused (`Stats`). salsa asks the model and library to become database
+//! entities, a rewrite of every stage. Here each query is a fingerprint
+//! (SHA-256 of what it reads, 128 bits kept) in a store owned by the caller,
+//! and a compilation keeps only the entries it used (the next store holds
+//! this compilation's results, so memory does not grow with edits).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sha2::{Digest, Sha256};
+
+use crate::cache::Cache;
+use crate::diag::Diagnostic;
+use crate::emit::ServiceOutput;
+use crate::emit::render::Renderer;
+use crate::graph::Graph;
+use crate::library::Library;
+use crate::model::Service;
+use crate::resolve::{self, ServiceDecl};
+use crate::sources::{Sources, Text};
+use crate::span::SourceMap;
+use crate::workspace::Workspace;
+use crate::{Options, Stats};
+
+/// What a query read, in 128 bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint([u8; 16]);
+
+impl Fingerprint {
+    /// A file's contents as a compilation gets them (or why it did not).
+    pub fn of_load(r: &Result<Text, String>) -> Fingerprint {
+        match r {
+            Ok(Text::Utf8(t)) => Hasher::new("utf8").str(t).finish(),
+            Ok(Text::Invalid { valid_up_to }) => Hasher::new("invalid").u64(*valid_up_to as u64).finish(),
+            Err(why) => Hasher::new("error").str(why).finish(),
+        }
+    }
+}
+
+/// Builds a [`Fingerprint`]; every part is length-prefixed, so that no two
+/// different sequences of parts hash alike.
+pub struct Hasher(Sha256);
+
+impl Hasher {
+    /// Starts a fingerprint of one kind of query.
+    pub fn new(kind: &str) -> Hasher {
+        Hasher(Sha256::new()).str(kind)
+    }
+
+    pub fn bytes(mut self, b: &[u8]) -> Hasher {
+        self.0.update((b.len() as u64).to_le_bytes());
+        self.0.update(b);
+        self
+    }
+
+    pub fn str(self, s: &str) -> Hasher {
+        self.bytes(s.as_bytes())
+    }
+
+    pub fn u64(mut self, n: u64) -> Hasher {
+        self.0.update(n.to_le_bytes());
+        self
+    }
+
+    pub fn opt(self, s: Option<&str>) -> Hasher {
+        match s {
+            Some(s) => self.u64(1).str(s),
+            None => self.u64(0),
+        }
+    }
+
+    pub fn maybe(self, f: Option<Fingerprint>) -> Hasher {
+        match f {
+            Some(f) => self.u64(1).fp(f),
+            None => self.u64(0),
+        }
+    }
+
+    pub fn fp(mut self, f: Fingerprint) -> Hasher {
+        self.0.update(f.0);
+        self
+    }
+
+    pub fn finish(self) -> Fingerprint {
+        let mut out = [0u8; 16];
+        for (o, b) in out.iter_mut().zip(self.0.finalize().iter()) {
+            *o = *b;
+        }
+        Fingerprint(out)
+    }
+}
+
+/// Files loaded through a tracked view of the sources, each with the
+/// fingerprint of what the load gave.
+pub type Reads = Vec<(String, Fingerprint)>;
+
+/// One service resolved: the stage's result, with what it read.
+#[derive(Debug)]
+pub struct Resolved {
+    pub service: Option<Service>,
+    pub diags: Vec<Diagnostic>,
+    /// The files it loaded by name (`file(...)`).
+    pub reads: Reads,
+    /// Of its key and its reads: what a query reading this service's
+    /// resolution is keyed on.
+    pub fingerprint: Fingerprint,
+}
+
+/// What a service's results were made from, kept for
+/// [`affected_by`](crate::Compiled::affected_by).
+#[derive(Debug, Clone)]
+struct Record {
+    path: String,
+    fingerprint: Fingerprint,
+    reads: Vec<String>,
+}
+
+/// What a compilation leaves for the next: every query's results by key.
+#[derive(Default)]
+pub struct Store {
+    /// Parsed files by path (the parse query, kept by [`crate::input`]).
+    pub(crate) parsed: Cache,
+    resolved: HashMap<Fingerprint, Arc<Resolved>>,
+    checked: HashMap<Fingerprint, Arc<Vec<Diagnostic>>>,
+    rendered: HashMap<Fingerprint, Arc<ServiceOutput>>,
+    templates: Option<(Fingerprint, Arc<Renderer>)>,
+    /// By service name, of the services in the model.
+    services: BTreeMap<String, Record>,
+    /// The paths of the globals (any change to one changes every service).
+    globals: BTreeSet<String>,
+    /// The standard-library overlay's directory (a file added there is global).
+    overlay: Option<String>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("parsed", &self.parsed.parsed.len())
+            .field("resolved", &self.resolved.len())
+            .field("checked", &self.checked.len())
+            .field("rendered", &self.rendered.len())
+            .finish()
+    }
+}
+
+impl Store {
+    /// The services whose results a change to `files` (workspace-relative)
+    /// can alter: a global file changes every service (`None`); a service
+    /// file, or a file it loaded, changes that service and its
+    /// [`neighbours`]. A file no query read changes nothing.
+    pub fn affected_by(&self, files: &[String], graph: &Graph) -> Option<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        for f in files {
+            let in_overlay = self.overlay.as_ref().is_some_and(|d| f.starts_with(&format!("{d}/")));
+            if self.globals.contains(f) || f == crate::workspace::WORKSPACE_FILE || in_overlay {
+                return None;
+            }
+            for (name, r) in &self.services {
+                if r.path == *f || r.reads.contains(f) {
+                    out.insert(name.clone());
+                    out.extend(neighbours(graph, name).into_iter().map(str::to_string));
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The services whose resolution a service's rendered files read: those it
+/// depends on (their addresses, ports, APIs, workloads) and those that
+/// depend on it (the callers its NetworkPolicy admits). The one rule, for
+/// rendering's key and for what a change affects.
+pub fn neighbours<'g>(graph: &'g Graph, service: &str) -> Vec<&'g str> {
+    let mut out = graph.service_dependencies(service);
+    out.extend(graph.dependents(service));
+    out
+}
+
+/// A compilation's view of the memo store: the previous store to read, the
+/// next one to fill, and counts of what was reused.
+pub struct Db<'a> {
+    prev: &'a Store,
+    next: Mutex<Store>,
+    globals: Fingerprint,
+    resolved: AtomicUsize,
+    reused: AtomicUsize,
+    rendered: AtomicUsize,
+    kept: AtomicUsize,
+}
+
+impl<'a> Db<'a> {
+    /// Starts a compilation over `prev`, once the input is parsed (`parsed`
+    /// holds the globals' texts; `files`, where each sits).
+    pub fn new(prev: &'a Store, parsed: Cache, files: &SourceMap, dirs: &[String], overlay: Option<&str>) -> Db<'a> {
+        let mut h = Hasher::new("globals");
+        for (path, text) in &parsed.global {
+            h = h.str(path).u64(files.find(path).map_or(u64::MAX, |id| u64::from(id.0))).str(text);
+        }
+        for d in dirs {
+            h = h.str(d);
+        }
+        let globals = parsed.global.iter().map(|(p, _)| p.clone()).collect();
+        Db {
+            prev,
+            next: Mutex::new(Store { parsed, globals, overlay: overlay.map(str::to_string), ..Store::default() }),
+            globals: h.finish(),
+            resolved: AtomicUsize::new(0),
+            reused: AtomicUsize::new(0),
+            rendered: AtomicUsize::new(0),
+            kept: AtomicUsize::new(0),
+        }
+    }
+
+    fn next(&self) -> MutexGuard<'_, Store> {
+        self.next.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves every service declaration (on every core, results in order).
+    pub fn resolve_all(
+        &self,
+        decls: &[ServiceDecl],
+        library: &Library,
+        workspace: &Workspace,
+        sources: &Sources,
+        files: &SourceMap,
+        trace: bool,
+    ) -> Vec<Arc<Resolved>> {
+        let all = crate::par::map(decls, |decl| self.resolve(decl, library, workspace, sources, files, trace));
+        let mut next = self.next();
+        for (decl, r) in decls.iter().zip(&all) {
+            let Some(s) = &r.service else { continue };
+            next.services.entry(s.name.clone()).or_insert_with(|| Record {
+                path: decl.path.clone(),
+                fingerprint: r.fingerprint,
+                reads: r.reads.iter().map(|(p, _)| p.clone()).collect(),
+            });
+        }
+        all
+    }
+
+    /// One service, resolved with exactly what its key holds: its file, the
+    /// globals (library and workspace), `trace`, and the sources through a
+    /// tracked view.
+    fn resolve(
+        &self,
+        decl: &ServiceDecl,
+        library: &Library,
+        workspace: &Workspace,
+        sources: &Sources,
+        files: &SourceMap,
+        trace: bool,
+    ) -> Arc<Resolved> {
+        let text = files.get(decl.file).map(|f| f.text.as_ref()).unwrap_or("");
+        let key = Hasher::new("resolve")
+            .str(&decl.path)
+            .u64(u64::from(decl.file.0))
+            .str(text)
+            .u64(decl.item as u64)
+            .fp(self.globals)
+            .u64(u64::from(trace))
+            .finish();
+        let valid = |r: &Resolved| r.reads.iter().all(|(p, f)| Fingerprint::of_load(&sources.load(p)) == *f);
+        let result = match self.prev.resolved.get(&key).filter(|r| valid(r)) {
+            Some(r) => {
+                self.reused.fetch_add(1, Ordering::Relaxed);
+                Arc::clone(r)
+            }
+            None => {
+                self.resolved.fetch_add(1, Ordering::Relaxed);
+                let (tracked, reads) = sources.tracked();
+                let cx = resolve::Context { library, workspace, sources: &tracked, trace };
+                let mut diags = Vec::new();
+                let service = resolve::service(decl, &cx, &mut diags);
+                let reads = reads.take();
+                let mut h = Hasher::new("resolved").fp(key);
+                for (p, f) in &reads {
+                    h = h.str(p).fp(*f);
+                }
+                Arc::new(Resolved { service, diags, reads, fingerprint: h.finish() })
+            }
+        };
+        self.next().resolved.insert(key, Arc::clone(&result));
+        result
+    }
+
+    /// The fingerprint of a service's resolution (`None`: no such service).
+    fn service(&self, name: &str) -> Option<Fingerprint> {
+        self.next().services.get(name).map(|r| r.fingerprint)
+    }
+
+    /// Checks one service: it sees the service, the workspace, the library,
+    /// the names of every service, whether its resolution failed and the
+    /// environment checked, all in its key.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check(
+        &self,
+        service: &Service,
+        workspace: &Workspace,
+        library: &Library,
+        known: &BTreeSet<String>,
+        broken: bool,
+        env: Option<&str>,
+    ) -> Arc<Vec<Diagnostic>> {
+        let mut h = Hasher::new("check").fp(self.globals).u64(u64::from(broken)).opt(env);
+        h = h.maybe(self.service(&service.name));
+        for k in known {
+            h = h.str(k);
+        }
+        let key = h.finish();
+        let result = match self.prev.checked.get(&key) {
+            Some(r) => Arc::clone(r),
+            None => {
+                let mut diags = Vec::new();
+                crate::check::check_service(service, workspace, library, known, broken, env, &mut diags);
+                Arc::new(diags)
+            }
+        };
+        self.next().checked.insert(key, Arc::clone(&result));
+        result
+    }
+
+    /// The compiled templates of the targets built.
+    pub fn templates(
+        &self,
+        options: &Options,
+        compile: impl FnOnce() -> Result<Renderer, Vec<Diagnostic>>,
+    ) -> Result<Arc<Renderer>, Vec<Diagnostic>> {
+        let mut h = Hasher::new("templates").fp(self.globals);
+        for t in &options.targets {
+            h = h.str(t.name());
+        }
+        let key = h.finish();
+        let renderer = match self.prev.templates.as_ref().filter(|(k, _)| *k == key) {
+            Some((_, r)) => Arc::clone(r),
+            None => Arc::new(compile()?),
+        };
+        self.next().templates = Some((key, Arc::clone(&renderer)));
+        Ok(renderer)
+    }
+
+    /// Renders one service with `render`, which reads the service, its
+    /// [`neighbours`] in `graph`, the globals and the options, all in the key.
+    pub fn render(
+        &self,
+        service: &Service,
+        graph: &Graph,
+        options: &Options,
+        render: &dyn Fn() -> ServiceOutput,
+    ) -> Arc<ServiceOutput> {
+        let mut h = Hasher::new("render")
+            .fp(self.globals)
+            .opt(options.env.as_deref())
+            .u64(u64::from(options.keep_docs))
+            .str(&service.name)
+            .maybe(self.service(&service.name));
+        for t in &options.targets {
+            h = h.str(t.name());
+        }
+        // Each neighbour's place in the lists, and its resolution.
+        h = h.u64(graph.service_dependencies(&service.name).len() as u64);
+        for n in neighbours(graph, &service.name) {
+            h = h.str(n).maybe(self.service(n));
+        }
+        let key = h.finish();
+        let result = match self.prev.rendered.get(&key) {
+            Some(r) => {
+                self.kept.fetch_add(1, Ordering::Relaxed);
+                Arc::clone(r)
+            }
+            None => {
+                self.rendered.fetch_add(1, Ordering::Relaxed);
+                Arc::new(render())
+            }
+        };
+        self.next().rendered.insert(key, Arc::clone(&result));
+        result
+    }
+
+    /// The store for the next compilation, and the counts of this one. The
+    /// store keeps the results this compilation used (so it does not grow
+    /// with edits), and the previous results of a query that did not run at
+    /// all (a compilation that stopped at an error keeps the last rendering
+    /// for the one after the fix).
+    pub fn finish(self) -> (Store, Stats) {
+        let stats = Stats {
+            resolved: self.resolved.into_inner(),
+            reused: self.reused.into_inner(),
+            rendered: self.rendered.into_inner(),
+            kept: self.kept.into_inner(),
+        };
+        let mut next = self.next.into_inner().unwrap_or_else(|e| e.into_inner());
+        if next.resolved.is_empty() {
+            next.resolved = self.prev.resolved.clone();
+        }
+        if next.checked.is_empty() {
+            next.checked = self.prev.checked.clone();
+        }
+        if next.rendered.is_empty() {
+            next.rendered = self.prev.rendered.clone();
+        }
+        if next.templates.is_none() {
+            next.templates = self.prev.templates.clone();
+        }
+        (next, stats)
+    }
+}
