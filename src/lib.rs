@@ -20,6 +20,19 @@
 //! Diagnostics ([`diag`]) are collected by every stage and sorted once.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::todo))]
+// The library does no I/O (files, environment, clock, processes, network,
+// terminal): the methods and types clippy.toml lists are errors here, so the
+// build enforces it (the CLI in src/cli* reads and writes).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::disallowed_methods,
+        clippy::disallowed_types,
+        clippy::print_stdout,
+        clippy::print_stderr,
+        clippy::dbg_macro
+    )
+)]
 
 pub mod ast;
 pub mod cache;

@@ -112,14 +112,8 @@ impl Rng {
 
 impl World {
     fn new() -> World {
-        let mut w = World {
-            services: Vec::new(),
-            cluster: 1,
-            qa: false,
-            overlay: None,
-            inputs: Default::default(),
-            next: 0,
-        };
+        let mut w =
+            World { services: Vec::new(), cluster: 1, qa: false, overlay: None, inputs: Default::default(), next: 0 };
         for _ in 0..4 {
             w.add();
         }
@@ -130,8 +124,18 @@ impl World {
         self.next += 1;
         let name = format!("svc{}", self.next);
         let dir = format!("services/{name}");
-        self.inputs.insert(format!("{dir}/api.yaml"), format!("openapi: 3.0.0\ninfo: {{title: {name}, version: '1'}}\n"));
-        self.services.push(Svc { name, dir, replicas: 2, port: 8080, tier: "silver", deps: Vec::new(), api: false, broken: false });
+        self.inputs
+            .insert(format!("{dir}/api.yaml"), format!("openapi: 3.0.0\ninfo: {{title: {name}, version: '1'}}\n"));
+        self.services.push(Svc {
+            name,
+            dir,
+            replicas: 2,
+            port: 8080,
+            tier: "silver",
+            deps: Vec::new(),
+            api: false,
+            broken: false,
+        });
     }
 
     fn sources(&self) -> Sources {
@@ -156,7 +160,8 @@ impl World {
             );
         }
         for svc in &self.services {
-            let deps = if svc.deps.is_empty() { String::new() } else { format!("  depends_on = [{}]\n", svc.deps.join(", ")) };
+            let deps =
+                if svc.deps.is_empty() { String::new() } else { format!("  depends_on = [{}]\n", svc.deps.join(", ")) };
             let api = if svc.api {
                 "  api main {\n    type = openapi\n    description = \"the API\"\n    definition = file(\"api.yaml\")\n  }\n"
             } else {
@@ -192,7 +197,9 @@ impl World {
                 s.replicas = 2;
             }
             let path = format!("{}/api.yaml", s.dir);
-            self.inputs.entry(path).or_insert_with(|| "openapi: 3.0.0\ninfo: {title: back, version: '1'}\n".to_string());
+            self.inputs
+                .entry(path)
+                .or_insert_with(|| "openapi: 3.0.0\ninfo: {title: back, version: '1'}\n".to_string());
         }
     }
 
@@ -281,8 +288,10 @@ impl World {
                     }
                     _ => {
                         self.next += 1;
-                        self.inputs
-                            .insert(path.clone(), format!("openapi: 3.0.0\ninfo: {{title: t{}, version: '2'}}\n", self.next));
+                        self.inputs.insert(
+                            path.clone(),
+                            format!("openapi: 3.0.0\ninfo: {{title: t{}, version: '2'}}\n", self.next),
+                        );
                     }
                 }
                 format!("file() input {path}")
@@ -334,7 +343,11 @@ fn random_edit_sequences_give_the_full_result() {
             same(&everything(&from_latest), &fresh, &format!("seed {seed}, step {step}: {what} (from the latest)"));
             if let Some(g) = good.as_ref().filter(|_| step % 3 == 0) {
                 let from_good = platc::compile_reusing(&sources, &options, g);
-                same(&everything(&from_good), &fresh, &format!("seed {seed}, step {step}: {what} (from the last good)"));
+                same(
+                    &everything(&from_good),
+                    &fresh,
+                    &format!("seed {seed}, step {step}: {what} (from the last good)"),
+                );
             }
             // The same sources again: nothing is resolved or rendered again.
             let s = platc::compile_reusing(&sources, &options, &from_latest).stats;
