@@ -69,10 +69,22 @@ impl Fingerprint {
     /// A file's contents as a compilation gets them (or why it did not).
     pub fn of_load(r: &Result<Text, String>) -> Fingerprint {
         match r {
-            Ok(Text::Utf8(t)) => Hasher::new("utf8").str(t).finish(),
-            Ok(Text::Invalid { valid_up_to }) => Hasher::new("invalid").u64(*valid_up_to as u64).finish(),
+            Ok(t) => Fingerprint::of_text(t),
             Err(why) => Hasher::new("error").str(why).finish(),
         }
+    }
+
+    pub fn of_text(t: &Text) -> Fingerprint {
+        match t {
+            Text::Utf8(t) => Hasher::new("utf8").str(t).finish(),
+            Text::Invalid { valid_up_to } => Hasher::new("invalid").u64(*valid_up_to as u64).finish(),
+        }
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::emit::hex(&self.0))
     }
 }
 

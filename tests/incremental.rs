@@ -364,3 +364,34 @@ fn random_edit_sequences_give_the_full_result() {
     eprintln!("{built} steps built; {reused} services reused, {kept} renderings kept");
     assert!(built >= 40 && kept >= 100 && reused >= 150, "{built} built, {kept} kept, {reused} reused");
 }
+
+/// Stats say what was done again: one service edited is resolved and
+/// rendered again with its neighbours' renderings; a `file()` input changed
+/// behind the sources' back (the loader gives new bytes, no file of the
+/// sources changed) is seen, because the load was recorded and is checked.
+#[test]
+fn stats_count_exactly_what_changed_and_file_inputs_are_tracked() {
+    let mut world = World::new();
+    world.services[0].api = true;
+    world.services[1].deps = vec![world.services[0].name.clone()];
+    let options = Options::default();
+    let first = platc::compile(&world.sources(), &options);
+    assert!(first.output.is_some(), "{}", common::diagnostics_text(&first));
+    assert_eq!((first.stats.resolved, first.stats.rendered), (4, 4));
+
+    world.services[3].replicas = 3;
+    let second = platc::compile_reusing(&world.sources(), &options, &first);
+    let s = &second.stats;
+    assert_eq!((s.resolved, s.reused, s.rendered, s.kept), (1, 3, 1, 3), "{s:?}");
+
+    // The API definition of svc1 changes: svc1 is resolved again, and its
+    // dependent svc2 (which lists svc1's APIs) is rendered again too.
+    let path = format!("{}/api.yaml", world.services[0].dir);
+    world.inputs.insert(path, "openapi: 3.0.0\ninfo: {title: changed, version: '9'}\n".into());
+    let third = platc::compile_reusing(&world.sources(), &options, &second);
+    let s = &third.stats;
+    assert_eq!((s.resolved, s.reused, s.rendered, s.kept), (1, 3, 2, 2), "{s:?}");
+    assert_eq!(full_text(&third), full_text(&platc::compile(&world.sources(), &options)));
+    let catalog = |c: &platc::Compiled| c.output.as_ref().unwrap().files["svc1/catalog-info.yaml"].contents.clone();
+    assert_ne!(catalog(&second), catalog(&third), "the new definition reaches the output");
+}
