@@ -18,6 +18,12 @@
 //! | emit       | [`emit`]                    | model + graph → generated files           |
 //!
 //! Diagnostics ([`diag`]) are collected by every stage and sorted once.
+//! Every stage is a pure function of explicit inputs; the per-service ones
+//! (parse, resolve, check, render) are called through one memo store
+//! ([`memo`]) that keeps each result by a fingerprint of what it read, so
+//! that build, `watch`, the no-op stamp and the language server reuse work
+//! the same way ([`compile_reusing`]), and [`compile`] itself holds no
+//! decision about what to reuse.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::todo))]
 // The library does no I/O (files, environment, clock, processes, network,
@@ -212,9 +218,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
     let unresolved = declared_in_failed_files(&files, &failed_files, &model);
     check::workspace(&model, &library, &mut diags);
     let known = check::known_services(&model, &unresolved);
-    let env = options.env.as_deref();
-    let checked =
-        par::map(&model.services, |s| db.check(s, &model.workspace, &library, &known, broken.contains(&s.name), env));
+    let checked = db.check_all(&model, &library, &known, &broken, options.env.as_deref());
     diags.extend(checked.iter().flat_map(|ds| ds.iter().cloned()));
     let redacted = secrets::scan(&model, &mut diags);
     files.redact_all(&redacted);

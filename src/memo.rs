@@ -44,7 +44,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use sha2::{Digest, Sha256};
 
@@ -54,7 +54,7 @@ use crate::emit::ServiceOutput;
 use crate::emit::render::Renderer;
 use crate::graph::Graph;
 use crate::library::Library;
-use crate::model::Service;
+use crate::model::{Model, Service};
 use crate::resolve::{self, ServiceDecl};
 use crate::sources::{Sources, Text};
 use crate::span::SourceMap;
@@ -233,6 +233,8 @@ pub struct Db<'a> {
     prev: &'a Store,
     next: Mutex<Store>,
     globals: Fingerprint,
+    /// Each service's resolution, by name (the first of a name), once resolved.
+    fingerprints: OnceLock<BTreeMap<String, Fingerprint>>,
     resolved: AtomicUsize,
     reused: AtomicUsize,
     rendered: AtomicUsize,
@@ -255,6 +257,7 @@ impl<'a> Db<'a> {
             prev,
             next: Mutex::new(Store { parsed, globals, overlay: overlay.map(str::to_string), ..Store::default() }),
             globals: h.finish(),
+            fingerprints: OnceLock::new(),
             resolved: AtomicUsize::new(0),
             reused: AtomicUsize::new(0),
             rendered: AtomicUsize::new(0),
@@ -286,6 +289,7 @@ impl<'a> Db<'a> {
                 reads: r.reads.iter().map(|(p, _)| p.clone()).collect(),
             });
         }
+        let _ = self.fingerprints.set(next.services.iter().map(|(n, r)| (n.clone(), r.fingerprint)).collect());
         all
     }
 
@@ -336,28 +340,48 @@ impl<'a> Db<'a> {
 
     /// The fingerprint of a service's resolution (`None`: no such service).
     fn service(&self, name: &str) -> Option<Fingerprint> {
-        self.next().services.get(name).map(|r| r.fingerprint)
+        self.fingerprints.get().and_then(|f| f.get(name)).copied()
+    }
+
+    /// Checks every service (on every core, results in order); see
+    /// [`Db::check`].
+    pub fn check_all(
+        &self,
+        model: &Model,
+        library: &Library,
+        known: &BTreeSet<String>,
+        broken: &BTreeSet<String>,
+        env: Option<&str>,
+    ) -> Vec<Arc<Vec<Diagnostic>>> {
+        let mut h = Hasher::new("known");
+        for k in known {
+            h = h.str(k);
+        }
+        let known_fp = h.finish();
+        crate::par::map(&model.services, |s| {
+            self.check(s, &model.workspace, library, (known, known_fp), broken.contains(&s.name), env)
+        })
     }
 
     /// Checks one service: it sees the service, the workspace, the library,
-    /// the names of every service, whether its resolution failed and the
-    /// environment checked, all in its key.
-    #[allow(clippy::too_many_arguments)]
-    pub fn check(
+    /// the names of every service (with their fingerprint), whether its
+    /// resolution failed and the environment checked, all in its key.
+    fn check(
         &self,
         service: &Service,
         workspace: &Workspace,
         library: &Library,
-        known: &BTreeSet<String>,
+        (known, known_fp): (&BTreeSet<String>, Fingerprint),
         broken: bool,
         env: Option<&str>,
     ) -> Arc<Vec<Diagnostic>> {
-        let mut h = Hasher::new("check").fp(self.globals).u64(u64::from(broken)).opt(env);
-        h = h.maybe(self.service(&service.name));
-        for k in known {
-            h = h.str(k);
-        }
-        let key = h.finish();
+        let key = Hasher::new("check")
+            .fp(self.globals)
+            .maybe(self.service(&service.name))
+            .fp(known_fp)
+            .u64(u64::from(broken))
+            .opt(env)
+            .finish();
         let result = match self.prev.checked.get(&key) {
             Some(r) => Arc::clone(r),
             None => {
