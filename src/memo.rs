@@ -12,7 +12,7 @@
 //! | parse      | [`parse::parse`](crate::parse)      | the file's path, place in the source map and text            |
 //! | resolve    | [`resolve::service`](crate::resolve)| its file, the globals, `trace`, and every `file()` it loaded |
 //! | check      | [`check::check_service`](crate::check) | its resolution, the globals, the known services, `broken`, `--env` |
-//! | render     | emit's per-service rendering        | its resolution, its neighbours' resolutions, the globals, the options |
+//! | render     | emit's per-service rendering        | its resolution, the globals, the options; and every other service and graph edge it looked up |
 //! | templates  | [`emit::compile_templates`](crate::emit) | the globals and the targets                             |
 //!
 //! The *globals* are the workspace file and the standard library (embedded
@@ -25,10 +25,13 @@
 //! `Tracked` does), and a result is reused only when every recorded load
 //! gives the same again; it sees no other service (its
 //! [`Context`](crate::resolve::Context) has none), `check` sees one service
-//! and the workspace, not the model. Rendering reads its neighbours in the
-//! dependency graph (addresses, ports, APIs, workloads): which services
-//! those are is [`neighbours`], the one rule, used both for its key and for
-//! [`affected_by`](crate::Compiled::affected_by).
+//! and the workspace, not the model. Rendering reads other services
+//! (addresses, ports, APIs, workloads of its neighbours): the accessors
+//! themselves ([`Model::service`], [`Graph::service_dependencies`],
+//! [`Graph::dependents`]) [`note`] each lookup made while a rendering runs,
+//! and a rendering is reused only when every lookup answers the same (a
+//! neighbour's resolution, a list of edges). [`Store::affected_by`] (what
+//! `platc graph --affected-by` prints) reads the same records.
 //!
 //! The engine is this module rather than comemo or salsa: comemo keys
 //! memoized calls by `Hash` of their arguments and of every tracked method's
@@ -157,6 +160,57 @@ pub struct Resolved {
     pub fingerprint: Fingerprint,
 }
 
+/// A lookup of another service's facts during a query (see [`note`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Lookup {
+    /// [`Model::service`]: its resolution.
+    Service(String),
+    /// [`Graph::service_dependencies`].
+    Dependencies(String),
+    /// [`Graph::dependents`].
+    Dependents(String),
+}
+
+impl Lookup {
+    fn name(&self) -> &str {
+        match self {
+            Lookup::Service(n) | Lookup::Dependencies(n) | Lookup::Dependents(n) => n,
+        }
+    }
+}
+
+thread_local! {
+    /// The lookups of the query running on this thread, when it is recorded.
+    static LOOKUPS: std::cell::RefCell<Option<Vec<Lookup>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Records a lookup of another service's facts, when a memoized query is
+/// running on this thread (called by the accessors themselves, so that no
+/// query can read a service without it being recorded).
+pub fn note(lookup: impl FnOnce() -> Lookup) {
+    LOOKUPS.with(|l| {
+        if let Some(v) = l.borrow_mut().as_mut() {
+            v.push(lookup());
+        }
+    });
+}
+
+/// Runs `f`, returning what it looked up (on this thread: the stage
+/// functions memoized run on the thread that calls them).
+fn recording<R>(f: impl FnOnce() -> R) -> (R, Vec<Lookup>) {
+    let outer = LOOKUPS.with(|l| l.replace(Some(Vec::new())));
+    let out = f();
+    let got = LOOKUPS.with(|l| l.replace(outer)).unwrap_or_default();
+    (out, got)
+}
+
+/// A service's rendering, with the lookups it made and what each answered.
+#[derive(Debug)]
+struct Rendering {
+    output: Arc<ServiceOutput>,
+    lookups: Vec<(Lookup, Fingerprint)>,
+}
+
 /// What a service's results were made from, kept for
 /// [`affected_by`](crate::Compiled::affected_by).
 #[derive(Debug, Clone)]
@@ -164,6 +218,8 @@ struct Record {
     path: String,
     fingerprint: Fingerprint,
     reads: Vec<String>,
+    /// The services its rendering looked up.
+    looked_up: BTreeSet<String>,
 }
 
 /// What a compilation leaves for the next: every query's results by key.
@@ -173,7 +229,7 @@ pub struct Store {
     pub(crate) parsed: Cache,
     resolved: HashMap<Fingerprint, Arc<Resolved>>,
     checked: HashMap<Fingerprint, Arc<Vec<Diagnostic>>>,
-    rendered: HashMap<Fingerprint, Arc<ServiceOutput>>,
+    rendered: HashMap<Fingerprint, Arc<Rendering>>,
     templates: Option<(Fingerprint, Arc<Renderer>)>,
     /// By service name, of the services in the model.
     services: BTreeMap<String, Record>,
@@ -197,8 +253,9 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// The services whose results a change to `files` (workspace-relative)
     /// can alter: a global file changes every service (`None`); a service
-    /// file, or a file it loaded, changes that service and its
-    /// [`neighbours`]. A file no query read changes nothing.
+    /// file, or a file it loaded, changes that service, its [`neighbours`]
+    /// and the services whose rendering looked it up. A file no query read
+    /// changes nothing.
     pub fn affected_by(&self, files: &[String], graph: &Graph) -> Option<BTreeSet<String>> {
         let mut out = BTreeSet::new();
         for f in files {
@@ -210,6 +267,8 @@ impl Store {
                 if r.path == *f || r.reads.contains(f) {
                     out.insert(name.clone());
                     out.extend(neighbours(graph, name).into_iter().map(str::to_string));
+                    let readers = self.services.iter().filter(|(_, o)| o.looked_up.contains(name));
+                    out.extend(readers.map(|(n, _)| n.clone()));
                 }
             }
         }
@@ -287,6 +346,7 @@ impl<'a> Db<'a> {
                 path: decl.path.clone(),
                 fingerprint: r.fingerprint,
                 reads: r.reads.iter().map(|(p, _)| p.clone()).collect(),
+                looked_up: BTreeSet::new(),
             });
         }
         let _ = self.fingerprints.set(next.services.iter().map(|(n, r)| (n.clone(), r.fingerprint)).collect());
@@ -413,8 +473,12 @@ impl<'a> Db<'a> {
         Ok(renderer)
     }
 
-    /// Renders one service with `render`, which reads the service, its
-    /// [`neighbours`] in `graph`, the globals and the options, all in the key.
+    /// Renders one service with `render`, which reads the service, the
+    /// globals and the options (its key), and other services through
+    /// [`Model::service`] and the graph's [`Graph::service_dependencies`] and
+    /// [`Graph::dependents`]: those lookups are recorded, each with the
+    /// fingerprint of its answer, and a rendering is reused only when every
+    /// one of them answers the same now (as `resolve`'s loads are).
     pub fn render(
         &self,
         service: &Service,
@@ -431,24 +495,44 @@ impl<'a> Db<'a> {
         for t in &options.targets {
             h = h.str(t.name());
         }
-        // Each neighbour's place in the lists, and its resolution.
-        h = h.u64(graph.service_dependencies(&service.name).len() as u64);
-        for n in neighbours(graph, &service.name) {
-            h = h.str(n).maybe(self.service(n));
-        }
         let key = h.finish();
-        let result = match self.prev.rendered.get(&key) {
+        let valid = |r: &Rendering| r.lookups.iter().all(|(l, answer)| self.answer(l, graph) == *answer);
+        let result = match self.prev.rendered.get(&key).filter(|r| valid(r)) {
             Some(r) => {
                 self.kept.fetch_add(1, Ordering::Relaxed);
                 Arc::clone(r)
             }
             None => {
                 self.rendered.fetch_add(1, Ordering::Relaxed);
-                Arc::new(render())
+                let (output, mut lookups) = recording(render);
+                lookups.sort();
+                lookups.dedup();
+                let lookups = lookups
+                    .into_iter()
+                    .map(|l| {
+                        let answer = self.answer(&l, graph);
+                        (l, answer)
+                    })
+                    .collect();
+                Arc::new(Rendering { output: Arc::new(output), lookups })
             }
         };
-        self.next().rendered.insert(key, Arc::clone(&result));
-        result
+        let mut next = self.next();
+        if let Some(record) = next.services.get_mut(&service.name) {
+            record.looked_up = result.lookups.iter().map(|(l, _)| l.name().to_string()).collect();
+        }
+        next.rendered.insert(key, Arc::clone(&result));
+        Arc::clone(&result.output)
+    }
+
+    /// What a lookup answers now, as a fingerprint.
+    fn answer(&self, lookup: &Lookup, graph: &Graph) -> Fingerprint {
+        let names = |h: Hasher, ns: Vec<&str>| ns.into_iter().fold(h, |h, n| h.str(n)).finish();
+        match lookup {
+            Lookup::Service(n) => Hasher::new("service").maybe(self.service(n)).finish(),
+            Lookup::Dependencies(n) => names(Hasher::new("dependencies"), graph.service_dependencies(n)),
+            Lookup::Dependents(n) => names(Hasher::new("dependents"), graph.dependents(n)),
+        }
     }
 
     /// The store for the next compilation, and the counts of this one. The
