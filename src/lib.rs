@@ -123,13 +123,15 @@ pub struct Compiled {
     pub stats: Stats,
 }
 
-/// Counts of work done by a compilation (reported by `watch` and the benchmarks).
+/// Counts of work done by a compilation (reported by `watch` and the
+/// benchmarks), as the memo store ([`memo`]) counted it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Stats {
-    /// Services resolved and checked again / taken from the previous compilation.
+    /// Service declarations resolved / whose resolution was reused (nothing
+    /// it read changed).
     pub resolved: usize,
     pub reused: usize,
-    /// Services rendered again / whose files were taken from the previous output.
+    /// Services rendered / whose rendering was reused (their files shared).
     pub rendered: usize,
     pub kept: usize,
 }

@@ -394,4 +394,16 @@ fn stats_count_exactly_what_changed_and_file_inputs_are_tracked() {
     assert_eq!(full_text(&third), full_text(&platc::compile(&world.sources(), &options)));
     let catalog = |c: &platc::Compiled| c.output.as_ref().unwrap().files["svc1/catalog-info.yaml"].contents.clone();
     assert_ne!(catalog(&second), catalog(&third), "the new definition reaches the output");
+
+    // An error stops the compilation before rendering; the one after the
+    // fix (made from the failed one, as the language server does) still
+    // renders only what changed since the last rendering.
+    world.services[2].broken = true;
+    let fourth = platc::compile_reusing(&world.sources(), &options, &third);
+    assert!(fourth.output.is_none());
+    world.services[2].broken = false;
+    world.services[2].replicas = 4;
+    let fifth = platc::compile_reusing(&world.sources(), &options, &fourth);
+    let s = &fifth.stats;
+    assert_eq!((s.resolved, s.reused, s.rendered, s.kept), (1, 3, 1, 3), "{s:?}");
 }
