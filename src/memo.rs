@@ -150,7 +150,7 @@ pub type Reads = Vec<(String, Fingerprint)>;
 
 /// One service resolved: the stage's result, with what it read.
 #[derive(Debug)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub service: Option<Service>,
     pub diags: Vec<Diagnostic>,
     /// The files it loaded by name (`file(...)`).
@@ -158,6 +158,8 @@ pub struct Resolved {
     /// Of its key and its reads: what a query reading this service's
     /// resolution is keyed on.
     pub fingerprint: Fingerprint,
+    /// Whether it may be reused: it looked up no other service.
+    reusable: bool,
 }
 
 /// A lookup of another service's facts during a query (see [`note`]).
@@ -280,7 +282,7 @@ impl Store {
 /// depends on (their addresses, ports, APIs, workloads) and those that
 /// depend on it (the callers its NetworkPolicy admits). The one rule, for
 /// rendering's key and for what a change affects.
-pub fn neighbours<'g>(graph: &'g Graph, service: &str) -> Vec<&'g str> {
+pub(crate) fn neighbours<'g>(graph: &'g Graph, service: &str) -> Vec<&'g str> {
     let mut out = graph.service_dependencies(service);
     out.extend(graph.dependents(service));
     out
@@ -288,7 +290,7 @@ pub fn neighbours<'g>(graph: &'g Graph, service: &str) -> Vec<&'g str> {
 
 /// A compilation's view of the memo store: the previous store to read, the
 /// next one to fill, and counts of what was reused.
-pub struct Db<'a> {
+pub(crate) struct Db<'a> {
     prev: &'a Store,
     next: Mutex<Store>,
     globals: Fingerprint,
@@ -374,7 +376,8 @@ impl<'a> Db<'a> {
             .fp(self.globals)
             .u64(u64::from(trace))
             .finish();
-        let valid = |r: &Resolved| r.reads.iter().all(|(p, f)| Fingerprint::of_load(&sources.load(p)) == *f);
+        let valid =
+            |r: &Resolved| r.reusable && r.reads.iter().all(|(p, f)| Fingerprint::of_load(&sources.load(p)) == *f);
         let result = match self.prev.resolved.get(&key).filter(|r| valid(r)) {
             Some(r) => {
                 self.reused.fetch_add(1, Ordering::Relaxed);
@@ -385,13 +388,19 @@ impl<'a> Db<'a> {
                 let (tracked, reads) = sources.tracked();
                 let cx = resolve::Context { library, workspace, sources: &tracked, trace };
                 let mut diags = Vec::new();
-                let service = resolve::service(decl, &cx, &mut diags);
+                // Resolution reads no other service (its context holds none);
+                // should it ever look one up, it is never reused.
+                let (service, lookups) = recording(|| resolve::service(decl, &cx, &mut diags));
                 let reads = reads.take();
                 let mut h = Hasher::new("resolved").fp(key);
                 for (p, f) in &reads {
                     h = h.str(p).fp(*f);
                 }
-                Arc::new(Resolved { service, diags, reads, fingerprint: h.finish() })
+                if !lookups.is_empty() {
+                    h = h.str("not reusable");
+                }
+                let reusable = lookups.is_empty();
+                Arc::new(Resolved { service, diags, reads, fingerprint: h.finish(), reusable })
             }
         };
         self.next().resolved.insert(key, Arc::clone(&result));
@@ -442,15 +451,19 @@ impl<'a> Db<'a> {
             .u64(u64::from(broken))
             .opt(env)
             .finish();
-        let result = match self.prev.checked.get(&key) {
-            Some(r) => Arc::clone(r),
-            None => {
-                let mut diags = Vec::new();
-                crate::check::check_service(service, workspace, library, known, broken, env, &mut diags);
-                Arc::new(diags)
-            }
-        };
-        self.next().checked.insert(key, Arc::clone(&result));
+        if let Some(r) = self.prev.checked.get(&key) {
+            self.next().checked.insert(key, Arc::clone(r));
+            return Arc::clone(r);
+        }
+        let mut diags = Vec::new();
+        let ((), lookups) =
+            recording(|| crate::check::check_service(service, workspace, library, known, broken, env, &mut diags));
+        let result = Arc::new(diags);
+        // A check sees no other service; should it ever look one up, it is
+        // not kept for reuse.
+        if lookups.is_empty() {
+            self.next().checked.insert(key, Arc::clone(&result));
+        }
         result
     }
 
@@ -561,5 +574,33 @@ impl<'a> Db<'a> {
             next.templates = self.prev.templates.clone();
         }
         (next, stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_are_recorded_only_while_recording_on_this_thread() {
+        note(|| Lookup::Service("outside".into()));
+        let ((), outer) = recording(|| {
+            note(|| Lookup::Service("a".into()));
+            let ((), inner) = recording(|| note(|| Lookup::Dependents("b".into())));
+            assert_eq!(inner, vec![Lookup::Dependents("b".into())]);
+            std::thread::scope(|s| {
+                s.spawn(|| note(|| Lookup::Service("other thread".into())));
+            });
+            note(|| Lookup::Dependencies("c".into()));
+        });
+        assert_eq!(outer, vec![Lookup::Service("a".into()), Lookup::Dependencies("c".into())]);
+    }
+
+    #[test]
+    fn fingerprints_separate_their_parts() {
+        assert_ne!(Hasher::new("q").str("ab").str("c").finish(), Hasher::new("q").str("a").str("bc").finish());
+        assert_ne!(Hasher::new("q").maybe(None).finish(), Hasher::new("q").u64(0).u64(0).finish());
+        assert_eq!(Fingerprint::of_load(&Ok(Text::Utf8("x".into()))), Fingerprint::of_text(&Text::Utf8("x".into())));
+        assert_ne!(Fingerprint::of_load(&Err("x".into())), Fingerprint::of_text(&Text::Utf8("x".into())));
     }
 }
