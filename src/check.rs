@@ -24,7 +24,7 @@ use crate::workspace::{Environment, Workspace};
 /// The checks of the workspace as a whole: each environment against its
 /// schema, and names two services would share. Each service is checked on
 /// its own by [`check_service`].
-pub fn workspace(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn workspace(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic>) {
     let ws = &model.workspace;
     if let Some(env_schema) = lib.schemas.get("environment") {
         let empty = BTreeSet::new();
@@ -53,7 +53,7 @@ pub fn workspace(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic>) {
 /// The services a dependency may name: every service of the model, and the
 /// services declared in files that failed to parse or resolve (`unresolved`),
 /// so that a dependency on one is not a second error for the same cause.
-pub fn known_services(model: &Model, unresolved: &BTreeSet<String>) -> BTreeSet<String> {
+pub(crate) fn known_services(model: &Model, unresolved: &BTreeSet<String>) -> BTreeSet<String> {
     model.services.iter().map(|s| s.name.clone()).chain(unresolved.iter().cloned()).collect()
 }
 
@@ -160,7 +160,7 @@ fn collisions(model: &Model, diags: &mut Vec<Diagnostic>) {
 /// already failed, and a policy would only repeat the problem in other
 /// words). It sees no other service: its result depends on exactly its
 /// arguments (the memo store's key, see [`crate::memo`]).
-pub fn check_service(
+pub(crate) fn check_service(
     service: &Service,
     workspace: &Workspace,
     lib: &Library,

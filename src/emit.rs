@@ -194,7 +194,7 @@ impl Output {
 /// One service's generated files by path, with the diagnostics of making
 /// them (the memo store keeps it: see [`crate::memo`]).
 #[derive(Debug, Default)]
-pub struct ServiceOutput {
+pub(crate) struct ServiceOutput {
     pub files: BTreeMap<String, Arc<OutFile>>,
     pub diags: Vec<Diagnostic>,
     /// Secrets found in the files (reported when the build otherwise
@@ -205,7 +205,7 @@ pub struct ServiceOutput {
 /// How [`emit`] has one service rendered: given the service and the
 /// rendering itself, it returns the files (rendered now, or taken from the
 /// memo store when nothing the rendering reads changed).
-pub type RenderService<'a> = dyn Fn(&Service, &dyn Fn() -> ServiceOutput) -> Arc<ServiceOutput> + Sync + 'a;
+pub(crate) type RenderService<'a> = dyn Fn(&Service, &dyn Fn() -> ServiceOutput) -> Arc<ServiceOutput> + Sync + 'a;
 
 /// The targets being built.
 fn targets(options: &Options) -> Vec<Target> {
@@ -219,7 +219,7 @@ fn resource_templates(lib: &Library) -> BTreeSet<&str> {
 
 /// Compiles the templates of the targets being built (and the partials they
 /// include).
-pub fn compile_templates(lib: &Library, options: &Options) -> Result<Renderer, Vec<Diagnostic>> {
+pub(crate) fn compile_templates(lib: &Library, options: &Options) -> Result<Renderer, Vec<Diagnostic>> {
     let targets = targets(options);
     let resource_templates = resource_templates(lib);
     let wanted = |name: &str| {
@@ -237,7 +237,7 @@ pub fn compile_templates(lib: &Library, options: &Options) -> Result<Renderer, V
 /// Renders every service (each through `render`), then the workspace's
 /// files and the index; `None` if a template or patch failed.
 #[allow(clippy::too_many_arguments)]
-pub fn emit(
+pub(crate) fn emit(
     model: &Model,
     graph: &Graph,
     lib: &Library,
