@@ -119,17 +119,25 @@ fn collisions(model: &Model, diags: &mut Vec<Diagnostic>) {
             }
             let expose = |k: &str| inst.get(&["expose", k]).and_then(Value::as_word).map(str::to_string);
             let Some(host) = expose("host") else { continue };
-            let path = expose("path").unwrap_or_else(|| "/".to_string());
+            // A load balancer or node port: the host is a DNS name of the
+            // whole port (external-dns), which one service may have.
+            let via = expose("via").unwrap_or_else(|| "ingress".to_string());
+            let public = via != "ingress";
+            let path = if public {
+                format!(" ({})", via.replace('_', " "))
+            } else {
+                expose("path").unwrap_or_else(|| "/".to_string())
+            };
             let span = crate::merge::get(&inst.values, &["expose", "host"]).map_or(s.name_span, |n| n.origin.span);
             // The Ingress routes HTTP (and gRPC over HTTP/2); raw TCP it cannot.
-            if inst.str("protocol") == Some("tcp") && reported_tcp.insert(&s.name) {
+            if !public && inst.str("protocol") == Some("tcp") && reported_tcp.insert(&s.name) {
                 diags.push(
                     Diagnostic::error(
                         "platc::check::expose_tcp",
                         format!("`{}` speaks tcp, and an Ingress routes only http and grpc", s.name),
                     )
                     .label(span, "exposed here")
-                    .help("remove `expose`, or set `protocol = http` or `grpc` if that is what the service speaks"),
+                    .help("expose it by a load balancer (`expose { via = load_balancer }`, or `node_port`), which forwards TCP; or set `protocol = http` or `grpc` if that is what the service speaks"),
                 );
                 continue;
             }
@@ -208,6 +216,14 @@ pub(crate) fn check_service(
     }
     for instance in service.instances.iter() {
         not_for_workload(instance, lib, &mut type_errors);
+    }
+    // The pod and exposure, once the values have their types.
+    if !type_errors.iter().any(Diagnostic::is_error) {
+        let mut seen = BTreeSet::new();
+        for instance in service.instances.iter() {
+            pod_shape(instance, service.name_span, &mut seen, &mut type_errors);
+            expose_shape(instance, &mut seen, &mut type_errors);
+        }
     }
     let skip_policies = broken || type_errors.iter().any(Diagnostic::is_error);
     diags.extend(type_errors);
@@ -429,4 +445,258 @@ pub(crate) fn violation(
         d.severity = Severity::Warning;
     }
     d.help(help)
+}
+
+/// The shape of the pod and of its exposure, as the standard library's
+/// templates build them from the service's values: what the schema's types
+/// cannot say (a name a container or volume can have, one mount per path, a
+/// probe that has something to probe). Each problem once per service, at the
+/// value that causes it.
+fn pod_shape(instance: &Instance, name: Span, seen: &mut BTreeSet<(String, Span)>, diags: &mut Vec<Diagnostic>) {
+    let node = |path: &[&str]| crate::merge::get(&instance.values, path);
+    // An unset value (an overlay with no default) points at the service.
+    let span_of = |path: &[&str]| node(path).map_or(name, |n| n.origin.span);
+    let mut push = |d: Diagnostic, seen: &mut BTreeSet<(String, Span)>| {
+        let at = d.labels.first().map(|l| l.span).unwrap_or_default();
+        if seen.insert((d.message.clone(), at)) {
+            diags.push(d);
+        }
+    };
+    let workload = instance.str("workload").unwrap_or("service");
+    let protocol = instance.str("protocol").unwrap_or("http");
+    let has_port = instance.get(&["port"]).and_then(Value::as_i64).is_some();
+    let list_len = |path: &[&str]| match instance.get(path) {
+        Some(Value::List(items)) => items.len(),
+        _ => 0,
+    };
+    let map_of = |path: &[&str]| instance.get(path).and_then(Value::as_map);
+    let bad = |message: String, at: Span, label: &str, help: &str| {
+        Diagnostic::error("platc::check::bad_pod", message).label(at, label.to_string()).help(help.to_string())
+    };
+
+    // Ports and probes.
+    if workload == "service" && !has_port {
+        push(
+            bad(
+                "a `workload = service` has a Service, and a Service needs a port".into(),
+                span_of(&["port"]),
+                "no port",
+                "set `port` to the port the service listens on, or make it a `worker` (no Service) if it serves nothing",
+            ),
+            seen,
+        );
+    }
+    let probes = instance.get(&["health", "probes"]).and_then(Value::as_bool).unwrap_or(true);
+    let command = list_len(&["health", "command"]) > 0;
+    if workload != "cron" && workload != "service" && probes && !command && !has_port {
+        push(
+            bad(
+                "a workload without a port has nothing to probe".into(),
+                span_of(&["port"]),
+                "no port, so no http, grpc or tcp probe",
+                "set `health { probes = false }`, or `health { command = [...] }` for an exec probe",
+            ),
+            seen,
+        );
+    }
+    if map_of(&["health", "headers"]).is_some_and(|m| !m.is_empty()) && (protocol != "http" || command || !has_port) {
+        let why = if command {
+            "the probe runs `health.command`"
+        } else if !has_port {
+            "there is no port to probe"
+        } else {
+            "the probes are not HTTP"
+        };
+        push(
+            bad(
+                format!("`health.headers` are sent by HTTP probes only, and {why}"),
+                span_of(&["health", "headers"]),
+                "headers that no probe sends",
+                "remove `health.headers`; they apply to `protocol = http` probes on the health paths",
+            ),
+            seen,
+        );
+    }
+
+    // Header names are HTTP tokens.
+    for (header, n) in map_of(&["health", "headers"]).into_iter().flatten() {
+        if header.is_empty() || !header.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)) {
+            push(
+                bad(
+                    format!("`{header}` is not an HTTP header name"),
+                    n.origin.span,
+                    "not an HTTP token",
+                    "a header name is letters, digits and `-` (and `!#$%&'*+.^_`|~`), such as `X-Probe`",
+                ),
+                seen,
+            );
+        }
+    }
+
+    // Containers: the app's name and each init container's are distinct DNS labels.
+    let app = instance.str("container_name").unwrap_or("app");
+    for (name, n) in map_of(&["init"]).into_iter().flatten() {
+        if !crate::schema::is_dns_label(name) {
+            push(
+                bad(
+                    format!("`{name}` cannot name an init container"),
+                    n.origin.span,
+                    "not a DNS label",
+                    "name it with lowercase letters, digits and `-` (at most 63), such as `wait-for-db`",
+                ),
+                seen,
+            );
+        } else if name == app {
+            push(
+                bad(
+                    format!("the init container `{name}` has the app container's name"),
+                    n.origin.span,
+                    "the same name as the app container",
+                    "rename the init container, or set `container_name`",
+                ),
+                seen,
+            );
+        }
+    }
+
+    // Scratch volumes: a name, an absolute path, one volume per path.
+    let mut paths: BTreeMap<String, &str> = BTreeMap::new();
+    paths.insert(crate::emit::context::SECRETS_DIR.to_string(), "the secrets");
+    // `tmp` first (at /tmp unless it says), then the others against it.
+    let tmp_path = instance.get(&["scratch", "tmp", "path"]).and_then(Value::as_str).unwrap_or("/tmp");
+    match mount_problem("tmp", tmp_path, span_of(&["scratch", "tmp", "path"]), &paths, &bad) {
+        Some(d) => push(d, seen),
+        None => {
+            paths.insert(tmp_path.trim_end_matches('/').to_string(), "tmp");
+        }
+    }
+    for (name, n) in map_of(&["scratch"]).into_iter().flatten().filter(|(name, _)| *name != "tmp") {
+        let path = n.value.as_map().and_then(|m| m.get("path")).and_then(|p| p.value.as_str());
+        let at = n.value.as_map().and_then(|m| m.get("path")).map(|p| p.origin.span).unwrap_or(n.origin.span);
+        if !crate::schema::is_dns_label(name) || name.len() > 55 {
+            push(
+                bad(
+                    format!("`{name}` cannot name a scratch volume"),
+                    n.origin.span,
+                    "not a DNS label of at most 55 characters",
+                    "name it with lowercase letters, digits and `-`, such as `cache` (its volume is `scratch-<name>`)",
+                ),
+                seen,
+            );
+            continue;
+        }
+        let Some(path) = path else {
+            push(
+                bad(
+                    format!("the scratch volume `{name}` has no `path`"),
+                    n.origin.span,
+                    "mounted where?",
+                    "add `path = \"/var/cache/app\"`: where its containers see it",
+                ),
+                seen,
+            );
+            continue;
+        };
+        if let Some(d) = mount_problem(name, path, at, &paths, &bad) {
+            push(d, seen);
+        }
+        paths.insert(path.trim_end_matches('/').to_string(), name);
+    }
+
+    // Pod annotations: keys Kubernetes accepts; platc's own are platc's.
+    for (key, n) in map_of(&["pod_annotations"]).into_iter().flatten() {
+        let (prefix, name) = key.rsplit_once('/').map_or((None, key.as_str()), |(p, n)| (Some(p), n));
+        let name_ok = !name.is_empty()
+            && name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let prefix_ok = prefix.is_none_or(|p| p.len() <= 253 && crate::schema::is_dns_subdomain(p));
+        if !name_ok || !prefix_ok {
+            push(
+                bad(
+                    format!("`{key}` is not an annotation key"),
+                    n.origin.span,
+                    "not `[prefix/]name`",
+                    "an annotation key is a name of letters, digits, `-`, `_` and `.` (at most 63), optionally after a DNS prefix and `/`: `prometheus.io/scrape`",
+                ),
+                seen,
+            );
+        } else if prefix.is_some_and(|p| p == "platc.dev" || p.ends_with(".platc.dev")) {
+            push(
+                bad(
+                    format!("`{key}` is one of platc's own annotations"),
+                    n.origin.span,
+                    "reserved prefix `platc.dev/`",
+                    "use a prefix of your own, such as `example.com/owner`",
+                ),
+                seen,
+            );
+        }
+    }
+}
+
+/// A scratch volume's mount path: absolute, and not where another volume is
+/// mounted (or inside it, or around it).
+fn mount_problem(
+    name: &str,
+    path: &str,
+    at: Span,
+    taken: &BTreeMap<String, &str>,
+    bad: &dyn Fn(String, Span, &str, &str) -> Diagnostic,
+) -> Option<Diagnostic> {
+    if !path.starts_with('/') || path.contains(char::is_whitespace) || path.split('/').any(|p| p == "..") {
+        return Some(bad(
+            format!("`{path}` is not a mount path for the scratch volume `{name}`"),
+            at,
+            "not an absolute path",
+            "write an absolute path without `..`, such as `/var/cache/app`",
+        ));
+    }
+    let p = path.trim_end_matches('/');
+    let clash = taken.iter().find(|(other, _)| {
+        *other == p
+            || p.starts_with(&format!("{other}/"))
+            || other.starts_with(&format!("{p}/"))
+            || (p.is_empty() || other.is_empty())
+    })?;
+    Some(bad(
+        format!(
+            "the scratch volume `{name}` at `{path}` overlaps {} at `{}`",
+            if *clash.1 == "the secrets" { "the secrets".to_string() } else { format!("`{}`", clash.1) },
+            clash.0
+        ),
+        at,
+        "overlaps another mount",
+        "give each scratch volume a path of its own, outside the others and outside /var/run/secrets/platc",
+    ))
+}
+
+/// `expose` as the templates read it: `via = ingress` (or unset) needs a
+/// `host`; a load balancer or node port routes the whole port, so `path` is
+/// for the ingress only.
+fn expose_shape(instance: &Instance, seen: &mut BTreeSet<(String, Span)>, diags: &mut Vec<Diagnostic>) {
+    let Some(Value::Map(expose)) = instance.get(&["expose"]) else { return };
+    let set = |k: &str| expose.get(k).filter(|n| n.value != Value::Null);
+    let via = set("via").and_then(|n| n.value.as_word()).unwrap_or("ingress");
+    let at = crate::merge::get(&instance.values, &["expose"]).map(|n| n.origin.span).unwrap_or_default();
+    let d = match (via, set("host"), set("path")) {
+        ("ingress", None, Some(_) | None) if expose.values().any(|n| n.value != Value::Null) => Diagnostic::error(
+            "platc::check::bad_expose",
+            "`expose` through the ingress needs a `host`".to_string(),
+        )
+        .label(set("via").or(set("path")).map_or(at, |n| n.origin.span), "no `host` to route")
+        .help("add `host = \"shop.example.com\"`, or say `via = load_balancer` (or `node_port`) to expose the port itself"),
+        ("load_balancer" | "node_port", _, Some(path)) => Diagnostic::error(
+            "platc::check::bad_expose",
+            format!("a {} routes the whole port: `expose.path` is for the ingress", via.replace('_', " ")),
+        )
+        .label(path.origin.span, "a path the load balancer cannot route by")
+        .help("remove `path`, or expose the service through the ingress (`via = ingress`, with a `host`)"),
+        _ => return,
+    };
+    let span = d.labels.first().map(|l| l.span).unwrap_or_default();
+    if seen.insert((d.message.clone(), span)) {
+        diags.push(d);
+    }
 }

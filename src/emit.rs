@@ -357,7 +357,10 @@ impl Plan<'_> {
         let text = match self.renderer.render_with(template, ctx) {
             Ok(text) => text,
             Err(p) => {
-                diags.push(template_diag(&p, self.lib, Some(at)));
+                diags.push(match &p.raised {
+                    Some(r) => raised_diag(&p, r, self.lib, self.model, Some(at)),
+                    None => template_diag(&p, self.lib, Some(at)),
+                });
                 return;
             }
         };
@@ -408,7 +411,10 @@ impl Plan<'_> {
             let text = match self.renderer.render_with(t, &ctx) {
                 Ok(text) => text,
                 Err(p) => {
-                    diags.push(template_diag(&p, self.lib, None));
+                    diags.push(match &p.raised {
+                        Some(r) => raised_diag(&p, r, self.lib, self.model, None),
+                        None => template_diag(&p, self.lib, None),
+                    });
                     continue;
                 }
             };
@@ -433,7 +439,8 @@ impl Plan<'_> {
     /// language (the CI workflow builds and tests by language): an error
     /// naming the template, instead of a workflow with empty steps.
     fn needs_language(&self, s: &Service, target: Target, templates: &[&str]) -> Option<Diagnostic> {
-        if s.instances.iter().all(|i| i.str("language").is_some()) {
+        // A vendor's image is built by its vendor: no CI builds it by language.
+        if s.instances.iter().all(|i| i.str("language").is_some() || i.str("image_source") == Some("vendor")) {
             return None;
         }
         let reads =
@@ -700,6 +707,42 @@ fn template_diag(p: &TemplateProblem, lib: &Library, at: Option<(&str, &str)>) -
         Some((s, e)) => d.at(format!("`{s}` in {e}")),
         None => d,
     }
+}
+
+/// `{{fail "message" at="path" help="..."}}` in a template: the platform's
+/// own diagnostic, at the place that set `path` for the service (its
+/// `service` line when nothing set it), naming the template.
+fn raised_diag(
+    p: &TemplateProblem,
+    r: &render::Raised,
+    lib: &Library,
+    model: &Model,
+    at: Option<(&str, &str)>,
+) -> Diagnostic {
+    let template = r.template.as_ref().unwrap_or(&p.template);
+    let shown = lib.templates.get(template).map(|t| t.shown_as.clone()).unwrap_or_else(|| template.clone());
+    let mut d = Diagnostic::error("platc::emit::fail", r.message.clone()).help(r.help.clone().unwrap_or_else(|| {
+        format!("{shown} refuses to generate this; change the service as the message says (the platform team's template decides)")
+    }));
+    let Some((service, env)) = at else {
+        return d.label(model.workspace.span, format!("raised by {shown} for the workspace"));
+    };
+    if let Some(s) = model.service(service) {
+        let node = r.at.as_deref().and_then(|path| {
+            let keys: Vec<&str> = path.split('.').collect();
+            crate::merge::get(&s.instance(env)?.values, &keys)
+        });
+        d = match (node, &r.at) {
+            (Some(n), Some(path)) if n.origin.span.end > n.origin.span.start => {
+                let d = d.label(n.origin.span, format!("`{path}`, which {shown} refuses"));
+                // Set by a golden path or a default: the service is shown too.
+                if n.origin.span.file == s.file { d } else { d.also(s.name_span, "for this service") }
+            }
+            (_, Some(path)) => d.label(s.name_span, format!("raised by {shown}: `{path}` is not set for this service")),
+            (_, None) => d.label(s.name_span, format!("raised by {shown} for this service")),
+        };
+    }
+    d.at(format!("`{service}` in {env}"))
 }
 
 fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: &str) -> Diagnostic {

@@ -326,11 +326,43 @@ fn call(name: &str, args: &[EVal], span: Span) -> Result<EVal, Error> {
         [EVal::Null, _] | [_, EVal::Null] => Ok(None),
         _ => Err((span, format!("`{name}` takes two strings"))),
     };
-    // `starts_with`, `ends_with` and `like` of a list: every item.
+    // `starts_with`, `ends_with` and `like` of a list: every item. With more
+    // than one pattern (or a list of them: `workspace.vendor_registries`),
+    // a text matches when any of them does.
     let each = |args: &[EVal], f: &dyn Fn(&str, &str) -> bool| -> Result<bool, Error> {
         match args {
             [EVal::List(items), EVal::Str(b)] => Ok(items.iter().all(|i| matches!(i, EVal::Str(a) if f(a, b)))),
-            _ => Ok(strs(args)?.is_some_and(|(a, b)| f(&a, &b))),
+            [_, _] if !matches!(args.get(1), Some(EVal::List(_))) => Ok(strs(args)?.is_some_and(|(a, b)| f(&a, &b))),
+            [text, patterns @ ..] if !patterns.is_empty() => {
+                let mut any = Vec::new();
+                for p in patterns {
+                    match p {
+                        EVal::Str(p) => any.push(p.as_str()),
+                        EVal::List(ps) => {
+                            for p in ps {
+                                match p {
+                                    EVal::Str(p) => any.push(p.as_str()),
+                                    other => {
+                                        return Err((
+                                            span,
+                                            format!("`{name}` matches strings; found {}", other.describe()),
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                        EVal::Null => {}
+                        other => return Err((span, format!("`{name}` matches strings; found {}", other.describe()))),
+                    }
+                }
+                let one = |t: &EVal| matches!(t, EVal::Str(a) if any.iter().any(|p| f(a, p)));
+                match text {
+                    EVal::List(items) => Ok(items.iter().all(one)),
+                    EVal::Null => Ok(false),
+                    t => Ok(one(t)),
+                }
+            }
+            _ => Err((span, format!("`{name}` takes a text (or a list of texts) and one or more patterns"))),
         }
     };
     Ok(match name {
@@ -385,5 +417,31 @@ mod glob_tests {
         assert!(!glob("abcd", "abc"));
         assert!(glob("a", "*a*"));
         assert!(!glob("ab", "a*ba"));
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::{EVal, call};
+    use crate::span::Span;
+
+    fn s(x: &str) -> EVal {
+        EVal::Str(x.to_string())
+    }
+
+    #[test]
+    fn several_patterns_match_when_any_does() {
+        let registries = EVal::List(vec![s("docker.io/library/"), s("registry.k8s.io/")]);
+        let images = EVal::List(vec![s("ghcr.io/acme/a:1"), s("docker.io/library/busybox:1")]);
+        let yes = call("starts_with", &[images.clone(), s("ghcr.io/acme/"), registries.clone()], Span::default());
+        assert_eq!(yes.ok(), Some(EVal::Bool(true)));
+        let no = call("starts_with", &[images, registries.clone()], Span::default());
+        assert_eq!(no.ok(), Some(EVal::Bool(false)), "every item must match one");
+        let one = call("starts_with", &[s("docker.io/library-x/a"), registries.clone()], Span::default());
+        assert_eq!(one.ok(), Some(EVal::Bool(false)));
+        // Two plain strings keep their meaning.
+        assert_eq!(call("starts_with", &[s("abc"), s("ab")], Span::default()).ok(), Some(EVal::Bool(true)));
+        assert!(call("starts_with", &[s("abc"), EVal::Num(1.0)], Span::default()).is_err());
+        assert!(call("starts_with", &[s("abc"), s("x"), EVal::Num(1.0)], Span::default()).is_err());
     }
 }

@@ -145,15 +145,21 @@ fn related(step: &str, path: &str) -> bool {
 }
 
 fn link(c: &Compiled, st: &Step) -> Link {
+    let place = place(&c.files, st.origin.span);
+    // A default the workspace's overlay changed is told apart from the
+    // embedded library's.
+    let overlay = matches!(st.origin.layer, crate::value::Layer::Defaults)
+        && !place.starts_with(crate::sources::STDLIB_PREFIX)
+        && c.files.get(st.origin.span.file).is_some();
     Link {
         path: st.path.clone(),
-        layer: st.origin.layer.describe(),
+        layer: if overlay { "overlay default".to_string() } else { st.origin.layer.describe() },
         op: match st.op {
             crate::ast::AssignOp::Set => "=",
             crate::ast::AssignOp::Append => "+=",
         },
         written: c.files.slice(st.origin.span).to_string(),
-        place: place(&c.files, st.origin.span),
+        place,
     }
 }
 

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use crate::ast;
 use crate::cache::{Cache, Parsed};
 use crate::diag::{Diagnostic, escape_unprintable, is_unprintable};
-use crate::library::TemplateFile;
+use crate::library::{Role, TemplateFile};
 use crate::parse;
 use crate::resolve::{ServiceDecl, join_inside};
-use crate::sources::{STDLIB, STDLIB_PREFIX, Sources, Text};
+use crate::sources::{STDLIB_PREFIX, Sources, Text};
 use crate::span::{SourceMap, Span};
 use crate::workspace::{SERVICE_FILE, WORKSPACE_FILE, selects};
 
@@ -22,7 +22,10 @@ use crate::workspace::{SERVICE_FILE, WORKSPACE_FILE, selects};
 pub struct Input {
     /// `workspace NAME { ... }` from platform.plat, if there is one.
     pub workspace: Option<ast::Block>,
-    pub stdlib: Vec<ast::File>,
+    /// The standard library's parsed `.plat` files, each with its role:
+    /// embedded, an overlay file replacing an embedded one, or an overlay
+    /// file of its own name that extends the library.
+    pub stdlib: Vec<(ast::File, Role)>,
     pub templates: BTreeMap<String, TemplateFile>,
     /// Workspace-relative directory of the stdlib overlay, if any.
     pub overlay: Option<String>,
@@ -131,11 +134,20 @@ pub fn load(
         }
     }
 
-    // The standard library: embedded files, overlaid path by path.
-    let mut stdlib: BTreeMap<String, (String, Text)> = STDLIB
-        .iter()
-        .map(|(p, t)| (p.to_string(), (format!("{STDLIB_PREFIX}{p}"), Text::Utf8(Arc::from(*t)))))
+    // The standard library: embedded files, overlaid path by path. A file
+    // of the overlay with a new path extends the library (its declarations
+    // add to the embedded ones); one with an embedded file's path replaces
+    // that file (the eject path), which is said in a warning: upgrades of
+    // the embedded library no longer reach it.
+    let mut stdlib: BTreeMap<String, (String, Text, Role)> = sources
+        .stdlib()
+        .into_iter()
+        .map(|(p, t)| {
+            let shown = format!("{STDLIB_PREFIX}{p}");
+            (p, (shown, Text::Utf8(t), Role::Embedded))
+        })
         .collect();
+    let mut registered: BTreeMap<String, crate::span::FileId> = BTreeMap::new();
     if let Some(dir) = &overlay {
         let prefix = format!("{dir}/");
         for (path, text) in sources.files().filter(|(p, _)| printable(p)) {
@@ -143,15 +155,24 @@ pub fn load(
                 && (rel.ends_with(".plat") || rel.ends_with(".hbs"))
             {
                 read.insert(path.to_string());
-                stdlib.insert(rel.to_string(), (path.to_string(), text.clone()));
+                let role = if stdlib.contains_key(rel) { Role::Replaces } else { Role::Extends };
+                if role == Role::Replaces
+                    && let Text::Utf8(t) = text
+                {
+                    let id = files.add(path.to_string(), t.clone());
+                    registered.insert(path.to_string(), id);
+                    diags.push(replaced(path, rel, Span::new(id, 0, 0)));
+                }
+                stdlib.insert(rel.to_string(), (path.to_string(), text.clone(), role));
             }
         }
     }
     // Every .plat file is parsed at once below, on every core: the
     // standard library's first, then the services'.
     let mut todo: Vec<(String, crate::span::FileId, std::sync::Arc<str>)> = Vec::new();
+    let mut roles = Vec::new();
     let mut templates = BTreeMap::new();
-    for (rel, (shown, text)) in &stdlib {
+    for (rel, (shown, text, role)) in &stdlib {
         if let Text::Utf8(t) = text {
             next.global.push((shown.clone(), t.clone()));
         }
@@ -166,7 +187,12 @@ pub fn load(
             }
         } else if rel.ends_with(".plat") {
             match text {
-                Text::Utf8(t) => todo.push((shown.clone(), files.add(shown.clone(), t.clone()), t.clone())),
+                Text::Utf8(t) => {
+                    // (A replacing file was registered for its warning.)
+                    let id = registered.get(shown).copied().unwrap_or_else(|| files.add(shown.clone(), t.clone()));
+                    todo.push((shown.clone(), id, t.clone()));
+                    roles.push(*role);
+                }
                 Text::Invalid { .. } => {
                     parse_file(shown, text, files, diags);
                 }
@@ -208,7 +234,7 @@ pub fn load(
         diags.extend(tree.diags.iter().cloned());
         if let Some(f) = tree.file.clone() {
             if i < stdlib_files {
-                parsed.push(ast::File::clone(&f));
+                parsed.push((ast::File::clone(&f), roles.get(i).copied().unwrap_or(Role::Embedded)));
             } else {
                 service_files.push((path.clone(), id, f));
             }
@@ -228,6 +254,16 @@ pub fn load(
         }
     }
     Input { workspace, stdlib: parsed, templates, overlay, service_files, service_file_count }
+}
+
+/// An overlay file that replaces an embedded one by its path.
+fn replaced(path: &str, rel: &str, at: Span) -> Diagnostic {
+    Diagnostic::warning(
+        "platc::library::replaced",
+        format!("`{path}` replaces the standard library's `{rel}`: upgrades of platc no longer reach it"),
+    )
+    .label(at, "replaces the embedded file")
+    .help("to change part of the standard library, declare only the change in an overlay file of another name (`defaults { replicas = 3 }`, `schema service { cost_center = string }`, a template in an extension point's directory): docs/language.md, \"Overlays\"")
 }
 
 /// A source whose path holds a line break or another unprintable character,

@@ -173,7 +173,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
     // parse
     let mut parsed = cache::Cache::default();
     let input = input::load(sources, &mut files, &mut diags, &mut read, &store.parsed, &mut parsed);
-    let db = memo::Db::new(store, parsed, &files, sources.workspace_dirs(), input.overlay.as_deref());
+    let db = memo::Db::new(store, parsed, &files, sources, input.overlay.as_deref());
 
     // library
     let library = Library::build(input.stdlib, input.templates, &mut diags);

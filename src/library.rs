@@ -3,9 +3,15 @@
 //! policies, languages, schemas) plus the handlebars templates.
 //!
 //! The embedded library (`stdlib/`) is overlaid by the workspace's own
-//! directory (`stdlib = "./platform"`) path by path: the same relative path
-//! replaces a file, a new path adds one. Declaring the same name in two files
-//! is an error that shows both.
+//! directory (`stdlib = "./platform"`). An overlay file with a new path
+//! extends the library by declaration ([`Role::Extends`]): its `defaults`
+//! change single defaults, its `schema NAME` blocks add attributes (an
+//! attribute declared already takes `override NAME = TYPE because "..."`),
+//! its other declarations add golden paths, tiers, resource types,
+//! policies and languages. An overlay file with an embedded file's path
+//! replaces that file (the eject path; `platc::library::replaced` warns that
+//! upgrades no longer reach it). Declaring the same name twice otherwise is
+//! an error that shows both.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -90,19 +96,34 @@ pub struct Library {
     pub language_names: BTreeSet<String>,
 }
 
+/// Where a standard-library file comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Embedded in platc.
+    Embedded,
+    /// An overlay file with an embedded file's path: it replaces that file.
+    Replaces,
+    /// An overlay file of its own: its declarations extend the library.
+    Extends,
+}
+
 const KINDS: &[&str] =
     &["defaults", "template", "tier", "resource_type", "policy", "language", "schema", "workload", "workspace"];
 
 impl Library {
-    /// Indexes the parsed stdlib files (in path order).
+    /// Indexes the parsed stdlib files (in path order): the embedded ones
+    /// (and those an overlay replaces) first, then the overlay's own, which
+    /// extend them.
     pub fn build(
-        files: Vec<ast::File>,
+        files: Vec<(ast::File, Role)>,
         templates: BTreeMap<String, TemplateFile>,
         diags: &mut Vec<Diagnostic>,
     ) -> Library {
         let mut lib = Library { templates, ..Library::default() };
         let mut seen: BTreeMap<(String, String), Span> = BTreeMap::new();
-        for file in files {
+        let (extensions, base): (Vec<_>, Vec<_>) = files.into_iter().partition(|(_, r)| *r == Role::Extends);
+        let mut defaults_ext: Vec<ast::Block> = Vec::new();
+        for (file, role) in base.into_iter().chain(extensions) {
             for item in file.body.items {
                 let ast::Item::Block(b) = item else {
                     diags.push(
@@ -112,9 +133,22 @@ impl Library {
                     );
                     continue;
                 };
+                if role == Role::Extends && b.kind.name == "defaults" && b.labels.is_empty() {
+                    defaults_ext.push(b);
+                    continue;
+                }
+                if role == Role::Extends
+                    && b.kind.name == "schema"
+                    && let [name] = b.labels.as_slice()
+                    && let Some(rec) = lib.schemas.get_mut(&name.name)
+                {
+                    extend_record(rec, &b.body, diags);
+                    continue;
+                }
                 lib.declare(b, &mut seen, diags);
             }
         }
+        lib.extend_defaults(defaults_ext, diags);
         for required in ["service", "api", "environment"] {
             if !lib.schemas.contains_key(required) {
                 diags.push(
@@ -200,7 +234,10 @@ impl Library {
                 Diagnostic::error("platc::library::duplicate", format!("{kind} `{}` is declared twice", name.name))
                     .label(name.span, "declared again here")
                     .also(prev, "first declared here")
-                    .help("a workspace stdlib file with the same path replaces the embedded one; rename or remove one declaration"),
+                    .help(match kind.as_str() {
+                        "defaults" | "schema" => "declare it once per file of the standard library; an overlay file of another name adds to it (`schema service { cost_center = string }`, `defaults { replicas = 3 }`)",
+                        _ => "give yours another name, or replace the file that declares the embedded one by its path (an overlay file with the same path replaces it); rename or remove one declaration",
+                    }),
             );
             return;
         }
@@ -234,6 +271,85 @@ impl Library {
                 self.workloads.insert(name.name.clone(), w);
             }
             _ => self.default_workspace = Some(b),
+        }
+    }
+
+    /// Adds the overlay's `defaults { ... }` blocks to the embedded ones:
+    /// each value it sets replaces that one default (its span, in the
+    /// overlay file, is its origin in `platc explain`). A default the
+    /// embedded library locks changes only with `override PATH = VALUE
+    /// because "..."` (and stays locked); two overlay blocks setting the
+    /// same default is an error.
+    fn extend_defaults(&mut self, blocks: Vec<ast::Block>, diags: &mut Vec<Diagnostic>) {
+        if blocks.is_empty() {
+            return;
+        }
+        // The embedded locks, as a merge of the embedded defaults sees them.
+        let mut locks = crate::merge::Merger::new(false);
+        if let Some(d) = &self.defaults {
+            locks.apply_body(&d.body, &crate::value::Layer::Defaults, &mut Vec::new());
+        }
+        let mut set: BTreeMap<String, Span> = BTreeMap::new();
+        let mut items = Vec::new();
+        for b in &blocks {
+            let mut probe = locks.clone();
+            let mut found = Vec::new();
+            // A higher layer than the defaults: a lock it breaks is reported.
+            let overlay = crate::value::Layer::Tier("overlay".into());
+            let plain = ast::Body {
+                items: b.body.items.iter().filter(|i| !matches!(i, ast::Item::Override(_))).cloned().collect(),
+                span: b.body.span,
+            };
+            probe.apply_body(&plain, &overlay, &mut found);
+            for d in found.into_iter().filter(|d| d.code == "platc::merge::locked") {
+                let path = d.message.split('`').nth(1).unwrap_or_default().to_string();
+                diags.push(Diagnostic {
+                    help: Some(format!(
+                        "the standard library locks `{path}`; an overlay changes a locked default only explicitly: `override {path} = ... because \"...\"` in its `defaults` (the new value stays locked for services)"
+                    )),
+                    ..d
+                });
+            }
+            for (path, span) in default_paths(&b.body, "") {
+                if let Some(prev) = set.insert(path.clone(), span) {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::library::duplicate",
+                            format!("default `{path}` is set twice by the overlay"),
+                        )
+                        .label(span, "set again here")
+                        .also(prev, "first set here")
+                        .help("keep one: which would win depends on file names"),
+                    );
+                }
+            }
+            for item in &b.body.items {
+                items.push(match item {
+                    ast::Item::Override(o) => {
+                        let keys: Vec<String> =
+                            o.path.keys().unwrap_or_default().into_iter().map(str::to_string).collect();
+                        let a = ast::Attribute {
+                            path: o.path.clone(),
+                            op: ast::AssignOp::Set,
+                            value: o.value.clone(),
+                            span: o.span,
+                        };
+                        if locks.locks.contains_key(&keys) { ast::Item::Locked(a) } else { ast::Item::Attribute(a) }
+                    }
+                    other => other.clone(),
+                });
+            }
+        }
+        match &mut self.defaults {
+            Some(d) => d.body.items.extend(items),
+            None => {
+                let first = blocks.into_iter().next();
+                if let Some(b) = first {
+                    let span = b.body.span;
+                    self.defaults =
+                        Some(Decl { name: b.kind.clone(), from: None, body: ast::Body { items, span }, span: b.span });
+                }
+            }
         }
     }
 
@@ -335,6 +451,112 @@ impl Library {
             }
         }
     }
+}
+
+/// Every default a `defaults` body sets, dotted, with where.
+fn default_paths(body: &Body, prefix: &str) -> Vec<(String, Span)> {
+    let mut out = Vec::new();
+    for item in &body.items {
+        match item {
+            ast::Item::Attribute(a) | ast::Item::Locked(a) if a.op == ast::AssignOp::Set => {
+                out.push((format!("{prefix}{}", a.path.display()), a.path.span))
+            }
+            ast::Item::Override(o) => out.push((format!("{prefix}{}", o.path.display()), o.path.span)),
+            ast::Item::Block(b) if b.labels.is_empty() => {
+                out.extend(default_paths(&b.body, &format!("{prefix}{}.", b.kind.name)))
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// An overlay's `schema NAME { ... }` adds to the schema of that name: new
+/// attributes and blocks are added, a block the schema has already gains
+/// the block's attributes; an attribute declared already is an error
+/// unless the overlay says `override NAME = TYPE because "..."`.
+fn extend_record(rec: &mut Record, body: &Body, diags: &mut Vec<Diagnostic>) {
+    for item in &body.items {
+        match item {
+            ast::Item::Attribute(a) => {
+                let Some(keys) = a.path.keys() else { continue };
+                let [key] = keys.as_slice() else {
+                    diags.push(
+                        Diagnostic::error("platc::schema::bad_type", "a schema field is one name")
+                            .label(a.path.span, "dotted name")
+                            .help("nest a block to declare a field of a block"),
+                    );
+                    continue;
+                };
+                if let Some(prev) = rec.fields.get(*key) {
+                    diags.push(redeclared(key, a.path.span, prev.span));
+                    continue;
+                }
+                let (ty, required) = schema::type_from_expr(&a.value, diags);
+                rec.fields.insert((*key).to_string(), schema::Field { ty, required, span: a.path.span });
+            }
+            ast::Item::Block(b) if b.labels.is_empty() => match rec.fields.get_mut(&b.kind.name) {
+                Some(schema::Field { ty: Type::Record(inner), .. }) => extend_record(inner, &b.body, diags),
+                Some(prev) => {
+                    let prev = prev.span;
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::library::redeclared",
+                            format!("the schema declares `{}` already, and not as a block", b.kind.name),
+                        )
+                        .label(b.kind.span, "declared again as a block")
+                        .also(prev, "declared here")
+                        .help(format!(
+                            "choose another name, or change its type explicitly: `override {} = TYPE because \"...\"`",
+                            b.kind.name
+                        )),
+                    );
+                }
+                None => {
+                    let inner = schema::record_from_body(&b.body, diags);
+                    rec.fields.insert(
+                        b.kind.name.clone(),
+                        schema::Field { ty: Type::Record(inner), required: false, span: b.kind.span },
+                    );
+                }
+            },
+            ast::Item::Override(o) => {
+                let key = o.path.display();
+                if !rec.fields.contains_key(&key) {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::library::bad_declaration",
+                            format!("`override {key}`: the schema has no `{key}` to override"),
+                        )
+                        .label(o.path.span, "not declared before")
+                        .help(unknown_help(
+                            &key,
+                            "attribute",
+                            rec.fields.keys().map(String::as_str),
+                        )),
+                    );
+                    continue;
+                }
+                let (ty, required) = schema::type_from_expr(&o.value, diags);
+                rec.fields.insert(key, schema::Field { ty, required, span: o.path.span });
+            }
+            other => diags.push(
+                Diagnostic::error("platc::schema::bad_type", "a schema holds `field = type` and blocks")
+                    .label(other.span(), "not a field")
+                    .help("write `name = type`, a block of fields, or `override name = type because \"...\"`"),
+            ),
+        }
+    }
+}
+
+/// An overlay declaring a schema attribute that exists already.
+fn redeclared(key: &str, at: Span, prev: Span) -> Diagnostic {
+    Diagnostic::error("platc::library::redeclared", format!("the schema declares `{key}` already"))
+        .label(at, "declared again here")
+        .also(prev, "declared here")
+        .help(format!(
+            "an overlay adds attributes; to change the type of an existing one say so: `override {key} = TYPE because \"...\"`, or choose another name"
+        ))
 }
 
 /// Checks a reference used in a policy against the service schema.

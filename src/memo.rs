@@ -304,14 +304,20 @@ pub(crate) struct Db<'a> {
 
 impl<'a> Db<'a> {
     /// Starts a compilation over `prev`, once the input is parsed (`parsed`
-    /// holds the globals' texts; `files`, where each sits).
-    pub fn new(prev: &'a Store, parsed: Cache, files: &SourceMap, dirs: &[String], overlay: Option<&str>) -> Db<'a> {
+    /// holds the globals' texts; `files`, where each sits; `sources`, where
+    /// the workspace is and the library it overlays).
+    pub fn new(prev: &'a Store, parsed: Cache, files: &SourceMap, sources: &Sources, overlay: Option<&str>) -> Db<'a> {
         let mut h = Hasher::new("globals");
         for (path, text) in &parsed.global {
             h = h.str(path).u64(files.find(path).map_or(u64::MAX, |id| u64::from(id.0))).str(text);
         }
-        for d in dirs {
+        for d in sources.workspace_dirs() {
             h = h.str(d);
+        }
+        // Which paths the library being overlaid has (an overlay file of
+        // one of them replaces it, of another name extends the library).
+        for path in sources.stdlib().keys() {
+            h = h.str(path);
         }
         let globals = parsed.global.iter().map(|(p, _)| p.clone()).collect();
         Db {

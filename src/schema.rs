@@ -115,6 +115,7 @@ impl Type {
                 format!("one of {}", one_of(&v))
             }
             Type::List(t) => format!("a list of {}", plural(&t.describe())),
+            Type::Map(t) if matches!(**t, Type::Record(_)) => "a map of blocks `{ ... }`".into(),
             Type::Map(t) => format!("a map of {}", plural(&t.describe())),
             Type::Record(_) => "a block `{ ... }`".into(),
         }
@@ -157,7 +158,7 @@ pub fn record_from_body(body: &ast::Body, diags: &mut Vec<Diagnostic>) -> Record
     rec
 }
 
-fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
+pub(crate) fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
     match &e.kind {
         ExprKind::Ref(p) if p.len() == 1 => {
             let name = p.first().map(|i| i.name.as_str()).unwrap_or("");
@@ -198,6 +199,11 @@ fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
         ExprKind::Call { name, args } => match (name.name.as_str(), args.as_slice()) {
             ("required", [inner]) => (type_from_expr(inner, diags).0, true),
             ("list", [inner]) => (Type::List(Box::new(type_from_expr(inner, diags).0)), false),
+            // `map({ field = type ... })`: a map of records, each entry a
+            // block of its own (`init { wait { image = "..." } }`).
+            ("map", [ast::Expr { kind: ExprKind::Map(body), .. }]) => {
+                (Type::Map(Box::new(Type::Record(record_from_body(body, diags)))), false)
+            }
             ("map", [inner]) => (Type::Map(Box::new(type_from_expr(inner, diags).0)), false),
             ("enum", values) if !values.is_empty() => {
                 let mut words = Vec::new();
@@ -216,7 +222,7 @@ fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Type, bool) {
                 diags.push(
                     Diagnostic::error("platc::schema::bad_type", format!("`{}(...)` is not a type", name.name))
                         .label(e.span, "not a type")
-                        .help("types are names (`string`, `port`, ...) or `list(T)`, `map(T)`, `enum(a, b)`, `required(T)`"),
+                        .help("types are names (`string`, `port`, ...) or `list(T)`, `map(T)`, `map({ field = T ... })`, `enum(a, b)`, `required(T)`"),
                 );
                 (Type::Any, false)
             }

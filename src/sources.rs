@@ -46,6 +46,10 @@ pub struct Sources {
     /// first: where the workspace sits in its repository
     /// (`repository_root` in platform.plat, for workflows' paths).
     dirs: Arc<[String]>,
+    /// The standard library this compilation overlays: `None` is the one
+    /// embedded in the binary ([`STDLIB`]). Tests compile against another
+    /// (an upgrade of the embedded library, say) with [`Sources::set_stdlib`].
+    stdlib: Option<Arc<BTreeMap<String, Arc<str>>>>,
     /// Of a tracked view: every file loaded by name, with what it gave.
     tracker: Option<Arc<Mutex<Reads>>>,
 }
@@ -129,6 +133,22 @@ impl Sources {
         &self.dirs
     }
 
+    /// Compiles against `files` (paths relative to the library's root, as in
+    /// [`STDLIB`]) instead of the embedded standard library: what an upgrade
+    /// of platc would ship, for tests that an overlay keeps receiving it.
+    pub fn set_stdlib(&mut self, files: BTreeMap<String, Arc<str>>) {
+        self.stdlib = Some(Arc::new(files));
+    }
+
+    /// The standard library this compilation overlays: [`embedded_stdlib`]
+    /// unless [`Sources::set_stdlib`] gave another.
+    pub fn stdlib(&self) -> BTreeMap<String, Arc<str>> {
+        match &self.stdlib {
+            Some(files) => BTreeMap::clone(files),
+            None => embedded_stdlib(),
+        }
+    }
+
     /// Forgets a workspace file (it was deleted).
     pub fn remove(&mut self, path: &str) {
         Arc::make_mut(&mut self.files).remove(path);
@@ -165,6 +185,12 @@ impl Sources {
         let view = Sources { tracker: Some(Arc::clone(&reads)), ..self.clone() };
         (view, Tracker(reads))
     }
+}
+
+/// The embedded standard library as data: relative path → text (a copy a
+/// test may change and give to [`Sources::set_stdlib`]).
+pub fn embedded_stdlib() -> BTreeMap<String, Arc<str>> {
+    STDLIB.iter().map(|(p, t)| (p.to_string(), Arc::from(*t))).collect()
 }
 
 /// The prefix under which embedded standard-library files are shown.
@@ -216,6 +242,7 @@ embed!(
     "templates/kubernetes/networkpolicy.yaml.hbs",
     "templates/kubernetes/poddisruptionbudget.yaml.hbs",
     "templates/kubernetes/prometheusrule.yaml.hbs",
+    "templates/kubernetes/service-public.yaml.hbs",
     "templates/kubernetes/service.yaml.hbs",
     "templates/kubernetes/serviceaccount.yaml.hbs",
     "templates/kubernetes/servicemonitor.yaml.hbs",

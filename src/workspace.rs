@@ -60,8 +60,15 @@ const ATTRIBUTES: &[&str] = &[
     "tls_issuer",
     "repository_root",
     "platc_image",
+    "vendor_registries",
     "environment",
 ];
+
+/// Where a vendor's image (`image_source = vendor`, an init container's
+/// `image`) may come from when the workspace does not say: Docker's official
+/// images and the Kubernetes project's registry. Each ends with `/`, so that
+/// a prefix never matches a longer name (`docker.io/library-x`).
+pub const VENDOR_REGISTRIES: &[&str] = &["docker.io/library/", "registry.k8s.io/"];
 
 /// The cluster add-ons' object names a workspace that says nothing gets:
 /// the External Secrets `ClusterSecretStore` and the cert-manager
@@ -224,6 +231,40 @@ impl Workspace {
                     );
                 }
             }
+            "vendor_registries" => {
+                let ExprKind::List(items) = &a.value.kind else {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::workspace::bad_value",
+                            "`vendor_registries` is a list of registry paths",
+                        )
+                        .label(a.value.span, "not a list")
+                        .help("write `vendor_registries = [\"docker.io/library\", \"quay.io/prometheus\"]`"),
+                    );
+                    return;
+                };
+                let mut list = Vec::new();
+                for item in items {
+                    match &item.kind {
+                        ExprKind::Str(s) if s.as_plain().is_some_and(|r| is_registry_path(&r)) =>
+                        {
+                            let r = s.as_plain().unwrap_or_default();
+                            list.push(crate::value::Node::new(
+                                Value::Str(format!("{}/", r.trim_end_matches('/'))),
+                                Layer::Builtin,
+                                item.span,
+                            ));
+                        }
+                        _ => diags.push(
+                            Diagnostic::error("platc::workspace::bad_value", "`vendor_registries` lists registry paths")
+                                .label(item.span, "not a registry path")
+                                .help("write each as images are named, without a scheme, tag or digest: `\"quay.io/prometheus\"`"),
+                        ),
+                    }
+                }
+                self.values.insert(key, crate::value::Node::new(Value::List(list), Layer::Builtin, a.value.span));
+                return;
+            }
             "services" => match &a.value.kind {
                 ExprKind::List(items) => {
                     for item in items {
@@ -360,6 +401,7 @@ impl Workspace {
         for (key, default) in DEFAULTS {
             obj.entry(key.to_string()).or_insert_with(|| (*default).into());
         }
+        obj.entry("vendor_registries".to_string()).or_insert_with(|| VENDOR_REGISTRIES.iter().copied().collect());
         for key in ATTRIBUTES.iter().filter(|k| **k != "environment") {
             obj.entry(key.to_string()).or_insert(serde_json::Value::Null);
         }
@@ -377,9 +419,28 @@ impl Workspace {
             "registry" => self.registry.clone().map(Value::Str),
             "repo" => self.repo.clone().map(Value::Str),
             "region" => Some(Value::Str(self.region.clone())),
+            "vendor_registries" => Some(self.values.get(key).map(|n| n.value.clone()).unwrap_or_else(|| {
+                Value::List(
+                    VENDOR_REGISTRIES
+                        .iter()
+                        .map(|r| crate::value::Node::new(Value::Str((*r).to_string()), Layer::Builtin, Span::default()))
+                        .collect(),
+                )
+            })),
             _ => self.values.get(key).map(|n| n.value.clone()),
         }
     }
+}
+
+/// A registry path as images are named: `quay.io/prometheus`,
+/// `localhost:5000` (no scheme, tag or digest).
+fn is_registry_path(r: &str) -> bool {
+    let r = r.trim_end_matches('/');
+    !r.is_empty()
+        && !r.contains(char::is_whitespace)
+        && !r.contains("://")
+        && !r.contains('@')
+        && (!r.contains('/') || r.rsplit('/').next().is_some_and(|last| !last.contains(':')))
 }
 
 pub fn dns_error(what: &str, name: &str, span: Span) -> Diagnostic {

@@ -1368,6 +1368,28 @@ fn pin_writes_the_released_image_and_nothing_else() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A vendor's image is pinned like any other (by hand: no CI built it), and
+/// `pin` says that the digest is all the deploy will check.
+#[test]
+fn pin_a_vendor_image() {
+    let dir = scratch("harbor", "pin-vendor");
+    let file = dir.join("services/vendor-redis/service.plat");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(
+        &file,
+        "service vendor-redis from web-api {\n  owner        = \"team-web\"\n  image_source = vendor\n  image        = \"docker.io/library/redis\"\n  version      = \"7.2.4\"\n  digest       = \"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\"\n  protocol     = tcp\n  port         = 6379\n}\n",
+    )
+    .unwrap();
+    let o = platc(&["pin", "vendor-redis", "--digest", NEW_DIGEST, "--version", "7.2.5"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("a vendor's image"), "{}", stderr(&o));
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let deployment = fs::read_to_string(dir.join("gen/vendor-redis/kubernetes/production/deployment.yaml")).unwrap();
+    assert!(deployment.contains(&format!("docker.io/library/redis:7.2.5@{NEW_DIGEST}")), "{deployment}");
+    assert!(!dir.join(".github/workflows/vendor-redis-ci.yml").exists(), "nothing to build");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A new service's first release: `pin` adds the digest and drops the
 /// waiver `platc new` wrote for "no image yet".
 #[test]

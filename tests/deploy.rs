@@ -33,6 +33,11 @@ fn yaml(path: &Path) -> Value {
 /// Fake tools that append one line per call (`tool arg arg ...`, with
 /// KUBECTL_APPLYSET when set) to `calls.log`.
 fn fake_bin(root: &Path) -> PathBuf {
+    fake_bin_listing(root, &["ghcr.io/acme/example:1@sha256:0"])
+}
+
+/// The fake tools, with `yq` listing `images` as the manifests' images.
+fn fake_bin_listing(root: &Path, images: &[&str]) -> PathBuf {
     let bin = root.join("fake-bin");
     fs::create_dir_all(&bin).unwrap();
     let log = root.join("calls.log");
@@ -53,7 +58,8 @@ fn fake_bin(root: &Path) -> PathBuf {
     record("kubectl", r#"case " $* " in *" get "*) echo externalsecret.external-secrets.io/x;; esac"#);
     record("aws", "");
     record("cosign", "");
-    record("yq", "echo ghcr.io/acme/example:1@sha256:0");
+    let listing: String = images.iter().map(|i| format!("echo '{i}'\n")).collect();
+    record("yq", &listing);
     bin
 }
 
@@ -69,6 +75,10 @@ fn substitute(text: &str, inputs: &BTreeMap<String, String>) -> String {
 /// Runs the deploy job for one service and environment as the service's
 /// workflow calls it; returns the recorded calls.
 fn replay(root: &Path, service: &str, env: &str) -> Vec<String> {
+    replay_with(root, service, env, fake_bin(root))
+}
+
+fn replay_with(root: &Path, service: &str, env: &str, bin: PathBuf) -> Vec<String> {
     let workflows = root.join("gen/.github/workflows");
     let ci = yaml(&workflows.join(format!("{service}-deploy.yml")));
     let job = &ci["jobs"][format!("deploy-{env}").as_str()];
@@ -80,7 +90,6 @@ fn replay(root: &Path, service: &str, env: &str) -> Vec<String> {
         .map(|(k, v)| (k.as_str().unwrap().to_string(), v.as_str().unwrap().to_string()))
         .collect();
     let deploy = yaml(&workflows.join("platc-deploy.yml"));
-    let bin = fake_bin(root);
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let _ = fs::remove_file(root.join("calls.log"));
     for step in deploy["jobs"]["deploy"]["steps"].as_sequence().unwrap() {
@@ -169,6 +178,36 @@ fn a_cron_job_is_applied_without_waiting_for_a_rollout() {
     let k = kubectl(&calls);
     assert!(k.iter().any(|c| c.contains("--applyset=platc-applyset --prune")));
     assert!(k.iter().all(|c| !c.contains("rollout status")), "{k:#?}");
+}
+
+/// A vendor's image (an init container's busybox in harbor's loader) is not
+/// signed by the workspace's CI: the deploy checks its pin and verifies the
+/// signature of every other image, an image the service does not declare
+/// as a vendor's included.
+#[test]
+fn a_vendor_image_is_checked_for_its_pin_not_a_signature() {
+    let tmp = tempdir("deploy-vendor");
+    build("harbor", &tmp);
+    let loader = fs::read_to_string(tmp.join("gen/loader/kubernetes/staging/deployment.yaml")).unwrap();
+    let image = |name: &str| {
+        loader
+            .lines()
+            .map(str::trim)
+            .filter_map(|l| l.strip_prefix("image: "))
+            .map(|i| i.trim_matches('"'))
+            .find(|i| i.contains(name))
+            .unwrap()
+            .to_string()
+    };
+    let (app, busybox) = (image("/apps/loader:"), image("busybox"));
+    let sneaked = "docker.io/library/busybox:1.36.1";
+    let bin = fake_bin_listing(&tmp, &[&app, &busybox, sneaked]);
+    let calls = replay_with(&tmp, "loader", "staging", bin);
+    let verified: Vec<&String> = calls.iter().filter(|c| c.starts_with("cosign verify")).collect();
+    assert_eq!(verified.len(), 2, "{verified:#?}");
+    assert!(verified.iter().any(|c| c.ends_with(&format!(" {app}"))), "{verified:#?}");
+    assert!(verified.iter().any(|c| c.ends_with(&format!(" {sneaked}"))), "{verified:#?}");
+    assert!(!verified.iter().any(|c| c.contains(&busybox)), "{verified:#?}");
 }
 
 use serde::Deserialize;

@@ -2,7 +2,9 @@
 //! written into the service's `service.plat` (its formatting kept, see
 //! `platc::edit`), checked to compile before the file is replaced. The
 //! generated CI runs it after pushing an image and opens a pull request with
-//! the result, so what deploys is reviewed and nobody copies a digest.
+//! the result, so what deploys is reviewed and nobody copies a digest. A
+//! vendor's image (`image_source = vendor`) is pinned the same way, by hand:
+//! its new release's tag and digest, with a note that nothing signed it.
 
 use std::path::PathBuf;
 
@@ -32,6 +34,9 @@ pub fn run(
         ));
     };
     let rel = found.path.clone();
+    // A vendor's image (`image_source = vendor`): no CI of the workspace
+    // built it, so the digest is one a person took from the vendor's release.
+    let vendor = found.instances.iter().any(|i| i.str("image_source") == Some("vendor"));
     let Some(Text::Utf8(text)) = sources.get(&rel).cloned() else {
         return Err(format!("cannot read `{rel}`"));
     };
@@ -51,6 +56,13 @@ pub fn run(
         Some(v) => format!("{v}@{digest}"),
         None => digest.to_string(),
     };
-    eprintln!("pinned {service} to {what} in {}; run `platc build` to regenerate", display(&target));
+    if vendor {
+        eprintln!(
+            "pinned {service}, a vendor's image, to {what} in {}: the deploy checks this digest, not a signature, so make sure it is the vendor's release you reviewed; run `platc build` to regenerate",
+            display(&target)
+        );
+    } else {
+        eprintln!("pinned {service} to {what} in {}; run `platc build` to regenerate", display(&target));
+    }
     Ok(0)
 }

@@ -259,6 +259,16 @@ fn fill_unset(obj: &mut JMap<String, Json>, rec: &Record) {
                 fill_unset(&mut sub, inner);
                 *e = Json::Object(sub);
             }
+            // A map of records: every entry has every field.
+            (Type::Map(inner), Json::Object(entries)) => {
+                if let Type::Record(rec) = inner.as_ref() {
+                    for entry in entries.values_mut() {
+                        if let Json::Object(sub) = entry {
+                            fill_unset(sub, rec);
+                        }
+                    }
+                }
+            }
             (Type::List(_), e @ Json::Null) => *e = Json::Array(Vec::new()),
             (Type::Map(_), e @ Json::Null) => *e = Json::Object(JMap::new()),
             _ => {}
@@ -296,6 +306,9 @@ pub fn instance(
     ctx.insert("labels".into(), labels(service, inst, &env.name));
     ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
     ctx.insert("names".into(), names(&service.name, inst.str("workload")));
+    ctx.insert("scrape".into(), scrape(inst));
+    ctx.insert("scratch".into(), scratch(inst));
+    ctx.insert("vendor_images".into(), vendor_images(inst).into_iter().map(Json::String).collect());
 
     let (config, secrets, volumes) = settings(service, inst, model, graph);
     let config_hash = hash_json(&Json::Object(config.clone()));
@@ -419,7 +432,68 @@ fn names(service: &str, workload: Option<&str>) -> Json {
         "config": bounded(&format!("{service}-config"), LABEL_MAX),
         "tls": bounded(&format!("{service}-tls"), LABEL_MAX),
         "rules": bounded(&format!("{service}-rules"), LABEL_MAX),
+        "public": bounded(&format!("{service}-public"), LABEL_MAX),
     })
+}
+
+/// Where Prometheus scrapes the service's /metrics, or null: the port named
+/// `metrics` (`metrics_port`), else the port named after the protocol; a
+/// cron job (too brief to scrape) and a workload without a port have none,
+/// so they get no ServiceMonitor/PodMonitor and no `MetricsAbsent` alert.
+fn scrape(inst: &Instance) -> Json {
+    let port = |k: &str| inst.get(&[k]).and_then(Value::as_i64);
+    if inst.str("workload") == Some("cron") {
+        return Json::Null;
+    }
+    match (port("metrics_port"), port("port")) {
+        (Some(m), _) => json!({ "port": "metrics", "number": m }),
+        (None, Some(p)) => json!({ "port": protocol(inst), "number": p }),
+        (None, None) => Json::Null,
+    }
+}
+
+/// The pod's scratch volumes (emptyDir): `tmp` at /tmp always (the
+/// service's `scratch.tmp` sets its size), then each of `scratch`, in the
+/// order of their names: `name`, `volume` (the pod's volume name), `path`,
+/// `size` (or null).
+fn scratch(inst: &Instance) -> Json {
+    let declared = inst.get(&["scratch"]).and_then(Value::as_map);
+    let entry = |name: &str| {
+        let field = |k: &str| declared.and_then(|m| m.get(name)).and_then(|n| n.value.as_map()).and_then(|m| m.get(k));
+        let size = field("size").map(|n| to_json(&n.value)).unwrap_or(Json::Null);
+        let path = field("path").and_then(|n| n.value.as_str()).map(str::to_string);
+        (path, size)
+    };
+    let (tmp_path, tmp_size) = entry("tmp");
+    let mut out = vec![
+        json!({ "name": "tmp", "volume": "tmp", "path": tmp_path.unwrap_or_else(|| "/tmp".into()), "size": tmp_size }),
+    ];
+    for name in declared.into_iter().flat_map(|m| m.keys()).filter(|n| *n != "tmp") {
+        let (path, size) = entry(name);
+        let volume = super::render::bounded(&format!("scratch-{name}"), LABEL_MAX);
+        out.push(json!({ "name": name, "volume": volume, "path": path, "size": size }));
+    }
+    Json::Array(out)
+}
+
+/// The images of the pod that are a vendor's, in full: the service's own
+/// with `image_source = vendor`, and each init container's `image`. The
+/// deploy checks that each is pinned by digest instead of verifying a
+/// signature of the workspace's CI (which never built them).
+pub fn vendor_images(inst: &Instance) -> Vec<String> {
+    let mut out = Vec::new();
+    if inst.str("image_source") == Some("vendor") {
+        out.push(image_ref(inst));
+    }
+    let init = inst.get(&["init"]).and_then(Value::as_map);
+    for c in init.into_iter().flat_map(|m| m.values()) {
+        if let Some(image) = c.value.as_map().and_then(|m| m.get("image")).and_then(|n| n.value.as_str()) {
+            out.push(image.to_string());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The longest CronJob name Kubernetes accepts.
@@ -667,8 +741,12 @@ fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib
         inst.resources.iter().map(|r| lib.resource_types.get(&r.ty).map(|t| t.port).unwrap_or(443)).collect();
     ports.sort_unstable();
     ports.dedup();
-    let exposed = inst.get(&["expose", "host"]).is_some();
-    json!({ "ingress": ingress, "egress": egress, "resource_ports": ports, "exposed": exposed })
+    // `expose.via`: the ingress (the default, with a host), or a Service of
+    // its own reachable from outside the cluster (`public`).
+    let via = inst.get(&["expose", "via"]).and_then(Value::as_word);
+    let exposed = matches!(via, None | Some("ingress")) && inst.get(&["expose", "host"]).is_some();
+    let public = matches!(via, Some("load_balancer" | "node_port"));
+    json!({ "ingress": ingress, "egress": egress, "resource_ports": ports, "exposed": exposed, "public": public })
 }
 
 /// A short, stable hash of a JSON value (for rollout annotations).

@@ -32,6 +32,17 @@
 //! Templates whose file name starts with `_` are partials: `{{> name}}`, or
 //! `{{include "dir/_name.hbs" indent=N}}`, which renders them without
 //! copying the context (the standard library uses it for speed).
+//!
+//! **Extension points.** `{{slot "kubernetes/pod-annotations" indent=N}}`
+//! renders, in name order and each like an `include`, every template in the
+//! directory `templates/kubernetes/pod-annotations/` (nothing when there is
+//! none): an overlay adds to an embedded template by adding a file there,
+//! without copying the template.
+//!
+//! **Diagnostics.** `{{fail "message" at="attribute" help="..."}}` stops
+//! the rendering and becomes the diagnostic `platc::emit::fail`, naming the
+//! template and the service, at the place that set `attribute` (else at
+//! the service's name); the build writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,6 +61,20 @@ pub struct TemplateProblem {
     pub message: String,
     /// What to do, when the general advice does not fit.
     pub help: Option<&'static str>,
+    /// Raised by the template itself with `{{fail ...}}`.
+    pub raised: Option<Box<Raised>>,
+}
+
+/// What a template said with `{{fail "message" at="path" help="..."}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raised {
+    pub message: String,
+    /// The attribute of the service the problem is about (dotted).
+    pub at: Option<String>,
+    pub help: Option<String>,
+    /// The template that raised it, when it is one another included (an
+    /// extension point's, a partial).
+    pub template: Option<String>,
 }
 
 /// All templates of the library, compiled.
@@ -85,6 +110,8 @@ impl Renderer {
         hb.register_escape_fn(quote);
         hb.register_helper("json", Box::new(json_helper));
         hb.register_helper("include", Box::new(Include));
+        hb.register_helper("slot", Box::new(Slot { members: slot_members(templates) }));
+        hb.register_helper("fail", Box::new(fail_helper));
         hb.register_helper("concat", Box::new(concat_helper));
         hb.register_helper("hcl", Box::new(hcl_helper));
         hb.register_helper("gha", Box::new(gha_helper));
@@ -125,6 +152,7 @@ impl Renderer {
                         column,
                         message: e.reason().to_string(),
                         help: None,
+                        raised: None,
                     });
                 }
             }
@@ -146,12 +174,15 @@ impl Renderer {
     /// serialize the whole context again on every call.
     pub fn render_with(&self, name: &str, context: &Context) -> Result<String, TemplateProblem> {
         INCLUDES.with(|c| c.set((0, 0)));
+        RAISED.with(|r| r.borrow_mut().take());
+        INSIDE.with(|i| i.borrow_mut().clear());
         self.hb.render_with_context(name, context).map_err(|e| TemplateProblem {
             template: e.template_name.clone().unwrap_or_else(|| name.to_string()),
             line: e.line_no,
             column: e.column_no,
             message: e.reason().to_string(),
             help: None,
+            raised: RAISED.with(|r| r.borrow_mut().take()),
         })
     }
 }
@@ -173,6 +204,10 @@ std::thread_local! {
     /// The rendering on this thread: how deep the `include`s nest now, and
     /// how many it made. A rendering runs on one thread.
     static INCLUDES: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+    /// What `{{fail ...}}` raised in the rendering on this thread.
+    static RAISED: std::cell::RefCell<Option<Box<Raised>>> = const { std::cell::RefCell::new(None) };
+    /// The templates being included, innermost last (what `fail` names).
+    static INSIDE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Problems with how the templates `names` include each other, found before
@@ -188,8 +223,9 @@ fn include_problems(templates: &BTreeMap<String, TemplateFile>, names: &[&str]) 
         column: None,
         message,
         help: Some(
-            "a template may include others (`{{include \"dir/_name.hbs\"}}`, `{{> name}}`) but never itself, and not without bound",
+            "a template may include others (`{{include \"dir/_name.hbs\"}}`, `{{> name}}`, `{{slot \"dir\"}}`) but never itself, and not without bound",
         ),
+        raised: None,
     };
     let mut problems = Vec::new();
     // What each template includes, each inclusion once per time it is written.
@@ -206,6 +242,7 @@ fn include_problems(templates: &BTreeMap<String, TemplateFile>, names: &[&str]) 
         let found = references(&t.text).unwrap_or_default().into_iter().flat_map(|r| match r {
             Reference::Path(p) => templates.get_key_value(p).map(|(k, _)| k.as_str()).into_iter().collect::<Vec<_>>(),
             Reference::Short(n) => by_short.get(n).cloned().unwrap_or_default(),
+            Reference::Slot(d) => in_slot(templates, d).collect(),
         });
         edges.insert(name, found.collect());
     }
@@ -306,6 +343,30 @@ enum Reference<'a> {
     Path(&'a str),
     /// `{{> pod}}`: the partial's file name without `_` and `.hbs`.
     Short(&'a str),
+    /// `{{slot "kubernetes/pod-annotations"}}`: every template in that directory.
+    Slot(&'a str),
+}
+
+/// The templates of an extension point: those directly in the directory
+/// `slot`, in name order.
+fn in_slot<'a>(templates: &'a BTreeMap<String, TemplateFile>, slot: &str) -> impl Iterator<Item = &'a str> {
+    let prefix = format!("{}/", slot.trim_end_matches('/'));
+    templates
+        .keys()
+        .filter(move |k| k.strip_prefix(&prefix).is_some_and(|f| !f.contains('/') && f.ends_with(".hbs")))
+        .map(String::as_str)
+}
+
+/// Every directory of templates, with its templates in name order (what
+/// `{{slot "dir"}}` renders).
+fn slot_members(templates: &BTreeMap<String, TemplateFile>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for k in templates.keys().filter(|k| k.ends_with(".hbs")) {
+        if let Some((dir, _)) = k.rsplit_once('/') {
+            out.entry(dir.to_string()).or_default().push(k.clone());
+        }
+    }
+    out
 }
 
 /// The partials `roots` may include, directly or through other partials.
@@ -322,6 +383,7 @@ fn partials_needed<'a>(templates: &'a BTreeMap<String, TemplateFile>, roots: &[&
                 Reference::Short(n) => {
                     templates.keys().filter(|k| is_partial(k) && short_name(k) == n).map(String::as_str).collect()
                 }
+                Reference::Slot(d) => in_slot(templates, d).collect(),
             };
             for f in found {
                 if needed.insert(f) {
@@ -349,6 +411,9 @@ fn references(text: &str) -> Option<Vec<Reference<'_>>> {
         if let Some(arg) = after.strip_prefix("include").filter(|a| a.starts_with(char::is_whitespace)) {
             let path = arg.trim_start().strip_prefix('"')?;
             refs.push(Reference::Path(path.get(..path.find('"')?)?));
+        } else if let Some(arg) = after.strip_prefix("slot").filter(|a| a.starts_with(char::is_whitespace)) {
+            let dir = arg.trim_start().strip_prefix('"')?;
+            refs.push(Reference::Slot(dir.get(..dir.find('"')?)?));
         } else if opener == "{{"
             && let Some(rest) = after.strip_prefix('>').or_else(|| after.strip_prefix("#>"))
         {
@@ -412,6 +477,60 @@ fn include<'reg: 'rc, 'rc>(
 ) -> HelperResult {
     let name = param(h, 0)?.as_str().ok_or(handlebars::RenderErrorReason::InvalidParamType("a template name"))?;
     let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
+    include_one(name, indent, r, ctx, rc, out)
+}
+
+/// `{{slot "kubernetes/pod-annotations" indent=8}}`: every template of
+/// that directory, in name order, each as `include` renders it.
+struct Slot {
+    members: BTreeMap<String, Vec<String>>,
+}
+
+impl handlebars::HelperDef for Slot {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        r: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let dir = param(h, 0)?
+            .as_str()
+            .ok_or(handlebars::RenderErrorReason::InvalidParamType("an extension point (a directory)"))?;
+        let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
+        let members = self.members.get(dir.trim_end_matches('/')).map(Vec::as_slice).unwrap_or_default();
+        for (i, name) in members.iter().enumerate() {
+            if i > 0 {
+                out.write("\n")?;
+            }
+            include_one(name, indent, r, ctx, rc, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// `{{fail "message" at="attribute" help="..."}}`: the template refuses
+/// the service (see the module's documentation). Several arguments are
+/// joined.
+fn fail_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, _: &mut dyn Output) -> HelperResult {
+    let message: String = h.params().iter().map(|p| text(p.value())).collect();
+    let message = if message.trim().is_empty() { "the template refused this service".to_string() } else { message };
+    let hash = |k: &str| h.hash_get(k).map(|v| text(v.value())).filter(|s| !s.is_empty());
+    let template = INSIDE.with(|i| i.borrow().last().cloned());
+    let raised = Raised { message: message.clone(), at: hash("at"), help: hash("help"), template };
+    RAISED.with(|r| *r.borrow_mut() = Some(Box::new(raised)));
+    Err(handlebars::RenderErrorReason::Other(message).into())
+}
+
+fn include_one<'reg: 'rc, 'rc>(
+    name: &str,
+    indent: u64,
+    r: &'reg Handlebars<'reg>,
+    ctx: &'rc Context,
+    rc: &mut RenderContext<'reg, 'rc>,
+    out: &mut dyn Output,
+) -> HelperResult {
     let template =
         r.get_template(name).ok_or_else(|| handlebars::RenderErrorReason::PartialNotFound(name.to_owned()))?;
     // The checks before rendering see only names written out; these bound
@@ -430,10 +549,14 @@ fn include<'reg: 'rc, 'rc>(
         .into());
     }
     INCLUDES.with(|c| c.set((depth + 1, count + 1)));
+    INSIDE.with(|i| i.borrow_mut().push(name.to_string()));
     let mut buf = handlebars::StringOutput::new();
     let rendered = handlebars::Renderable::render(template, r, ctx, rc, &mut buf);
     INCLUDES.with(|c| c.set((depth, c.get().1)));
     rendered?;
+    // (On an error the stack is left as it is: `fail` read it, and the
+    // next rendering starts afresh.)
+    INSIDE.with(|i| i.borrow_mut().pop());
     let text = buf.into_string().map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
     let text = text.strip_suffix('\n').unwrap_or(&text);
     let pad = " ".repeat(usize::try_from(indent).unwrap_or(0));
@@ -640,6 +763,41 @@ mod tests {
         assert_eq!(r.render("k/deploy.yaml.hbs", &serde_json::json!({})).unwrap(), "c: 1");
         let (_, problems) = Renderer::new(&templates, |_| true);
         assert_eq!(problems.len(), 1, "wanted, it is compiled and reported");
+    }
+
+    #[test]
+    fn a_slot_renders_its_directory_in_name_order() {
+        let file = |t: &str| TemplateFile { shown_as: "x".into(), text: t.into() };
+        let mut templates = BTreeMap::new();
+        templates.insert("k/deploy.yaml.hbs".to_string(), file("a:\n  x: 1\n{{slot \"k/more\" indent=2}}\nb: 2"));
+        templates.insert("k/more/2.hbs".to_string(), file("z: {{json n}}"));
+        templates.insert("k/more/1.hbs".to_string(), file("y: {{json n}}\n"));
+        templates.insert("k/more/deeper/3.hbs".to_string(), file("not: in the slot"));
+        templates.insert("k/other.yaml.hbs".to_string(), file("{{slot \"k/none\"}}"));
+        assert_eq!(references("{{slot \"k/more\" indent=2}}").unwrap(), [Reference::Slot("k/more")]);
+        // Wanted alone, the slot's templates are compiled because it names them.
+        let (r, problems) = Renderer::new(&templates, |n| n == "k/deploy.yaml.hbs" || n == "k/other.yaml.hbs");
+        assert!(problems.is_empty(), "{problems:?}");
+        let out = r.render("k/deploy.yaml.hbs", &serde_json::json!({"n": 3})).unwrap();
+        assert_eq!(out, "a:\n  x: 1\n  y: 3\n  z: 3\nb: 2");
+        assert_eq!(r.render("k/other.yaml.hbs", &serde_json::json!({})).unwrap(), "");
+        // A slot's template that fills its own slot is a cycle, found before rendering.
+        templates.insert("k/more/1.hbs".to_string(), file("{{slot \"k/more\"}}"));
+        let (_, problems) = Renderer::new(&templates, |_| true);
+        assert!(
+            problems.iter().any(|p| p.message.contains("includes itself") || p.message.contains("cycle")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn fail_raises_the_templates_own_problem() {
+        let e = render("{{fail \"no \" x at=\"a.b\" help=\"do y\"}}", serde_json::json!({"x": "way"})).unwrap_err();
+        let r = e.raised.expect("raised");
+        assert_eq!((r.message.as_str(), r.at.as_deref(), r.help.as_deref()), ("no way", Some("a.b"), Some("do y")));
+        // Another failure of the same thread starts afresh.
+        let e = render("{{nope}}", serde_json::json!({})).unwrap_err();
+        assert!(e.raised.is_none());
     }
 
     #[test]

@@ -1,0 +1,248 @@
+//! Overlays extend the standard library by declaration (issue 14, item 8):
+//! an overlay file of its own name adds schema attributes, changes single
+//! defaults and adds templates at extension points, and everything it did
+//! not change keeps following the embedded library, upgrades included.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use platc::sources::{Sources, embedded_stdlib};
+use platc::{Compiled, Options};
+
+fn custom_stdlib() -> Sources {
+    common::load(&common::examples().join("custom-stdlib"))
+}
+
+fn file(c: &Compiled, path: &str) -> String {
+    let out = c.output.as_ref().unwrap_or_else(|| panic!("builds: {}", common::diagnostics_text(c)));
+    out.files.get(path).map(|f| f.contents.clone()).unwrap_or_else(|| panic!("no {path}"))
+}
+
+fn codes(c: &Compiled) -> Vec<&str> {
+    c.diagnostics.iter().map(|d| d.code).collect()
+}
+
+/// The embedded library with `path` changed by `edit`.
+fn upgraded(path: &str, edit: impl Fn(&str) -> String) -> BTreeMap<String, Arc<str>> {
+    let mut lib = embedded_stdlib();
+    let old = lib.get(path).unwrap_or_else(|| panic!("no embedded {path}")).to_string();
+    let new = edit(&old);
+    assert_ne!(old, new, "the edit changes {path}");
+    lib.insert(path.to_string(), Arc::from(new));
+    lib
+}
+
+/// The "Done means" test: a change to an embedded template that the
+/// overlay of examples/custom-stdlib does not touch reaches its output
+/// (with the old example, which copied deployment.yaml.hbs, it did not).
+#[test]
+fn an_upgrade_of_an_embedded_template_reaches_the_overlay_workspace() {
+    let before = platc::compile(&custom_stdlib(), &Options::default());
+    let deployment = "search/kubernetes/production/deployment.yaml";
+    assert!(!file(&before, deployment).contains("revisionHistoryLimit: 7"));
+
+    let mut sources = custom_stdlib();
+    sources.set_stdlib(upgraded("templates/kubernetes/deployment.yaml.hbs", |t| {
+        t.replace("revisionHistoryLimit: 5", "revisionHistoryLimit: 7")
+    }));
+    let after = platc::compile(&sources, &Options::default());
+    let text = file(&after, deployment);
+    assert!(text.contains("revisionHistoryLimit: 7"), "{text}");
+    // And the overlay's own additions are still there.
+    assert!(text.contains("globex.example/cost-center: CC-4410"), "{text}");
+    assert!(text.contains("topologySpreadConstraints"), "{text}");
+    assert!(!after.diagnostics.iter().any(|d| d.code == "platc::library::replaced"), "{:?}", codes(&after));
+
+    // An upgraded default the overlay did not change reaches it too.
+    let mut sources = custom_stdlib();
+    sources.set_stdlib(upgraded("defaults.plat", |t| t.replace("cpu      = 250m", "cpu      = 300m")));
+    let after = platc::compile(&sources, &Options::default());
+    assert!(file(&after, deployment).contains("cpu: 300m"));
+}
+
+/// A file that replaces an embedded one by path (the eject path) keeps
+/// working, says so in a warning, and no longer receives upgrades.
+#[test]
+fn a_replaced_file_warns_and_keeps_its_own_text() {
+    let mut sources = custom_stdlib();
+    let embedded = embedded_stdlib();
+    let deployment = embedded.get("templates/kubernetes/deployment.yaml.hbs").unwrap().to_string();
+    sources.insert("platform/templates/kubernetes/deployment.yaml.hbs", deployment);
+    sources.set_stdlib(upgraded("templates/kubernetes/deployment.yaml.hbs", |t| {
+        t.replace("revisionHistoryLimit: 5", "revisionHistoryLimit: 7")
+    }));
+    let c = platc::compile(&sources, &Options::default());
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::library::replaced").expect("a warning");
+    assert!(!d.is_error());
+    assert!(d.message.contains("platform/templates/kubernetes/deployment.yaml.hbs"), "{}", d.message);
+    assert!(file(&c, "search/kubernetes/production/deployment.yaml").contains("revisionHistoryLimit: 5"));
+}
+
+#[test]
+fn an_overlay_default_changes_that_default_alone_with_the_overlay_as_origin() {
+    let options = Options { trace: true, keep_docs: true, ..Options::default() };
+    let c = platc::compile(&custom_stdlib(), &options);
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    let e = platc::explain::explain(&c, "recommendations", "replicas", Some("staging")).unwrap();
+    assert_eq!(e.value, "3");
+    let last = e.chain.last().unwrap();
+    assert_eq!(last.layer, "overlay default");
+    assert!(last.place.starts_with("platform/defaults/globex.plat:"), "{last:?}");
+    assert!(e.chain.first().unwrap().place.starts_with("<stdlib>/defaults.plat:"), "{:?}", e.chain);
+    // Every other default is the embedded one.
+    let e = platc::explain::explain(&c, "recommendations", "cpu", Some("staging")).unwrap();
+    assert_eq!(e.chain.len(), 1, "{:?}", e.chain);
+    assert!(e.chain[0].place.starts_with("<stdlib>/defaults.plat:"), "{:?}", e.chain);
+}
+
+/// A small workspace with an overlay directory holding `files`.
+fn overlay(files: &[(&str, &str)], service_extra: &str) -> Compiled {
+    let mut sources = Sources::new();
+    sources.insert(
+        "platform.plat",
+        r#"workspace w {
+  registry = "ghcr.io/w"
+  repo     = "w/w"
+  stdlib   = "./platform"
+  environment staging {}
+  environment production {}
+}
+"#,
+    );
+    sources.insert(
+        "services/api/service.plat",
+        format!(
+            r#"service api from web-api {{
+  owner    = "team-a"
+  language = go
+  version  = "1.0.0"
+  digest   = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+{service_extra}
+}}
+"#
+        ),
+    );
+    for (p, t) in files {
+        sources.insert(format!("platform/{p}"), *t);
+    }
+    platc::compile(&sources, &Options::default())
+}
+
+#[test]
+fn an_overlay_schema_block_adds_attributes_and_nested_fields() {
+    let schema = "schema service {\n  cost_center = string\n  health {\n    grace = duration\n  }\n}\n";
+    let c = overlay(&[("schema/extra.plat", schema)], "  cost_center = \"CC-1\"\n  health { grace = 5s }");
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    // The embedded attributes are all still there (health keeps its own).
+    let c = overlay(&[("schema/extra.plat", schema)], "  health { liveness = \"/live\" }");
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    // Any schema: an environment attribute.
+    let c = overlay(&[("schema/env.plat", "schema environment {\n  region = string\n}\n")], "");
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    // Without the overlay, the attribute is unknown.
+    let c = overlay(&[], "  cost_center = \"CC-1\"");
+    assert!(codes(&c).contains(&"platc::check::unknown_attribute"), "{:?}", codes(&c));
+}
+
+#[test]
+fn redeclaring_a_schema_attribute_is_an_error_unless_it_says_override() {
+    let c = overlay(&[("schema/extra.plat", "schema service {\n  port = string\n}\n")], "");
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::library::redeclared").expect("redeclared");
+    assert!(d.is_error());
+    assert_eq!(d.labels.len(), 2, "the overlay's and the embedded declaration: {d:?}");
+    assert_eq!(c.files.path(d.labels[0].span.file), "platform/schema/extra.plat");
+    assert_eq!(c.files.path(d.labels[1].span.file), "<stdlib>/schema.plat");
+    assert!(d.help.as_deref().unwrap().contains("override port"), "{d:?}");
+    assert!(c.output.is_none());
+
+    // Said explicitly, the type changes.
+    let c = overlay(
+        &[("schema/extra.plat", "schema service {\n  override tags = list(string) because \"free-form tags\"\n}\n")],
+        "  tags = [\"Not A Tag!\"]",
+    );
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    // An override of nothing is an error.
+    let c = overlay(&[("schema/extra.plat", "schema service {\n  override nope = string because \"x\"\n}\n")], "");
+    assert!(codes(&c).contains(&"platc::library::bad_declaration"), "{:?}", codes(&c));
+}
+
+#[test]
+fn overlay_defaults_respect_the_embedded_locks() {
+    let c = overlay(&[("defaults/x.plat", "defaults {\n  security { run_as_non_root = false }\n}\n")], "");
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::merge::locked").expect("locked");
+    assert!(d.help.as_deref().unwrap().contains("override security.run_as_non_root"), "{d:?}");
+    assert!(c.output.is_none());
+    // With `override`, the platform changes its own lock (and it stays locked).
+    let c = overlay(
+        &[(
+            "defaults/x.plat",
+            "defaults {\n  override security.run_as_user = 20000 because \"Globex's images run as 20000\"\n  replicas = 4\n}\n",
+        )],
+        "",
+    );
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    assert!(file(&c, "api/kubernetes/staging/deployment.yaml").contains("runAsUser: 20000"));
+    // A block changes the fields it names and keeps the others.
+    let c = overlay(&[("defaults/x.plat", "defaults {\n  health { period = 20s }\n}\n")], "");
+    let text = file(&c, "api/kubernetes/staging/deployment.yaml");
+    assert!(text.contains("periodSeconds: 20") && text.contains("path: /healthz"), "{text}");
+    // Two overlay files setting one default: which wins would depend on names.
+    let c =
+        overlay(&[("a.plat", "defaults {\n  replicas = 4\n}\n"), ("b.plat", "defaults {\n  replicas = 5\n}\n")], "");
+    assert!(codes(&c).contains(&"platc::library::duplicate"), "{:?}", codes(&c));
+}
+
+#[test]
+fn extension_points_add_to_embedded_templates() {
+    let c = overlay(
+        &[
+            ("templates/kubernetes/pod-annotations/a.hbs", "example.com/a: {{service.name}}\n"),
+            ("templates/kubernetes/pod-annotations/b.hbs", "example.com/b: \"two\"\n"),
+            ("templates/kubernetes/annotations/team.hbs", "example.com/team: {{service.owner}}\n"),
+            ("templates/kubernetes/pod-spec/prio.hbs", "priorityClassName: high\n"),
+            (
+                "templates/kubernetes/limits.yaml.hbs",
+                "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: {{names.object}}\n",
+            ),
+        ],
+        "",
+    );
+    let text = file(&c, "api/kubernetes/staging/deployment.yaml");
+    assert!(text.contains("example.com/a: api") && text.contains("example.com/b: two"), "{text}");
+    assert!(text.contains("priorityClassName: high"), "{text}");
+    assert!(file(&c, "api/kubernetes/staging/service.yaml").contains("example.com/team: team-a"));
+    // A new template is a new output.
+    assert!(file(&c, "api/kubernetes/staging/limits.yaml").contains("kind: LimitRange"));
+    assert!(!codes(&c).contains(&"platc::library::replaced"), "{:?}", codes(&c));
+}
+
+#[test]
+fn a_template_can_raise_a_diagnostic_at_the_service() {
+    let t = "{{#unless (eq service.tier \"gold\")}}{{fail \"only gold services here\" at=\"tier\" help=\"set `tier = gold`\"}}{{/unless}}";
+    let c = overlay(&[("templates/kubernetes/check.yaml.hbs", t)], "  tier = silver");
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::fail").expect("fail");
+    assert!(d.is_error());
+    assert_eq!(d.message, "only gold services here");
+    assert_eq!(d.help.as_deref(), Some("set `tier = gold`"));
+    let label = &d.labels[0];
+    assert_eq!(c.files.path(label.span.file), "services/api/service.plat");
+    assert_eq!(c.files.get(label.span.file).unwrap().slice(label.span), "silver", "the value that set `tier`");
+    assert!(label.message.contains("platform/templates/kubernetes/check.yaml.hbs"), "{label:?}");
+    assert!(c.output.is_none(), "a failed build writes nothing");
+    // The two environments are one report.
+    assert_eq!(c.diagnostics.iter().filter(|d| d.code == "platc::emit::fail").count(), 1);
+    // Not raised, nothing is said.
+    let c = overlay(&[("templates/kubernetes/check.yaml.hbs", t)], "  tier = gold");
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    // A value set by a default: at the default, with the service shown too.
+    let c = overlay(&[("templates/kubernetes/check.yaml.hbs", "{{fail \"no\" at=\"replicas\"}}")], "");
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::fail").expect("fail");
+    assert_eq!(c.files.path(d.labels[0].span.file), "<stdlib>/defaults.plat");
+    assert_eq!(c.files.get(d.labels[1].span.file).unwrap().slice(d.labels[1].span), "api");
+    // Without `at`, at the service's name.
+    let c = overlay(&[("templates/kubernetes/check.yaml.hbs", "{{fail \"no\"}}")], "");
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::fail").expect("fail");
+    assert_eq!(c.files.get(d.labels[0].span.file).unwrap().slice(d.labels[0].span), "api");
+}
