@@ -17,7 +17,10 @@
 //!
 //! The *globals* are the workspace file and the standard library (embedded
 //! and overlaid), each with its path and place, and where the workspace sits
-//! in its repository: everything every service reads.
+//! in its repository: everything every service reads. The no-op stamp of
+//! `platc build` (src/cli/stamp.rs) is the whole build's entry in the same
+//! scheme: its fingerprint of every input, with the files loaded by name
+//! loaded again and compared.
 //!
 //! What a query reads is its key, by construction where the types allow it:
 //! `resolve` sees the [`Sources`] only through a tracked view that records
@@ -25,7 +28,8 @@
 //! `Tracked` does), and a result is reused only when every recorded load
 //! gives the same again; it sees no other service (its
 //! [`Context`](crate::resolve::Context) has none), `check` sees one service
-//! and the workspace, not the model. Rendering reads other services
+//! and the workspace, not the model (and both run recorded: one that ever
+//! looked another service up would not be reused). Rendering reads other services
 //! (addresses, ports, APIs, workloads of its neighbours): the accessors
 //! themselves ([`Model::service`], [`Graph::service_dependencies`],
 //! [`Graph::dependents`]) [`note`] each lookup made while a rendering runs,
@@ -43,7 +47,8 @@
 //! entities, a rewrite of every stage. Here each query is a fingerprint
 //! (SHA-256 of what it reads, 128 bits kept) in a store owned by the caller,
 //! and a compilation keeps only the entries it used (the next store holds
-//! this compilation's results, so memory does not grow with edits).
+//! this compilation's results, so memory does not grow with edits), and the
+//! previous results of a query that did not run at all.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
