@@ -1,11 +1,8 @@
-//! What one compilation keeps for the next (`platc watch`, and
-//! [`compile_reusing`](crate::compile_reusing)): each parsed file, and each
-//! service's diagnostics. A later compilation reuses a file's syntax tree
-//! when its text and its place in the source map are the same, and a
-//! service's resolution and check when neither its file nor anything global
-//! (the workspace file, the standard library) changed. Reuse never changes
-//! the result: a compilation with a cache gives the same bytes as one
-//! without.
+//! The parse query's part of the memo store ([`crate::memo`]): each parsed
+//! file by path, reused when its text and its place in the source map are
+//! the same; and the texts of the globals (the workspace file and the
+//! standard library's files, with their paths), which every other query's
+//! key holds.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,24 +21,13 @@ pub struct Parsed {
     pub diags: Vec<Diagnostic>,
 }
 
-/// The diagnostics one service produced.
-#[derive(Debug, Clone, Default)]
-pub struct ServiceDiags {
-    pub resolve: Vec<Diagnostic>,
-    pub check: Vec<Diagnostic>,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct Cache {
     /// By workspace-relative path (or `<stdlib>/...`).
     pub parsed: BTreeMap<String, Parsed>,
-    /// By service name.
-    pub services: BTreeMap<String, ServiceDiags>,
     /// The texts of everything every service depends on: the workspace file
     /// and the standard library files, with their paths.
     pub global: Vec<(String, Arc<str>)>,
-    /// The compiled templates, for the targets they were compiled for.
-    pub renderer: Option<(Vec<crate::Target>, Arc<crate::emit::render::Renderer>)>,
 }
 
 impl Cache {

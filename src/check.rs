@@ -19,24 +19,12 @@ use crate::resolve::{SERVICE_OUTPUTS, resource_outputs};
 use crate::schema::{self, Names, Record};
 use crate::span::Span;
 use crate::value::{Layer, Origin, Value};
-use crate::workspace::Environment;
+use crate::workspace::{Environment, Workspace};
 
-/// Checks the whole model.
-/// Policies are not run for services in `broken` (resolution already failed
-/// for them, and a policy would only repeat the problem in other words).
-/// Services in `reused` keep the diagnostics given (from a previous
-/// compilation of the same inputs). `unresolved` are the names of services
-/// whose files failed before they could be resolved. Returns each service's diagnostics;
-/// workspace-level ones go to `diags`.
-pub fn check(
-    model: &Model,
-    lib: &Library,
-    broken: &BTreeSet<String>,
-    reused: &BTreeMap<String, Vec<Diagnostic>>,
-    unresolved: &BTreeSet<String>,
-    only_env: Option<&str>,
-    diags: &mut Vec<Diagnostic>,
-) -> BTreeMap<String, Vec<Diagnostic>> {
+/// The checks of the workspace as a whole: each environment against its
+/// schema, and names two services would share. Each service is checked on
+/// its own by [`check_service`].
+pub(crate) fn workspace(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic>) {
     let ws = &model.workspace;
     if let Some(env_schema) = lib.schemas.get("environment") {
         let empty = BTreeSet::new();
@@ -60,19 +48,13 @@ pub fn check(
         }
     }
     collisions(model, diags);
-    // Services declared in files that failed to parse or resolve count as
-    // known: a dependency on one is not a second error for the same cause.
-    let services: BTreeSet<String> =
-        model.services.iter().map(|s| s.name.clone()).chain(unresolved.iter().cloned()).collect();
-    let found = crate::par::map(&model.services, |service| {
-        if let Some(ds) = reused.get(&service.name) {
-            return ds.clone();
-        }
-        let mut own = Vec::new();
-        check_service(service, model, lib, &services, broken.contains(&service.name), only_env, &mut own);
-        own
-    });
-    model.services.iter().map(|s| s.name.clone()).zip(found).collect()
+}
+
+/// The services a dependency may name: every service of the model, and the
+/// services declared in files that failed to parse or resolve (`unresolved`),
+/// so that a dependency on one is not a second error for the same cause.
+pub(crate) fn known_services(model: &Model, unresolved: &BTreeSet<String>) -> BTreeSet<String> {
+    model.services.iter().map(|s| s.name.clone()).chain(unresolved.iter().cloned()).collect()
 }
 
 /// Names that two services would share in the generated files: a
@@ -180,9 +162,15 @@ fn collisions(model: &Model, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Checks one service (all environments, or the policies in `only_env`);
-/// usable on its own by watch.
-pub fn check_service(
+/// Checks one service (all environments, or the policies in `only_env`)
+/// against the library and the workspace; `services` are the names a
+/// dependency may take. Policies are not run when `broken` (its resolution
+/// already failed, and a policy would only repeat the problem in other
+/// words). It sees other services only through [`Model::service`] (a use of
+/// a resource another service grants is checked against that service's
+/// grants), whose lookups the memo store records: its result depends on
+/// exactly its arguments and those answers (see [`crate::memo`]).
+pub(crate) fn check_service(
     service: &Service,
     model: &Model,
     lib: &Library,
@@ -191,6 +179,7 @@ pub fn check_service(
     only_env: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    let workspace = &model.workspace;
     let Some(schema) = lib.schemas.get("service") else {
         return;
     };
@@ -251,17 +240,17 @@ pub fn check_service(
     // (emit), after the patches.
     let on_values = || lib.policies.values().filter(|p| p.selectors.is_empty());
     for instance in service.instances.iter().filter(|i| only_env.is_none_or(|e| e == i.env)) {
-        let Some(env) = model.workspace.environments.iter().find(|e| e.name == instance.env) else {
+        let Some(env) = workspace.environments.iter().find(|e| e.name == instance.env) else {
             continue;
         };
         for policy in on_values() {
             let waived = service.waivers.iter().any(|w| w.what == policy.name.name);
-            match run_policy(policy, service, instance, model, env, schema, None) {
+            match run_policy(policy, service, instance, workspace, env, schema, None) {
                 Ok(true) => {}
                 Ok(false) if waived => {
                     waived_something.insert(policy.name.name.as_str());
                 }
-                Ok(false) => diags.push(violation(policy, service, instance, model, env, schema, None)),
+                Ok(false) => diags.push(violation(policy, service, instance, workspace, env, schema, None)),
                 Err((span, message)) => diags.push(cannot_evaluate(policy, service, instance, span, &message)),
             }
         }
@@ -594,12 +583,12 @@ fn names_for<'a>(
 fn scope<'a>(
     service: &'a Service,
     instance: &'a Instance,
-    model: &'a Model,
+    workspace: &'a Workspace,
     env: &'a Environment,
     schema: &'a Record,
     objects: Option<&'a dyn eval::Objects>,
 ) -> eval::Scope<'a> {
-    eval::Scope { service: &service.name, instance, workspace: &model.workspace, environment: env, schema, objects }
+    eval::Scope { service: &service.name, instance, workspace, environment: env, schema, objects }
 }
 
 /// Whether a policy applies to a service in one environment (`None` when its
@@ -616,12 +605,12 @@ pub fn policy_holds(
 ) -> Result<Option<bool>, eval::Error> {
     let schema = lib.schemas.get("service").ok_or((p.span, "no service schema".to_string()))?;
     if let Some(when) = &p.when {
-        let s = scope(service, instance, model, env, schema, objects);
+        let s = scope(service, instance, &model.workspace, env, schema, objects);
         if !eval::eval(when, &s, &mut Vec::new())?.truthy().unwrap_or(false) {
             return Ok(None);
         }
     }
-    run_policy(p, service, instance, model, env, schema, objects).map(Some)
+    run_policy(p, service, instance, &model.workspace, env, schema, objects).map(Some)
 }
 
 /// Whether the policy holds (`when` false counts as holding); `objects`
@@ -630,12 +619,12 @@ pub(crate) fn run_policy(
     p: &Policy,
     service: &Service,
     instance: &Instance,
-    model: &Model,
+    workspace: &Workspace,
     env: &Environment,
     schema: &Record,
     objects: Option<&dyn eval::Objects>,
 ) -> Result<bool, eval::Error> {
-    let s = scope(service, instance, model, env, schema, objects);
+    let s = scope(service, instance, workspace, env, schema, objects);
     let mut read = Vec::new();
     if let Some(when) = &p.when {
         let applies = eval::eval(when, &s, &mut read)?;
@@ -651,12 +640,12 @@ pub(crate) fn violation(
     p: &Policy,
     service: &Service,
     instance: &Instance,
-    model: &Model,
+    workspace: &Workspace,
     env: &Environment,
     schema: &Record,
     objects: Option<&dyn eval::Objects>,
 ) -> Diagnostic {
-    let s = scope(service, instance, model, env, schema, objects);
+    let s = scope(service, instance, workspace, env, schema, objects);
     let mut read: Vec<&Origin> = Vec::new();
     let _ = eval::eval(&p.require, &s, &mut read).unwrap_or(EVal::Null);
     let written = |o: &Origin| matches!(o.layer, Layer::Service | Layer::Environment(_) | Layer::Override(_));

@@ -193,55 +193,69 @@ impl Output {
     }
 }
 
-/// What an emit takes from the previous compilation (`platc watch`).
-#[derive(Default)]
-pub struct Carry<'a> {
-    /// The previous output and the services to render again: every other
-    /// service's files are taken from it (a one-line edit re-renders one
-    /// service and its neighbours).
-    pub previous: Option<(&'a Output, &'a BTreeSet<String>)>,
-    /// The compiled templates, when the library's templates and the targets
-    /// are the same as then. `emit` leaves the ones it used here.
-    pub renderer: Option<Arc<Renderer>>,
+/// One service's generated files by path, with the diagnostics of making
+/// them (the memo store keeps it: see [`crate::memo`]).
+#[derive(Debug, Default)]
+pub(crate) struct ServiceOutput {
+    pub files: BTreeMap<String, Arc<OutFile>>,
+    pub diags: Vec<Diagnostic>,
+    /// Secrets found in the files (reported when the build otherwise
+    /// succeeds: a failed build has no output to leak them).
+    pub secrets: Vec<Diagnostic>,
 }
 
-/// Renders every service; `None` if a template or patch failed.
-pub fn emit(
-    model: &Model,
-    graph: &Graph,
-    lib: &Library,
-    options: &Options,
-    carry: &mut Carry,
-    files: &SourceMap,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<Output> {
-    let reuse = carry.previous;
-    let targets: Vec<Target> = if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() };
-    let resource_templates: BTreeSet<&str> = lib
-        .resource_types
+/// How [`emit`] has one service rendered: given the service and the
+/// rendering itself, it returns the files (rendered now, or taken from the
+/// memo store when nothing the rendering reads changed).
+pub(crate) type RenderService<'a> = dyn Fn(&Service, &dyn Fn() -> ServiceOutput) -> Arc<ServiceOutput> + Sync + 'a;
+
+/// The targets being built.
+fn targets(options: &Options) -> Vec<Target> {
+    if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() }
+}
+
+/// The templates of resource types (their `terraform`, `kubernetes` and
+/// `grant_terraform` files): rendered per resource, not per service.
+fn resource_templates(lib: &Library) -> BTreeSet<&str> {
+    lib.resource_types
         .values()
         .flat_map(|rt| rt.terraform.iter().chain(rt.kubernetes.iter()).chain(rt.grant_terraform.iter()))
         .map(|(t, _)| t.as_str())
-        .collect();
-    // Only the templates of the targets being built are compiled (and the
-    // partials they include).
+        .collect()
+}
+
+/// Compiles the templates of the targets being built (and the partials they
+/// include).
+pub(crate) fn compile_templates(lib: &Library, options: &Options) -> Result<Renderer, Vec<Diagnostic>> {
+    let targets = targets(options);
+    let resource_templates = resource_templates(lib);
     let wanted = |name: &str| {
         !is_partial(name)
             && (targets.iter().any(|t| name.strip_prefix(t.name()).is_some_and(|rest| rest.starts_with('/')))
                 || (targets.contains(&Target::Terraform) && resource_templates.contains(name)))
     };
-    let renderer = match carry.renderer.take() {
-        Some(r) => r,
-        None => {
-            let (renderer, problems) = Renderer::new(&lib.templates, wanted);
-            if !problems.is_empty() {
-                diags.extend(problems.iter().map(|p| template_diag(p, lib, None)));
-                return None;
-            }
-            Arc::new(renderer)
-        }
-    };
-    carry.renderer = Some(Arc::clone(&renderer));
+    let (renderer, problems) = Renderer::new(&lib.templates, wanted);
+    if !problems.is_empty() {
+        return Err(problems.iter().map(|p| template_diag(p, lib, None)).collect());
+    }
+    Ok(renderer)
+}
+
+/// Renders every service (each through `render`), then the workspace's
+/// files and the index; `None` if a template or patch failed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn emit(
+    model: &Model,
+    graph: &Graph,
+    lib: &Library,
+    options: &Options,
+    renderer: &Renderer,
+    render: &RenderService,
+    files: &SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Output> {
+    let targets = targets(options);
+    let resource_templates = resource_templates(lib);
     // Each target's per-service templates, listed once for every service.
     let templates = targets
         .iter()
@@ -258,48 +272,36 @@ pub fn emit(
         })
         .collect();
     let shared = context::Shared::new(model, graph, lib);
-    let plan = Plan {
-        keep_docs: options.keep_docs,
-        env: options.env.as_deref(),
-        model,
-        lib,
-        renderer: &renderer,
-        templates,
-        shared,
-    };
+    let plan =
+        Plan { keep_docs: options.keep_docs, env: options.env.as_deref(), model, lib, renderer, templates, shared };
 
-    let services: Vec<&Service> = match reuse {
-        Some((_, only)) => model.services.iter().filter(|s| only.contains(&s.name)).collect(),
-        None => model.services.iter().collect(),
-    };
-    // Services render independently: on every core, results in order.
-    let results = crate::par::map(&services, |s| {
-        let mut files = BTreeMap::new();
-        let mut diags = Vec::new();
-        plan.service(s, &mut files, &mut diags);
-        (files, diags)
+    // Services render independently: on every core, results in order. Every
+    // string that reaches the output is scanned for secrets, whatever it was
+    // made from.
+    let results = crate::par::map(&model.services, |s| {
+        render(s, &|| {
+            let mut done = ServiceOutput::default();
+            plan.service(s, &mut done.files, &mut done.diags);
+            crate::secrets::scan_output(&Output { files: done.files.clone() }, model, None, &mut done.secrets);
+            done
+        })
     });
     let mut out = Output::default();
-    if let Some((previous, only)) = reuse {
-        let kept = previous
-            .files
-            .iter()
-            .filter(|(_, f)| f.service.as_ref().is_some_and(|s| !only.contains(s) && model.service(s).is_some()));
-        // Collected, not inserted one by one: the paths come sorted.
-        out.files = kept.map(|(p, f)| (p.clone(), Arc::clone(f))).collect();
-    }
-    for (files, ds) in results {
-        diags.extend(ds);
-        for (path, file) in files {
-            insert_new(&mut out.files, path, file, model, diags);
+    let mut secrets = Vec::new();
+    for result in &results {
+        diags.extend(result.diags.iter().cloned());
+        secrets.extend(result.secrets.iter().cloned());
+        for (path, file) in &result.files {
+            insert_new(&mut out.files, path.clone(), Arc::clone(file), model, diags);
         }
     }
+    let mut workspace_files = BTreeMap::new();
     for &target in &targets {
-        let mut files = BTreeMap::new();
-        plan.workspace(target, &mut files, diags);
-        for (path, file) in files {
-            insert_new(&mut out.files, path, file, model, diags);
-        }
+        plan.workspace(target, &mut workspace_files, diags);
+    }
+    crate::secrets::scan_output(&Output { files: workspace_files.clone() }, model, None, &mut secrets);
+    for (path, file) in workspace_files {
+        insert_new(&mut out.files, path, file, model, diags);
     }
     // The build index is platc's own: no template may write it.
     if let Some(f) = out.files.get(INDEX_FILE) {
@@ -316,6 +318,12 @@ pub fn emit(
         return None;
     }
     reindex(&mut out, model, files);
+    let index = out.files.get(INDEX_FILE).map(|f| (INDEX_FILE.to_string(), Arc::clone(f)));
+    crate::secrets::scan_output(&Output { files: index.into_iter().collect() }, model, None, &mut secrets);
+    diags.extend(secrets);
+    if diags.iter().any(Diagnostic::is_error) {
+        return None;
+    }
     Some(out)
 }
 

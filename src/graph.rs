@@ -38,11 +38,13 @@ pub struct Graph {
 impl Graph {
     /// Services `name` depends on, sorted.
     pub fn service_dependencies(&self, name: &str) -> Vec<&str> {
+        crate::memo::note(|| crate::memo::Lookup::Dependencies(name.to_string()));
         self.neighbors(name, Direction::Outgoing)
     }
 
     /// Services that depend on `name`, sorted.
     pub fn dependents(&self, name: &str) -> Vec<&str> {
+        crate::memo::note(|| crate::memo::Lookup::Dependents(name.to_string()));
         self.neighbors(name, Direction::Incoming)
     }
 

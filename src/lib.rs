@@ -18,8 +18,27 @@
 //! | emit       | [`emit`]                    | model + graph → generated files           |
 //!
 //! Diagnostics ([`diag`]) are collected by every stage and sorted once.
+//! Every stage is a pure function of explicit inputs; the per-service ones
+//! (parse, resolve, check, render) are called through one memo store
+//! ([`memo`]) that keeps each result by a fingerprint of what it read, so
+//! that build, `watch`, the no-op stamp and the language server reuse work
+//! the same way ([`compile_reusing`]), and [`compile`] itself holds no
+//! decision about what to reuse.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::todo))]
+// The library does no I/O (files, environment, clock, processes, network,
+// terminal): the methods and types clippy.toml lists are errors here, so the
+// build enforces it (the CLI in src/cli* reads and writes).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::disallowed_methods,
+        clippy::disallowed_types,
+        clippy::print_stdout,
+        clippy::print_stderr,
+        clippy::dbg_macro
+    )
+)]
 
 pub mod ast;
 pub mod cache;
@@ -36,6 +55,7 @@ pub mod graph;
 pub mod ide;
 pub mod input;
 pub mod library;
+pub mod memo;
 pub mod merge;
 pub mod model;
 pub mod par;
@@ -98,18 +118,20 @@ pub struct Compiled {
     /// to be shown by any command).
     pub redacted: Vec<span::Span>,
     /// What the next compilation may reuse (see [`compile_reusing`]).
-    pub cache: Option<cache::Cache>,
+    pub memo: memo::Store,
     /// How much work was done, and how much reused.
     pub stats: Stats,
 }
 
-/// Counts of work done by a compilation (reported by `watch` and the benchmarks).
+/// Counts of work done by a compilation (reported by `watch` and the
+/// benchmarks), as the memo store ([`memo`]) counted it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Stats {
-    /// Services resolved and checked again / taken from the previous compilation.
+    /// Service declarations resolved / whose resolution was reused (nothing
+    /// it read changed).
     pub resolved: usize,
     pub reused: usize,
-    /// Services rendered again / whose files were taken from the previous output.
+    /// Services rendered / whose rendering was reused (their files shared).
     pub rendered: usize,
     pub kept: usize,
 }
@@ -122,90 +144,38 @@ impl Compiled {
 
 /// Compiles a workspace.
 pub fn compile(sources: &Sources, options: &Options) -> Compiled {
-    compile_inner(sources, options, None, &[])
+    compile_with(sources, options, &memo::Store::default())
 }
 
-/// Compiles a workspace again after `changed` files (workspace-relative)
-/// changed, re-rendering only the services those changes can affect and
-/// taking every other service's files from `previous` (for `platc watch`).
-/// The result is the same as a full [`compile`].
-pub fn compile_reusing(sources: &Sources, options: &Options, previous: &Compiled, changed: &[String]) -> Compiled {
-    compile_inner(sources, options, Some(previous), changed)
-}
-
-/// The services whose output `changed` can alter, when `previous` allows
-/// reuse at all (it built, and nothing global changed).
-fn reuse_for<'a>(
-    previous: Option<&'a Compiled>,
-    changed: &[String],
-    model: &Model,
-    graph: &graph::Graph,
-) -> Option<(&'a Output, BTreeSet<String>)> {
-    let previous = previous?;
-    let output = previous.output.as_ref()?;
-    let before = previous.model.as_ref()?;
-    let names = |m: &Model| m.services.iter().map(|s| (s.name.clone(), s.path.clone())).collect::<Vec<_>>();
-    if names(before) != names(model) {
-        return None; // services added, removed or moved: render everything
-    }
-    let affected = previous.affected_by(changed)?;
-    // Neighbours in the new graph too (a new `depends_on` reaches new peers).
-    let mut all = affected.clone();
-    for s in &affected {
-        all.extend(graph.dependents(s).into_iter().map(str::to_string));
-        all.extend(graph.service_dependencies(s).into_iter().map(str::to_string));
-        all.extend(graph.resource_users(s).into_iter().map(str::to_string));
-    }
-    Some((output, all))
+/// Compiles a workspace again, reusing every result of `previous` whose
+/// inputs did not change (for `platc watch` and the language server). The
+/// result is the same as a full [`compile`].
+pub fn compile_reusing(sources: &Sources, options: &Options, previous: &Compiled) -> Compiled {
+    compile_with(sources, options, &previous.memo)
 }
 
 impl Compiled {
     /// The services whose generated files a change to `files`
-    /// (workspace-relative) can alter: the workspace file or a
-    /// standard-library file changes every service (`None`); a service file,
-    /// or a file it reads, changes that service and its direct neighbours in
-    /// the graph (callers list its port and APIs; dependencies list it as a
-    /// caller). A file the compilation never read changes nothing.
+    /// (workspace-relative) can alter (`None`: every service); see
+    /// [`memo::Store::affected_by`].
     pub fn affected_by(&self, files: &[String]) -> Option<BTreeSet<String>> {
-        let model = self.model.as_ref()?;
-        let graph = self.graph.as_ref()?;
-        let overlay =
-            model.workspace.stdlib.as_ref().and_then(|(d, _)| resolve::join_inside(workspace::WORKSPACE_FILE, d));
-        let mut out = BTreeSet::new();
-        for f in files {
-            let global =
-                f == workspace::WORKSPACE_FILE || overlay.as_ref().is_some_and(|d| f.starts_with(&format!("{d}/")));
-            if global {
-                return None;
-            }
-            if !self.read.contains(f) {
-                continue;
-            }
-            for s in &model.services {
-                let dir = s.path.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
-                let reads_it = s.path == *f || (f.starts_with(&dir) && !f.ends_with(workspace::SERVICE_FILE));
-                if reads_it {
-                    out.insert(s.name.clone());
-                    out.extend(graph.dependents(&s.name).into_iter().map(str::to_string));
-                    out.extend(graph.service_dependencies(&s.name).into_iter().map(str::to_string));
-                    // The services it grants a resource to use its values.
-                    out.extend(graph.resource_users(&s.name).into_iter().map(str::to_string));
-                }
-            }
-        }
-        Some(out)
+        self.memo.affected_by(files, self.graph.as_ref()?)
     }
 }
 
-fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compiled>, changed: &[String]) -> Compiled {
+/// The pipeline. Every stage is a pure function; `db` keeps the results of
+/// the per-service ones by what they read ([`memo`]).
+fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Compiled {
     let mut files = SourceMap::default();
     let mut diags = Vec::new();
     let mut read = BTreeSet::new();
 
-    let empty = cache::Cache::default();
-    let previous_cache = previous.and_then(|p| p.cache.as_ref()).unwrap_or(&empty);
-    let mut next = cache::Cache::default();
-    let input = input::load(sources, &mut files, &mut diags, &mut read, previous_cache, &mut next);
+    // parse
+    let mut parsed = cache::Cache::default();
+    let input = input::load(sources, &mut files, &mut diags, &mut read, &store.parsed, &mut parsed);
+    let db = memo::Db::new(store, parsed, &files, sources, input.overlay.as_deref());
+
+    // library
     let library = Library::build(input.stdlib, input.templates, &mut diags);
     // A platform.plat that does not parse: its errors alone. (Resolving the
     // services in the built-in workspace instead would only report, in
@@ -214,7 +184,7 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
         .iter()
         .any(|d| d.is_error() && d.primary().is_some_and(|s| files.path(s.file) == workspace::WORKSPACE_FILE));
     if workspace_failed && input.workspace.is_none() {
-        return finish(files, diags, None, read, None);
+        return finish(files, diags, None, read, None, db.finish());
     }
     let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
         Some(b) => {
@@ -227,102 +197,93 @@ fn compile_inner(sources: &Sources, options: &Options, previous: Option<&Compile
                 "platc::workspace::missing",
                 "no workspace: neither platform.plat nor a built-in default",
             ));
-            return finish(files, diags, None, read, None);
+            return finish(files, diags, None, read, None, db.finish());
         }
     };
-    let service_file_count = input.service_file_count;
     let decls = input::service_decls(input.service_files, &mut diags);
-    if service_file_count == 0 {
+    if input.service_file_count == 0 {
         diags.push(
             Diagnostic::error("platc::workspace::no_services", "the workspace has no services")
                 .help("add a `service.plat` holding `service NAME from web-api { owner = \"team-x\" }`"),
         );
     }
 
-    // What may be reused from the previous compilation: services whose file,
-    // and every global input, are unchanged (and whose `file(...)` reads
-    // did not change either).
-    let same_globals = next.global == previous_cache.global;
-    let reusable = previous.filter(|_| same_globals).and_then(|p| p.model.as_ref()).map(|m| Reusable {
-        model: m,
-        cache: previous_cache,
-        changed,
-    });
-    let (model, mut broken, reused) =
-        resolve_all(&decls, &library, workspace, sources, options, reusable.as_ref(), &mut next, &mut diags, &mut read);
-    // A service whose file already has an error is not checked against the
-    // policies: they would only restate it.
+    // resolve
+    let resolved = db.resolve_all(&decls, &library, &workspace, sources, &files, options.trace);
+    let (model, mut broken) = assemble(resolved, workspace, &mut diags, &mut read);
+
+    // check: a service whose file already has an error is not checked
+    // against the policies (they would only restate it).
     let failed_files: BTreeSet<span::FileId> =
         diags.iter().filter(|d| d.is_error()).filter_map(|d| d.primary()).map(|s| s.file).collect();
     broken.extend(model.services.iter().filter(|s| failed_files.contains(&s.file)).map(|s| s.name.clone()));
-    // Checks of reused services are reused too, when the set of services
-    // (which references are checked against) is the same.
-    let same_names = reusable.as_ref().is_some_and(|r| {
-        r.model.services.len() == model.services.len()
-            && r.model.services.iter().zip(&model.services).all(|(a, b)| a.name == b.name)
-    });
-    // A service that uses another's resource is checked against that
-    // service's grants: its check is reused only when the owner was too.
-    let owners_reused = |n: &String| {
-        model.service(n).and_then(|s| s.instances.first()).is_none_or(|i| {
-            i.outside_refs().iter().all(|r| r.path.len() != 3 || r.path.first().is_some_and(|o| reused.contains(o)))
-        })
-    };
-    let reused_checks: BTreeMap<String, Vec<Diagnostic>> = if same_names {
-        reused
-            .iter()
-            .filter(|n| owners_reused(n))
-            .filter_map(|n| Some((n.clone(), previous_cache.services.get(n)?.check.clone())))
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
     let unresolved = declared_in_failed_files(&files, &failed_files, &model);
-    let checked =
-        check::check(&model, &library, &broken, &reused_checks, &unresolved, options.env.as_deref(), &mut diags);
-    for (name, ds) in checked {
-        diags.extend(ds.iter().cloned());
-        next.services.entry(name).or_default().check = ds;
-    }
+    check::workspace(&model, &library, &mut diags);
+    let known = check::known_services(&model, &unresolved);
+    let checked = db.check_all(&model, &library, &known, &broken, options.env.as_deref());
+    diags.extend(checked.iter().flat_map(|ds| ds.iter().cloned()));
     let redacted = secrets::scan(&model, &mut diags);
     files.redact_all(&redacted);
+
+    // graph
     let graph = graph::build(&model, &mut diags);
 
-    let reuse = reuse_for(previous, changed, &model, &graph);
-    let rendered = reuse.as_ref().map_or(model.services.len(), |(_, only)| only.len());
-    let stats = Stats {
-        resolved: model.services.len() - reused.len(),
-        reused: reused.len(),
-        rendered,
-        kept: model.services.len() - rendered.min(model.services.len()),
-    };
+    // emit
     let output = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        // The compiled templates are kept when every global input (the
-        // standard library's text among them) and the targets are the same.
-        let renderer = previous_cache
-            .renderer
-            .as_ref()
-            .filter(|(targets, _)| same_globals && *targets == options.targets)
-            .map(|(_, r)| std::sync::Arc::clone(r));
-        let mut carry = emit::Carry { previous: reuse.as_ref().map(|(o, s)| (*o, s)), renderer };
-        let output = emit::emit(&model, &graph, &library, options, &mut carry, &files, &mut diags);
-        next.renderer = carry.renderer.map(|r| (options.targets.clone(), r));
-        // Every string that reaches the output, whatever it was made from
-        // (the kept files of other services were scanned when made).
-        if let Some(out) = &output {
-            secrets::scan_output(out, &model, reuse.as_ref().map(|(_, only)| only), &mut diags);
+        match db.templates(options, || emit::compile_templates(&library, options)) {
+            Ok(templates) => {
+                let render =
+                    |s: &model::Service, run: &dyn Fn() -> emit::ServiceOutput| db.render(s, &graph, options, run);
+                emit::emit(&model, &graph, &library, options, &templates, &render, &files, &mut diags)
+            }
+            Err(problems) => {
+                diags.extend(problems);
+                None
+            }
         }
-        output
     };
-    let mut compiled = finish(files, diags, output, read, Some(model));
+
+    let mut compiled = finish(files, diags, output, read, Some(model), db.finish());
     compiled.graph = Some(graph);
     compiled.library = Some(library);
     compiled.redacted = redacted;
-    compiled.cache = Some(next);
-    compiled.stats = stats;
     compiled
+}
+
+/// The model of the resolved services (the first of two of one name; the
+/// second is an error), and the services whose resolution failed.
+fn assemble(
+    resolved: Vec<std::sync::Arc<memo::Resolved>>,
+    workspace: Workspace,
+    diags: &mut Vec<Diagnostic>,
+    read: &mut BTreeSet<String>,
+) -> (Model, BTreeSet<String>) {
+    let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
+    let mut broken = BTreeSet::new();
+    for r in &resolved {
+        diags.extend(r.diags.iter().cloned());
+        read.extend(r.reads.iter().map(|(p, _)| p.clone()));
+        let Some(s) = &r.service else { continue };
+        if r.diags.iter().any(Diagnostic::is_error) {
+            broken.insert(s.name.clone());
+        }
+        if let Some(prev) = services.get(&s.name) {
+            diags.push(
+                Diagnostic::error(
+                    "platc::resolve::duplicate_service",
+                    format!("service `{}` is declared twice", s.name),
+                )
+                .label(s.name_span, "declared again")
+                .also(prev.name_span, "first declared here")
+                .help("service names are unique in a workspace; rename one"),
+            );
+            continue;
+        }
+        services.insert(s.name.clone(), s.clone());
+    }
+    (Model { workspace, services: services.into_values().collect() }, broken)
 }
 
 /// The service names files that failed to parse or resolve appear to
@@ -349,121 +310,18 @@ fn declared_in_failed_files(files: &SourceMap, failed: &BTreeSet<span::FileId>, 
     out
 }
 
-/// What a compilation may take from the previous one.
-struct Reusable<'a> {
-    model: &'a Model,
-    cache: &'a cache::Cache,
-    /// Files that changed since (a service reading one is resolved again).
-    changed: &'a [String],
-}
-
 fn finish(
     files: SourceMap,
     mut diagnostics: Vec<Diagnostic>,
     output: Option<Output>,
     read: BTreeSet<String>,
     model: Option<Model>,
+    (memo, stats): (memo::Store, Stats),
 ) -> Compiled {
     // No diagnostic may show a credential, whether or not one was named.
     let mut files = files;
     secrets::redact_sources(&mut files);
     diag::sort(&mut diagnostics, &files);
     let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
-    Compiled {
-        files,
-        diagnostics,
-        output,
-        read,
-        model,
-        graph: None,
-        library: None,
-        redacted: Vec::new(),
-        cache: None,
-        stats: Stats::default(),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn resolve_all(
-    decls: &[resolve::ServiceDecl],
-    library: &Library,
-    workspace: Workspace,
-    sources: &Sources,
-    options: &Options,
-    reusable: Option<&Reusable>,
-    next: &mut cache::Cache,
-    diags: &mut Vec<Diagnostic>,
-    read: &mut BTreeSet<String>,
-) -> (Model, BTreeSet<String>, BTreeSet<String>) {
-    let cx = resolve::Context { library, workspace: &workspace, sources, trace: options.trace };
-    let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
-    // Services whose resolution failed: their policies would only repeat it.
-    let mut broken = BTreeSet::new();
-    let mut reused = BTreeSet::new();
-    // Services resolve independently: on every core, results in order.
-    let parsed_now = &next.parsed;
-    let resolved_all = par::map(decls, |decl| {
-        if let Some((s, ds)) = reuse_one(decl, reusable, parsed_now, options) {
-            return (Some(s.clone()), ds.clone(), true);
-        }
-        let mut own = Vec::new();
-        let resolved = resolve::service(decl, &cx, &mut own);
-        (resolved, own, false)
-    });
-    for (decl, (resolved, own, was_reused)) in decls.iter().zip(resolved_all) {
-        let failed = own.iter().any(Diagnostic::is_error);
-        diags.extend(own.iter().cloned());
-        let Some(s) = resolved else { continue };
-        if failed {
-            broken.insert(s.name.clone());
-        }
-        if was_reused {
-            reused.insert(s.name.clone());
-        }
-        for api in &s.apis {
-            if let Some(value::Value::File(rel)) = api.values.get("definition").map(|n| &n.value)
-                && let Some(p) = resolve::join_inside(&decl.path, rel)
-            {
-                read.insert(p);
-            }
-        }
-        if let Some(prev) = services.get(&s.name) {
-            diags.push(
-                Diagnostic::error(
-                    "platc::resolve::duplicate_service",
-                    format!("service `{}` is declared twice", s.name),
-                )
-                .label(s.name_span, "declared again")
-                .also(prev.name_span, "first declared here")
-                .help("service names are unique in a workspace; rename one"),
-            );
-            continue;
-        }
-        next.services.insert(s.name.clone(), cache::ServiceDiags { resolve: own, check: Vec::new() });
-        services.insert(s.name.clone(), s);
-    }
-    (Model { workspace, services: services.into_values().collect() }, broken, reused)
-}
-
-/// The previous compilation's service for `decl`, with its resolution
-/// diagnostics, if nothing it was resolved from changed.
-fn reuse_one<'a>(
-    decl: &resolve::ServiceDecl,
-    reusable: Option<&'a Reusable>,
-    parsed_now: &BTreeMap<String, cache::Parsed>,
-    options: &Options,
-) -> Option<(&'a model::Service, &'a Vec<Diagnostic>)> {
-    let r = reusable?;
-    let name = decl.block()?.labels.first()?.name.as_str();
-    let prev = r.model.service(name)?;
-    let then = r.cache.parsed.get(&decl.path)?;
-    let now = parsed_now.get(&decl.path)?;
-    let same_file = prev.path == decl.path && prev.file == decl.file && then.id == now.id && then.text == now.text;
-    let traced = prev.instances.first().is_none_or(|i| i.trace.is_some() == options.trace);
-    let dir = decl.path.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
-    let reads_changed = r.changed.iter().any(|f| f.starts_with(&dir) && !f.ends_with(workspace::SERVICE_FILE));
-    if !same_file || !traced || reads_changed {
-        return None;
-    }
-    Some((prev, &r.cache.services.get(name)?.resolve))
+    Compiled { files, diagnostics, output, read, model, graph: None, library: None, redacted: Vec::new(), memo, stats }
 }

@@ -18,7 +18,10 @@ pub struct Model {
 }
 
 impl Model {
+    /// A service by name; recorded as a lookup when a memoized query is
+    /// running ([`crate::memo::note`]).
     pub fn service(&self, name: &str) -> Option<&Service> {
+        crate::memo::note(|| crate::memo::Lookup::Service(name.to_string()));
         self.services.binary_search_by(|s| s.name.as_str().cmp(name)).ok().and_then(|i| self.services.get(i))
     }
 }

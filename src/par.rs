@@ -50,6 +50,8 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 /// The number of cores to use, asked of the system once per process.
 fn cores() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
+    // How many cores decides only how the work is spread, never a result.
+    #[allow(clippy::disallowed_methods)]
     *CORES.get_or_init(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 

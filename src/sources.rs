@@ -8,7 +8,9 @@
 //! optional loader, so that the library itself never touches the disk.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use crate::memo::{Fingerprint, Reads};
 
 /// The text of a file, or where it stops being UTF-8.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +36,8 @@ pub type Loader = dyn Fn(&str) -> Result<Vec<u8>, String> + Send + Sync;
 /// Everything a compilation reads. A clone shares the texts.
 #[derive(Clone, Default)]
 pub struct Sources {
-    files: BTreeMap<String, Text>,
+    /// Shared: a tracked view ([`Sources::tracked`]) is a cheap clone.
+    files: Arc<BTreeMap<String, Text>>,
     /// Files the reader found and did not read, with why (each becomes a
     /// `platc::workspace::unreadable` diagnostic).
     skipped: BTreeMap<String, Skipped>,
@@ -47,6 +50,19 @@ pub struct Sources {
     /// embedded in the binary ([`STDLIB`]). Tests compile against another
     /// (an upgrade of the embedded library, say) with [`Sources::set_stdlib`].
     stdlib: Option<Arc<BTreeMap<String, Arc<str>>>>,
+    /// Of a tracked view: every file loaded by name, with what it gave.
+    tracker: Option<Arc<Mutex<Reads>>>,
+}
+
+/// What a tracked view of the sources loaded (see [`Sources::tracked`]).
+pub struct Tracker(Arc<Mutex<Reads>>);
+
+impl Tracker {
+    /// The files loaded so far, in order, each with the fingerprint of what
+    /// the load gave.
+    pub fn take(&self) -> Reads {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// A file or directory the reader did not read, and why.
@@ -77,7 +93,7 @@ impl Sources {
     pub fn insert(&mut self, path: impl Into<String>, text: impl Into<String>) {
         let path = path.into();
         self.skipped.remove(&path);
-        self.files.insert(path, Text::Utf8(Arc::from(text.into())));
+        Arc::make_mut(&mut self.files).insert(path, Text::Utf8(Arc::from(text.into())));
     }
 
     /// Records a file (or directory) found and not read, and why.
@@ -94,7 +110,7 @@ impl Sources {
     pub fn insert_bytes(&mut self, path: impl Into<String>, bytes: Vec<u8>) {
         let path = path.into();
         self.skipped.remove(&path);
-        self.files.insert(path, Text::from_bytes(bytes));
+        Arc::make_mut(&mut self.files).insert(path, Text::from_bytes(bytes));
     }
 
     pub fn with_loader(mut self, loader: Box<Loader>) -> Sources {
@@ -135,7 +151,7 @@ impl Sources {
 
     /// Forgets a workspace file (it was deleted).
     pub fn remove(&mut self, path: &str) {
-        self.files.remove(path);
+        Arc::make_mut(&mut self.files).remove(path);
         self.skipped.remove(path);
     }
 
@@ -148,14 +164,26 @@ impl Sources {
     }
 
     /// A file named by the compilation: from the map, else from the loader.
+    /// A tracked view records it.
     pub fn load(&self, path: &str) -> Result<Text, String> {
-        if let Some(t) = self.files.get(path) {
-            return Ok(t.clone());
+        let got = match (self.files.get(path), &self.loader) {
+            (Some(t), _) => Ok(t.clone()),
+            (None, Some(load)) => load(path).map(Text::from_bytes),
+            (None, None) => Err("no such file in the workspace".into()),
+        };
+        if let Some(t) = &self.tracker {
+            t.lock().unwrap_or_else(|e| e.into_inner()).push((path.to_string(), Fingerprint::of_load(&got)));
         }
-        match &self.loader {
-            Some(load) => load(path).map(Text::from_bytes),
-            None => Err("no such file in the workspace".into()),
-        }
+        got
+    }
+
+    /// The same sources, through a view that records every file loaded by
+    /// name (what a memoized query read besides its key: see
+    /// [`crate::memo`]).
+    pub fn tracked(&self) -> (Sources, Tracker) {
+        let reads = Arc::new(Mutex::new(Vec::new()));
+        let view = Sources { tracker: Some(Arc::clone(&reads)), ..self.clone() };
+        (view, Tracker(reads))
     }
 }
 

@@ -392,10 +392,12 @@ pub fn run(
     };
     for policy in lib.policies.values().filter(|p| !p.selectors.is_empty()) {
         let is_waived = service.waivers.iter().any(|w| w.what == policy.name.name);
-        match super::run_policy(policy, service, instance, model, env, schema, Some(objects)) {
+        match super::run_policy(policy, service, instance, &model.workspace, env, schema, Some(objects)) {
             Ok(true) => {}
             Ok(false) if is_waived => waived.push(policy.name.name.clone()),
-            Ok(false) => diags.push(super::violation(policy, service, instance, model, env, schema, Some(objects))),
+            Ok(false) => {
+                diags.push(super::violation(policy, service, instance, &model.workspace, env, schema, Some(objects)))
+            }
             Err((span, message)) => diags.push(super::cannot_evaluate(policy, service, instance, span, &message)),
         }
     }

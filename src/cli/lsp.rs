@@ -89,11 +89,8 @@ struct Doc {
 /// A workspace with at least one open document.
 struct Workspace {
     sources: Sources,
-    /// The last compilation that built, and the files changed since: the
-    /// next compilation reuses its output (a compilation with errors has
-    /// none, and reusing it would render every service again).
+    /// The last compilation that built.
     good: Option<Compiled>,
-    since_good: BTreeSet<String>,
     /// The last compilation, when it did not build.
     broken: Option<Compiled>,
     /// Files diagnostics were last published for (so that they can be cleared).
@@ -272,16 +269,8 @@ impl Server<'_> {
         let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         if !self.workspaces.contains_key(&root) {
             let sources = load::sources(&root, &root.join("gen")).ok()?;
-            self.workspaces.insert(
-                root.clone(),
-                Workspace {
-                    sources,
-                    good: None,
-                    since_good: BTreeSet::new(),
-                    broken: None,
-                    published: BTreeSet::new(),
-                },
-            );
+            self.workspaces
+                .insert(root.clone(), Workspace { sources, good: None, broken: None, published: BTreeSet::new() });
         }
         Some((root, rel))
     }
@@ -290,14 +279,11 @@ impl Server<'_> {
     fn compile(&mut self, root: &Path, changed: &[String]) {
         let docs = &self.docs;
         let Some(ws) = self.workspaces.get_mut(root) else { return };
-        let compiled = match (&ws.good, &ws.broken) {
-            (Some(good), _) => {
-                ws.since_good.extend(changed.iter().cloned());
-                let since: Vec<String> = ws.since_good.iter().cloned().collect();
-                platc::compile_reusing(&ws.sources, &options(), good, &since)
-            }
-            (None, Some(prev)) => platc::compile_reusing(&ws.sources, &options(), prev, changed),
-            (None, None) => platc::compile(&ws.sources, &options()),
+        // The latest compilation holds the latest results (the memo store
+        // keeps what it used): every one unchanged since is reused.
+        let compiled = match ws.current() {
+            Some(prev) => platc::compile_reusing(&ws.sources, &options(), prev),
+            None => platc::compile(&ws.sources, &options()),
         };
         let mut by_file: BTreeMap<String, Vec<lsp_types::Diagnostic>> = BTreeMap::new();
         let fallback = if ws.sources.get(WORKSPACE_FILE).is_some() {
@@ -315,7 +301,6 @@ impl Server<'_> {
         if compiled.output.is_some() {
             ws.good = Some(compiled);
             ws.broken = None;
-            ws.since_good.clear();
         } else {
             ws.broken = Some(compiled);
         }

@@ -19,11 +19,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use platc::emit::hex;
-use platc::sources::{Sources, Text};
+use platc::memo::{Fingerprint, Hasher};
+use platc::sources::Sources;
 use platc::{Compiled, Options};
 use sha2::{Digest, Sha256};
 
-const HEADER: &str = "platc-stamp 1";
+const HEADER: &str = "platc-stamp 2";
 
 /// The stamp of the output directory `out`, or `None` without a cache
 /// directory.
@@ -37,36 +38,29 @@ fn stamp_path(out: &Path) -> Option<PathBuf> {
     Some(cache.join("platc").join(format!("{}.stamp", key.get(..32)?)))
 }
 
-/// What the build read, as one hash: the binary, the options, the sources,
-/// and the files loaded by name (`extra`, read again here).
+/// What the build read, as one fingerprint: the binary, the options, the
+/// sources, and the files loaded by name (`extra`, loaded again here and
+/// compared as the memo store validates a query's recorded loads: the
+/// stamp is the whole build's entry in the same scheme, see platc::memo).
 fn fingerprint(sources: &Sources, options: &Options, extra: &[String]) -> Option<String> {
-    let mut h = Sha256::new();
     let exe = std::env::current_exe().ok().and_then(|e| fs::metadata(e).ok())?;
-    h.update(format!("{} {} {}.{:09}\n", env!("CARGO_PKG_VERSION"), exe.len(), exe.mtime(), exe.mtime_nsec()));
-    h.update(format!("{:?} {:?}\n", options.targets, options.env));
-    let mut text = |path: &str, t: &Text| {
-        h.update(path.as_bytes());
-        match t {
-            Text::Utf8(s) => {
-                h.update(format!("\0{}\0", s.len()).as_bytes());
-                h.update(s.as_bytes());
-            }
-            Text::Invalid { valid_up_to } => h.update(format!("\0invalid {valid_up_to}\0").as_bytes()),
-        }
-    };
+    let mut h = Hasher::new("stamp")
+        .str(&format!("{} {} {}.{:09}", env!("CARGO_PKG_VERSION"), exe.len(), exe.mtime(), exe.mtime_nsec()))
+        .str(&format!("{:?} {:?}", options.targets, options.env));
     for (path, t) in sources.files() {
-        text(path, t);
+        h = h.str(path).fp(Fingerprint::of_text(t));
     }
     for path in extra {
-        let t = sources.load(path).ok()?;
-        text(path, &t);
+        let got = sources.load(path);
+        got.as_ref().ok()?;
+        h = h.str(path).fp(Fingerprint::of_load(&got));
     }
     // What was found and not read counts too: its diagnostic must not be
     // skipped by the shortcut.
     for (path, skipped) in sources.skipped() {
-        h.update(format!("\0skipped {path}\0{}\0{}\0", skipped.reason, skipped.error).as_bytes());
+        h = h.str(path).str(&skipped.reason).u64(u64::from(skipped.error));
     }
-    Some(hex(&h.finalize()))
+    Some(h.finish().to_string())
 }
 
 /// The size and modification time of a file, as the stamp writes them.

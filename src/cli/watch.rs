@@ -206,7 +206,7 @@ fn rebuild(
     };
     last.sources = Some(sources.clone());
     let compiled = match last.good.as_ref() {
-        Some(prev) if !changed.is_empty() => platc::compile_reusing(&sources, options, prev, changed),
+        Some(prev) => platc::compile_reusing(&sources, options, prev),
         _ => platc::compile(&sources, options),
     };
     if print_diagnostics(&compiled.diagnostics, &compiled.files, format, "keeping the last good output") {
