@@ -181,11 +181,11 @@ fn checks(c: &Compiled, s: &Service, inst: &Instance, path: &str) -> Vec<Check> 
         if let Some(out) = &c.output {
             for f in out.files.values() {
                 let here = f.environment.as_deref().is_none_or(|e| e == inst.env);
-                let target = f.kind.split('/').next().and_then(crate::Target::from_name);
+                let target = lib.targets.of_kind(&f.kind);
                 if let (true, Some(target), Some(docs)) =
                     (f.service.as_deref() == Some(&s.name) && here, target, &f.docs)
                 {
-                    objects.add(target.name(), docs);
+                    objects.add(target, docs);
                 }
             }
         }

@@ -59,6 +59,28 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
+    /// The template this type renders for each resource in `target`'s
+    /// output: the attribute named after the target. Only `kubernetes` and
+    /// `terraform` have one, because the attribute also means something
+    /// beyond the target (made in the cluster, made in the cloud: see the
+    /// template context); a new target renders no per-resource files.
+    pub fn template_for(&self, target: &str) -> Option<&(String, Span)> {
+        match target {
+            "terraform" => self.terraform.as_ref(),
+            "kubernetes" => self.kubernetes.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The template that grants another service access to a resource of
+    /// this type in `target`'s output (`grant_terraform`).
+    pub fn grant_template_for(&self, target: &str) -> Option<&(String, Span)> {
+        match target {
+            "terraform" => self.grant_terraform.as_ref(),
+            _ => None,
+        }
+    }
+
     /// Whether a workspace on `cloud` offers this type.
     pub fn offered_on(&self, cloud: &str) -> bool {
         self.clouds.as_ref().is_none_or(|c| c.iter().any(|x| x == cloud))
@@ -114,6 +136,9 @@ pub struct Library {
     pub templates: BTreeMap<String, TemplateFile>,
     pub tier_names: BTreeSet<String>,
     pub language_names: BTreeSet<String>,
+    /// `target NAME { ... }`: the kinds of output, in declaration order
+    /// (see [`crate::targets`]).
+    pub targets: crate::targets::Targets,
 }
 
 /// Where a standard-library file comes from.
@@ -127,8 +152,18 @@ pub enum Role {
     Extends,
 }
 
-const KINDS: &[&str] =
-    &["defaults", "template", "tier", "resource_type", "policy", "language", "schema", "workload", "workspace"];
+const KINDS: &[&str] = &[
+    "defaults",
+    "template",
+    "tier",
+    "resource_type",
+    "policy",
+    "language",
+    "schema",
+    "workload",
+    "workspace",
+    "target",
+];
 
 impl Library {
     /// Indexes the parsed stdlib files (in path order): the embedded ones
@@ -186,7 +221,67 @@ impl Library {
         lib.check_resource_types(diags);
         lib.check_policies(diags);
         lib.check_workloads(diags);
+        lib.check_targets(diags);
         lib
+    }
+
+    /// Every template a target renders writes a file of its format (the
+    /// text is parsed and written in it), and every selector of a policy
+    /// names a declared target.
+    fn check_targets(&self, diags: &mut Vec<Diagnostic>) {
+        let per_resource: BTreeSet<&str> = self
+            .resource_types
+            .values()
+            .flat_map(|rt| rt.terraform.iter().chain(rt.kubernetes.iter()).chain(rt.grant_terraform.iter()))
+            .map(|(t, _)| t.as_str())
+            .collect();
+        for t in self.targets.iter() {
+            for dir in [format!("{}/", t.name), format!("{}/workspace/", t.name)] {
+                let own = self.templates.iter().filter(|(k, _)| {
+                    k.strip_prefix(&dir).is_some_and(|rest| !rest.contains('/'))
+                        && !crate::emit::render::is_partial(k)
+                        && !per_resource.contains(k.as_str())
+                });
+                for (_, f) in own.filter(|(k, _)| !t.fits(k.rsplit('/').next().unwrap_or(k))) {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::library::bad_declaration",
+                            format!(
+                                "template {} of target `{}` does not write a {} file",
+                                f.shown_as,
+                                t.name,
+                                t.format.name()
+                            ),
+                        )
+                        .label(t.span, format!("declared with `format = {}`", t.format.name()))
+                        .help(format!(
+                            "name it `<name>{}.hbs` (its text is parsed and written as {}), or move it to the directory of a target of its format",
+                            t.format.extensions().first().copied().unwrap_or(""),
+                            t.format.name()
+                        )),
+                    );
+                }
+            }
+        }
+        for p in self.policies.values() {
+            for (text, span) in &p.selectors {
+                let Ok(sel) = crate::check::output::Selector::parse(text) else { continue };
+                if self.targets.get(&sel.target).is_none() {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::library::bad_policy",
+                            format!(
+                                "`generated(...)` takes a selector: unknown target `{}`; {}",
+                                sel.target,
+                                unknown_help(&sel.target, "target", self.targets.names())
+                            ),
+                        )
+                        .label(*span, "not a selector")
+                        .help("write a plain string: `generated(\"kubernetes/*:..securityContext.privileged\")`"),
+                    );
+                }
+            }
+        }
     }
 
     /// A workload declaration names attributes of the service schema.
@@ -219,7 +314,8 @@ impl Library {
         let kind = b.kind.name.clone();
         let want_labels = match kind.as_str() {
             "defaults" => 0,
-            "template" | "tier" | "resource_type" | "policy" | "language" | "schema" | "workload" | "workspace" => 1,
+            "template" | "tier" | "resource_type" | "policy" | "language" | "schema" | "workload" | "workspace"
+            | "target" => 1,
             _ => {
                 diags.push(
                     Diagnostic::error("platc::library::unknown_declaration", format!("unknown declaration `{kind}`"))
@@ -289,6 +385,11 @@ impl Library {
             "workload" => {
                 let w = workload(decl, diags);
                 self.workloads.insert(name.name.clone(), w);
+            }
+            "target" => {
+                if let Some(t) = crate::targets::target(&decl, diags) {
+                    self.targets.0.push(t);
+                }
             }
             _ => self.default_workspace = Some(b),
         }
