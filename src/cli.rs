@@ -378,7 +378,10 @@ pub fn known_env(c: &Compiled, env: Option<&str>) -> Result<(), String> {
 pub fn known_targets(c: &Compiled, targets: &[String]) -> Result<(), String> {
     let Some(lib) = c.library.as_ref() else { return Ok(()) };
     lib.targets.check_names(targets.iter().map(String::as_str)).map_err(|e| {
-        format!("--target: {e}\n  hint: the targets are {}", platc::diag::one_of(&lib.targets.names().collect::<Vec<_>>()))
+        format!(
+            "--target: {e}\n  hint: the targets are {}",
+            platc::diag::one_of(&lib.targets.names().collect::<Vec<_>>())
+        )
     })
 }
 

@@ -351,7 +351,8 @@ impl Plan<'_> {
         let uses = ctx.get("uses").and_then(Json::as_array).filter(|_| target.grants.is_some());
         for u in uses.into_iter().flatten() {
             let ty = u.get("type").and_then(Json::as_str).unwrap_or("");
-            let Some((template, _)) = self.lib.resource_types.get(ty).and_then(|rt| rt.grant_template_for(&target.name))
+            let Some((template, _)) =
+                self.lib.resource_types.get(ty).and_then(|rt| rt.grant_template_for(&target.name))
             else {
                 continue;
             };

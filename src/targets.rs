@@ -77,7 +77,8 @@ const WORKSPACE_WORDS: &[&str] = &["file"];
 const RESOURCE_WORDS: &[&str] = &["resource"];
 const GRANT_WORDS: &[&str] = &["owner", "resource"];
 
-const FIELDS: &[&str] = &["per", "path", "workspace_path", "format", "index", "untyped", "only_if", "resources", "grants"];
+const FIELDS: &[&str] =
+    &["per", "path", "workspace_path", "format", "index", "untyped", "only_if", "resources", "grants"];
 
 impl Target {
     /// The output path of a per-service template's `file`.
@@ -168,9 +169,8 @@ fn fill(pattern: &str, words: &[(&str, &str)]) -> String {
     while let Some(start) = rest.find('<') {
         let (before, from) = rest.split_at(start);
         out.push_str(before);
-        let value = from
-            .find('>')
-            .and_then(|end| Some((end, words.iter().find(|(w, _)| from.get(1..end) == Some(*w))?.1)));
+        let value =
+            from.find('>').and_then(|end| Some((end, words.iter().find(|(w, _)| from.get(1..end) == Some(*w))?.1)));
         match value {
             Some((end, v)) => {
                 out.push_str(v);
@@ -241,7 +241,10 @@ pub(crate) fn target(decl: &Decl, diags: &mut Vec<Diagnostic>) -> Option<Target>
             Some(s) if choices.contains(&s) => Some(s.to_string()),
             _ => {
                 diags.push(bad(
-                    format!("a target's `{key}` is {}", one_of(choices)),
+                    format!(
+                        "a target's `{key}` is {}",
+                        one_of(&choices.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>())
+                    ),
                     a.value.span,
                     "not one of them",
                     format!("write `{key} = {}`", choices.first().copied().unwrap_or("")),
@@ -261,7 +264,10 @@ pub(crate) fn target(decl: &Decl, diags: &mut Vec<Diagnostic>) -> Option<Target>
                 format!("a target's `{key}` is a plain string"),
                 a.value.span,
                 "not a plain string",
-                format!("write `{key} = \"...\"` with {}", allowed.iter().map(|w| format!("`<{w}>`")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "write `{key} = \"...\"` with {}",
+                    allowed.iter().map(|w| format!("`<{w}>`")).collect::<Vec<_>>().join(", ")
+                ),
             ));
             return None;
         };
@@ -270,7 +276,10 @@ pub(crate) fn target(decl: &Decl, diags: &mut Vec<Diagnostic>) -> Option<Target>
                 format!("`<{w}>` is not a placeholder of a target's `{key}`"),
                 a.value.span,
                 "unknown placeholder",
-                format!("`{key}` may use {}", allowed.iter().map(|w| format!("`<{w}>`")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "`{key}` may use {}",
+                    allowed.iter().map(|w| format!("`<{w}>`")).collect::<Vec<_>>().join(", ")
+                ),
             ));
             return None;
         }
