@@ -1,34 +1,32 @@
 //! Stage 6, emit: the checked model → generated files.
 //!
 //! Each target is a directory of standard-library templates
-//! (`templates/kubernetes/*.hbs`, `templates/catalog/*.hbs`, ...) plus the
-//! little Rust that says where its files go. For every service (in parallel)
-//! and, for per-environment targets, every environment: build the template
-//! context ([`context`]), render each template ([`render`]), parse the text
-//! back into data ([`yaml`], `serde_json`), apply the service's `patch`
-//! blocks ([`patch`]), and write it canonically ([`doc`]) with a header that
-//! names the source file. Text never goes out unparsed.
+//! (`templates/kubernetes/*.hbs`, `templates/catalog/*.hbs`, ...) and a
+//! `target` declaration of the library's registry ([`crate::targets`],
+//! `stdlib/targets.plat`) that says where its files go, how often it
+//! renders and in which format; nothing here names a target. For every
+//! service (in parallel) and, for per-environment targets, every
+//! environment: build the template context ([`context`]), render each
+//! template ([`render`]), parse the text back into data in the target's
+//! format ([`yaml`], `serde_json`), apply the service's `patch` blocks
+//! ([`patch`]), and write it canonically ([`doc`]) with a header that names
+//! the source file. Text never goes out unparsed.
 //!
-//! Output paths (relative to the output directory):
-//!
-//! | target     | template (under `templates/`)       | file                                          |
-//! |------------|-------------------------------------|-----------------------------------------------|
-//! | kubernetes | `kubernetes/<name>.yaml.hbs`        | `<service>/kubernetes/<env>/<name>.yaml`      |
-//! | terraform  | `terraform/<name>.tf.hbs`           | `<service>/terraform/<env>/<name>.tf`         |
-//! |            | a resource type's `terraform = ...` | `<service>/terraform/<env>/<resource>.tf`     |
-//! | kubernetes | a resource type's `kubernetes = ...`| `<service>/kubernetes/<env>/resource-<resource>.yaml` |
-//! | workflows  | `workflows/<name>.yml.hbs`          | `.github/workflows/<service>-<name>.yml`      |
-//! | dashboards | `dashboards/<name>.json.hbs`        | `<service>/dashboards/<name>.json`            |
-//! | alerts     | `alerts/<name>.yaml.hbs`            | `<service>/alerts/<env>/<name>.yaml`          |
-//! | catalog    | `catalog/catalog-info.yaml.hbs`     | `<service>/catalog-info.yaml`                 |
+//! Output paths (relative to the output directory) are the declarations':
+//! `<service>/kubernetes/<env>/<name>.yaml`, `<service>/terraform/<env>/<name>.tf`
+//! (a resource type's templates: `<resource>.tf`, `resource-<resource>.yaml`,
+//! `grant-<owner>-<resource>.tf`), `.github/workflows/<service>-<name>.yml`,
+//! `<service>/dashboards/<name>.json`, `<service>/alerts/<env>/<name>.yaml`,
+//! `<service>/catalog-info.yaml`; docs/templates.md has the table.
 //!
 //! Templates under `<target>/workspace/` render once for the whole workspace
-//! (`catalog-info.yaml` at the root; workflows under `.github/workflows/`).
-//! Every workflow lands in the one flat `.github/workflows/` of the output,
-//! because GitHub runs workflows only from the repository's own flat
-//! `.github/workflows/`: installing them is one directory copy.
-//! Terraform files are rendered only for services that have a resource made
-//! by Terraform or use one another service granted them.
+//! (at the target's `workspace_path`: `catalog-info.yaml` at the root;
+//! workflows under `.github/workflows/`, the one flat directory GitHub runs
+//! workflows from, so installing them is one directory copy).
+//! A target with `only_if` (Terraform: `only_if = terraform`) renders only
+//! for services whose context has that flag: Terraform files are rendered
+//! only for services that have a resource made by Terraform or use one
+//! another service granted them.
 //! Plus `platc-index.json`, the build index of every file.
 
 pub mod context;
