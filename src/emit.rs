@@ -289,8 +289,8 @@ impl Plan<'_> {
     fn render_into(
         &self,
         template: &str,
-        file: String,
         format: Format,
+        file: String,
         ctx: &handlebars::Context,
         at: (&str, &str),
         rendered: &mut Vec<Rendered>,
@@ -343,7 +343,7 @@ impl Plan<'_> {
             let name = r.get("name").and_then(Json::as_str).unwrap_or(ty);
             let rctx = handlebars::Context::from(rctx);
             let file = target.resource_file(name).unwrap_or_default();
-            self.render_into(template, file, target.format, &rctx, at, rendered, diags);
+            self.render_into(template, target.format_of(&file), file, &rctx, at, rendered, diags);
         }
         // The grants of resources other services own (in Terraform's root module).
         let uses = ctx.get("uses").and_then(Json::as_array).filter(|_| target.grants.is_some());
@@ -362,7 +362,7 @@ impl Plan<'_> {
             let name = u.get("name").and_then(Json::as_str).unwrap_or(ty);
             let rctx = handlebars::Context::from(rctx);
             let file = target.grant_file(owner, name).unwrap_or_default();
-            self.render_into(template, file, target.format, &rctx, at, rendered, diags);
+            self.render_into(template, target.format_of(&file), file, &rctx, at, rendered, diags);
         }
     }
 
@@ -378,7 +378,7 @@ impl Plan<'_> {
         let ctx = handlebars::Context::from(context::workspace(self.model));
         for t in workspace_templates {
             let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
-            let format = target.format;
+            let format = target.format_of(&file);
             let text = match self.renderer.render_with(t, &ctx) {
                 Ok(text) => text,
                 Err(p) => {
@@ -471,7 +471,7 @@ impl Plan<'_> {
                 let mut rendered: Vec<Rendered> = Vec::new();
                 for t in templates {
                     let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
-                    self.render_into(t, file, target.format, ctx, (&s.name, env), &mut rendered, diags);
+                    self.render_into(t, target.format_of(&file), file, ctx, (&s.name, env), &mut rendered, diags);
                 }
                 self.resource_files(target, ctx.data(), (&s.name, env), &mut rendered, diags);
                 let mut all: Vec<(String, &mut Doc)> = Vec::new();
@@ -638,17 +638,15 @@ impl Format {
         }
     }
 
-    /// A file's format by its extension (the build index and streams,
-    /// which have no registry: a target's templates are named for its
-    /// format, checked by the library).
+    /// The format a file's extension names, if it names one.
+    pub fn named(file: &str) -> Option<Format> {
+        [Format::Yaml, Format::Json, Format::Hcl].into_iter().find(|f| f.extensions().iter().any(|e| file.ends_with(e)))
+    }
+
+    /// A file's format by its extension, YAML when it names none (streams,
+    /// which have no registry).
     pub fn of(file: &str) -> Format {
-        if file.ends_with(".json") {
-            Format::Json
-        } else if file.ends_with(".tf") {
-            Format::Hcl
-        } else {
-            Format::Yaml
-        }
+        Format::named(file).unwrap_or(Format::Yaml)
     }
 
     fn parse(self, text: &str) -> Result<Vec<Doc>, String> {

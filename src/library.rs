@@ -225,44 +225,9 @@ impl Library {
         lib
     }
 
-    /// Every template a target renders writes a file of its format (the
-    /// text is parsed and written in it), and every selector of a policy
-    /// names a declared target.
+    /// Every selector of a policy names a declared target (known only once
+    /// the overlay's declarations are in).
     fn check_targets(&self, diags: &mut Vec<Diagnostic>) {
-        let per_resource: BTreeSet<&str> = self
-            .resource_types
-            .values()
-            .flat_map(|rt| rt.terraform.iter().chain(rt.kubernetes.iter()).chain(rt.grant_terraform.iter()))
-            .map(|(t, _)| t.as_str())
-            .collect();
-        for t in self.targets.iter() {
-            for dir in [format!("{}/", t.name), format!("{}/workspace/", t.name)] {
-                let own = self.templates.iter().filter(|(k, _)| {
-                    k.strip_prefix(&dir).is_some_and(|rest| !rest.contains('/'))
-                        && !crate::emit::render::is_partial(k)
-                        && !per_resource.contains(k.as_str())
-                });
-                for (_, f) in own.filter(|(k, _)| !t.fits(k.rsplit('/').next().unwrap_or(k))) {
-                    diags.push(
-                        Diagnostic::error(
-                            "platc::library::bad_declaration",
-                            format!(
-                                "template {} of target `{}` does not write a {} file",
-                                f.shown_as,
-                                t.name,
-                                t.format.name()
-                            ),
-                        )
-                        .label(t.span, format!("declared with `format = {}`", t.format.name()))
-                        .help(format!(
-                            "name it `<name>{}.hbs` (its text is parsed and written as {}), or move it to the directory of a target of its format",
-                            t.format.extensions().first().copied().unwrap_or(""),
-                            t.format.name()
-                        )),
-                    );
-                }
-            }
-        }
         for p in self.policies.values() {
             for (text, span) in &p.selectors {
                 let Ok(sel) = crate::check::output::Selector::parse(text) else { continue };

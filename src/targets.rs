@@ -118,11 +118,10 @@ impl Target {
         }
     }
 
-    /// Whether a template's name (`deployment.yaml.hbs`) writes a file of
-    /// this target's format.
-    pub fn fits(&self, template_file: &str) -> bool {
-        let file = template_file.trim_end_matches(".hbs");
-        self.format.extensions().iter().any(|e| file.ends_with(e))
+    /// How a file of this target is read and written: as its extension
+    /// says (`.yaml`/`.yml`, `.json`, `.tf`), else in the target's format.
+    pub fn format_of(&self, file: &str) -> Format {
+        Format::named(file).unwrap_or(self.format)
     }
 }
 
