@@ -65,6 +65,7 @@ pub mod schema;
 pub mod secrets;
 pub mod sources;
 pub mod span;
+pub mod syntax;
 pub mod value;
 pub mod workspace;
 
