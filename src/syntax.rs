@@ -34,8 +34,10 @@ struct Grammar;
 /// [`parse`](crate::parse)).
 pub type SyntaxError = Box<pest::error::Error<Rule>>;
 
-/// Parses `text` (all of it, as one `file`) into its tree.
-pub fn parse(text: Arc<str>) -> Result<SyntaxTree, SyntaxError> {
+/// Parses `text` (all of it, as one `file`) into its tree. Callers check
+/// the text's size and nesting first, as [`parse_shared`](crate::parse::parse_shared)
+/// does (that bounds pest's recursion).
+pub(crate) fn parse(text: Arc<str>) -> Result<SyntaxTree, SyntaxError> {
     let pairs = Grammar::parse(Rule::file, &text).map_err(Box::new)?;
     let mut nodes = Vec::new();
     // Pre-order with an explicit stack (nesting is bounded by the bracket
