@@ -10,7 +10,7 @@
 //!
 //! | stage      | module                      | in → out                                   |
 //! |------------|-----------------------------|--------------------------------------------|
-//! | parse      | [`input`], [`parse`]        | sources → ASTs ([`ast`])                   |
+//! | parse      | [`input`], [`syntax`], [`parse`] | sources → lossless trees → ASTs ([`ast`]) |
 //! | library    | [`library`], [`workspace`]  | stdlib ASTs → declarations; workspace      |
 //! | resolve    | [`resolve`], [`merge`]      | service ASTs → [`model`] with origins      |
 //! | check      | [`check`], [`schema`], [`eval`], [`secrets`] | model → type, policy and secret diagnostics |
@@ -65,6 +65,7 @@ pub mod schema;
 pub mod secrets;
 pub mod sources;
 pub mod span;
+pub mod syntax;
 pub mod targets;
 pub mod value;
 pub mod workspace;

@@ -266,6 +266,13 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// The compilation's parse of the file at `path` (workspace-relative, or
+    /// `<stdlib>/...`): its text, syntax tree and AST, which the formatter
+    /// and the editor read without parsing again.
+    pub fn parsed(&self, path: &str) -> Option<&crate::cache::Parsed> {
+        self.parsed.parsed.get(path)
+    }
+
     /// The services whose results a change to `files` (workspace-relative)
     /// can alter: a global file changes every service (`None`); a service
     /// file, or a file it loaded, changes that service, its [`neighbours`]
