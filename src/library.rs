@@ -227,7 +227,45 @@ impl Library {
 
     /// Every selector of a policy names a declared target (known only once
     /// the overlay's declarations are in).
+    ///
+    /// And a directory of output templates (`templates/docs/x.yaml.hbs`)
+    /// that no target renders is a warning: nothing would say why its files
+    /// are missing (a misspelt or forgotten `target` declaration).
     fn check_targets(&self, diags: &mut Vec<Diagnostic>) {
+        let per_resource: BTreeSet<&str> = self
+            .resource_types
+            .values()
+            .flat_map(|rt| rt.terraform.iter().chain(rt.kubernetes.iter()).chain(rt.grant_terraform.iter()))
+            .map(|(t, _)| t.as_str())
+            .collect();
+        let mut orphans: BTreeMap<&str, &TemplateFile> = BTreeMap::new();
+        for (name, file) in &self.templates {
+            let Some((dir, rest)) = name.split_once('/') else { continue };
+            let output = rest.strip_suffix(".hbs").is_some_and(|f| crate::emit::Format::named(f).is_some());
+            let direct = !rest.contains('/') || rest.strip_prefix("workspace/").is_some_and(|r| !r.contains('/'));
+            if output
+                && direct
+                && self.targets.get(dir).is_none()
+                && !crate::emit::render::is_partial(name)
+                && !per_resource.contains(name.as_str())
+            {
+                orphans.entry(dir).or_insert(file);
+            }
+        }
+        for (dir, first) in orphans {
+            diags.push(
+                Diagnostic::warning(
+                    "platc::library::unknown_template",
+                    format!("templates/{dir}/ belongs to no target: {} and its neighbours render nothing", first.shown_as),
+                )
+                .help(match crate::diag::did_you_mean(dir, self.targets.names()) {
+                    Some(close) => format!("did you mean the target `{close}`? (move the templates to templates/{close}/), or declare `target {dir} {{ ... }}`"),
+                    None => format!(
+                        "declare `target {dir} {{ per = service  path = \"<service>/{dir}/<file>\"  format = yaml }}` (docs/templates.md, \"Targets: the registry\"), or move the templates to a target's directory"
+                    ),
+                }),
+            );
+        }
         for p in self.policies.values() {
             for (text, span) in &p.selectors {
                 let Ok(sel) = crate::check::output::Selector::parse(text) else { continue };

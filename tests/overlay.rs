@@ -397,6 +397,22 @@ fn target_declarations_and_their_uses_are_checked() {
         }
     }
 
+    // Output templates in a directory no target renders: a warning, not silence.
+    let c = overlay(
+        &[
+            ("targets/docs.plat", &DOCS_TARGET.replace("target docs", "target doc")),
+            ("templates/docs/runbook.yaml.hbs", "kind: Runbook\n"),
+        ],
+        "",
+    );
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::library::unknown_template").expect("a warning");
+    assert!(!d.is_error() && c.output.is_some());
+    assert!(d.message.contains("templates/docs/ belongs to no target"), "{}", d.message);
+    assert!(d.help.as_deref().unwrap_or("").contains("did you mean the target `doc`?"), "{:?}", d.help);
+    // Partials and extension points there are not outputs: nothing is said.
+    let c = overlay(&[("templates/shared/_bits.hbs", "x: 1\n"), ("templates/kubernetes/pod-spec/p.hbs", "a: 1\n")], "");
+    assert!(!codes(&c).contains(&"platc::library::unknown_template"), "{:?}", codes(&c));
+
     // A patch of a target the registry does not have names the overlay's too.
     let c = overlay(&docs_files(&[]), "  patch dcs Runbook {\n    owner = \"x\"\n  }");
     let m = message(&c, "platc::patch::unknown_target");
