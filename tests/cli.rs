@@ -373,6 +373,21 @@ fn explain_shows_the_chain_and_the_policies() {
     let o = platc(&["explain", "payments", "replicaz", "--workspace", dir.to_str().unwrap()], Path::new("."));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("did you mean `replicas`?"), "{}", stderr(&o));
+
+    // A target of format `hcl` (the registry says so): its objects are the
+    // resource bodies, by type.
+    let ws = dir.to_str().unwrap();
+    let o =
+        platc(&["explain", "orders", "terraform/aws_db_instance:instance_class", "--workspace", ws], Path::new("."));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("generated in orders/terraform/production/orders-db.tf"), "{out}{}", stderr(&o));
+    let o =
+        platc(&["explain", "orders", "terraform/aws_db_instance:instance_class", "--workspace", ws], Path::new("."));
+    assert_eq!(o.status.code(), Some(0));
+    let o =
+        platc(&["explain", "orders", "terrafrom/aws_db_instance:instance_class", "--workspace", ws], Path::new("."));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no target `terrafrom`; did you mean `terraform`?"), "{}", stderr(&o));
 }
 
 #[test]

@@ -320,6 +320,9 @@ fn a_new_target_works_by_declaration_alone() {
     assert_eq!(g.file, "api/docs/staging/runbook.yaml");
     assert_eq!(g.value, "team-a");
     assert!(e_sources_name(&g.sources, "owner"), "{:?}", g.sources);
+    // A target named by a prefix of another's name is not that one.
+    let err = platc::explain::explain(&c, "api", "doc/Runbook:owner", Some("staging")).unwrap_err();
+    assert!(err.contains("no target `doc`; did you mean `docs`?"), "{err}");
 
     // A policy over the new target's generated objects.
     let policy = r#"policy runbook_owned {
