@@ -15,7 +15,8 @@ use crate::diag::{Diagnostic, Severity};
 use crate::eval::{self, EVal};
 use crate::library::{Library, Policy};
 use crate::model::{Instance, Model, Service};
-use crate::resolve::{SERVICE_OUTPUTS, resource_outputs};
+use crate::resolve::resource_outputs;
+use crate::scope::{self as names, ADDRESS_PARTS, Name, Place};
 use crate::schema::{self, Names, Record};
 use crate::span::Span;
 use crate::value::{Layer, Origin, Value};
@@ -34,7 +35,6 @@ pub(crate) fn workspace(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic
             languages: &empty,
             services: &empty,
             resources: &no_resources,
-            service_outputs: SERVICE_OUTPUTS,
         };
         for env in &ws.environments {
             schema::check_record(
@@ -277,15 +277,17 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
             }
             let dotted = r.path.join(".");
             let shown = if r.interpolated { format!("`${{{dotted}}}`") } else { format!("`{dotted}`") };
-            match r.path.as_slice() {
-                [target, part] => {
+            let place = if r.interpolated { Place::String } else { Place::Setting };
+            match names::classify(&r.path, place, |n| inst.resources.iter().any(|r| r.name == n)) {
+                Name::Address { service: target, part } => {
                     if !services.contains(target) {
                         // A bare reference to an unknown name is the schema's to report.
                         if r.interpolated {
-                            let known = ["service", "workspace", "environment"]
-                                .into_iter()
-                                .chain(services.iter().map(String::as_str))
-                                .chain(inst.resources.iter().map(|r| r.name.as_str()));
+                            let known = names::candidates(
+                                Place::String,
+                                services.iter().map(String::as_str),
+                                inst.resources.iter().map(|r| r.name.as_str()),
+                            );
                             let help = match crate::diag::did_you_mean(target, known) {
                                 Some(close) => format!("did you mean `{close}`?"),
                                 None => "interpolate `${service.<attribute>}`, `${workspace.<attribute>}`, `${environment.name}`, a resource's plain output or another service's address (`${users.addr}`)".into(),
@@ -301,7 +303,7 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
                         }
                         continue;
                     }
-                    if r.interpolated && !SERVICE_OUTPUTS.contains(&part.as_str()) {
+                    if r.interpolated && !ADDRESS_PARTS.contains(&part) {
                         diags.push(
                             Diagnostic::error(
                                 "platc::check::unknown_output",
@@ -311,16 +313,16 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
                             .help(crate::diag::unknown_help(
                                 part,
                                 "output",
-                                SERVICE_OUTPUTS.iter().copied(),
+                                ADDRESS_PARTS.iter().copied(),
                             )),
                         );
                         continue;
                     }
-                    if target != &service.name && !service.depends_on.iter().any(|(d, _)| d == target) {
+                    if target != service.name && !service.depends_on.iter().any(|(d, _)| d == target) {
                         diags.push(undeclared(service, target, &shown, r.span));
                     }
                 }
-                [owner, resource, output] => check_granted(
+                Name::Granted { owner, resource, output } => check_granted(
                     service,
                     model,
                     lib,
@@ -362,7 +364,7 @@ fn check_granted(
     lib: &Library,
     services: &BTreeSet<String>,
     inst: &Instance,
-    (owner, resource, output): (&String, &String, &String),
+    (owner, resource, output): (&str, &str, &str),
     shown: &str,
     span: Span,
     interpolated: bool,
@@ -390,7 +392,7 @@ fn check_granted(
         );
         return;
     }
-    let Some(r) = o.instance(&inst.env).and_then(|i| i.resources.iter().find(|r| &r.name == resource)) else {
+    let Some(r) = names::resource_of(model, owner, &inst.env, resource) else {
         let known = o
             .instances
             .first()
@@ -403,7 +405,7 @@ fn check_granted(
         );
         return;
     };
-    let Some(value) = r.outputs.get(output.as_str()) else {
+    let Some(value) = r.outputs.get(output) else {
         diags.push(
             Diagnostic::error(
                 "platc::check::unknown_output",
@@ -414,7 +416,7 @@ fn check_granted(
         );
         return;
     };
-    let granted = r.values.get("grants").and_then(|n| n.value.as_map()).is_some_and(|m| m.contains_key(&service.name));
+    let granted = names::grants(r, &service.name);
     if !granted {
         diags.push(
             Diagnostic::error(
@@ -576,7 +578,6 @@ fn names_for<'a>(
         languages: &lib.language_names,
         services,
         resources: outputs.unwrap_or_else(|| EMPTY.get_or_init(Default::default)),
-        service_outputs: SERVICE_OUTPUTS,
     }
 }
 

@@ -633,7 +633,7 @@ fn outputs(compiled: &Compiled, text: &str, service: Option<&str>, name: &str) -
         return out;
     }
     if compiled.model.as_ref().and_then(|m| m.service(name)).is_some() {
-        for o in crate::resolve::SERVICE_OUTPUTS {
+        for o in crate::scope::ADDRESS_PARTS {
             out.push(Completion {
                 label: o.to_string(),
                 kind: CompletionKind::Output,

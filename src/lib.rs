@@ -62,6 +62,7 @@ pub mod par;
 pub mod parse;
 pub mod resolve;
 pub mod schema;
+pub mod scope;
 pub mod secrets;
 pub mod sources;
 pub mod span;

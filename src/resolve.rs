@@ -717,9 +717,6 @@ pub fn join_inside(from: &str, rel: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Names every service output a reference may use (`users.url`).
-pub const SERVICE_OUTPUTS: &[&str] = &["url", "host", "addr", "port"];
-
 /// Output names of each resource of a service, for reference checks.
 pub fn resource_outputs(instance: &Instance) -> BTreeMap<String, BTreeSet<String>> {
     instance.resources.iter().map(|r| (r.name.clone(), r.outputs.keys().cloned().collect())).collect()

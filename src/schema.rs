@@ -247,8 +247,6 @@ pub struct Names<'a> {
     pub services: &'a BTreeSet<String>,
     /// Resources of the service being checked: name → output names.
     pub resources: &'a BTreeMap<String, BTreeSet<String>>,
-    /// Output names every service has (`url`, `host`).
-    pub service_outputs: &'a [&'a str],
 }
 
 /// Checks every value of `map` against `rec`; `what` names the block for
@@ -548,49 +546,58 @@ fn symbol<'a>(
     }
 }
 
+/// `payments-db.url`, `users.addr`: what the name means is
+/// [`crate::scope`]'s answer; a setting's reference must name an output of
+/// one of the service's resources or a part of another service's address.
 fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
-    let (Some(target), Some(output)) = (p.first(), p.get(1)) else {
-        return;
-    };
-    if let Some(outputs) = names.resources.get(target) {
-        if !outputs.contains(output) {
+    use crate::scope::{ADDRESS_PARTS, Name, Place, classify};
+    match classify(p, Place::Setting, |n| names.resources.contains_key(n)) {
+        Name::Output { resource, output } => {
+            let outputs = names.resources.get(resource).into_iter().flatten();
+            if !outputs.clone().any(|o| o == output) {
+                diags.push(
+                    Diagnostic::error(
+                        "platc::check::unknown_output",
+                        format!("resource `{resource}` has no output `{output}`"),
+                    )
+                    .label(span, "no such output")
+                    .help(unknown_help(output, "output", outputs.map(String::as_str))),
+                );
+            }
+        }
+        Name::Address { service, part } if names.services.contains(service) => {
+            if !ADDRESS_PARTS.contains(&part) {
+                diags.push(
+                    Diagnostic::error(
+                        "platc::check::unknown_output",
+                        format!("service `{service}` has no output `{part}`"),
+                    )
+                    .label(span, "no such output")
+                    .help(unknown_help(part, "output", ADDRESS_PARTS.iter().copied())),
+                );
+            }
+        }
+        Name::Address { service: target, .. } => {
+            let known = crate::scope::candidates(
+                Place::Setting,
+                names.services.iter().map(String::as_str),
+                names.resources.keys().map(String::as_str),
+            );
+            let help = match crate::diag::did_you_mean(target, known) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => "reference a resource this service declares (`resource TYPE NAME { ... }`) or another service of the workspace".into(),
+            };
             diags.push(
                 Diagnostic::error(
-                    "platc::check::unknown_output",
-                    format!("resource `{target}` has no output `{output}`"),
+                    "platc::check::unknown_reference",
+                    format!("`{target}` is not a resource of this service nor a service"),
                 )
-                .label(span, "no such output")
-                .help(unknown_help(output, "output", outputs.iter().map(String::as_str))),
+                .label(span, "unknown name")
+                .help(help),
             );
         }
-        return;
+        _ => {}
     }
-    if names.services.contains(target) {
-        if !names.service_outputs.contains(&output.as_str()) {
-            diags.push(
-                Diagnostic::error(
-                    "platc::check::unknown_output",
-                    format!("service `{target}` has no output `{output}`"),
-                )
-                .label(span, "no such output")
-                .help(unknown_help(output, "output", names.service_outputs.iter().copied())),
-            );
-        }
-        return;
-    }
-    let known = names.services.iter().chain(names.resources.keys()).map(String::as_str);
-    let help = match crate::diag::did_you_mean(target, known) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => "reference a resource this service declares (`resource TYPE NAME { ... }`) or another service of the workspace".into(),
-    };
-    diags.push(
-        Diagnostic::error(
-            "platc::check::unknown_reference",
-            format!("`{target}` is not a resource of this service nor a service"),
-        )
-        .label(span, "unknown name")
-        .help(help),
-    );
 }
 
 fn check_secret(s: &str, span: Span, diags: &mut Vec<Diagnostic>) {
