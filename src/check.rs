@@ -16,8 +16,8 @@ use crate::eval::{self, EVal};
 use crate::library::{Library, Policy};
 use crate::model::{Instance, Model, Service};
 use crate::resolve::resource_outputs;
-use crate::scope::{self as names, ADDRESS_PARTS, Name, Place};
 use crate::schema::{self, Names, Record};
+use crate::scope::{self as names, ADDRESS_PARTS, Name, Place};
 use crate::span::Span;
 use crate::value::{Layer, Origin, Value};
 use crate::workspace::{Environment, Workspace};
@@ -30,12 +30,7 @@ pub(crate) fn workspace(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic
     if let Some(env_schema) = lib.schemas.get("environment") {
         let empty = BTreeSet::new();
         let no_resources = Default::default();
-        let names = Names {
-            tiers: &empty,
-            languages: &empty,
-            services: &empty,
-            resources: &no_resources,
-        };
+        let names = Names { tiers: &empty, languages: &empty, services: &empty, resources: &no_resources };
         for env in &ws.environments {
             schema::check_record(
                 &env.values,

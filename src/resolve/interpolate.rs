@@ -21,8 +21,8 @@ use crate::ast::StrPart;
 use crate::diag::Diagnostic;
 use crate::merge::display;
 use crate::model::Instance;
-use crate::span::Span;
 use crate::scope::{Found, Name, Place};
+use crate::span::Span;
 use crate::value::{Layer, Map, Node, Value};
 use crate::workspace::{Environment, Workspace};
 
