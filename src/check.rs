@@ -379,7 +379,7 @@ fn check_granted(
         }
         return;
     };
-    if owner == &service.name {
+    if owner == service.name {
         diags.push(
             Diagnostic::error("platc::check::unknown_reference", format!("{shown} names this service's own resource"))
                 .label(span, "the service's own resource")

@@ -565,18 +565,17 @@ fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Dia
                 );
             }
         }
-        Name::Address { service, part } if names.services.contains(service) => {
-            if !ADDRESS_PARTS.contains(&part) {
-                diags.push(
-                    Diagnostic::error(
-                        "platc::check::unknown_output",
-                        format!("service `{service}` has no output `{part}`"),
-                    )
-                    .label(span, "no such output")
-                    .help(unknown_help(part, "output", ADDRESS_PARTS.iter().copied())),
-                );
-            }
+        Name::Address { service, part } if names.services.contains(service) && !ADDRESS_PARTS.contains(&part) => {
+            diags.push(
+                Diagnostic::error(
+                    "platc::check::unknown_output",
+                    format!("service `{service}` has no output `{part}`"),
+                )
+                .label(span, "no such output")
+                .help(unknown_help(part, "output", ADDRESS_PARTS.iter().copied())),
+            );
         }
+        Name::Address { service, .. } if names.services.contains(service) => {}
         Name::Address { service: target, .. } => {
             let known = crate::scope::candidates(
                 Place::Setting,
