@@ -17,7 +17,7 @@ use crate::library::{Library, Policy};
 use crate::model::{Instance, Model, Service};
 use crate::resolve::resource_outputs;
 use crate::schema::{self, Names, Record};
-use crate::scope::{self as names, ADDRESS_PARTS, Name, Place};
+use crate::scope::{self as names, ADDRESS_PARTS, Meaning, Place};
 use crate::span::Span;
 use crate::value::{Layer, Origin, Value};
 use crate::workspace::{Environment, Workspace};
@@ -274,7 +274,7 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
             let shown = if r.interpolated { format!("`${{{dotted}}}`") } else { format!("`{dotted}`") };
             let place = if r.interpolated { Place::String } else { Place::Setting };
             match names::classify(&r.path, place, |n| inst.resources.iter().any(|r| r.name == n)) {
-                Name::Address { service: target, part } => {
+                Meaning::Address { service: target, part } => {
                     if !services.contains(target) {
                         // A bare reference to an unknown name is the schema's to report.
                         if r.interpolated {
@@ -317,7 +317,7 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
                         diags.push(undeclared(service, target, &shown, r.span));
                     }
                 }
-                Name::Granted { owner, resource, output } => check_granted(
+                Meaning::Granted { owner, resource, output } => check_granted(
                     service,
                     model,
                     lib,
@@ -590,7 +590,7 @@ fn scope<'a>(
 /// Whether a policy applies to a service in one environment (`None` when its
 /// `when` is false) and holds; for `platc explain`. A policy over generated
 /// objects needs them (`objects`).
-pub fn policy_holds(
+pub(crate) fn policy_holds(
     p: &Policy,
     service: &Service,
     instance: &Instance,

@@ -13,7 +13,7 @@
 use crate::ast::{BinOp, Expr, ExprKind, StrPart};
 use crate::model::Instance;
 use crate::schema::{Record, Type};
-use crate::scope::{Found, Name, Place};
+use crate::scope::{Found, Meaning, Place};
 use crate::span::Span;
 use crate::value::{Origin, Value};
 use crate::workspace::{Environment, Workspace};
@@ -187,7 +187,7 @@ fn reference<'a>(
 ) -> Result<(EVal, Option<&'a Type>), Error> {
     let names = s.names();
     let found = match names.classify(path, Place::Condition) {
-        Name::Attribute(rest) => {
+        Meaning::Attribute(rest) => {
             let keys: Vec<&str> = rest.iter().map(String::as_str).collect();
             let ty = field_type(s.schema, &keys);
             if ty.is_none() {
@@ -196,7 +196,7 @@ fn reference<'a>(
                 }
                 return Err((span, format!("`{}` is not an attribute of a service", path.join("."))));
             }
-            return Ok(match names.find(Name::Attribute(rest)) {
+            return Ok(match names.find(Meaning::Attribute(rest)) {
                 Found::Value(v, origin) => {
                     read.extend(origin);
                     (from_value(&v, ty), ty)
@@ -204,7 +204,7 @@ fn reference<'a>(
                 _ => (EVal::Null, ty),
             });
         }
-        Name::Other => {
+        Meaning::Other => {
             return Err((span, format!("`{}` is not an attribute of a service", path.join("."))));
         }
         // Values of the environment and the workspace are not the
@@ -227,7 +227,7 @@ fn type_of<'a>(e: &Expr, s: &Scope<'a>) -> Option<&'a Type> {
     };
     let path: Vec<String> = parts.iter().map(|p| p.name.clone()).collect();
     match s.names().classify(&path, Place::Condition) {
-        Name::Attribute(rest) => field_type(s.schema, &rest.iter().map(String::as_str).collect::<Vec<_>>()),
+        Meaning::Attribute(rest) => field_type(s.schema, &rest.iter().map(String::as_str).collect::<Vec<_>>()),
         _ => None,
     }
 }

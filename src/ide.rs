@@ -617,7 +617,7 @@ fn declared_resources(text: &str) -> Vec<(String, String)> {
 /// `${`, in a string. The service's resources are those declared in the
 /// text as typed and in the compiled model.
 fn after_dot(compiled: &Compiled, text: &str, service: Option<&str>, target: &str) -> Vec<Completion> {
-    use crate::scope::{ADDRESS_PARTS, Name, Place, classify};
+    use crate::scope::{ADDRESS_PARTS, Meaning, Place, classify};
     let mut out = Vec::new();
     let Some(lib) = compiled.library.as_ref() else { return out };
     let model = compiled.model.as_ref();
@@ -662,30 +662,30 @@ fn after_dot(compiled: &Compiled, text: &str, service: Option<&str>, target: &st
         detail: detail.into(),
     };
     match classify(&path, place, |r| own_type(r).is_some()) {
-        Name::Output { resource, .. } => resource_outputs(&mut out, own_type(resource)),
-        Name::Granted { owner, resource, .. } => resource_outputs(&mut out, in_model(owner, resource)),
-        Name::Address { service: other, .. } if model.and_then(|m| m.service(other)).is_some() => {
+        Meaning::Output { resource, .. } => resource_outputs(&mut out, own_type(resource)),
+        Meaning::Granted { owner, resource, .. } => resource_outputs(&mut out, in_model(owner, resource)),
+        Meaning::Address { service: other, .. } if model.and_then(|m| m.service(other)).is_some() => {
             out.extend(ADDRESS_PARTS.iter().map(|o| Completion {
                 label: o.to_string(),
                 kind: CompletionKind::Output,
                 detail: format!("of service {other}"),
             }));
         }
-        Name::Attribute(rest) => {
+        Meaning::Attribute(rest) => {
             let keys = rest.split_last().map_or(&[][..], |(_, k)| k);
             if keys.is_empty() {
                 out.push(name("name", "the service's name"));
             }
             fields(&mut out, lib.schemas.get("service"), keys);
         }
-        Name::Environment(rest) => {
+        Meaning::Environment(rest) => {
             let keys = rest.split_last().map_or(&[][..], |(_, k)| k);
             if keys.is_empty() {
                 out.push(name("name", "the environment's name"));
             }
             fields(&mut out, lib.schemas.get("environment"), keys);
         }
-        Name::Workspace(_) => {
+        Meaning::Workspace(_) => {
             if let Some(ws) = model.map(|m| &m.workspace) {
                 out.extend(ws.keys().into_iter().map(|k| name(&k, "of the workspace")));
             }

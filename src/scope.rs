@@ -57,7 +57,7 @@ pub enum Place {
 
 /// What a dotted name means (see [`classify`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Name<'p> {
+pub enum Meaning<'p> {
     /// `service.name`.
     ServiceName,
     /// An attribute of the service: `service.<path>`, or in a condition
@@ -82,39 +82,39 @@ pub enum Name<'p> {
     Other,
 }
 
-impl Name<'_> {
+impl Meaning<'_> {
     /// Known only with the whole model: left in a string for emit to fill
     /// in, checked against the workspace by `check`.
     pub fn is_outside(&self) -> bool {
-        matches!(self, Name::Address { .. } | Name::Granted { .. })
+        matches!(self, Meaning::Address { .. } | Meaning::Granted { .. })
     }
 }
 
 /// What `path` means at `place`; `own` says whether a name is one of the
 /// service's resources.
-pub fn classify<'p>(path: &'p [String], place: Place, own: impl Fn(&str) -> bool) -> Name<'p> {
+pub fn classify<'p>(path: &'p [String], place: Place, own: impl Fn(&str) -> bool) -> Meaning<'p> {
     if place != Place::Setting {
         let root = path.first().map(String::as_str);
         match (root, path.get(1..).unwrap_or_default()) {
-            (Some("service"), [n]) if n == "name" => return Name::ServiceName,
-            (Some("service"), rest) => return Name::Attribute(rest),
-            (Some("environment"), [n]) if n == "name" => return Name::EnvironmentName,
-            (Some("environment"), []) if place == Place::Condition => return Name::EnvironmentName,
-            (Some("environment"), rest) => return Name::Environment(rest),
-            (Some("workspace"), [key]) => return Name::Workspace(key),
+            (Some("service"), [n]) if n == "name" => return Meaning::ServiceName,
+            (Some("service"), rest) => return Meaning::Attribute(rest),
+            (Some("environment"), [n]) if n == "name" => return Meaning::EnvironmentName,
+            (Some("environment"), []) if place == Place::Condition => return Meaning::EnvironmentName,
+            (Some("environment"), rest) => return Meaning::Environment(rest),
+            (Some("workspace"), [key]) => return Meaning::Workspace(key),
             // `workspace` alone is a symbol in a condition, nothing in a string.
-            (Some("workspace"), [_, _, ..]) => return Name::Other,
+            (Some("workspace"), [_, _, ..]) => return Meaning::Other,
             _ => {}
         }
     }
     if place == Place::Condition {
-        return Name::Attribute(path);
+        return Meaning::Attribute(path);
     }
     match path {
-        [resource, output] if own(resource) => Name::Output { resource, output },
-        [service, part] => Name::Address { service, part },
-        [owner, resource, output] => Name::Granted { owner, resource, output },
-        _ => Name::Other,
+        [resource, output] if own(resource) => Meaning::Output { resource, output },
+        [service, part] => Meaning::Address { service, part },
+        [owner, resource, output] => Meaning::Granted { owner, resource, output },
+        _ => Meaning::Other,
     }
 }
 
@@ -154,22 +154,24 @@ impl<'a> Scope<'a> {
     }
 
     /// [`classify`] with this service's resources.
-    pub fn classify<'p>(&self, path: &'p [String], place: Place) -> Name<'p> {
+    pub fn classify<'p>(&self, path: &'p [String], place: Place) -> Meaning<'p> {
         classify(path, place, |n| self.owns(n))
     }
 
     /// What a name inside the service, its workspace or its environment
     /// refers to.
-    pub fn find(&self, name: Name) -> Found<'a> {
+    pub fn find(&self, name: Meaning) -> Found<'a> {
         match name {
-            Name::ServiceName => Found::Text(Cow::Borrowed(self.service)),
-            Name::EnvironmentName => Found::Text(Cow::Borrowed(&self.environment.name)),
-            Name::Attribute(rest) => node(self.values, rest),
-            Name::Environment(rest) => node(&self.environment.values, rest),
-            Name::Workspace(key) => self.workspace.get(key).map_or(Found::Unset, |v| Found::Value(Cow::Owned(v), None)),
-            Name::Output { resource, output } => own_output(self.resources, resource, output),
-            Name::Address { .. } | Name::Granted { .. } => Found::Outside,
-            Name::Other => Found::Unknown,
+            Meaning::ServiceName => Found::Text(Cow::Borrowed(self.service)),
+            Meaning::EnvironmentName => Found::Text(Cow::Borrowed(&self.environment.name)),
+            Meaning::Attribute(rest) => node(self.values, rest),
+            Meaning::Environment(rest) => node(&self.environment.values, rest),
+            Meaning::Workspace(key) => {
+                self.workspace.get(key).map_or(Found::Unset, |v| Found::Value(Cow::Owned(v), None))
+            }
+            Meaning::Output { resource, output } => own_output(self.resources, resource, output),
+            Meaning::Address { .. } | Meaning::Granted { .. } => Found::Outside,
+            Meaning::Other => Found::Unknown,
         }
     }
 }
@@ -202,13 +204,13 @@ fn output_of<'a>(r: &'a Resource, output: &str) -> Found<'a> {
 /// that is not in the model, or a part that is not one, the address of an
 /// http service on port 80, as emit has always written; `check` reports
 /// both first), or the output of a resource another service owns.
-pub fn outside<'m>(model: &'m Model, env: &str, name: Name) -> Found<'m> {
+pub fn outside<'m>(model: &'m Model, env: &str, name: Meaning) -> Found<'m> {
     match name {
-        Name::Address { service, part } => {
+        Meaning::Address { service, part } => {
             let inst = model.service(service).and_then(|s| s.instance(env));
             Found::Text(Cow::Owned(address_part(service, inst, part)))
         }
-        Name::Granted { owner, resource, output } => match resource_of(model, owner, env, resource) {
+        Meaning::Granted { owner, resource, output } => match resource_of(model, owner, env, resource) {
             Some(r) => output_of(r, output),
             None => Found::Unknown,
         },

@@ -41,7 +41,7 @@ use crate::graph::Graph;
 use crate::library::Library;
 use crate::model::{Instance, Model, Service};
 use crate::schema::{Record, Type};
-use crate::scope::{self, Found, Name, Place};
+use crate::scope::{self, Found, Meaning, Place};
 use crate::value::{Value, map_json, split_secret, to_json};
 use crate::workspace::Environment;
 
@@ -50,7 +50,7 @@ pub const SECRETS_DIR: &str = "/var/run/secrets/platc";
 
 // How other services reach a service: what `users.addr` means is the
 // scope's to say (one answer for settings, strings and the context).
-pub use crate::scope::{address_part, protocol, service_address, service_host, service_port};
+use crate::scope::{protocol, service_address, service_port};
 
 /// The instance's values with every `${...}` left for emit filled in (the
 /// address of another service, a plain output of a resource granted to the
@@ -778,7 +778,7 @@ fn settings(
                     _ => None,
                 };
                 let v = plain.unwrap_or_else(|| {
-                    let address = scope::outside(model, &inst.env, Name::Address { service: target, part: out });
+                    let address = scope::outside(model, &inst.env, Meaning::Address { service: target, part: out });
                     match address {
                         Found::Text(t) => t.into_owned(),
                         _ => String::new(),

@@ -21,7 +21,7 @@ use crate::ast::StrPart;
 use crate::diag::Diagnostic;
 use crate::merge::display;
 use crate::model::Instance;
-use crate::scope::{Found, Name, Place};
+use crate::scope::{Found, Meaning, Place};
 use crate::span::Span;
 use crate::value::{Layer, Map, Node, Value};
 use crate::workspace::{Environment, Workspace};
@@ -39,13 +39,13 @@ const MAX_DEPTH: usize = 8;
 
 /// The longest text one interpolated string may fill in to (a string as long
 /// as the largest file `file(...)` may read).
-pub const MAX_FILLED: usize = 1 << 20;
+pub(crate) const MAX_FILLED: usize = 1 << 20;
 
 /// The most text the interpolated strings of one instance may fill in, all
 /// together. Every byte written counts, and every `${...}` one more, so that
 /// strings naming strings (that name strings...) cannot make the work or the
 /// memory grow exponentially with the nesting: it is refused first.
-pub const MAX_WORK: usize = 16 << 20;
+pub(crate) const MAX_WORK: usize = 16 << 20;
 
 /// The state of filling in one instance's strings.
 struct Filler<'a> {
@@ -67,7 +67,7 @@ struct Filler<'a> {
 }
 
 /// Replaces every interpolated string of the instance by its text.
-pub fn finalize(instance: &mut Instance, scope: &Scope, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn finalize(instance: &mut Instance, scope: &Scope, diags: &mut Vec<Diagnostic>) {
     if !instance.values.values().any(|n| has_interpolation(&n.value)) {
         return;
     }
@@ -121,7 +121,7 @@ fn fill_node(path: &str, node: &mut Node, filler: &mut Filler, diags: &mut Vec<D
                     // every service (one report listing them).
                     let missing = parts.iter().find_map(|p| match p {
                         StrPart::Interp(path, _) => match crate::scope::classify(path, Place::String, |_| false) {
-                            Name::Workspace(key) if scope.workspace.get(key).is_none() => Some(key),
+                            Meaning::Workspace(key) if scope.workspace.get(key).is_none() => Some(key),
                             _ => None,
                         },
                         StrPart::Lit(_) => None,
@@ -267,7 +267,7 @@ impl Filler<'_> {
             Found::Unset => None,
             Found::NoOutput(known) => {
                 let (resource, output) = match name {
-                    Name::Output { resource, output } => (resource, output),
+                    Meaning::Output { resource, output } => (resource, output),
                     _ => ("", ""),
                 };
                 return Err((

@@ -12,9 +12,9 @@ fn own(n: &str) -> bool {
 
 #[test]
 fn one_classification_for_every_place() {
-    use Name::*;
+    use Meaning::*;
     use Place::*;
-    let cases: &[(&str, Place, Name)] = &[
+    let cases: &[(&str, Place, Meaning)] = &[
         ("service.name", String, ServiceName),
         ("service.name", Condition, ServiceName),
         ("environment.name", String, EnvironmentName),
