@@ -142,6 +142,9 @@ pub struct OutFile {
     /// The SHA-256 of `contents`, hex (computed where the file is made, on
     /// the rendering threads).
     pub sha256: String,
+    /// The text was handed to [`Options::spill`](crate::Options::spill) and
+    /// dropped: `contents` is empty and only `sha256` says what the file holds.
+    pub spilled: bool,
 }
 
 impl OutFile {
@@ -153,7 +156,36 @@ impl OutFile {
         docs: Option<Vec<Doc>>,
     ) -> OutFile {
         let sha256 = sha256(&contents);
-        OutFile { contents, service, environment, kind, docs, sha256 }
+        OutFile { contents, service, environment, kind, docs, sha256, spilled: false }
+    }
+}
+
+/// Takes each file of a service as soon as the service is rendered (`platc
+/// build` stages it on disk, or finds it unchanged there); when it returns
+/// true, the file's text is dropped from the output, which keeps its hash
+/// ([`OutFile::spilled`]). A build then holds the text of one service per
+/// core, not of the whole workspace. A file that looks like it holds a
+/// credential is never offered: the scan after emit reports it.
+#[derive(Clone)]
+pub struct Spill(pub Arc<dyn Fn(&str, &OutFile) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for Spill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spill")
+    }
+}
+
+fn spill_files(files: &mut BTreeMap<String, Arc<OutFile>>, spill: &Spill) {
+    for (path, file) in files.iter_mut() {
+        if crate::secrets::credential(&file.contents).is_some() {
+            continue;
+        }
+        if (spill.0)(path, file)
+            && let Some(f) = Arc::get_mut(file)
+        {
+            f.contents = String::new();
+            f.spilled = true;
+        }
     }
 }
 
@@ -271,6 +303,9 @@ pub fn emit(
         let mut files = BTreeMap::new();
         let mut diags = Vec::new();
         plan.service(s, &mut files, &mut diags);
+        if let Some(spill) = &options.spill {
+            spill_files(&mut files, spill);
+        }
         (files, diags)
     });
     let mut out = Output::default();

@@ -10,6 +10,12 @@
 //! without changing them stays a no-op). Anything else, including a
 //! generated file edited by hand, is a full build.
 //!
+//! The stamp also records each output file's hash next to its state: the
+//! next build, whatever its inputs, takes a file whose size and times are
+//! still the recorded ones as holding that hash, and does not read it
+//! ([`Known`]) — except a file modified in the same tick of the clock as
+//! the stamp was written (git's "racy" files), which is read.
+//!
 //! Stamps live in the user's cache directory (`$XDG_CACHE_HOME/platc` or
 //! `~/.cache/platc`), one per output directory, never in the workspace: the
 //! generated tree is reviewed in pull requests and holds nothing but output.
@@ -23,7 +29,7 @@ use platc::sources::{Sources, Text};
 use platc::{Compiled, Options};
 use sha2::{Digest, Sha256};
 
-const HEADER: &str = "platc-stamp 1";
+const HEADER: &str = "platc-stamp 2";
 
 /// The stamp of the output directory `out`, or `None` without a cache
 /// directory.
@@ -69,10 +75,59 @@ fn fingerprint(sources: &Sources, options: &Options, extra: &[String]) -> Option
     Some(hex(&h.finalize()))
 }
 
-/// The size and modification time of a file, as the stamp writes them.
+/// The size, modification and change times of a file, as the stamp writes
+/// them (the change time cannot be set back by hand, as `touch` sets the
+/// modification time).
 fn file_state(path: &Path) -> Option<String> {
     let m = fs::symlink_metadata(path).ok()?;
-    m.is_file().then(|| format!("{} {}.{:09}", m.len(), m.mtime(), m.mtime_nsec()))
+    m.is_file().then(|| format!("{} {}.{:09} {}.{:09}", m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec()))
+}
+
+/// What the last build left in the output, by the stamp: each file's state
+/// and hash when it was written.
+pub struct Known {
+    files: std::collections::HashMap<String, (String, String)>,
+    /// When the stamp was written (seconds, nanoseconds).
+    stamped: (i64, i64),
+}
+
+impl Known {
+    /// Whether `path` (output-relative, at `target`) certainly holds the text
+    /// of hash `sha256`: the stamp recorded that hash, the file's size and
+    /// times are the recorded ones, and it was last modified before the
+    /// stamp was written (a change in the same clock tick as the stamp
+    /// could keep all three).
+    pub fn holds(&self, path: &str, target: &Path, sha256: &str) -> bool {
+        let Some((state, sha)) = self.files.get(path) else { return false };
+        if sha != sha256 {
+            return false;
+        }
+        let Ok(m) = fs::symlink_metadata(target) else { return false };
+        m.is_file()
+            && (m.mtime(), m.mtime_nsec()) < self.stamped
+            && (m.ctime(), m.ctime_nsec()) < self.stamped
+            && file_state(target).as_deref() == Some(state.as_str())
+    }
+}
+
+/// The files the last build of `out` recorded, whatever its inputs.
+pub fn known(out: &Path) -> Option<Known> {
+    let path = stamp_path(out)?;
+    let stamp = fs::symlink_metadata(&path).ok()?;
+    let text = fs::read_to_string(&path).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != HEADER {
+        return None;
+    }
+    lines.next()?;
+    lines.next()?;
+    let mut files = std::collections::HashMap::new();
+    for line in lines {
+        let mut f = line.splitn(3, '\t');
+        let (state, sha, path) = (f.next()?, f.next()?, f.next()?);
+        files.insert(path.to_string(), (state.to_string(), sha.to_string()));
+    }
+    Some(Known { files, stamped: (stamp.mtime(), stamp.mtime_nsec()) })
 }
 
 /// Whether the last build of `out` read exactly these inputs and its files
@@ -88,26 +143,33 @@ pub fn up_to_date(out: &Path, sources: &Sources, options: &Options) -> Option<us
     if fingerprint(sources, options, &extra)? != inputs {
         return None;
     }
-    let files: Vec<(&str, &str)> = lines.map(|l| l.split_once('\t')).collect::<Option<_>>()?;
+    let files: Vec<(&str, &str)> = lines
+        .map(|l| {
+            let mut f = l.splitn(3, '\t');
+            Some((f.next()?, f.nth(1)?))
+        })
+        .collect::<Option<_>>()?;
     let same = platc::par::map(&files, |(state, path)| file_state(&out.join(path)).as_deref() == Some(*state));
     same.iter().all(|s| *s).then_some(files.len())
 }
 
-/// Records the stamp of a build that wrote `compiled`'s output to `out`
-/// with no diagnostic. A stamp that cannot be written only costs the next
-/// build its shortcut.
+/// Records the stamp of a build that wrote `compiled`'s output to `out`.
+/// With a diagnostic (a warning) there is no shortcut (a no-op build would
+/// not repeat it), but the files are still recorded. A stamp that cannot be
+/// written only costs the next build its shortcut.
 pub fn record(out: &Path, workflows: Option<&Path>, sources: &Sources, options: &Options, compiled: &Compiled) {
     let (Some(path), Some(output)) = (stamp_path(out), &compiled.output) else { return };
     let _ = fs::remove_file(&path);
-    if !compiled.diagnostics.is_empty() {
-        return; // a no-op build would not repeat them
-    }
     let extra: Vec<String> = compiled.read.iter().filter(|p| sources.get(p).is_none()).cloned().collect();
     let plain = |p: &String| !p.contains(['\t', '\n']);
     if !extra.iter().all(plain) || !output.files.keys().all(plain) {
         return; // the stamp is lines of tab-separated fields
     }
-    let Some(inputs) = fingerprint(sources, options, &extra) else { return };
+    let inputs = match fingerprint(sources, options, &extra) {
+        Some(_) if !compiled.diagnostics.is_empty() => "-".to_string(),
+        Some(inputs) => inputs,
+        None => return,
+    };
     // Workflows written at the repository root are recorded by their whole
     // path (which `out.join` keeps as it is).
     let paths: Vec<String> = output
@@ -130,9 +192,9 @@ pub fn record(out: &Path, workflows: Option<&Path>, sources: &Sources, options: 
         text.push_str(p);
     }
     text.push('\n');
-    for (p, state) in paths.iter().zip(states) {
+    for ((p, state), file) in paths.iter().zip(states).zip(output.files.values()) {
         let Some(state) = state else { return };
-        text.push_str(&format!("{state}\t{p}\n"));
+        text.push_str(&format!("{state}\t{}\t{p}\n", file.sha256));
     }
     if let Some(dir) = path.parent()
         && fs::create_dir_all(dir).is_ok()
