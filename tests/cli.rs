@@ -375,6 +375,46 @@ fn explain_shows_the_chain_and_the_policies() {
     assert!(stderr(&o).contains("did you mean `replicas`?"), "{}", stderr(&o));
 }
 
+/// A generated value platc composed from several service values (the image
+/// reference) names each of them with its file and line, and so does one
+/// it derived from another (a dependency's address, from `depends_on`):
+/// the context keeps their origins (issue 15), no guess by equal text.
+#[test]
+fn explain_names_the_values_a_generated_value_was_composed_from() {
+    let dir = common::examples().join("monorepo");
+    let explain = |path: &str| {
+        let o = platc(&["explain", "orders", path, "--workspace", dir.to_str().unwrap()], Path::new("."));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let out = explain("kubernetes/Deployment:spec.template.spec.containers[name=app].image");
+    assert!(out.starts_with("orders / production / kubernetes/Deployment:spec.template.spec.containers[name=app].image = ghcr.io/acme/orders:3.8.0@sha256:1c168adb"), "{out}");
+    assert!(
+        out.contains("composed by platc as the template value `image` from `image`, `version`, `digest`:"),
+        "{out}"
+    );
+    assert!(!out.contains("the template computes it"), "{out}");
+    let image = out.find("orders / production / image = \"ghcr.io/acme/orders\"").expect(&out);
+    let version = out.find("orders / production / version = \"3.8.0\"").expect(&out);
+    let digest = out.find("orders / production / digest = \"sha256:1c168adb").expect(&out);
+    assert!(image < version && version < digest, "{out}");
+    assert!(
+        out.contains(
+            "standard-library default  = \"${workspace.registry}/${service.name}\"   <stdlib>/defaults.plat:9:14"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("service                   = \"3.8.0\"   services/orders/service.plat:9:17   <- final"),
+        "{out}"
+    );
+    assert!(out.contains("   services/orders/service.plat:10:17   <- final"), "{out}");
+
+    let out = explain("kubernetes/ConfigMap:data.PAYMENTS_URL");
+    assert!(out.contains("composed by platc as the template value `config.PAYMENTS_URL` from `depends_on`:"), "{out}");
+    assert!(out.contains("service  = [payments, users, inventory]   services/orders/service.plat:27:16"), "{out}");
+}
+
 #[test]
 fn graph_prints_dot_mermaid_and_affected_services() {
     let dir = common::examples().join("monorepo");
