@@ -167,7 +167,10 @@ impl OutFile {
 /// core, not of the whole workspace. A file that looks like it holds a
 /// credential is never offered: the scan after emit reports it.
 #[derive(Clone)]
-pub struct Spill(pub Arc<dyn Fn(&str, &OutFile) -> bool + Send + Sync>);
+pub struct Spill(pub Arc<SpillFn>);
+
+/// What [`Spill`] calls: the file's output path and the file.
+pub type SpillFn = dyn Fn(&str, &OutFile) -> bool + Send + Sync;
 
 impl std::fmt::Debug for Spill {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
