@@ -410,8 +410,9 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, options: Options, format: 
     // Files are staged as their service is rendered, and only their hashes
     // kept (a partial build keeps the text: it adds the files of the
     // previous build outside its scope); workflows, which a default build
-    // writes at the repository root, stay in memory.
-    let staging = locked.as_ref().map(|l| std::sync::Arc::new(write::Staging::new(l, Some(github::PREFIX))));
+    // may write at the repository root, stay in memory there.
+    let keep = (out == root.join("gen")).then_some(github::PREFIX);
+    let staging = locked.as_ref().map(|l| std::sync::Arc::new(write::Staging::new(l, keep)));
     let mut options = options;
     if let Some(staging) = staging.as_ref().filter(|_| options.targets.is_empty() && options.env.is_none()) {
         let staging = std::sync::Arc::clone(staging);

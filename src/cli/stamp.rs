@@ -172,36 +172,42 @@ pub fn record(out: &Path, workflows: Option<&Path>, sources: &Sources, options: 
     };
     // Workflows written at the repository root are recorded by their whole
     // path (which `out.join` keeps as it is).
-    let paths: Vec<String> = output
-        .files
-        .keys()
-        .map(|p| match workflows {
+    let place = |p: &String| -> String {
+        match workflows {
             Some(_) if p.starts_with(super::github::PREFIX) => {
                 super::github::place(out, workflows, p).to_string_lossy().into_owned()
             }
             _ => p.clone(),
-        })
-        .collect();
-    if !paths.iter().all(plain) {
+        }
+    };
+    let keys: Vec<&String> = output.files.keys().collect();
+    if workflows.is_some_and(|w| !plain(&w.to_string_lossy().into_owned())) {
         return;
     }
-    let states = platc::par::map(&paths, |p| file_state(&out.join(p)));
-    let mut text = format!("{HEADER}\ninputs {inputs}\nloaded");
-    for p in &extra {
-        text.push('\t');
-        text.push_str(p);
+    let states = platc::par::map(&keys, |p| file_state(&out.join(place(p))));
+    // Written line by line: at 10,000 services the stamp is 40 MB, and the
+    // build's output is still in memory.
+    let Some(dir) = path.parent() else { return };
+    if fs::create_dir_all(dir).is_err() {
+        return;
     }
-    text.push('\n');
-    for ((p, state), file) in paths.iter().zip(states).zip(output.files.values()) {
-        let Some(state) = state else { return };
-        text.push_str(&format!("{state}\t{}\t{p}\n", file.sha256));
-    }
-    if let Some(dir) = path.parent()
-        && fs::create_dir_all(dir).is_ok()
-    {
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if fs::write(&tmp, text).is_ok() && fs::rename(&tmp, &path).is_err() {
-            let _ = fs::remove_file(&tmp);
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = (|| -> std::io::Result<bool> {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(fs::File::create(&tmp)?);
+        write!(w, "{HEADER}\ninputs {inputs}\nloaded")?;
+        for p in &extra {
+            write!(w, "\t{p}")?;
         }
+        writeln!(w)?;
+        for ((p, state), file) in keys.iter().zip(states).zip(output.files.values()) {
+            let Some(state) = state else { return Ok(false) };
+            writeln!(w, "{state}\t{}\t{}", file.sha256, place(p))?;
+        }
+        w.into_inner().map_err(|e| e.into_error())?;
+        Ok(true)
+    })();
+    if !matches!(written, Ok(true)) || fs::rename(&tmp, &path).is_err() {
+        let _ = fs::remove_file(&tmp);
     }
 }
