@@ -80,7 +80,11 @@ fn fingerprint(sources: &Sources, options: &Options, extra: &[String]) -> Option
 /// modification time).
 fn file_state(path: &Path) -> Option<String> {
     let m = fs::symlink_metadata(path).ok()?;
-    m.is_file().then(|| format!("{} {}.{:09} {}.{:09}", m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec()))
+    m.is_file().then(|| state_of(&m))
+}
+
+fn state_of(m: &fs::Metadata) -> String {
+    format!("{} {}.{:09} {}.{:09}", m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
 }
 
 /// What the last build left in the output, by the stamp: each file's state
@@ -106,7 +110,7 @@ impl Known {
         m.is_file()
             && (m.mtime(), m.mtime_nsec()) < self.stamped
             && (m.ctime(), m.ctime_nsec()) < self.stamped
-            && file_state(target).as_deref() == Some(state.as_str())
+            && state_of(&m) == *state
     }
 }
 

@@ -11,19 +11,19 @@
 //!   not a symbolic link, a FIFO or a file; and, when it is not empty, it
 //!   must be platc's (hold `platc-index.json`). Anything else is refused
 //!   before a byte is read or written.
-//! - **Whole trees.** [`Commit::Swap`] (`platc build`) builds the new tree in
-//!   `.<name>.platc-new` — unchanged files hard-linked from the old tree
-//!   when its index lists them, changed files written, the user's own
-//!   files copied over, the index last — then records the old tree's
-//!   identity (device and inode) in a journal `.<name>.platc-swap`, renames
-//!   the output to `.<name>.platc-old`, renames the new tree into place,
-//!   removes the journal and deletes the old tree. [`lock`] (run by
-//!   `build`, `check --frozen` and `watch` before they read the output)
-//!   finishes whatever a kill interrupted: see [`recover`].
-//! - **Fast edits.** [`Commit::InPlace`] (`platc watch`) writes only changed
-//!   files, each through a temporary file and a rename, so no reader sees
-//!   half a file; a kill between two files leaves a mix that the next save
-//!   rewrites.
+//! - **Only what changed, all or nothing.** A first build stages the whole
+//!   tree in `.<name>.platc-new` and renames it into place. Later ones
+//!   find each generated file unchanged on disk (the stamp's recorded size,
+//!   times and hash, [`super::stamp::Known`], or else its bytes) or stage it;
+//!   `platc build` does so as each service is rendered ([`Staging::offer`]),
+//!   keeping hashes rather than text. [`apply`] then moves the staged files
+//!   in under a journal (`.<name>.platc-journal`), each replaced or removed
+//!   file into `.<name>.platc-undo` first; removing the journal commits. A
+//!   failed step is rolled back at once; a killed write is rolled back by
+//!   [`lock`] (run by `build`, `check --frozen` and `watch` before they read
+//!   the output): see [`recover`]. Unchanged files are never touched.
+//!   `watch` writes the files that changed since its last write the same way
+//!   ([`write_delta`]).
 //! - **Only its own files.** Files the previous build wrote (per its index)
 //!   and this one does not are removed; a file at a generated path that
 //!   platc did not write is an error, never a casualty; a generated or
@@ -481,7 +481,8 @@ fn remove_any(path: &Path) {
 
 /// Finishes what a killed build left, deterministically (the lock is held):
 ///
-/// - a journal, no output, and `.<name>.platc-old` whose identity is the one
+/// - a write journal (`.<name>.platc-journal`): rolled back ([`recover_write`]);
+/// - an older platc's swap journal, no output, and `.<name>.platc-old` whose identity is the one
 ///   the journal recorded: killed between the two renames; the old tree is
 ///   complete, and is put back;
 /// - a journal and an output: killed after the second rename; the old tree
