@@ -54,14 +54,23 @@ pub struct Written {
     pub unchanged: usize,
 }
 
-/// Paths the previous build's index lists.
+/// Paths the previous build's index lists. Read into paths only: at 10,000
+/// services the index is 69 MB, and as a JSON value tree several times that.
 pub fn previous(out: &Path) -> BTreeSet<String> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        path: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Index {
+        #[serde(default)]
+        files: Vec<Entry>,
+    }
     let Some(bytes) = read_regular(&out.join(INDEX_FILE)) else { return BTreeSet::new() };
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return BTreeSet::new() };
-    json.get("files")
-        .and_then(|f| f.as_array())
-        .map(|files| files.iter().filter_map(|f| f.get("path")?.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
+    match serde_json::from_slice::<Index>(&bytes) {
+        Ok(index) => index.files.into_iter().filter_map(|e| e.path).collect(),
+        Err(_) => BTreeSet::new(),
+    }
 }
 
 /// The previous build's index: each path it lists, with its environment.
