@@ -33,7 +33,7 @@
 //! - No fsync: like cargo, platc guards against interrupted processes, not
 //!   power loss.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -172,8 +172,10 @@ pub struct Staging {
     keep: Option<&'static str>,
     stage: Stage,
     dirs: Dirs,
-    /// Each path decided: `true` staged (changed), `false` unchanged on disk.
-    decided: Mutex<HashMap<String, bool>>,
+    /// The paths staged (changed). A file the compilation handed over
+    /// ([`OutFile::spilled`]) and not staged is unchanged on disk: no set of
+    /// the 268,592 unchanged paths of 10,000 services is kept.
+    staged: Mutex<HashSet<String>>,
     error: Mutex<Option<String>>,
 }
 
@@ -188,7 +190,7 @@ impl Staging {
             keep,
             stage: Stage::new(&out),
             dirs: Dirs::default(),
-            decided: Mutex::default(),
+            staged: Mutex::default(),
             error: Mutex::default(),
             out,
         }
@@ -223,9 +225,9 @@ impl Staging {
                 return Err(format!("internal error: `{path}` was dropped before it was staged"));
             }
             self.put(path, file.contents.as_bytes())?;
-        }
-        if let Ok(mut d) = self.decided.lock() {
-            d.insert(path.to_string(), !same);
+            if let Ok(mut staged) = self.staged.lock() {
+                staged.insert(path.to_string());
+            }
         }
         Ok(())
     }
@@ -236,8 +238,8 @@ impl Staging {
         fs::write(&target, bytes).map_err(|e| format!("cannot write `{}`: {e}", display(&target)))
     }
 
-    fn was_staged(&self, path: &str) -> Option<bool> {
-        self.decided.lock().ok()?.get(path).copied()
+    fn was_staged(&self, path: &str) -> bool {
+        self.staged.lock().is_ok_and(|s| s.contains(path))
     }
 }
 
@@ -274,7 +276,7 @@ pub fn write(locked: &Locked, output: &Output, staging: Option<&Staging>) -> Res
     refuse(out, output, &old)?;
     // The files the compilation did not hand over (or all, for a staging
     // made after it) are decided here.
-    let undecided: Vec<&(&String, &OutFile)> = files.iter().filter(|(p, _)| staging.was_staged(p).is_none()).collect();
+    let undecided: Vec<&(&String, &OutFile)> = files.iter().filter(|(_, f)| !f.spilled).collect();
     let results = platc::par::map(&undecided, |(path, file)| staging.decide(path, file));
     results.into_iter().collect::<Result<Vec<()>, String>>()?;
     let removed: Vec<String> = old
@@ -284,9 +286,10 @@ pub fn write(locked: &Locked, output: &Output, staging: Option<&Staging>) -> Res
         .collect();
     let mut w = Written { removed, ..Written::default() };
     for (path, _) in &files {
-        match staging.was_staged(path) {
-            Some(false) => w.unchanged += 1,
-            _ => w.changed.push((*path).clone()),
+        if staging.was_staged(path) {
+            w.changed.push((*path).clone());
+        } else {
+            w.unchanged += 1;
         }
     }
     let index = output.files.get(INDEX_FILE);
@@ -563,7 +566,7 @@ fn write_fresh(
     files: &[(&String, &OutFile)],
     staging: &Staging,
 ) -> Result<Written, String> {
-    let todo: Vec<&(&String, &OutFile)> = files.iter().filter(|(p, _)| staging.was_staged(p).is_none()).collect();
+    let todo: Vec<&(&String, &OutFile)> = files.iter().filter(|(_, f)| !f.spilled).collect();
     let results = platc::par::map(&todo, |(path, file)| staging.decide(path, file));
     results.into_iter().collect::<Result<Vec<()>, String>>()?;
     if let Some(index) = output.files.get(INDEX_FILE) {
