@@ -101,6 +101,10 @@ pub struct Options {
     /// depend on the environment (workflows, dashboards, catalog) are still
     /// generated. `None`: every environment.
     pub env: Option<String>,
+    /// Each service's files as soon as they are rendered (see
+    /// [`emit::Spill`]): `platc build` writes them to its staging directory
+    /// and keeps only their hashes.
+    pub spill: Option<emit::Spill>,
 }
 
 /// The result of a compilation.

@@ -637,6 +637,49 @@ pub fn workspace(model: &Model) -> Json {
     json!({ "workspace": model.workspace.to_json(), "services": services, "systems": systems })
 }
 
+/// A value of the context that platc composes from service values rather
+/// than copies (the image reference, a setting's resolved text, the
+/// Service's port...): where templates read it, its text, and the service
+/// values it inherits its origin from (attribute paths, set ones only, in
+/// the order they are composed). `explain` names these assignments behind
+/// a generated value that equals the composed text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Derived {
+    pub path: String,
+    pub text: String,
+    pub from: Vec<String>,
+}
+
+/// The composed values of one service's context in one environment (see
+/// [`Derived`]); built the way [`instance`] builds them.
+pub fn derived(service: &Service, inst: &Instance, model: &Model, graph: &Graph) -> Vec<Derived> {
+    let set = |paths: &[&str]| -> Vec<String> {
+        paths.iter().filter(|p| inst.get(&p.split('.').collect::<Vec<_>>()).is_some()).map(|p| p.to_string()).collect()
+    };
+    let mut out = vec![
+        Derived { path: "image".into(), text: image_ref(inst), from: set(&["image", "version", "digest"]) },
+        Derived {
+            path: "image_registry".into(),
+            text: registry_host(inst.str("image").unwrap_or("")),
+            from: set(&["image"]),
+        },
+        Derived {
+            path: "service.service_port".into(),
+            text: service_port(inst).to_string(),
+            from: set(&["service_port", "port", "protocol"]),
+        },
+    ];
+    let (config, _, _) = settings(service, inst, model, graph);
+    for (key, value) in config {
+        let Json::String(text) = value else { continue };
+        let own = format!("env.{key}");
+        let from = if inst.get(&["env", key.as_str()]).is_some() { vec![own] } else { set(&["depends_on"]) };
+        out.push(Derived { path: format!("config.{key}"), text, from });
+    }
+    out.retain(|d| !d.from.is_empty() && !d.text.is_empty());
+    out
+}
+
 /// The registry host of an image repository, as docker reads it: the first
 /// path segment when it looks like a host (`ghcr.io`, `localhost:5000`),
 /// else Docker Hub.
