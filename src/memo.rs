@@ -543,6 +543,9 @@ impl<'a> Db<'a> {
             .fp(self.globals)
             .opt(options.env.as_deref())
             .u64(u64::from(options.keep_docs))
+            // A spilled rendering keeps hashes, not text: never reused by
+            // a compilation that needs the text.
+            .u64(u64::from(options.spill.is_some()))
             .str(&service.name)
             .maybe(self.service(&service.name));
         for t in &options.targets {
