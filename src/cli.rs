@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use platc::diag::render::{Format, render};
-use platc::{Compiled, Options, Target};
+use platc::{Compiled, Options};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -53,9 +53,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Generate only these outputs (repeatable). Files of the other
-        /// outputs in the output directory are kept as they are.
-        #[arg(long = "target", value_enum)]
-        targets: Vec<TargetArg>,
+        /// outputs in the output directory are kept as they are. The targets
+        /// are the standard library's (`target NAME` declarations: kubernetes,
+        /// terraform, workflows, dashboards, alerts, catalog, and an
+        /// overlay's own).
+        #[arg(long = "target", value_name = "TARGET")]
+        targets: Vec<String>,
         /// Only this environment: its per-environment files (the other
         /// environments' files are kept as they are) and the files that do
         /// not depend on the environment. Required by `--out -` when the
@@ -186,29 +189,6 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum TargetArg {
-    Kubernetes,
-    Terraform,
-    Workflows,
-    Dashboards,
-    Alerts,
-    Catalog,
-}
-
-impl TargetArg {
-    fn target(self) -> Target {
-        match self {
-            TargetArg::Kubernetes => Target::Kubernetes,
-            TargetArg::Terraform => Target::Terraform,
-            TargetArg::Workflows => Target::Workflows,
-            TargetArg::Dashboards => Target::Dashboards,
-            TargetArg::Alerts => Target::Alerts,
-            TargetArg::Catalog => Target::Catalog,
-        }
-    }
-}
-
 /// Exit code: diagnostics were reported (or, for diff-like commands, a difference).
 pub const EXIT_DIAGNOSTICS: u8 = 1;
 /// Exit code: usage or I/O problem.
@@ -224,8 +204,7 @@ pub fn run(cli: Cli) -> u8 {
     };
     let result = match cli.command {
         Command::Build { path, out, targets, env } => {
-            let options =
-                Options { targets: targets.into_iter().map(TargetArg::target).collect(), env, ..Options::default() };
+            let options = Options { targets, env, ..Options::default() };
             build(path, out, options, format)
         }
         Command::Check { path, frozen: false, env, .. } => check(path, env, format),
@@ -392,6 +371,20 @@ pub fn known_env(c: &Compiled, env: Option<&str>) -> Result<(), String> {
     ))
 }
 
+/// `--target` names targets of the standard library's registry (the
+/// embedded library's and the overlay's own `target` declarations), checked
+/// once the library is read: an unknown name is a usage error with a
+/// did-you-mean, and nothing is written.
+pub fn known_targets(c: &Compiled, targets: &[String]) -> Result<(), String> {
+    let Some(lib) = c.library.as_ref() else { return Ok(()) };
+    lib.targets.check_names(targets.iter().map(String::as_str)).map_err(|e| {
+        format!(
+            "--target: {e}\n  hint: the targets are {}",
+            platc::diag::one_of(&lib.targets.names().collect::<Vec<_>>())
+        )
+    })
+}
+
 fn build(path: Option<PathBuf>, out: Option<PathBuf>, options: Options, format: Format) -> Result<u8, String> {
     let started = Instant::now();
     let to_stdout = out.as_deref() == Some(Path::new("-"));
@@ -420,6 +413,7 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, options: Options, format: 
     }
     let compiled = platc::compile(&sources, &options);
     known_env(&compiled, options.env.as_deref())?;
+    known_targets(&compiled, &options.targets)?;
     let loaded = Loaded { root, out, compiled };
     let result = finish_build(&loaded, locked.as_ref().zip(staging.as_deref()), &options, format, started);
     if !to_stdout && result == Ok(0) {
@@ -523,8 +517,8 @@ fn keep_the_rest(
         let field = |k: &str| e.get(k).and_then(|v| v.as_str()).map(str::to_string);
         let (Some(path), Some(kind)) = (field("path"), field("kind")) else { continue };
         let environment = field("environment");
-        let target = kind.split('/').next().and_then(Target::from_name);
-        let ours = target.is_some_and(|t| options.targets.is_empty() || options.targets.contains(&t))
+        let target = c.library.as_ref().and_then(|l| l.targets.of_kind(&kind));
+        let ours = target.is_some_and(|t| options.targets.is_empty() || options.targets.contains(&t.name))
             && environment.as_deref().is_none_or(|e| options.env.as_deref().is_none_or(|only| only == e));
         if ours || target.is_none() || all.files.contains_key(&path) {
             continue;
@@ -547,10 +541,18 @@ fn keep_the_rest(
 fn stream(output: &platc::emit::Output, compiled: &Compiled, started: Instant) -> Result<u8, String> {
     let text = output.yaml_stream().map_err(|path| {
         let target = output.files.get(path).map(|f| f.kind.split('/').next().unwrap_or("")).unwrap_or("");
+        let yaml: Vec<&str> = compiled
+            .library
+            .iter()
+            .flat_map(|l| l.targets.iter())
+            .filter(|t| t.format == platc::emit::Format::Yaml)
+            .map(|t| t.name.as_str())
+            .collect();
         format!(
             "`--out -` writes one YAML stream, and `{path}` ({target}) is not YAML\n  \
-             hint: choose YAML outputs with --target (kubernetes, workflows, alerts, catalog), \
-             or write a directory with --out DIR"
+             hint: choose YAML outputs with --target ({}), \
+             or write a directory with --out DIR",
+            yaml.join(", ")
         )
     })?;
     // Objects of different environments share names: applied from one

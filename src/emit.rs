@@ -1,34 +1,32 @@
 //! Stage 6, emit: the checked model → generated files.
 //!
 //! Each target is a directory of standard-library templates
-//! (`templates/kubernetes/*.hbs`, `templates/catalog/*.hbs`, ...) plus the
-//! little Rust that says where its files go. For every service (in parallel)
-//! and, for per-environment targets, every environment: build the template
-//! context ([`context`]), render each template ([`render`]), parse the text
-//! back into data ([`yaml`], `serde_json`), apply the service's `patch`
-//! blocks ([`patch`]), and write it canonically ([`doc`]) with a header that
-//! names the source file. Text never goes out unparsed.
+//! (`templates/kubernetes/*.hbs`, `templates/catalog/*.hbs`, ...) and a
+//! `target` declaration of the library's registry ([`crate::targets`],
+//! `stdlib/targets.plat`) that says where its files go, how often it
+//! renders and in which format; nothing here names a target. For every
+//! service (in parallel) and, for per-environment targets, every
+//! environment: build the template context ([`context`]), render each
+//! template ([`render`]), parse the text back into data in the target's
+//! format ([`yaml`], `serde_json`), apply the service's `patch` blocks
+//! ([`patch`]), and write it canonically ([`doc`]) with a header that names
+//! the source file. Text never goes out unparsed.
 //!
-//! Output paths (relative to the output directory):
-//!
-//! | target     | template (under `templates/`)       | file                                          |
-//! |------------|-------------------------------------|-----------------------------------------------|
-//! | kubernetes | `kubernetes/<name>.yaml.hbs`        | `<service>/kubernetes/<env>/<name>.yaml`      |
-//! | terraform  | `terraform/<name>.tf.hbs`           | `<service>/terraform/<env>/<name>.tf`         |
-//! |            | a resource type's `terraform = ...` | `<service>/terraform/<env>/<resource>.tf`     |
-//! | kubernetes | a resource type's `kubernetes = ...`| `<service>/kubernetes/<env>/resource-<resource>.yaml` |
-//! | workflows  | `workflows/<name>.yml.hbs`          | `.github/workflows/<service>-<name>.yml`      |
-//! | dashboards | `dashboards/<name>.json.hbs`        | `<service>/dashboards/<name>.json`            |
-//! | alerts     | `alerts/<name>.yaml.hbs`            | `<service>/alerts/<env>/<name>.yaml`          |
-//! | catalog    | `catalog/catalog-info.yaml.hbs`     | `<service>/catalog-info.yaml`                 |
+//! Output paths (relative to the output directory) are the declarations':
+//! `<service>/kubernetes/<env>/<name>.yaml`, `<service>/terraform/<env>/<name>.tf`
+//! (a resource type's templates: `<resource>.tf`, `resource-<resource>.yaml`,
+//! `grant-<owner>-<resource>.tf`), `.github/workflows/<service>-<name>.yml`,
+//! `<service>/dashboards/<name>.json`, `<service>/alerts/<env>/<name>.yaml`,
+//! `<service>/catalog-info.yaml`; docs/templates.md has the table.
 //!
 //! Templates under `<target>/workspace/` render once for the whole workspace
-//! (`catalog-info.yaml` at the root; workflows under `.github/workflows/`).
-//! Every workflow lands in the one flat `.github/workflows/` of the output,
-//! because GitHub runs workflows only from the repository's own flat
-//! `.github/workflows/`: installing them is one directory copy.
-//! Terraform files are rendered only for services that have a resource made
-//! by Terraform or use one another service granted them.
+//! (at the target's `workspace_path`: `catalog-info.yaml` at the root;
+//! workflows under `.github/workflows/`, the one flat directory GitHub runs
+//! workflows from, so installing them is one directory copy).
+//! A target with `only_if` (Terraform: `only_if = terraform`) renders only
+//! for services whose context has that flag: Terraform files are rendered
+//! only for services that have a resource made by Terraform or use one
+//! another service granted them.
 //! Plus `platc-index.json`, the build index of every file.
 
 pub mod context;
@@ -56,80 +54,7 @@ use render::{Renderer, TemplateProblem, is_partial};
 /// The build index's file name, at the root of the output directory.
 pub const INDEX_FILE: &str = "platc-index.json";
 
-/// A kind of output, selectable with `--target`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Target {
-    Kubernetes,
-    Terraform,
-    Workflows,
-    Dashboards,
-    Alerts,
-    Catalog,
-}
-
-impl Target {
-    pub const ALL: &'static [Target] = &[
-        Target::Kubernetes,
-        Target::Terraform,
-        Target::Workflows,
-        Target::Dashboards,
-        Target::Alerts,
-        Target::Catalog,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Kubernetes => "kubernetes",
-            Target::Terraform => "terraform",
-            Target::Workflows => "workflows",
-            Target::Dashboards => "dashboards",
-            Target::Alerts => "alerts",
-            Target::Catalog => "catalog",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<Target> {
-        Target::ALL.iter().copied().find(|t| t.name() == s)
-    }
-
-    /// Whether the target renders once per environment.
-    fn per_environment(self) -> bool {
-        matches!(self, Target::Kubernetes | Target::Terraform | Target::Alerts)
-    }
-
-    fn path(self, service: &str, env: &str, file: &str) -> String {
-        match self {
-            Target::Kubernetes => format!("{service}/kubernetes/{env}/{file}"),
-            Target::Terraform => format!("{service}/terraform/{env}/{file}"),
-            Target::Workflows => format!(".github/workflows/{service}-{file}"),
-            Target::Dashboards => format!("{service}/dashboards/{file}"),
-            Target::Alerts => format!("{service}/alerts/{env}/{file}"),
-            Target::Catalog => format!("{service}/{file}"),
-        }
-    }
-
-    /// Where a workspace-wide template's file goes.
-    fn workspace_path(self, file: &str) -> String {
-        match self {
-            Target::Workflows => format!(".github/workflows/{file}"),
-            _ => file.to_string(),
-        }
-    }
-
-    /// The index kind of a file from its documents.
-    fn kind(self, docs: &[Doc]) -> String {
-        match self {
-            Target::Kubernetes => {
-                let mut kinds: Vec<&str> = docs.iter().filter_map(Doc::kind).collect();
-                kinds.dedup();
-                format!("kubernetes/{}", kinds.join("+"))
-            }
-            Target::Alerts if docs.iter().any(|d| d.kind() == Some("PrometheusRule")) => "alerts/PrometheusRule".into(),
-            Target::Alerts => "alerts/rules".into(),
-            other => other.name().to_string(),
-        }
-    }
-}
+pub use crate::targets::Target;
 
 /// One generated file.
 #[derive(Clone, Debug, PartialEq)]
@@ -244,9 +169,10 @@ pub(crate) struct ServiceOutput {
 /// memo store when nothing the rendering reads changed).
 pub(crate) type RenderService<'a> = dyn Fn(&Service, &dyn Fn() -> ServiceOutput) -> Arc<ServiceOutput> + Sync + 'a;
 
-/// The targets being built.
-fn targets(options: &Options) -> Vec<Target> {
-    if options.targets.is_empty() { Target::ALL.to_vec() } else { options.targets.clone() }
+/// The targets being built, in declaration order (a name the registry
+/// does not have selects nothing: the CLI checks `--target` against it).
+fn targets<'a>(lib: &'a Library, options: &Options) -> Vec<&'a Target> {
+    lib.targets.iter().filter(|t| options.targets.is_empty() || options.targets.contains(&t.name)).collect()
 }
 
 /// The templates of resource types (their `terraform`, `kubernetes` and
@@ -262,12 +188,20 @@ fn resource_templates(lib: &Library) -> BTreeSet<&str> {
 /// Compiles the templates of the targets being built (and the partials they
 /// include).
 pub(crate) fn compile_templates(lib: &Library, options: &Options) -> Result<Renderer, Vec<Diagnostic>> {
-    let targets = targets(options);
-    let resource_templates = resource_templates(lib);
+    let targets = targets(lib, options);
+    // The per-resource templates of the targets built, wherever they are.
+    let per_resource: BTreeSet<&str> = lib
+        .resource_types
+        .values()
+        .flat_map(|rt| {
+            targets.iter().flat_map(|t| rt.template_for(&t.name).into_iter().chain(rt.grant_template_for(&t.name)))
+        })
+        .map(|(t, _)| t.as_str())
+        .collect();
     let wanted = |name: &str| {
         !is_partial(name)
-            && (targets.iter().any(|t| name.strip_prefix(t.name()).is_some_and(|rest| rest.starts_with('/')))
-                || (targets.contains(&Target::Terraform) && resource_templates.contains(name)))
+            && (targets.iter().any(|t| name.strip_prefix(t.name.as_str()).is_some_and(|rest| rest.starts_with('/')))
+                || per_resource.contains(name))
     };
     let (renderer, problems) = Renderer::new(&lib.templates, wanted);
     if !problems.is_empty() {
@@ -289,13 +223,13 @@ pub(crate) fn emit(
     files: &SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Output> {
-    let targets = targets(options);
+    let targets = targets(lib, options);
     let resource_templates = resource_templates(lib);
     // Each target's per-service templates, listed once for every service.
     let templates = targets
         .iter()
         .map(|&target| {
-            let prefix = format!("{}/", target.name());
+            let prefix = format!("{}/", target.name);
             let names = lib
                 .templates
                 .keys()
@@ -335,7 +269,7 @@ pub(crate) fn emit(
         }
     }
     let mut workspace_files = BTreeMap::new();
-    for &target in &targets {
+    for target in &targets {
         plan.workspace(target, &mut workspace_files, diags);
     }
     crate::secrets::scan_output(&Output { files: workspace_files.clone() }, model, None, &mut secrets);
@@ -383,23 +317,24 @@ struct Plan<'a> {
     renderer: &'a Renderer,
     /// The targets being built, each with its per-service templates (not
     /// partials, not the per-resource templates of resource types).
-    templates: Vec<(Target, Vec<&'a str>)>,
+    templates: Vec<(&'a Target, Vec<&'a str>)>,
     /// What every service's context shares.
     shared: context::Shared<'a>,
 }
 
 impl Plan<'_> {
     /// Renders one template into `rendered` (nothing when it renders empty).
+    #[allow(clippy::too_many_arguments)]
     fn render_into(
         &self,
         template: &str,
+        format: Format,
         file: String,
         ctx: &handlebars::Context,
         at: (&str, &str),
         rendered: &mut Vec<Rendered>,
         diags: &mut Vec<Diagnostic>,
     ) {
-        let format = Format::of(&file);
         let text = match self.renderer.render_with(template, ctx) {
             Ok(text) => text,
             Err(p) => {
@@ -420,28 +355,24 @@ impl Plan<'_> {
         }
     }
 
-    /// One `<resource>.tf` per resource, from its type's `terraform`
-    /// template, and one `resource-<resource>.yaml` from its `kubernetes`
-    /// template, with the resource as `resource` in the context.
+    /// One file per resource whose type has a template for the target (the
+    /// target's `resources` names it: `<resource>.tf` from a type's
+    /// `terraform` template, `resource-<resource>.yaml` from its
+    /// `kubernetes` one), with the resource as `resource` in the context;
+    /// and one per grant of another service's resource (`grants`).
     fn resource_files(
         &self,
-        target: Target,
+        target: &Target,
         ctx: &Json,
         at: (&str, &str),
         rendered: &mut Vec<Rendered>,
         diags: &mut Vec<Diagnostic>,
     ) {
-        let Some(resources) = ctx.get("resources").and_then(Json::as_array) else {
-            return;
-        };
-        for r in resources {
+        let resources = ctx.get("resources").and_then(Json::as_array).filter(|_| target.resources.is_some());
+        for r in resources.into_iter().flatten() {
             let ty = r.get("type").and_then(Json::as_str).unwrap_or("");
             let rt = self.lib.resource_types.get(ty);
-            let template = match target {
-                Target::Kubernetes => rt.and_then(|rt| rt.kubernetes.as_ref()),
-                _ => rt.and_then(|rt| rt.terraform.as_ref()),
-            };
-            let Some((template, _)) = template else {
+            let Some((template, _)) = rt.and_then(|rt| rt.template_for(&target.name)) else {
                 continue;
             };
             let mut rctx = ctx.clone();
@@ -450,19 +381,16 @@ impl Plan<'_> {
             }
             let name = r.get("name").and_then(Json::as_str).unwrap_or(ty);
             let rctx = handlebars::Context::from(rctx);
-            let file = match target {
-                Target::Kubernetes => format!("resource-{name}.yaml"),
-                _ => format!("{name}.tf"),
-            };
-            self.render_into(template, file, &rctx, at, rendered, diags);
+            let file = target.resource_file(name).unwrap_or_default();
+            self.render_into(template, target.format_of(&file), file, &rctx, at, rendered, diags);
         }
-        if target != Target::Terraform {
-            return;
-        }
-        // The grants of resources other services own, in this root module.
-        for u in ctx.get("uses").and_then(Json::as_array).into_iter().flatten() {
+        // The grants of resources other services own (in Terraform's root module).
+        let uses = ctx.get("uses").and_then(Json::as_array).filter(|_| target.grants.is_some());
+        for u in uses.into_iter().flatten() {
             let ty = u.get("type").and_then(Json::as_str).unwrap_or("");
-            let Some((template, _)) = self.lib.resource_types.get(ty).and_then(|rt| rt.grant_terraform.as_ref()) else {
+            let Some((template, _)) =
+                self.lib.resource_types.get(ty).and_then(|rt| rt.grant_template_for(&target.name))
+            else {
                 continue;
             };
             let mut rctx = ctx.clone();
@@ -472,14 +400,15 @@ impl Plan<'_> {
             let owner = u.get("owner").and_then(Json::as_str).unwrap_or("");
             let name = u.get("name").and_then(Json::as_str).unwrap_or(ty);
             let rctx = handlebars::Context::from(rctx);
-            self.render_into(template, format!("grant-{owner}-{name}.tf"), &rctx, at, rendered, diags);
+            let file = target.grant_file(owner, name).unwrap_or_default();
+            self.render_into(template, target.format_of(&file), file, &rctx, at, rendered, diags);
         }
     }
 
     /// Workspace-wide templates (`templates/<target>/workspace/*.hbs`),
     /// rendered once into the root of the output.
-    fn workspace(&self, target: Target, files: &mut BTreeMap<String, Arc<OutFile>>, diags: &mut Vec<Diagnostic>) {
-        let prefix = format!("{}/workspace/", target.name());
+    fn workspace(&self, target: &Target, files: &mut BTreeMap<String, Arc<OutFile>>, diags: &mut Vec<Diagnostic>) {
+        let prefix = format!("{}/workspace/", target.name);
         let own = |k: &&String| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')) && !is_partial(k);
         let workspace_templates: Vec<&String> = self.lib.templates.keys().filter(own).collect();
         if workspace_templates.is_empty() {
@@ -488,7 +417,7 @@ impl Plan<'_> {
         let ctx = handlebars::Context::from(context::workspace(self.model));
         for t in workspace_templates {
             let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
-            let format = Format::of(&file);
+            let format = target.format_of(&file);
             let text = match self.renderer.render_with(t, &ctx) {
                 Ok(text) => text,
                 Err(p) => {
@@ -519,7 +448,7 @@ impl Plan<'_> {
     /// A service with no `language` whose templates of `target` read the
     /// language (the CI workflow builds and tests by language): an error
     /// naming the template, instead of a workflow with empty steps.
-    fn needs_language(&self, s: &Service, target: Target, templates: &[&str]) -> Option<Diagnostic> {
+    fn needs_language(&self, s: &Service, target: &Target, templates: &[&str]) -> Option<Diagnostic> {
         // A vendor's image is built by its vendor: no CI builds it by language.
         if s.instances.iter().all(|i| i.str("language").is_some() || i.str("image_source") == Some("vendor")) {
             return None;
@@ -531,7 +460,7 @@ impl Plan<'_> {
         Some(
             Diagnostic::error(
                 "platc::emit::needs_language",
-                format!("`{}` has no `language`, and its {} output needs one", s.name, target.name()),
+                format!("`{}` has no `language`, and its {} output needs one", s.name, target.name),
             )
             .label(s.name_span, "no `language` set")
             .help(format!(
@@ -555,16 +484,15 @@ impl Plan<'_> {
                 continue;
             }
             let ctx = context::instance(&base, s, inst, env, &self.shared);
-            let no_terraform = !ctx.get("terraform").and_then(Json::as_bool).unwrap_or(false);
-            contexts.push((inst.env.as_str(), no_terraform, handlebars::Context::from(ctx)));
+            contexts.push((inst.env.as_str(), handlebars::Context::from(ctx)));
         }
         // Render and patch every target in every environment; check the
         // policies over the generated objects; then write.
-        let mut batches: Vec<(Target, &str, Vec<Rendered>)> = Vec::new();
+        let mut batches: Vec<(&Target, &str, Vec<Rendered>)> = Vec::new();
         for (target, templates) in &self.templates {
-            let (target, prefix) = (*target, format!("{}/", target.name()));
-            let envs: Vec<&(&str, bool, handlebars::Context)> = if target.per_environment() {
-                contexts.iter().filter(|(e, _, _)| self.env.is_none_or(|only| only == *e)).collect()
+            let (target, prefix) = (*target, format!("{}/", target.name));
+            let envs: Vec<&(&str, handlebars::Context)> = if target.per_environment() {
+                contexts.iter().filter(|(e, _)| self.env.is_none_or(|only| only == *e)).collect()
             } else {
                 contexts.last().into_iter().collect()
             };
@@ -572,25 +500,26 @@ impl Plan<'_> {
                 diags.push(d);
                 continue;
             }
-            for (env, no_terraform, ctx) in envs {
-                if target == Target::Terraform && *no_terraform {
-                    continue; // no cloud infrastructure of its own, nor granted
+            for (env, ctx) in envs {
+                // `only_if = terraform`: no cloud infrastructure of its own, nor granted.
+                if let Some(flag) = &target.only_if
+                    && !ctx.data().get(flag).and_then(Json::as_bool).unwrap_or(false)
+                {
+                    continue;
                 }
                 let mut rendered: Vec<Rendered> = Vec::new();
                 for t in templates {
                     let file = t.strip_prefix(&prefix).unwrap_or(t).trim_end_matches(".hbs").to_string();
-                    self.render_into(t, file, ctx, (&s.name, env), &mut rendered, diags);
+                    self.render_into(t, target.format_of(&file), file, ctx, (&s.name, env), &mut rendered, diags);
                 }
-                if matches!(target, Target::Terraform | Target::Kubernetes) {
-                    self.resource_files(target, ctx.data(), (&s.name, env), &mut rendered, diags);
-                }
+                self.resource_files(target, ctx.data(), (&s.name, env), &mut rendered, diags);
                 let mut all: Vec<(String, &mut Doc)> = Vec::new();
                 for (_, _, docs, _) in rendered.iter_mut() {
                     for d in docs.iter_mut() {
-                        patch::targets_of(target == Target::Terraform, d, &mut all);
+                        patch::targets_of(target.format == Format::Hcl, d, &mut all);
                     }
                 }
-                for p in s.patches.iter().filter(|p| p.patch.target.name == target.name()) {
+                for p in s.patches.iter().filter(|p| p.patch.target.name == target.name) {
                     patch::apply(&p.patch, &mut all, &format!("`{}` in {env}", s.name), diags);
                 }
                 batches.push((target, env, rendered));
@@ -603,7 +532,7 @@ impl Plan<'_> {
                 for (target, env, rendered) in &batches {
                     if *env == inst.env || !target.per_environment() {
                         for (_, _, docs, _) in rendered {
-                            objects.add(target.name(), docs);
+                            objects.add(target, docs);
                         }
                     }
                 }
@@ -614,7 +543,7 @@ impl Plan<'_> {
             }
         }
         for (target, env, rendered) in batches {
-            let prefix = format!("{}/", target.name());
+            let prefix = format!("{}/", target.name);
             // One source per generated file: a second one is an error naming
             // both templates, never a silent replacement.
             let mut made: BTreeMap<String, String> = BTreeMap::new();
@@ -653,14 +582,14 @@ impl Plan<'_> {
             }
         }
         let unknown: Vec<_> =
-            s.patches.iter().map(|p| &p.patch).filter(|p| Target::from_name(&p.target.name).is_none()).collect();
+            s.patches.iter().map(|p| &p.patch).filter(|p| self.lib.targets.get(&p.target.name).is_none()).collect();
         for p in unknown {
             diags.push(Diagnostic::unknown(
                 "platc::patch::unknown_target",
                 "patch target",
                 &p.target.name,
                 p.target.span,
-                Target::ALL.iter().map(|t| t.name()),
+                self.lib.targets.names(),
             ));
         }
     }
@@ -720,9 +649,9 @@ fn clash(path: &str, what: &str, first: &OutFile, second: &OutFile, model: &Mode
     d.help("every generated file has one source; rename a service, or the template that writes this path")
 }
 
-/// The formats generated files come in, by extension.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Format {
+/// The formats generated files come in: a target's `format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
     Yaml,
     Json,
     /// Rendered as YAML in the shape of Terraform's JSON syntax, written as HCL.
@@ -730,14 +659,33 @@ enum Format {
 }
 
 impl Format {
-    fn of(file: &str) -> Format {
-        if file.ends_with(".json") {
-            Format::Json
-        } else if file.ends_with(".tf") {
-            Format::Hcl
-        } else {
-            Format::Yaml
+    /// The name a target declaration uses (`format = hcl`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+            Format::Hcl => "hcl",
         }
+    }
+
+    /// The extensions of its files.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Format::Yaml => &[".yaml", ".yml"],
+            Format::Json => &[".json"],
+            Format::Hcl => &[".tf"],
+        }
+    }
+
+    /// The format a file's extension names, if it names one.
+    pub fn named(file: &str) -> Option<Format> {
+        [Format::Yaml, Format::Json, Format::Hcl].into_iter().find(|f| f.extensions().iter().any(|e| file.ends_with(e)))
+    }
+
+    /// A file's format by its extension, YAML when it names none (streams,
+    /// which have no registry).
+    pub fn of(file: &str) -> Format {
+        Format::named(file).unwrap_or(Format::Yaml)
     }
 
     fn parse(self, text: &str) -> Result<Vec<Doc>, String> {

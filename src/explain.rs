@@ -185,11 +185,11 @@ fn checks(c: &Compiled, s: &Service, inst: &Instance, path: &str) -> Vec<Check> 
         if let Some(out) = &c.output {
             for f in out.files.values() {
                 let here = f.environment.as_deref().is_none_or(|e| e == inst.env);
-                let target = f.kind.split('/').next().and_then(crate::Target::from_name);
+                let target = lib.targets.of_kind(&f.kind);
                 if let (true, Some(target), Some(docs)) =
                     (f.service.as_deref() == Some(&s.name) && here, target, &f.docs)
                 {
-                    objects.add(target.name(), docs);
+                    objects.add(target, docs);
                 }
             }
         }
@@ -237,20 +237,32 @@ fn refs_of(e: &crate::ast::Expr, out: &mut Vec<String>) {
 fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path: &str) -> Result<Explanation, String> {
     let (target, kind) = target_kind.split_once('/').unwrap_or((target_kind, ""));
     let out = c.output.as_ref().ok_or("the workspace did not build")?;
+    // The target and the shape of its objects come from the registry.
+    let targets = &c.library.as_ref().ok_or("the standard library did not load")?.targets;
+    let hcl = match targets.get(target) {
+        Some(t) => t.format == crate::emit::Format::Hcl,
+        None => {
+            return Err(format!(
+                "no target `{target}`; {}",
+                crate::diag::unknown_help(target, "target", targets.names())
+            ));
+        }
+    };
     let segments = parse_path(path)?;
     let mut found = None;
     for (file, f) in &out.files {
-        if f.service.as_deref() != Some(s.name.as_str()) || !f.kind.starts_with(target) {
+        let ours = targets.of_kind(&f.kind).is_some_and(|t| t.name == target);
+        if f.service.as_deref() != Some(s.name.as_str()) || !ours {
             continue;
         }
         if f.environment.as_deref().is_some_and(|e| e != inst.env) {
             continue;
         }
         for d in f.docs.iter().flatten() {
-            if !kind.is_empty() && d.kind() != Some(kind) && !terraform_has(d, kind) {
+            if !kind.is_empty() && d.kind() != Some(kind) && !(hcl && terraform_has(d, kind)) {
                 continue;
             }
-            let root = if d.kind().is_none() && !kind.is_empty() { terraform_body(d, kind).unwrap_or(d) } else { d };
+            let root = if hcl && !kind.is_empty() { terraform_body(d, kind).unwrap_or(d) } else { d };
             if let Some(v) = walk(root, &segments) {
                 found = Some((file.clone(), v.clone()));
                 break;

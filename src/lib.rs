@@ -72,6 +72,7 @@ pub mod secrets;
 pub mod sources;
 pub mod span;
 pub mod syntax;
+pub mod targets;
 pub mod value;
 pub mod workspace;
 
@@ -84,13 +85,16 @@ use sources::Sources;
 use span::SourceMap;
 use workspace::Workspace;
 
-pub use emit::{Output, Target};
+pub use emit::Output;
+pub use targets::Target;
 
 /// What to compile and how.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// Only these outputs (all when empty).
-    pub targets: Vec<Target>,
+    /// Only these outputs, by name (all when empty): targets of the
+    /// library's registry ([`targets`]; check names with
+    /// [`targets::Targets::check_names`]).
+    pub targets: Vec<String>,
     /// Keep every assignment's history (for `platc explain`).
     pub trace: bool,
     /// Keep each generated file's parsed documents (for `platc diff` and

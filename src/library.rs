@@ -59,6 +59,28 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
+    /// The template this type renders for each resource in `target`'s
+    /// output: the attribute named after the target. Only `kubernetes` and
+    /// `terraform` have one, because the attribute also means something
+    /// beyond the target (made in the cluster, made in the cloud: see the
+    /// template context); a new target renders no per-resource files.
+    pub fn template_for(&self, target: &str) -> Option<&(String, Span)> {
+        match target {
+            "terraform" => self.terraform.as_ref(),
+            "kubernetes" => self.kubernetes.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The template that grants another service access to a resource of
+    /// this type in `target`'s output (`grant_terraform`).
+    pub fn grant_template_for(&self, target: &str) -> Option<&(String, Span)> {
+        match target {
+            "terraform" => self.grant_terraform.as_ref(),
+            _ => None,
+        }
+    }
+
     /// Whether a workspace on `cloud` offers this type.
     pub fn offered_on(&self, cloud: &str) -> bool {
         self.clouds.as_ref().is_none_or(|c| c.iter().any(|x| x == cloud))
@@ -114,6 +136,9 @@ pub struct Library {
     pub templates: BTreeMap<String, TemplateFile>,
     pub tier_names: BTreeSet<String>,
     pub language_names: BTreeSet<String>,
+    /// `target NAME { ... }`: the kinds of output, in declaration order
+    /// (see [`crate::targets`]).
+    pub targets: crate::targets::Targets,
 }
 
 /// Where a standard-library file comes from.
@@ -127,8 +152,18 @@ pub enum Role {
     Extends,
 }
 
-const KINDS: &[&str] =
-    &["defaults", "template", "tier", "resource_type", "policy", "language", "schema", "workload", "workspace"];
+const KINDS: &[&str] = &[
+    "defaults",
+    "template",
+    "tier",
+    "resource_type",
+    "policy",
+    "language",
+    "schema",
+    "workload",
+    "workspace",
+    "target",
+];
 
 impl Library {
     /// Indexes the parsed stdlib files (in path order): the embedded ones
@@ -186,7 +221,70 @@ impl Library {
         lib.check_resource_types(diags);
         lib.check_policies(diags);
         lib.check_workloads(diags);
+        lib.check_targets(diags);
         lib
+    }
+
+    /// Every selector of a policy names a declared target (known only once
+    /// the overlay's declarations are in).
+    ///
+    /// And a directory of output templates (`templates/docs/x.yaml.hbs`)
+    /// that no target renders is a warning: nothing would say why its files
+    /// are missing (a misspelt or forgotten `target` declaration).
+    fn check_targets(&self, diags: &mut Vec<Diagnostic>) {
+        let per_resource: BTreeSet<&str> = self
+            .resource_types
+            .values()
+            .flat_map(|rt| rt.terraform.iter().chain(rt.kubernetes.iter()).chain(rt.grant_terraform.iter()))
+            .map(|(t, _)| t.as_str())
+            .collect();
+        let mut orphans: BTreeMap<&str, &TemplateFile> = BTreeMap::new();
+        for (name, file) in &self.templates {
+            let Some((dir, rest)) = name.split_once('/') else { continue };
+            let output = rest.strip_suffix(".hbs").is_some_and(|f| crate::emit::Format::named(f).is_some());
+            let direct = !rest.contains('/') || rest.strip_prefix("workspace/").is_some_and(|r| !r.contains('/'));
+            if output
+                && direct
+                && self.targets.get(dir).is_none()
+                && !crate::emit::render::is_partial(name)
+                && !per_resource.contains(name.as_str())
+            {
+                orphans.entry(dir).or_insert(file);
+            }
+        }
+        for (dir, first) in orphans {
+            diags.push(
+                Diagnostic::warning(
+                    "platc::library::unknown_template",
+                    format!("templates/{dir}/ belongs to no target: {} and its neighbours render nothing", first.shown_as),
+                )
+                .help(match crate::diag::did_you_mean(dir, self.targets.names()) {
+                    Some(close) => format!("did you mean the target `{close}`? (move the templates to templates/{close}/), or declare `target {dir} {{ ... }}`"),
+                    None => format!(
+                        "declare `target {dir} {{ per = service  path = \"<service>/{dir}/<file>\"  format = yaml }}` (docs/templates.md, \"Targets: the registry\"), or move the templates to a target's directory"
+                    ),
+                }),
+            );
+        }
+        for p in self.policies.values() {
+            for (text, span) in &p.selectors {
+                let Ok(sel) = crate::check::output::Selector::parse(text) else { continue };
+                if self.targets.get(&sel.target).is_none() {
+                    diags.push(
+                        Diagnostic::error(
+                            "platc::library::bad_policy",
+                            format!(
+                                "`generated(...)` takes a selector: unknown target `{}`; {}",
+                                sel.target,
+                                unknown_help(&sel.target, "target", self.targets.names())
+                            ),
+                        )
+                        .label(*span, "not a selector")
+                        .help("write a plain string: `generated(\"kubernetes/*:..securityContext.privileged\")`"),
+                    );
+                }
+            }
+        }
     }
 
     /// A workload declaration names attributes of the service schema.
@@ -219,7 +317,8 @@ impl Library {
         let kind = b.kind.name.clone();
         let want_labels = match kind.as_str() {
             "defaults" => 0,
-            "template" | "tier" | "resource_type" | "policy" | "language" | "schema" | "workload" | "workspace" => 1,
+            "template" | "tier" | "resource_type" | "policy" | "language" | "schema" | "workload" | "workspace"
+            | "target" => 1,
             _ => {
                 diags.push(
                     Diagnostic::error("platc::library::unknown_declaration", format!("unknown declaration `{kind}`"))
@@ -289,6 +388,11 @@ impl Library {
             "workload" => {
                 let w = workload(decl, diags);
                 self.workloads.insert(name.name.clone(), w);
+            }
+            "target" => {
+                if let Some(t) = crate::targets::target(&decl, diags) {
+                    self.targets.0.push(t);
+                }
             }
             _ => self.default_workspace = Some(b),
         }

@@ -515,7 +515,7 @@ impl<'a> Db<'a> {
     ) -> Result<Arc<Renderer>, Vec<Diagnostic>> {
         let mut h = Hasher::new("templates").fp(self.globals);
         for t in &options.targets {
-            h = h.str(t.name());
+            h = h.str(t);
         }
         let key = h.finish();
         let renderer = match self.prev.templates.as_ref().filter(|(k, _)| *k == key) {
@@ -549,7 +549,7 @@ impl<'a> Db<'a> {
             .str(&service.name)
             .maybe(self.service(&service.name));
         for t in &options.targets {
-            h = h.str(t.name());
+            h = h.str(t);
         }
         let key = h.finish();
         let valid = |r: &Rendering| r.lookups.iter().all(|(l, answer)| self.answer(l, graph) == *answer);

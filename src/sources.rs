@@ -221,6 +221,7 @@ embed!(
     "resources/queue.plat",
     "resources/redis.plat",
     "schema.plat",
+    "targets.plat",
     "templates/alerts/_alerts_burn.hbs",
     "templates/alerts/_alerts_groups.hbs",
     "templates/alerts/rules.yaml.hbs",

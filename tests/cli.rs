@@ -373,6 +373,19 @@ fn explain_shows_the_chain_and_the_policies() {
     let o = platc(&["explain", "payments", "replicaz", "--workspace", dir.to_str().unwrap()], Path::new("."));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("did you mean `replicas`?"), "{}", stderr(&o));
+
+    // A target of format `hcl` (the registry says so): its objects are the
+    // resource bodies, by type.
+    let ws = dir.to_str().unwrap();
+    let o =
+        platc(&["explain", "orders", "terraform/aws_db_instance:instance_class", "--workspace", ws], Path::new("."));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("generated in orders/terraform/production/orders-db.tf"), "{out}{}", stderr(&o));
+    let o =
+        platc(&["explain", "orders", "terrafrom/aws_db_instance:instance_class", "--workspace", ws], Path::new("."));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no target `terrafrom`; did you mean `terraform`?"), "{}", stderr(&o));
 }
 
 /// A generated value platc composed from several service values (the image
@@ -1706,5 +1719,46 @@ fn long_service_names_make_names_that_fit() {
         }
     }
     assert!(seen > 20);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 15: `--target` takes the names of the standard library's registry
+/// (an overlay's own target too), checked with a did-you-mean; a partial
+/// build of a new target keeps every other target's files.
+#[test]
+fn target_names_come_from_the_registry() {
+    let dir = scratch("custom-stdlib", "targets");
+    fs::create_dir_all(dir.join("platform/targets")).unwrap();
+    fs::create_dir_all(dir.join("platform/templates/docs")).unwrap();
+    fs::write(
+        dir.join("platform/targets/docs.plat"),
+        "target docs {\n  per    = service\n  path   = \"<service>/docs/<file>\"\n  format = yaml\n}\n",
+    )
+    .unwrap();
+    fs::write(dir.join("platform/templates/docs/mkdocs.yml.hbs"), "site_name: {{service.name}}\n").unwrap();
+    let o = platc(&["build", "--target", "kubernets"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unknown target `kubernets`; did you mean `kubernetes`?"), "{}", stderr(&o));
+    assert!(!dir.join("gen").exists(), "nothing was written");
+    let o = platc(&["build", "--target", "doc"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `docs`?"), "{}", stderr(&o));
+
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let mkdocs = dir.join("gen/search/docs/mkdocs.yml");
+    assert!(fs::read_to_string(&mkdocs).unwrap().contains("site_name: search"));
+    let deployment = dir.join("gen/search/kubernetes/production/deployment.yaml");
+    fs::write(dir.join("platform/templates/docs/mkdocs.yml.hbs"), "site_name: {{concat \"docs of \" service.name}}\n")
+        .unwrap();
+    let o = platc(&["build", "--target", "docs"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(fs::read_to_string(&mkdocs).unwrap().contains("site_name: docs of search"));
+    assert!(deployment.is_file(), "another target's file is kept");
+    let index = fs::read_to_string(dir.join("gen/platc-index.json")).unwrap();
+    assert!(index.contains("search/kubernetes/production/deployment.yaml") && index.contains("search/docs/mkdocs.yml"));
+    // A YAML stream names the YAML targets, the new one among them.
+    let o = platc(&["build", ".", "--out", "-"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--target (kubernetes, workflows, alerts, catalog, docs)"), "{}", stderr(&o));
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -285,7 +285,7 @@ fn a_service_with_no_golden_path_builds_and_one_with_no_language_is_told_why() {
     let mut s = Sources::new();
     s.insert("platform.plat", PLATFORM);
     s.insert("services/api/service.plat", service("web-api", "").replace("  language = go\n", ""));
-    let options = Options { targets: vec![platc::Target::Kubernetes], ..Options::default() };
+    let options = Options { targets: vec!["kubernetes".into()], ..Options::default() };
     assert!(platc::compile(&s, &options).output.is_some());
 }
 

@@ -99,6 +99,10 @@ fn an_overlay_default_changes_that_default_alone_with_the_overlay_as_origin() {
 
 /// A small workspace with an overlay directory holding `files`.
 fn overlay(files: &[(&str, &str)], service_extra: &str) -> Compiled {
+    platc::compile(&overlay_sources(files, service_extra), &Options::default())
+}
+
+fn overlay_sources(files: &[(&str, &str)], service_extra: &str) -> Sources {
     let mut sources = Sources::new();
     sources.insert(
         "platform.plat",
@@ -127,7 +131,7 @@ fn overlay(files: &[(&str, &str)], service_extra: &str) -> Compiled {
     for (p, t) in files {
         sources.insert(format!("platform/{p}"), *t);
     }
-    platc::compile(&sources, &Options::default())
+    sources
 }
 
 #[test]
@@ -245,4 +249,184 @@ fn a_template_can_raise_a_diagnostic_at_the_service() {
     let c = overlay(&[("templates/kubernetes/check.yaml.hbs", "{{fail \"no\"}}")], "");
     let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::fail").expect("fail");
     assert_eq!(c.files.get(d.labels[0].span.file).unwrap().slice(d.labels[0].span), "api");
+}
+
+/// Issue 15: a new target is one declaration plus its templates. The
+/// overlay declares `docs` (nothing in platc names it): its files are
+/// generated where the declaration says, listed in the build index with
+/// their kind, patched by `patch docs ...`, read by a policy's
+/// `generated("docs/...")`, explained, and selectable alone.
+const DOCS_TARGET: &str = r#"target docs {
+  per    = environment
+  path   = "<service>/docs/<environment>/<file>"
+  workspace_path = "docs/<file>"
+  format = yaml
+  index  = kinds
+}
+"#;
+
+fn docs_files(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut files = vec![
+        ("targets/docs.plat", DOCS_TARGET),
+        (
+            "templates/docs/runbook.yaml.hbs",
+            "kind: Runbook\nservice: {{service.name}}\nenvironment: {{environment.name}}\nowner: {{service.owner}}\n",
+        ),
+        ("templates/docs/workspace/index.yaml.hbs", "kind: DocsIndex\nrepo: {{workspace.repo}}\n"),
+    ];
+    files.extend_from_slice(extra);
+    files
+}
+
+#[test]
+fn a_new_target_works_by_declaration_alone() {
+    let c = overlay(&docs_files(&[]), "  patch docs Runbook {\n    owner = \"team-docs\"\n  }");
+    let text = file(&c, "api/docs/staging/runbook.yaml");
+    assert!(text.contains("kind: Runbook") && text.contains("environment: staging"), "{text}");
+    assert!(text.contains("owner: team-docs"), "the patch applies: {text}");
+    assert!(file(&c, "api/docs/production/runbook.yaml").contains("environment: production"));
+    assert!(file(&c, "docs/index.yaml").contains("repo: w/w"), "the workspace-wide template");
+    let index: serde_json::Value = serde_json::from_str(&file(&c, "platc-index.json")).unwrap();
+    let entry = index["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "api/docs/production/runbook.yaml")
+        .expect("listed in the index");
+    assert_eq!(entry["kind"], "docs/Runbook");
+    assert_eq!(entry["environment"], "production");
+    assert_eq!(entry["service"], "api");
+
+    // Built alone, by name: only its files (and the index).
+    let sources = overlay_sources(&docs_files(&[]), "");
+    let only = Options { targets: vec!["docs".into()], ..Options::default() };
+    let c = platc::compile(&sources, &only);
+    let out = c.output.as_ref().unwrap_or_else(|| panic!("{}", common::diagnostics_text(&c)));
+    let paths: Vec<&str> = out.files.keys().map(String::as_str).collect();
+    assert_eq!(
+        paths,
+        ["api/docs/production/runbook.yaml", "api/docs/staging/runbook.yaml", "docs/index.yaml", "platc-index.json"]
+    );
+    let lib = c.library.as_ref().unwrap();
+    assert!(lib.targets.check_names(["docs", "kubernetes"]).is_ok());
+    let err = lib.targets.check_names(["doc"]).unwrap_err();
+    assert!(err.contains("unknown target `doc`") && err.contains("did you mean `docs`?"), "{err}");
+
+    // `explain` of a generated path of the new target.
+    let traced = Options { trace: true, keep_docs: true, ..Options::default() };
+    let c = platc::compile(&sources, &traced);
+    let e = platc::explain::explain(&c, "api", "docs/Runbook:owner", Some("staging")).unwrap();
+    let g = e.generated.expect("a generated path");
+    assert_eq!(g.file, "api/docs/staging/runbook.yaml");
+    assert_eq!(g.value, "team-a");
+    assert!(e_sources_name(&g.sources, "owner"), "{:?}", g.sources);
+    // A target named by a prefix of another's name is not that one.
+    let err = platc::explain::explain(&c, "api", "doc/Runbook:owner", Some("staging")).unwrap_err();
+    assert!(err.contains("no target `doc`; did you mean `docs`?"), "{err}");
+
+    // A policy over the new target's generated objects.
+    let policy = r#"policy runbook_owned {
+  require  = "team-a" in generated("docs/Runbook:owner")
+  message  = "a runbook names its owning team"
+}
+"#;
+    let c = overlay(&docs_files(&[("policies/runbook.plat", policy)]), "");
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    let c = overlay(
+        &docs_files(&[("policies/runbook.plat", policy)]),
+        "  patch docs Runbook {\n    owner = \"nobody\"\n  }",
+    );
+    // The policy reads the path: the patch is on a protected path.
+    assert!(codes(&c).contains(&"platc::patch::needs_reason"), "{:?}", codes(&c));
+    let c = overlay(
+        &docs_files(&[("policies/runbook.plat", policy)]),
+        "  patch docs Runbook because \"handed over\" {\n    owner = \"nobody\"\n  }",
+    );
+    assert!(codes(&c).contains(&"platc::policy::violation"), "{:?}", codes(&c));
+}
+
+fn e_sources_name(sources: &[platc::explain::Explanation], path: &str) -> bool {
+    sources.iter().any(|s| s.path == path)
+}
+
+/// The registry's declarations are checked: a path without `<file>`, a per-service path
+/// naming the environment, an unknown field; and names used elsewhere (a
+/// patch target, a policy selector's target) are checked against it with a
+/// did-you-mean.
+#[test]
+fn target_declarations_and_their_uses_are_checked() {
+    let message = |c: &Compiled, code: &str| {
+        c.diagnostics
+            .iter()
+            .filter(|d| d.code == code)
+            .map(|d| format!("{} ({})", d.message, d.help.clone().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // A file's extension names its format; else it is the target's.
+    let c = overlay(
+        &docs_files(&[
+            ("templates/docs/notes.json.hbs", "{\"kind\": \"Notes\", \"a\": [1]}"),
+            ("templates/docs/plain.hbs", "kind: Plain\n"),
+        ]),
+        "",
+    );
+    let notes = file(&c, "api/docs/staging/notes.json");
+    assert!(notes.starts_with('{') && notes.contains("\"kind\": \"Notes\""), "written as JSON: {notes}");
+    assert!(file(&c, "api/docs/staging/plain").contains("# Generated by platc"), "written as YAML");
+
+    for (decl, says) in [
+        ("target t {\n  per = service\n  path = \"<service>/t\"\n  format = yaml\n}\n", "has no `<file>`"),
+        (
+            "target t {\n  per = service\n  path = \"<service>/<environment>/<file>\"\n}\n",
+            "renders once per service, and its `path` names `<environment>`",
+        ),
+        ("target t {\n  path = \"<service>/<file>\"\n}\n", "has no `<environment>`"),
+        ("target t {\n  per = service\n  path = \"<service>/<nme>/<file>\"\n}\n", "`<nme>` is not a placeholder"),
+        ("target t {\n  per = service\n  path = \"<service>/<file>\"\n  formt = yaml\n}\n", "unknown field `formt`"),
+        (
+            "target t {\n  per = service\n  path = \"<service>/<file>\"\n  format = toml\n}\n",
+            "a target's `format` is `yaml`, `json` or `hcl`",
+        ),
+        ("target kubernetes {\n  per = service\n  path = \"<service>/<file>\"\n}\n", ""),
+    ] {
+        let c = overlay(&[("targets/t.plat", decl)], "");
+        assert!(c.output.is_none(), "{decl}");
+        if says.is_empty() {
+            assert!(codes(&c).contains(&"platc::library::duplicate"), "{decl}: {:?}", codes(&c));
+        } else {
+            let m = message(&c, "platc::library::bad_declaration");
+            assert!(m.contains(says), "{decl}: {m}");
+        }
+    }
+
+    // Output templates in a directory no target renders: a warning, not silence.
+    let c = overlay(
+        &[
+            ("targets/docs.plat", &DOCS_TARGET.replace("target docs", "target doc")),
+            ("templates/docs/runbook.yaml.hbs", "kind: Runbook\n"),
+        ],
+        "",
+    );
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::library::unknown_template").expect("a warning");
+    assert!(!d.is_error() && c.output.is_some());
+    assert!(d.message.contains("templates/docs/ belongs to no target"), "{}", d.message);
+    assert!(d.help.as_deref().unwrap_or("").contains("did you mean the target `doc`?"), "{:?}", d.help);
+    // Partials and extension points there are not outputs: nothing is said.
+    let c = overlay(&[("templates/shared/_bits.hbs", "x: 1\n"), ("templates/kubernetes/pod-spec/p.hbs", "a: 1\n")], "");
+    assert!(!codes(&c).contains(&"platc::library::unknown_template"), "{:?}", codes(&c));
+
+    // A patch of a target the registry does not have names the overlay's too.
+    let c = overlay(&docs_files(&[]), "  patch dcs Runbook {\n    owner = \"x\"\n  }");
+    let m = message(&c, "platc::patch::unknown_target");
+    assert!(m.contains("unknown patch target `dcs`") && m.contains("did you mean `docs`?"), "{m}");
+    // A policy selector's target is checked against the registry.
+    let policy = "policy p {\n  require = false not in generated(\"kubernets/*:..privileged\")\n}\n";
+    let c = overlay(&[("policies/p.plat", policy)], "");
+    let m = message(&c, "platc::library::bad_policy");
+    assert!(m.contains("unknown target `kubernets`") && m.contains("did you mean `kubernetes`?"), "{m}");
+    // ... the overlay's own included.
+    let policy = "policy p {\n  require = \"x\" not in generated(\"docs/*:owner\")\n}\n";
+    let c = overlay(&docs_files(&[("policies/p.plat", policy)]), "");
+    assert!(message(&c, "platc::library::bad_policy").is_empty(), "{:?}", codes(&c));
 }

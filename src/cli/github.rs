@@ -8,6 +8,11 @@
 //! removes only those, and refuses to overwrite a workflow it did not
 //! write. With `--out DIR` the whole tree, workflows included, stays in
 //! DIR (for review or validation).
+//!
+//! This placement stays in Rust, outside the target registry
+//! (`stdlib/targets.plat`): it is where the CLI writes, not what the
+//! compiler makes, and it goes by the output path (`.github/workflows/...`),
+//! whichever target declares that path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
