@@ -194,15 +194,20 @@ pub fn escape_unprintable(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// "did you mean `x`?" for the closest candidate within a small edit distance.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1) + 1;
+    // As rustc: a third of the name (at least one edit), so that a word
+    // sharing half its letters with a candidate is not "meant" as it.
+    let limit = (name.chars().count() / 3).max(1);
     candidates.into_iter().map(|c| (distance(name, c), c)).filter(|(d, _)| *d <= limit).min().map(|(_, c)| c)
 }
 
-/// Levenshtein distance, by characters, case-insensitive.
+/// Edit distance, by characters, case-insensitive: insertions, deletions,
+/// substitutions and transpositions of neighbours (`glod` is one edit from
+/// `gold`), each one edit (optimal string alignment).
 #[allow(clippy::indexing_slicing)] // every index is bounded by the loop ranges
 fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
     let b: Vec<char> = b.chars().flat_map(char::to_lowercase).collect();
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
     for (i, ca) in a.iter().enumerate() {
@@ -210,7 +215,11 @@ fn distance(a: &str, b: &str) -> usize {
         for (j, cb) in b.iter().enumerate() {
             let sub = prev[j] + usize::from(ca != cb);
             cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && *ca == b[j - 1] && a[i - 1] == *cb {
+                cur[j + 1] = cur[j + 1].min(before[j - 1] + 1);
+            }
         }
+        std::mem::swap(&mut before, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
@@ -257,6 +266,11 @@ mod tests {
         assert_eq!(did_you_mean("glod", ["bronze", "silver", "gold"]), Some("gold"));
         assert_eq!(did_you_mean("payments-bd", ["payments-db", "cache"]), Some("payments-db"));
         assert_eq!(did_you_mean("zzz", ["gold"]), None);
+        // A swap of neighbours is one edit; half the letters is no likeness.
+        assert_eq!(did_you_mean("cahce", ["cache", "demo"]), Some("cache"));
+        assert_eq!(did_you_mean("widget", ["target", "tier", "template"]), None);
+        assert_eq!(distance("ab", "ba"), 1);
+        assert_eq!(distance("kubernets", "kubernetes"), 1);
     }
 
     #[test]
