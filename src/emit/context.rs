@@ -31,7 +31,7 @@
 //!   it, `1` or `1.0`, for a PromQL raw string).
 //! - `resources[].tf_name`: the resource's name as a Terraform identifier.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map as JMap, Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -46,9 +46,9 @@ use crate::workspace::Environment;
 /// Where secrets are mounted in the container (never passed as env values).
 pub const SECRETS_DIR: &str = "/var/run/secrets/platc";
 
-/// The in-cluster DNS name of a service.
-pub fn service_host(name: &str) -> String {
-    format!("{name}.{name}.svc.cluster.local")
+/// The in-cluster DNS name of a service: `<name>.<namespace>.svc.cluster.local`.
+pub fn service_host(name: &str, inst: Option<&Instance>) -> String {
+    format!("{name}.{}.svc.cluster.local", namespace(name, inst))
 }
 
 /// The protocol a service instance speaks (`protocol`, http unless said).
@@ -67,7 +67,7 @@ pub fn service_port(inst: &Instance) -> i64 {
 /// `host:port` of its Service; the URL is `http://host[:port]` for http (no
 /// port when it is 80) and the address itself for grpc and tcp.
 pub fn service_address(name: &str, inst: Option<&Instance>) -> (String, String) {
-    let host = service_host(name);
+    let host = service_host(name, inst);
     let (proto, port) = inst.map(|i| (protocol(i), service_port(i))).unwrap_or(("http", 80));
     let addr = format!("{host}:{port}");
     let url = match (proto, port) {
@@ -83,7 +83,7 @@ pub fn service_address(name: &str, inst: Option<&Instance>) -> (String, String) 
 /// both give.
 pub fn address_part(name: &str, inst: Option<&Instance>, part: &str) -> String {
     match part {
-        "host" => service_host(name),
+        "host" => service_host(name, inst),
         "port" => inst.map_or(80, service_port).to_string(),
         "addr" => service_address(name, inst).1,
         _ => service_address(name, inst).0,
@@ -194,9 +194,32 @@ fn metrics(inst: &Instance) -> Json {
     }
 }
 
-/// The namespace of a service: one per service, named after it.
-pub fn namespace(service: &str) -> String {
-    service.to_string()
+/// The namespace of a service instance: its `namespace` (the standard
+/// library's default is `"${service.name}"`, one per service); several
+/// services may share one.
+pub fn namespace(service: &str, inst: Option<&Instance>) -> String {
+    inst.and_then(|i| i.str("namespace")).unwrap_or(service).to_string()
+}
+
+/// What the Namespace object of `ns` carries, the same for every service in
+/// it (each emits it; applying one after another changes nothing): the team
+/// label when they all have one owner, and the restricted Pod Security
+/// profile unless one of them overrode a security default.
+fn namespace_object(ns: &str, env: &str, model: &Model) -> Json {
+    let members: Vec<&Instance> = model
+        .services
+        .iter()
+        .filter_map(|s| s.instance(env).filter(|i| namespace(&s.name, Some(i)) == ns))
+        .collect();
+    let teams: BTreeSet<String> = members.iter().map(|i| label_value(i.str("owner").unwrap_or(""))).collect();
+    let flag = |i: &Instance, k: &str| i.get(&["security", k]).and_then(Value::as_bool);
+    let restricted =
+        members.iter().all(|i| flag(i, "run_as_non_root") == Some(true) && flag(i, "allow_privilege_escalation") != Some(true));
+    let team = match teams.len() {
+        1 => teams.into_iter().next().map(Json::String).unwrap_or(Json::Null),
+        _ => Json::Null,
+    };
+    json!({ "name": ns, "team": team, "restricted": restricted })
 }
 
 /// What every context is computed from, and the parts that do not depend on
@@ -276,7 +299,7 @@ pub fn service_base(service: &Service, shared: &Shared) -> JMap<String, Json> {
     ctx.insert("environments".into(), environments(service, shared));
     ctx.insert("stdlib_dir".into(), shared.stdlib_dir.clone());
     ctx.insert("workspace".into(), shared.workspace.clone());
-    ctx.insert("namespace".into(), Json::String(namespace(&service.name)));
+    ctx.insert("namespace".into(), Json::String(namespace(&service.name, service.instances.first())));
     let deps = graph.service_dependencies(&service.name);
     let dependents = graph.dependents(&service.name);
     ctx.insert(
@@ -407,6 +430,10 @@ pub fn instance(
     ctx.insert("image".into(), Json::String(image_ref(inst)));
     ctx.insert("image_registry".into(), Json::String(registry_host(inst.str("image").unwrap_or(""))));
     ctx.insert("labels".into(), labels(service, inst, &env.name));
+    let ns = namespace(&service.name, Some(inst));
+    ctx.insert("own_namespace".into(), Json::Bool(ns == service.name));
+    ctx.insert("namespace_object".into(), namespace_object(&ns, &env.name, model));
+    ctx.insert("namespace".into(), Json::String(ns));
     ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
     ctx.insert("names".into(), names(&service.name, inst.str("workload")));
     ctx.insert("scrape".into(), scrape(inst));
@@ -420,13 +447,13 @@ pub fn instance(
     ctx.insert("secrets".into(), Json::Array(secrets));
     ctx.insert("secret_volumes".into(), Json::Array(volumes));
     ctx.insert("network".into(), network(service, inst, model, graph, lib));
-    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(&service.name, r, lib, model)).collect());
+    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(&service.name, r, &inst.env, lib, model)).collect());
     let uses = used(&service.name, inst, model);
     ctx.insert(
         "uses".into(),
         uses.iter()
             .map(|u| {
-                let mut o = object(resource(u.owner, u.resource, lib, model));
+                let mut o = object(resource(u.owner, u.resource, &inst.env, lib, model));
                 o.insert("owner".into(), Json::String(u.owner.to_string()));
                 o.insert("level".into(), Json::String(u.level.clone()));
                 let actions = o.get("access").and_then(|a| a.get(&u.level)).cloned().unwrap_or(Json::Array(Vec::new()));
@@ -463,7 +490,7 @@ fn object(v: Json) -> JMap<String, Json> {
     }
 }
 
-fn resource(service: &str, r: &crate::model::Resource, lib: &Library, model: &Model) -> Json {
+fn resource(service: &str, r: &crate::model::Resource, env: &str, lib: &Library, model: &Model) -> Json {
     let mut o = object(map_json(&r.values));
     let rt = lib.resource_types.get(&r.ty);
     let access =
@@ -482,7 +509,7 @@ fn resource(service: &str, r: &crate::model::Resource, lib: &Library, model: &Mo
             let workload = model.service(grantee).and_then(|s| s.instances.first()).and_then(|i| i.str("workload"));
             json!({
                 "service": grantee,
-                "namespace": namespace(grantee),
+                "namespace": namespace(grantee, model.service(grantee).and_then(|s| s.instance(env))),
                 "level": level,
                 "workload": workload.unwrap_or("service"),
                 "actions": access.get(level).cloned().unwrap_or(Json::Array(Vec::new())),
@@ -934,7 +961,8 @@ fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib
             .and_then(|s| s.instance(&inst.env))
             .and_then(|i| i.str("workload"))
             .unwrap_or("service");
-        json!({ "name": name, "namespace": namespace(name), "port": port, "workload": workload })
+        let ns = namespace(name, model.service(name).and_then(|s| s.instance(&inst.env)));
+        json!({ "name": name, "namespace": ns, "port": port, "workload": workload })
     };
     let ingress: Vec<Json> = graph.dependents(&service.name).into_iter().map(peer).collect();
     let egress: Vec<Json> = graph
