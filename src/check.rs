@@ -209,7 +209,12 @@ pub(crate) fn check_service(
         // not again as the namespace named after it by default.
         let unnamed;
         let values = if !schema::is_dns_label(&service.name) && instance.str("namespace") == Some(&service.name) {
-            unnamed = instance.values.iter().filter(|(k, _)| *k != "namespace").map(|(k, v)| (k.clone(), v.clone())).collect();
+            unnamed = instance
+                .values
+                .iter()
+                .filter(|(k, _)| *k != "namespace")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             &unnamed
         } else {
             &instance.values

@@ -206,15 +206,13 @@ pub fn namespace(service: &str, inst: Option<&Instance>) -> String {
 /// label when they all have one owner, and the restricted Pod Security
 /// profile unless one of them overrode a security default.
 fn namespace_object(ns: &str, env: &str, model: &Model) -> Json {
-    let members: Vec<&Instance> = model
-        .services
-        .iter()
-        .filter_map(|s| s.instance(env).filter(|i| namespace(&s.name, Some(i)) == ns))
-        .collect();
+    let members: Vec<&Instance> =
+        model.services.iter().filter_map(|s| s.instance(env).filter(|i| namespace(&s.name, Some(i)) == ns)).collect();
     let teams: BTreeSet<String> = members.iter().map(|i| label_value(i.str("owner").unwrap_or(""))).collect();
     let flag = |i: &Instance, k: &str| i.get(&["security", k]).and_then(Value::as_bool);
-    let restricted =
-        members.iter().all(|i| flag(i, "run_as_non_root") == Some(true) && flag(i, "allow_privilege_escalation") != Some(true));
+    let restricted = members
+        .iter()
+        .all(|i| flag(i, "run_as_non_root") == Some(true) && flag(i, "allow_privilege_escalation") != Some(true));
     let team = match teams.len() {
         1 => teams.into_iter().next().map(Json::String).unwrap_or(Json::Null),
         _ => Json::Null,
@@ -447,7 +445,10 @@ pub fn instance(
     ctx.insert("secrets".into(), Json::Array(secrets));
     ctx.insert("secret_volumes".into(), Json::Array(volumes));
     ctx.insert("network".into(), network(service, inst, model, graph, lib));
-    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(&service.name, r, &inst.env, lib, model)).collect());
+    ctx.insert(
+        "resources".into(),
+        inst.resources.iter().map(|r| resource(&service.name, r, &inst.env, lib, model)).collect(),
+    );
     let uses = used(&service.name, inst, model);
     ctx.insert(
         "uses".into(),
@@ -544,6 +545,9 @@ fn environments(service: &Service, shared: &Shared) -> Json {
             let mut o = e.clone();
             let name = e.get("name").and_then(Json::as_str).unwrap_or("");
             o.insert("image".into(), service.instance(name).map(image_ref).map(Json::String).unwrap_or(Json::Null));
+            let ns = namespace(&service.name, service.instance(name));
+            // The deploy passes the namespace only when it is not the service's own.
+            o.insert("namespace".into(), if ns == service.name { Json::Null } else { Json::String(ns) });
             Json::Object(o)
         })
         .collect()
@@ -710,7 +714,12 @@ pub fn workspace(model: &Model) -> Json {
             json!({ "name": name, "owner": owner, "services": members.iter().map(|s| s.name.clone()).collect::<Vec<_>>() })
         })
         .collect();
-    json!({ "workspace": model.workspace.to_json(), "services": services, "systems": systems })
+    // Some service's namespace is not its own (shared, or named otherwise):
+    // the deploy takes the namespace as an input and scopes its ApplySet to
+    // the service.
+    let shared_namespaces =
+        model.services.iter().any(|s| s.instances.iter().any(|i| namespace(&s.name, Some(i)) != s.name));
+    json!({ "workspace": model.workspace.to_json(), "services": services, "systems": systems, "shared_namespaces": shared_namespaces })
 }
 
 /// The registry host of an image repository, as docker reads it: the first
@@ -875,12 +884,16 @@ fn settings(
         }
     }
     // The Kubernetes Secret of each: its own name, or `<owner>-<secret>`
-    // for another service's.
+    // for another service's; in a namespace the service shares with others,
+    // prefixed with the service (`<service>-<secret>`,
+    // `<service>-<owner>-<secret>`) so no two services' Secrets collide.
+    let own_namespace = namespace(&service.name, Some(inst)) == service.name;
     let local = |secret: &str, owner: &str| {
-        if owner == service.name {
-            secret.to_string()
+        let name = if owner == service.name { secret.to_string() } else { format!("{owner}-{secret}") };
+        if own_namespace {
+            if owner == service.name { name } else { super::render::bounded(&name, LABEL_MAX) }
         } else {
-            super::render::bounded(&format!("{owner}-{secret}"), LABEL_MAX)
+            super::render::bounded(&format!("{}-{name}", service.name), LABEL_MAX)
         }
     };
     let mut by_secret: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
