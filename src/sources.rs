@@ -249,6 +249,7 @@ embed!(
     "templates/kubernetes/serviceaccount.yaml.hbs",
     "templates/kubernetes/servicemonitor.yaml.hbs",
     "templates/terraform/bucket.tf.hbs",
+    "templates/terraform/grants/bucket.tf.hbs",
     "templates/terraform/grants/queue.tf.hbs",
     "templates/terraform/main.tf.hbs",
     "templates/terraform/postgres.tf.hbs",

@@ -466,7 +466,12 @@ pub fn instance(
     );
     // Terraform of its own: a resource made by Terraform, or the grant of one.
     let cloud = |ty: &str| lib.resource_types.get(ty).is_some_and(|t| t.terraform.is_some());
-    let terraform = inst.resources.iter().any(|r| cloud(&r.ty)) || uses.iter().any(|u| cloud(&u.resource.ty));
+    // A granted resource needs Terraform of the grantee's only where its
+    // type grants cloud access (`grant_terraform`): a granted database's
+    // access is its connection secret, nothing in the cloud.
+    let granted = |ty: &str| lib.resource_types.get(ty).is_some_and(|t| t.grant_terraform.is_some());
+    let terraform = inst.resources.iter().any(|r| cloud(&r.ty))
+        || uses.iter().any(|u| cloud(&u.resource.ty) && granted(&u.resource.ty));
     ctx.insert("terraform".into(), Json::Bool(terraform));
 
     let language = inst.str("language").and_then(|l| shared.languages.get(l)).cloned();
