@@ -476,7 +476,8 @@ fn grants(service: &Service, services: &BTreeSet<String>, diags: &mut Vec<Diagno
     for r in &inst.resources {
         let Some(m) = r.values.get("grants").and_then(|n| n.value.as_map()) else { continue };
         for (grantee, node) in m {
-            let span = node.origin.span;
+            // The service's name as written (`dispatch` of `dispatch = consume`).
+            let span = node.origin.key.unwrap_or(node.origin.span);
             if grantee == &service.name {
                 diags.push(
                     Diagnostic::error(
