@@ -485,11 +485,32 @@ pub fn completions(compiled: &Compiled, path: &str, text: &str, offset: usize) -
         out.extend(names.map(|n| Completion { label: n.clone(), kind: CompletionKind::Symbol, detail: detail.into() }));
     };
     let lib = compiled.library.as_ref();
-    // `name.` : the outputs of a resource or a service.
+    // `name.` : the outputs of a resource or a service, and the resources
+    // a service grants this one; `owner.resource.` : that resource's
+    // outputs. The same inside a string after `${`.
     if let Some(target) = head.strip_suffix('.') {
-        let name_start = target.rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
-        let name = target.get(name_start..).unwrap_or("");
-        out.extend(outputs(compiled, text, service.as_deref(), name));
+        let chain_start = target.rfind(|c: char| !is_word(c) && c != '.').map_or(0, |i| i + 1);
+        let chain: Vec<&str> = target.get(chain_start..).unwrap_or("").split('.').collect();
+        match chain.as_slice() {
+            [name] => {
+                out.extend(outputs(compiled, text, service.as_deref(), name));
+                out.extend(granted(compiled, service.as_deref(), name));
+            }
+            [owner, resource] => out.extend(granted_outputs(compiled, service.as_deref(), owner, resource)),
+            _ => {}
+        }
+        return out;
+    }
+    // `"...${` : what a string may interpolate.
+    if head.ends_with("${") {
+        for root in ["service", "workspace", "environment"] {
+            out.push(Completion {
+                label: root.into(),
+                kind: CompletionKind::Keyword,
+                detail: "interpolation root".into(),
+            });
+        }
+        out.extend(peers(compiled, text, service.as_deref()));
         return out;
     }
     let last_word = lead.rsplit(|c: char| !is_word(c)).next().unwrap_or("");
@@ -642,6 +663,44 @@ fn outputs(compiled: &Compiled, text: &str, service: Option<&str>, name: &str) -
         }
     }
     out
+}
+
+/// The resources `owner` grants `service` (`grants { <service> = LEVEL }`),
+/// which it may reference as `owner.resource.output`.
+fn granted(compiled: &Compiled, service: Option<&str>, owner: &str) -> Vec<Completion> {
+    let (Some(service), Some(model)) = (service, compiled.model.as_ref()) else { return Vec::new() };
+    let Some(inst) = model.service(owner).and_then(|s| s.instances.first()) else { return Vec::new() };
+    inst.resources
+        .iter()
+        .filter_map(|r| {
+            let grants = r.values.get("grants").and_then(|n| n.value.as_map())?;
+            let level = grants.get(service)?.value.as_word().unwrap_or("");
+            Some(Completion {
+                label: r.name.clone(),
+                kind: CompletionKind::Resource,
+                detail: format!("resource {} of {owner}, granted ({level})", r.ty),
+            })
+        })
+        .collect()
+}
+
+/// The outputs of `owner`'s resource `resource`, when it is granted to `service`.
+fn granted_outputs(compiled: &Compiled, service: Option<&str>, owner: &str, resource: &str) -> Vec<Completion> {
+    if !granted(compiled, service, owner).iter().any(|c| c.label == resource) {
+        return Vec::new();
+    }
+    let Some(lib) = compiled.library.as_ref() else { return Vec::new() };
+    let inst = compiled.model.as_ref().and_then(|m| m.service(owner)).and_then(|s| s.instances.first());
+    let ty = inst.and_then(|i| i.resources.iter().find(|r| r.name == resource)).map(|r| r.ty.as_str());
+    let Some(rt) = ty.and_then(|t| lib.resource_types.get(t)) else { return Vec::new() };
+    rt.outputs
+        .attributes()
+        .map(|a| Completion {
+            label: a.path.display(),
+            kind: CompletionKind::Output,
+            detail: format!("output of {} (of {owner})", rt.decl.name.name),
+        })
+        .collect()
 }
 
 /// The key of the list literal open at the end of `text` (`depends_on` in
