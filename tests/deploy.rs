@@ -278,6 +278,17 @@ fn services_sharing_a_namespace_deploy_as_separate_applysets() {
     };
     assert_eq!(ns("cart"), ns("checkout"));
     assert!(ns("cart").contains("name: shop"), "{}", ns("cart"));
+    // The SLOs, alerts and dashboards of each count its own pods' series,
+    // not the whole namespace's.
+    for file in ["cart/alerts/staging/rules.yaml", "cart/dashboards/dashboard.json"] {
+        let text = fs::read_to_string(tmp.join("gen").join(file)).unwrap();
+        assert!(text.contains("namespace='shop',pod=~'cart-[a-z0-9]+-[a-z0-9]+'"), "{file}");
+        for bare in
+            ["{namespace='shop'}", "{namespace='shop',le", "{namespace='shop',grpc_code", "{namespace='shop',container"]
+        {
+            assert!(!text.contains(bare), "{file}: a series of the whole namespace: {bare}");
+        }
+    }
 
     for (service, namespace, applyset) in [
         ("cart", "shop", "platc-applyset-cart"),

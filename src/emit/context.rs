@@ -220,6 +220,27 @@ fn namespace_object(ns: &str, env: &str, model: &Model) -> Json {
     json!({ "name": ns, "team": team, "restricted": restricted })
 }
 
+/// PromQL matchers of the service's series: `pods` for series with a `pod`
+/// label (its metrics, cAdvisor's, kube-state-metrics' pod series), `jobs`
+/// for kube-state-metrics' job series. In its own namespace the namespace
+/// alone; in a shared one also its pods' names (`<object>-<hash>-<id>`, which
+/// no other workload's pods match: names never hold two more hyphenated
+/// parts after another service's name and the hash parts hold no `-`) and
+/// its jobs' (`<object>-<timestamp>`).
+fn promql(ns: &str, service: &str, workload: Option<&str>) -> Json {
+    let own = format!("namespace='{ns}'");
+    if ns == service {
+        return json!({ "pods": own, "jobs": own });
+    }
+    let object = names(service, workload).get("object").and_then(Json::as_str).unwrap_or(service).to_string();
+    let pods = if workload == Some("cron") {
+        format!("{own},pod=~'{object}-[0-9]+-[a-z0-9]+'")
+    } else {
+        format!("{own},pod=~'{object}-[a-z0-9]+-[a-z0-9]+'")
+    };
+    json!({ "pods": pods, "jobs": format!("{own},job_name=~'{object}-[0-9]+'") })
+}
+
 /// What every context is computed from, and the parts that do not depend on
 /// the service, built once per build: the workspace, each environment, each
 /// language.
@@ -431,6 +452,7 @@ pub fn instance(
     let ns = namespace(&service.name, Some(inst));
     ctx.insert("own_namespace".into(), Json::Bool(ns == service.name));
     ctx.insert("namespace_object".into(), namespace_object(&ns, &env.name, model));
+    ctx.insert("promql".into(), promql(&ns, &service.name, inst.str("workload")));
     ctx.insert("namespace".into(), Json::String(ns));
     ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
     ctx.insert("names".into(), names(&service.name, inst.str("workload")));
