@@ -229,6 +229,7 @@ embed!(
     "templates/dashboards/dashboard.json.hbs",
     "templates/kubernetes/_checkov_skips.hbs",
     "templates/kubernetes/_container.hbs",
+    "templates/kubernetes/_labels.hbs",
     "templates/kubernetes/_metadata.hbs",
     "templates/kubernetes/_pod.hbs",
     "templates/kubernetes/_probes.hbs",

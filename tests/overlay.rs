@@ -246,3 +246,33 @@ fn a_template_can_raise_a_diagnostic_at_the_service() {
     let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::fail").expect("fail");
     assert_eq!(c.files.get(d.labels[0].span.file).unwrap().slice(d.labels[0].span), "api");
 }
+
+/// The label scheme is the standard library's `kubernetes/_labels.hbs`, not
+/// Rust: an overlay adds a label at its extension point and every object
+/// of the service (and its pods) carries it; a replaced partial that drops
+/// the label every selector matches is an error, not a broken tree.
+#[test]
+fn labels_are_declared_by_the_standard_library_and_extended_by_an_overlay() {
+    let c = overlay(
+        &[("templates/kubernetes/labels/cost.hbs", "acme.example/cost-center: {{concat \"cc-\" service.owner}}\n")],
+        "",
+    );
+    for f in ["deployment.yaml", "service.yaml", "configmap.yaml", "networkpolicy.yaml"] {
+        let text = file(&c, &format!("api/kubernetes/staging/{f}"));
+        assert!(text.contains("acme.example/cost-center: cc-team-a"), "{f}: {text}");
+        assert!(text.contains("app.kubernetes.io/name: api"), "{f}: {text}");
+    }
+    let dropped = "app.kubernetes.io/component: {{service.workload}}\n";
+    let c = overlay(&[("templates/kubernetes/_labels.hbs", dropped)], "");
+    assert!(c.output.is_none());
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::invalid_output").expect("an error");
+    assert!(d.message.contains("app.kubernetes.io/name: api"), "{}", d.message);
+    // A value that is no label value is made one; a number stays text.
+    let c = overlay(
+        &[("templates/kubernetes/labels/odd.hbs", "acme.example/odd: \"--Team A/1.50--\"\nacme.example/n: \"1.50\"\n")],
+        "",
+    );
+    let text = file(&c, "api/kubernetes/staging/deployment.yaml");
+    assert!(text.contains("acme.example/odd: Team-A-1.50"), "{text}");
+    assert!(text.contains("acme.example/n: \"1.50\""), "{text}");
+}

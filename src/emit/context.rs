@@ -448,7 +448,6 @@ pub fn instance(
 
     ctx.insert("image".into(), Json::String(image_ref(inst)));
     ctx.insert("image_registry".into(), Json::String(registry_host(inst.str("image").unwrap_or(""))));
-    ctx.insert("labels".into(), labels(service, inst, &env.name));
     let ns = namespace(&service.name, Some(inst));
     ctx.insert("own_namespace".into(), Json::Bool(ns == service.name));
     ctx.insert("namespace_object".into(), namespace_object(&ns, &env.name, model));
@@ -773,23 +772,35 @@ fn image_ref(inst: &Instance) -> String {
     s
 }
 
-/// Kubernetes recommended labels plus team, tier and environment.
-fn labels(service: &Service, inst: &Instance, env: &str) -> Json {
-    let mut l = BTreeMap::new();
-    l.insert("app.kubernetes.io/name", service.name.clone());
-    l.insert("app.kubernetes.io/instance", label_value(&format!("{}-{env}", service.name)));
-    if let Some(v) = inst.get(&["version"]).and_then(Value::as_str) {
-        l.insert("app.kubernetes.io/version", label_value(v));
+/// The partial that declares the labels of a service's objects.
+pub const LABELS_TEMPLATE: &str = "kubernetes/_labels.hbs";
+
+/// The labels of a service in one environment, from the standard library's
+/// `kubernetes/_labels.hbs` rendered with its context (`text`): a map of
+/// strings, each value made a label value. It must keep the label every
+/// selector matches, `app.kubernetes.io/name: <service>`.
+pub fn labels_from(text: &str, service: &str) -> Result<Json, String> {
+    let docs = super::yaml::parse(text)?;
+    let mut labels = BTreeMap::new();
+    for doc in &docs {
+        let super::doc::Doc::Map(entries) = doc else {
+            return Err("the labels are not a map of `key: value` lines".into());
+        };
+        for (k, v) in entries {
+            let value = match v {
+                super::doc::Doc::Str(s) => s.clone(),
+                super::doc::Doc::Int(i) => i.to_string(),
+                super::doc::Doc::Float(f) => f.to_string(),
+                super::doc::Doc::Bool(b) => b.to_string(),
+                _ => return Err(format!("label `{k}` is not a string")),
+            };
+            labels.insert(k.clone(), label_value(&value));
+        }
     }
-    l.insert("app.kubernetes.io/component", label_value(inst.str("workload").unwrap_or("service")));
-    if let Some(system) = inst.str("system") {
-        l.insert("app.kubernetes.io/part-of", label_value(system));
+    if labels.get("app.kubernetes.io/name").map(String::as_str) != Some(service) {
+        return Err(format!("the labels must keep `app.kubernetes.io/name: {service}`, which every selector matches"));
     }
-    l.insert("app.kubernetes.io/managed-by", "platc".into());
-    l.insert("platc.dev/team", label_value(inst.str("owner").unwrap_or("")));
-    l.insert("platc.dev/tier", label_value(inst.str("tier").unwrap_or("")));
-    l.insert("platc.dev/environment", env.to_string());
-    json!(l)
+    Ok(json!(labels))
 }
 
 /// A Kubernetes label value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at
