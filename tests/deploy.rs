@@ -278,6 +278,16 @@ fn services_sharing_a_namespace_deploy_as_separate_applysets() {
     };
     assert_eq!(ns("cart"), ns("checkout"));
     assert!(ns("cart").contains("name: shop"), "{}", ns("cart"));
+    // Addresses name the namespace: a service's, and an in-cluster
+    // resource's; NetworkPolicy peers select it.
+    let config = |service: &str| {
+        fs::read_to_string(tmp.join(format!("gen/{service}/kubernetes/staging/configmap.yaml"))).unwrap()
+    };
+    assert!(config("cart").contains("cart-sessions.shop.svc.cluster.local:6379"), "{}", config("cart"));
+    assert!(config("checkout").contains("dns:///cart.shop.svc.cluster.local:50051"), "{}", config("checkout"));
+    assert!(config("mailer").contains("dns:///cart.shop.svc.cluster.local:50051"), "{}", config("mailer"));
+    let policy = fs::read_to_string(tmp.join("gen/mailer/kubernetes/staging/networkpolicy.yaml")).unwrap();
+    assert!(policy.contains("kubernetes.io/metadata.name: shop"), "{policy}");
     // The SLOs, alerts and dashboards of each count its own pods' series,
     // not the whole namespace's.
     for file in ["cart/alerts/staging/rules.yaml", "cart/dashboards/dashboard.json"] {

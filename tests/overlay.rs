@@ -276,3 +276,21 @@ fn labels_are_declared_by_the_standard_library_and_extended_by_an_overlay() {
     assert!(text.contains("acme.example/odd: Team-A-1.50"), "{text}");
     assert!(text.contains("acme.example/n: \"1.50\""), "{text}");
 }
+
+/// The namespace is a default of the standard library: an overlay's one
+/// changed default puts every service in its team's namespace, and
+/// everything that names the namespace follows (the objects, the
+/// Namespace, the address others get, the deploy's input).
+#[test]
+fn an_overlay_default_puts_services_in_their_teams_namespace() {
+    let c = overlay(&[("defaults/teams.plat", "defaults {\n  namespace = \"${service.owner}\"\n}\n")], "");
+    let deployment = file(&c, "api/kubernetes/staging/deployment.yaml");
+    assert!(deployment.contains("namespace: team-a"), "{deployment}");
+    let ns = file(&c, "api/kubernetes/staging/namespace.yaml");
+    assert!(ns.contains("name: team-a"), "{ns}");
+    let policy = file(&c, "api/kubernetes/staging/networkpolicy.yaml");
+    assert!(policy.contains("name: api-default-deny"), "{policy}");
+    let deploy = c.output.as_ref().unwrap().files.iter().find(|(p, _)| p.ends_with("api-deploy.yml"));
+    let (_, f) = deploy.expect("a deploy workflow");
+    assert!(f.contents.contains("namespace: team-a"), "{}", f.contents);
+}
