@@ -15,8 +15,9 @@ use crate::diag::{Diagnostic, Severity};
 use crate::eval::{self, EVal};
 use crate::library::{Library, Policy};
 use crate::model::{Instance, Model, Service};
-use crate::resolve::{SERVICE_OUTPUTS, resource_outputs};
+use crate::resolve::resource_outputs;
 use crate::schema::{self, Names, Record};
+use crate::scope::{self as names, ADDRESS_PARTS, Meaning, Place};
 use crate::span::Span;
 use crate::value::{Layer, Origin, Value};
 use crate::workspace::{Environment, Workspace};
@@ -29,13 +30,7 @@ pub(crate) fn workspace(model: &Model, lib: &Library, diags: &mut Vec<Diagnostic
     if let Some(env_schema) = lib.schemas.get("environment") {
         let empty = BTreeSet::new();
         let no_resources = Default::default();
-        let names = Names {
-            tiers: &empty,
-            languages: &empty,
-            services: &empty,
-            resources: &no_resources,
-            service_outputs: SERVICE_OUTPUTS,
-        };
+        let names = Names { tiers: &empty, languages: &empty, services: &empty, resources: &no_resources };
         for env in &ws.environments {
             schema::check_record(
                 &env.values,
@@ -291,15 +286,17 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
             }
             let dotted = r.path.join(".");
             let shown = if r.interpolated { format!("`${{{dotted}}}`") } else { format!("`{dotted}`") };
-            match r.path.as_slice() {
-                [target, part] => {
+            let place = if r.interpolated { Place::String } else { Place::Setting };
+            match names::classify(&r.path, place, |n| inst.resources.iter().any(|r| r.name == n)) {
+                Meaning::Address { service: target, part } => {
                     if !services.contains(target) {
                         // A bare reference to an unknown name is the schema's to report.
                         if r.interpolated {
-                            let known = ["service", "workspace", "environment"]
-                                .into_iter()
-                                .chain(services.iter().map(String::as_str))
-                                .chain(inst.resources.iter().map(|r| r.name.as_str()));
+                            let known = names::candidates(
+                                Place::String,
+                                services.iter().map(String::as_str),
+                                inst.resources.iter().map(|r| r.name.as_str()),
+                            );
                             let help = match crate::diag::did_you_mean(target, known) {
                                 Some(close) => format!("did you mean `{close}`?"),
                                 None => "interpolate `${service.<attribute>}`, `${workspace.<attribute>}`, `${environment.name}`, a resource's plain output or another service's address (`${users.addr}`)".into(),
@@ -315,7 +312,7 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
                         }
                         continue;
                     }
-                    if r.interpolated && !SERVICE_OUTPUTS.contains(&part.as_str()) {
+                    if r.interpolated && !ADDRESS_PARTS.contains(&part) {
                         diags.push(
                             Diagnostic::error(
                                 "platc::check::unknown_output",
@@ -325,16 +322,16 @@ fn outside(service: &Service, model: &Model, lib: &Library, services: &BTreeSet<
                             .help(crate::diag::unknown_help(
                                 part,
                                 "output",
-                                SERVICE_OUTPUTS.iter().copied(),
+                                ADDRESS_PARTS.iter().copied(),
                             )),
                         );
                         continue;
                     }
-                    if target != &service.name && !service.depends_on.iter().any(|(d, _)| d == target) {
+                    if target != service.name && !service.depends_on.iter().any(|(d, _)| d == target) {
                         diags.push(undeclared(service, target, &shown, r.span));
                     }
                 }
-                [owner, resource, output] => check_granted(
+                Meaning::Granted { owner, resource, output } => check_granted(
                     service,
                     model,
                     lib,
@@ -376,7 +373,7 @@ fn check_granted(
     lib: &Library,
     services: &BTreeSet<String>,
     inst: &Instance,
-    (owner, resource, output): (&String, &String, &String),
+    (owner, resource, output): (&str, &str, &str),
     shown: &str,
     span: Span,
     interpolated: bool,
@@ -396,7 +393,7 @@ fn check_granted(
         }
         return;
     };
-    if owner == &service.name {
+    if owner == service.name {
         diags.push(
             Diagnostic::error("platc::check::unknown_reference", format!("{shown} names this service's own resource"))
                 .label(span, "the service's own resource")
@@ -404,7 +401,7 @@ fn check_granted(
         );
         return;
     }
-    let Some(r) = o.instance(&inst.env).and_then(|i| i.resources.iter().find(|r| &r.name == resource)) else {
+    let Some(r) = names::resource_of(model, owner, &inst.env, resource) else {
         let known = o
             .instances
             .first()
@@ -417,7 +414,7 @@ fn check_granted(
         );
         return;
     };
-    let Some(value) = r.outputs.get(output.as_str()) else {
+    let Some(value) = r.outputs.get(output) else {
         diags.push(
             Diagnostic::error(
                 "platc::check::unknown_output",
@@ -428,7 +425,7 @@ fn check_granted(
         );
         return;
     };
-    let granted = r.values.get("grants").and_then(|n| n.value.as_map()).is_some_and(|m| m.contains_key(&service.name));
+    let granted = names::grants(r, &service.name);
     if !granted {
         diags.push(
             Diagnostic::error(
@@ -591,7 +588,6 @@ fn names_for<'a>(
         languages: &lib.language_names,
         services,
         resources: outputs.unwrap_or_else(|| EMPTY.get_or_init(Default::default)),
-        service_outputs: SERVICE_OUTPUTS,
     }
 }
 
@@ -609,7 +605,7 @@ fn scope<'a>(
 /// Whether a policy applies to a service in one environment (`None` when its
 /// `when` is false) and holds; for `platc explain`. A policy over generated
 /// objects needs them (`objects`).
-pub fn policy_holds(
+pub(crate) fn policy_holds(
     p: &Policy,
     service: &Service,
     instance: &Instance,

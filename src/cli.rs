@@ -407,10 +407,21 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, options: Options, format: 
         );
         return Ok(0);
     }
+    // Files are staged as their service is rendered, and only their hashes
+    // kept (a partial build keeps the text: it adds the files of the
+    // previous build outside its scope); workflows, which a default build
+    // may write at the repository root, stay in memory there.
+    let keep = (out == root.join("gen")).then_some(github::PREFIX);
+    let staging = locked.as_ref().map(|l| std::sync::Arc::new(write::Staging::new(l, keep)));
+    let mut options = options;
+    if let Some(staging) = staging.as_ref().filter(|_| options.targets.is_empty() && options.env.is_none()) {
+        let staging = std::sync::Arc::clone(staging);
+        options.spill = Some(platc::emit::Spill(std::sync::Arc::new(move |path, file| staging.offer(path, file))));
+    }
     let compiled = platc::compile(&sources, &options);
     known_env(&compiled, options.env.as_deref())?;
     let loaded = Loaded { root, out, compiled };
-    let result = finish_build(&loaded, locked.as_ref(), &options, format, started);
+    let result = finish_build(&loaded, locked.as_ref().zip(staging.as_deref()), &options, format, started);
     if !to_stdout && result == Ok(0) {
         let workflows = loaded.workflows_dir();
         stamp::record(&loaded.out, workflows.as_deref(), &sources, &options, &loaded.compiled);
@@ -423,7 +434,7 @@ fn build(path: Option<PathBuf>, out: Option<PathBuf>, options: Options, format: 
 
 fn finish_build(
     loaded: &Loaded,
-    locked: Option<&write::Locked>,
+    locked: Option<(&write::Locked, &write::Staging)>,
     options: &Options,
     format: Format,
     started: Instant,
@@ -435,7 +446,7 @@ fn finish_build(
     let Some(output) = &loaded.compiled.output else {
         return Ok(EXIT_DIAGNOSTICS);
     };
-    let Some(locked) = locked else {
+    let Some((locked, staging)) = locked else {
         return stream(output, &loaded.compiled, started);
     };
     let kept;
@@ -446,13 +457,13 @@ fn finish_build(
         &kept
     };
     let written = match loaded.workflows_dir() {
-        None => write::write(locked, output, write::Commit::Swap)?,
+        None => write::write(locked, output, Some(staging))?,
         Some(dir) => {
             // Everything is checked before anything is written.
             let previous = write::previous(&loaded.out);
             let (rest, workflows) = github::split(output);
             github::check(&dir, &workflows, &previous)?;
-            let mut w = write::write(locked, &rest, write::Commit::Swap)?;
+            let mut w = write::write(locked, &rest, Some(staging))?;
             let (changed, removed) = github::write(&dir, &workflows, &previous)?;
             w.unchanged += workflows.len() - changed.len();
             w.changed.extend(changed);

@@ -144,6 +144,9 @@ pub struct OutFile {
     /// The SHA-256 of `contents`, hex (computed where the file is made, on
     /// the rendering threads).
     pub sha256: String,
+    /// The text was handed to [`Options::spill`](crate::Options::spill) and
+    /// dropped: `contents` is empty and only `sha256` says what the file holds.
+    pub spilled: bool,
 }
 
 impl OutFile {
@@ -155,7 +158,39 @@ impl OutFile {
         docs: Option<Vec<Doc>>,
     ) -> OutFile {
         let sha256 = sha256(&contents);
-        OutFile { contents, service, environment, kind, docs, sha256 }
+        OutFile { contents, service, environment, kind, docs, sha256, spilled: false }
+    }
+}
+
+/// Takes each file of a service as soon as the service is rendered (`platc
+/// build` stages it on disk, or finds it unchanged there); when it returns
+/// true, the file's text is dropped from the output, which keeps its hash
+/// ([`OutFile::spilled`]). A build then holds the text of one service per
+/// core, not of the whole workspace. A file that looks like it holds a
+/// credential is never offered: the scan after emit reports it.
+#[derive(Clone)]
+pub struct Spill(pub Arc<SpillFn>);
+
+/// What [`Spill`] calls: the file's output path and the file.
+pub type SpillFn = dyn Fn(&str, &OutFile) -> bool + Send + Sync;
+
+impl std::fmt::Debug for Spill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spill")
+    }
+}
+
+fn spill_files(files: &mut BTreeMap<String, Arc<OutFile>>, spill: &Spill) {
+    for (path, file) in files.iter_mut() {
+        if crate::secrets::credential(&file.contents).is_some() {
+            continue;
+        }
+        if (spill.0)(path, file)
+            && let Some(f) = Arc::get_mut(file)
+        {
+            f.contents = String::new();
+            f.spilled = true;
+        }
     }
 }
 
@@ -278,12 +313,16 @@ pub(crate) fn emit(
 
     // Services render independently: on every core, results in order. Every
     // string that reaches the output is scanned for secrets, whatever it was
-    // made from.
+    // made from; then, for a build that writes as it goes (`spill`), the
+    // files are handed to the writer and only their hashes kept.
     let results = crate::par::map(&model.services, |s| {
         render(s, &|| {
             let mut done = ServiceOutput::default();
             plan.service(s, &mut done.files, &mut done.diags);
             crate::secrets::scan_output(&Output { files: done.files.clone() }, model, None, &mut done.secrets);
+            if let Some(spill) = &options.spill {
+                spill_files(&mut done.files, spill);
+            }
             done
         })
     });

@@ -13,6 +13,7 @@
 use crate::ast::{BinOp, Expr, ExprKind, StrPart};
 use crate::model::Instance;
 use crate::schema::{Record, Type};
+use crate::scope::{Found, Meaning, Place};
 use crate::span::Span;
 use crate::value::{Origin, Value};
 use crate::workspace::{Environment, Workspace};
@@ -58,6 +59,19 @@ pub struct Scope<'a> {
     /// The generated objects, for `generated(...)` (only where they exist:
     /// when the service is rendered).
     pub objects: Option<&'a dyn Objects>,
+}
+
+impl<'a> Scope<'a> {
+    /// The names the condition sees.
+    fn names(&self) -> crate::scope::Scope<'a> {
+        crate::scope::Scope {
+            service: self.service,
+            values: &self.instance.values,
+            resources: &self.instance.resources,
+            workspace: self.workspace,
+            environment: self.environment,
+        }
+    }
 }
 
 /// The generated objects of a service in one environment.
@@ -161,57 +175,61 @@ fn truth(v: &EVal, span: Span) -> Result<bool, Error> {
 }
 
 /// Resolves a dotted reference; returns its value and its schema type.
+/// What the name means is [`crate::scope`]'s answer; a condition differs
+/// from a string only in reading unprefixed attributes and symbols (see
+/// [`Place::Condition`]), and in checking an attribute against the schema
+/// (for its type, which gives quantities their meaning).
 fn reference<'a>(
     path: &[String],
     span: Span,
     s: &Scope<'a>,
     read: &mut Vec<&'a Origin>,
 ) -> Result<(EVal, Option<&'a Type>), Error> {
-    let keys: Vec<&str> = path.iter().map(String::as_str).collect();
-    match keys.as_slice() {
-        ["environment"] | ["environment", "name"] => {
-            return Ok((EVal::Str(s.environment.name.clone()), None));
+    let names = s.names();
+    let found = match names.classify(path, Place::Condition) {
+        Meaning::Attribute(rest) => {
+            let keys: Vec<&str> = rest.iter().map(String::as_str).collect();
+            let ty = field_type(s.schema, &keys);
+            if ty.is_none() {
+                if let [word] = path {
+                    return Ok((EVal::Str(word.clone()), None)); // a symbol
+                }
+                return Err((span, format!("`{}` is not an attribute of a service", path.join("."))));
+            }
+            return Ok(match names.find(Meaning::Attribute(rest)) {
+                Found::Value(v, origin) => {
+                    read.extend(origin);
+                    (from_value(&v, ty), ty)
+                }
+                _ => (EVal::Null, ty),
+            });
         }
-        ["environment", rest @ ..] => {
-            let v = crate::merge::get(&s.environment.values, rest).map(|n| n.value.clone());
-            return Ok((v.map(|v| from_value(&v, None)).unwrap_or(EVal::Null), None));
+        Meaning::Other => {
+            return Err((span, format!("`{}` is not an attribute of a service", path.join("."))));
         }
-        ["workspace", key] => {
-            return Ok((s.workspace.get(key).map(|v| from_value(&v, None)).unwrap_or(EVal::Null), None));
-        }
-        ["service", "name"] => return Ok((EVal::Str(s.service.to_string()), None)),
-        _ => {}
-    }
-    let rest: &[&str] = match keys.as_slice() {
-        ["service", rest @ ..] => rest,
-        all => all,
+        // Values of the environment and the workspace are not the
+        // service's: a failing policy does not point at them.
+        name => names.find(name),
     };
-    let ty = field_type(s.schema, rest);
-    if ty.is_none() {
-        if let [word] = keys.as_slice() {
-            return Ok((EVal::Str((*word).to_string()), None)); // a symbol
-        }
-        return Err((span, format!("`{}` is not an attribute of a service", path.join("."))));
-    }
-    match crate::merge::get(&s.instance.values, rest) {
-        Some(node) => {
-            read.push(&node.origin);
-            Ok((from_value(&node.value, ty), ty))
-        }
-        None => Ok((EVal::Null, ty)),
-    }
+    Ok((
+        match found {
+            Found::Text(t) => EVal::Str(t.into_owned()),
+            Found::Value(v, _) => from_value(&v, None),
+            _ => EVal::Null,
+        },
+        None,
+    ))
 }
 
 fn type_of<'a>(e: &Expr, s: &Scope<'a>) -> Option<&'a Type> {
     let ExprKind::Ref(parts) = &e.kind else {
         return None;
     };
-    let keys: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
-    let rest = match keys.as_slice() {
-        ["service", rest @ ..] => rest,
-        all => all,
-    };
-    field_type(s.schema, rest)
+    let path: Vec<String> = parts.iter().map(|p| p.name.clone()).collect();
+    match s.names().classify(&path, Place::Condition) {
+        Meaning::Attribute(rest) => field_type(s.schema, &rest.iter().map(String::as_str).collect::<Vec<_>>()),
+        _ => None,
+    }
 }
 
 fn field_type<'a>(rec: &'a Record, path: &[&str]) -> Option<&'a Type> {

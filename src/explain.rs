@@ -70,6 +70,10 @@ pub struct Generated {
     pub patched_at: Option<String>,
     /// Service values equal to the generated one, each explained.
     pub sources: Vec<Explanation>,
+    /// Values platc composed for the templates (the image reference from
+    /// `image`, `version` and `digest`, ...) equal to the generated one: the
+    /// context path, and each service value it was composed from, explained.
+    pub composed: Vec<(String, Vec<Explanation>)>,
 }
 
 /// Explains `path` of `service` in `env` (default: the last environment).
@@ -268,7 +272,19 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
         .find(|a| a.path.display() == path)
         .map(|a| place(&c.files, a.span));
     let mut sources = Vec::new();
-    if patched_at.is_none() {
+    let mut composed = Vec::new();
+    if patched_at.is_none()
+        && let Some(graph) = c.graph.as_ref()
+        && let Some(model) = c.model.as_ref()
+    {
+        for d in crate::emit::context::derived(s, inst, model, graph) {
+            if d.text == shown && !(d.from.len() == 1 && d.from.iter().any(|f| leaf_equals(inst, f, &value))) {
+                let from = d.from.iter().filter_map(|p| attribute(c, s, inst, p).ok()).collect();
+                composed.push((d.path, from));
+            }
+        }
+    }
+    if patched_at.is_none() && composed.is_empty() {
         let mut leaves = Vec::new();
         leaves_of(&inst.values, "", &mut leaves);
         for (p, v) in leaves {
@@ -288,7 +304,7 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
         chain: Vec::new(),
         checks: Vec::new(),
         escapes: escapes(c, s),
-        generated: Some(Generated { file, value: shown, template, patched_at, sources }),
+        generated: Some(Generated { file, value: shown, template, patched_at, sources, composed }),
     })
 }
 
@@ -336,6 +352,12 @@ fn leaves_of(map: &crate::value::Map, prefix: &str, out: &mut Vec<(String, Value
     }
 }
 
+/// Whether the service value at `path` is itself the generated value (then
+/// it is shown as a source, not as composed from itself).
+fn leaf_equals(inst: &Instance, path: &str, d: &Doc) -> bool {
+    merge::get(&inst.values, &path.split('.').collect::<Vec<_>>()).is_some_and(|n| same_text(&n.value, d))
+}
+
 fn same_text(v: &Value, d: &Doc) -> bool {
     let text = match v {
         Value::Str(s) => s.clone(),
@@ -366,6 +388,19 @@ fn render_into(e: &Explanation, s: &mut String, indent: &str) {
         s.push_str(&format!("{indent}  generated in {} by {}\n", g.file, g.template));
         match &g.patched_at {
             Some(p) => s.push_str(&format!("{indent}  set by a `patch` at {p}\n")),
+            None if !g.composed.is_empty() => {
+                for (context, from) in &g.composed {
+                    let names: Vec<String> = from.iter().map(|f| format!("`{}`", f.path)).collect();
+                    s.push_str(&format!(
+                        "{indent}  composed by platc as the template value `{context}` from {}:\n",
+                        names.join(", ")
+                    ));
+                    for src in from {
+                        s.push('\n');
+                        render_into(src, s, &format!("{indent}    "));
+                    }
+                }
+            }
             None if g.sources.is_empty() => {
                 s.push_str(&format!("{indent}  no service value equals it: the template computes it\n"))
             }

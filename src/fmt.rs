@@ -1,7 +1,7 @@
 //! Canonical formatting of `.plat` files (`platc fmt`).
 //!
-//! The formatter lays out pest's parse tree of the language's own grammar
-//! (`tree`) as lines (`layout`, with `inline` for what stays on one
+//! The formatter lays out the compiler's own syntax tree ([`crate::syntax`],
+//! seen through `tree`; the one parse serves both) as lines (`layout`, with `inline` for what stays on one
 //! line), then aligns columns across lines (`lines`). The rules, in short:
 //!
 //! - two spaces per block level; one item per line in a multi-line body;
@@ -26,8 +26,9 @@
 //!   mark, one newline at the end.
 //!
 //! Meaning is guaranteed, not hoped for: the formatted text is parsed again
-//! and must give the same syntax tree (spans aside, `same`) and the same
-//! comments in the same order; otherwise the original text is returned.
+//! (once, as the compiler parses it) and must give the same AST (spans
+//! aside, `same`) and the same comments in the same order; otherwise the
+//! original text is returned.
 //! Idempotence is tested over every `.plat` file of the repository.
 
 mod inline;
@@ -36,41 +37,63 @@ mod lines;
 mod same;
 mod tree;
 
+use std::sync::Arc;
+
 use crate::ast;
+use crate::cache;
 use crate::diag::Diagnostic;
 use crate::span::FileId;
+use crate::syntax::SyntaxTree;
 
 /// Formats one .plat file. Err carries the parse diagnostics when the file
 /// does not parse (a file that does not parse is never rewritten).
 pub fn format_file(file: FileId, text: &str) -> Result<String, Vec<Diagnostic>> {
-    let ast = parse(file, text)?;
+    let parsed = parse(file, text)?;
     // `None` is never expected (the tests check it); it would mean the layout
     // lost a comment or changed the meaning, and then the file stays as it is.
-    Ok(format_checked(file, text, &ast).unwrap_or_else(|| text.to_string()))
+    Ok(format_checked(file, text, &parsed).unwrap_or_else(|| text.to_string()))
 }
 
-/// The syntax tree of a file without errors.
-fn parse(file: FileId, text: &str) -> Result<ast::File, Vec<Diagnostic>> {
-    match crate::parse::parse(file, text) {
-        (Some(ast), diags) if !diags.iter().any(Diagnostic::is_error) => Ok(ast),
-        (_, diags) => Err(diags),
+/// Formats a file the compiler already parsed (an entry of the parse memo):
+/// its input is not parsed again. `None` when it does not parse or has
+/// errors, as [`format_file`]'s `Err`.
+pub fn format_parsed(parsed: &cache::Parsed) -> Option<String> {
+    if parsed.diags.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    let good = Good { tree: parsed.syntax.clone()?, ast: parsed.file.clone()? };
+    Some(format_checked(parsed.id, &parsed.text, &good).unwrap_or_else(|| parsed.text.to_string()))
+}
+
+/// A file without errors, as the compiler parsed it: the tree the layout
+/// reads and the AST the meaning check compares.
+struct Good {
+    tree: Arc<SyntaxTree>,
+    ast: Arc<ast::File>,
+}
+
+/// The one parse of a file without errors.
+fn parse(file: FileId, text: &str) -> Result<Good, Vec<Diagnostic>> {
+    let parsed = crate::parse::parse_shared(file, &Arc::from(text));
+    match (parsed.syntax, parsed.file) {
+        (Some(tree), Some(ast)) if !parsed.diags.iter().any(Diagnostic::is_error) => Ok(Good { tree, ast }),
+        _ => Err(parsed.diags),
     }
 }
 
-/// The formatted text, if it provably means what `text` means.
-fn format_checked(file: FileId, text: &str, ast: &ast::File) -> Option<String> {
-    let root = tree::parse_file(text)?;
-    let src = tree::Source::new(text, &root);
-    let out = lines::render(&layout::print(&src, &root)?);
+/// The formatted text, if it provably means what `text` (the text of
+/// `parsed`) means.
+fn format_checked(file: FileId, text: &str, parsed: &Good) -> Option<String> {
+    let src = tree::Source::new(&parsed.tree);
+    let out = lines::render(&layout::print(&src, &parsed.tree.root())?);
     if out == text {
         return Some(out);
     }
-    let (again, diags) = crate::parse::parse(file, &out);
-    if diags.iter().any(Diagnostic::is_error) || !same::file(ast, &again?) {
+    let again = parse(file, &out).ok()?;
+    if !same::file(&parsed.ast, &again.ast) {
         return None;
     }
-    let root_again = tree::parse_file(&out)?;
-    if tree::comments(text, &root) != tree::comments(&out, &root_again) {
+    if tree::comments(text, &parsed.tree) != tree::comments(&out, &again.tree) {
         return None;
     }
     Some(out)

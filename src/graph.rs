@@ -117,7 +117,7 @@ impl Graph {
 }
 
 /// Builds the graph; reports cycles.
-pub fn build(model: &Model, diags: &mut Vec<Diagnostic>) -> Graph {
+pub(crate) fn build(model: &Model, diags: &mut Vec<Diagnostic>) -> Graph {
     let mut g = Graph::default();
     // Nodes in name order, so indices (and everything derived) are stable.
     let mut nodes: Vec<Node> = Vec::new();

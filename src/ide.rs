@@ -485,19 +485,14 @@ pub fn completions(compiled: &Compiled, path: &str, text: &str, offset: usize) -
         out.extend(names.map(|n| Completion { label: n.clone(), kind: CompletionKind::Symbol, detail: detail.into() }));
     };
     let lib = compiled.library.as_ref();
-    // `name.` : the outputs of a resource or a service, and the resources
-    // a service grants this one; `owner.resource.` : that resource's
-    // outputs. The same inside a string after `${`.
+    // `name.` : what may follow, as the scope reads the name; after a
+    // service's name also the resources it grants this one
+    // (`owner.resource.output`).
     if let Some(target) = head.strip_suffix('.') {
-        let chain_start = target.rfind(|c: char| !is_word(c) && c != '.').map_or(0, |i| i + 1);
-        let chain: Vec<&str> = target.get(chain_start..).unwrap_or("").split('.').collect();
-        match chain.as_slice() {
-            [name] => {
-                out.extend(outputs(compiled, text, service.as_deref(), name));
-                out.extend(granted(compiled, service.as_deref(), name));
-            }
-            [owner, resource] => out.extend(granted_outputs(compiled, service.as_deref(), owner, resource)),
-            _ => {}
+        out.extend(after_dot(compiled, text, service.as_deref(), target));
+        let start = target.rfind(|c: char| !is_word(c) && c != '.').map_or(0, |i| i + 1);
+        if let Some(owner) = target.get(start..).filter(|c| !c.contains('.')) {
+            out.extend(granted(compiled, service.as_deref(), owner));
         }
         return out;
     }
@@ -634,33 +629,91 @@ fn declared_resources(text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn outputs(compiled: &Compiled, text: &str, service: Option<&str>, name: &str) -> Vec<Completion> {
+/// What may follow a dotted name at the end of `target` (`db.`,
+/// `users.`, `orders.cache.`, in a string `${service.health.`): what
+/// [`crate::scope`] says the name is, as a setting's value or, after
+/// `${`, in a string. The service's resources are those declared in the
+/// text as typed and in the compiled model.
+fn after_dot(compiled: &Compiled, text: &str, service: Option<&str>, target: &str) -> Vec<Completion> {
+    use crate::scope::{ADDRESS_PARTS, Meaning, Place, classify};
     let mut out = Vec::new();
     let Some(lib) = compiled.library.as_ref() else { return out };
-    let mut ty = declared_resources(text).into_iter().find(|(n, _)| n == name).map(|(_, t)| t);
-    if ty.is_none()
-        && let Some(s) = service.and_then(|s| compiled.model.as_ref()?.service(s))
-    {
-        ty = s.instances.first().and_then(|i| i.resources.iter().find(|r| r.name == name)).map(|r| r.ty.clone());
-    }
-    if let Some(rt) = ty.and_then(|t| lib.resource_types.get(&t)) {
-        for a in rt.outputs.attributes() {
-            out.push(Completion {
+    let model = compiled.model.as_ref();
+    let start = target.rfind(|c: char| !is_word(c) && c != '.').map_or(0, |i| i + 1);
+    let chain = target.get(start..).unwrap_or("");
+    let place = if target.get(..start).unwrap_or("").ends_with("${") { Place::String } else { Place::Setting };
+    // The word being typed is the last part.
+    let path: Vec<String> = chain.split('.').map(str::to_string).chain([String::new()]).collect();
+    let declared = declared_resources(text);
+    let first = |s: &str| model.and_then(|m| m.service(s)).and_then(|s| s.instances.first());
+    let in_model =
+        |s: &str, r: &str| first(s).and_then(|i| i.resources.iter().find(|x| x.name == r)).map(|r| r.ty.clone());
+    let own_type = |r: &str| {
+        declared.iter().find(|(n, _)| n == r).map(|(_, t)| t.clone()).or_else(|| service.and_then(|s| in_model(s, r)))
+    };
+    let resource_outputs = |out: &mut Vec<Completion>, ty: Option<String>| {
+        if let Some(rt) = ty.and_then(|t| lib.resource_types.get(&t)) {
+            out.extend(rt.outputs.attributes().map(|a| Completion {
                 label: a.path.display(),
                 kind: CompletionKind::Output,
                 detail: format!("output of {}", rt.decl.name.name),
-            });
+            }));
         }
-        return out;
-    }
-    if compiled.model.as_ref().and_then(|m| m.service(name)).is_some() {
-        for o in crate::resolve::SERVICE_OUTPUTS {
-            out.push(Completion {
+    };
+    let fields = |out: &mut Vec<Completion>, rec: Option<&Record>, keys: &[String]| {
+        let Some(mut rec) = rec else { return };
+        for k in keys {
+            match rec.fields.get(k).map(|f| &f.ty) {
+                Some(Type::Record(inner)) => rec = inner,
+                _ => return,
+            }
+        }
+        out.extend(rec.fields.iter().map(|(k, f)| Completion {
+            label: k.clone(),
+            kind: CompletionKind::Attribute,
+            detail: f.ty.describe(),
+        }));
+    };
+    let name = |label: &str, detail: &str| Completion {
+        label: label.into(),
+        kind: CompletionKind::Attribute,
+        detail: detail.into(),
+    };
+    match classify(&path, place, |r| own_type(r).is_some()) {
+        Meaning::Output { resource, .. } => resource_outputs(&mut out, own_type(resource)),
+        // The service's own, or one granted to it: another is `not_granted`.
+        Meaning::Granted { owner, resource, .. }
+            if service == Some(owner) || granted(compiled, service, owner).iter().any(|c| c.label == *resource) =>
+        {
+            resource_outputs(&mut out, in_model(owner, resource))
+        }
+        Meaning::Address { service: other, .. } if model.and_then(|m| m.service(other)).is_some() => {
+            out.extend(ADDRESS_PARTS.iter().map(|o| Completion {
                 label: o.to_string(),
                 kind: CompletionKind::Output,
-                detail: format!("of service {name}"),
-            });
+                detail: format!("of service {other}"),
+            }));
         }
+        Meaning::Attribute(rest) => {
+            let keys = rest.split_last().map_or(&[][..], |(_, k)| k);
+            if keys.is_empty() {
+                out.push(name("name", "the service's name"));
+            }
+            fields(&mut out, lib.schemas.get("service"), keys);
+        }
+        Meaning::Environment(rest) => {
+            let keys = rest.split_last().map_or(&[][..], |(_, k)| k);
+            if keys.is_empty() {
+                out.push(name("name", "the environment's name"));
+            }
+            fields(&mut out, lib.schemas.get("environment"), keys);
+        }
+        Meaning::Workspace(_) => {
+            if let Some(ws) = model.map(|m| &m.workspace) {
+                out.extend(ws.keys().into_iter().map(|k| name(&k, "of the workspace")));
+            }
+        }
+        _ => {}
     }
     out
 }
@@ -680,25 +733,6 @@ fn granted(compiled: &Compiled, service: Option<&str>, owner: &str) -> Vec<Compl
                 kind: CompletionKind::Resource,
                 detail: format!("resource {} of {owner}, granted ({level})", r.ty),
             })
-        })
-        .collect()
-}
-
-/// The outputs of `owner`'s resource `resource`, when it is granted to `service`.
-fn granted_outputs(compiled: &Compiled, service: Option<&str>, owner: &str, resource: &str) -> Vec<Completion> {
-    if !granted(compiled, service, owner).iter().any(|c| c.label == resource) {
-        return Vec::new();
-    }
-    let Some(lib) = compiled.library.as_ref() else { return Vec::new() };
-    let inst = compiled.model.as_ref().and_then(|m| m.service(owner)).and_then(|s| s.instances.first());
-    let ty = inst.and_then(|i| i.resources.iter().find(|r| r.name == resource)).map(|r| r.ty.as_str());
-    let Some(rt) = ty.and_then(|t| lib.resource_types.get(t)) else { return Vec::new() };
-    rt.outputs
-        .attributes()
-        .map(|a| Completion {
-            label: a.path.display(),
-            kind: CompletionKind::Output,
-            detail: format!("output of {} (of {owner})", rt.decl.name.name),
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::ast;
-use crate::cache::{Cache, Parsed};
+use crate::cache::Cache;
 use crate::diag::{Diagnostic, escape_unprintable, is_unprintable};
 use crate::library::{Role, TemplateFile};
 use crate::parse;
@@ -54,10 +54,7 @@ pub fn parse_cached(
             let id = files.add(path.to_string(), t.clone());
             let parsed = match cache.reuse(path, id, t) {
                 Some(p) => p.clone(),
-                None => {
-                    let (file, ds) = parse::parse(id, t);
-                    Parsed { text: t.clone(), id, file: file.map(Arc::new), diags: ds }
-                }
+                None => parse::parse_shared(id, t),
             };
             diags.extend(parsed.diags.iter().cloned());
             let file = parsed.file.as_deref().cloned();
@@ -223,10 +220,7 @@ pub fn load(
     // compilation already did).
     let trees = crate::par::map(&todo, |(path, id, text)| match cache.reuse(path, *id, text) {
         Some(p) => p.clone(),
-        None => {
-            let (file, ds) = parse::parse(*id, text);
-            Parsed { text: text.clone(), id: *id, file: file.map(Arc::new), diags: ds }
-        }
+        None => parse::parse_shared(*id, text),
     });
     let mut parsed = Vec::new();
     let mut service_files = Vec::new();

@@ -10,14 +10,19 @@
 //!
 //! | stage      | module                      | in → out                                   |
 //! |------------|-----------------------------|--------------------------------------------|
-//! | parse      | [`input`], [`parse`]        | sources → ASTs ([`ast`])                   |
+//! | parse      | [`input`], [`syntax`], [`parse`] | sources → lossless trees → ASTs ([`ast`]) |
 //! | library    | [`library`], [`workspace`]  | stdlib ASTs → declarations; workspace      |
 //! | resolve    | [`resolve`], [`merge`]      | service ASTs → [`model`] with origins      |
 //! | check      | [`check`], [`schema`], [`eval`], [`secrets`] | model → type, policy and secret diagnostics |
 //! | graph      | [`graph`]                   | model → dependency graph, order, cycles    |
 //! | emit       | [`emit`]                    | model + graph → generated files           |
 //!
-//! Diagnostics ([`diag`]) are collected by every stage and sorted once.
+//! Diagnostics ([`diag`]) are collected by every stage and sorted once. A
+//! dotted name (`service.replicas`, `${workspace.registry}`, `db.url`,
+//! `users.addr`, `orders.cache.addr`) means the same to every stage that
+//! reads one: the crate-private `scope` module says what it is and finds it.
+//! Stage modules keep their internals `pub(crate)`; what is `pub` is what
+//! the CLI, the tests and the benchmarks use.
 //! Every stage is a pure function of explicit inputs; the per-service ones
 //! (parse, resolve, check, render) are called through one memo store
 //! ([`memo`]) that keeps each result by a fingerprint of what it read, so
@@ -48,7 +53,7 @@ pub mod diff;
 pub mod edit;
 pub mod emit;
 pub mod escape;
-pub mod eval;
+pub(crate) mod eval;
 pub mod explain;
 pub mod fmt;
 pub mod graph;
@@ -62,9 +67,11 @@ pub mod par;
 pub mod parse;
 pub mod resolve;
 pub mod schema;
+pub(crate) mod scope;
 pub mod secrets;
 pub mod sources;
 pub mod span;
+pub mod syntax;
 pub mod value;
 pub mod workspace;
 
@@ -94,6 +101,10 @@ pub struct Options {
     /// depend on the environment (workflows, dashboards, catalog) are still
     /// generated. `None`: every environment.
     pub env: Option<String>,
+    /// Each service's files as soon as they are rendered (see
+    /// [`emit::Spill`]): `platc build` writes them to its staging directory
+    /// and keeps only their hashes.
+    pub spill: Option<emit::Spill>,
 }
 
 /// The result of a compilation.

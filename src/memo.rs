@@ -266,6 +266,13 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// The compilation's parse of the file at `path` (workspace-relative, or
+    /// `<stdlib>/...`): its text, syntax tree and AST, which the formatter
+    /// and the editor read without parsing again.
+    pub fn parsed(&self, path: &str) -> Option<&crate::cache::Parsed> {
+        self.parsed.parsed.get(path)
+    }
+
     /// The services whose results a change to `files` (workspace-relative)
     /// can alter: a global file changes every service (`None`); a service
     /// file, or a file it loaded, changes that service, its [`neighbours`]
@@ -536,6 +543,9 @@ impl<'a> Db<'a> {
             .fp(self.globals)
             .opt(options.env.as_deref())
             .u64(u64::from(options.keep_docs))
+            // A spilled rendering keeps hashes, not text: never reused by
+            // a compilation that needs the text.
+            .u64(u64::from(options.spill.is_some()))
             .str(&service.name)
             .maybe(self.service(&service.name));
         for t in &options.targets {

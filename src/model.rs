@@ -115,7 +115,10 @@ impl Instance {
     pub fn outside_refs(&self) -> Vec<OutsideRef> {
         fn walk(v: &Value, span: Span, own: &[Resource], out: &mut Vec<OutsideRef>) {
             match v {
-                Value::Ref(p) if p.len() == 3 || (p.len() == 2 && !own.iter().any(|r| Some(&r.name) == p.first())) => {
+                Value::Ref(p)
+                    if crate::scope::classify(p, crate::scope::Place::Setting, |n| own.iter().any(|r| r.name == n))
+                        .is_outside() =>
+                {
                     out.push(OutsideRef { path: p.clone(), span, interpolated: false })
                 }
                 Value::Interpolated(parts) => {

@@ -1,7 +1,8 @@
 //! Stage 1, parse: source text → [`ast::File`].
 //!
-//! pest recognises the shape (grammar/plat.pest); this module lowers its pairs
-//! into the typed AST at once, so `Rule` and `Pair` never leave this file.
+//! pest recognises the shape (grammar/plat.pest) in [`syntax`], once per
+//! file, into the lossless tree the formatter and the editor read too; this
+//! module lowers that tree into the typed AST at once.
 //! Strings are decoded here by hand ([`strings`]) so that escapes and `${}`
 //! get exact spans. Before pest runs, [`brackets`] checks nesting and input
 //! size, which bounds recursion and gives unclosed-brace errors that point at
@@ -13,16 +14,13 @@
 mod brackets;
 mod strings;
 
-use pest::Parser;
-use pest::iterators::Pair;
+use std::sync::Arc;
 
 use crate::ast::*;
+use crate::cache::Parsed;
 use crate::diag::{Diagnostic, one_of};
 use crate::span::{FileId, Span};
-
-#[derive(pest_derive::Parser)]
-#[grammar = "../grammar/plat.pest"]
-struct PlatParser;
+use crate::syntax::{self, Node, Rule, SyntaxTree};
 
 /// Largest source file platc reads, in bytes.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
@@ -36,22 +34,37 @@ pub fn parse(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>) {
     (ast, diags)
 }
 
+/// [`parse`], keeping everything the parse made, for the parse memo
+/// ([`crate::cache`]): the text, the syntax tree (the formatter and the
+/// editor read it, and never parse again) and the AST lowered from it.
+pub fn parse_shared(file: FileId, text: &Arc<str>) -> Parsed {
+    let (syntax, ast, diags, _) = parse_tree(file, text.clone());
+    Parsed { text: text.clone(), id: file, syntax: syntax.map(Arc::new), file: ast.map(Arc::new), diags }
+}
+
 /// [`parse`], and the work spent finding the ends of spans (for the tests
 /// that it stays proportional to the input).
 fn parse_counting(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>, usize) {
-    if let Some(d) = brackets::check(file, text) {
-        return (None, vec![d], 0);
+    let (_, ast, diags, work) = parse_tree(file, text.into());
+    (ast, diags, work)
+}
+
+/// The one parse: the tree (`None` on a syntax error), the AST lowered from
+/// it, the diagnostics and the work spent finding span ends.
+fn parse_tree(file: FileId, text: Arc<str>) -> (Option<SyntaxTree>, Option<File>, Vec<Diagnostic>, usize) {
+    if let Some(d) = brackets::check(file, &text) {
+        return (None, None, vec![d], 0);
     }
-    match PlatParser::parse(Rule::file, text) {
-        Ok(mut pairs) => {
-            let trivia = trivia_runs(text);
+    match syntax::parse(text.clone()) {
+        Ok(tree) => {
+            let trivia = trivia_runs(&text);
             let work = std::cell::Cell::new(text.len());
             let mut lower = Lower { file, diags: Vec::new(), operators: 0, nesting: 0, trivia, work };
-            let body = pairs.next().and_then(|f| f.into_inner().next()).map(|b| lower.body(b)).unwrap_or_default();
+            let body = tree.root().into_inner().next().map(|b| lower.body(b)).unwrap_or_default();
             let work = lower.work.get();
-            (Some(File { body }), lower.diags, work)
+            (Some(tree), Some(File { body }), lower.diags, work)
         }
-        Err(e) => (None, vec![syntax_error(file, text, &e)], 0),
+        Err(e) => (None, None, vec![syntax_error(file, &text, &e)], 0),
     }
 }
 
@@ -79,13 +92,13 @@ pub const MAX_OPERATORS: usize = 256;
 impl Lower {
     /// The span of a pair, ending at its last token: pest's own span also
     /// covers the whitespace and comments it skipped looking for more.
-    fn span(&self, p: &Pair<Rule>) -> Span {
+    fn span(&self, p: &Node<'_>) -> Span {
         let s = p.as_span();
         self.work.set(self.work.get() + self.trivia.len().max(1).ilog2() as usize + 1);
         Span::new(self.file, s.start(), tight_end(&self.trivia, s.start(), s.end()))
     }
 
-    fn body(&mut self, p: Pair<Rule>) -> Body {
+    fn body(&mut self, p: Node<'_>) -> Body {
         let span = self.span(&p);
         let items = self.nested(1, |l| p.into_inner().filter_map(|i| l.item(i)).collect());
         Body { items, span }
@@ -122,7 +135,7 @@ impl Lower {
         room
     }
 
-    fn item(&mut self, p: Pair<Rule>) -> Option<Item> {
+    fn item(&mut self, p: Node<'_>) -> Option<Item> {
         Some(match p.as_rule() {
             Rule::attribute => Item::Attribute(self.attribute(p)),
             Rule::locked => Item::Locked(self.attribute(p.into_inner().nth(1)?)),
@@ -179,7 +192,7 @@ impl Lower {
         self.operators <= MAX_OPERATORS
     }
 
-    fn attribute(&mut self, p: Pair<Rule>) -> Attribute {
+    fn attribute(&mut self, p: Node<'_>) -> Attribute {
         self.operators = 0;
         let span = self.span(&p);
         let mut it = p.into_inner();
@@ -193,7 +206,7 @@ impl Lower {
         Attribute { path, op, value, span }
     }
 
-    fn block(&mut self, p: Pair<Rule>) -> Option<Block> {
+    fn block(&mut self, p: Node<'_>) -> Option<Block> {
         let span = self.span(&p);
         let mut kind = None;
         let mut labels = Vec::new();
@@ -220,11 +233,11 @@ impl Lower {
         Some(Block { kind: kind?, labels, from, body, span })
     }
 
-    fn ident(&self, p: Pair<Rule>) -> Ident {
+    fn ident(&self, p: Node<'_>) -> Ident {
         Ident { name: p.as_str().to_string(), span: self.span(&p) }
     }
 
-    fn path(&mut self, p: Pair<Rule>) -> Path {
+    fn path(&mut self, p: Node<'_>) -> Path {
         let span = self.span(&p);
         let mut segments = Vec::new();
         for part in p.into_inner() {
@@ -271,7 +284,7 @@ impl Lower {
         Path { segments, span }
     }
 
-    fn string(&mut self, p: Pair<Rule>) -> StrLit {
+    fn string(&mut self, p: Node<'_>) -> StrLit {
         let span = self.span(&p);
         let (parts, diags) = match p.as_rule() {
             Rule::heredoc => strings::decode_heredoc(self.file, p.as_str(), span.start as usize),
@@ -281,11 +294,11 @@ impl Lower {
         StrLit { parts, span }
     }
 
-    fn exprs(&mut self, p: Pair<Rule>) -> Vec<Expr> {
+    fn exprs(&mut self, p: Node<'_>) -> Vec<Expr> {
         p.into_inner().map(|e| self.expr(e)).collect()
     }
 
-    fn expr(&mut self, p: Pair<Rule>) -> Expr {
+    fn expr(&mut self, p: Node<'_>) -> Expr {
         let span = self.span(&p);
         let rule = p.as_rule();
         let kind = match rule {

@@ -25,7 +25,7 @@ use crate::span::{FileId, Span};
 use crate::value::{self, Layer, Value};
 use crate::workspace::{Workspace, dns_error};
 
-pub use interpolate::Scope;
+pub(crate) use interpolate::Scope;
 
 /// A `service NAME ... { }` block and the file it came from.
 #[derive(Clone, Debug)]
@@ -48,7 +48,7 @@ impl ServiceDecl {
 }
 
 /// What resolution needs from the rest of the compilation.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub library: &'a Library,
     pub workspace: &'a Workspace,
     pub sources: &'a Sources,
@@ -59,7 +59,7 @@ pub struct Context<'a> {
 const SERVICE_BLOCKS: &[&str] = &["resource", "api", "environment"];
 
 /// Resolves one service.
-pub fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+pub(crate) fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnostic>) -> Option<Service> {
     let b = decl.block()?;
     let Some(name) = b.labels.first() else {
         diags.push(
@@ -710,7 +710,7 @@ fn load_file(rel: &str, from: &str, span: Span, sources: &Sources, diags: &mut V
 
 /// `services/pay/service.plat` + `proto/x.proto` → `services/pay/proto/x.proto`;
 /// `None` when the result would leave the workspace.
-pub fn join_inside(from: &str, rel: &str) -> Option<String> {
+pub(crate) fn join_inside(from: &str, rel: &str) -> Option<String> {
     if rel.starts_with('/') || rel.contains('\\') || rel.contains(':') || rel.contains('\0') {
         return None;
     }
@@ -729,10 +729,7 @@ pub fn join_inside(from: &str, rel: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Names every service output a reference may use (`users.url`).
-pub const SERVICE_OUTPUTS: &[&str] = &["url", "host", "addr", "port"];
-
 /// Output names of each resource of a service, for reference checks.
-pub fn resource_outputs(instance: &Instance) -> BTreeMap<String, BTreeSet<String>> {
+pub(crate) fn resource_outputs(instance: &Instance) -> BTreeMap<String, BTreeSet<String>> {
     instance.resources.iter().map(|r| (r.name.clone(), r.outputs.keys().cloned().collect())).collect()
 }

@@ -127,7 +127,7 @@ fn plural(s: &str) -> String {
 }
 
 /// Reads a schema body.
-pub fn record_from_body(body: &ast::Body, diags: &mut Vec<Diagnostic>) -> Record {
+pub(crate) fn record_from_body(body: &ast::Body, diags: &mut Vec<Diagnostic>) -> Record {
     let mut rec = Record::default();
     for item in &body.items {
         match item {
@@ -241,25 +241,23 @@ pub(crate) fn type_from_expr(e: &ast::Expr, diags: &mut Vec<Diagnostic>) -> (Typ
 }
 
 /// What a type check needs to know about the workspace.
-pub struct Names<'a> {
+pub(crate) struct Names<'a> {
     pub tiers: &'a BTreeSet<String>,
     pub languages: &'a BTreeSet<String>,
     pub services: &'a BTreeSet<String>,
     /// Resources of the service being checked: name → output names.
     pub resources: &'a BTreeMap<String, BTreeSet<String>>,
-    /// Output names every service has (`url`, `host`).
-    pub service_outputs: &'a [&'a str],
 }
 
 /// Checks every value of `map` against `rec`; `what` names the block for
 /// messages ("service", "service `payments` › health").
-pub fn check_record(map: &Map, rec: &Record, what: &str, at: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn check_record(map: &Map, rec: &Record, what: &str, at: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
     check_fields(map, rec, &Where { parent: None, name: what }, at, names, diags);
 }
 
 /// Where a value sits, for messages: `service.health.liveness`. Built as a
 /// chain on the stack and written out only when a message needs it.
-pub struct Where<'a> {
+pub(crate) struct Where<'a> {
     parent: Option<&'a Where<'a>>,
     name: &'a str,
 }
@@ -294,11 +292,6 @@ fn check_fields(map: &Map, rec: &Record, what: &Where, at: Span, names: &Names, 
             );
         }
     }
-}
-
-/// Checks one value against a type; `path` names it in messages.
-pub fn check(node: &Node, ty: &Type, path: &str, names: &Names, diags: &mut Vec<Diagnostic>) {
-    check_at(node, ty, &Where { parent: None, name: path }, names, diags)
 }
 
 fn check_at(node: &Node, ty: &Type, at: &Where, names: &Names, diags: &mut Vec<Diagnostic>) {
@@ -548,49 +541,57 @@ fn symbol<'a>(
     }
 }
 
+/// `payments-db.url`, `users.addr`: what the name means is
+/// [`crate::scope`]'s answer; a setting's reference must name an output of
+/// one of the service's resources or a part of another service's address.
 fn check_output_ref(p: &[String], span: Span, names: &Names, diags: &mut Vec<Diagnostic>) {
-    let (Some(target), Some(output)) = (p.first(), p.get(1)) else {
-        return;
-    };
-    if let Some(outputs) = names.resources.get(target) {
-        if !outputs.contains(output) {
+    use crate::scope::{ADDRESS_PARTS, Meaning, Place, classify};
+    match classify(p, Place::Setting, |n| names.resources.contains_key(n)) {
+        Meaning::Output { resource, output } => {
+            let outputs = names.resources.get(resource).into_iter().flatten();
+            if !outputs.clone().any(|o| o == output) {
+                diags.push(
+                    Diagnostic::error(
+                        "platc::check::unknown_output",
+                        format!("resource `{resource}` has no output `{output}`"),
+                    )
+                    .label(span, "no such output")
+                    .help(unknown_help(output, "output", outputs.map(String::as_str))),
+                );
+            }
+        }
+        Meaning::Address { service, part } if names.services.contains(service) && !ADDRESS_PARTS.contains(&part) => {
             diags.push(
                 Diagnostic::error(
                     "platc::check::unknown_output",
-                    format!("resource `{target}` has no output `{output}`"),
+                    format!("service `{service}` has no output `{part}`"),
                 )
                 .label(span, "no such output")
-                .help(unknown_help(output, "output", outputs.iter().map(String::as_str))),
+                .help(unknown_help(part, "output", ADDRESS_PARTS.iter().copied())),
             );
         }
-        return;
-    }
-    if names.services.contains(target) {
-        if !names.service_outputs.contains(&output.as_str()) {
+        Meaning::Address { service, .. } if names.services.contains(service) => {}
+        Meaning::Address { service: target, .. } => {
+            let known = crate::scope::candidates(
+                Place::Setting,
+                names.services.iter().map(String::as_str),
+                names.resources.keys().map(String::as_str),
+            );
+            let help = match crate::diag::did_you_mean(target, known) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => "reference a resource this service declares (`resource TYPE NAME { ... }`) or another service of the workspace".into(),
+            };
             diags.push(
                 Diagnostic::error(
-                    "platc::check::unknown_output",
-                    format!("service `{target}` has no output `{output}`"),
+                    "platc::check::unknown_reference",
+                    format!("`{target}` is not a resource of this service nor a service"),
                 )
-                .label(span, "no such output")
-                .help(unknown_help(output, "output", names.service_outputs.iter().copied())),
+                .label(span, "unknown name")
+                .help(help),
             );
         }
-        return;
+        _ => {}
     }
-    let known = names.services.iter().chain(names.resources.keys()).map(String::as_str);
-    let help = match crate::diag::did_you_mean(target, known) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => "reference a resource this service declares (`resource TYPE NAME { ... }`) or another service of the workspace".into(),
-    };
-    diags.push(
-        Diagnostic::error(
-            "platc::check::unknown_reference",
-            format!("`{target}` is not a resource of this service nor a service"),
-        )
-        .label(span, "unknown name")
-        .help(help),
-    );
 }
 
 fn check_secret(s: &str, span: Span, diags: &mut Vec<Diagnostic>) {
@@ -643,14 +644,15 @@ fn example(ty: &Type, name: &str) -> String {
 }
 
 /// The macros a Kubernetes CronJob schedule may be.
-pub const CRON_MACROS: &[&str] = &["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+pub(crate) const CRON_MACROS: &[&str] =
+    &["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
 
 /// Checks a cron schedule as a Kubernetes CronJob reads it: five fields
 /// (minute, hour, day of month, month, day of week), each `*`, a number, a
 /// range `a-b` or a list of those, with an optional `/step`; months and
 /// days of the week also by name (`jan`, `mon`); or one of the macros.
 /// `Err` says what is wrong, in a few words.
-pub fn cron(s: &str) -> Result<(), String> {
+pub(crate) fn cron(s: &str) -> Result<(), String> {
     let s = s.trim();
     if s.starts_with('@') {
         return if CRON_MACROS.contains(&s) {
@@ -716,7 +718,7 @@ pub fn cron(s: &str) -> Result<(), String> {
 /// A Kubernetes DNS label: lowercase alphanumerics and `-`, 1-63 characters,
 /// starting and ending with an alphanumeric.
 /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn is_env_name(s: &str) -> bool {
+pub(crate) fn is_env_name(s: &str) -> bool {
     let mut cs = s.chars();
     cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
@@ -752,7 +754,7 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-pub fn is_dns_subdomain(s: &str) -> bool {
+pub(crate) fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
@@ -776,7 +778,7 @@ fn is_tag(s: &str) -> bool {
 }
 
 /// An image digest: `sha256:` and 64 lowercase hex digits.
-pub fn is_digest(s: &str) -> bool {
+pub(crate) fn is_digest(s: &str) -> bool {
     s.strip_prefix("sha256:")
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }

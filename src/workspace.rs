@@ -417,6 +417,16 @@ impl Workspace {
         serde_json::Value::Object(obj)
     }
 
+    /// The keys [`Workspace::get`] answers (for completion).
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> =
+            ["name", "registry", "repo", "region", "vendor_registries"].iter().map(|k| k.to_string()).collect();
+        keys.extend(self.values.keys().filter(|k| self.get(k).is_some()).cloned());
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// A workspace value for policies and interpolation (`workspace.registry`).
     pub fn get(&self, key: &str) -> Option<Value> {
         match key {

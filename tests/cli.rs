@@ -375,6 +375,46 @@ fn explain_shows_the_chain_and_the_policies() {
     assert!(stderr(&o).contains("did you mean `replicas`?"), "{}", stderr(&o));
 }
 
+/// A generated value platc composed from several service values (the image
+/// reference) names each of them with its file and line, and so does one
+/// it derived from another (a dependency's address, from `depends_on`):
+/// the context keeps their origins (issue 15), no guess by equal text.
+#[test]
+fn explain_names_the_values_a_generated_value_was_composed_from() {
+    let dir = common::examples().join("monorepo");
+    let explain = |path: &str| {
+        let o = platc(&["explain", "orders", path, "--workspace", dir.to_str().unwrap()], Path::new("."));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let out = explain("kubernetes/Deployment:spec.template.spec.containers[name=app].image");
+    assert!(out.starts_with("orders / production / kubernetes/Deployment:spec.template.spec.containers[name=app].image = ghcr.io/acme/orders:3.8.0@sha256:1c168adb"), "{out}");
+    assert!(
+        out.contains("composed by platc as the template value `image` from `image`, `version`, `digest`:"),
+        "{out}"
+    );
+    assert!(!out.contains("the template computes it"), "{out}");
+    let image = out.find("orders / production / image = \"ghcr.io/acme/orders\"").expect(&out);
+    let version = out.find("orders / production / version = \"3.8.0\"").expect(&out);
+    let digest = out.find("orders / production / digest = \"sha256:1c168adb").expect(&out);
+    assert!(image < version && version < digest, "{out}");
+    assert!(
+        out.contains(
+            "standard-library default  = \"${workspace.registry}/${service.name}\"   <stdlib>/defaults.plat:9:14"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("service                   = \"3.8.0\"   services/orders/service.plat:9:17   <- final"),
+        "{out}"
+    );
+    assert!(out.contains("   services/orders/service.plat:10:17   <- final"), "{out}");
+
+    let out = explain("kubernetes/ConfigMap:data.PAYMENTS_URL");
+    assert!(out.contains("composed by platc as the template value `config.PAYMENTS_URL` from `depends_on`:"), "{out}");
+    assert!(out.contains("service  = [payments, users, inventory]   services/orders/service.plat:27:16"), "{out}");
+}
+
 #[test]
 fn graph_prints_dot_mermaid_and_affected_services() {
     let dir = common::examples().join("monorepo");
@@ -884,8 +924,8 @@ fn redteam_05_output_link_or_fifo_refused() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(fs::read_to_string(dir.join("gen")).unwrap(), "a file");
 
-    // In a real output, a file platc did not write is copied into the new
-    // tree, never hard-linked.
+    // In a real output, a file platc did not write is left as it is: not
+    // copied, not moved, never hard-linked.
     fs::remove_file(dir.join("gen")).unwrap();
     assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
     fs::write(dir.join("gen/NOTES.md"), "mine").unwrap();
@@ -895,7 +935,8 @@ fn redteam_05_output_link_or_fifo_refused() {
     let o = platc(&["build"], &dir);
     assert!(stderr(&o).contains("(1 written"), "{}", stderr(&o));
     assert_eq!(fs::read_to_string(dir.join("gen/NOTES.md")).unwrap(), "mine");
-    assert_ne!(fs::metadata(dir.join("gen/NOTES.md")).unwrap().ino(), ino, "copied, not linked");
+    assert_eq!(fs::metadata(dir.join("gen/NOTES.md")).unwrap().ino(), ino, "left where it is");
+    assert_eq!(fs::metadata(dir.join("gen/NOTES.md")).unwrap().nlink(), 1, "never linked");
     fs::remove_dir_all(&dir).unwrap();
     fs::remove_dir_all(&home).unwrap();
 }
@@ -1075,7 +1116,7 @@ fn redteam_08_out_must_be_empty_or_platcs() {
     }
     let parent = dir.parent().unwrap();
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
-    for what in ["new", "old", "lock", "swap"] {
+    for what in ["new", "old", "lock", "swap", "journal", "undo"] {
         assert!(!parent.join(format!(".{name}.platc-{what}")).exists(), "{what} left beside the workspace");
     }
     // An empty directory, one made ready with dotfiles, and then platc's
@@ -1244,7 +1285,7 @@ fn redteam_24_stdlib_dot_is_named_for_what_it_is() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A swap that fails after its staging directory was made removes it (the
+/// A write that fails after its staging directory was made removes it (the
 /// `--out .` case of the report is in redteam_08).
 #[test]
 #[cfg(unix)]
@@ -1253,14 +1294,16 @@ fn redteam_24_a_failed_swap_leaves_no_staging_directory() {
     assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
     let svc = dir.join("service.plat");
     fs::write(&svc, fs::read_to_string(&svc).unwrap().replace("replicas = 3", "replicas = 4")).unwrap();
-    // A file of the user's where the service's directory goes: the new tree
-    // is half made when carrying it over fails.
+    // A file of the user's where the service's directory goes: the changed
+    // files are staged when it is found.
     fs::remove_dir_all(dir.join("gen/hello")).unwrap();
     fs::write(dir.join("gen/hello"), "mine").unwrap();
     let o = platc(&["build"], &dir);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("cannot keep"), "{}", stderr(&o));
-    assert!(!dir.join(".gen.platc-new").exists());
+    assert!(stderr(&o).contains("is in the way"), "{}", stderr(&o));
+    for leftover in [".gen.platc-new", ".gen.platc-journal", ".gen.platc-undo"] {
+        assert!(!dir.join(leftover).exists(), "{leftover}");
+    }
     assert_eq!(fs::read_to_string(dir.join("gen/hello")).unwrap(), "mine");
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -1331,6 +1374,156 @@ fn redteam_19_watch_sees_directories_readers_and_rollbacks() {
     assert!(w.wait_for(|e| e.contains("replaced by another process")), "{}", w.err());
     assert!(fs::read_to_string(&hpa).unwrap().contains("minReplicas: 7"), "the rollback put right");
     w.stop();
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- Incremental writes (issue 15) -----------------------------------------
+
+/// Every file under `dir` with its inode and modification time.
+#[cfg(unix)]
+fn identities(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    snapshot(dir)
+        .into_iter()
+        .map(|(p, _)| {
+            let m = fs::metadata(&p).unwrap();
+            (p.strip_prefix(dir).unwrap().to_path_buf(), (m.ino(), m.mtime(), m.mtime_nsec()))
+        })
+        .collect()
+}
+
+/// A rebuild after an edit writes the files that changed and removes the
+/// stale ones, and touches nothing else: every other file keeps its inode
+/// and modification time. A generated file edited by hand is written again
+/// (platc knows its files by the stamp's sizes and times, not by trust).
+#[test]
+#[cfg(unix)]
+fn a_rebuild_touches_only_what_changed() {
+    let dir = scratch("monorepo", "incremental");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let before = identities(&dir.join("gen"));
+    let before_text = snapshot(&dir.join("gen"));
+    let edited = dir.join("gen/users/catalog-info.yaml");
+    let users = fs::read_to_string(&edited).unwrap();
+    fs::write(&edited, users.replace("users", "u5ers")).unwrap();
+    let svc = dir.join("services/orders/service.plat");
+    fs::write(&svc, fs::read_to_string(&svc).unwrap().replace("    replicas  = 4", "    replicas  = 5")).unwrap();
+    fs::remove_dir_all(dir.join("services/reports")).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&edited).unwrap(), users, "the hand edit is undone");
+    let after = identities(&dir.join("gen"));
+    let reference = scratch("monorepo", "incremental-ref");
+    fs::write(reference.join("services/orders/service.plat"), fs::read_to_string(&svc).unwrap()).unwrap();
+    fs::remove_dir_all(reference.join("services/reports")).unwrap();
+    assert_eq!(platc(&["build"], &reference).status.code(), Some(0));
+    let rel = |v: Vec<(PathBuf, Vec<u8>)>, base: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        v.into_iter().map(|(p, b)| (p.strip_prefix(base).unwrap().to_path_buf(), b)).collect()
+    };
+    assert_eq!(
+        rel(snapshot(&dir.join("gen")), &dir.join("gen")),
+        rel(snapshot(&reference.join("gen")), &reference.join("gen"))
+    );
+    // Written: exactly the files whose text differs from the last build's
+    // (and the one edited by hand).
+    let old_text: std::collections::BTreeMap<PathBuf, Vec<u8>> =
+        rel(before_text, &dir.join("gen")).into_iter().collect();
+    let written: Vec<&PathBuf> = after.iter().filter(|(p, id)| before.get(*p) != Some(id)).map(|(p, _)| p).collect();
+    let differ: Vec<&PathBuf> = rel(snapshot(&dir.join("gen")), &dir.join("gen"))
+        .iter()
+        .filter(|(p, b)| old_text.get(p) != Some(b) || p.ends_with("users/catalog-info.yaml"))
+        .map(|(p, _)| after.keys().find(|k| *k == p).unwrap())
+        .collect();
+    assert_eq!(written, differ, "{}", stderr(&o));
+    assert!(written.contains(&&PathBuf::from("orders/kubernetes/production/horizontalpodautoscaler.yaml")));
+    assert!(written.len() < 10 && after.len() > 100, "{written:?}");
+    assert!(before.keys().any(|p| p.starts_with("reports")) && !after.keys().any(|p| p.starts_with("reports")));
+    assert!(!dir.join("gen/reports").exists(), "the stale directories go too");
+    for leftover in [".gen.platc-new", ".gen.platc-journal", ".gen.platc-undo"] {
+        assert!(!dir.join(leftover).exists(), "{leftover}");
+    }
+    fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(&reference).unwrap();
+}
+
+/// A build stopped between any two files of its write (killed, or failing)
+/// leaves the old tree or, once any later command has locked the output,
+/// the old tree back: never a mix. The next build then writes the new one.
+#[test]
+#[cfg(unix)]
+fn an_interrupted_write_leaves_the_old_tree_or_the_new() {
+    let dir = scratch("monorepo", "interrupted");
+    assert_eq!(platc(&["build"], &dir).status.code(), Some(0));
+    let old = snapshot(&dir.join("gen"));
+    let svc = dir.join("services/orders/service.plat");
+    let good = fs::read_to_string(&svc).unwrap();
+    // Files replaced (the version is in every object's labels), added (the
+    // cache's Terraform) and removed (the queue's).
+    let edit = good
+        .replace("\"3.8.0\"", "\"3.9.0\"")
+        .replace("  resource queue order-events { fifo = true }\n", "  resource redis cache { size = small }\n")
+        .replace("    EVENTS_QUEUE = order-events.url\n", "");
+    assert_ne!(edit, good);
+    let faulty = |spec: &str| {
+        let cache = std::env::temp_dir().join(format!("platc-cli-cache-{}", std::process::id()));
+        Command::new(env!("CARGO_BIN_EXE_platc"))
+            .args(["build"])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .env("XDG_CACHE_HOME", cache)
+            .env("PLATC_TEST_WRITE_FAULT", spec)
+            .output()
+            .unwrap()
+    };
+    fs::write(&svc, &edit).unwrap();
+    let o = platc(&["build"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let new = snapshot(&dir.join("gen"));
+    assert_ne!(new, old);
+    let back_to_old = |label: &str| {
+        fs::write(&svc, &good).unwrap();
+        let o = platc(&["build"], &dir);
+        assert_eq!(o.status.code(), Some(0), "{label}: {}", stderr(&o));
+        assert_eq!(snapshot(&dir.join("gen")), old, "{label}");
+        fs::write(&svc, &edit).unwrap();
+    };
+    back_to_old("reset");
+    // How many steps the write has (one per written or removed file, and
+    // the index), from the journal a kill before the first leaves.
+    assert_ne!(faulty("kill:0").status.code(), Some(0));
+    let journal: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join(".gen.platc-journal")).unwrap()).unwrap();
+    let ops = journal["ops"].as_array().unwrap();
+    let steps = ops.len();
+    let count = |what: &str| ops.iter().filter(|o| o.get(what).is_some()).count();
+    assert!(count("replace") > 3 && count("add") > 0 && count("remove") > 0, "{journal}");
+    for at in [0, 1, steps / 2, steps - 2, steps - 1] {
+        // Killed before step `at`: the next command that locks the output
+        // (here `check --frozen`) puts the old tree back.
+        let o = faulty(&format!("kill:{at}"));
+        assert_ne!(o.status.code(), Some(0), "kill:{at} {}", stderr(&o));
+        assert!(dir.join(".gen.platc-journal").exists(), "kill:{at}");
+        let o = platc(&["check", "--frozen"], &dir);
+        assert!(stderr(&o).contains("restored `gen`"), "kill:{at}: {}", stderr(&o));
+        assert_eq!(snapshot(&dir.join("gen")), old, "kill:{at}: the old tree, whole");
+        for leftover in [".gen.platc-new", ".gen.platc-journal", ".gen.platc-undo"] {
+            assert!(!dir.join(leftover).exists(), "kill:{at}: {leftover}");
+        }
+        // A step that fails: rolled back before the build returns.
+        let o = faulty(&format!("error:{at}"));
+        assert_eq!(o.status.code(), Some(2), "error:{at}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("injected failure") && stderr(&o).contains("nothing was changed"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(snapshot(&dir.join("gen")), old, "error:{at}: the old tree, whole");
+        // And the next build writes the new tree.
+        let o = platc(&["build"], &dir);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(snapshot(&dir.join("gen")), new, "after kill:{at}, the new tree");
+        back_to_old(&format!("after {at}"));
+    }
     fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -202,7 +202,7 @@ struct Written {
 
 /// The generated objects of one service in one environment, after its
 /// patches, as a policy's `generated(...)` sees them.
-pub struct Objects<'a> {
+pub(crate) struct Objects<'a> {
     /// Target, kind and object (a Terraform resource body has its type as kind).
     docs: Vec<(&'static str, String, &'a Doc)>,
     written: Vec<Written>,
@@ -294,7 +294,7 @@ fn from_doc(d: &Doc) -> EVal {
 }
 
 /// The selectors of every `generated("...")` in an expression.
-pub fn selectors_of(e: &ast::Expr, out: &mut Vec<(String, Span)>) {
+pub(crate) fn selectors_of(e: &ast::Expr, out: &mut Vec<(String, Span)>) {
     use ast::ExprKind;
     match &e.kind {
         ExprKind::Call { name, args } if name.name == "generated" => {
@@ -318,7 +318,7 @@ pub fn selectors_of(e: &ast::Expr, out: &mut Vec<(String, Span)>) {
 /// A patch without a reason that writes where a policy reads: an error
 /// naming the policy. A patch with a reason is listed with it, and its
 /// result is still checked.
-pub fn patch_reasons(service: &Service, lib: &Library, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn patch_reasons(service: &Service, lib: &Library, diags: &mut Vec<Diagnostic>) {
     for p in service.patches.iter().filter(|p| p.patch.reason.is_none()) {
         for set in &p.patch.sets {
             let Some(policy) = protecting(&p.patch, set, lib) else { continue };
@@ -376,7 +376,7 @@ fn protecting<'l>(patch: &ast::Patch, set: &ast::Attribute, lib: &'l Library) ->
 
 /// Runs the policies over the generated objects of `service` in one
 /// environment; returns the names of the failing policies it waived.
-pub fn run(
+pub(crate) fn run(
     service: &Service,
     instance: &Instance,
     model: &Model,
@@ -405,7 +405,7 @@ pub fn run(
 }
 
 /// `allow` of a policy over generated objects that passed everywhere.
-pub fn unused_waivers(service: &Service, lib: &Library, waived: &[String], diags: &mut Vec<Diagnostic>) {
+pub(crate) fn unused_waivers(service: &Service, lib: &Library, waived: &[String], diags: &mut Vec<Diagnostic>) {
     for w in service.waivers.iter().filter(|w| w.from.is_none()) {
         let output = lib.policies.get(&w.what).is_some_and(|p| !p.selectors.is_empty());
         if output && !waived.contains(&w.what) {

@@ -37,6 +37,7 @@ use lsp_types::{
     PositionEncodingKind, PublishDiagnosticsParams, Range, ServerCapabilities, SymbolKind, TextDocumentSyncCapability,
     TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
 };
+use platc::cache::Parsed;
 use platc::ide::{self, Hit};
 use platc::sources::{STDLIB, STDLIB_PREFIX, Sources, Text};
 use platc::span::{FileId, Span};
@@ -368,14 +369,28 @@ impl Server<'_> {
         Some((doc, root, ws, rel))
     }
 
+    /// The parse of a document's current text (syntax tree and AST): the
+    /// latest compilation's when it read this text (it normally has: every
+    /// change compiles), else a parse of its own.
+    fn parsed(&self, doc: &Doc) -> Parsed {
+        let compiled = doc.place.as_ref().and_then(|(root, _)| self.workspaces.get(root)?.current());
+        let cached = doc.place.as_ref().zip(compiled).and_then(|((_, rel), c)| c.memo.parsed(rel));
+        match cached.filter(|p| *p.text == *doc.text) {
+            Some(p) => p.clone(),
+            None => {
+                let id = doc.place.as_ref().zip(compiled).and_then(|((_, rel), c)| c.files.find(rel));
+                platc::parse::parse_shared(id.unwrap_or(FileId(u32::MAX)), &std::sync::Arc::from(doc.text.as_str()))
+            }
+        }
+    }
+
     /// What is under the cursor, by the document's current text.
     fn hit(&self, uri: &Uri, pos: Position) -> Option<(Hit, &Doc, &Path, &Workspace)> {
-        let (doc, root, ws, rel) = self.context(uri)?;
+        let (doc, root, ws, _) = self.context(uri)?;
         let compiled = ws.current()?;
-        let id = compiled.files.find(rel).unwrap_or(FileId(u32::MAX));
-        let (file, _) = platc::parse::parse(id, &doc.text);
+        let file = self.parsed(doc).file?;
         let offset = ide::offset(&doc.text, pos.line, pos.character);
-        Some((ide::hit_at(&file?, offset, compiled)?, doc, root, ws))
+        Some((ide::hit_at(&file, offset, compiled)?, doc, root, ws))
     }
 
     fn hover(&self, p: HoverParams) -> Option<Hover> {
@@ -427,7 +442,7 @@ impl Server<'_> {
 
     fn format(&self, p: DocumentFormattingParams) -> Option<Vec<TextEdit>> {
         let doc = self.docs.get(&uri_path(&p.text_document.uri)?)?;
-        let formatted = platc::fmt::format_file(FileId(0), &doc.text).ok()?;
+        let formatted = platc::fmt::format_parsed(&self.parsed(doc))?;
         if formatted == doc.text {
             return Some(Vec::new());
         }
@@ -438,8 +453,8 @@ impl Server<'_> {
 
     fn symbols(&self, p: DocumentSymbolParams) -> Option<DocumentSymbolResponse> {
         let doc = self.docs.get(&uri_path(&p.text_document.uri)?)?;
-        let (file, _) = platc::parse::parse(FileId(0), &doc.text);
-        let syms = ide::document_symbols(&file?, &doc.text);
+        let file = self.parsed(doc).file?;
+        let syms = ide::document_symbols(&file, &doc.text);
         Some(DocumentSymbolResponse::Nested(syms.iter().map(|s| symbol(s, &doc.text)).collect()))
     }
 

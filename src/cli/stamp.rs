@@ -10,6 +10,12 @@
 //! without changing them stays a no-op). Anything else, including a
 //! generated file edited by hand, is a full build.
 //!
+//! The stamp also records each output file's hash next to its state: the
+//! next build, whatever its inputs, takes a file whose size and times are
+//! still the recorded ones as holding that hash, and does not read it
+//! ([`Known`]) — except a file modified in the same tick of the clock as
+//! the stamp was written (git's "racy" files), which is read.
+//!
 //! Stamps live in the user's cache directory (`$XDG_CACHE_HOME/platc` or
 //! `~/.cache/platc`), one per output directory, never in the workspace: the
 //! generated tree is reviewed in pull requests and holds nothing but output.
@@ -63,10 +69,65 @@ fn fingerprint(sources: &Sources, options: &Options, extra: &[String]) -> Option
     Some(h.finish().to_string())
 }
 
-/// The size and modification time of a file, as the stamp writes them.
+/// The size, modification and change times of a file, as the stamp writes
+/// them (the change time cannot be set back by hand, as `touch` sets the
+/// modification time).
 fn file_state(path: &Path) -> Option<String> {
     let m = fs::symlink_metadata(path).ok()?;
-    m.is_file().then(|| format!("{} {}.{:09}", m.len(), m.mtime(), m.mtime_nsec()))
+    m.is_file().then(|| state_of(&m))
+}
+
+fn state_of(m: &fs::Metadata) -> String {
+    format!("{} {}.{:09} {}.{:09}", m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
+}
+
+/// What the last build left in the output, by the stamp: each file's state
+/// and hash when it was written.
+pub struct Known {
+    /// By output path: the state, a tab, the hash (one string per file: at
+    /// 10,000 services there are 268,592).
+    files: std::collections::HashMap<String, String>,
+    /// When the stamp was written (seconds, nanoseconds).
+    stamped: (i64, i64),
+}
+
+impl Known {
+    /// Whether `path` (output-relative, at `target`) certainly holds the text
+    /// of hash `sha256`: the stamp recorded that hash, the file's size and
+    /// times are the recorded ones, and it was last modified before the
+    /// stamp was written (a change in the same clock tick as the stamp
+    /// could keep all three).
+    pub fn holds(&self, path: &str, target: &Path, sha256: &str) -> bool {
+        let Some((state, sha)) = self.files.get(path).and_then(|v| v.split_once('\t')) else { return false };
+        if sha != sha256 {
+            return false;
+        }
+        let Ok(m) = fs::symlink_metadata(target) else { return false };
+        m.is_file()
+            && (m.mtime(), m.mtime_nsec()) < self.stamped
+            && (m.ctime(), m.ctime_nsec()) < self.stamped
+            && state_of(&m) == state
+    }
+}
+
+/// The files the last build of `out` recorded, whatever its inputs.
+pub fn known(out: &Path) -> Option<Known> {
+    let path = stamp_path(out)?;
+    let stamp = fs::symlink_metadata(&path).ok()?;
+    let text = fs::read_to_string(&path).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != HEADER {
+        return None;
+    }
+    lines.next()?;
+    lines.next()?;
+    let mut files = std::collections::HashMap::new();
+    for line in lines {
+        let mut f = line.splitn(3, '\t');
+        let (state, sha, path) = (f.next()?, f.next()?, f.next()?);
+        files.insert(path.to_string(), format!("{state}\t{sha}"));
+    }
+    Some(Known { files, stamped: (stamp.mtime(), stamp.mtime_nsec()) })
 }
 
 /// Whether the last build of `out` read exactly these inputs and its files
@@ -82,58 +143,71 @@ pub fn up_to_date(out: &Path, sources: &Sources, options: &Options) -> Option<us
     if fingerprint(sources, options, &extra)? != inputs {
         return None;
     }
-    let files: Vec<(&str, &str)> = lines.map(|l| l.split_once('\t')).collect::<Option<_>>()?;
+    let files: Vec<(&str, &str)> = lines
+        .map(|l| {
+            let mut f = l.splitn(3, '\t');
+            Some((f.next()?, f.nth(1)?))
+        })
+        .collect::<Option<_>>()?;
     let same = platc::par::map(&files, |(state, path)| file_state(&out.join(path)).as_deref() == Some(*state));
     same.iter().all(|s| *s).then_some(files.len())
 }
 
-/// Records the stamp of a build that wrote `compiled`'s output to `out`
-/// with no diagnostic. A stamp that cannot be written only costs the next
-/// build its shortcut.
+/// Records the stamp of a build that wrote `compiled`'s output to `out`.
+/// With a diagnostic (a warning) there is no shortcut (a no-op build would
+/// not repeat it), but the files are still recorded. A stamp that cannot be
+/// written only costs the next build its shortcut.
 pub fn record(out: &Path, workflows: Option<&Path>, sources: &Sources, options: &Options, compiled: &Compiled) {
     let (Some(path), Some(output)) = (stamp_path(out), &compiled.output) else { return };
     let _ = fs::remove_file(&path);
-    if !compiled.diagnostics.is_empty() {
-        return; // a no-op build would not repeat them
-    }
     let extra: Vec<String> = compiled.read.iter().filter(|p| sources.get(p).is_none()).cloned().collect();
     let plain = |p: &String| !p.contains(['\t', '\n']);
     if !extra.iter().all(plain) || !output.files.keys().all(plain) {
         return; // the stamp is lines of tab-separated fields
     }
-    let Some(inputs) = fingerprint(sources, options, &extra) else { return };
+    let inputs = match fingerprint(sources, options, &extra) {
+        Some(_) if !compiled.diagnostics.is_empty() => "-".to_string(),
+        Some(inputs) => inputs,
+        None => return,
+    };
     // Workflows written at the repository root are recorded by their whole
     // path (which `out.join` keeps as it is).
-    let paths: Vec<String> = output
-        .files
-        .keys()
-        .map(|p| match workflows {
+    let place = |p: &String| -> String {
+        match workflows {
             Some(_) if p.starts_with(super::github::PREFIX) => {
                 super::github::place(out, workflows, p).to_string_lossy().into_owned()
             }
             _ => p.clone(),
-        })
-        .collect();
-    if !paths.iter().all(plain) {
+        }
+    };
+    let keys: Vec<&String> = output.files.keys().collect();
+    if workflows.is_some_and(|w| !plain(&w.to_string_lossy().into_owned())) {
         return;
     }
-    let states = platc::par::map(&paths, |p| file_state(&out.join(p)));
-    let mut text = format!("{HEADER}\ninputs {inputs}\nloaded");
-    for p in &extra {
-        text.push('\t');
-        text.push_str(p);
+    let states = platc::par::map(&keys, |p| file_state(&out.join(place(p))));
+    // Written line by line: at 10,000 services the stamp is 40 MB, and the
+    // build's output is still in memory.
+    let Some(dir) = path.parent() else { return };
+    if fs::create_dir_all(dir).is_err() {
+        return;
     }
-    text.push('\n');
-    for (p, state) in paths.iter().zip(states) {
-        let Some(state) = state else { return };
-        text.push_str(&format!("{state}\t{p}\n"));
-    }
-    if let Some(dir) = path.parent()
-        && fs::create_dir_all(dir).is_ok()
-    {
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if fs::write(&tmp, text).is_ok() && fs::rename(&tmp, &path).is_err() {
-            let _ = fs::remove_file(&tmp);
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = (|| -> std::io::Result<bool> {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(fs::File::create(&tmp)?);
+        write!(w, "{HEADER}\ninputs {inputs}\nloaded")?;
+        for p in &extra {
+            write!(w, "\t{p}")?;
         }
+        writeln!(w)?;
+        for ((p, state), file) in keys.iter().zip(states).zip(output.files.values()) {
+            let Some(state) = state else { return Ok(false) };
+            writeln!(w, "{state}\t{}\t{}", file.sha256, place(p))?;
+        }
+        w.into_inner().map_err(|e| e.into_error())?;
+        Ok(true)
+    })();
+    if !matches!(written, Ok(true)) || fs::rename(&tmp, &path).is_err() {
+        let _ = fs::remove_file(&tmp);
     }
 }

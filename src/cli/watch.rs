@@ -128,7 +128,7 @@ fn is_ours(out: &Path, last: &Last) -> bool {
 /// checkout): the last good output is written again, comparing every file.
 fn put_back(out: &Path, last: &Last) {
     let Some(output) = last.good.as_ref().and_then(|c| c.output.as_ref()) else { return };
-    match write::lock(out).and_then(|locked| write::write(&locked, output, write::Commit::InPlace)) {
+    match write::lock(out).and_then(|locked| write::write(&locked, output, None)) {
         Ok(w) => eprintln!(
             "the output was replaced by another process: {} written again, {} removed",
             super::plural(w.changed.len(), "file"),
@@ -215,7 +215,7 @@ fn rebuild(
     let Some(output) = &compiled.output else { return };
     let result = write::lock(out).and_then(|locked| match last.good.as_ref().and_then(|c| c.output.as_ref()) {
         Some(previous) => write::write_delta(&locked, output, previous),
-        None => write::write(&locked, output, write::Commit::InPlace),
+        None => write::write(&locked, output, None),
     });
     match result {
         Ok(w) => {

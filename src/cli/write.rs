@@ -11,19 +11,19 @@
 //!   not a symbolic link, a FIFO or a file; and, when it is not empty, it
 //!   must be platc's (hold `platc-index.json`). Anything else is refused
 //!   before a byte is read or written.
-//! - **Whole trees.** [`Commit::Swap`] (`platc build`) builds the new tree in
-//!   `.<name>.platc-new` — unchanged files hard-linked from the old tree
-//!   when its index lists them, changed files written, the user's own
-//!   files copied over, the index last — then records the old tree's
-//!   identity (device and inode) in a journal `.<name>.platc-swap`, renames
-//!   the output to `.<name>.platc-old`, renames the new tree into place,
-//!   removes the journal and deletes the old tree. [`lock`] (run by
-//!   `build`, `check --frozen` and `watch` before they read the output)
-//!   finishes whatever a kill interrupted: see [`recover`].
-//! - **Fast edits.** [`Commit::InPlace`] (`platc watch`) writes only changed
-//!   files, each through a temporary file and a rename, so no reader sees
-//!   half a file; a kill between two files leaves a mix that the next save
-//!   rewrites.
+//! - **Only what changed, all or nothing.** A first build stages the whole
+//!   tree in `.<name>.platc-new` and renames it into place. Later ones
+//!   find each generated file unchanged on disk (the stamp's recorded size,
+//!   times and hash, [`super::stamp::Known`], or else its bytes) or stage it;
+//!   `platc build` does so as each service is rendered ([`Staging::offer`]),
+//!   keeping hashes rather than text. [`apply`] then moves the staged files
+//!   in under a journal (`.<name>.platc-journal`), each replaced or removed
+//!   file into `.<name>.platc-undo` first; removing the journal commits. A
+//!   failed step is rolled back at once; a killed write is rolled back by
+//!   [`lock`] (run by `build`, `check --frozen` and `watch` before they read
+//!   the output): see [`recover`]. Unchanged files are never touched.
+//!   `watch` writes the files that changed since its last write the same way
+//!   ([`write_delta`]).
 //! - **Only its own files.** Files the previous build wrote (per its index)
 //!   and this one does not are removed; a file at a generated path that
 //!   platc did not write is an error, never a casualty; a generated or
@@ -33,14 +33,16 @@
 //! - No fsync: like cargo, platc guards against interrupted processes, not
 //!   power loss.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use platc::Output;
-use platc::emit::INDEX_FILE;
+use platc::emit::{INDEX_FILE, OutFile};
+
+use sha2::{Digest, Sha256};
 
 use super::display;
 
@@ -52,23 +54,23 @@ pub struct Written {
     pub unchanged: usize,
 }
 
-/// How a changed tree replaces the old one.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Commit {
-    /// Build the new tree beside the old one and swap: all or nothing.
-    Swap,
-    /// Rename changed files into place one by one: fastest.
-    InPlace,
-}
-
-/// Paths the previous build's index lists.
+/// Paths the previous build's index lists. Read into paths only: at 10,000
+/// services the index is 69 MB, and as a JSON value tree several times that.
 pub fn previous(out: &Path) -> BTreeSet<String> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        path: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Index {
+        #[serde(default)]
+        files: Vec<Entry>,
+    }
     let Some(bytes) = read_regular(&out.join(INDEX_FILE)) else { return BTreeSet::new() };
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return BTreeSet::new() };
-    json.get("files")
-        .and_then(|f| f.as_array())
-        .map(|files| files.iter().filter_map(|f| f.get("path")?.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
+    match serde_json::from_slice::<Index>(&bytes) {
+        Ok(index) => index.files.into_iter().filter_map(|e| e.path).collect(),
+        Err(_) => BTreeSet::new(),
+    }
 }
 
 /// The previous build's index: each path it lists, with its environment.
@@ -156,12 +158,112 @@ fn check_kind(out: &Path) -> Result<(), String> {
     }
 }
 
-/// Writes `output` under the locked output directory.
-pub fn write(locked: &Locked, output: &Output, commit: Commit) -> Result<Written, String> {
+/// What the writer knows before the compilation ends, and where it stages
+/// the files that changed: `platc build` hands each service's files to
+/// [`Staging::offer`] as soon as they are rendered (through
+/// [`platc::Options::spill`]), so that their text need not be kept.
+pub struct Staging {
+    out: PathBuf,
+    /// The output was absent or empty: every file is new.
+    fresh: bool,
+    /// Files the stamp vouches for (see [`super::stamp::Known`]).
+    known: Option<super::stamp::Known>,
+    /// Paths not to take (workflows written elsewhere, which stay in memory).
+    keep: Option<&'static str>,
+    stage: Stage,
+    dirs: Dirs,
+    /// The paths staged (changed). A file the compilation handed over
+    /// ([`OutFile::spilled`]) and not staged is unchanged on disk: no set of
+    /// the 268,592 unchanged paths of 10,000 services is kept.
+    staged: Mutex<HashSet<String>>,
+    error: Mutex<Option<String>>,
+}
+
+impl Staging {
+    /// For the locked output; `keep`: a path prefix [`offer`](Self::offer)
+    /// declines.
+    pub fn new(locked: &Locked, keep: Option<&'static str>) -> Staging {
+        let out = locked.out().to_path_buf();
+        Staging {
+            fresh: is_absent_or_empty(&out),
+            known: super::stamp::known(&out),
+            keep,
+            stage: Stage::new(&out),
+            dirs: Dirs::default(),
+            staged: Mutex::default(),
+            error: Mutex::default(),
+            out,
+        }
+    }
+
+    /// Takes a generated file: finds it unchanged on disk, or stages it.
+    /// Returns whether its text is no longer needed.
+    pub fn offer(&self, path: &str, file: &OutFile) -> bool {
+        if path == INDEX_FILE || !safe_relative(path) || self.keep.is_some_and(|k| path.starts_with(k)) {
+            return false;
+        }
+        match self.decide(path, file) {
+            Ok(()) => true,
+            Err(e) => {
+                if let Ok(mut first) = self.error.lock() {
+                    first.get_or_insert(e);
+                }
+                false
+            }
+        }
+    }
+
+    /// Whether the file at `path` is on disk with these contents (by the
+    /// stamp, or else by reading it); if not, the file is staged.
+    fn decide(&self, path: &str, file: &OutFile) -> Result<(), String> {
+        let target = self.out.join(path);
+        let same = !self.fresh
+            && (self.known.as_ref().is_some_and(|k| k.holds(path, &target, &file.sha256))
+                || (!file.spilled && read_regular(&target).is_some_and(|b| b == file.contents.as_bytes())));
+        if !same {
+            if file.spilled {
+                return Err(format!("internal error: `{path}` was dropped before it was staged"));
+            }
+            self.put(path, file.contents.as_bytes())?;
+            if let Ok(mut staged) = self.staged.lock() {
+                staged.insert(path.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<(), String> {
+        let target = self.stage.0.join(path);
+        self.dirs.ensure(target.parent())?;
+        fs::write(&target, bytes).map_err(|e| format!("cannot write `{}`: {e}", display(&target)))
+    }
+
+    fn was_staged(&self, path: &str) -> bool {
+        self.staged.lock().is_ok_and(|s| s.contains(path))
+    }
+}
+
+/// Writes `output` under the locked output directory: only the files that
+/// changed, all or nothing (see [`apply`]). `staging` holds what
+/// [`Staging::offer`] already took during the compilation.
+pub fn write(locked: &Locked, output: &Output, staging: Option<&Staging>) -> Result<Written, String> {
     let out = locked.out();
     check_kind(out)?;
-    if is_absent_or_empty(out) {
-        return write_fresh(out, output); // nothing there to refuse to overwrite
+    let own;
+    let staging = match staging {
+        Some(s) => s,
+        None => {
+            own = Staging::new(locked, None);
+            &own
+        }
+    };
+    if let Some(e) = staging.error.lock().ok().and_then(|mut e| e.take()) {
+        return Err(e);
+    }
+    let files: Vec<(&String, &OutFile)> =
+        output.files.iter().filter(|(p, _)| *p != INDEX_FILE).map(|(p, f)| (p, &**f)).collect();
+    if staging.fresh && is_absent_or_empty(out) {
+        return write_fresh(out, output, &files, staging); // nothing there to refuse to overwrite
     }
     let old = previous(out);
     no_links(out, output.files.keys().chain(old.iter()))?;
@@ -172,45 +274,46 @@ pub fn write(locked: &Locked, output: &Output, commit: Commit) -> Result<Written
         ));
     }
     refuse(out, output, &old)?;
-    let files: Vec<(&String, &platc::emit::OutFile)> =
-        output.files.iter().filter(|(p, _)| *p != INDEX_FILE).map(|(p, f)| (p, &**f)).collect();
-    let same = platc::par::map(&files, |(path, file)| {
-        read_regular(&out.join(path)).is_some_and(|b| b == file.contents.as_bytes())
-    });
+    // The files the compilation did not hand over (or all, for a staging
+    // made after it) are decided here.
+    let undecided: Vec<&(&String, &OutFile)> = files.iter().filter(|(_, f)| !f.spilled).collect();
+    let results = platc::par::map(&undecided, |(path, file)| staging.decide(path, file));
+    results.into_iter().collect::<Result<Vec<()>, String>>()?;
     let removed: Vec<String> = old
         .iter()
         .filter(|p| !output.files.contains_key(*p) && safe_relative(p) && is_removable(&out.join(p)))
         .cloned()
         .collect();
-    let index_same = output
-        .files
-        .get(INDEX_FILE)
-        .is_none_or(|i| read_regular(&out.join(INDEX_FILE)).is_some_and(|b| b == i.contents.as_bytes()));
     let mut w = Written { removed, ..Written::default() };
-    for ((path, _), same) in files.iter().zip(&same) {
-        if *same {
-            w.unchanged += 1;
-        } else {
+    for (path, _) in &files {
+        if staging.was_staged(path) {
             w.changed.push((*path).clone());
+        } else {
+            w.unchanged += 1;
         }
     }
+    let index = output.files.get(INDEX_FILE);
+    let index_same =
+        index.is_none_or(|i| read_regular(&out.join(INDEX_FILE)).is_some_and(|b| b == i.contents.as_bytes()));
     if w.changed.is_empty() && w.removed.is_empty() && index_same {
         return Ok(w);
     }
-    match commit {
-        Commit::Swap => swap(out, output, &files, &same, &old)?,
-        Commit::InPlace => w.removed = in_place(out, output, &files, &same, &w.removed)?,
+    let mut puts = w.changed.clone();
+    if let Some(i) = index.filter(|_| !index_same) {
+        staging.put(INDEX_FILE, i.contents.as_bytes())?;
+        puts.push(INDEX_FILE.to_string());
     }
+    w.removed = apply(out, &staging.stage.0, &puts, &w.removed)?;
     Ok(w)
 }
 
 /// `watch`'s write: what changed since `previous` (the last output written,
-/// assumed on disk) is renamed into place; nothing else is read or written.
+/// assumed on disk) is staged and applied; nothing else is read or written.
 pub fn write_delta(locked: &Locked, output: &Output, previous: &Output) -> Result<Written, String> {
     let out = locked.out();
     check_kind(out)?;
     if !is_platcs(out) {
-        return write(locked, output, Commit::InPlace);
+        return write(locked, output, None);
     }
     // The changed files, shared with `output`, not copied.
     let partial = Output {
@@ -221,17 +324,36 @@ pub fn write_delta(locked: &Locked, output: &Output, previous: &Output) -> Resul
             .map(|(p, f)| (p.clone(), std::sync::Arc::clone(f)))
             .collect(),
     };
-    let changed: Vec<(&String, &platc::emit::OutFile)> = partial.files.iter().map(|(p, f)| (p, &**f)).collect();
-    let new: BTreeSet<String> =
-        changed.iter().filter(|(p, _)| !previous.files.contains_key(*p)).map(|(p, _)| (*p).clone()).collect();
-    let removed: Vec<String> =
-        previous.files.keys().filter(|p| !output.files.contains_key(*p) && safe_relative(p)).cloned().collect();
+    let new: BTreeSet<String> = partial.files.keys().filter(|p| !previous.files.contains_key(*p)).cloned().collect();
+    let removed: Vec<String> = previous
+        .files
+        .keys()
+        .filter(|p| !output.files.contains_key(*p) && safe_relative(p) && is_removable(&out.join(p)))
+        .cloned()
+        .collect();
     no_links(out, partial.files.keys().chain(removed.iter()))?;
     refuse(out, &partial, &previous.files.keys().filter(|p| !new.contains(*p)).cloned().collect())?;
-    let unchanged = output.files.len().saturating_sub(changed.len() + 1);
-    let same = vec![false; changed.len()];
-    let removed = in_place(out, output, &changed, &same, &removed)?;
-    Ok(Written { changed: changed.iter().map(|(p, _)| (*p).clone()).collect(), removed, unchanged })
+    let stage = Stage::new(out);
+    let dirs = Dirs::default();
+    let put = |path: &str, bytes: &[u8]| -> Result<(), String> {
+        let target = stage.0.join(path);
+        dirs.ensure(target.parent())?;
+        fs::write(&target, bytes).map_err(|e| format!("cannot write `{}`: {e}", display(&target)))
+    };
+    let changed: Vec<(&String, &std::sync::Arc<OutFile>)> = partial.files.iter().collect();
+    let results = platc::par::map(&changed, |(path, file)| put(path, file.contents.as_bytes()));
+    results.into_iter().collect::<Result<Vec<()>, String>>()?;
+    let mut puts: Vec<String> = partial.files.keys().cloned().collect();
+    if let Some(index) = output.files.get(INDEX_FILE)
+        && previous.files.get(INDEX_FILE).is_none_or(|i| i.sha256 != index.sha256)
+    {
+        put(INDEX_FILE, index.contents.as_bytes())?;
+        puts.push(INDEX_FILE.to_string());
+    }
+    let unchanged = output.files.len().saturating_sub(partial.files.len() + 1);
+    let removed =
+        if puts.is_empty() && removed.is_empty() { Vec::new() } else { apply(out, &stage.0, &puts, &removed)? };
+    Ok(Written { changed: partial.files.keys().cloned().collect(), removed, unchanged })
 }
 
 /// Whether the output holds platc's index.
@@ -279,7 +401,18 @@ fn no_links<'a>(out: &Path, paths: impl Iterator<Item = &'a String>) -> Result<(
 fn refuse(out: &Path, output: &Output, old: &BTreeSet<String>) -> Result<(), String> {
     for (path, file) in &output.files {
         let target = out.join(path);
-        let Ok(meta) = fs::symlink_metadata(&target) else { continue };
+        let meta = match fs::symlink_metadata(&target) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                let blocking = target.ancestors().skip(1).find(|d| fs::symlink_metadata(d).is_ok_and(|m| !m.is_dir()));
+                return Err(format!(
+                    "refusing to write `{}`: `{}` is in the way (a file where platc needs a directory)\n  help: move it out of the output directory",
+                    display(&target),
+                    blocking.map(display).unwrap_or_default()
+                ));
+            }
+            Err(_) => continue,
+        };
         if meta.file_type().is_symlink() {
             return Err(format!("refusing to overwrite `{}`: it is a symbolic link", display(&target)));
         }
@@ -291,7 +424,7 @@ fn refuse(out: &Path, output: &Output, old: &BTreeSet<String>) -> Result<(), Str
         }
         if !old.contains(path)
             && path != INDEX_FILE
-            && read_regular(&target).is_none_or(|existing| existing != file.contents.as_bytes())
+            && read_regular(&target).is_none_or(|existing| platc::emit::hex(&Sha256::digest(&existing)) != file.sha256)
         {
             return Err(format!(
                 "refusing to overwrite `{}`: platc did not generate it (it is not in {INDEX_FILE})\n  help: move it out of the output directory, or choose another with --out",
@@ -360,7 +493,8 @@ fn remove_any(path: &Path) {
 
 /// Finishes what a killed build left, deterministically (the lock is held):
 ///
-/// - a journal, no output, and `.<name>.platc-old` whose identity is the one
+/// - a write journal (`.<name>.platc-journal`): rolled back ([`recover_write`]);
+/// - an older platc's swap journal, no output, and `.<name>.platc-old` whose identity is the one
 ///   the journal recorded: killed between the two renames; the old tree is
 ///   complete, and is put back;
 /// - a journal and an output: killed after the second rename; the old tree
@@ -370,6 +504,7 @@ fn remove_any(path: &Path) {
 ///   deleted, never restored;
 /// - `.<name>.platc-new`: a build killed while writing it; deleted.
 fn recover(out: &Path) -> Result<(), String> {
+    recover_write(out)?;
     let old = sibling(out, "old");
     let journal = sibling(out, "swap");
     if fs::symlink_metadata(&journal).is_ok() {
@@ -401,119 +536,238 @@ fn recover(out: &Path) -> Result<(), String> {
 
 /// A staging directory, removed on every way out but the rename that
 /// makes it the output.
-struct Stage(PathBuf);
+struct Stage(PathBuf, std::sync::atomic::AtomicBool);
 
 impl Stage {
     fn new(out: &Path) -> Stage {
         let stage = sibling(out, "new");
         remove_any(&stage);
-        Stage(stage)
+        Stage(stage, std::sync::atomic::AtomicBool::new(false))
     }
 
     /// Renamed into place: nothing left to remove.
-    fn done(mut self) {
-        self.0 = PathBuf::new();
+    fn done(&self) {
+        self.1.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
 impl Drop for Stage {
     fn drop(&mut self) {
-        if !self.0.as_os_str().is_empty() {
+        if !self.1.load(std::sync::atomic::Ordering::Relaxed) {
             remove_any(&self.0);
         }
     }
 }
 
-/// A first build: write everything beside, then one rename.
-fn write_fresh(out: &Path, output: &Output) -> Result<Written, String> {
-    let stage = Stage::new(out);
-    let files: Vec<(&String, &platc::emit::OutFile)> = output.files.iter().map(|(p, f)| (p, &**f)).collect();
-    let dirs = Dirs::default();
-    let results = platc::par::map(&files, |(path, file)| -> Result<(), String> {
-        let target = stage.0.join(path);
-        dirs.ensure(target.parent())?;
-        fs::write(&target, file.contents.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", display(&target)))
-    });
+/// A first build: everything staged beside, then one rename.
+fn write_fresh(
+    out: &Path,
+    output: &Output,
+    files: &[(&String, &OutFile)],
+    staging: &Staging,
+) -> Result<Written, String> {
+    let todo: Vec<&(&String, &OutFile)> = files.iter().filter(|(_, f)| !f.spilled).collect();
+    let results = platc::par::map(&todo, |(path, file)| staging.decide(path, file));
     results.into_iter().collect::<Result<Vec<()>, String>>()?;
+    if let Some(index) = output.files.get(INDEX_FILE) {
+        staging.put(INDEX_FILE, index.contents.as_bytes())?;
+    }
+    let stage = &staging.stage;
+    fs::create_dir_all(&stage.0).map_err(|e| format!("cannot create `{}`: {e}", display(&stage.0)))?;
     if fs::symlink_metadata(out).is_ok() {
         fs::remove_dir(out).map_err(|e| format!("cannot replace `{}`: {e}", display(out)))?;
     }
     fs::rename(&stage.0, out).map_err(|e| format!("cannot move the output into `{}`: {e}", display(out)))?;
     stage.done();
-    let changed = output.files.keys().filter(|p| *p != INDEX_FILE).cloned().collect();
+    let changed = files.iter().map(|(p, _)| (*p).clone()).collect();
     Ok(Written { changed, removed: Vec::new(), unchanged: 0 })
 }
 
-/// The new tree beside the old one, then the swap (see [`recover`] for
-/// what a kill at each step leaves).
-fn swap(
-    out: &Path,
-    output: &Output,
-    files: &[(&String, &platc::emit::OutFile)],
-    same: &[bool],
-    old: &BTreeSet<String>,
-) -> Result<(), String> {
-    let stage = Stage::new(out);
-    let dirs = Dirs::default();
-    let jobs: Vec<(&String, &platc::emit::OutFile, bool)> =
-        files.iter().zip(same).map(|((p, f), s)| (*p, *f, *s)).collect();
-    let results = platc::par::map(&jobs, |(path, file, same)| -> Result<(), String> {
-        let target = stage.0.join(path);
-        dirs.ensure(target.parent())?;
-        // Hard-linked only when the previous build wrote it.
-        if *same && old.contains(*path) && fs::hard_link(out.join(path), &target).is_ok() {
-            return Ok(());
-        }
-        fs::write(&target, file.contents.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", display(&target)))
-    });
-    results.into_iter().collect::<Result<Vec<()>, String>>()?;
-    // The user's own files in the output directory come along untouched.
-    let mut others = Vec::new();
-    walk(out, out, &mut others);
-    for rel in others.iter().filter(|p| !output.files.contains_key(*p) && !old.contains(*p)) {
-        let (from, to) = (out.join(rel), stage.0.join(rel));
-        dirs.ensure(to.parent())?;
-        carry(&from, &to).map_err(|e| format!("cannot keep `{}`: {e}", display(&from)))?;
-    }
-    // The index last: a stage with an index is complete.
-    if let Some(index) = output.files.get(INDEX_FILE) {
-        fs::write(stage.0.join(INDEX_FILE), index.contents.as_bytes())
-            .map_err(|e| format!("cannot write the index: {e}"))?;
-    }
-    let old_dir = sibling(out, "old");
-    let journal = sibling(out, "swap");
-    remove_any(&old_dir);
-    if let Some(id) = dir_identity(out) {
-        write_atomic(&journal, format!("{JOURNAL_HEADER}{id}\n").as_bytes())?;
-    }
-    if let Err(e) = fs::rename(out, &old_dir) {
-        remove_any(&journal);
-        return Err(format!("cannot replace `{}`: {e}", display(out)));
-    }
-    if let Err(e) = fs::rename(&stage.0, out) {
-        let _ = fs::rename(&old_dir, out);
-        remove_any(&journal);
-        return Err(format!("cannot move the output into `{}`: {e}", display(out)));
-    }
-    stage.done();
-    remove_any(&journal);
-    remove_any(&old_dir);
-    Ok(())
+/// One step of a write, as the journal lists it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Op {
+    /// The staged file replaces the output's (which is kept in the undo
+    /// directory until the write is done).
+    Replace(String),
+    /// The staged file is new.
+    Add(String),
+    /// The output's file goes (into the undo directory).
+    Remove(String),
 }
 
-/// A file (or link) of the user's, moved into the new tree as it is.
-fn carry(from: &Path, to: &Path) -> std::io::Result<()> {
-    let meta = fs::symlink_metadata(from)?;
-    if meta.file_type().is_symlink() {
-        let target = fs::read_link(from)?;
-        #[cfg(unix)]
-        return std::os::unix::fs::symlink(target, to);
-        #[cfg(not(unix))]
-        return Err(std::io::Error::other(format!("symbolic link to {}", target.display())));
+/// The journal of a write in progress: the output's and the undo
+/// directory's identities (so that only platc's own are trusted) and the
+/// steps, in order.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Journal {
+    journal: String,
+    out: String,
+    undo: String,
+    ops: Vec<Op>,
+}
+
+const WRITE_JOURNAL: &str = "platc write journal 1";
+
+/// Moves the staged files `puts` into the output and removes `removes`,
+/// all or nothing. First the journal (`.<name>.platc-journal`) lists every
+/// step; each replaced or removed file is moved into `.<name>.platc-undo`
+/// (a rename, never a copy) before its step; removing the journal is the
+/// commit. An error rolls the steps done back before it returns; a kill
+/// leaves the journal, and the next run that locks the output rolls back
+/// ([`recover`]): the tree is the old build or the new one, never a mix.
+/// The index is the last step. Returns the paths removed.
+fn apply(out: &Path, stage: &Path, puts: &[String], removes: &[String]) -> Result<Vec<String>, String> {
+    let undo = sibling(out, "undo");
+    remove_any(&undo);
+    fs::create_dir(&undo).map_err(|e| format!("cannot create `{}`: {e}", display(&undo)))?;
+    let exists = |p: &str| fs::symlink_metadata(out.join(p)).is_ok();
+    let (index, files): (Vec<&String>, Vec<&String>) = puts.iter().partition(|p| *p == INDEX_FILE);
+    let put = |p: &&String| if exists(p) { Op::Replace((*p).clone()) } else { Op::Add((*p).clone()) };
+    let mut ops: Vec<Op> = files.iter().map(put).collect();
+    ops.extend(removes.iter().filter(|p| is_removable(&out.join(p))).map(|p| Op::Remove(p.clone())));
+    ops.extend(index.iter().map(put));
+    let journal = Journal {
+        journal: WRITE_JOURNAL.into(),
+        out: dir_identity(out).unwrap_or_default(),
+        undo: dir_identity(&undo).unwrap_or_default(),
+        ops,
+    };
+    let path = sibling(out, "journal");
+    let text = serde_json::to_string(&journal).map_err(|e| format!("cannot write the journal: {e}"))?;
+    write_atomic(&path, text.as_bytes())?;
+    let dirs = Dirs::default();
+    for (done, op) in journal.ops.iter().enumerate() {
+        fault(done);
+        if let Err(e) = step(out, stage, &undo, op, &dirs) {
+            let undone = journal.ops.get(..=done).unwrap_or_default();
+            let back = roll_back(out, stage, &undo, undone);
+            remove_any(&path);
+            remove_any(&undo);
+            return Err(match back {
+                Ok(()) => format!("{e} (nothing was changed)"),
+                Err(b) => format!("{e}; and putting the old files back failed: {b}"),
+            });
+        }
     }
-    // A regular file is copied: platc hard-links only files it wrote. A
-    // FIFO, socket or device is linked as it is (never opened).
-    if meta.is_file() { fs::copy(from, to).map(|_| ()) } else { fs::hard_link(from, to) }
+    fs::remove_file(&path).map_err(|e| format!("cannot finish the write (remove `{}`): {e}", display(&path)))?;
+    remove_any(&undo);
+    let mut removed = Vec::new();
+    for op in &journal.ops {
+        if let Op::Remove(p) = op {
+            remove_empty_parents(out, &out.join(p));
+            removed.push(p.clone());
+        }
+    }
+    Ok(removed)
+}
+
+/// The test suite's way to stop a write between two files (debug builds
+/// only): `PLATC_TEST_WRITE_FAULT=kill:N` kills the process before step N,
+/// `error:N` fails step N.
+fn fault(step: usize) {
+    #[cfg(debug_assertions)]
+    if let Ok(spec) = std::env::var("PLATC_TEST_WRITE_FAULT")
+        && let Some((how, n)) = spec.split_once(':')
+        && n.parse() == Ok(step)
+    {
+        match how {
+            "kill" => std::process::abort(),
+            "error" => FAULT.store(true, std::sync::atomic::Ordering::Relaxed),
+            _ => {}
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = step;
+}
+
+#[cfg(debug_assertions)]
+static FAULT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn step(out: &Path, stage: &Path, undo: &Path, op: &Op, dirs: &Dirs) -> Result<(), String> {
+    #[cfg(debug_assertions)]
+    if FAULT.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        return Err("cannot write: an injected failure (PLATC_TEST_WRITE_FAULT)".into());
+    }
+    let mv = |from: &Path, to: &Path| -> Result<(), String> {
+        dirs.ensure(to.parent())?;
+        fs::rename(from, to).map_err(|e| format!("cannot move `{}` to `{}`: {e}", display(from), display(to)))
+    };
+    match op {
+        Op::Replace(p) => {
+            mv(&out.join(p), &undo.join(p))?;
+            mv(&stage.join(p), &out.join(p))
+        }
+        Op::Add(p) => mv(&stage.join(p), &out.join(p)),
+        Op::Remove(p) => mv(&out.join(p), &undo.join(p)),
+    }
+}
+
+/// Undoes `ops` (done or not, in any part), last first; safe to run again
+/// after it was itself interrupted.
+fn roll_back(out: &Path, stage: &Path, undo: &Path, ops: &[Op]) -> Result<(), String> {
+    let mut failed = Vec::new();
+    let dirs = Dirs::default();
+    for op in ops.iter().rev() {
+        let (Op::Replace(p) | Op::Add(p) | Op::Remove(p)) = op;
+        if !safe_relative(p) {
+            continue;
+        }
+        let (target, saved) = (out.join(p), undo.join(p));
+        match op {
+            Op::Replace(_) | Op::Remove(_) => {
+                if fs::symlink_metadata(&saved).is_ok_and(|m| m.is_file())
+                    && let Err(e) = dirs
+                        .ensure(target.parent())
+                        .and_then(|()| fs::rename(&saved, &target).map_err(|e| format!("`{}`: {e}", display(&target))))
+                {
+                    failed.push(e);
+                }
+            }
+            Op::Add(_) => {
+                // Moved in (no longer staged): taken out again.
+                if fs::symlink_metadata(stage.join(p)).is_err()
+                    && fs::symlink_metadata(&target).is_ok_and(|m| m.is_file())
+                {
+                    match fs::remove_file(&target) {
+                        Ok(()) => remove_empty_parents(out, &target),
+                        Err(e) => failed.push(format!("`{}`: {e}", display(&target))),
+                    }
+                }
+            }
+        }
+    }
+    if failed.is_empty() { Ok(()) } else { Err(failed.join(", ")) }
+}
+
+/// Rolls back a write a kill interrupted (the journal is still there), if
+/// the journal is platc's: it names this output directory and an undo
+/// directory that are still the ones it made (by device and inode). A
+/// journal or undo directory that is not (committed, planted) is deleted,
+/// never followed.
+fn recover_write(out: &Path) -> Result<(), String> {
+    let path = sibling(out, "journal");
+    let undo = sibling(out, "undo");
+    if fs::symlink_metadata(&path).is_ok() {
+        let journal = read_regular(&path)
+            .and_then(|b| serde_json::from_slice::<Journal>(&b).ok())
+            .filter(|j| j.journal == WRITE_JOURNAL && !j.out.is_empty());
+        match journal {
+            Some(j)
+                if dir_identity(out).as_deref() == Some(j.out.as_str())
+                    && dir_identity(&undo).as_deref() == Some(j.undo.as_str()) =>
+            {
+                roll_back(out, &sibling(out, "new"), &undo, &j.ops).map_err(|e| {
+                    format!("cannot put back the files of `{}` a stopped build was replacing: {e}", display(out))
+                })?;
+                eprintln!("restored `{}`: the last build was stopped while writing it", display(out));
+            }
+            _ => eprintln!("warning: `{}` is not a journal of this output's; it is ignored", display(&path)),
+        }
+        remove_any(&path);
+    }
+    remove_any(&undo);
+    Ok(())
 }
 
 /// Relative paths of every file (and link) under `dir`, without following links.
@@ -528,45 +782,6 @@ pub fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
             out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
         }
     }
-}
-
-/// Changed files renamed into place one by one, then removals, then the index.
-fn in_place(
-    out: &Path,
-    output: &Output,
-    files: &[(&String, &platc::emit::OutFile)],
-    same: &[bool],
-    removed: &[String],
-) -> Result<Vec<String>, String> {
-    let dirs = Dirs::default();
-    let jobs: Vec<&(&String, &platc::emit::OutFile)> =
-        files.iter().zip(same).filter(|(_, s)| !**s).map(|(f, _)| f).collect();
-    let results = platc::par::map(&jobs, |(path, file)| -> Result<(), String> {
-        let target = out.join(path);
-        dirs.ensure(target.parent())?;
-        write_atomic(&target, file.contents.as_bytes())
-    });
-    results.into_iter().collect::<Result<Vec<()>, String>>()?;
-    // Only what is there is removed, and counted.
-    let mut gone = Vec::new();
-    for path in removed {
-        let target = out.join(path);
-        if !is_removable(&target) {
-            continue;
-        }
-        match fs::remove_file(&target) {
-            Ok(()) => {
-                remove_empty_parents(out, &target);
-                gone.push(path.clone());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove `{}`: {e}", display(&target))),
-        }
-    }
-    if let Some(index) = output.files.get(INDEX_FILE) {
-        write_atomic(&out.join(INDEX_FILE), index.contents.as_bytes())?;
-    }
-    Ok(gone)
 }
 
 /// Directories already created, so that thousands of files in the same

@@ -31,6 +31,7 @@
 //!   it, `1` or `1.0`, for a PromQL raw string).
 //! - `resources[].tf_name`: the resource's name as a Terraform identifier.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map as JMap, Value as Json, json};
@@ -40,55 +41,17 @@ use crate::graph::Graph;
 use crate::library::Library;
 use crate::model::{Instance, Model, Service};
 use crate::schema::{Record, Type};
+use crate::scope::{self, Found, Meaning, Place};
 use crate::value::{Value, map_json, split_secret, to_json};
 use crate::workspace::Environment;
 
 /// Where secrets are mounted in the container (never passed as env values).
 pub const SECRETS_DIR: &str = "/var/run/secrets/platc";
 
-/// The in-cluster DNS name of a service: `<name>.<namespace>.svc.cluster.local`.
-pub fn service_host(name: &str, inst: Option<&Instance>) -> String {
-    format!("{name}.{}.svc.cluster.local", namespace(name, inst))
-}
-
-/// The protocol a service instance speaks (`protocol`, http unless said).
-pub fn protocol(inst: &Instance) -> &str {
-    inst.str("protocol").unwrap_or("http")
-}
-
-/// The port of a service's Service: `service_port`, or 80 for http and the
-/// container port for grpc and tcp.
-pub fn service_port(inst: &Instance) -> i64 {
-    let port = inst.get(&["port"]).and_then(Value::as_i64).unwrap_or(8080);
-    inst.get(&["service_port"]).and_then(Value::as_i64).unwrap_or(if protocol(inst) == "http" { 80 } else { port })
-}
-
-/// How other services reach a service: `(url, addr)`. The address is
-/// `host:port` of its Service; the URL is `http://host[:port]` for http (no
-/// port when it is 80) and the address itself for grpc and tcp.
-pub fn service_address(name: &str, inst: Option<&Instance>) -> (String, String) {
-    let host = service_host(name, inst);
-    let (proto, port) = inst.map(|i| (protocol(i), service_port(i))).unwrap_or(("http", 80));
-    let addr = format!("{host}:{port}");
-    let url = match (proto, port) {
-        ("http", 80) => format!("http://{host}"),
-        ("http", _) => format!("http://{addr}"),
-        _ => addr.clone(),
-    };
-    (url, addr)
-}
-
-/// The text of one address part of a service (`url`, `host`, `addr`,
-/// `port`): what `users.addr` as a setting and `${users.addr}` in a string
-/// both give.
-pub fn address_part(name: &str, inst: Option<&Instance>, part: &str) -> String {
-    match part {
-        "host" => service_host(name, inst),
-        "port" => inst.map_or(80, service_port).to_string(),
-        "addr" => service_address(name, inst).1,
-        _ => service_address(name, inst).0,
-    }
-}
+// How other services reach a service: what `users.addr` means is the
+// scope's to say (one answer for settings, strings and the context).
+pub use crate::scope::namespace;
+use crate::scope::{protocol, service_address, service_port};
 
 /// The instance's values with every `${...}` left for emit filled in (the
 /// address of another service, a plain output of a resource granted to the
@@ -101,23 +64,19 @@ pub fn fill_outside(inst: &Instance, model: &Model) -> Option<crate::value::Map>
                 for p in parts.iter() {
                     match p {
                         crate::ast::StrPart::Lit(s) => text.push_str(s),
-                        crate::ast::StrPart::Interp(path, _) => match path.as_slice() {
-                            [target, part] => {
-                                let inst = model.service(target).and_then(|s| s.instance(env));
-                                text.push_str(&address_part(target, inst, part));
-                            }
-                            [owner, resource, output] => {
-                                let out = model
-                                    .service(owner)
-                                    .and_then(|s| s.instance(env))
-                                    .and_then(|i| i.resources.iter().find(|r| &r.name == resource))
-                                    .and_then(|r| r.outputs.get(output));
-                                if let Some(Value::Str(s)) = out {
-                                    text.push_str(s);
+                        // Only names outside the service are left (resolve
+                        // filled in the others).
+                        crate::ast::StrPart::Interp(path, _) => {
+                            match scope::outside(model, env, scope::classify(path, Place::String, |_| false)) {
+                                Found::Text(t) => text.push_str(&t),
+                                Found::Value(v, _) => {
+                                    if let Value::Str(s) = v.as_ref() {
+                                        text.push_str(s);
+                                    }
                                 }
+                                _ => {}
                             }
-                            _ => {}
-                        },
+                        }
                     }
                 }
                 *v = Value::Str(text);
@@ -157,17 +116,10 @@ pub fn used<'a>(me: &str, inst: &Instance, model: &'a Model) -> Vec<Used<'a>> {
     for r in inst.outside_refs() {
         let [owner, resource, _] = r.path.as_slice() else { continue };
         let Some(o) = model.service(owner) else { continue };
-        let Some(res) = o.instance(&inst.env).and_then(|i| i.resources.iter().find(|x| &x.name == resource)) else {
+        let Some(res) = scope::resource_of(model, owner, &inst.env, resource) else {
             continue;
         };
-        let level = res
-            .values
-            .get("grants")
-            .and_then(|n| n.value.as_map())
-            .and_then(|m| m.get(me))
-            .and_then(|n| n.value.as_word())
-            .map(str::to_string);
-        let Some(level) = level else { continue }; // not granted: check said so
+        let Some(level) = scope::grant_level(res, me).map(str::to_string) else { continue }; // not granted: check said so
         out.entry((owner.clone(), resource.clone())).or_insert(Used { owner: &o.name, resource: res, level });
     }
     out.into_values().collect()
@@ -192,13 +144,6 @@ fn metrics(inst: &Instance) -> Json {
         }),
         _ => Json::Null,
     }
-}
-
-/// The namespace of a service instance: its `namespace` (the standard
-/// library's default is `"${service.name}"`, one per service); several
-/// services may share one.
-pub fn namespace(service: &str, inst: Option<&Instance>) -> String {
-    inst.and_then(|i| i.str("namespace")).unwrap_or(service).to_string()
 }
 
 /// What the Namespace object of `ns` carries, the same for every service in
@@ -748,6 +693,49 @@ pub fn workspace(model: &Model) -> Json {
     json!({ "workspace": model.workspace.to_json(), "services": services, "systems": systems, "shared_namespaces": shared_namespaces })
 }
 
+/// A value of the context that platc composes from service values rather
+/// than copies (the image reference, a setting's resolved text, the
+/// Service's port...): where templates read it, its text, and the service
+/// values it inherits its origin from (attribute paths, set ones only, in
+/// the order they are composed). `explain` names these assignments behind
+/// a generated value that equals the composed text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Derived {
+    pub path: String,
+    pub text: String,
+    pub from: Vec<String>,
+}
+
+/// The composed values of one service's context in one environment (see
+/// [`Derived`]); built the way [`instance`] builds them.
+pub fn derived(service: &Service, inst: &Instance, model: &Model, graph: &Graph) -> Vec<Derived> {
+    let set = |paths: &[&str]| -> Vec<String> {
+        paths.iter().filter(|p| inst.get(&p.split('.').collect::<Vec<_>>()).is_some()).map(|p| p.to_string()).collect()
+    };
+    let mut out = vec![
+        Derived { path: "image".into(), text: image_ref(inst), from: set(&["image", "version", "digest"]) },
+        Derived {
+            path: "image_registry".into(),
+            text: registry_host(inst.str("image").unwrap_or("")),
+            from: set(&["image"]),
+        },
+        Derived {
+            path: "service.service_port".into(),
+            text: service_port(inst).to_string(),
+            from: set(&["service_port", "port", "protocol"]),
+        },
+    ];
+    let (config, _, _) = settings(service, inst, model, graph);
+    for (key, value) in config {
+        let Json::String(text) = value else { continue };
+        let own = format!("env.{key}");
+        let from = if inst.get(&["env", key.as_str()]).is_some() { vec![own] } else { set(&["depends_on"]) };
+        out.push(Derived { path: format!("config.{key}"), text, from });
+    }
+    out.retain(|d| !d.from.is_empty() && !d.text.is_empty());
+    out
+}
+
 /// The registry host of an image repository, as docker reads it: the first
 /// path segment when it looks like a host (`ghcr.io`, `localhost:5000`),
 /// else Docker Hub.
@@ -896,12 +884,16 @@ fn settings(
                 let out = p.get(1).map(String::as_str).unwrap_or("");
                 // A plain output of one of the service's resources, or
                 // another service's address.
-                let plain = inst.resources.iter().find(|r| r.name == target).and_then(|r| match r.outputs.get(out) {
+                let plain = match own_output(p, inst) {
                     Some(Value::Str(s)) => Some(s.clone()),
                     _ => None,
-                });
+                };
                 let v = plain.unwrap_or_else(|| {
-                    address_part(target, model.service(target).and_then(|s| s.instance(&inst.env)), out)
+                    let address = scope::outside(model, &inst.env, Meaning::Address { service: target, part: out });
+                    match address {
+                        Found::Text(t) => t.into_owned(),
+                        _ => String::new(),
+                    }
                 });
                 secrets.remove(name);
                 config.insert(name.clone(), Json::String(v));
@@ -974,16 +966,24 @@ fn split(s: &str) -> (String, String) {
 
 /// `orders.order-events.url` → that output of the owner's resource.
 fn foreign_output<'a>(p: &[String], env: &str, model: &'a Model) -> Option<&'a Value> {
-    let [owner, resource, output] = p else { return None };
-    let r = model.service(owner)?.instance(env)?.resources.iter().find(|r| &r.name == resource)?;
-    r.outputs.get(output)
+    match scope::outside(model, env, scope::classify(p, Place::Setting, |_| false)) {
+        Found::Value(Cow::Borrowed(v), _) => Some(v),
+        _ => None,
+    }
+}
+
+/// `payments-db.url` → that output of the service's own resource.
+fn own_output<'a>(p: &[String], inst: &'a Instance) -> Option<&'a Value> {
+    let [resource, output] = p else { return None };
+    match scope::own_output(&inst.resources, resource, output) {
+        Found::Value(Cow::Borrowed(v), _) => Some(v),
+        _ => None,
+    }
 }
 
 /// `payments-db.url` → the secret that output names.
 fn resolve_ref(p: &[String], inst: &Instance) -> Option<String> {
-    let (target, output) = (p.first()?, p.get(1)?);
-    let r = inst.resources.iter().find(|r| &r.name == target)?;
-    match r.outputs.get(output)? {
+    match own_output(p, inst)? {
         Value::Secret(s) => Some(s.clone()),
         _ => None,
     }

@@ -2,7 +2,7 @@
 //! body item written on one line, a block header, and whether a gap between
 //! two tokens holds a comment.
 
-use pest::iterators::Pair;
+use crate::syntax::Node;
 
 use super::tree::{Rule, Source, Triv, tight_end};
 
@@ -13,7 +13,7 @@ pub(super) struct Interior;
 
 pub(super) type R<T = ()> = Result<T, Interior>;
 
-type P<'a> = Pair<'a, Rule>;
+type P<'a> = Node<'a>;
 
 pub(super) fn start(p: &P<'_>) -> usize {
     p.as_span().start()

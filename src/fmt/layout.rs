@@ -1,4 +1,4 @@
-//! From pest's parse tree to output lines.
+//! From the syntax tree ([`crate::syntax`]) to output lines.
 //!
 //! Layout follows what the author wrote where a choice exists, and is
 //! canonical everywhere else:
@@ -15,7 +15,7 @@
 //!   the layout; the item around it is then copied as written
 //!   ([`Printer::verbatim`]), only re-indented.
 
-use pest::iterators::Pair;
+use crate::syntax::Node;
 
 use super::inline::{Interior, R, join_body, op_text, start, unwrap};
 use super::lines::{Comment, Line, Seg, Sep, width};
@@ -28,7 +28,7 @@ const INDENT: usize = 2;
 /// one-line block body are classes 1, 2, ... by position.
 const BRACE: usize = 0;
 
-type P<'a> = Pair<'a, Rule>;
+type P<'a> = Node<'a>;
 
 /// Lays a parsed file out; `None` if that fails at the top level.
 pub(super) fn print(src: &Source<'_>, file: &P<'_>) -> Option<Vec<Line>> {

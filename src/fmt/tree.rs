@@ -1,90 +1,32 @@
-//! The formatter's view of a file: pest's parse tree of the very grammar the
-//! compiler uses (so both always agree on what parses), the leaf tokens in
-//! source order, and the trivia (blank lines, comments, commas) in the gaps
-//! between them.
+//! The formatter's view of a file: the compiler's own syntax tree
+//! ([`crate::syntax`]: one parse serves both, so they always agree on what
+//! parses and the formatter does not parse again), the leaf tokens in source
+//! order, and the trivia (blank lines, comments, commas) in the gaps between
+//! them.
 //!
 //! pest keeps `WHITESPACE` and `COMMENT` silent, and a rule that ends with an
 //! optional part may include trailing trivia in its span, so the formatter
-//! never trusts a composite pair's end: [`tight_end`] finds where its last
+//! never trusts a composite node's end: [`tight_end`] finds where its last
 //! token ends. Between two leaf tokens there is only whitespace, comments and
 //! the grammar's literal punctuation (`, [ ] ( )`), none of which contains `#`
 //! or `"`; that is what makes [`Source::trivia`] exact.
 
-use pest::Parser;
-use pest::iterators::Pair;
+use crate::syntax::{SyntaxTree, TokenKind, gap};
 
-#[derive(pest_derive::Parser)]
-#[grammar = "../grammar/plat.pest"]
-pub(super) struct Grammar;
+#[cfg(test)]
+pub(super) use crate::syntax::token_end;
+pub(super) use crate::syntax::{Rule, is_blank, tight_end};
 
 /// Parses `text` with the language's grammar; `None` if it does not parse.
-pub(super) fn parse_file(text: &str) -> Option<Pair<'_, Rule>> {
-    Grammar::parse(Rule::file, text).ok()?.next()
+#[cfg(test)]
+pub(super) fn parse_file(text: &str) -> Option<SyntaxTree> {
+    crate::syntax::parse(text.into()).ok()
 }
 
-/// Rules whose pairs the formatter copies as written (modulo `not in`).
-pub(super) fn is_leaf(rule: Rule) -> bool {
-    matches!(
-        rule,
-        Rule::ident
-            | Rule::string
-            | Rule::heredoc
-            | Rule::number
-            | Rule::path
-            | Rule::reference
-            | Rule::boolean
-            | Rule::null
-            | Rule::cmp_op
-            | Rule::not_op
-            | Rule::assign_op
-            | Rule::eq
-            | Rule::lbrace
-            | Rule::rbrace
-            | Rule::kw_locked
-            | Rule::kw_override
-            | Rule::kw_because
-            | Rule::kw_allow
-            | Rule::kw_patch
-            | Rule::kw_from
-            | Rule::kw_and
-            | Rule::kw_or
-            | Rule::kw_not
-            | Rule::kw_in
-            | Rule::kw_true
-            | Rule::kw_false
-            | Rule::kw_null
-    )
-}
-
-/// Where a leaf token ends. `=` and `+=` are rules with a look-ahead after
-/// the operator (`"=" ~ !"="`), so pest's span of them runs on over any
-/// whitespace and comments that follow.
-pub(super) fn token_end(p: &Pair<'_, Rule>) -> usize {
-    let span = p.as_span();
-    match p.as_rule() {
-        Rule::assign_op if span.as_str().starts_with("+=") => span.start() + 2,
-        Rule::assign_op | Rule::eq => span.start() + 1,
-        _ => span.end(),
-    }
-}
-
-/// Where the last token of a pair ends (its span may run on over trivia).
-pub(super) fn tight_end(pair: &Pair<'_, Rule>) -> usize {
-    let mut p = pair.clone();
-    loop {
-        let rule = p.as_rule();
-        if is_leaf(rule) {
-            return token_end(&p);
-        }
-        // These end with a literal bracket, which pest never runs past.
-        if matches!(rule, Rule::list | Rule::call | Rule::paren) {
-            return p.as_span().end();
-        }
-        match p.clone().into_inner().last() {
-            Some(last) => p = last,
-            None => return p.as_span().end(),
-        }
-    }
+/// The leaf tokens of a tree, in source order.
+#[cfg(test)]
+pub(super) fn leaves(tree: &SyntaxTree) -> Vec<crate::syntax::Node<'_>> {
+    tree.leaves()
 }
 
 /// One thing found in a gap between tokens.
@@ -110,9 +52,11 @@ pub(super) struct Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    pub fn new(text: &'a str, file: &Pair<'a, Rule>) -> Source<'a> {
+    pub fn new(tree: &'a SyntaxTree) -> Source<'a> {
+        let text = tree.text();
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        let heredocs = leaves(file)
+        let heredocs = tree
+            .leaves()
             .into_iter()
             .filter(|p| p.as_rule() == Rule::heredoc)
             .map(|p| (p.as_span().start(), p.as_span().end()))
@@ -159,72 +103,26 @@ impl<'a> Source<'a> {
     }
 }
 
-/// Whitespace as the grammar sees it (the newline aside).
-pub(super) fn is_blank(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\u{FEFF}')
-}
-
+/// The trivia of the text between two leaves (blanks dropped).
 fn scan(text: &str, from: usize, to: usize) -> Vec<Triv> {
-    let mut out = Vec::new();
-    let Some(gap) = text.get(from..to) else {
-        return out;
-    };
-    let mut chars = gap.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '\n' => out.push(Triv::Newline),
-            '#' => {
-                let mut end = gap.len();
-                while let Some(&(j, d)) = chars.peek() {
-                    if d == '\n' {
-                        end = j;
-                        break;
-                    }
-                    chars.next();
-                }
-                out.push(Triv::Comment { start: from + i, end: from + end });
-            }
-            c if is_blank(c) => {}
-            c => out.push(Triv::Punct(c, from + i)),
-        }
-    }
-    out
-}
-
-/// The leaf pairs of a tree, in source order.
-pub(super) fn leaves<'a>(root: &Pair<'a, Rule>) -> Vec<Pair<'a, Rule>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(p) = stack.pop() {
-        if is_leaf(p.as_rule()) {
-            out.push(p);
-        } else {
-            let mut kids: Vec<_> = p.into_inner().collect();
-            kids.reverse();
-            stack.extend(kids);
-        }
-    }
-    out
+    gap(text, from, to)
+        .into_iter()
+        .filter_map(|t| match t.kind {
+            TokenKind::Newline => Some(Triv::Newline),
+            TokenKind::Comment => Some(Triv::Comment { start: t.start, end: t.end }),
+            TokenKind::Punct | TokenKind::Other => t.text.chars().next().map(|c| Triv::Punct(c, t.start)),
+            TokenKind::Whitespace | TokenKind::Leaf(_) => None,
+        })
+        .collect()
 }
 
 /// Every comment of a parsed file, trailing whitespace dropped, in order.
-pub(super) fn comments(text: &str, root: &Pair<'_, Rule>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    let mut gaps = Vec::new();
-    for leaf in leaves(root) {
-        gaps.push((at, leaf.as_span().start()));
-        at = token_end(&leaf);
-    }
-    gaps.push((at, text.len()));
-    for (from, to) in gaps {
-        for t in scan(text, from, to) {
-            if let Triv::Comment { start, end } = t {
-                out.push(comment_text(text, start, end));
-            }
-        }
-    }
-    out
+pub(super) fn comments(text: &str, tree: &SyntaxTree) -> Vec<String> {
+    tree.tokens()
+        .into_iter()
+        .filter(|t| t.kind == TokenKind::Comment)
+        .map(|t| comment_text(text, t.start, t.end))
+        .collect()
 }
 
 /// A comment as the formatter writes it: no trailing whitespace.

@@ -167,6 +167,31 @@ fn completes_interpolations_and_granted_resources() {
 }
 
 #[test]
+fn completes_names_as_the_scope_reads_them() {
+    let c = workspace(A);
+    let labels = |text: &str| -> Vec<String> {
+        completions(&c, "services/a/service.plat", text, text.len()).into_iter().map(|c| c.label).collect()
+    };
+    let head = "service a from web-api {\n";
+    // In a string, the roots: the service's attributes (nested too), the
+    // environment's and the workspace's.
+    let svc = labels(&format!("{head}  description = \"${{service."));
+    assert!(svc.contains(&"name".to_string()) && svc.contains(&"replicas".to_string()), "{svc:?}");
+    let health = labels(&format!("{head}  description = \"${{service.health."));
+    assert!(health.contains(&"liveness".to_string()) && !health.contains(&"replicas".to_string()), "{health:?}");
+    assert!(labels(&format!("{head}  description = \"${{environment.")).contains(&"name".to_string()));
+    assert!(labels(&format!("{head}  description = \"${{workspace.")).contains(&"registry".to_string()));
+    // A resource's outputs and another service's address, in a string as in a setting.
+    assert!(labels(&format!("{head}  description = \"${{db.")).contains(&"url".to_string()));
+    assert!(labels(&format!("{head}  description = \"${{b.")).contains(&"addr".to_string()));
+    // A setting has no roots: `service.` names no service.
+    assert!(labels(&format!("{head}  env {{ X = service.")).is_empty());
+    // `owner.resource.`: the outputs of a resource another service owns.
+    let granted = labels(&format!("{head}  env {{ X = a.db."));
+    assert!(granted.contains(&"url".to_string()), "{granted:?}");
+}
+
+#[test]
 fn symbols_nest() {
     let c = workspace(A);
     let f = parsed(A, &c);

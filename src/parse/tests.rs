@@ -205,7 +205,7 @@ fn redteam_16_not_chain_before_a_comment_is_linear() {
 /// before the whitespace and comments after it.
 #[test]
 fn span_ends_agree_with_walking_down_to_the_last_token() {
-    fn reference(p: &Pair<Rule>) -> usize {
+    fn reference(p: &Node<'_>) -> usize {
         let span = p.as_span();
         let Some(last) = p.clone().into_inner().last() else { return span.end() };
         let base = span.start();
@@ -228,7 +228,7 @@ fn span_ends_agree_with_walking_down_to_the_last_token() {
         }
         end
     }
-    fn walk(p: Pair<Rule>, trivia: &[(usize, usize)], n: &mut usize) {
+    fn walk(p: Node<'_>, trivia: &[(usize, usize)], n: &mut usize) {
         let s = p.as_span();
         // (The whole file ends at its end-of-input marker, and `=` with its
         // look-ahead past the blanks after it, where the walk stopped at
@@ -250,11 +250,9 @@ fn span_ends_agree_with_walking_down_to_the_last_token() {
         "p { require = not not (x == \"a\\\"b\")  ,  # c\n }\n",
     ];
     for text in texts {
-        let file = PlatParser::parse(Rule::file, text).expect("parses");
+        let file = syntax::parse(text.into()).expect("parses");
         let trivia = trivia_runs(text);
-        for p in file {
-            walk(p, &trivia, &mut pairs);
-        }
+        walk(file.root(), &trivia, &mut pairs);
     }
     assert!(pairs > 400, "{pairs}");
 }

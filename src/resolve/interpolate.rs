@@ -19,8 +19,9 @@
 
 use crate::ast::StrPart;
 use crate::diag::Diagnostic;
-use crate::merge::{self, display};
+use crate::merge::display;
 use crate::model::Instance;
+use crate::scope::{Found, Meaning, Place};
 use crate::span::Span;
 use crate::value::{Layer, Map, Node, Value};
 use crate::workspace::{Environment, Workspace};
@@ -34,31 +35,17 @@ pub struct Scope<'a> {
     pub environment: &'a Environment,
 }
 
-/// Whether `${path}` is left for `emit` to fill in: another service's
-/// address part or a granted resource's output (not one of the roots
-/// `service`, `workspace` and `environment`, nor a resource of the service).
-pub fn deferred(path: &[String], own_resources: &[crate::model::Resource]) -> bool {
-    match path {
-        [root, _] => {
-            !matches!(root.as_str(), "service" | "workspace" | "environment")
-                && !own_resources.iter().any(|r| r.name == *root)
-        }
-        [root, _, _] => !matches!(root.as_str(), "service" | "workspace" | "environment"),
-        _ => false,
-    }
-}
-
 const MAX_DEPTH: usize = 8;
 
 /// The longest text one interpolated string may fill in to (a string as long
 /// as the largest file `file(...)` may read).
-pub const MAX_FILLED: usize = 1 << 20;
+pub(crate) const MAX_FILLED: usize = 1 << 20;
 
 /// The most text the interpolated strings of one instance may fill in, all
 /// together. Every byte written counts, and every `${...}` one more, so that
 /// strings naming strings (that name strings...) cannot make the work or the
 /// memory grow exponentially with the nesting: it is refused first.
-pub const MAX_WORK: usize = 16 << 20;
+pub(crate) const MAX_WORK: usize = 16 << 20;
 
 /// The state of filling in one instance's strings.
 struct Filler<'a> {
@@ -80,7 +67,7 @@ struct Filler<'a> {
 }
 
 /// Replaces every interpolated string of the instance by its text.
-pub fn finalize(instance: &mut Instance, scope: &Scope, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn finalize(instance: &mut Instance, scope: &Scope, diags: &mut Vec<Diagnostic>) {
     if !instance.values.values().any(|n| has_interpolation(&n.value)) {
         return;
     }
@@ -133,8 +120,8 @@ fn fill_node(path: &str, node: &mut Node, filler: &mut Filler, diags: &mut Vec<D
                     // workspace does not set: one cause, in platform.plat, for
                     // every service (one report listing them).
                     let missing = parts.iter().find_map(|p| match p {
-                        StrPart::Interp(path, _) => match path.as_slice() {
-                            [root, key] if root == "workspace" && scope.workspace.get(key).is_none() => Some(key),
+                        StrPart::Interp(path, _) => match crate::scope::classify(path, Place::String, |_| false) {
+                            Meaning::Workspace(key) if scope.workspace.get(key).is_none() => Some(key),
                             _ => None,
                         },
                         StrPart::Lit(_) => None,
@@ -183,7 +170,7 @@ type Failure = (Span, String, String);
 
 impl Filler<'_> {
     /// The text of `parts`, each `${...}` filled in but those left for emit
-    /// ([`deferred`]), literal text merged.
+    /// (outside the service, see [`crate::scope`]), literal text merged.
     fn fill(&mut self, parts: &[StrPart]) -> Result<Vec<StrPart>, Failure> {
         let mut out = Vec::new();
         let mut len = 0;
@@ -265,32 +252,31 @@ impl Filler<'_> {
         let (values, scope) = (self.values, self.scope);
         let roots = "`${service.name}`, `${service.<attribute>}`, `${workspace.<attribute>}`, `${environment.name}` or another service's address (`${users.addr}`, `.host`, `.port`, `.url`)";
         let unknown = |what: &str| (span, format!("`${{{dotted}}}` names {what}"), format!("interpolate {roots}"));
-        let keys: Vec<&str> = path.iter().map(String::as_str).collect();
-        let lit = |s: String| Ok(vec![StrPart::Lit(s)]);
-        if deferred(path, self.resources) {
-            return Ok(vec![StrPart::Interp(path.to_vec(), span)]);
-        }
-        let value = match keys.as_slice() {
-            ["service", "name"] => return lit(scope.service.to_string()),
-            ["service", rest @ ..] => merge::get(values, rest).map(|n| n.value.clone()),
-            ["environment", "name"] => return lit(scope.environment.name.clone()),
-            ["environment", rest @ ..] => merge::get(&scope.environment.values, rest).map(|n| n.value.clone()),
-            ["workspace", key] => scope.workspace.get(key),
-            [resource, output] => match self.resources.iter().find(|r| r.name == *resource) {
-                Some(r) => match r.outputs.get(*output) {
-                    Some(v) => Some(v.clone()),
-                    None => {
-                        let known: Vec<&str> = r.outputs.keys().map(String::as_str).collect();
-                        return Err((
-                            span,
-                            format!("resource `{resource}` has no output `{output}`"),
-                            crate::diag::unknown_help(output, "output", known),
-                        ));
-                    }
-                },
-                None => return Err(unknown("nothing platc knows")),
-            },
-            _ => return Err(unknown("nothing platc knows")),
+        let names = crate::scope::Scope {
+            service: scope.service,
+            values,
+            resources: self.resources,
+            workspace: scope.workspace,
+            environment: scope.environment,
+        };
+        let name = names.classify(path, Place::String);
+        let value = match names.find(name) {
+            Found::Outside => return Ok(vec![StrPart::Interp(path.to_vec(), span)]),
+            Found::Text(t) => return Ok(vec![StrPart::Lit(t.into_owned())]),
+            Found::Value(v, _) => Some(v.into_owned()),
+            Found::Unset => None,
+            Found::NoOutput(known) => {
+                let (resource, output) = match name {
+                    Meaning::Output { resource, output } => (resource, output),
+                    _ => ("", ""),
+                };
+                return Err((
+                    span,
+                    format!("resource `{resource}` has no output `{output}`"),
+                    crate::diag::unknown_help(output, "output", known),
+                ));
+            }
+            Found::Unknown => return Err(unknown("nothing platc knows")),
         };
         let text = match value {
             Some(Value::Interpolated(parts)) => {
