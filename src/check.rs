@@ -200,7 +200,21 @@ pub(crate) fn check_service(
     for instance in service.instances.iter() {
         let outputs = resource_outputs(instance);
         let names = names_for(lib, services, Some(&outputs));
-        schema::check_record(&instance.values, schema, "service", service.name_span, &names, &mut type_errors);
+        // A service name that is no DNS label is reported once (bad_name),
+        // not again as the namespace named after it by default.
+        let unnamed;
+        let values = if !schema::is_dns_label(&service.name) && instance.str("namespace") == Some(&service.name) {
+            unnamed = instance
+                .values
+                .iter()
+                .filter(|(k, _)| *k != "namespace")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            &unnamed
+        } else {
+            &instance.values
+        };
+        schema::check_record(values, schema, "service", service.name_span, &names, &mut type_errors);
         for r in &instance.resources {
             if let Some(rt) = lib.resource_types.get(&r.ty) {
                 schema::check_record(
@@ -459,7 +473,8 @@ fn grants(service: &Service, services: &BTreeSet<String>, diags: &mut Vec<Diagno
     for r in &inst.resources {
         let Some(m) = r.values.get("grants").and_then(|n| n.value.as_map()) else { continue };
         for (grantee, node) in m {
-            let span = node.origin.span;
+            // The service's name as written (`dispatch` of `dispatch = consume`).
+            let span = node.origin.key.unwrap_or(node.origin.span);
             if grantee == &service.name {
                 diags.push(
                     Diagnostic::error(

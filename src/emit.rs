@@ -199,9 +199,10 @@ pub(crate) fn compile_templates(lib: &Library, options: &Options) -> Result<Rend
         .map(|(t, _)| t.as_str())
         .collect();
     let wanted = |name: &str| {
-        !is_partial(name)
-            && (targets.iter().any(|t| name.strip_prefix(t.name.as_str()).is_some_and(|rest| rest.starts_with('/')))
-                || per_resource.contains(name))
+        name == context::LABELS_TEMPLATE
+            || !is_partial(name)
+                && (targets.iter().any(|t| name.strip_prefix(t.name.as_str()).is_some_and(|rest| rest.starts_with('/')))
+                    || per_resource.contains(name))
     };
     let (renderer, problems) = Renderer::new(&lib.templates, wanted);
     if !problems.is_empty() {
@@ -355,6 +356,34 @@ impl Plan<'_> {
         }
     }
 
+    /// `labels` of the context, from the standard library's labels partial;
+    /// false (with a diagnostic) when it fails.
+    fn labels(&self, ctx: &mut Json, at: (&str, &str), diags: &mut Vec<Diagnostic>) -> bool {
+        let template = context::LABELS_TEMPLATE;
+        let text = match self.renderer.render(template, ctx) {
+            Ok(text) => text,
+            Err(p) => {
+                diags.push(match &p.raised {
+                    Some(r) => raised_diag(&p, r, self.lib, self.model, Some(at)),
+                    None => template_diag(&p, self.lib, Some(at)),
+                });
+                return false;
+            }
+        };
+        match context::labels_from(&text, at.0) {
+            Ok(labels) => {
+                if let Json::Object(o) = ctx {
+                    o.insert("labels".into(), labels);
+                }
+                true
+            }
+            Err(e) => {
+                diags.push(invalid_output(template, self.lib, at.0, at.1, &e));
+                false
+            }
+        }
+    }
+
     /// One file per resource whose type has a template for the target (the
     /// target's `resources` names it: `<resource>.tf` from a type's
     /// `terraform` template, `resource-<resource>.yaml` from its
@@ -483,7 +512,10 @@ impl Plan<'_> {
             if !last && self.env.is_some_and(|e| e != inst.env) {
                 continue;
             }
-            let ctx = context::instance(&base, s, inst, env, &self.shared);
+            let mut ctx = context::instance(&base, s, inst, env, &self.shared);
+            if !self.labels(&mut ctx, (&s.name, &inst.env), diags) {
+                continue;
+            }
             contexts.push((inst.env.as_str(), handlebars::Context::from(ctx)));
         }
         // Render and patch every target in every environment; check the

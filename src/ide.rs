@@ -485,9 +485,27 @@ pub fn completions(compiled: &Compiled, path: &str, text: &str, offset: usize) -
         out.extend(names.map(|n| Completion { label: n.clone(), kind: CompletionKind::Symbol, detail: detail.into() }));
     };
     let lib = compiled.library.as_ref();
-    // `name.` : what may follow, as the scope reads the name.
+    // `name.` : what may follow, as the scope reads the name; after a
+    // service's name also the resources it grants this one
+    // (`owner.resource.output`).
     if let Some(target) = head.strip_suffix('.') {
         out.extend(after_dot(compiled, text, service.as_deref(), target));
+        let start = target.rfind(|c: char| !is_word(c) && c != '.').map_or(0, |i| i + 1);
+        if let Some(owner) = target.get(start..).filter(|c| !c.contains('.')) {
+            out.extend(granted(compiled, service.as_deref(), owner));
+        }
+        return out;
+    }
+    // `"...${` : what a string may interpolate.
+    if head.ends_with("${") {
+        for root in ["service", "workspace", "environment"] {
+            out.push(Completion {
+                label: root.into(),
+                kind: CompletionKind::Keyword,
+                detail: "interpolation root".into(),
+            });
+        }
+        out.extend(peers(compiled, text, service.as_deref()));
         return out;
     }
     let last_word = lead.rsplit(|c: char| !is_word(c)).next().unwrap_or("");
@@ -663,7 +681,12 @@ fn after_dot(compiled: &Compiled, text: &str, service: Option<&str>, target: &st
     };
     match classify(&path, place, |r| own_type(r).is_some()) {
         Meaning::Output { resource, .. } => resource_outputs(&mut out, own_type(resource)),
-        Meaning::Granted { owner, resource, .. } => resource_outputs(&mut out, in_model(owner, resource)),
+        // The service's own, or one granted to it: another is `not_granted`.
+        Meaning::Granted { owner, resource, .. }
+            if service == Some(owner) || granted(compiled, service, owner).iter().any(|c| c.label == *resource) =>
+        {
+            resource_outputs(&mut out, in_model(owner, resource))
+        }
         Meaning::Address { service: other, .. } if model.and_then(|m| m.service(other)).is_some() => {
             out.extend(ADDRESS_PARTS.iter().map(|o| Completion {
                 label: o.to_string(),
@@ -693,6 +716,25 @@ fn after_dot(compiled: &Compiled, text: &str, service: Option<&str>, target: &st
         _ => {}
     }
     out
+}
+
+/// The resources `owner` grants `service` (`grants { <service> = LEVEL }`),
+/// which it may reference as `owner.resource.output`.
+fn granted(compiled: &Compiled, service: Option<&str>, owner: &str) -> Vec<Completion> {
+    let (Some(service), Some(model)) = (service, compiled.model.as_ref()) else { return Vec::new() };
+    let Some(inst) = model.service(owner).and_then(|s| s.instances.first()) else { return Vec::new() };
+    inst.resources
+        .iter()
+        .filter_map(|r| {
+            let grants = r.values.get("grants").and_then(|n| n.value.as_map())?;
+            let level = grants.get(service)?.value.as_word().unwrap_or("");
+            Some(Completion {
+                label: r.name.clone(),
+                kind: CompletionKind::Resource,
+                detail: format!("resource {} of {owner}, granted ({level})", r.ty),
+            })
+        })
+        .collect()
 }
 
 /// The key of the list literal open at the end of `text` (`depends_on` in

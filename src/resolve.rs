@@ -168,13 +168,25 @@ pub(crate) fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnost
             m.apply_override(o, reason, diags);
         }
         let env_resources = env_block.map(|eb| Parts::env_resources(eb, &parts, diags)).unwrap_or_default();
+        let scope = Scope { service: &name.name, service_span: name.span, workspace: cx.workspace, environment: env };
+        // The namespace the resources' in-cluster addresses name, as the
+        // instance will have it (`"${service.name}"` by default).
+        let ns = match m.tree.get("namespace").map(|n| &n.value) {
+            Some(Value::Interpolated(_)) => {
+                let values = m.tree.clone();
+                let mut probe = Instance { env: env.name.clone(), values, resources: Vec::new(), trace: None };
+                interpolate::finalize(&mut probe, &scope, &mut Vec::new());
+                crate::emit::context::namespace(&name.name, Some(&probe))
+            }
+            Some(v) => v.as_word().unwrap_or(&name.name).to_string(),
+            None => name.name.clone(),
+        };
         let mut resources = Vec::new();
         for (rname, (rt, rblock)) in &parts.resources {
-            let at = (name.name.as_str(), env.name.as_str());
+            let at = (name.name.as_str(), env.name.as_str(), ns.as_str());
             resources.push(resource(rname, rt, rblock, env_resources.get(rname).copied(), at, cx.trace, diags));
         }
         let mut instance = Instance { env: env.name.clone(), values: m.tree, resources, trace: m.trace };
-        let scope = Scope { service: &name.name, service_span: name.span, workspace: cx.workspace, environment: env };
         interpolate::finalize(&mut instance, &scope, diags);
         fill_max(&mut instance, diags);
         instances.push(instance);
@@ -559,7 +571,7 @@ fn resource(
     rt: &ResourceType,
     block: &Block,
     env_block: Option<&Block>,
-    (service, env): (&str, &str),
+    (service, env, namespace): (&str, &str, &str),
     trace: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Resource {
@@ -600,7 +612,7 @@ fn resource(
             // `${resource.port}` filled in.
             Value::Interpolated(parts) => {
                 let object = crate::emit::context::catalog_resource_name(service, name);
-                let host = format!("{object}.{}.svc.cluster.local", crate::emit::context::namespace(service));
+                let host = format!("{object}.{namespace}.svc.cluster.local");
                 let mut text = String::new();
                 for p in &parts {
                     match p {

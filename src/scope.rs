@@ -247,9 +247,16 @@ pub fn candidates<'n>(
     roots.iter().copied().chain(services).chain(resources)
 }
 
-/// The in-cluster DNS name of a service.
-pub fn service_host(name: &str) -> String {
-    format!("{name}.{name}.svc.cluster.local")
+/// The namespace of a service instance: its `namespace` (the standard
+/// library's default is `"${service.name}"`, one per service); several
+/// services may share one.
+pub fn namespace(service: &str, inst: Option<&Instance>) -> String {
+    inst.and_then(|i| i.str("namespace")).unwrap_or(service).to_string()
+}
+
+/// The in-cluster DNS name of a service: `<name>.<namespace>.svc.cluster.local`.
+pub fn service_host(name: &str, inst: Option<&Instance>) -> String {
+    format!("{name}.{}.svc.cluster.local", namespace(name, inst))
 }
 
 /// The protocol a service instance speaks (`protocol`, http unless said).
@@ -268,7 +275,7 @@ pub fn service_port(inst: &Instance) -> i64 {
 /// `host:port` of its Service; the URL is `http://host[:port]` for http (no
 /// port when it is 80) and the address itself for grpc and tcp.
 pub fn service_address(name: &str, inst: Option<&Instance>) -> (String, String) {
-    let host = service_host(name);
+    let host = service_host(name, inst);
     let (proto, port) = inst.map(|i| (protocol(i), service_port(i))).unwrap_or(("http", 80));
     let addr = format!("{host}:{port}");
     let url = match (proto, port) {
@@ -284,7 +291,7 @@ pub fn service_address(name: &str, inst: Option<&Instance>) -> (String, String) 
 /// both give.
 pub fn address_part(name: &str, inst: Option<&Instance>, part: &str) -> String {
     match part {
-        "host" => service_host(name),
+        "host" => service_host(name, inst),
         "port" => inst.map_or(80, service_port).to_string(),
         "addr" => service_address(name, inst).1,
         _ => service_address(name, inst).0,

@@ -66,6 +66,10 @@ impl Layer {
 pub struct Origin {
     pub layer: Layer,
     pub span: Span,
+    /// The key it was written under, for an entry of a map written as a
+    /// block or literal (`grants { dispatch = consume }`: `dispatch`), so
+    /// that a diagnostic about the key points at it, not at the value.
+    pub key: Option<Span>,
 }
 
 /// A value with its origin.
@@ -172,7 +176,7 @@ impl Value {
 
 impl Node {
     pub fn new(value: Value, layer: Layer, span: Span) -> Node {
-        Node { value, origin: Origin { layer, span } }
+        Node { value, origin: Origin { layer, span, key: None } }
     }
 }
 
@@ -253,7 +257,8 @@ pub fn map_from_body(body: &ast::Body, layer: &Layer, diags: &mut Vec<Diagnostic
                     diags.push(list_selector_error(&a.path));
                     continue;
                 };
-                let node = from_expr(&a.value, layer, diags);
+                let mut node = from_expr(&a.value, layer, diags);
+                node.origin.key = Some(a.path.span);
                 insert_path(&mut map, &keys, node, a.path.span);
             }
             ast::Item::Block(b) if b.labels.is_empty() && b.from.is_none() => {

@@ -17,7 +17,11 @@ use serde_yaml::Value;
 
 /// Builds the example into `<root>/gen`, as `platc build` does by default.
 fn build(example: &str, root: &Path) {
-    let compiled = common::compile(&common::examples().join(example));
+    build_workspace(&common::examples().join(example), root);
+}
+
+fn build_workspace(workspace: &Path, root: &Path) {
+    let compiled = common::compile(workspace);
     let out = compiled.output.as_ref().expect("the example builds");
     for (path, file) in &out.files {
         let p = root.join("gen").join(path);
@@ -63,13 +67,32 @@ fn fake_bin_listing(root: &Path, images: &[&str]) -> PathBuf {
     bin
 }
 
-/// `${{ inputs.x }}` → the value the calling job passes.
+/// `${{ inputs.x }}` → the value the calling job passes (an input it does
+/// not pass is empty, its default); `${{ inputs.x || inputs.y }}` → the
+/// first that is not empty, as GitHub evaluates it.
 fn substitute(text: &str, inputs: &BTreeMap<String, String>) -> String {
-    let mut s = text.to_string();
-    for (k, v) in inputs {
-        s = s.replace(&format!("${{{{ inputs.{k} }}}}"), v);
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("}}").expect("a closed expression") + start;
+        let expr = rest[start + 3..end].trim();
+        let value = expr
+            .split("||")
+            .map(|operand| {
+                let name = operand
+                    .trim()
+                    .strip_prefix("inputs.")
+                    .unwrap_or_else(|| panic!("an expression this test does not know: {expr}"));
+                inputs.get(name).cloned().unwrap_or_default()
+            })
+            .find(|v| !v.is_empty())
+            .unwrap_or_default();
+        out.push_str(&value);
+        rest = &rest[end + 2..];
     }
-    s
+    out.push_str(rest);
+    out
 }
 
 /// Runs the deploy job for one service and environment as the service's
@@ -208,6 +231,100 @@ fn a_vendor_image_is_checked_for_its_pin_not_a_signature() {
     assert!(verified.iter().any(|c| c.ends_with(&format!(" {app}"))), "{verified:#?}");
     assert!(verified.iter().any(|c| c.ends_with(&format!(" {sneaked}"))), "{verified:#?}");
     assert!(!verified.iter().any(|c| c.contains(&busybox)), "{verified:#?}");
+}
+
+/// Two services sharing their team's namespace (`namespace = "shop"`, cart
+/// and checkout) and a third in its own: each applies the same Namespace,
+/// then its own objects as its own ApplySet in `shop`, so neither's prune
+/// can delete the other's; no object is in both sets; the waits are scoped
+/// to the service.
+#[test]
+fn services_sharing_a_namespace_deploy_as_separate_applysets() {
+    let tmp = tempdir("deploy-shared-namespace");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workspaces/shared-namespace");
+    build_workspace(&workspace, &tmp);
+    let objects = |service: &str| -> Vec<(String, String)> {
+        let dir = tmp.join(format!("gen/{service}/kubernetes/staging"));
+        let mut all = Vec::new();
+        for e in fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.file_name().is_some_and(|n| n == "namespace.yaml") {
+                continue;
+            }
+            for doc in serde_yaml::Deserializer::from_str(&fs::read_to_string(&path).unwrap()) {
+                let v = Value::deserialize(doc).unwrap();
+                let ns = v["metadata"]["namespace"].as_str().map(str::to_string);
+                let expected = if service == "mailer" { "mailer" } else { "shop" };
+                assert_eq!(ns.as_deref(), Some(expected), "{}", path.display());
+                let kind = v["kind"].as_str().unwrap().to_string();
+                all.push((kind, v["metadata"]["name"].as_str().unwrap().to_string()));
+            }
+        }
+        all
+    };
+    let (cart, checkout) = (objects("cart"), objects("checkout"));
+    let clash: Vec<&(String, String)> = cart.iter().filter(|o| checkout.contains(o)).collect();
+    assert!(clash.is_empty(), "objects two services of one namespace both generate: {clash:#?}");
+    // Both databases are named `db`: each Secret is prefixed with its service.
+    for (service, objs) in [("cart", &cart), ("checkout", &checkout)] {
+        let secret = format!("{service}-db");
+        assert!(objs.contains(&("ExternalSecret".to_string(), secret.clone())), "{objs:#?}");
+    }
+    // The same Namespace object from both (the first line is the header
+    // naming the source).
+    let ns = |service: &str| {
+        let text = fs::read_to_string(tmp.join(format!("gen/{service}/kubernetes/staging/namespace.yaml"))).unwrap();
+        text.split_once('\n').unwrap().1.to_string()
+    };
+    assert_eq!(ns("cart"), ns("checkout"));
+    assert!(ns("cart").contains("name: shop"), "{}", ns("cart"));
+    // Addresses name the namespace: a service's, and an in-cluster
+    // resource's; NetworkPolicy peers select it.
+    let config = |service: &str| {
+        fs::read_to_string(tmp.join(format!("gen/{service}/kubernetes/staging/configmap.yaml"))).unwrap()
+    };
+    assert!(config("cart").contains("cart-sessions.shop.svc.cluster.local:6379"), "{}", config("cart"));
+    assert!(config("checkout").contains("dns:///cart.shop.svc.cluster.local:50051"), "{}", config("checkout"));
+    assert!(config("mailer").contains("dns:///cart.shop.svc.cluster.local:50051"), "{}", config("mailer"));
+    let policy = fs::read_to_string(tmp.join("gen/mailer/kubernetes/staging/networkpolicy.yaml")).unwrap();
+    assert!(policy.contains("kubernetes.io/metadata.name: shop"), "{policy}");
+    // The SLOs, alerts and dashboards of each count its own pods' series,
+    // not the whole namespace's.
+    for file in ["cart/alerts/staging/rules.yaml", "cart/dashboards/dashboard.json"] {
+        let text = fs::read_to_string(tmp.join("gen").join(file)).unwrap();
+        assert!(text.contains("namespace='shop',pod=~'cart-[a-z0-9]+-[a-z0-9]+'"), "{file}");
+        for bare in
+            ["{namespace='shop'}", "{namespace='shop',le", "{namespace='shop',grpc_code", "{namespace='shop',container"]
+        {
+            assert!(!text.contains(bare), "{file}: a series of the whole namespace: {bare}");
+        }
+    }
+
+    for (service, namespace, applyset) in [
+        ("cart", "shop", "platc-applyset-cart"),
+        ("checkout", "shop", "platc-applyset-checkout"),
+        ("mailer", "mailer", "platc-applyset"),
+    ] {
+        let calls = replay(&tmp, service, "staging");
+        let k = kubectl(&calls);
+        let dir = format!("gen/{service}/kubernetes/staging");
+        assert_eq!(
+            k.first().map(|s| s.as_str()),
+            Some(format!("kubectl apply --server-side --field-manager=platc -f {dir}/namespace.yaml").as_str()),
+            "{k:#?}"
+        );
+        let apply = k.get(1).expect("a second apply");
+        assert!(apply.contains(&format!(" --namespace {namespace} --applyset={applyset} --prune ")), "{apply}");
+        if namespace == "shop" {
+            let mine = format!(
+                "--namespace shop wait --for=condition=Ready externalsecrets.external-secrets.io --selector app.kubernetes.io/name={service} "
+            );
+            assert!(k.iter().any(|c| c.contains(&mine)), "{k:#?}");
+            assert!(k.iter().all(|c| !c.contains("--all")), "{k:#?}");
+            let rollout = format!("kubectl --namespace shop rollout status deployment/{service} --timeout=10m");
+            assert_eq!(k.last().map(|s| s.as_str()), Some(rollout.as_str()));
+        }
+    }
 }
 
 use serde::Deserialize;

@@ -430,3 +430,51 @@ fn target_declarations_and_their_uses_are_checked() {
     let c = overlay(&docs_files(&[("policies/p.plat", policy)]), "");
     assert!(message(&c, "platc::library::bad_policy").is_empty(), "{:?}", codes(&c));
 }
+
+/// The label scheme is the standard library's `kubernetes/_labels.hbs`, not
+/// Rust: an overlay adds a label at its extension point and every object
+/// of the service (and its pods) carries it; a replaced partial that drops
+/// the label every selector matches is an error, not a broken tree.
+#[test]
+fn labels_are_declared_by_the_standard_library_and_extended_by_an_overlay() {
+    let c = overlay(
+        &[("templates/kubernetes/labels/cost.hbs", "acme.example/cost-center: {{concat \"cc-\" service.owner}}\n")],
+        "",
+    );
+    for f in ["deployment.yaml", "service.yaml", "configmap.yaml", "networkpolicy.yaml"] {
+        let text = file(&c, &format!("api/kubernetes/staging/{f}"));
+        assert!(text.contains("acme.example/cost-center: cc-team-a"), "{f}: {text}");
+        assert!(text.contains("app.kubernetes.io/name: api"), "{f}: {text}");
+    }
+    let dropped = "app.kubernetes.io/component: {{service.workload}}\n";
+    let c = overlay(&[("templates/kubernetes/_labels.hbs", dropped)], "");
+    assert!(c.output.is_none());
+    let d = c.diagnostics.iter().find(|d| d.code == "platc::emit::invalid_output").expect("an error");
+    assert!(d.message.contains("app.kubernetes.io/name: api"), "{}", d.message);
+    // A value that is no label value is made one; a number stays text.
+    let c = overlay(
+        &[("templates/kubernetes/labels/odd.hbs", "acme.example/odd: \"--Team A/1.50--\"\nacme.example/n: \"1.50\"\n")],
+        "",
+    );
+    let text = file(&c, "api/kubernetes/staging/deployment.yaml");
+    assert!(text.contains("acme.example/odd: Team-A-1.50"), "{text}");
+    assert!(text.contains("acme.example/n: \"1.50\""), "{text}");
+}
+
+/// The namespace is a default of the standard library: an overlay's one
+/// changed default puts every service in its team's namespace, and
+/// everything that names the namespace follows (the objects, the
+/// Namespace, the address others get, the deploy's input).
+#[test]
+fn an_overlay_default_puts_services_in_their_teams_namespace() {
+    let c = overlay(&[("defaults/teams.plat", "defaults {\n  namespace = \"${service.owner}\"\n}\n")], "");
+    let deployment = file(&c, "api/kubernetes/staging/deployment.yaml");
+    assert!(deployment.contains("namespace: team-a"), "{deployment}");
+    let ns = file(&c, "api/kubernetes/staging/namespace.yaml");
+    assert!(ns.contains("name: team-a"), "{ns}");
+    let policy = file(&c, "api/kubernetes/staging/networkpolicy.yaml");
+    assert!(policy.contains("name: api-default-deny"), "{policy}");
+    let deploy = c.output.as_ref().unwrap().files.iter().find(|(p, _)| p.ends_with("api-deploy.yml"));
+    let (_, f) = deploy.expect("a deploy workflow");
+    assert!(f.contents.contains("namespace: team-a"), "{}", f.contents);
+}

@@ -2,6 +2,8 @@
 //! types that run in the cluster or on a named cloud, and resources shared
 //! across services by a grant of their owner.
 
+mod common;
+
 use platc::sources::Sources;
 use platc::{Compiled, Options};
 
@@ -293,4 +295,37 @@ fn a_string_with_an_address_is_still_scanned_for_secrets() {
     let e = errors(&c, "platc::check::plaintext_secret");
     assert!(e.iter().any(|m| m.contains("`API_TOKEN` of `w` holds a secret")), "{:#?}", c.diagnostics);
     assert!(c.output.is_none());
+}
+
+/// The grants of the other managed types (tests/workspaces/grants): a bucket
+/// granted `read` or `write` gives the grantee's workload role exactly the
+/// level's S3 actions on that bucket and its objects, and the key actions
+/// on the owner's key; a database or Redis granted `connect` is the owner's
+/// secret in the grantee's namespace and the port in its egress, and no
+/// Terraform at all (no IAM in their authentication).
+#[test]
+fn a_granted_bucket_database_and_redis_reach_their_grantees_with_exactly_their_level() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workspaces/grants");
+    let c = common::compile(&root);
+    let read = file(&c, "thumbs/terraform/staging/grant-media-images.tf");
+    let write = file(&c, "uploader/terraform/staging/grant-media-images.tf");
+    for (tf, objects, key) in [
+        (&read, r#"["s3:GetObject"]"#, r#"["kms:Decrypt"]"#),
+        (&write, r#"["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]"#, r#"["kms:Decrypt", "kms:GenerateDataKey"]"#),
+    ] {
+        assert!(tf.contains(r#"bucket = "mediahub-media-images-staging""#), "{tf}");
+        assert!(tf.contains(r#"actions   = ["s3:ListBucket"]"#), "{tf}");
+        assert!(tf.contains(&format!("actions   = {objects}")), "{tf}");
+        assert!(tf.contains(&format!("actions   = {key}")), "{tf}");
+        assert!(tf.contains(r#"resources = ["${data.aws_s3_bucket.media_images.arn}/*"]"#), "{tf}");
+        assert!(tf.contains(r#"name = "alias/platc/media/staging""#), "{tf}");
+    }
+    assert!(!read.contains("s3:PutObject"), "read writes nothing: {read}");
+    // connect: the secrets, the ports, no Terraform.
+    assert!(!has_file(&c, "reports/terraform/staging/main.tf"), "a connect grant writes no Terraform");
+    let secrets = file(&c, "reports/kubernetes/staging/externalsecret.yaml");
+    assert!(secrets.contains("key: media/staging/db") && secrets.contains("key: media/staging/hot"), "{secrets}");
+    let policy = file(&c, "reports/kubernetes/staging/networkpolicy.yaml");
+    assert!(policy.contains("port: 5432") && policy.contains("port: 6379"), "{policy}");
+    assert!(!policy.contains("169.254.170.23"), "no Pod Identity agent without a workload role: {policy}");
 }

@@ -213,7 +213,7 @@ impl<'a> Objects<'a> {
                     target: p.patch.target.name.clone(),
                     kind: p.patch.kind.name.clone(),
                     places: places_of(&set.path),
-                    origin: Origin { layer: p.layer(), span: set.span },
+                    origin: Origin { layer: p.layer(), span: set.span, key: None },
                 });
             }
         }

@@ -32,7 +32,7 @@
 //! - `resources[].tf_name`: the resource's name as a Terraform identifier.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map as JMap, Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -50,6 +50,7 @@ pub const SECRETS_DIR: &str = "/var/run/secrets/platc";
 
 // How other services reach a service: what `users.addr` means is the
 // scope's to say (one answer for settings, strings and the context).
+pub use crate::scope::namespace;
 use crate::scope::{protocol, service_address, service_port};
 
 /// The instance's values with every `${...}` left for emit filled in (the
@@ -145,9 +146,44 @@ fn metrics(inst: &Instance) -> Json {
     }
 }
 
-/// The namespace of a service: one per service, named after it.
-pub fn namespace(service: &str) -> String {
-    service.to_string()
+/// What the Namespace object of `ns` carries, the same for every service in
+/// it (each emits it; applying one after another changes nothing): the team
+/// label when they all have one owner, and the restricted Pod Security
+/// profile unless one of them overrode a security default.
+fn namespace_object(ns: &str, env: &str, model: &Model) -> Json {
+    let members: Vec<&Instance> =
+        model.services.iter().filter_map(|s| s.instance(env).filter(|i| namespace(&s.name, Some(i)) == ns)).collect();
+    let teams: BTreeSet<String> = members.iter().map(|i| label_value(i.str("owner").unwrap_or(""))).collect();
+    let flag = |i: &Instance, k: &str| i.get(&["security", k]).and_then(Value::as_bool);
+    let restricted = members
+        .iter()
+        .all(|i| flag(i, "run_as_non_root") == Some(true) && flag(i, "allow_privilege_escalation") != Some(true));
+    let team = match teams.len() {
+        1 => teams.into_iter().next().map(Json::String).unwrap_or(Json::Null),
+        _ => Json::Null,
+    };
+    json!({ "name": ns, "team": team, "restricted": restricted })
+}
+
+/// PromQL matchers of the service's series: `pods` for series with a `pod`
+/// label (its metrics, cAdvisor's, kube-state-metrics' pod series), `jobs`
+/// for kube-state-metrics' job series. In its own namespace the namespace
+/// alone; in a shared one also its pods' names (`<object>-<hash>-<id>`, which
+/// no other workload's pods match: names never hold two more hyphenated
+/// parts after another service's name and the hash parts hold no `-`) and
+/// its jobs' (`<object>-<timestamp>`).
+fn promql(ns: &str, service: &str, workload: Option<&str>) -> Json {
+    let own = format!("namespace='{ns}'");
+    if ns == service {
+        return json!({ "pods": own, "jobs": own });
+    }
+    let object = names(service, workload).get("object").and_then(Json::as_str).unwrap_or(service).to_string();
+    let pods = if workload == Some("cron") {
+        format!("{own},pod=~'{object}-[0-9]+-[a-z0-9]+'")
+    } else {
+        format!("{own},pod=~'{object}-[a-z0-9]+-[a-z0-9]+'")
+    };
+    json!({ "pods": pods, "jobs": format!("{own},job_name=~'{object}-[0-9]+'") })
 }
 
 /// What every context is computed from, and the parts that do not depend on
@@ -227,7 +263,7 @@ pub fn service_base(service: &Service, shared: &Shared) -> JMap<String, Json> {
     ctx.insert("environments".into(), environments(service, shared));
     ctx.insert("stdlib_dir".into(), shared.stdlib_dir.clone());
     ctx.insert("workspace".into(), shared.workspace.clone());
-    ctx.insert("namespace".into(), Json::String(namespace(&service.name)));
+    ctx.insert("namespace".into(), Json::String(namespace(&service.name, service.instances.first())));
     let deps = graph.service_dependencies(&service.name);
     let dependents = graph.dependents(&service.name);
     ctx.insert(
@@ -357,7 +393,11 @@ pub fn instance(
 
     ctx.insert("image".into(), Json::String(image_ref(inst)));
     ctx.insert("image_registry".into(), Json::String(registry_host(inst.str("image").unwrap_or(""))));
-    ctx.insert("labels".into(), labels(service, inst, &env.name));
+    let ns = namespace(&service.name, Some(inst));
+    ctx.insert("own_namespace".into(), Json::Bool(ns == service.name));
+    ctx.insert("namespace_object".into(), namespace_object(&ns, &env.name, model));
+    ctx.insert("promql".into(), promql(&ns, &service.name, inst.str("workload")));
+    ctx.insert("namespace".into(), Json::String(ns));
     ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
     ctx.insert("names".into(), names(&service.name, inst.str("workload")));
     ctx.insert("scrape".into(), scrape(inst));
@@ -371,13 +411,16 @@ pub fn instance(
     ctx.insert("secrets".into(), Json::Array(secrets));
     ctx.insert("secret_volumes".into(), Json::Array(volumes));
     ctx.insert("network".into(), network(service, inst, model, graph, lib));
-    ctx.insert("resources".into(), inst.resources.iter().map(|r| resource(&service.name, r, lib, model)).collect());
+    ctx.insert(
+        "resources".into(),
+        inst.resources.iter().map(|r| resource(&service.name, r, &inst.env, lib, model)).collect(),
+    );
     let uses = used(&service.name, inst, model);
     ctx.insert(
         "uses".into(),
         uses.iter()
             .map(|u| {
-                let mut o = object(resource(u.owner, u.resource, lib, model));
+                let mut o = object(resource(u.owner, u.resource, &inst.env, lib, model));
                 o.insert("owner".into(), Json::String(u.owner.to_string()));
                 o.insert("level".into(), Json::String(u.level.clone()));
                 let actions = o.get("access").and_then(|a| a.get(&u.level)).cloned().unwrap_or(Json::Array(Vec::new()));
@@ -389,7 +432,12 @@ pub fn instance(
     );
     // Terraform of its own: a resource made by Terraform, or the grant of one.
     let cloud = |ty: &str| lib.resource_types.get(ty).is_some_and(|t| t.terraform.is_some());
-    let terraform = inst.resources.iter().any(|r| cloud(&r.ty)) || uses.iter().any(|u| cloud(&u.resource.ty));
+    // A granted resource needs Terraform of the grantee's only where its
+    // type grants cloud access (`grant_terraform`): a granted database's
+    // access is its connection secret, nothing in the cloud.
+    let granted = |ty: &str| lib.resource_types.get(ty).is_some_and(|t| t.grant_terraform.is_some());
+    let terraform = inst.resources.iter().any(|r| cloud(&r.ty))
+        || uses.iter().any(|u| cloud(&u.resource.ty) && granted(&u.resource.ty));
     ctx.insert("terraform".into(), Json::Bool(terraform));
 
     let language = inst.str("language").and_then(|l| shared.languages.get(l)).cloned();
@@ -414,7 +462,7 @@ fn object(v: Json) -> JMap<String, Json> {
     }
 }
 
-fn resource(service: &str, r: &crate::model::Resource, lib: &Library, model: &Model) -> Json {
+fn resource(service: &str, r: &crate::model::Resource, env: &str, lib: &Library, model: &Model) -> Json {
     let mut o = object(map_json(&r.values));
     let rt = lib.resource_types.get(&r.ty);
     let access =
@@ -433,7 +481,7 @@ fn resource(service: &str, r: &crate::model::Resource, lib: &Library, model: &Mo
             let workload = model.service(grantee).and_then(|s| s.instances.first()).and_then(|i| i.str("workload"));
             json!({
                 "service": grantee,
-                "namespace": namespace(grantee),
+                "namespace": namespace(grantee, model.service(grantee).and_then(|s| s.instance(env))),
                 "level": level,
                 "workload": workload.unwrap_or("service"),
                 "actions": access.get(level).cloned().unwrap_or(Json::Array(Vec::new())),
@@ -468,6 +516,9 @@ fn environments(service: &Service, shared: &Shared) -> Json {
             let mut o = e.clone();
             let name = e.get("name").and_then(Json::as_str).unwrap_or("");
             o.insert("image".into(), service.instance(name).map(image_ref).map(Json::String).unwrap_or(Json::Null));
+            let ns = namespace(&service.name, service.instance(name));
+            // The deploy passes the namespace only when it is not the service's own.
+            o.insert("namespace".into(), if ns == service.name { Json::Null } else { Json::String(ns) });
             Json::Object(o)
         })
         .collect()
@@ -634,7 +685,12 @@ pub fn workspace(model: &Model) -> Json {
             json!({ "name": name, "owner": owner, "services": members.iter().map(|s| s.name.clone()).collect::<Vec<_>>() })
         })
         .collect();
-    json!({ "workspace": model.workspace.to_json(), "services": services, "systems": systems })
+    // Some service's namespace is not its own (shared, or named otherwise):
+    // the deploy takes the namespace as an input and scopes its ApplySet to
+    // the service.
+    let shared_namespaces =
+        model.services.iter().any(|s| s.instances.iter().any(|i| namespace(&s.name, Some(i)) != s.name));
+    json!({ "workspace": model.workspace.to_json(), "services": services, "systems": systems, "shared_namespaces": shared_namespaces })
 }
 
 /// A value of the context that platc composes from service values rather
@@ -704,23 +760,35 @@ fn image_ref(inst: &Instance) -> String {
     s
 }
 
-/// Kubernetes recommended labels plus team, tier and environment.
-fn labels(service: &Service, inst: &Instance, env: &str) -> Json {
-    let mut l = BTreeMap::new();
-    l.insert("app.kubernetes.io/name", service.name.clone());
-    l.insert("app.kubernetes.io/instance", label_value(&format!("{}-{env}", service.name)));
-    if let Some(v) = inst.get(&["version"]).and_then(Value::as_str) {
-        l.insert("app.kubernetes.io/version", label_value(v));
+/// The partial that declares the labels of a service's objects.
+pub const LABELS_TEMPLATE: &str = "kubernetes/_labels.hbs";
+
+/// The labels of a service in one environment, from the standard library's
+/// `kubernetes/_labels.hbs` rendered with its context (`text`): a map of
+/// strings, each value made a label value. It must keep the label every
+/// selector matches, `app.kubernetes.io/name: <service>`.
+pub fn labels_from(text: &str, service: &str) -> Result<Json, String> {
+    let docs = super::yaml::parse(text)?;
+    let mut labels = BTreeMap::new();
+    for doc in &docs {
+        let super::doc::Doc::Map(entries) = doc else {
+            return Err("the labels are not a map of `key: value` lines".into());
+        };
+        for (k, v) in entries {
+            let value = match v {
+                super::doc::Doc::Str(s) => s.clone(),
+                super::doc::Doc::Int(i) => i.to_string(),
+                super::doc::Doc::Float(f) => f.to_string(),
+                super::doc::Doc::Bool(b) => b.to_string(),
+                _ => return Err(format!("label `{k}` is not a string")),
+            };
+            labels.insert(k.clone(), label_value(&value));
+        }
     }
-    l.insert("app.kubernetes.io/component", label_value(inst.str("workload").unwrap_or("service")));
-    if let Some(system) = inst.str("system") {
-        l.insert("app.kubernetes.io/part-of", label_value(system));
+    if labels.get("app.kubernetes.io/name").map(String::as_str) != Some(service) {
+        return Err(format!("the labels must keep `app.kubernetes.io/name: {service}`, which every selector matches"));
     }
-    l.insert("app.kubernetes.io/managed-by", "platc".into());
-    l.insert("platc.dev/team", label_value(inst.str("owner").unwrap_or("")));
-    l.insert("platc.dev/tier", label_value(inst.str("tier").unwrap_or("")));
-    l.insert("platc.dev/environment", env.to_string());
-    json!(l)
+    Ok(json!(labels))
 }
 
 /// A Kubernetes label value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at
@@ -846,12 +914,16 @@ fn settings(
         }
     }
     // The Kubernetes Secret of each: its own name, or `<owner>-<secret>`
-    // for another service's.
+    // for another service's; in a namespace the service shares with others,
+    // prefixed with the service (`<service>-<secret>`,
+    // `<service>-<owner>-<secret>`) so no two services' Secrets collide.
+    let own_namespace = namespace(&service.name, Some(inst)) == service.name;
     let local = |secret: &str, owner: &str| {
-        if owner == service.name {
-            secret.to_string()
+        let name = if owner == service.name { secret.to_string() } else { format!("{owner}-{secret}") };
+        if own_namespace {
+            if owner == service.name { name } else { super::render::bounded(&name, LABEL_MAX) }
         } else {
-            super::render::bounded(&format!("{owner}-{secret}"), LABEL_MAX)
+            super::render::bounded(&format!("{}-{name}", service.name), LABEL_MAX)
         }
     };
     let mut by_secret: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
@@ -940,7 +1012,8 @@ fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib
             .and_then(|s| s.instance(&inst.env))
             .and_then(|i| i.str("workload"))
             .unwrap_or("service");
-        json!({ "name": name, "namespace": namespace(name), "port": port, "workload": workload })
+        let ns = namespace(name, model.service(name).and_then(|s| s.instance(&inst.env)));
+        json!({ "name": name, "namespace": ns, "port": port, "workload": workload })
     };
     let ingress: Vec<Json> = graph.dependents(&service.name).into_iter().map(peer).collect();
     let egress: Vec<Json> = graph

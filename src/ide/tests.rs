@@ -128,6 +128,44 @@ fn completes_by_context() {
     assert!(labels(&format!("{head}  autoscale {{ enabled = ")).contains(&"true".to_string()));
 }
 
+/// Issue 14: in a string after `${`, the services (then their address
+/// parts); after `owner.`, the resources the owner grants this service,
+/// then their outputs (`owner.resource.output`).
+#[test]
+fn completes_interpolations_and_granted_resources() {
+    let mut s = Sources::new();
+    s.insert("platform.plat", "workspace w {\n  registry = \"r.example\"\n  environment staging {}\n}\n");
+    let digest = "sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea";
+    s.insert(
+        "services/b/service.plat",
+        format!("service b from web-api {{\n  owner = \"t\"\n  version = \"1\"\n  digest = \"{digest}\"\n  language = go\n  resource queue events {{\n    grants {{ a = consume }}\n  }}\n  resource queue private {{}}\n}}\n"),
+    );
+    let a = format!(
+        "service a from worker {{\n  owner = \"t\"\n  version = \"1\"\n  digest = \"{digest}\"\n  language = go\n  depends_on = [b]\n}}\n"
+    );
+    s.insert("services/a/service.plat", a.as_str());
+    let c = compile(&s, &Options::default());
+    assert!(c.model.is_some(), "{:#?}", c.diagnostics);
+    let labels = |text: &str| -> Vec<String> {
+        completions(&c, "services/a/service.plat", text, text.len()).into_iter().map(|c| c.label).collect()
+    };
+    let head = "service a from worker {\n  env {\n    X = ";
+    let roots = labels(&format!("{head}\"dns:///${{"));
+    assert!(roots.contains(&"b".to_string()) && roots.contains(&"service".to_string()), "{roots:?}");
+    assert!(!roots.contains(&"a".to_string()), "{roots:?}");
+    let parts = labels(&format!("{head}\"dns:///${{b."));
+    for p in ["addr", "host", "port", "url"] {
+        assert!(parts.contains(&p.to_string()), "{parts:?}");
+    }
+    let partial = labels(&format!("{head}\"http://${{b.ho"));
+    assert!(partial.contains(&"host".to_string()), "{partial:?}");
+    // Outside a string: b's granted queue, not the one it keeps to itself.
+    let owned = labels(&format!("{head}b."));
+    assert!(owned.contains(&"events".to_string()) && !owned.contains(&"private".to_string()), "{owned:?}");
+    assert_eq!(labels(&format!("{head}b.events.")), vec!["url".to_string()]);
+    assert!(labels(&format!("{head}b.private.")).is_empty());
+}
+
 #[test]
 fn completes_names_as_the_scope_reads_them() {
     let c = workspace(A);
