@@ -201,7 +201,9 @@ pub(crate) fn compile_templates(lib: &Library, options: &Options) -> Result<Rend
     let wanted = |name: &str| {
         name == context::LABELS_TEMPLATE
             || !is_partial(name)
-                && (targets.iter().any(|t| name.strip_prefix(t.name.as_str()).is_some_and(|rest| rest.starts_with('/')))
+                && (targets
+                    .iter()
+                    .any(|t| name.strip_prefix(t.name.as_str()).is_some_and(|rest| rest.starts_with('/')))
                     || per_resource.contains(name))
     };
     let (renderer, problems) = Renderer::new(&lib.templates, wanted);

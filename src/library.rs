@@ -607,21 +607,13 @@ fn extend_record(rec: &mut Record, body: &Body, diags: &mut Vec<Diagnostic>) {
     for item in &body.items {
         match item {
             ast::Item::Attribute(a) => {
-                let Some(keys) = a.path.keys() else { continue };
-                let [key] = keys.as_slice() else {
-                    diags.push(
-                        Diagnostic::error("platc::schema::bad_type", "a schema field is one name")
-                            .label(a.path.span, "dotted name")
-                            .help("nest a block to declare a field of a block"),
-                    );
-                    continue;
-                };
-                if let Some(prev) = rec.fields.get(*key) {
+                let Some(key) = schema::field_name(a, diags) else { continue };
+                if let Some(prev) = rec.fields.get(key) {
                     diags.push(redeclared(key, a.path.span, prev.span));
                     continue;
                 }
                 let (ty, required) = schema::type_from_expr(&a.value, diags);
-                rec.fields.insert((*key).to_string(), schema::Field { ty, required, span: a.path.span });
+                rec.fields.insert(key.to_string(), schema::Field { ty, required, span: a.path.span });
             }
             ast::Item::Block(b) if b.labels.is_empty() => match rec.fields.get_mut(&b.kind.name) {
                 Some(schema::Field { ty: Type::Record(inner), .. }) => extend_record(inner, &b.body, diags),

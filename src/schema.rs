@@ -126,23 +126,30 @@ fn plural(s: &str) -> String {
     s.strip_prefix("a ").or_else(|| s.strip_prefix("an ")).map(|r| format!("{r}s")).unwrap_or_else(|| s.to_string())
 }
 
+/// The name a schema attribute declares: one name (a dotted one is an
+/// error: a field of a block is declared in a nested block).
+pub(crate) fn field_name<'a>(a: &'a ast::Attribute, diags: &mut Vec<Diagnostic>) -> Option<&'a str> {
+    let keys = a.path.keys()?;
+    let [key] = keys.as_slice() else {
+        diags.push(
+            Diagnostic::error("platc::schema::bad_type", "a schema field is one name")
+                .label(a.path.span, "dotted name")
+                .help("nest a block to declare a field of a block"),
+        );
+        return None;
+    };
+    Some(key)
+}
+
 /// Reads a schema body.
 pub(crate) fn record_from_body(body: &ast::Body, diags: &mut Vec<Diagnostic>) -> Record {
     let mut rec = Record::default();
     for item in &body.items {
         match item {
             ast::Item::Attribute(a) => {
-                let Some(keys) = a.path.keys() else { continue };
-                let [key] = keys.as_slice() else {
-                    diags.push(
-                        Diagnostic::error("platc::schema::bad_type", "a schema field is one name")
-                            .label(a.path.span, "dotted name")
-                            .help("nest a block to declare a field of a block"),
-                    );
-                    continue;
-                };
+                let Some(key) = field_name(a, diags) else { continue };
                 let (ty, required) = type_from_expr(&a.value, diags);
-                rec.fields.insert((*key).to_string(), Field { ty, required, span: a.path.span });
+                rec.fields.insert(key.to_string(), Field { ty, required, span: a.path.span });
             }
             ast::Item::Block(b) if b.labels.is_empty() => {
                 let inner = record_from_body(&b.body, diags);
