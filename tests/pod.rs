@@ -3,8 +3,10 @@
 //! containers, scratch volumes, grace period, annotations, container name)
 //! and vendor images, from the embedded standard library.
 
-use platc::sources::Sources;
-use platc::{Compiled, Options};
+mod common;
+
+use common::{output_file as file, service};
+use platc::Compiled;
 
 const PLATFORM: &str = r#"workspace shop {
   registry = "ghcr.io/shop"
@@ -19,35 +21,12 @@ const DIGEST: &str = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98
 const BUSYBOX: &str =
     "docker.io/library/busybox:1.36.1@sha256:9ae97d36d26566ff84e8893c64a6dc4fe8ca6d1144bf5b87b2b85a32def253c7";
 
-fn service(name: &str, from: &str, body: &str) -> String {
-    format!(
-        r#"service {name} from {from} {{
-  owner    = "team-a"
-  language = go
-  version  = "1.0.0"
-  digest   = "{DIGEST}"
-{body}
-}}
-"#
-    )
-}
-
 fn build_in(platform: &str, services: &[(&str, String)]) -> Compiled {
-    let mut sources = Sources::new();
-    sources.insert_bytes("platform.plat".to_string(), platform.as_bytes().to_vec());
-    for (name, text) in services {
-        sources.insert_bytes(format!("services/{name}/service.plat"), text.as_bytes().to_vec());
-    }
-    platc::compile(&sources, &Options::default())
+    common::compile_texts(platform, services)
 }
 
 fn build(services: &[(&str, String)]) -> Compiled {
     build_in(PLATFORM, services)
-}
-
-fn file(c: &Compiled, path: &str) -> String {
-    let out = c.output.as_ref().unwrap_or_else(|| panic!("builds: {:#?}", c.diagnostics));
-    out.files.get(path).map(|f| f.contents.clone()).unwrap_or_else(|| panic!("no {path}"))
 }
 
 fn has_file(c: &Compiled, path: &str) -> bool {

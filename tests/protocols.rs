@@ -1,8 +1,10 @@
 //! The protocol a service speaks (issue 14): probes, ports, addresses and
 //! request metrics follow `protocol`, from the embedded standard library.
 
-use platc::sources::Sources;
-use platc::{Compiled, Options};
+mod common;
+
+use common::output_file as file;
+use platc::Compiled;
 
 const PLATFORM: &str = r#"workspace shop {
   registry = "ghcr.io/shop"
@@ -27,17 +29,7 @@ fn service(name: &str, from: &str, body: &str) -> String {
 }
 
 fn build(services: &[(&str, String)]) -> Compiled {
-    let mut sources = Sources::new();
-    sources.insert_bytes("platform.plat".to_string(), PLATFORM.as_bytes().to_vec());
-    for (name, text) in services {
-        sources.insert_bytes(format!("services/{name}/service.plat"), text.as_bytes().to_vec());
-    }
-    platc::compile(&sources, &Options::default())
-}
-
-fn file(c: &Compiled, path: &str) -> String {
-    let out = c.output.as_ref().unwrap_or_else(|| panic!("builds: {:?}", c.diagnostics));
-    out.files.get(path).map(|f| f.contents.clone()).unwrap_or_else(|| panic!("no {path}"))
+    common::compile_texts(PLATFORM, services)
 }
 
 fn shop() -> Compiled {

@@ -4,8 +4,8 @@
 
 mod common;
 
-use platc::sources::Sources;
-use platc::{Compiled, Options};
+use common::{output_file as file, service};
+use platc::Compiled;
 
 fn platform(cloud: &str) -> String {
     format!(
@@ -20,35 +20,12 @@ fn platform(cloud: &str) -> String {
     )
 }
 
-fn service(name: &str, from: &str, body: &str) -> String {
-    format!(
-        r#"service {name} from {from} {{
-  owner    = "team-a"
-  language = go
-  version  = "1.0.0"
-  digest   = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
-{body}
-}}
-"#
-    )
-}
-
 fn build_on(cloud: &str, services: &[(&str, String)]) -> Compiled {
-    let mut sources = Sources::new();
-    sources.insert_bytes("platform.plat".to_string(), platform(cloud).into_bytes());
-    for (name, text) in services {
-        sources.insert_bytes(format!("services/{name}/service.plat"), text.as_bytes().to_vec());
-    }
-    platc::compile(&sources, &Options::default())
+    common::compile_texts(&platform(cloud), services)
 }
 
 fn build(services: &[(&str, String)]) -> Compiled {
     build_on(r#"aws { region = "eu-central-1" }"#, services)
-}
-
-fn file(c: &Compiled, path: &str) -> String {
-    let out = c.output.as_ref().unwrap_or_else(|| panic!("builds: {:#?}", c.diagnostics));
-    out.files.get(path).map(|f| f.contents.clone()).unwrap_or_else(|| panic!("no {path}"))
 }
 
 fn has_file(c: &Compiled, path: &str) -> bool {

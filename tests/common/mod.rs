@@ -101,3 +101,36 @@ pub fn diagnostics_text(c: &Compiled) -> String {
     }
     s
 }
+
+/// A workspace in memory: its `platform.plat` and, for each `(name, text)`,
+/// `services/<name>/service.plat`, compiled with the default options.
+pub fn compile_texts(platform: &str, services: &[(&str, String)]) -> Compiled {
+    let mut sources = Sources::new();
+    sources.insert_bytes("platform.plat".to_string(), platform.as_bytes().to_vec());
+    for (name, text) in services {
+        sources.insert_bytes(format!("services/{name}/service.plat"), text.as_bytes().to_vec());
+    }
+    platc::compile(&sources, &Options::default())
+}
+
+/// A service of the in-memory test workspaces: owned, in go, pinned by a
+/// digest, from `from`, with `body` inside its block.
+pub fn service(name: &str, from: &str, body: &str) -> String {
+    format!(
+        r#"service {name} from {from} {{
+  owner    = "team-a"
+  language = go
+  version  = "1.0.0"
+  digest   = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+{body}
+}}
+"#
+    )
+}
+
+/// The text of a generated file; fails the test with the diagnostics when
+/// the build failed, or when there is no such file.
+pub fn output_file(c: &Compiled, path: &str) -> String {
+    let out = c.output.as_ref().unwrap_or_else(|| panic!("builds: {}", diagnostics_text(c)));
+    out.files.get(path).map(|f| f.contents.clone()).unwrap_or_else(|| panic!("no {path}"))
+}
