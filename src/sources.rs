@@ -234,6 +234,7 @@ embed!(
     "templates/kubernetes/_metadata.hbs",
     "templates/kubernetes/_pod.hbs",
     "templates/kubernetes/_probes.hbs",
+    "templates/kubernetes/_resource_labels.hbs",
     "templates/kubernetes/_volumes.hbs",
     "templates/kubernetes/configmap.yaml.hbs",
     "templates/kubernetes/cronjob.yaml.hbs",

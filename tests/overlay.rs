@@ -446,6 +446,27 @@ fn labels_are_declared_by_the_standard_library_and_extended_by_an_overlay() {
         assert!(text.contains("acme.example/cost-center: cc-team-a"), "{f}: {text}");
         assert!(text.contains("app.kubernetes.io/name: api"), "{f}: {text}");
     }
+    // The objects of an in-cluster resource carry the owner's labels too
+    // (team, tier, environment and the overlay's), under names of their
+    // own, so that no selector of the service matches the resource's pods.
+    let c = overlay(
+        &[("templates/kubernetes/labels/cost.hbs", "acme.example/cost-center: {{concat \"cc-\" service.owner}}\n")],
+        "  resource cache slots {}",
+    );
+    let text = file(&c, "api/kubernetes/staging/resource-slots.yaml");
+    let blocks = text.matches(" labels:\n").count();
+    assert_eq!(blocks, 5, "{text}");
+    assert!(text.matches("app.kubernetes.io/name: api-slots").count() >= blocks, "{text}");
+    for label in [
+        "app.kubernetes.io/instance: api-slots-staging",
+        "app.kubernetes.io/component: cache",
+        "acme.example/cost-center: cc-team-a",
+        "platc.dev/team: team-a",
+        "platc.dev/environment: staging",
+    ] {
+        assert_eq!(text.matches(label).count(), blocks, "{label}: {text}");
+    }
+    assert!(!text.contains("app.kubernetes.io/version"), "{text}");
     let dropped = "app.kubernetes.io/component: {{service.workload}}\n";
     let c = overlay(&[("templates/kubernetes/_labels.hbs", dropped)], "");
     assert!(c.output.is_none());
