@@ -7,12 +7,19 @@
 //! protocol, converts positions ([`position`], [`offset`]: UTF-16 code
 //! units, as LSP counts them) and does the I/O. Hover reuses
 //! [`explain`](crate::explain), so it shows what `platc explain` shows.
+//! A dotted name (a setting's reference, a `${...}`, a name in a policy's
+//! condition) is read as [`crate::scope`] reads it at that place, the same
+//! classification the compiler makes there.
 
 use crate::Compiled;
-use crate::ast::{self, Block, Body, Expr, ExprKind, Item};
+use crate::ast::{self, Block, Body, Expr, ExprKind, Item, StrPart};
 use crate::diag::Diagnostic;
+use crate::model::Model;
 use crate::schema::{Record, Type};
+use crate::scope::{Found, Meaning, Place, Scope, classify, resource_of};
 use crate::span::{SourceMap, Span};
+use crate::value::{Map, Origin, Value};
+use crate::workspace::Environment;
 
 /// The zero-based line and UTF-16 column of a byte offset (clamped to the
 /// text; an offset inside a character counts from that character's start).
@@ -187,6 +194,52 @@ pub enum Hit {
         name: String,
         span: Span,
     },
+    /// A part of another service's address (`orders.url`, `${orders.addr}`),
+    /// in environment `env` (or each).
+    Address {
+        service: String,
+        part: String,
+        env: Option<String>,
+        span: Span,
+    },
+    /// An output of a resource `service` owns (`payments-db.url`, or a
+    /// granted one: `bookings.booking-events.url`).
+    Output {
+        service: String,
+        resource: String,
+        output: String,
+        env: Option<String>,
+        span: Span,
+    },
+    /// `workspace` as the root of a name.
+    Workspace(Span),
+    /// `environment` as the root of a name (or alone in a condition): the
+    /// environment `env`, or each.
+    Environment {
+        env: Option<String>,
+        span: Span,
+    },
+    /// A value a string or a condition names through a root
+    /// (`${service.name}`, `workspace.registry`, `environment.cluster`) or,
+    /// in a condition, unprefixed (`replicas`). `service` is `None` in a
+    /// policy, which every service meets.
+    Value {
+        service: Option<String>,
+        env: Option<String>,
+        name: Named,
+        span: Span,
+    },
+}
+
+/// What a [`Hit::Value`] names, as [`crate::scope::classify`] reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Named {
+    ServiceName,
+    /// An attribute of the service (its path, not empty).
+    Attribute(Vec<String>),
+    /// A value of the environment (its path, not empty).
+    Environment(Vec<String>),
+    Workspace(String),
 }
 
 impl Hit {
@@ -200,7 +253,12 @@ impl Hit {
             | Hit::Language(_, span)
             | Hit::Policy(_, span)
             | Hit::Service(_, span)
-            | Hit::Resource { span, .. } => *span,
+            | Hit::Resource { span, .. }
+            | Hit::Address { span, .. }
+            | Hit::Output { span, .. }
+            | Hit::Workspace(span)
+            | Hit::Environment { span, .. }
+            | Hit::Value { span, .. } => *span,
         }
     }
 }
@@ -212,23 +270,34 @@ fn within(span: Span, offset: usize) -> bool {
 /// What is at `offset` in a parsed file (the one that `compiled` holds, or
 /// a newer text of it: names are looked up in `compiled`'s library and model).
 pub fn hit_at(file: &ast::File, offset: usize, compiled: &Compiled) -> Option<Hit> {
-    for b in file.body.blocks() {
-        if b.kind.name != "service" || !within(b.span, offset) {
-            continue;
+    for b in file.body.blocks().filter(|b| within(b.span, offset)) {
+        match b.kind.name.as_str() {
+            "service" => {
+                let service = b.labels.first()?.name.clone();
+                if let Some(f) = b.from.as_ref().filter(|f| within(f.span, offset)) {
+                    return Some(Hit::GoldenPath(f.name.clone(), f.span));
+                }
+                let cx = Walk { compiled, service: Some(service), offset };
+                return cx.body(&b.body, &[], None);
+            }
+            // A policy's conditions: no one service's (every service meets them).
+            "policy" => {
+                let cx = Walk { compiled, service: None, offset };
+                let cond = b.body.attributes().find(|a| {
+                    matches!(a.path.keys().as_deref(), Some(["when" | "require"])) && within(a.value.span, offset)
+                })?;
+                return cx.condition(&cond.value);
+            }
+            _ => {}
         }
-        let service = b.labels.first()?.name.clone();
-        if let Some(f) = b.from.as_ref().filter(|f| within(f.span, offset)) {
-            return Some(Hit::GoldenPath(f.name.clone(), f.span));
-        }
-        let cx = Walk { compiled, service, offset };
-        return cx.body(&b.body, &[], None);
     }
     None
 }
 
 struct Walk<'a> {
     compiled: &'a Compiled,
-    service: String,
+    /// The service whose file it is; `None` in a policy.
+    service: Option<String>,
     offset: usize,
 }
 
@@ -247,10 +316,12 @@ impl Walk<'_> {
                 ("resource", [ty, ..]) if within(ty.span, self.offset) => {
                     Some(Hit::ResourceType(ty.name.clone(), ty.span))
                 }
-                ("resource", [_, name]) if within(name.span, self.offset) => {
-                    Some(Hit::Resource { service: self.service.clone(), name: name.name.clone(), span: name.span })
-                }
-                ("resource" | "api", _) => self.values(&b.body),
+                ("resource", [_, name]) if within(name.span, self.offset) => Some(Hit::Resource {
+                    service: self.service.clone().unwrap_or_default(),
+                    name: name.name.clone(),
+                    span: name.span,
+                }),
+                ("resource" | "api", _) => self.values(&b.body, env),
                 (kind, []) if within(b.kind.span, self.offset) => {
                     Some(self.attribute_hit(&[prefix, &[kind.to_string()]].concat(), env, b.kind.span))
                 }
@@ -262,10 +333,10 @@ impl Walk<'_> {
 
     /// Names used in the values of a block whose attributes are not the
     /// service's own (a resource's, an API's).
-    fn values(&self, body: &Body) -> Option<Hit> {
+    fn values(&self, body: &Body, env: Option<&str>) -> Option<Hit> {
         let item = body.items.iter().find(|i| within(i.span(), self.offset))?;
         match item {
-            Item::Attribute(a) if within(a.value.span, self.offset) => self.expr(&a.value, None),
+            Item::Attribute(a) if within(a.value.span, self.offset) => self.expr(&a.value, None, env),
             _ => None,
         }
     }
@@ -286,49 +357,177 @@ impl Walk<'_> {
                 keys.extend(path.keys()?.into_iter().map(str::to_string));
                 self.body(b, &keys, env)
             }
-            _ => self.expr(value, key.as_deref()),
+            _ => self.expr(value, key.as_deref(), env),
         }
     }
 
     fn attribute_hit(&self, keys: &[String], env: Option<&str>, span: Span) -> Hit {
-        Hit::Attribute { service: self.service.clone(), path: keys.join("."), env: env.map(str::to_string), span }
+        Hit::Attribute {
+            service: self.service.clone().unwrap_or_default(),
+            path: keys.join("."),
+            env: env.map(str::to_string),
+            span,
+        }
     }
 
-    fn expr(&self, e: &Expr, key: Option<&str>) -> Option<Hit> {
+    /// A value of the service: a dotted name in it is a setting's
+    /// reference, and `${...}` in a string an interpolation.
+    fn expr(&self, e: &Expr, key: Option<&str>, env: Option<&str>) -> Option<Hit> {
         match &e.kind {
+            ExprKind::Ref(parts) if parts.len() > 1 => {
+                let segments: Vec<(String, Span)> = parts.iter().map(|i| (i.name.clone(), i.span)).collect();
+                self.dotted(&segments, Place::Setting, env)
+            }
             ExprKind::Ref(parts) => {
                 let first = parts.first().filter(|i| within(i.span, self.offset))?;
-                self.name(&first.name, first.span, key, parts.len() == 1)
+                self.name(&first.name, first.span, key)
             }
+            ExprKind::Str(lit) => self.interpolation(lit, Place::String, env),
             ExprKind::List(items) | ExprKind::Call { args: items, .. } => {
-                items.iter().find(|x| within(x.span, self.offset)).and_then(|x| self.expr(x, key))
+                items.iter().find(|x| within(x.span, self.offset)).and_then(|x| self.expr(x, key, env))
             }
-            ExprKind::Map(b) | ExprKind::Tagged { body: b, .. } => self.values(b),
+            ExprKind::Map(b) | ExprKind::Tagged { body: b, .. } => self.values(b, env),
             ExprKind::Binary { lhs, rhs, .. } => {
-                [lhs, rhs].into_iter().find(|x| within(x.span, self.offset)).and_then(|x| self.expr(x, key))
+                [lhs, rhs].into_iter().find(|x| within(x.span, self.offset)).and_then(|x| self.expr(x, key, env))
             }
-            ExprKind::Not(x) => self.expr(x, key),
+            ExprKind::Not(x) => self.expr(x, key, env),
             _ => None,
         }
     }
 
+    /// A policy's condition: every name in it, and in its strings'
+    /// `${...}`, is read as a condition reads it.
+    fn condition(&self, e: &Expr) -> Option<Hit> {
+        match &e.kind {
+            ExprKind::Ref(parts) => {
+                let segments: Vec<(String, Span)> = parts.iter().map(|i| (i.name.clone(), i.span)).collect();
+                self.dotted(&segments, Place::Condition, None)
+            }
+            ExprKind::Str(lit) => self.interpolation(lit, Place::Condition, None),
+            ExprKind::List(items) | ExprKind::Call { args: items, .. } => {
+                items.iter().find(|x| within(x.span, self.offset)).and_then(|x| self.condition(x))
+            }
+            ExprKind::Binary { lhs, rhs, .. } => {
+                [lhs, rhs].into_iter().find(|x| within(x.span, self.offset)).and_then(|x| self.condition(x))
+            }
+            ExprKind::Not(x) => self.condition(x),
+            _ => None,
+        }
+    }
+
+    /// The `${...}` of a string the cursor is in.
+    fn interpolation(&self, lit: &ast::StrLit, place: Place, env: Option<&str>) -> Option<Hit> {
+        lit.parts.iter().find_map(|p| match p {
+            StrPart::Interp(path, span) if within(*span, self.offset) => {
+                self.dotted(&interpolation_segments(path, *span), place, env)
+            }
+            _ => None,
+        })
+    }
+
+    /// A dotted name at `place`, read as the compiler reads it there
+    /// ([`crate::scope::classify`], with the service's own resources): the
+    /// segment the cursor is on says which part of it is meant. On the
+    /// first of `orders.url`, the service; on the last, its address. On the
+    /// first of `db.url`, the resource; on the last, its output. On the
+    /// root of `service.name`, `workspace.registry`, `environment.cluster`,
+    /// the service, workspace or environment; further on, the value the
+    /// name up to that segment names.
+    fn dotted(&self, segments: &[(String, Span)], place: Place, env: Option<&str>) -> Option<Hit> {
+        let at = segments.iter().position(|(_, s)| within(*s, self.offset))?;
+        let span = segments.get(at)?.1;
+        let path: Vec<String> = segments.iter().map(|(n, _)| n.clone()).collect();
+        let service = self.service.as_deref();
+        let svc = service.and_then(|s| self.compiled.model.as_ref()?.service(s));
+        let inst = svc.and_then(|s| env.and_then(|e| s.instance(e)).or_else(|| s.instances.first()));
+        let own = |n: &str| inst.is_some_and(|i| i.resources.iter().any(|r| r.name == n));
+        let env = env.map(str::to_string);
+        let whole = classify(&path, place, own);
+        match (whole, at) {
+            (Meaning::Output { resource, .. }, 0) => {
+                return Some(Hit::Resource { service: service?.to_string(), name: resource.to_string(), span });
+            }
+            (Meaning::Output { resource, output }, _) => {
+                return Some(Hit::Output {
+                    service: service?.to_string(),
+                    resource: resource.to_string(),
+                    output: output.to_string(),
+                    env,
+                    span,
+                });
+            }
+            (Meaning::Address { service, .. } | Meaning::Granted { owner: service, .. }, 0) => {
+                return Some(Hit::Service(service.to_string(), span));
+            }
+            (Meaning::Address { service, part }, _) => {
+                return Some(Hit::Address { service: service.to_string(), part: part.to_string(), env, span });
+            }
+            (Meaning::Granted { owner, resource, .. }, 1) => {
+                return Some(Hit::Resource { service: owner.to_string(), name: resource.to_string(), span });
+            }
+            (Meaning::Granted { owner, resource, output }, _) => {
+                return Some(Hit::Output {
+                    service: owner.to_string(),
+                    resource: resource.to_string(),
+                    output: output.to_string(),
+                    env,
+                    span,
+                });
+            }
+            (Meaning::Other, _) => return None,
+            _ => {}
+        }
+        // Named through a root, or (in a condition) an unprefixed attribute.
+        let rooted = !matches!(whole, Meaning::Attribute(rest) if rest.len() == path.len());
+        if rooted && at == 0 {
+            return match path.first()?.as_str() {
+                "service" => Some(Hit::Service(service?.to_string(), span)),
+                "workspace" => Some(Hit::Workspace(span)),
+                _ => Some(Hit::Environment { env, span }),
+            };
+        }
+        let name = match classify(path.get(..=at)?, place, own) {
+            Meaning::ServiceName => Named::ServiceName,
+            Meaning::Attribute(rest) if !rest.is_empty() => Named::Attribute(rest.to_vec()),
+            Meaning::EnvironmentName | Meaning::Environment([]) => return Some(Hit::Environment { env, span }),
+            Meaning::Environment(rest) => Named::Environment(rest.to_vec()),
+            Meaning::Workspace(key) => Named::Workspace(key.to_string()),
+            _ => return None,
+        };
+        Some(Hit::Value { service: service.map(str::to_string), env, name, span })
+    }
+
     /// A name in a value: a tier or language where the attribute takes one,
     /// else a resource of this service or another service.
-    fn name(&self, name: &str, span: Span, key: Option<&str>, alone: bool) -> Option<Hit> {
+    fn name(&self, name: &str, span: Span, key: Option<&str>) -> Option<Hit> {
         let lib = self.compiled.library.as_ref();
-        if alone && key == Some("tier") && lib.is_some_and(|l| l.tiers.contains_key(name)) {
+        if key == Some("tier") && lib.is_some_and(|l| l.tiers.contains_key(name)) {
             return Some(Hit::Tier(name.to_string(), span));
         }
-        if alone && key == Some("language") && lib.is_some_and(|l| l.languages.contains_key(name)) {
+        if key == Some("language") && lib.is_some_and(|l| l.languages.contains_key(name)) {
             return Some(Hit::Language(name.to_string(), span));
         }
         let model = self.compiled.model.as_ref()?;
-        let own = model.service(&self.service);
+        let service = self.service.as_deref()?;
+        let own = model.service(service);
         if own.and_then(|s| s.instances.first()).is_some_and(|i| i.resources.iter().any(|r| r.name == name)) {
-            return Some(Hit::Resource { service: self.service.clone(), name: name.to_string(), span });
+            return Some(Hit::Resource { service: service.to_string(), name: name.to_string(), span });
         }
         model.service(name).map(|_| Hit::Service(name.to_string(), span))
     }
+}
+
+/// The segments of `${a.b.c}` with their spans (`span` is the name's: the
+/// parser allows no space around a dot).
+fn interpolation_segments(path: &[String], span: Span) -> Vec<(String, Span)> {
+    let mut start = span.start as usize;
+    path.iter()
+        .map(|p| {
+            let s = Span::new(span.file, start, start + p.len());
+            start += p.len() + 1;
+            (p.clone(), s)
+        })
+        .collect()
 }
 
 /// Where the thing hit is declared, if it is a declaration.
@@ -350,7 +549,119 @@ pub fn definition(compiled: &Compiled, hit: &Hit) -> Option<Span> {
             let service = lib?.schemas.get("service")?;
             field(service, path).map(|f| f.span)
         }
+        Hit::Address { service, part, .. } => {
+            crate::scope::ADDRESS_PARTS.contains(&part.as_str()).then_some(())?;
+            model?.service(service).map(|s| s.name_span)
+        }
+        Hit::Output { service, resource, output, env, .. } => {
+            let model = model?;
+            let r = envs(model, env.as_deref()).into_iter().find_map(|e| resource_of(model, service, e, resource))?;
+            r.outputs.contains_key(output).then_some(r.span)
+        }
+        Hit::Workspace(_) => Some(model?.workspace.span),
+        Hit::Environment { env, .. } => {
+            let model = model?;
+            envs(model, env.as_deref()).into_iter().find_map(|e| environment(model, e)).map(|e| e.span)
+        }
+        Hit::Value { service, env, name, .. } => value_definition(compiled, service.as_deref(), env.as_deref(), name),
     }
+}
+
+/// The environments a name is read in: the one it is written in, or each.
+fn envs<'m>(model: &'m Model, env: Option<&'m str>) -> Vec<&'m str> {
+    match env {
+        Some(e) => vec![e],
+        None => model.workspace.environment_names().collect(),
+    }
+}
+
+fn environment<'m>(model: &'m Model, name: &str) -> Option<&'m Environment> {
+    model.workspace.environments.iter().find(|e| e.name == name)
+}
+
+/// What `service` (none: a policy's, which reads no service's values) sees
+/// in environment `env`.
+fn scope_in<'m>(model: &'m Model, service: Option<&'m str>, env: &str, none: &'m Map) -> Option<Scope<'m>> {
+    let inst = service.and_then(|s| model.service(s)?.instance(env));
+    Some(Scope {
+        service: service.unwrap_or(""),
+        values: inst.map_or(none, |i| &i.values),
+        resources: inst.map_or(&[], |i| &i.resources),
+        workspace: &model.workspace,
+        environment: environment(model, env)?,
+    })
+}
+
+impl Named {
+    fn meaning(&self) -> Meaning<'_> {
+        match self {
+            Named::ServiceName => Meaning::ServiceName,
+            Named::Attribute(path) => Meaning::Attribute(path),
+            Named::Environment(path) => Meaning::Environment(path),
+            Named::Workspace(key) => Meaning::Workspace(key),
+        }
+    }
+
+    /// The name as written in a string.
+    fn dotted(&self) -> String {
+        match self {
+            Named::ServiceName => "service.name".into(),
+            Named::Attribute(path) => format!("service.{}", path.join(".")),
+            Named::Environment(path) => format!("environment.{}", path.join(".")),
+            Named::Workspace(key) => format!("workspace.{key}"),
+        }
+    }
+
+    /// Its field in the schema (of a service, or of an environment).
+    fn field<'l>(&self, compiled: &'l Compiled) -> Option<&'l crate::schema::Field> {
+        let (schema, path) = match self {
+            Named::Attribute(path) => ("service", path),
+            Named::Environment(path) => ("environment", path),
+            _ => return None,
+        };
+        field(compiled.library.as_ref()?.schemas.get(schema)?, &path.join("."))
+    }
+}
+
+/// Where an assignment is written: its key, else its value (never a value
+/// platc computed, which is written nowhere).
+fn written(origin: &Origin) -> Option<Span> {
+    let span = origin.key.unwrap_or(origin.span);
+    (span != Span::default()).then_some(span)
+}
+
+/// Where a workspace value is set: its attribute in the workspace
+/// declaration (`region` in `cloud = aws { region = ... }`, `name` its label).
+fn workspace_origin(ws: &crate::workspace::Workspace, key: &str) -> Option<Span> {
+    match key {
+        "name" => Some(ws.span),
+        "region" => match &ws.values.get("cloud")?.value {
+            Value::Tagged(_, m) => written(&m.get("region")?.origin),
+            _ => None,
+        },
+        _ => written(&ws.values.get(key)?.origin),
+    }
+}
+
+/// Where the value a [`Hit::Value`] names is set, as the scope finds it: in
+/// the environment it is written in, or the first that sets it (the
+/// service's own assignment, a golden path's, a standard-library default,
+/// the environment's or the workspace's declaration); else the schema's
+/// field.
+fn value_definition(compiled: &Compiled, service: Option<&str>, env: Option<&str>, name: &Named) -> Option<Span> {
+    let model = compiled.model.as_ref()?;
+    match name {
+        Named::ServiceName => return Some(model.service(service?)?.name_span),
+        Named::Workspace(key) => return workspace_origin(&model.workspace, key),
+        Named::Attribute(_) | Named::Environment(_) => {}
+    }
+    let none = Map::new();
+    let set =
+        envs(model, env).into_iter().find_map(|e| match scope_in(model, service, e, &none)?.find(name.meaning()) {
+            Found::Value(_, Some(origin)) => written(origin),
+            _ => None,
+        });
+    set.or_else(|| name.field(compiled).map(|f| f.span))
 }
 
 fn field<'a>(rec: &'a Record, dotted: &str) -> Option<&'a crate::schema::Field> {
@@ -374,31 +685,54 @@ fn field<'a>(rec: &'a Record, dotted: &str) -> Option<&'a crate::schema::Field> 
 /// of assignments that set it, as `platc explain` prints it. Needs a
 /// compilation made with `Options { trace: true, .. }`.
 pub fn hover(compiled: &Compiled, hit: &Hit) -> Option<String> {
+    let place = |span: Span| crate::explain::place(&compiled.files, span);
     match hit {
-        Hit::Attribute { service, path, env, .. } => {
+        Hit::Attribute { service, path, env, .. } => attribute_hover(compiled, service, path, env.as_deref()),
+        Hit::Address { service, part, env, .. } => {
+            let span = definition(compiled, hit)?;
             let model = compiled.model.as_ref()?;
-            let envs: Vec<&str> = match env {
-                Some(e) => vec![e.as_str()],
-                None => model.workspace.environment_names().collect(),
-            };
-            let mut out = String::new();
-            for e in envs {
-                if let Ok(x) = crate::explain::explain(compiled, service, path, Some(e)) {
-                    out.push_str(&crate::explain::render(&x));
+            let lines = each_env(model, env.as_deref(), |e| {
+                match crate::scope::outside(model, e, Meaning::Address { service, part }) {
+                    Found::Text(t) => Some(t.into_owned()),
+                    _ => None,
                 }
-            }
-            let ty = compiled
-                .library
-                .as_ref()
-                .and_then(|l| l.schemas.get("service"))
-                .and_then(|s| field(s, path))
-                .map(|f| format!("`{path}`: {}\n\n", f.ty.describe()))
-                .unwrap_or_default();
-            if out.is_empty() && ty.is_empty() {
-                return None;
-            }
-            Some(if out.is_empty() { ty } else { format!("{ty}```text\n{out}```\n") })
+            });
+            let at = place(span);
+            Some(format!("`{service}.{part}`: the {part} of service `{service}`, declared at {at}{}", shown(&lines)))
         }
+        Hit::Output { service, resource, output, env, .. } => {
+            let span = definition(compiled, hit)?;
+            let model = compiled.model.as_ref()?;
+            let lines = each_env(model, env.as_deref(), |e| {
+                match crate::scope::outside(model, e, Meaning::Granted { owner: service, resource, output }) {
+                    Found::Value(v, _) => Some(crate::merge::display(&v)),
+                    _ => None,
+                }
+            });
+            let ty = envs(model, env.as_deref())
+                .into_iter()
+                .find_map(|e| resource_of(model, service, e, resource))
+                .map_or("resource", |r| r.ty.as_str());
+            let at = place(span);
+            Some(format!(
+                "output `{output}` of {ty} `{resource}` of service `{service}`, declared at {at}{}",
+                shown(&lines)
+            ))
+        }
+        Hit::Workspace(_) => {
+            let span = definition(compiled, hit)?;
+            Some(format!("workspace `{}`, declared at {}", compiled.model.as_ref()?.workspace.name, place(span)))
+        }
+        Hit::Environment { env, .. } => {
+            let model = compiled.model.as_ref()?;
+            let lines: Vec<String> = envs(model, env.as_deref())
+                .into_iter()
+                .filter_map(|e| environment(model, e))
+                .map(|e| format!("environment `{}`, declared at {}", e.name, place(e.span)))
+                .collect();
+            (!lines.is_empty()).then(|| lines.join("\n\n"))
+        }
+        Hit::Value { service, env, name, .. } => value_hover(compiled, service.as_deref(), env.as_deref(), name),
         other => {
             let span = definition(compiled, other)?;
             let (what, name) = match other {
@@ -409,7 +743,7 @@ pub fn hover(compiled: &Compiled, hit: &Hit) -> Option<String> {
                 Hit::Policy(n, _) => ("policy", n),
                 Hit::Service(n, _) => ("service", n),
                 Hit::Resource { name, .. } => ("resource", name),
-                Hit::Attribute { .. } => return None,
+                _ => return None,
             };
             let place = crate::explain::place(&compiled.files, span);
             let mut out = format!("{what} `{name}`, declared at {place}");
@@ -419,6 +753,88 @@ pub fn hover(compiled: &Compiled, hit: &Hit) -> Option<String> {
             Some(out)
         }
     }
+}
+
+/// An attribute of a service: its value in each environment (or `env`)
+/// with the chain of assignments that set it, as `platc explain` prints it.
+fn attribute_hover(compiled: &Compiled, service: &str, path: &str, env: Option<&str>) -> Option<String> {
+    let model = compiled.model.as_ref()?;
+    let mut out = String::new();
+    for e in envs(model, env) {
+        if let Ok(x) = crate::explain::explain(compiled, service, path, Some(e)) {
+            out.push_str(&crate::explain::render(&x));
+        }
+    }
+    let ty = compiled
+        .library
+        .as_ref()
+        .and_then(|l| l.schemas.get("service"))
+        .and_then(|s| field(s, path))
+        .map(|f| format!("`{path}`: {}\n\n", f.ty.describe()))
+        .unwrap_or_default();
+    if out.is_empty() && ty.is_empty() {
+        return None;
+    }
+    Some(if out.is_empty() { ty } else { format!("{ty}```text\n{out}```\n") })
+}
+
+/// What `text` gives in each environment (or `env`), where it gives anything.
+fn each_env(model: &Model, env: Option<&str>, mut text: impl FnMut(&str) -> Option<String>) -> Vec<(String, String)> {
+    envs(model, env).into_iter().filter_map(|e| Some((e.to_string(), text(e)?))).collect()
+}
+
+/// Values by environment for a hover: one line when they are all the same,
+/// else a line each.
+fn shown(lines: &[(String, String)]) -> String {
+    match lines {
+        [] => String::new(),
+        [(_, first), rest @ ..] if rest.iter().all(|(_, t)| t == first) => format!("\n\n```text\n{first}\n```\n"),
+        _ => {
+            let each: Vec<String> = lines.iter().map(|(e, t)| format!("{e}: {t}\n")).collect();
+            format!("\n\n```text\n{}```\n", each.concat())
+        }
+    }
+}
+
+/// A value named through a root, or in a condition: for an attribute of
+/// the service, as [`attribute_hover`]; else the value the scope finds in
+/// each environment (or `env`) and where it is set.
+fn value_hover(compiled: &Compiled, service: Option<&str>, env: Option<&str>, name: &Named) -> Option<String> {
+    let model = compiled.model.as_ref()?;
+    match (name, service) {
+        (Named::Attribute(path), Some(s)) => return attribute_hover(compiled, s, &path.join("."), env),
+        (Named::ServiceName, None) => return Some("`service.name`: the name of the service the policy checks".into()),
+        _ => {}
+    }
+    let none = Map::new();
+    let mut set = false;
+    let lines = each_env(model, env, |e| {
+        let text = match scope_in(model, service, e, &none)?.find(name.meaning()) {
+            Found::Text(t) => format!("{t:?}"),
+            Found::Value(v, origin) => {
+                let at = match name {
+                    Named::Workspace(key) => workspace_origin(&model.workspace, key),
+                    _ => origin.and_then(written),
+                };
+                let at = at.map(|s| format!(", set at {}", crate::explain::place(&compiled.files, s)));
+                format!("{}{}", crate::merge::display(&v), at.unwrap_or_default())
+            }
+            _ => return Some("not set".into()),
+        };
+        set = true;
+        Some(text)
+    });
+    let field = name.field(compiled);
+    if !set && field.is_none() {
+        return None;
+    }
+    let ty = field.map(|f| format!(": {}", f.ty.describe())).unwrap_or_default();
+    let dotted = match (name, service) {
+        // A condition names the service's attributes unprefixed.
+        (Named::Attribute(path), None) => path.join("."),
+        _ => name.dotted(),
+    };
+    Some(format!("`{dotted}`{ty}{}", if set { shown(&lines) } else { String::new() }))
 }
 
 /// A resource's type, values in each environment and outputs.
@@ -635,7 +1051,7 @@ fn declared_resources(text: &str) -> Vec<(String, String)> {
 /// `${`, in a string. The service's resources are those declared in the
 /// text as typed and in the compiled model.
 fn after_dot(compiled: &Compiled, text: &str, service: Option<&str>, target: &str) -> Vec<Completion> {
-    use crate::scope::{ADDRESS_PARTS, Meaning, Place, classify};
+    use crate::scope::ADDRESS_PARTS;
     let mut out = Vec::new();
     let Some(lib) = compiled.library.as_ref() else { return out };
     let model = compiled.model.as_ref();

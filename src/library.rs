@@ -24,38 +24,38 @@ use crate::span::Span;
 /// A named declaration: `template web-api from base { ... }`.
 #[derive(Clone, Debug)]
 pub struct Decl {
-    pub name: Ident,
-    pub from: Option<Ident>,
+    pub(crate) name: Ident,
+    pub(crate) from: Option<Ident>,
     pub body: Body,
-    pub span: Span,
+    pub(crate) span: Span,
 }
 
 #[derive(Clone, Debug)]
-pub struct ResourceType {
-    pub decl: Decl,
-    pub sizes: BTreeMap<String, (Span, Body)>,
-    pub schema: Record,
-    pub defaults: Body,
-    pub outputs: Body,
+pub(crate) struct ResourceType {
+    pub(crate) decl: Decl,
+    pub(crate) sizes: BTreeMap<String, (Span, Body)>,
+    pub(crate) schema: Record,
+    pub(crate) defaults: Body,
+    pub(crate) outputs: Body,
     /// `terraform = template("...")`, relative to `templates/`.
-    pub terraform: Option<(String, Span)>,
+    pub(crate) terraform: Option<(String, Span)>,
     /// The catalog Resource `spec.type` (`database`, `cache`, ...).
-    pub catalog_type: String,
+    pub(crate) catalog_type: String,
     /// The port services connect to (for NetworkPolicy egress).
-    pub port: i64,
+    pub(crate) port: i64,
     /// `kubernetes = template("...")`: objects that run the resource in the
     /// cluster, in the owning service's namespace.
-    pub kubernetes: Option<(String, Span)>,
+    pub(crate) kubernetes: Option<(String, Span)>,
     /// `grant_terraform = template("...")`: the Terraform, in the root module
     /// of a service the resource is granted to, that gives its workload role
     /// the access its grant says.
-    pub grant_terraform: Option<(String, Span)>,
+    pub(crate) grant_terraform: Option<(String, Span)>,
     /// `clouds = [aws, ...]`: the workspace clouds that offer it; `None`
     /// (`clouds = any`, or no `terraform` and no `clouds`) for every cloud.
-    pub clouds: Option<Vec<String>>,
+    pub(crate) clouds: Option<Vec<String>>,
     /// `access { LEVEL = [ACTION, ...] }`: what a grant of each level allows
     /// (read by the templates; the levels are what `grants` may say).
-    pub access: Body,
+    pub(crate) access: Body,
 }
 
 impl ResourceType {
@@ -64,7 +64,7 @@ impl ResourceType {
     /// `terraform` have one, because the attribute also means something
     /// beyond the target (made in the cluster, made in the cloud: see the
     /// template context); a new target renders no per-resource files.
-    pub fn template_for(&self, target: &str) -> Option<&(String, Span)> {
+    pub(crate) fn template_for(&self, target: &str) -> Option<&(String, Span)> {
         match target {
             "terraform" => self.terraform.as_ref(),
             "kubernetes" => self.kubernetes.as_ref(),
@@ -74,7 +74,7 @@ impl ResourceType {
 
     /// The template that grants another service access to a resource of
     /// this type in `target`'s output (`grant_terraform`).
-    pub fn grant_template_for(&self, target: &str) -> Option<&(String, Span)> {
+    pub(crate) fn grant_template_for(&self, target: &str) -> Option<&(String, Span)> {
         match target {
             "terraform" => self.grant_terraform.as_ref(),
             _ => None,
@@ -82,20 +82,20 @@ impl ResourceType {
     }
 
     /// Whether a workspace on `cloud` offers this type.
-    pub fn offered_on(&self, cloud: &str) -> bool {
+    pub(crate) fn offered_on(&self, cloud: &str) -> bool {
         self.clouds.as_ref().is_none_or(|c| c.iter().any(|x| x == cloud))
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct Policy {
-    pub name: Ident,
-    pub when: Option<ast::Expr>,
-    pub require: ast::Expr,
-    pub severity: Severity,
-    pub message: String,
-    pub help: Option<String>,
-    pub span: Span,
+    pub(crate) name: Ident,
+    pub(crate) when: Option<ast::Expr>,
+    pub(crate) require: ast::Expr,
+    pub(crate) severity: Severity,
+    pub(crate) message: String,
+    pub(crate) help: Option<String>,
+    pub(crate) span: Span,
     /// The selectors of its `generated("...")` calls: a policy with any is
     /// checked on the generated objects, after patches (see
     /// [`check::output`](crate::check::output)).
@@ -106,36 +106,36 @@ pub struct Policy {
 /// schema that a workload does not use. A service of that workload setting
 /// one is an error (a warning with `severity = warning`) that says why.
 #[derive(Clone, Debug)]
-pub struct Workload {
-    pub name: Ident,
+pub(crate) struct Workload {
+    pub(crate) name: Ident,
     /// Attribute, why it does not apply, and where that is said.
-    pub not_for: Vec<(String, String, Span)>,
-    pub severity: Severity,
+    pub(crate) not_for: Vec<(String, String, Span)>,
+    pub(crate) severity: Severity,
 }
 
 /// A handlebars template of the library: its display path and text.
 #[derive(Clone, Debug)]
 pub struct TemplateFile {
-    pub shown_as: String,
-    pub text: Arc<str>,
+    pub(crate) shown_as: String,
+    pub(crate) text: Arc<str>,
 }
 
 #[derive(Debug, Default)]
 pub struct Library {
-    pub defaults: Option<Decl>,
+    pub(crate) defaults: Option<Decl>,
     pub golden_paths: BTreeMap<String, Decl>,
     pub tiers: BTreeMap<String, Decl>,
-    pub resource_types: BTreeMap<String, ResourceType>,
+    pub(crate) resource_types: BTreeMap<String, ResourceType>,
     pub policies: BTreeMap<String, Policy>,
     pub languages: BTreeMap<String, Decl>,
-    pub schemas: BTreeMap<String, Record>,
-    pub workloads: BTreeMap<String, Workload>,
+    pub(crate) schemas: BTreeMap<String, Record>,
+    pub(crate) workloads: BTreeMap<String, Workload>,
     /// `workspace default { ... }`: the workspace of a lone service.
-    pub default_workspace: Option<ast::Block>,
+    pub(crate) default_workspace: Option<ast::Block>,
     /// `templates/<path>` → template, e.g. `kubernetes/deployment.yaml.hbs`.
-    pub templates: BTreeMap<String, TemplateFile>,
-    pub tier_names: BTreeSet<String>,
-    pub language_names: BTreeSet<String>,
+    pub(crate) templates: BTreeMap<String, TemplateFile>,
+    pub(crate) tier_names: BTreeSet<String>,
+    pub(crate) language_names: BTreeSet<String>,
     /// `target NAME { ... }`: the kinds of output, in declaration order
     /// (see [`crate::targets`]).
     pub targets: crate::targets::Targets,
@@ -169,7 +169,7 @@ impl Library {
     /// Indexes the parsed stdlib files (in path order): the embedded ones
     /// (and those an overlay replaces) first, then the overlay's own, which
     /// extend them.
-    pub fn build(
+    pub(crate) fn build(
         files: Vec<(ast::File, Role)>,
         templates: BTreeMap<String, TemplateFile>,
         diags: &mut Vec<Diagnostic>,

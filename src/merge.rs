@@ -46,31 +46,31 @@ use crate::value::{self, Layer, Map, Node, Origin, Value};
 
 /// One assignment, as `platc explain` shows it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Step {
-    pub path: String,
-    pub op: AssignOp,
-    pub origin: Origin,
+pub(crate) struct Step {
+    pub(crate) path: String,
+    pub(crate) op: AssignOp,
+    pub(crate) origin: Origin,
 }
 
 /// A tree being built layer by layer.
 #[derive(Clone, Debug, Default)]
-pub struct Merger {
-    pub tree: Map,
+pub(crate) struct Merger {
+    pub(crate) tree: Map,
     /// Locked paths and the assignment that locked them.
-    pub locks: BTreeMap<Vec<String>, Node>,
+    pub(crate) locks: BTreeMap<Vec<String>, Node>,
     /// Every assignment in order, when tracing (for `explain`).
-    pub trace: Option<Vec<Step>>,
+    pub(crate) trace: Option<Vec<Step>>,
 }
 
 impl Merger {
-    pub fn new(trace: bool) -> Merger {
+    pub(crate) fn new(trace: bool) -> Merger {
         Merger { tree: Map::new(), locks: BTreeMap::new(), trace: trace.then(Vec::new) }
     }
 
     /// Applies the plain attributes, `locked` attributes and unlabelled
     /// blocks of a body. Labelled blocks, overrides, waivers and patches are
     /// left to the caller, which knows what they mean where.
-    pub fn apply_body(&mut self, body: &ast::Body, layer: &Layer, diags: &mut Vec<Diagnostic>) {
+    pub(crate) fn apply_body(&mut self, body: &ast::Body, layer: &Layer, diags: &mut Vec<Diagnostic>) {
         for item in &body.items {
             match item {
                 ast::Item::Attribute(a) => self.apply_attribute(a, layer, false, diags),
@@ -98,7 +98,7 @@ impl Merger {
     }
 
     /// `override path = value because "reason"`: bypasses locks.
-    pub fn apply_override(&mut self, o: &ast::Override, reason: &str, diags: &mut Vec<Diagnostic>) {
+    pub(crate) fn apply_override(&mut self, o: &ast::Override, reason: &str, diags: &mut Vec<Diagnostic>) {
         let Some(keys) = o.path.keys() else {
             diags.push(value::list_selector_error(&o.path));
             return;
@@ -109,7 +109,7 @@ impl Merger {
     }
 
     /// Sets `keys` to `node` under the rules above.
-    pub fn assign(&mut self, keys: &[&str], op: AssignOp, node: Node, span: Span, diags: &mut Vec<Diagnostic>) {
+    pub(crate) fn assign(&mut self, keys: &[&str], op: AssignOp, node: Node, span: Span, diags: &mut Vec<Diagnostic>) {
         if !matches!(node.origin.layer, Layer::Override(_)) {
             self.check_locks(keys, &node, span, diags);
         }
@@ -172,7 +172,7 @@ impl Merger {
 /// places: with "last wins", the first would be silently dead. Checks
 /// `body` and every block, map literal and patch inside it. (`+=` may
 /// repeat: each appends.)
-pub fn set_twice(body: &ast::Body, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn set_twice(body: &ast::Body, diags: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
     let mut first = |path: &ast::Path, diags: &mut Vec<Diagnostic>| {
         let key = path.display();
@@ -280,14 +280,14 @@ fn append(map: &mut Map, key: &str, node: Node, path: &str, diags: &mut Vec<Diag
 }
 
 /// The node at a non-empty `path` inside a value.
-pub fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Node> {
+pub(crate) fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Node> {
     let (first, rest) = path.split_first()?;
     let node = v.as_map()?.get(first)?;
     if rest.is_empty() { Some(node) } else { lookup(&node.value, rest) }
 }
 
 /// Looks a dotted path up in a tree.
-pub fn get<'a>(tree: &'a Map, path: &[&str]) -> Option<&'a Node> {
+pub(crate) fn get<'a>(tree: &'a Map, path: &[&str]) -> Option<&'a Node> {
     let (first, rest) = path.split_first()?;
     let node = tree.get(*first)?;
     if rest.is_empty() {
@@ -311,7 +311,7 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 /// A value as plat source, for help lines.
-pub fn display(v: &Value) -> String {
+pub(crate) fn display(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),

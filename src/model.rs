@@ -30,25 +30,25 @@ impl Model {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Escape {
     /// The overridden path, or the waived policy.
-    pub what: String,
-    pub reason: String,
-    pub span: Span,
+    pub(crate) what: String,
+    pub(crate) reason: String,
+    pub(crate) span: Span,
     /// The golden path that took it for every service on it, or `None` when
     /// the service did.
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
 }
 
 /// A `patch` of a service, or of a golden path it is on.
 #[derive(Clone, Debug)]
 pub struct ServicePatch {
-    pub patch: ast::Patch,
+    pub(crate) patch: ast::Patch,
     /// The golden path it came from, or `None` when the service wrote it.
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
 }
 
 impl ServicePatch {
     /// The layer it is written in, for messages.
-    pub fn layer(&self) -> crate::value::Layer {
+    pub(crate) fn layer(&self) -> crate::value::Layer {
         match &self.from {
             Some(g) => crate::value::Layer::GoldenPath(g.clone()),
             None => crate::value::Layer::Service,
@@ -56,7 +56,7 @@ impl ServicePatch {
     }
 
     /// The reason given, if any.
-    pub fn reason(&self) -> Option<String> {
+    pub(crate) fn reason(&self) -> Option<String> {
         self.patch.reason.as_ref().and_then(ast::StrLit::as_plain)
     }
 }
@@ -64,19 +64,19 @@ impl ServicePatch {
 #[derive(Clone, Debug)]
 pub struct Service {
     pub name: String,
-    pub name_span: Span,
-    pub file: FileId,
+    pub(crate) name_span: Span,
+    pub(crate) file: FileId,
     /// The source file, workspace-relative (named in every output header).
     pub path: String,
     /// Golden paths, outermost first.
-    pub golden_paths: Vec<String>,
+    pub(crate) golden_paths: Vec<String>,
     pub overrides: Vec<Escape>,
     pub waivers: Vec<Escape>,
     /// The golden paths' patches first, then the service's own.
     pub patches: Vec<ServicePatch>,
     /// `depends_on` as written (services and resources), with spans.
-    pub depends_on: Vec<(String, Span)>,
-    pub apis: Vec<Api>,
+    pub(crate) depends_on: Vec<(String, Span)>,
+    pub(crate) apis: Vec<Api>,
     /// One per environment of the workspace, in its order. Shared: `watch`
     /// keeps an unchanged service from the previous compilation, and its
     /// resolved values are most of it.
@@ -84,7 +84,7 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn instance(&self, env: &str) -> Option<&Instance> {
+    pub(crate) fn instance(&self, env: &str) -> Option<&Instance> {
         self.instances.iter().find(|i| i.env == env)
     }
 }
@@ -92,15 +92,15 @@ impl Service {
 /// A service in one environment.
 #[derive(Clone, Debug)]
 pub struct Instance {
-    pub env: String,
-    pub values: Map,
+    pub(crate) env: String,
+    pub(crate) values: Map,
     pub resources: Vec<Resource>,
     /// Every assignment in order, when `Options::trace` asked for it.
-    pub trace: Option<Vec<Step>>,
+    pub(crate) trace: Option<Vec<Step>>,
 }
 
 impl Instance {
-    pub fn get(&self, path: &[&str]) -> Option<&Value> {
+    pub(crate) fn get(&self, path: &[&str]) -> Option<&Value> {
         crate::merge::get(&self.values, path).map(|n| &n.value)
     }
 
@@ -112,7 +112,7 @@ impl Instance {
     /// reference to another service's address (`users.addr`) or to a
     /// resource another service owns (`orders.events.url`), as a setting or
     /// as a `${...}` left in a string for emit (`interpolated` is true).
-    pub fn outside_refs(&self) -> Vec<OutsideRef> {
+    pub(crate) fn outside_refs(&self) -> Vec<OutsideRef> {
         fn walk(v: &Value, span: Span, own: &[Resource], out: &mut Vec<OutsideRef>) {
             match v {
                 Value::Ref(p)
@@ -143,28 +143,28 @@ impl Instance {
 
 /// A reference outside the service (see [`Instance::outside_refs`]).
 #[derive(Clone, Debug)]
-pub struct OutsideRef {
+pub(crate) struct OutsideRef {
     /// `[service, part]` or `[owner, resource, output]`.
-    pub path: Vec<String>,
-    pub span: Span,
-    pub interpolated: bool,
+    pub(crate) path: Vec<String>,
+    pub(crate) span: Span,
+    pub(crate) interpolated: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct Resource {
     pub name: String,
     pub ty: String,
-    pub span: Span,
-    pub values: Map,
+    pub(crate) span: Span,
+    pub(crate) values: Map,
     /// Output name → value (usually a secret reference).
-    pub outputs: BTreeMap<String, Value>,
+    pub(crate) outputs: BTreeMap<String, Value>,
 }
 
 #[derive(Clone, Debug)]
-pub struct Api {
-    pub name: String,
-    pub span: Span,
-    pub values: Map,
+pub(crate) struct Api {
+    pub(crate) name: String,
+    pub(crate) span: Span,
+    pub(crate) values: Map,
     /// The text of `definition = file(...)`, when given.
-    pub definition: Option<String>,
+    pub(crate) definition: Option<String>,
 }

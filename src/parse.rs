@@ -25,7 +25,7 @@ use crate::syntax::{self, Node, Rule, SyntaxTree};
 /// Largest source file platc reads, in bytes.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 /// Deepest nesting of `{`, `[` and `(`.
-pub const MAX_DEPTH: usize = 48;
+pub(crate) const MAX_DEPTH: usize = 48;
 
 /// Parses one file. On a syntax error the file yields no AST and one
 /// diagnostic; string-decoding errors are reported alongside a usable AST.
@@ -87,7 +87,7 @@ struct Lower {
 
 /// Most operators in one condition: deeper trees would recurse too deep when
 /// evaluated (and no policy needs more).
-pub const MAX_OPERATORS: usize = 256;
+pub(crate) const MAX_OPERATORS: usize = 256;
 
 impl Lower {
     /// The span of a pair, ending at its last token: pest's own span also

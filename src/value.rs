@@ -12,7 +12,7 @@ use crate::span::Span;
 
 /// The layers of resolution, lowest first (see `merge`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Layer {
+pub(crate) enum Layer {
     /// Computed by platc (a name, a label), not written anywhere.
     Builtin,
     /// The standard library's `defaults { ... }`.
@@ -33,7 +33,7 @@ pub enum Layer {
 
 impl Layer {
     /// Words for `platc explain` and messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Layer::Builtin => "computed by platc".into(),
             Layer::Defaults => "standard-library default".into(),
@@ -47,7 +47,7 @@ impl Layer {
     }
 
     /// Rank in the precedence order; a higher rank wins.
-    pub fn rank(&self) -> u8 {
+    pub(crate) fn rank(&self) -> u8 {
         match self {
             Layer::Builtin => 0,
             Layer::Defaults => 1,
@@ -63,23 +63,23 @@ impl Layer {
 
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin {
-    pub layer: Layer,
-    pub span: Span,
+pub(crate) struct Origin {
+    pub(crate) layer: Layer,
+    pub(crate) span: Span,
     /// The key it was written under, for an entry of a map written as a
     /// block or literal (`grants { dispatch = consume }`: `dispatch`), so
     /// that a diagnostic about the key points at it, not at the value.
-    pub key: Option<Span>,
+    pub(crate) key: Option<Span>,
 }
 
 /// A value with its origin.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
-    pub value: Value,
-    pub origin: Origin,
+    pub(crate) value: Value,
+    pub(crate) origin: Origin,
 }
 
-pub type Map = BTreeMap<String, Node>;
+pub(crate) type Map = BTreeMap<String, Node>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -114,7 +114,7 @@ pub enum Value {
 
 impl Value {
     /// Words for messages.
-    pub fn describe(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> &'static str {
         match self {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
@@ -134,7 +134,7 @@ impl Value {
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
             _ => None,
@@ -142,7 +142,7 @@ impl Value {
     }
 
     /// A one-word reference (`gold`) or a plain string.
-    pub fn as_word(&self) -> Option<&str> {
+    pub(crate) fn as_word(&self) -> Option<&str> {
         match self {
             Value::Ref(p) if p.len() == 1 => p.first().map(String::as_str),
             Value::Str(s) => Some(s),
@@ -150,21 +150,21 @@ impl Value {
         }
     }
 
-    pub fn as_map(&self) -> Option<&Map> {
+    pub(crate) fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
 
-    pub fn as_bool(&self) -> Option<bool> {
+    pub(crate) fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
             _ => None,
         }
     }
 
-    pub fn as_i64(&self) -> Option<i64> {
+    pub(crate) fn as_i64(&self) -> Option<i64> {
         match self {
             // The text as written: an f64 holds integers exactly only up to 2^53.
             Value::Number(_, text) if text.parse::<i64>().is_ok() => text.parse().ok(),
@@ -175,14 +175,14 @@ impl Value {
 }
 
 impl Node {
-    pub fn new(value: Value, layer: Layer, span: Span) -> Node {
+    pub(crate) fn new(value: Value, layer: Layer, span: Span) -> Node {
         Node { value, origin: Origin { layer, span, key: None } }
     }
 }
 
 /// Converts an expression into a value set by `layer`. Conditions are an
 /// error here: they belong in a policy's `when` and `require` only.
-pub fn from_expr(expr: &ast::Expr, layer: &Layer, diags: &mut Vec<Diagnostic>) -> Node {
+pub(crate) fn from_expr(expr: &ast::Expr, layer: &Layer, diags: &mut Vec<Diagnostic>) -> Node {
     let value = match &expr.kind {
         ExprKind::Str(s) => match s.as_plain() {
             Some(p) => Value::Str(p),
@@ -248,7 +248,7 @@ fn call(name: &ast::Ident, args: &[ast::Expr], span: Span, layer: &Layer, diags:
 /// A map literal or block body as a map (nested blocks become nested maps).
 /// Only plain attributes and unlabelled blocks belong here; the caller checks
 /// for anything else.
-pub fn map_from_body(body: &ast::Body, layer: &Layer, diags: &mut Vec<Diagnostic>) -> Map {
+pub(crate) fn map_from_body(body: &ast::Body, layer: &Layer, diags: &mut Vec<Diagnostic>) -> Map {
     let mut map = Map::new();
     for item in &body.items {
         match item {
@@ -296,7 +296,7 @@ fn insert_path(map: &mut Map, keys: &[&str], node: Node, span: Span) {
     }
 }
 
-pub fn list_selector_error(path: &ast::Path) -> Diagnostic {
+pub(crate) fn list_selector_error(path: &ast::Path) -> Diagnostic {
     Diagnostic::error("platc::resolve::selector_outside_patch", "list selectors only work in `patch` blocks")
         .label(path.span, "selects into a list")
         .help("set the whole list here, or edit the generated object with `patch kubernetes KIND { ... }`")
@@ -305,7 +305,7 @@ pub fn list_selector_error(path: &ast::Path) -> Diagnostic {
 /// Turns a value into JSON for templates: strings and names as strings,
 /// percentages as numbers (`70%` → 70), other quantities as written
 /// (`512Mi`), secrets as `{secret, name, key}`.
-pub fn to_json(v: &Value) -> serde_json::Value {
+pub(crate) fn to_json(v: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
         Value::Null => J::Null,
@@ -337,7 +337,7 @@ pub fn to_json(v: &Value) -> serde_json::Value {
     }
 }
 
-pub fn map_json(m: &Map) -> serde_json::Value {
+pub(crate) fn map_json(m: &Map) -> serde_json::Value {
     serde_json::Value::Object(m.iter().map(|(k, n)| (k.clone(), to_json(&n.value))).collect())
 }
 
@@ -350,6 +350,6 @@ fn number_json(n: f64) -> serde_json::Value {
 }
 
 /// `"payments/stripe-key"` → (`payments`, `stripe-key`).
-pub fn split_secret(s: &str) -> (&str, &str) {
+pub(crate) fn split_secret(s: &str) -> (&str, &str) {
     s.rsplit_once('/').unwrap_or((s, "value"))
 }

@@ -274,6 +274,59 @@ fn an_editor_session() {
     assert_eq!(def["uri"], uri(&ws.join("services/payments/service.plat")));
     assert_eq!(def["range"], json!({ "start": pos(sl, sc), "end": pos(sl, sc + 8) }));
 
+    // A whole name, read as the compiler reads it there (issue 15). On
+    // `url` of `orders.url`, another service's address, declared where
+    // `orders` is; on `orders`, that service.
+    let notifications = ws.join("services/notifications/service.plat");
+    let n_uri = uri(&notifications);
+    let n_text = fs::read_to_string(&notifications).unwrap();
+    c.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": n_uri, "languageId": "plat", "version": 1, "text": n_text } }),
+    );
+    let (dl, dc) = find(&text, "orders from");
+    let orders_decl = json!({ "uri": orders_uri, "range": { "start": pos(dl, dc), "end": pos(dl, dc + 6) } });
+    let (ol, oc) = find(&n_text, "orders.url");
+    let on_url = json!({ "textDocument": { "uri": n_uri }, "position": pos(ol, oc + 8) });
+    let hover = c.request("textDocument/hover", on_url.clone());
+    let shown = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    assert!(
+        shown.starts_with("`orders.url`: the url of service `orders`, declared at services/orders/service.plat:2:9"),
+        "{shown}"
+    );
+    assert!(shown.contains("http://orders.orders.svc.cluster.local"), "{shown}");
+    assert_eq!(hover["range"], json!({ "start": pos(ol, oc + 7), "end": pos(ol, oc + 10) }));
+    assert_eq!(c.request("textDocument/definition", on_url), orders_decl);
+    let on_orders = json!({ "textDocument": { "uri": n_uri }, "position": pos(ol, oc + 2) });
+    let hover = c.request("textDocument/hover", on_orders.clone());
+    let shown = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    assert!(shown.starts_with("service `orders`, declared at"), "{shown}");
+    assert_eq!(hover["range"], json!({ "start": pos(ol, oc), "end": pos(ol, oc + 6) }));
+    assert_eq!(c.request("textDocument/definition", on_orders), orders_decl);
+
+    // `payments-db.url`: the resource's declaration, hovered with the output.
+    let p_uri = uri(&ws.join("services/payments/service.plat"));
+    c.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": p_uri, "languageId": "plat", "version": 1, "text": payments } }),
+    );
+    let (rl, rc) = find(&payments, "resource postgres payments-db");
+    let db_decl = json!({ "uri": p_uri, "range": { "start": pos(rl, rc + 18), "end": pos(rl, rc + 29) } });
+    let (ul, uc) = find(&payments, "payments-db.url");
+    let on_url = json!({ "textDocument": { "uri": p_uri }, "position": pos(ul, uc + 13) });
+    let hover = c.request("textDocument/hover", on_url.clone());
+    let shown = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    assert!(shown.starts_with("output `url` of postgres `payments-db` of service `payments`"), "{shown}");
+    assert!(shown.contains("secret(\"payments-db/url\")"), "{shown}");
+    assert_eq!(hover["range"], json!({ "start": pos(ul, uc + 12), "end": pos(ul, uc + 15) }));
+    assert_eq!(c.request("textDocument/definition", on_url), db_decl);
+    let on_db = json!({ "textDocument": { "uri": p_uri }, "position": pos(ul, uc + 3) });
+    let hover = c.request("textDocument/hover", on_db.clone());
+    let shown = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    assert!(shown.starts_with("resource `payments-db`, declared at services/payments/service.plat:"), "{shown}");
+    assert_eq!(hover["range"], json!({ "start": pos(ul, uc), "end": pos(ul, uc + 11) }));
+    assert_eq!(c.request("textDocument/definition", on_db), db_decl);
+
     // Document symbols: the service, its resources and environments.
     let syms = c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": orders_uri } }));
     let svc = &syms[0];
@@ -317,6 +370,134 @@ fn an_editor_session() {
     c.notify("exit", Value::Null);
     let status = c.child.wait().unwrap();
     assert!(status.success(), "{status}");
+    let _ = fs::remove_dir_all(&tmp);
+}
+
+/// Issue 15: hover and definition follow a whole name through the scope in
+/// a string, a granted resource of another service and a policy's
+/// condition; a name that means nothing gets no answer (and no error).
+#[test]
+fn whole_names_under_the_cursor() {
+    let tmp = std::env::temp_dir().join(format!("platc-lsp-names-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    let ws: PathBuf = tmp.join("ws");
+    common::copy(&common::examples().join("harbor"), &ws);
+    let ws = fs::canonicalize(&ws).unwrap();
+    // The workspace's own policy, in its own standard-library directory.
+    let platform = fs::read_to_string(ws.join("platform.plat")).unwrap();
+    let platform = platform.replacen("  cloud    =", "  stdlib   = \"./platform\"\n  cloud    =", 1);
+    fs::write(ws.join("platform.plat"), &platform).unwrap();
+    fs::create_dir_all(ws.join("platform/policies")).unwrap();
+    let policy = "policy placed {\n  when     = environment == production\n  require  = workspace.registry != null and environment.cluster != null\n  severity = error\n  message  = \"production runs on a cluster, from the registry\"\n}\n";
+    fs::write(ws.join("platform/policies/placed.plat"), policy).unwrap();
+    let mut c = Client::start(&tmp.join("cache"));
+    c.request("initialize", json!({ "processId": null, "rootUri": uri(&ws), "capabilities": {} }));
+    c.notify("initialized", json!({}));
+
+    let dispatch = ws.join("services/dispatch/service.plat");
+    let d_uri = uri(&dispatch);
+    let text = fs::read_to_string(&dispatch).unwrap().replacen(
+        "    BOOKINGS_TARGET",
+        "    WHERE           = \"${environment.cluster} ${service.name}\"\n    NOPE            = nope.url\n    BOOKINGS_TARGET",
+        1,
+    );
+    c.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": d_uri, "languageId": "plat", "version": 1, "text": text } }),
+    );
+    let d = c.diagnostics(&d_uri).unwrap_or_default();
+    let codes: Vec<&str> = d.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["platc::check::unknown_reference"], "only `nope.url` is wrong: {d:?}");
+    let ask = |c: &mut Client, method: &str, doc: &str, (l, col): (u64, u64)| {
+        c.request(method, json!({ "textDocument": { "uri": doc }, "position": pos(l, col) }))
+    };
+    let shown = |hover: &Value| hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}")).to_string();
+    let range = |(l, col): (u64, u64), len: u64| json!({ "start": pos(l, col), "end": pos(l, col + len) });
+
+    // `bookings.booking-events.url`: the resource bookings grants dispatch,
+    // in bookings' file; on `url`, hovered with its output; on `bookings`,
+    // the service.
+    let bookings = fs::read_to_string(ws.join("services/bookings/service.plat")).unwrap();
+    let b_uri = uri(&ws.join("services/bookings/service.plat"));
+    let (el, ec) = find(&bookings, "resource queue booking-events");
+    let events_decl = json!({ "uri": b_uri, "range": range((el, ec + 15), 14) });
+    let (bl, bc) = find(&bookings, "bookings from");
+    let bookings_decl = json!({ "uri": b_uri, "range": range((bl, bc), 8) });
+    let (gl, gc) = find(&text, "bookings.booking-events.url");
+    assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (gl, gc + 12)), events_decl);
+    let hover = ask(&mut c, "textDocument/hover", &d_uri, (gl, gc + 12));
+    assert!(shown(&hover).starts_with("resource `booking-events`, declared at services/bookings/service.plat:13:18"));
+    assert_eq!(hover["range"], range((gl, gc + 9), 14));
+    assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (gl, gc + 25)), events_decl);
+    let hover = ask(&mut c, "textDocument/hover", &d_uri, (gl, gc + 25));
+    let s = shown(&hover);
+    assert!(s.starts_with("output `url` of queue `booking-events` of service `bookings`"), "{s}");
+    assert!(s.contains("secret(\"booking-events/url\")"), "{s}");
+    assert_eq!(hover["range"], range((gl, gc + 24), 3));
+    assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (gl, gc + 1)), bookings_decl);
+
+    // `${bookings.addr}` in a string: the address, declared where bookings is.
+    let (al, ac) = find(&text, "bookings.addr}");
+    let hover = ask(&mut c, "textDocument/hover", &d_uri, (al, ac + 10));
+    let s = shown(&hover);
+    assert!(s.starts_with("`bookings.addr`: the addr of service `bookings`"), "{s}");
+    assert!(s.contains("bookings.bookings.svc.cluster.local:"), "{s}");
+    assert_eq!(hover["range"], range((al, ac + 9), 4));
+    assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (al, ac + 10)), bookings_decl);
+
+    // `${environment.cluster}`: set in each environment's declaration (the
+    // first one's for the definition); `${service.name}`: the service's.
+    let (pl, pc) = find(&platform, "cluster = \"stg");
+    let (cl, cc) = find(&text, "cluster}");
+    let p_uri = uri(&ws.join("platform.plat"));
+    assert_eq!(
+        ask(&mut c, "textDocument/definition", &d_uri, (cl, cc + 2)),
+        json!({ "uri": p_uri, "range": range((pl, pc), 7) })
+    );
+    let s = shown(&ask(&mut c, "textDocument/hover", &d_uri, (cl, cc + 2)));
+    assert!(s.contains(&format!("staging: \"stg-euc1\", set at platform.plat:{}:", pl + 1)), "{s}");
+    assert!(s.contains("production: \"prd-euc1\""), "{s}");
+    let (nl, nc) = find(&text, "name}");
+    let (sl, sc) = find(&text, "dispatch from");
+    assert_eq!(
+        ask(&mut c, "textDocument/definition", &d_uri, (nl, nc + 1)),
+        json!({ "uri": d_uri, "range": range((sl, sc), 8) })
+    );
+
+    // A name that means nothing: no answer, and no error.
+    let (xl, xc) = find(&text, "nope.url");
+    for col in [xc + 1, xc + 6] {
+        assert_eq!(ask(&mut c, "textDocument/hover", &d_uri, (xl, col)), Value::Null);
+        assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (xl, col)), Value::Null);
+    }
+
+    // A policy's condition: `workspace.registry` goes to the workspace's
+    // assignment; `environment` alone is the environment (each of them).
+    let policy_uri = uri(&ws.join("platform/policies/placed.plat"));
+    c.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": policy_uri, "languageId": "plat", "version": 1, "text": policy } }),
+    );
+    let (rl, rc) = find(policy, "registry");
+    let (vl, vc) = find(&platform, "\"registry.harbor.example/apps\"");
+    assert_eq!(
+        ask(&mut c, "textDocument/definition", &policy_uri, (rl, rc + 1)),
+        json!({ "uri": p_uri, "range": range((vl, vc), 30) })
+    );
+    let s = shown(&ask(&mut c, "textDocument/hover", &policy_uri, (rl, rc + 1)));
+    assert!(s.contains(&format!("\"registry.harbor.example/apps\", set at platform.plat:{}:", vl + 1)), "{s}");
+    let (wl, wc) = find(policy, "environment ==");
+    let (stl, stc) = find(&platform, "staging");
+    assert_eq!(
+        ask(&mut c, "textDocument/definition", &policy_uri, (wl, wc + 1)),
+        json!({ "uri": p_uri, "range": range((stl, stc), 7) })
+    );
+    let s = shown(&ask(&mut c, "textDocument/hover", &policy_uri, (wl, wc + 1)));
+    assert!(s.contains("environment `staging`") && s.contains("environment `production`"), "{s}");
+
+    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
+    c.notify("exit", Value::Null);
+    assert!(c.child.wait().unwrap().success());
     let _ = fs::remove_dir_all(&tmp);
 }
 

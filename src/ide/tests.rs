@@ -242,3 +242,162 @@ fn comment_ends_code() {
     assert_eq!(code_end("  x = \"a#b\"  # c"), 11);
     assert_eq!(code_end("  x = 1   "), 7);
 }
+
+/// Issue 15: hover and definition read the whole name under the cursor as
+/// the compiler reads it at its place (a setting, a `${...}`, a policy's
+/// condition), and the segment the cursor is on says what is meant.
+fn names_workspace() -> (Compiled, String) {
+    let digest = "sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea";
+    let mut s = Sources::new();
+    s.insert(
+        "platform.plat",
+        "workspace w {\n  registry = \"r.example\"\n  environment staging { cluster = \"stg-1\" }\n  environment production { cluster = \"prd-1\" }\n}\n",
+    );
+    s.insert(
+        "services/b/service.plat",
+        format!("service b from web-api {{\n  owner = \"t\"\n  version = \"1\"\n  digest = \"{digest}\"\n  language = go\n  resource queue events {{\n    grants {{ a = consume }}\n  }}\n}}\n"),
+    );
+    let a = format!(
+        "service a from web-api {{\n  owner = \"t\"\n  version = \"1\"\n  digest = \"{digest}\"\n  language = go\n  description = \"${{service.name}} on ${{environment.cluster}} from ${{workspace.registry}}, ${{service.health.liveness}}\"\n  resource postgres db {{}}\n  env {{\n    DB     = db.url\n    B      = b.url\n    EVENTS = b.events.url\n    NOPE   = nope.url\n    PORT   = \"${{b.port}}\"\n  }}\n  depends_on = [b]\n  environment production {{\n    replicas = 3\n    env {{ WHERE = \"${{environment.cluster}}\" }}\n  }}\n}}\n"
+    );
+    s.insert("services/a/service.plat", a.as_str());
+    let c = compile(&s, &Options { trace: true, ..Options::default() });
+    // `nope.url` names nothing: the one error, and the model is there.
+    let errors: Vec<&str> =
+        c.diagnostics.iter().filter(|d| d.is_error()).map(|d| c.files.slice(d.primary().unwrap())).collect();
+    assert_eq!(errors, ["nope.url"], "{:#?}", c.diagnostics);
+    assert!(c.model.is_some());
+    (c, a)
+}
+
+#[test]
+fn names_resolve_through_the_scope() {
+    let (c, a) = names_workspace();
+    let f = parsed(&a, &c);
+    // The offset `k` bytes into the first `needle` after `after`.
+    let at = |after: &str, needle: &str, k: usize| {
+        let from = a.find(after).unwrap();
+        from + a[from..].find(needle).unwrap() + k
+    };
+    let hit = |o: usize| hit_at(&f, o, &c);
+    let def = |h: &Hit| definition(&c, h).map(|s| (c.files.path(s.file).to_string(), c.files.slice(s).to_string()));
+    let b_decl = Some(("services/b/service.plat".to_string(), "b".to_string()));
+
+    // `db.url`: the resource on `db`, its output on `url`.
+    let on_db = hit(at("DB ", "db.url", 1)).unwrap();
+    assert!(matches!(&on_db, Hit::Resource { name, .. } if name == "db"), "{on_db:?}");
+    let on_url = hit(at("DB ", "url", 1)).unwrap();
+    assert!(matches!(&on_url, Hit::Output { resource, output, .. } if resource == "db" && output == "url"));
+    assert_eq!(c.files.slice(on_url.span()), "url");
+    assert_eq!(def(&on_url), Some(("services/a/service.plat".into(), "db".into())));
+    let shown = hover(&c, &on_url).unwrap();
+    assert!(
+        shown.starts_with("output `url` of postgres `db` of service `a`, declared at services/a/service.plat:7:21"),
+        "{shown}"
+    );
+    assert!(shown.contains("secret(\"db/url\")"), "{shown}");
+
+    // `b.url`: the service on `b`, its address on `url` (declared where b is).
+    let on_b = hit(at("\n    B ", "b.url", 0)).unwrap();
+    assert_eq!(on_b, Hit::Service("b".into(), on_b.span()));
+    let addr = hit(at("\n    B ", "url", 2)).unwrap();
+    assert!(matches!(&addr, Hit::Address { service, part, .. } if service == "b" && part == "url"), "{addr:?}");
+    assert_eq!(def(&addr), b_decl);
+    let shown = hover(&c, &addr).unwrap();
+    assert!(shown.contains("http://b.b.svc.cluster.local"), "{shown}");
+    // In a string too, and a port is a port.
+    let port = hit(at("PORT", "port", 0)).unwrap();
+    assert!(matches!(&port, Hit::Address { part, .. } if part == "port"), "{port:?}");
+    assert_eq!(c.files.slice(port.span()), "port");
+    assert!(hover(&c, &port).unwrap().contains("\n80\n"));
+
+    // `b.events.url`: a resource b grants a, in b's file.
+    let owner = hit(at("EVENTS", "b.events", 0)).unwrap();
+    assert_eq!(def(&owner), b_decl);
+    let events = hit(at("EVENTS", "events", 1)).unwrap();
+    assert!(matches!(&events, Hit::Resource { service, name, .. } if service == "b" && name == "events"));
+    assert_eq!(def(&events), Some(("services/b/service.plat".into(), "events".into())));
+    let out = hit(at("EVENTS", "url", 0)).unwrap();
+    assert_eq!(def(&out), def(&events));
+    assert!(hover(&c, &out).unwrap().contains("output `url` of queue `events` of service `b`"));
+
+    // An unknown name: nothing, never an error.
+    for o in [at("NOPE", "nope", 1), at("NOPE", "url", 1)] {
+        let h = hit(o);
+        assert_eq!(h.as_ref().and_then(|h| definition(&c, h)), None, "{h:?}");
+        assert_eq!(h.as_ref().and_then(|h| hover(&c, h)), None, "{h:?}");
+    }
+
+    // `${service.name}`: the service's name, declared with the service.
+    let name = hit(at("description", "name}", 0)).unwrap();
+    assert!(matches!(&name, Hit::Value { name: Named::ServiceName, .. }), "{name:?}");
+    assert_eq!(def(&name), Some(("services/a/service.plat".into(), "a".into())));
+    assert!(hover(&c, &name).unwrap().contains("\"a\""));
+    let root = hit(at("description", "service.name", 2)).unwrap();
+    assert_eq!(root, Hit::Service("a".into(), root.span()));
+    assert_eq!(c.files.slice(root.span()), "service");
+
+    // `${environment.cluster}`: set in each environment's declaration.
+    let cluster = hit(at("description", "cluster}", 3)).unwrap();
+    assert_eq!(def(&cluster), Some(("platform.plat".into(), "cluster".into())));
+    let shown = hover(&c, &cluster).unwrap();
+    assert!(shown.contains("staging: \"stg-1\", set at platform.plat:3:") && shown.contains("production: \"prd-1\""));
+    // Inside `environment production`, that environment's only.
+    let prod = hit(at("WHERE", "cluster", 0)).unwrap();
+    let span = definition(&c, &prod).unwrap();
+    assert_eq!(crate::explain::place(&c.files, span), "platform.plat:4:28");
+    let shown = hover(&c, &prod).unwrap();
+    assert!(shown.contains("\"prd-1\"") && !shown.contains("stg-1"), "{shown}");
+    let env = hit(at("WHERE", "environment", 1)).unwrap();
+    assert_eq!(def(&env), Some(("platform.plat".into(), "production".into())));
+
+    // `${workspace.registry}`: the workspace's assignment; the root, the workspace.
+    let reg = hit(at("description", "registry}", 0)).unwrap();
+    let span = definition(&c, &reg).unwrap();
+    assert_eq!(crate::explain::place(&c.files, span), "platform.plat:2:14");
+    assert!(hover(&c, &reg).unwrap().contains("\"r.example\", set at platform.plat:2:14"));
+    let ws = hit(at("description", "workspace", 0)).unwrap();
+    assert_eq!(def(&ws), Some(("platform.plat".into(), "w".into())));
+
+    // `${service.health.liveness}`: where the value is set (a standard-library
+    // default), and on `health` the attribute `health`.
+    let live = hit(at("description", "liveness", 0)).unwrap();
+    let (file, _) = def(&live).unwrap();
+    assert!(file.starts_with("<stdlib>/"), "{file}");
+    assert!(hover(&c, &live).unwrap().contains("a / staging / health.liveness"));
+    let health = hit(at("description", "health", 0)).unwrap();
+    assert!(matches!(&health, Hit::Value { name: Named::Attribute(p), .. } if p == &["health"]), "{health:?}");
+}
+
+#[test]
+fn names_in_conditions() {
+    let (c, _) = names_workspace();
+    let policy = "policy p {\n  when    = workspace.registry != null and environment == production\n  require = replicas >= 2 and environment.cluster != \"x\" and starts_with(image, \"${workspace.registry}/\") and vendor == production\n}\n";
+    let f = crate::parse::parse(crate::span::FileId(u32::MAX), policy).0.unwrap();
+    let at = |needle: &str, k: usize| policy.find(needle).unwrap() + k;
+    let def = |h: &Hit| definition(&c, h).map(|s| (c.files.path(s.file).to_string(), c.files.slice(s).to_string()));
+
+    let reg = hit_at(&f, at("registry", 1), &c).unwrap();
+    assert!(matches!(&reg, Hit::Value { service: None, name: Named::Workspace(k), .. } if k == "registry"));
+    assert_eq!(def(&reg), Some(("platform.plat".into(), "\"r.example\"".into())));
+    let interpolated = hit_at(&f, at("registry}", 1), &c).unwrap();
+    assert_eq!(def(&interpolated), def(&reg));
+    // `environment` alone is the environment's name in a condition.
+    let env = hit_at(&f, at("environment ==", 1), &c).unwrap();
+    assert!(matches!(env, Hit::Environment { env: None, .. }));
+    assert_eq!(def(&env), Some(("platform.plat".into(), "staging".into())));
+    assert!(hover(&c, &env).unwrap().contains("environment `production`, declared at platform.plat:4:"));
+    let cluster = hit_at(&f, at("cluster", 0), &c).unwrap();
+    let shown = hover(&c, &cluster).unwrap();
+    assert!(shown.contains("staging: \"stg-1\"") && shown.contains("production: \"prd-1\""), "{shown}");
+    // An unprefixed attribute: its schema field, and its type.
+    let replicas = hit_at(&f, at("replicas", 0), &c).unwrap();
+    assert_eq!(def(&replicas), Some(("<stdlib>/schema.plat".into(), "replicas".into())));
+    assert!(hover(&c, &replicas).unwrap().starts_with("`replicas`: "));
+    // A symbol, and a word that is no attribute: nothing.
+    for o in [at("production\n", 1), at("vendor", 1)] {
+        let h = hit_at(&f, o, &c);
+        assert_eq!(h.as_ref().and_then(|h| hover(&c, h)), None, "{h:?}");
+        assert_eq!(h.as_ref().and_then(|h| definition(&c, h)), None, "{h:?}");
+    }
+}
