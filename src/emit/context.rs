@@ -35,7 +35,8 @@ use crate::value::{Layer, Node, Origin, Value, map_json, split_secret, to_json};
 use crate::workspace::Environment;
 
 pub mod shape;
-use shape::{Maybe, Trace, Traced, Tracer, Values, context_type, kind};
+pub use shape::Trace;
+use shape::{Maybe, Traced, Tracer, Values, context_type, kind};
 
 /// Where secrets are mounted in the container (never passed as env values).
 pub const SECRETS_DIR: &str = "/var/run/secrets/platc";
@@ -687,6 +688,10 @@ fn service_rule(values: crate::value::Map, schema: Option<Record>) -> shape::Rul
         let depth = node_at(&values, p)
             .map(|(d, _)| d)
             .or_else(|| schema.as_ref().and_then(|s| field_at(s, p)).map(|(d, _)| d));
+        // A key holding a dot (`pod_annotations."a.b/c"`) is not a segment of
+        // a dotted path: the attribute is the map that holds it.
+        let dotted = p.iter().position(|k| k.contains('.')).unwrap_or(p.len());
+        let depth = depth.map(|d| d.min(dotted)).filter(|d| *d > 0);
         Trace::From(depth.map(|d| Source::Attribute(joined(p, d))).into_iter().collect())
     })
 }
@@ -1599,46 +1604,79 @@ pub fn workspace(model: &Model) -> Json {
     serde_json::to_value(ctx).unwrap_or(Json::Null)
 }
 
-/// A value of the context that platc composes from service values rather
-/// than copies (the image reference, a setting's resolved text, the
-/// Service's port...): where templates read it, its text, and the service
-/// values it inherits its origin from (attribute paths, set ones only, in
-/// the order they are composed). `explain` names these assignments behind
-/// a generated value that equals the composed text.
+/// A leaf of a service's context: its path (object keys, list indices as
+/// decimal strings), its value, and where it comes from.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Derived {
-    pub path: String,
-    pub text: String,
-    pub from: Vec<String>,
+pub struct Leaf {
+    pub path: Vec<String>,
+    pub value: Json,
+    pub trace: Trace,
 }
 
-/// The composed values of one service's context in one environment (see
-/// [`Derived`]); built the way [`instance`] builds them.
-pub fn derived(service: &Service, inst: &Instance, model: &Model, graph: &Graph) -> Vec<Derived> {
-    let set = |paths: &[&str]| -> Vec<String> {
-        paths.iter().filter(|p| inst.get(&p.split('.').collect::<Vec<_>>()).is_some()).map(|p| p.to_string()).collect()
+/// Every leaf (every string, number, boolean and null) of the context of
+/// `service` in the environment of `inst`, built as emit builds it with the
+/// sources of each recorded, in path order; without `labels`, which the
+/// labels partial writes (see [`sources`]). Empty for an environment the
+/// workspace does not declare.
+pub fn leaves(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib: &Library) -> Vec<Leaf> {
+    let Some(env) = model.workspace.environments.iter().find(|e| e.name == inst.env) else {
+        return Vec::new();
     };
-    let mut out = vec![
-        Derived { path: "image".into(), text: image_ref(inst), from: set(&["image", "version", "digest"]) },
-        Derived {
-            path: "image_registry".into(),
-            text: registry_host(inst.str("image").unwrap_or("")),
-            from: set(&["image"]),
-        },
-        Derived {
-            path: "service.service_port".into(),
-            text: service_port(inst).to_string(),
-            from: set(&["service_port", "port", "protocol"]),
-        },
-    ];
-    let (config, _, _) = settings(service, inst, model, graph, Tracer(false));
-    for (key, value) in config {
-        let text = value.value;
-        let own = format!("env.{key}");
-        let from = if inst.get(&["env", key.as_str()]).is_some() { vec![own] } else { set(&["depends_on"]) };
-        out.push(Derived { path: format!("config.{key}"), text, from });
+    let shared = Shared::traced(model, graph, lib);
+    let base = service_base(service, &shared);
+    let ctx = typed(&base, service, inst, env, &shared);
+    // Later wins, as in the JSON: a typed field over a schema value of the
+    // same name.
+    let mut traces: BTreeMap<Vec<String>, Trace> = BTreeMap::new();
+    shape::Leaves::leaves(&ctx, &mut Vec::new(), &mut |p, t| {
+        traces.insert(p.to_vec(), t);
+    });
+    let json = serde_json::to_value(&ctx).unwrap_or(Json::Null);
+    traces
+        .into_iter()
+        .map(|(path, trace)| {
+            let value = path.iter().try_fold(&json, |j, k| match j {
+                Json::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => j.get(k.as_str()),
+            });
+            Leaf { value: value.cloned().unwrap_or(Json::Null), path, trace }
+        })
+        .collect()
+}
+
+/// The sources of the context leaf at `path` (segments: object keys, and list indices as
+/// decimal strings: ["secrets","0","env"], ["selector","app.kubernetes.io/name"]) of
+/// `service` in the environment of `inst`: for a value copied from the service, that
+/// attribute; for a composed one (the image reference, `names.object`, a `config` entry
+/// injected for a dependency, `network.ingress[0].port`...), every value it is composed
+/// from (an inherited origin). Empty only for constants of platc itself.
+///
+/// A path to a part rather than a leaf (`["config"]`) gives the sources of
+/// every leaf under it, each once. A label (`["labels", KEY]`) is the labels
+/// partial's, which the standard library declares and emit renders.
+pub fn sources(
+    service: &Service,
+    inst: &Instance,
+    model: &Model,
+    graph: &Graph,
+    lib: &Library,
+    path: &[&str],
+) -> Vec<Source> {
+    if let ["labels", key] = path {
+        let what = format!("standard library `{LABELS_TEMPLATE}`: {key}");
+        return vec![value(what, at(Layer::Defaults, Span::default()))];
     }
-    out.retain(|d| !d.from.is_empty() && !d.text.is_empty());
+    let mut out = Vec::new();
+    for leaf in leaves(service, inst, model, graph, lib) {
+        let under = leaf.path.len() >= path.len() && leaf.path.iter().zip(path).all(|(a, b)| a == b);
+        if let (true, Trace::From(sources)) = (under, leaf.trace) {
+            for s in sources {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+    }
     out
 }
 

@@ -350,7 +350,7 @@ macro_rules! context_type {
             fn shape() -> $crate::emit::context::shape::Shape {
                 $crate::emit::context::shape::Shape::Record(vec![$(
                     $crate::emit::context::shape::FieldDoc {
-                        name: stringify!($field),
+                        name: stringify!($field).trim_start_matches("r#"),
                         doc: vec![$($doc),*],
                         flatten: false $(|| stringify!($($serde)*).contains("flatten"))?,
                         shape: <$ty as $crate::emit::context::shape::Describe>::shape(),
@@ -364,13 +364,28 @@ macro_rules! context_type {
                 path: &mut Vec<String>,
                 out: &mut dyn FnMut(&[String], $crate::emit::context::shape::Trace),
             ) {
+                // The part's own fields win over a flattened part's of the
+                // same name (they are serialized after it, and the JSON keeps
+                // the last).
+                let depth = path.len();
+                let own: &[(&str, bool)] = &[$(
+                    (stringify!($field), false $(|| stringify!($($serde)*).contains("flatten"))?)
+                ),*];
+                let shadowed = |p: &[String]| {
+                    p.get(depth).is_some_and(|k| own.iter().any(|(f, flat)| !flat && f.trim_start_matches("r#") == k))
+                };
                 $(
                     let flatten = false $(|| stringify!($($serde)*).contains("flatten"))?;
-                    if !flatten {
-                        path.push(stringify!($field).to_string());
-                    }
-                    $crate::emit::context::shape::Leaves::leaves(&self.$field, path, out);
-                    if !flatten {
+                    if flatten {
+                        let mut keep = |p: &[String], t: $crate::emit::context::shape::Trace| {
+                            if !shadowed(p) {
+                                out(p, t)
+                            }
+                        };
+                        $crate::emit::context::shape::Leaves::leaves(&self.$field, path, &mut keep);
+                    } else {
+                        path.push(stringify!($field).trim_start_matches("r#").to_string());
+                        $crate::emit::context::shape::Leaves::leaves(&self.$field, path, out);
                         path.pop();
                     }
                 )*
