@@ -131,3 +131,26 @@ fn composed_values_name_what_they_are_composed_from() {
     assert_eq!(sources(&["scratch", "0", "name"]), []);
     assert_eq!(sources(&["no", "such", "leaf"]), []);
 }
+
+/// docs/templates.md lists the context as its types say it: the part
+/// between the markers is generated (`PLATC_UPDATE_DOCS=1` rewrites it).
+#[test]
+fn the_reference_lists_the_context_its_types_declare() {
+    let c = common::compile(&common::examples().join("lone-service"));
+    let lib = c.library.as_ref().expect("the embedded standard library");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/templates.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let generated = context::docs::markdown(lib);
+    let Some(expected) = context::docs::splice(&text, &generated) else {
+        panic!("docs/templates.md has no `{}` ... `{}` part", context::docs::BEGIN, context::docs::END)
+    };
+    if expected == text {
+        return;
+    }
+    if std::env::var_os("PLATC_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, expected).unwrap();
+        return;
+    }
+    let diff = similar::TextDiff::from_lines(&text, &expected).unified_diff().to_string();
+    panic!("docs/templates.md is out of step with the context's types (PLATC_UPDATE_DOCS=1 rewrites it):\n{diff}");
+}

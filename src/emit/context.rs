@@ -34,6 +34,7 @@ use crate::span::Span;
 use crate::value::{Layer, Node, Origin, Value, map_json, split_secret, to_json};
 use crate::workspace::Environment;
 
+pub mod docs;
 pub mod shape;
 pub use shape::Trace;
 use shape::{Maybe, Traced, Tracer, Values, context_type, kind};
@@ -61,9 +62,9 @@ pub enum Source {
 context_type! {
     /// The context of a per-service, per-environment template.
     pub struct Context<'s> {
-        /// the service in this environment
+        /// the service in this environment (`service.replicas`, `service.health.liveness`, ...)
         pub service: ServiceCtx,
-        /// the environment: `name` and the workspace's attributes of it (`cluster`, `approval`, `domain`)
+        /// the environment: its `name` and the workspace's values of it
         pub environment: &'s Values<kind::Environment>,
         /// what is the same for the service in every environment
         #[serde(flatten)]
@@ -72,7 +73,7 @@ context_type! {
         pub namespace: Traced<String>,
         /// whether the namespace is the service's own (named after it); false in a shared one: the default-deny NetworkPolicy is then `<service>-default-deny`
         pub own_namespace: Traced<bool>,
-        /// PromQL matchers of the service's series: `namespace='<ns>'` in its own namespace; in a shared one also its pods' and jobs' names
+        /// PromQL matchers of the service's series, `namespace='<ns>'` in its own namespace, in a shared one also its pods' and jobs' names
         pub promql: Promql,
         /// what the Namespace object carries, the same for every service in it
         pub namespace_object: NamespaceObject,
@@ -91,13 +92,13 @@ context_type! {
         pub config_hash: Traced<String>,
         /// each secret setting
         pub secrets: Vec<SecretFile>,
-        /// one per Kubernetes Secret; in a namespace shared with other services every Secret is prefixed with the service: `<service>-<secret>`, `<service>-<owner>-<secret>`
+        /// one per Kubernetes Secret (in a namespace shared with other services every Secret is prefixed with the service, `<service>-<secret>`, `<service>-<owner>-<secret>`)
         pub secret_volumes: Vec<SecretVolume>,
         /// names of the service's Kubernetes objects that always fit; a long name keeps a prefix and ends with a hash of the whole
         pub names: Names,
         /// the peers of the NetworkPolicy
         pub network: Network,
-        /// where Prometheus scrapes /metrics; null for a cron job and for a workload without `port` or `metrics_port` (no monitor, no `MetricsAbsent`, no monitoring rule in the NetworkPolicy)
+        /// where Prometheus scrapes /metrics, or null for a cron job and for a workload without `port` or `metrics_port` (no monitor, no `MetricsAbsent`, no monitoring rule in the NetworkPolicy)
         pub scrape: Maybe<Scrape>,
         /// the pod's scratch volumes, `tmp` first
         pub scratch: Vec<Scratch>,
@@ -105,15 +106,15 @@ context_type! {
         pub vendor_images: Vec<Traced<String>>,
         /// each resource of the service
         pub resources: Vec<ResourceCtx>,
-        /// each resource another service owns, grants this one and this one references (`bookings.booking-events.url`): the same fields as `resources` (of the owner's resource, `owner` the owner)
+        /// each resource another service owns, grants this one and this one references (`bookings.booking-events.url`)
         pub uses: Vec<UseCtx>,
         /// whether the service has Terraform: a resource made by Terraform, or one granted to it (an in-cluster resource alone needs none)
         pub terraform: Traced<bool>,
         /// the `language` declaration's values and `name`, or null without `language`
         pub language: Maybe<&'s Values<kind::Language>>,
-        /// the tier's objectives as numbers; null for a tcp service (no request SLI) and without `slo`
+        /// the tier's objectives as numbers, or null for a tcp service (no request SLI) and without `slo`
         pub slo: Maybe<Slo>,
-        /// the request metrics of the service's protocol; null for tcp
+        /// the request metrics of the service's protocol, or null for tcp
         pub metrics: Maybe<Metrics>,
         /// whether a PodDisruptionBudget can be met (`replicas` above `pdb.min_available`)
         pub pdb: Traced<bool>,
@@ -128,7 +129,7 @@ context_type! {
     pub struct Base<'s> {
         /// every environment in deploy order
         pub environments: Vec<EnvironmentEntry<'s>>,
-        /// the workspace (`platform.plat`; the defaults filled in)
+        /// the workspace (`platform.plat`), its defaults filled in (`repo_dir` is the workspace's directory relative to the repository root, with a trailing `/`, or `""`: prefix every path a workflow names with it)
         pub workspace: &'s Values<kind::Workspace>,
         /// each `api` of the service
         pub apis: Vec<ApiCtx>,
@@ -156,12 +157,12 @@ context_type! {
 context_type! {
     /// The service in one environment.
     pub struct ServiceCtx {
-        /// every resolved attribute of the service in this environment (`service.replicas`, `service.health.liveness`, ...; quantities as written, `"512Mi"`, percentages as numbers, `70`, secrets as `{secret, name, key}`)
+        /// every resolved attribute, quantities as written (`"512Mi"`), percentages as numbers (`70`), secrets as `{secret, name, key}`, every attribute the schema declares present (null when unset)
         #[serde(flatten)]
         pub values: Values<kind::Service>,
         /// the service's name
         pub name: Traced<String>,
-        /// the port of its Service, always set (80 for http, `port` otherwise, unless the service says)
+        /// the port of its Service, always set: 80 for http, `port` otherwise, unless the service says
         pub service_port: Traced<i64>,
     }
 }
@@ -239,9 +240,9 @@ context_type! {
 context_type! {
     /// A `patch` of the service or its golden path.
     pub struct PatchCtx {
-        /// what it writes, in words (`kubernetes Deployment: spec.a, spec.b`)
+        /// what it writes, in words: `kubernetes Deployment: spec.a, spec.b`
         pub what: Traced<String>,
-        /// why (`no reason given` without one)
+        /// why; `no reason given` without one
         pub reason: Traced<String>,
         /// the golden path that wrote it, null for the service's own
         pub golden_path: Traced<Option<String>>,
@@ -251,9 +252,9 @@ context_type! {
 context_type! {
     /// PromQL matchers of a service's series.
     pub struct Promql {
-        /// series with a `pod` label (its metrics, cAdvisor's, kube-state-metrics' pod series): in a shared namespace also `pod=~'<object>-[a-z0-9]+-[a-z0-9]+'` (a cron job's `<object>-[0-9]+-[a-z0-9]+`)
+        /// series with a `pod` label, its metrics, cAdvisor's and kube-state-metrics' pod series; in a shared namespace also `pod=~'<object>-[a-z0-9]+-[a-z0-9]+'`, a cron job's `<object>-[0-9]+-[a-z0-9]+`
         pub pods: Traced<String>,
-        /// kube-state-metrics' job series: in a shared namespace also `job_name=~'<object>-[0-9]+'`
+        /// kube-state-metrics' job series; in a shared namespace also `job_name=~'<object>-[0-9]+'`
         pub jobs: Traced<String>,
     }
 }
@@ -275,7 +276,7 @@ context_type! {
     pub struct SecretFile {
         /// the variable
         pub env: Traced<String>,
-        /// `NAME_FILE`, the variable that points at the file
+        /// `NAME_FILE`, the variable that names the file
         pub file_env: Traced<String>,
         /// the Kubernetes Secret
         pub secret: Traced<String>,
@@ -291,7 +292,7 @@ context_type! {
     pub struct SecretVolume {
         /// the pod's volume name
         pub volume: Traced<String>,
-        /// the secret store's entry its keys are read from, `<service>/<environment>/<secret>`; for a resource granted by another service, the owner's entry `<owner>/<environment>/<secret>`, synced into the Secret `<owner>-<secret>` of this namespace
+        /// the secret store's entry its keys are read from, `<service>/<environment>/<secret>`; for a resource granted by another service the owner's entry `<owner>/<environment>/<secret>`, synced into the Secret `<owner>-<secret>` of this namespace
         pub remote_key: Traced<String>,
         /// the Secret's name
         pub secret: Traced<String>,
@@ -321,13 +322,13 @@ context_type! {
 context_type! {
     /// The peers of a service's NetworkPolicy.
     pub struct Network {
-        /// its callers (dependents)
+        /// its callers, the dependents
         pub ingress: Vec<Peer>,
         /// its dependencies that serve
         pub egress: Vec<Peer>,
         /// the ports of the resources it uses
         pub resource_ports: Vec<Traced<i64>>,
-        /// exposed through the ingress: `expose.via` unset or `ingress`, with a `host`
+        /// exposed through the ingress, `expose.via` unset or `ingress`, with a `host`
         pub exposed: Traced<bool>,
         /// `expose.via` is `load_balancer` or `node_port`
         pub public: Traced<bool>,
@@ -351,7 +352,7 @@ context_type! {
 context_type! {
     /// Where Prometheus scrapes a service.
     pub struct Scrape {
-        /// the port's name: `metrics` with `metrics_port`, else the protocol's
+        /// the port's name, `metrics` with `metrics_port`, else the protocol's
         pub port: Traced<String>,
         /// its number
         pub number: Traced<i64>,
@@ -363,7 +364,7 @@ context_type! {
     pub struct Scratch {
         /// `tmp`, or the name under `scratch`
         pub name: Traced<String>,
-        /// the pod's volume name (`tmp`, `scratch-<name>`)
+        /// the pod's volume name, `tmp` or `scratch-<name>`
         pub volume: Traced<String>,
         /// where it is mounted
         pub path: Traced<Option<String>>,
@@ -378,19 +379,19 @@ context_type! {
         /// its resolved values
         #[serde(flatten)]
         pub values: Values<kind::Resource>,
-        /// who may use it and how (the owner's `grants`)
+        /// who may use it and how, the owner's `grants`
         pub grants: Vec<Grant>,
-        /// the type's levels, each as declared (`{actions, key_actions}` for a queue)
+        /// the type's levels, each as declared, `{actions, key_actions}` for a queue
         pub access: Values<kind::Access>,
         /// `<service>-<resource>`, shortened to 63: the name of its Kubernetes objects
         pub object: Traced<String>,
         /// the service that owns it
         pub owner: Traced<String>,
-        /// whether its type has a `kubernetes` template (it runs in the cluster)
+        /// whether its type has a `kubernetes` template: it runs in the cluster
         pub in_cluster: Traced<bool>,
         /// its name
         pub name: Traced<String>,
-        /// its name as a Terraform identifier (`<owner>_<resource>` in `uses`)
+        /// its name as a Terraform identifier; in `uses`, `<owner>_<resource>`
         pub tf_name: Traced<String>,
         /// its name in the catalog, unique in the workspace
         pub catalog_name: Traced<String>,
@@ -424,7 +425,7 @@ context_type! {
 context_type! {
     /// A resource another service owns and grants this one.
     pub struct UseCtx {
-        /// the owner's resource
+        /// every field of `resources`, of the owner's resource
         #[serde(flatten)]
         pub resource: ResourceCtx,
         /// the level granted
@@ -437,7 +438,7 @@ context_type! {
 context_type! {
     /// The tier's objectives as numbers.
     pub struct Slo {
-        /// `slo.availability` (99.95 → target 0.9995, budget 0.0005), or null
+        /// `slo.availability`, or null; 99.95 gives the target 0.9995, the budget 0.0005
         pub availability: Maybe<Availability>,
         /// `slo.latency_p99`, or null
         pub latency: Maybe<Latency>,
@@ -463,7 +464,7 @@ context_type! {
     pub struct Latency {
         /// `latency`
         pub name: Traced<String>,
-        /// the threshold in seconds (300ms → 0.3)
+        /// the threshold in seconds, 300ms → 0.3
         pub seconds: Traced<Json>,
         /// the p99 objective allows 1% of requests to be slower: 0.01
         pub budget: Traced<f64>,
@@ -507,7 +508,7 @@ context_type! {
         pub name: String,
         /// its file
         pub source: String,
-        /// its `owner` (last environment), or null
+        /// its `owner` in the last environment, or null
         pub owner: Option<String>,
         /// its `system`, or null
         pub system: Option<String>,
