@@ -154,3 +154,19 @@ fn the_reference_lists_the_context_its_types_declare() {
     let diff = similar::TextDiff::from_lines(&text, &expected).unified_diff().to_string();
     panic!("docs/templates.md is out of step with the context's types (PLATC_UPDATE_DOCS=1 rewrites it):\n{diff}");
 }
+
+/// A setting naming another service's address: what the service wrote, and
+/// what the address is made of there.
+#[test]
+fn a_reference_to_another_service_names_its_address() {
+    let c = common::compile(&common::examples().join("grpc-shop"));
+    let (model, graph, lib) = (c.model.as_ref().unwrap(), c.graph.as_ref().unwrap(), c.library.as_ref().unwrap());
+    let s = model.service("checkout").unwrap();
+    let inst = s.instances.last().unwrap();
+    let sources = context::sources(s, inst, model, graph, lib, &["config", "CATALOG_TARGET"]);
+    assert_eq!(attributes(&sources), ["env.CATALOG_TARGET"]);
+    assert!(
+        sources.iter().any(|s| matches!(s, Source::Value { what, .. } if what.starts_with("service catalog: "))),
+        "{sources:?}"
+    );
+}

@@ -1759,6 +1759,7 @@ type BySecret = BTreeMap<String, (String, Vec<(String, String)>, Vec<Source>)>;
 /// Where another service's address comes from: the service's `depends_on`
 /// and what the address is made of there.
 fn address_sources(model: &Model, dep: &str, env: &str) -> Vec<Source> {
+    // First the service's `depends_on` (a reference to the service skips it).
     let mut out = vec![Source::Attribute("depends_on".into())];
     let inst = model.service(dep).and_then(|s| s.instance(env));
     let set: Vec<Source> = ["port", "service_port", "protocol", "namespace"]
@@ -1860,6 +1861,7 @@ fn settings(service: &Service, inst: &Instance, model: &Model, graph: &Graph, t:
                     Some(Value::Str(s)) => Some(s.clone()),
                     _ => None,
                 };
+                let own = plain.is_some();
                 let v = plain.unwrap_or_else(|| {
                     let address = scope::outside(model, &inst.env, Meaning::Address { service: target, part: out });
                     match address {
@@ -1868,7 +1870,15 @@ fn settings(service: &Service, inst: &Instance, model: &Model, graph: &Graph, t:
                     }
                 });
                 secrets.remove(name);
-                config.insert(name.clone(), t.leaf(v, written));
+                // What the service wrote, and what the address is made of.
+                let from = || {
+                    let mut s = written();
+                    if !own {
+                        s.extend(address_sources(model, target, &inst.env).into_iter().skip(1));
+                    }
+                    s
+                };
+                config.insert(name.clone(), t.leaf(v, from));
             }
             // A number is text in a ConfigMap: as written (`007`, `1.50`).
             (Value::Number(_, text), None) => {
