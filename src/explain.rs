@@ -288,11 +288,12 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
     if patched_at.is_none()
         && let Some(graph) = c.graph.as_ref()
         && let Some(model) = c.model.as_ref()
+        && let Some(lib) = c.library.as_ref()
     {
-        for d in crate::emit::context::derived(s, inst, model, graph) {
-            if d.text == shown && !(d.from.len() == 1 && d.from.iter().any(|f| leaf_equals(inst, f, &value))) {
-                let from = d.from.iter().filter_map(|p| attribute(c, s, inst, p).ok()).collect();
-                composed.push((d.path, from));
+        for (path, text, from) in composed_values(s, inst, model, graph, lib) {
+            if text == shown && !(from.len() == 1 && from.iter().any(|f| leaf_equals(inst, f, &value))) {
+                let from = from.iter().filter_map(|p| attribute(c, s, inst, p).ok()).collect();
+                composed.push((path, from));
             }
         }
     }
@@ -318,6 +319,48 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
         escapes: escapes(c, s),
         generated: Some(Generated { file, value: shown, template, patched_at, sources, composed }),
     })
+}
+
+/// The values of the service's context that platc composes from the
+/// service's (the image reference, its registry, the Service's port, each
+/// setting), with their text and the set attributes they come from, as the
+/// context's sources say ([`crate::emit::context::leaves`]).
+fn composed_values(
+    s: &Service,
+    inst: &Instance,
+    model: &crate::model::Model,
+    graph: &crate::graph::Graph,
+    lib: &crate::library::Library,
+) -> Vec<(String, String, Vec<String>)> {
+    use crate::emit::context::{Source, Trace};
+    let rank = |p: &[String]| match p {
+        [a] if a == "image" => Some(0),
+        [a] if a == "image_registry" => Some(1),
+        [a, b] if a == "service" && b == "service_port" => Some(2),
+        [a, _] if a == "config" => Some(3),
+        _ => None,
+    };
+    let mut out: Vec<(u8, String, String, Vec<String>)> = crate::emit::context::leaves(s, inst, model, graph, lib)
+        .into_iter()
+        .filter_map(|leaf| {
+            let rank = rank(&leaf.path)?;
+            let Trace::From(sources) = leaf.trace else { return None };
+            let from: Vec<String> = sources
+                .into_iter()
+                .filter_map(|s| match s {
+                    Source::Attribute(a) if inst.get(&a.split('.').collect::<Vec<_>>()).is_some() => Some(a),
+                    _ => None,
+                })
+                .collect();
+            let text = match leaf.value {
+                serde_json::Value::String(t) => t,
+                other => other.to_string(),
+            };
+            (!from.is_empty() && !text.is_empty()).then(|| (rank, leaf.path.join("."), text, from))
+        })
+        .collect();
+    out.sort_by_key(|(rank, ..)| *rank);
+    out.into_iter().map(|(_, path, text, from)| (path, text, from)).collect()
 }
 
 fn terraform_has(d: &Doc, ty: &str) -> bool {

@@ -3,33 +3,21 @@
 //! settings split into config and secret files, network peers from the
 //! dependency graph, resources and their outputs).
 //!
-//! Templates read it as `service.*`, `workspace.*`, `environment.*`,
-//! `labels`, `image`, `config`, `secrets`, `network`, `resources`, `apis`,
-//! `dependencies`, `overrides`, `waivers`, `patches`, `language`, `source`,
-//! `source_dir`, `environments` and `slo`. `docs/templates.md` lists every
-//! field; keep it in step with this file.
+//! The context is typed: [`Context`] and one struct per part of it, each
+//! field with its doc comment, serialized (serde) to the JSON handlebars
+//! sees. The parts whose shape the standard library's schema declares (the
+//! service's values, `workspace`, `environment`, an api, a resource's
+//! values, a language) stay values of that schema ([`shape::Values`]).
+//! Every leaf keeps where it comes from ([`shape::Traced`]): the builder
+//! records the sources of each value as it makes it (only when asked, by
+//! [`sources`]; emit builds the same context without them), so `explain` can
+//! name the attributes behind a composed value. `docs/templates.md` lists the
+//! context generated from these types ([`docs`]; a test keeps it in step).
 //!
 //! What the other outputs (Terraform, workflows, dashboards, alerts) need
 //! beyond the resolved values is computed here and kept mechanical; the
 //! opinions (burn-rate windows, which AWS settings, which CI steps) are in
-//! the templates:
-//!
-//! - `source_dir`: the directory of the service's `service.plat`
-//!   (workspace-relative, `""` at the root): CI path filters, build context.
-//! - `stdlib_dir`: the workspace's standard-library overlay directory
-//!   (`platform`), or null: CI path filters.
-//! - `image_registry`: the registry host of `service.image` (`ghcr.io`), for
-//!   CI to log in to.
-//! - `environments`: the workspace's environments in deploy order, each with
-//!   its values (`cluster`, `approval`, `domain`), `first`, `last`,
-//!   `previous` (a name or null) and the service's `image` there.
-//! - `slo`: the tier's objectives as numbers, or null without `slo`:
-//!   `availability.{name, percent, target, budget}` (99.95 → 0.9995, 0.0005)
-//!   and `latency.{name, seconds, budget, le_regex}` (300ms → 0.3; the p99 objective
-//!   allows 1% of requests to be slower, budget 0.01; `le_regex` matches the
-//!   histogram bucket `le` label of the threshold however the client wrote
-//!   it, `1` or `1.0`, for a PromQL raw string).
-//! - `resources[].tf_name`: the resource's name as a Terraform identifier.
+//! the templates.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,10 +28,16 @@ use sha2::{Digest, Sha256};
 use crate::graph::Graph;
 use crate::library::Library;
 use crate::model::{Instance, Model, Service};
-use crate::schema::{Record, Type};
+use crate::schema::{Field, Record, Type};
 use crate::scope::{self, Found, Meaning, Place};
-use crate::value::{Value, map_json, split_secret, to_json};
+use crate::span::Span;
+use crate::value::{Layer, Node, Origin, Value, map_json, split_secret, to_json};
 use crate::workspace::Environment;
+
+pub mod docs;
+pub mod shape;
+pub use shape::Trace;
+use shape::{Maybe, Traced, Tracer, Values, context_type, kind};
 
 /// Where secrets are mounted in the container (never passed as env values).
 pub const SECRETS_DIR: &str = "/var/run/secrets/platc";
@@ -52,6 +46,486 @@ pub const SECRETS_DIR: &str = "/var/run/secrets/platc";
 // scope's to say (one answer for settings, strings and the context).
 pub use crate::scope::namespace;
 use crate::scope::{protocol, service_address, service_port};
+
+/// Where a leaf of a service's template context comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// A value of the service (a dotted attribute path: `replicas`, `env.ORDERS_URL`,
+    /// `resources`... as `explain SERVICE PATH` takes it), explained with its chain.
+    Attribute(String),
+    /// A value written outside the service: the workspace, an environment, a language,
+    /// a resource type, the standard library; `what` says which (`workspace.registry`,
+    /// `environment production: cluster`, `language go: build`, ...).
+    Value { what: String, origin: crate::value::Origin },
+}
+
+context_type! {
+    /// The context of a per-service, per-environment template.
+    pub struct Context<'s> {
+        /// the service in this environment (`service.replicas`, `service.health.liveness`, ...)
+        pub service: ServiceCtx,
+        /// the environment: its `name` and the workspace's values of it
+        pub environment: &'s Values<kind::Environment>,
+        /// what is the same for the service in every environment
+        #[serde(flatten)]
+        pub base: &'s Base<'s>,
+        /// the service's namespace in this environment (`service.namespace`; by default its name)
+        pub namespace: Traced<String>,
+        /// whether the namespace is the service's own (named after it); false in a shared one: the default-deny NetworkPolicy is then `<service>-default-deny`
+        pub own_namespace: Traced<bool>,
+        /// PromQL matchers of the service's series, `namespace='<ns>'` in its own namespace, in a shared one also its pods' and jobs' names
+        pub promql: Promql,
+        /// what the Namespace object carries, the same for every service in it
+        pub namespace_object: NamespaceObject,
+        /// Kubernetes labels, as the standard library's `kubernetes/_labels.hbs` declares them (`app.kubernetes.io/name`, `instance`, `version`, `component`, `part-of`, `managed-by`, `platc.dev/team`, `platc.dev/tier`, `platc.dev/environment`; see "Labels"); every template but the labels partial itself sees them
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub labels: Option<BTreeMap<String, Traced<String>>>,
+        /// the labels every selector matches: `app.kubernetes.io/name`
+        pub selector: BTreeMap<String, Traced<String>>,
+        /// the image reference, `image:version@digest` (without the parts not given)
+        pub image: Traced<String>,
+        /// the registry host of `service.image` (`ghcr.io`; `docker.io` for Docker Hub), for CI to log in to
+        pub image_registry: Traced<String>,
+        /// plain settings (the service's `env`, plus `<DEP>_URL` and `<DEP>_ADDR` of each service it depends on, see "Protocols"), as strings
+        pub config: BTreeMap<String, Traced<String>>,
+        /// a short hash of `config`
+        pub config_hash: Traced<String>,
+        /// each secret setting
+        pub secrets: Vec<SecretFile>,
+        /// one per Kubernetes Secret (in a namespace shared with other services every Secret is prefixed with the service, `<service>-<secret>`, `<service>-<owner>-<secret>`)
+        pub secret_volumes: Vec<SecretVolume>,
+        /// names of the service's Kubernetes objects that always fit; a long name keeps a prefix and ends with a hash of the whole
+        pub names: Names,
+        /// the peers of the NetworkPolicy
+        pub network: Network,
+        /// where Prometheus scrapes /metrics, or null for a cron job and for a workload without `port` or `metrics_port` (no monitor, no `MetricsAbsent`, no monitoring rule in the NetworkPolicy)
+        pub scrape: Maybe<Scrape>,
+        /// the pod's scratch volumes, `tmp` first
+        pub scratch: Vec<Scratch>,
+        /// the pod's vendor images in full: the service's own with `image_source = vendor`, each init container's `image`, each in-cluster resource's image (the deploy checks their pin instead of a signature)
+        pub vendor_images: Vec<Traced<String>>,
+        /// each resource of the service
+        pub resources: Vec<ResourceCtx>,
+        /// each resource another service owns, grants this one and this one references (`bookings.booking-events.url`)
+        pub uses: Vec<UseCtx>,
+        /// whether the service has Terraform: a resource made by Terraform, or one granted to it (an in-cluster resource alone needs none)
+        pub terraform: Traced<bool>,
+        /// the `language` declaration's values and `name`, or null without `language`
+        pub language: Maybe<&'s Values<kind::Language>>,
+        /// the tier's objectives as numbers, or null for a tcp service (no request SLI) and without `slo`
+        pub slo: Maybe<Slo>,
+        /// the request metrics of the service's protocol, or null for tcp
+        pub metrics: Maybe<Metrics>,
+        /// whether a PodDisruptionBudget can be met (`replicas` above `pdb.min_available`)
+        pub pdb: Traced<bool>,
+        /// in a resource's own template, that entry of `resources`; in a `grant_terraform` template, that entry of `uses`
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub resource: Option<Traced<Json>>,
+    }
+}
+
+context_type! {
+    /// The part of a service's context that is the same in every environment.
+    pub struct Base<'s> {
+        /// every environment in deploy order
+        pub environments: Vec<EnvironmentEntry<'s>>,
+        /// the workspace (`platform.plat`), its defaults filled in (`repo_dir` is the workspace's directory relative to the repository root, with a trailing `/`, or `""`: prefix every path a workflow names with it)
+        pub workspace: &'s Values<kind::Workspace>,
+        /// each `api` of the service
+        pub apis: Vec<ApiCtx>,
+        /// what the service depends on and what depends on it
+        pub dependencies: Dependencies,
+        /// the service's overrides and its golden paths'
+        pub overrides: Vec<Override>,
+        /// the service's waivers and its golden paths'
+        pub waivers: Vec<Waiver>,
+        /// the service's patches and its golden paths'
+        pub patches: Vec<PatchCtx>,
+        /// the golden-path chain, outermost first
+        pub golden_paths: Vec<Traced<String>>,
+        /// the outermost golden path, or null for a service with no `from`
+        pub golden_path: Traced<Option<String>>,
+        /// the service file (workspace-relative)
+        pub source: Traced<String>,
+        /// the directory of the service file (`""` at the root): CI path filters, build context
+        pub source_dir: Traced<String>,
+        /// the workspace's standard-library overlay directory (`platform`), or null: CI path filters
+        pub stdlib_dir: Traced<Option<String>>,
+    }
+}
+
+context_type! {
+    /// The service in one environment.
+    pub struct ServiceCtx {
+        /// every resolved attribute, quantities as written (`"512Mi"`), percentages as numbers (`70`), secrets as `{secret, name, key}`, every attribute the schema declares present (null when unset)
+        #[serde(flatten)]
+        pub values: Values<kind::Service>,
+        /// the service's name
+        pub name: Traced<String>,
+        /// the port of its Service, always set: 80 for http, `port` otherwise, unless the service says
+        pub service_port: Traced<i64>,
+    }
+}
+
+context_type! {
+    /// An environment, in the deploy order.
+    pub struct EnvironmentEntry<'s> {
+        /// the environment's `name` and values, as `environment`
+        #[serde(flatten)]
+        pub values: &'s Values<kind::Environment>,
+        /// whether it is the first in deploy order
+        pub first: Traced<bool>,
+        /// whether it is the last
+        pub last: Traced<bool>,
+        /// the environment before it, or null
+        pub previous: Traced<Option<String>>,
+        /// the service's image there
+        pub image: Traced<Option<String>>,
+        /// the service's namespace there when it is not its own, else null
+        pub namespace: Traced<Option<String>>,
+    }
+}
+
+context_type! {
+    /// An `api` of the service.
+    pub struct ApiCtx {
+        /// its values
+        #[serde(flatten)]
+        pub values: Values<kind::Api>,
+        /// its name
+        pub name: Traced<String>,
+        /// the text of the file `definition` names, or null
+        pub definition: Traced<Option<String>>,
+    }
+}
+
+context_type! {
+    /// What a service depends on, and what depends on it.
+    pub struct Dependencies {
+        /// the services it depends on
+        pub services: Vec<Traced<String>>,
+        /// its resources
+        pub resources: Vec<Traced<String>>,
+        /// the services that depend on it
+        pub dependents: Vec<Traced<String>>,
+        /// the apis of the services it depends on
+        pub apis: Vec<Traced<String>>,
+    }
+}
+
+context_type! {
+    /// An `override` of the service or its golden path.
+    pub struct Override {
+        /// the overridden attribute
+        pub path: Traced<String>,
+        /// why
+        pub reason: Traced<String>,
+        /// the golden path that wrote it, null for the service's own
+        pub golden_path: Traced<Option<String>>,
+    }
+}
+
+context_type! {
+    /// An `allow` (a waiver) of the service or its golden path.
+    pub struct Waiver {
+        /// the waived policy
+        pub policy: Traced<String>,
+        /// why
+        pub reason: Traced<String>,
+        /// the golden path that wrote it, null for the service's own
+        pub golden_path: Traced<Option<String>>,
+    }
+}
+
+context_type! {
+    /// A `patch` of the service or its golden path.
+    pub struct PatchCtx {
+        /// what it writes, in words: `kubernetes Deployment: spec.a, spec.b`
+        pub what: Traced<String>,
+        /// why; `no reason given` without one
+        pub reason: Traced<String>,
+        /// the golden path that wrote it, null for the service's own
+        pub golden_path: Traced<Option<String>>,
+    }
+}
+
+context_type! {
+    /// PromQL matchers of a service's series.
+    pub struct Promql {
+        /// series with a `pod` label, its metrics, cAdvisor's and kube-state-metrics' pod series; in a shared namespace also `pod=~'<object>-[a-z0-9]+-[a-z0-9]+'`, a cron job's `<object>-[0-9]+-[a-z0-9]+`
+        pub pods: Traced<String>,
+        /// kube-state-metrics' job series; in a shared namespace also `job_name=~'<object>-[0-9]+'`
+        pub jobs: Traced<String>,
+    }
+}
+
+context_type! {
+    /// What the Namespace object of a service carries.
+    pub struct NamespaceObject {
+        /// the namespace
+        pub name: Traced<String>,
+        /// the owners' label value when all the services of the namespace have one owner, else null
+        pub team: Traced<Option<String>>,
+        /// no service in it overrode a security default
+        pub restricted: Traced<bool>,
+    }
+}
+
+context_type! {
+    /// A secret setting.
+    pub struct SecretFile {
+        /// the variable
+        pub env: Traced<String>,
+        /// `NAME_FILE`, the variable that names the file
+        pub file_env: Traced<String>,
+        /// the Kubernetes Secret
+        pub secret: Traced<String>,
+        /// its key
+        pub key: Traced<String>,
+        /// where it is mounted
+        pub path: Traced<String>,
+    }
+}
+
+context_type! {
+    /// A Kubernetes Secret the pod mounts.
+    pub struct SecretVolume {
+        /// the pod's volume name
+        pub volume: Traced<String>,
+        /// the secret store's entry its keys are read from, `<service>/<environment>/<secret>`; for a resource granted by another service the owner's entry `<owner>/<environment>/<secret>`, synced into the Secret `<owner>-<secret>` of this namespace
+        pub remote_key: Traced<String>,
+        /// the Secret's name
+        pub secret: Traced<String>,
+        /// where it is mounted
+        pub mount: Traced<String>,
+        /// its keys
+        pub keys: Vec<Traced<String>>,
+    }
+}
+
+context_type! {
+    /// The names of a service's Kubernetes objects.
+    pub struct Names {
+        /// the workload and what is named after it: the service's name, shortened to 52 for a cron job
+        pub object: Traced<String>,
+        /// `<service>-config`, shortened to 63
+        pub config: Traced<String>,
+        /// `<service>-tls`, shortened to 63
+        pub tls: Traced<String>,
+        /// `<service>-rules`, shortened to 63
+        pub rules: Traced<String>,
+        /// `<service>-public`, shortened to 63
+        pub public: Traced<String>,
+    }
+}
+
+context_type! {
+    /// The peers of a service's NetworkPolicy.
+    pub struct Network {
+        /// its callers, the dependents
+        pub ingress: Vec<Peer>,
+        /// its dependencies that serve
+        pub egress: Vec<Peer>,
+        /// the ports of the resources it uses
+        pub resource_ports: Vec<Traced<i64>>,
+        /// exposed through the ingress, `expose.via` unset or `ingress`, with a `host`
+        pub exposed: Traced<bool>,
+        /// `expose.via` is `load_balancer` or `node_port`
+        pub public: Traced<bool>,
+    }
+}
+
+context_type! {
+    /// A service on the other end of a NetworkPolicy rule.
+    pub struct Peer {
+        /// its name
+        pub name: Traced<String>,
+        /// its namespace
+        pub namespace: Traced<String>,
+        /// its container port
+        pub port: Traced<i64>,
+        /// its workload
+        pub workload: Traced<String>,
+    }
+}
+
+context_type! {
+    /// Where Prometheus scrapes a service.
+    pub struct Scrape {
+        /// the port's name, `metrics` with `metrics_port`, else the protocol's
+        pub port: Traced<String>,
+        /// its number
+        pub number: Traced<i64>,
+    }
+}
+
+context_type! {
+    /// A scratch volume of the pod.
+    pub struct Scratch {
+        /// `tmp`, or the name under `scratch`
+        pub name: Traced<String>,
+        /// the pod's volume name, `tmp` or `scratch-<name>`
+        pub volume: Traced<String>,
+        /// where it is mounted
+        pub path: Traced<Option<String>>,
+        /// its size, or null
+        pub size: Traced<Json>,
+    }
+}
+
+context_type! {
+    /// A resource, as its templates and the service's see it.
+    pub struct ResourceCtx {
+        /// its resolved values
+        #[serde(flatten)]
+        pub values: Values<kind::Resource>,
+        /// who may use it and how, the owner's `grants`
+        pub grants: Vec<Grant>,
+        /// the type's levels, each as declared, `{actions, key_actions}` for a queue
+        pub access: Values<kind::Access>,
+        /// `<service>-<resource>`, shortened to 63: the name of its Kubernetes objects
+        pub object: Traced<String>,
+        /// the service that owns it
+        pub owner: Traced<String>,
+        /// whether its type has a `kubernetes` template: it runs in the cluster
+        pub in_cluster: Traced<bool>,
+        /// its name
+        pub name: Traced<String>,
+        /// its name as a Terraform identifier; in `uses`, `<owner>_<resource>`
+        pub tf_name: Traced<String>,
+        /// its name in the catalog, unique in the workspace
+        pub catalog_name: Traced<String>,
+        /// its type
+        pub r#type: Traced<String>,
+        /// the catalog Resource's `spec.type`
+        pub catalog_type: Traced<String>,
+        /// the port services connect to
+        pub port: Traced<i64>,
+        /// its outputs
+        pub outputs: BTreeMap<String, Traced<Json>>,
+    }
+}
+
+context_type! {
+    /// A grant of a resource to another service.
+    pub struct Grant {
+        /// the grantee
+        pub service: Traced<String>,
+        /// its namespace
+        pub namespace: Traced<String>,
+        /// its workload
+        pub workload: Traced<String>,
+        /// the level granted
+        pub level: Traced<String>,
+        /// what that level allows
+        pub actions: Traced<Json>,
+    }
+}
+
+context_type! {
+    /// A resource another service owns and grants this one.
+    pub struct UseCtx {
+        /// every field of `resources`, of the owner's resource
+        #[serde(flatten)]
+        pub resource: ResourceCtx,
+        /// the level granted
+        pub level: Traced<String>,
+        /// what the level allows
+        pub actions: Traced<Json>,
+    }
+}
+
+context_type! {
+    /// The tier's objectives as numbers.
+    pub struct Slo {
+        /// `slo.availability`, or null; 99.95 gives the target 0.9995, the budget 0.0005
+        pub availability: Maybe<Availability>,
+        /// `slo.latency_p99`, or null
+        pub latency: Maybe<Latency>,
+    }
+}
+
+context_type! {
+    /// The availability objective.
+    pub struct Availability {
+        /// `availability`
+        pub name: Traced<String>,
+        /// as written
+        pub percent: Traced<f64>,
+        /// as a ratio
+        pub target: Traced<Json>,
+        /// the error budget
+        pub budget: Traced<Json>,
+    }
+}
+
+context_type! {
+    /// The latency objective.
+    pub struct Latency {
+        /// `latency`
+        pub name: Traced<String>,
+        /// the threshold in seconds, 300ms → 0.3
+        pub seconds: Traced<Json>,
+        /// the p99 objective allows 1% of requests to be slower: 0.01
+        pub budget: Traced<f64>,
+        /// matches the histogram bucket `le` label of the threshold however the client wrote it, `1` or `1.0`, for a PromQL raw string
+        pub le_regex: Traced<String>,
+    }
+}
+
+context_type! {
+    /// The request metrics of a protocol (the metrics contract, README "Alerts").
+    pub struct Metrics {
+        /// the request counter
+        pub requests: Traced<String>,
+        /// the matcher of failed requests
+        pub errors: Traced<String>,
+        /// the label of the result
+        pub outcome: Traced<String>,
+        /// the latency histogram, without `_bucket`
+        pub duration: Traced<String>,
+    }
+}
+
+context_type! {
+    /// The context of workspace templates (`templates/<target>/workspace/`).
+    pub struct WorkspaceContext {
+        /// the workspace, as a service's templates see it
+        pub workspace: Values<kind::Workspace>,
+        /// every service
+        pub services: Vec<WorkspaceService>,
+        /// every `system`
+        pub systems: Vec<System>,
+        /// some service's namespace is not its own: `platc-deploy.yml` then takes a `namespace` input and makes each service of a shared namespace its own ApplySet, `platc-applyset-<service>`
+        pub shared_namespaces: bool,
+    }
+}
+
+context_type! {
+    /// A service, for workspace templates.
+    pub struct WorkspaceService {
+        /// its name
+        pub name: String,
+        /// its file
+        pub source: String,
+        /// its `owner` in the last environment, or null
+        pub owner: Option<String>,
+        /// its `system`, or null
+        pub system: Option<String>,
+    }
+}
+
+context_type! {
+    /// A system: the services that name it.
+    pub struct System {
+        /// its name
+        pub name: String,
+        /// the owner of its first service
+        pub owner: String,
+        /// its services
+        pub services: Vec<String>,
+    }
+}
 
 /// The instance's values with every `${...}` left for emit filled in (the
 /// address of another service, a plain output of a resource granted to the
@@ -125,65 +599,129 @@ pub fn used<'a>(me: &str, inst: &Instance, model: &'a Model) -> Vec<Used<'a>> {
     out.into_values().collect()
 }
 
-/// The request metrics of a protocol (the metrics contract, README
-/// "Alerts"): the request counter, the matcher of failed requests, the
-/// label of the outcome and the latency histogram; none for tcp.
-fn metrics(inst: &Instance) -> Json {
-    match protocol(inst) {
-        "http" => json!({
-            "requests": "http_requests_total",
-            "errors": "code=~'5..'",
-            "outcome": "code",
-            "duration": "http_request_duration_seconds",
-        }),
-        "grpc" => json!({
-            "requests": "grpc_server_handled_total",
-            "errors": "grpc_code=~'Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss'",
-            "outcome": "grpc_code",
-            "duration": "grpc_server_handling_seconds",
-        }),
-        _ => Json::Null,
+/// A value written outside the service: `what`, and where.
+fn value(what: impl Into<String>, origin: Origin) -> Source {
+    Source::Value { what: what.into(), origin }
+}
+
+fn at(layer: Layer, span: Span) -> Origin {
+    Origin { layer, span, key: None }
+}
+
+/// The service's name, as its declaration writes it.
+fn named(service: &Service) -> Source {
+    value(format!("service {}", service.name), at(Layer::Service, service.name_span))
+}
+
+/// Another service's value `key` in `env` (where it was set), or its name.
+fn peer_sources(model: &Model, name: &str, env: &str, key: &str) -> Vec<Source> {
+    let Some(s) = model.service(name) else { return Vec::new() };
+    match s.instance(env).and_then(|i| i.values.get(key)) {
+        Some(n) => vec![value(format!("service {name}: {key}"), n.origin.clone())],
+        None => vec![named(s)],
     }
 }
 
-/// What the Namespace object of `ns` carries, the same for every service in
-/// it (each emits it; applying one after another changes nothing): the team
-/// label when they all have one owner, and the restricted Pod Security
-/// profile unless one of them overrode a security default.
-fn namespace_object(ns: &str, env: &str, model: &Model) -> Json {
-    let members: Vec<&Instance> =
-        model.services.iter().filter_map(|s| s.instance(env).filter(|i| namespace(&s.name, Some(i)) == ns)).collect();
-    let teams: BTreeSet<String> = members.iter().map(|i| label_value(i.str("owner").unwrap_or(""))).collect();
-    let flag = |i: &Instance, k: &str| i.get(&["security", k]).and_then(Value::as_bool);
-    let restricted = members
-        .iter()
-        .all(|i| flag(i, "run_as_non_root") == Some(true) && flag(i, "allow_privilege_escalation") != Some(true));
-    let team = match teams.len() {
-        1 => teams.into_iter().next().map(Json::String).unwrap_or(Json::Null),
-        _ => Json::Null,
-    };
-    json!({ "name": ns, "team": team, "restricted": restricted })
+/// The attributes among `paths` that are set; when none is, all of them
+/// (schema attributes left unset: the value is what their absence means).
+fn attrs(inst: &Instance, paths: &[&str]) -> Vec<Source> {
+    let set = |p: &&&str| inst.get(&p.split('.').collect::<Vec<_>>()).is_some();
+    let any = paths.iter().any(|p| set(&p));
+    paths.iter().filter(|p| !any || set(p)).map(|p| Source::Attribute(p.to_string())).collect()
 }
 
-/// PromQL matchers of the service's series: `pods` for series with a `pod`
-/// label (its metrics, cAdvisor's, kube-state-metrics' pod series), `jobs`
-/// for kube-state-metrics' job series. In its own namespace the namespace
-/// alone; in a shared one also its pods' names (`<object>-<hash>-<id>`, which
-/// no other workload's pods match: names never hold two more hyphenated
-/// parts after another service's name and the hash parts hold no `-`) and
-/// its jobs' (`<object>-<timestamp>`).
-fn promql(ns: &str, service: &str, workload: Option<&str>) -> Json {
-    let own = format!("namespace='{ns}'");
-    if ns == service {
-        return json!({ "pods": own, "jobs": own });
+/// Where the service's namespace comes from: its `namespace`, else its name.
+fn namespace_sources(service: &Service, inst: Option<&Instance>) -> Vec<Source> {
+    match inst.and_then(|i| i.get(&["namespace"])) {
+        Some(_) => vec![Source::Attribute("namespace".into())],
+        None => vec![named(service)],
     }
-    let object = names(service, workload).get("object").and_then(Json::as_str).unwrap_or(service).to_string();
-    let pods = if workload == Some("cron") {
-        format!("{own},pod=~'{object}-[0-9]+-[a-z0-9]+'")
-    } else {
-        format!("{own},pod=~'{object}-[a-z0-9]+-[a-z0-9]+'")
-    };
-    json!({ "pods": pods, "jobs": format!("{own},job_name=~'{object}-[0-9]+'") })
+}
+
+/// The deepest node along `path` in `values`, and how many segments it took.
+fn node_at<'m>(values: &'m crate::value::Map, path: &[String]) -> Option<(usize, &'m Node)> {
+    let mut map = values;
+    let mut found = None;
+    for (i, seg) in path.iter().enumerate() {
+        let Some(n) = map.get(seg) else { break };
+        found = Some((i + 1, n));
+        match n.value.as_map() {
+            Some(m) => map = m,
+            None => break,
+        }
+    }
+    found
+}
+
+/// The deepest field of a schema along `path` (through records, and the
+/// entries of maps of records), and how many segments it took.
+fn field_at<'r>(rec: &'r Record, path: &[String]) -> Option<(usize, &'r Field)> {
+    let mut rec = rec;
+    let mut found = None;
+    let mut i = 0;
+    while let Some(seg) = path.get(i) {
+        let Some(f) = rec.fields.get(seg) else { break };
+        i += 1;
+        found = Some((i, f));
+        match &f.ty {
+            Type::Record(inner) => rec = inner,
+            Type::Map(inner) => match inner.as_ref() {
+                Type::Record(r) if path.get(i).is_some() => {
+                    i += 1;
+                    rec = r;
+                }
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    found
+}
+
+fn joined(path: &[String], depth: usize) -> String {
+    path.get(..depth).unwrap_or(path).join(".")
+}
+
+/// The sources of the service's values: each leaf is the attribute it is
+/// in (set, or declared by the schema).
+fn service_rule(values: crate::value::Map, schema: Option<Record>) -> shape::Rule {
+    std::sync::Arc::new(move |p: &[String]| {
+        let depth = node_at(&values, p)
+            .map(|(d, _)| d)
+            .or_else(|| schema.as_ref().and_then(|s| field_at(s, p)).map(|(d, _)| d));
+        // A key holding a dot (`pod_annotations."a.b/c"`) is not a segment of
+        // a dotted path: the attribute is the map that holds it.
+        let dotted = p.iter().position(|k| k.contains('.')).unwrap_or(p.len());
+        let depth = depth.map(|d| d.min(dotted)).filter(|d| *d > 0);
+        Trace::From(depth.map(|d| Source::Attribute(joined(p, d))).into_iter().collect())
+    })
+}
+
+/// The sources of values written outside the service (`what`): each leaf is
+/// the value written; a field the schema filled in is the schema's
+/// (`schema`: its name and record); the `extra` keys are platc's, from what
+/// each names; anything else is `otherwise`.
+fn nodes_rule(
+    what: String,
+    values: crate::value::Map,
+    schema: Option<(String, Record)>,
+    extra: Vec<(String, Source)>,
+    otherwise: Trace,
+) -> shape::Rule {
+    std::sync::Arc::new(move |p: &[String]| {
+        if let Some(first) = p.first()
+            && let Some((_, s)) = extra.iter().find(|(k, _)| k == first)
+        {
+            return Trace::From(vec![s.clone()]);
+        }
+        if let Some((d, n)) = node_at(&values, p) {
+            return Trace::From(vec![value(format!("{what}: {}", joined(p, d)), n.origin.clone())]);
+        }
+        match schema.as_ref().and_then(|(w, s)| field_at(s, p).map(|(d, f)| (w, d, f))) {
+            Some((w, d, f)) => Trace::From(vec![value(format!("{w}: {}", joined(p, d)), at(Layer::Defaults, f.span))]),
+            None => otherwise.clone(),
+        }
+    })
 }
 
 /// What every context is computed from, and the parts that do not depend on
@@ -193,138 +731,269 @@ pub struct Shared<'a> {
     model: &'a Model,
     graph: &'a Graph,
     lib: &'a Library,
-    workspace: Json,
-    stdlib_dir: Json,
-    /// `environments`, in deploy order, without the service's `image`.
-    environments: Vec<JMap<String, Json>>,
+    trace: Tracer,
+    workspace: Values<kind::Workspace>,
+    stdlib_dir: Traced<Option<String>>,
     /// `environment`, by name.
-    environment: BTreeMap<String, Json>,
+    environment: BTreeMap<String, Values<kind::Environment>>,
     /// `language`, by name.
-    languages: BTreeMap<String, Json>,
+    languages: BTreeMap<String, Values<kind::Language>>,
+    /// The `environment` of one the workspace does not declare (never: emit
+    /// renders the declared ones).
+    no_environment: Values<kind::Environment>,
 }
 
 impl<'a> Shared<'a> {
     pub fn new(model: &'a Model, graph: &'a Graph, lib: &'a Library) -> Shared<'a> {
-        let overlay = model.workspace.stdlib.as_ref().map(|(d, _)| d.trim_start_matches("./").trim_end_matches('/'));
-        let envs = &model.workspace.environments;
-        let environment: BTreeMap<String, Json> = envs
+        Shared::with(model, graph, lib, Tracer(false))
+    }
+
+    /// The shared parts, recording the sources of every leaf.
+    pub fn traced(model: &'a Model, graph: &'a Graph, lib: &'a Library) -> Shared<'a> {
+        Shared::with(model, graph, lib, Tracer(true))
+    }
+
+    fn with(model: &'a Model, graph: &'a Graph, lib: &'a Library, t: Tracer) -> Shared<'a> {
+        let ws = &model.workspace;
+        let environment = ws
+            .environments
             .iter()
             .map(|env| {
                 let mut o = object(map_json(&env.values));
                 o.insert("name".into(), Json::String(env.name.clone()));
-                if let Some(rec) = lib.schemas.get("environment") {
+                let schema = lib.schemas.get("environment");
+                if let Some(rec) = schema {
                     fill_unset(&mut o, rec);
                 }
-                (env.name.clone(), Json::Object(o))
-            })
-            .collect();
-        let environments = envs
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let mut o = environment.get(&e.name).and_then(Json::as_object).cloned().unwrap_or_default();
-                o.insert("first".into(), Json::Bool(i == 0));
-                o.insert("last".into(), Json::Bool(i + 1 == envs.len()));
-                let previous = i.checked_sub(1).and_then(|p| envs.get(p)).map(|p| p.name.clone());
-                o.insert("previous".into(), previous.map(Json::String).unwrap_or(Json::Null));
-                o
+                let rule = t.0.then(|| {
+                    let name = value(format!("environment {}", env.name), at(Layer::Builtin, env.span));
+                    nodes_rule(
+                        format!("environment {}", env.name),
+                        env.values.clone(),
+                        schema.map(|s| ("schema environment".to_string(), s.clone())),
+                        vec![("name".into(), name)],
+                        Trace::From(Vec::new()),
+                    )
+                });
+                (env.name.clone(), Values::new(o, rule))
             })
             .collect();
         let languages = lib
             .languages
             .iter()
             .map(|(name, d)| {
-                let values = crate::value::map_from_body(&d.body, &crate::value::Layer::Defaults, &mut Vec::new());
+                let values = crate::value::map_from_body(&d.body, &Layer::Defaults, &mut Vec::new());
                 let mut o = object(map_json(&values));
                 o.insert("name".into(), Json::String(d.name.name.clone()));
-                (name.clone(), Json::Object(o))
+                let rule = t.0.then(|| {
+                    let named = value(format!("language {name}"), at(Layer::Defaults, d.name.span));
+                    nodes_rule(
+                        format!("language {name}"),
+                        values,
+                        None,
+                        vec![("name".into(), named)],
+                        Trace::From(Vec::new()),
+                    )
+                });
+                (name.clone(), Values::new(o, rule))
             })
             .collect();
+        let workspace_rule = t.0.then(|| {
+            let mut extra =
+                vec![("environments".to_string(), value("workspace environments", at(Layer::Builtin, ws.span)))];
+            if ws.declared {
+                extra.push(("name".into(), value("workspace name", at(Layer::Builtin, ws.span))));
+            }
+            if let Some(n) = ws.values.get("repository_root") {
+                extra.push(("repo_dir".into(), value("workspace: repository_root", n.origin.clone())));
+            }
+            // The rest is a default of platc's.
+            nodes_rule("workspace".into(), ws.values.clone(), None, extra, Trace::Constant)
+        });
+        let stdlib_dir = match &ws.stdlib {
+            Some((d, span)) => {
+                let dir = d.trim_start_matches("./").trim_end_matches('/').to_string();
+                t.leaf(Some(dir), || vec![value("workspace: stdlib", at(Layer::Builtin, *span))])
+            }
+            None => Traced::constant(None),
+        };
         Shared {
             model,
             graph,
             lib,
-            workspace: model.workspace.to_json(),
-            stdlib_dir: overlay.map(|d| Json::String(d.to_string())).unwrap_or(Json::Null),
-            environments,
+            trace: t,
+            workspace: Values::new(object(ws.to_json()), workspace_rule),
+            stdlib_dir,
             environment,
             languages,
+            no_environment: Values::new(JMap::new(), None),
         }
     }
 }
 
 /// The service-level part of the context, shared by every environment.
-pub fn service_base(service: &Service, shared: &Shared) -> JMap<String, Json> {
-    let (model, graph, lib) = (shared.model, shared.graph, shared.lib);
-    let mut ctx = JMap::new();
-    ctx.insert("source".into(), Json::String(service.path.clone()));
+pub fn service_base<'s>(service: &Service, shared: &'s Shared) -> Base<'s> {
+    let (model, graph, lib, t) = (shared.model, shared.graph, shared.lib, shared.trace);
+    let file = || vec![value(format!("the file of service {}", service.name), at(Layer::Service, service.name_span))];
     let dir = service.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-    ctx.insert("source_dir".into(), Json::String(dir.to_string()));
-    ctx.insert("environments".into(), environments(service, shared));
-    ctx.insert("stdlib_dir".into(), shared.stdlib_dir.clone());
-    ctx.insert("workspace".into(), shared.workspace.clone());
-    ctx.insert("namespace".into(), Json::String(namespace(&service.name, service.instances.first())));
     let deps = graph.service_dependencies(&service.name);
-    let dependents = graph.dependents(&service.name);
-    ctx.insert(
-        "dependencies".into(),
-        json!({
-            "services": deps,
-            "resources": service.instances.first().map(|i| i.resources.iter().map(|r| r.name.clone()).collect::<Vec<_>>()).unwrap_or_default(),
-            "dependents": dependents,
-            "apis": deps.iter().filter_map(|d| model.service(d)).flat_map(|s| s.apis.iter().map(|a| a.name.clone())).collect::<Vec<_>>(),
-        }),
-    );
-    ctx.insert(
-        "overrides".into(),
-        service
+    let depends_on = || vec![Source::Attribute("depends_on".into())];
+    let first = service.instances.first();
+    let escape = |span: Span, from: &Option<String>| {
+        let layer = from.clone().map_or(Layer::Service, Layer::GoldenPath);
+        move || vec![value(format!("service {}", service.name), at(layer, span))]
+    };
+    let golden = |from: &Option<String>, span: Span| match from {
+        Some(g) => t.leaf(Some(g.clone()), escape(span, from)),
+        None => Traced::constant(None),
+    };
+    let chain =
+        || vec![value(format!("the golden paths of service {}", service.name), at(Layer::Service, service.name_span))];
+    let dependencies = Dependencies {
+        services: deps.iter().map(|d| t.leaf(d.to_string(), depends_on)).collect(),
+        resources: first
+            .map(|i| {
+                i.resources
+                    .iter()
+                    .map(|r| {
+                        t.leaf(r.name.clone(), || {
+                            vec![value(format!("resource {}", r.name), at(Layer::Service, r.span))]
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        dependents: graph
+            .dependents(&service.name)
+            .into_iter()
+            .map(|d| {
+                t.leaf(d.to_string(), || {
+                    let by = model.service(d);
+                    let span = by.and_then(|s| s.depends_on.iter().find(|(n, _)| n == &service.name)).map(|(_, s)| *s);
+                    match (by, span) {
+                        (_, Some(span)) => vec![value(format!("service {d}: depends_on"), at(Layer::Service, span))],
+                        (Some(s), None) => vec![named(s)],
+                        (None, None) => Vec::new(),
+                    }
+                })
+            })
+            .collect(),
+        apis: deps
+            .iter()
+            .filter_map(|d| model.service(d))
+            .flat_map(|s| {
+                s.apis.iter().map(move |a| {
+                    t.leaf(a.name.clone(), || {
+                        vec![value(format!("service {}: api {}", s.name, a.name), at(Layer::Service, a.span))]
+                    })
+                })
+            })
+            .collect(),
+    };
+    let environments = model
+        .workspace
+        .environments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| Some((i, e, shared.environment.get(&e.name)?)))
+        .map(|(i, e, values)| {
+            let envs = &model.workspace.environments;
+            let order = || vec![value("workspace environments", at(Layer::Builtin, e.span))];
+            let there = service.instance(&e.name);
+            let ns = namespace(&service.name, there);
+            // The deploy passes the namespace only when it is not the service's own.
+            let namespace = if ns == service.name { None } else { Some(ns) };
+            EnvironmentEntry {
+                values,
+                first: t.leaf(i == 0, order),
+                last: t.leaf(i + 1 == envs.len(), order),
+                previous: t.leaf(i.checked_sub(1).and_then(|p| envs.get(p)).map(|p| p.name.clone()), order),
+                image: t.leaf(there.map(image_ref), || {
+                    there.map(|inst| attrs(inst, &["image", "version", "digest"])).unwrap_or_default()
+                }),
+                namespace: t.leaf(namespace, || namespace_sources(service, there)),
+            }
+        })
+        .collect();
+    let apis = service
+        .apis
+        .iter()
+        .map(|a| {
+            let mut o = object(map_json(&a.values));
+            let schema = lib.schemas.get("api");
+            if let Some(rec) = schema {
+                fill_unset(&mut o, rec);
+            }
+            let api = || value(format!("service {}: api {}", service.name, a.name), at(Layer::Service, a.span));
+            let rule = t.0.then(|| {
+                nodes_rule(
+                    format!("service {}: api {}", service.name, a.name),
+                    a.values.clone(),
+                    schema.map(|s| ("schema api".to_string(), s.clone())),
+                    Vec::new(),
+                    Trace::From(Vec::new()),
+                )
+            });
+            let definition = a.values.get("definition").map(|n| n.origin.clone());
+            ApiCtx {
+                values: Values::new(o, rule),
+                name: t.leaf(a.name.clone(), || vec![api()]),
+                definition: t.leaf(a.definition.clone(), || match definition {
+                    Some(o) => vec![value(format!("service {}: api {}: definition", service.name, a.name), o)],
+                    None => vec![api()],
+                }),
+            }
+        })
+        .collect();
+    Base {
+        environments,
+        workspace: &shared.workspace,
+        apis,
+        dependencies,
+        overrides: service
             .overrides
             .iter()
-            .map(|o| json!({ "path": o.what, "reason": o.reason, "golden_path": o.from }))
+            .map(|o| Override {
+                path: t.leaf(o.what.clone(), escape(o.span, &o.from)),
+                reason: t.leaf(o.reason.clone(), escape(o.span, &o.from)),
+                golden_path: golden(&o.from, o.span),
+            })
             .collect(),
-    );
-    ctx.insert(
-        "waivers".into(),
-        service
+        waivers: service
             .waivers
             .iter()
-            .map(|w| json!({ "policy": w.what, "reason": w.reason, "golden_path": w.from }))
+            .map(|w| Waiver {
+                policy: t.leaf(w.what.clone(), escape(w.span, &w.from)),
+                reason: t.leaf(w.reason.clone(), escape(w.span, &w.from)),
+                golden_path: golden(&w.from, w.span),
+            })
             .collect(),
-    );
-    ctx.insert(
-        "patches".into(),
-        service
+        patches: service
             .patches
             .iter()
             .map(|p| {
-                let reason = p.reason().unwrap_or_else(|| "no reason given".into());
-                json!({ "what": patch_what(&p.patch), "reason": reason, "golden_path": p.from })
-            })
-            .collect(),
-    );
-    ctx.insert("golden_paths".into(), service.golden_paths.iter().cloned().collect());
-    // The outermost golden path, or null for a service with no `from`.
-    ctx.insert("golden_path".into(), service.golden_paths.first().cloned().map_or(Json::Null, Json::String));
-    ctx.insert(
-        "apis".into(),
-        service
-            .apis
-            .iter()
-            .map(|a| {
-                let mut o = match map_json(&a.values) {
-                    Json::Object(o) => o,
-                    _ => JMap::new(),
-                };
-                o.insert("name".into(), Json::String(a.name.clone()));
-                o.insert("definition".into(), a.definition.clone().map(Json::String).unwrap_or(Json::Null));
-                if let Some(rec) = lib.schemas.get("api") {
-                    fill_unset(&mut o, rec);
+                let span = p.patch.span;
+                let reason = p.reason();
+                PatchCtx {
+                    what: t.leaf(patch_what(&p.patch), escape(span, &p.from)),
+                    reason: match reason {
+                        Some(r) => t.leaf(r, escape(span, &p.from)),
+                        None => Traced::constant("no reason given".into()),
+                    },
+                    golden_path: golden(&p.from, span),
                 }
-                Json::Object(o)
             })
             .collect(),
-    );
-    ctx
+        golden_paths: service.golden_paths.iter().map(|g| t.leaf(g.clone(), chain)).collect(),
+        // The outermost golden path, or null for a service with no `from`.
+        golden_path: match service.golden_paths.first() {
+            Some(g) => t.leaf(Some(g.clone()), chain),
+            None => Traced::constant(None),
+        },
+        source: t.leaf(service.path.clone(), file),
+        source_dir: t.leaf(dir.to_string(), file),
+        stdlib_dir: shared.stdlib_dir.clone(),
+    }
 }
 
 /// Every field the schema declares is present (null when unset; an empty
@@ -364,15 +1033,21 @@ pub fn patch_what(p: &crate::ast::Patch) -> String {
     format!("{} {}: {}", p.target.name, p.kind.name, paths.join(", "))
 }
 
-/// The full context of one service in one environment.
-pub fn instance(
-    base: &JMap<String, Json>,
+/// The full context of one service in one environment, as templates see it
+/// (without `labels`, which emit adds from the labels partial).
+pub fn instance(base: &Base, service: &Service, inst: &Instance, env: &Environment, shared: &Shared) -> Json {
+    serde_json::to_value(typed(base, service, inst, env, shared)).unwrap_or(Json::Null)
+}
+
+/// The typed context of one service in one environment.
+pub fn typed<'s>(
+    base: &'s Base<'s>,
     service: &Service,
     inst: &Instance,
     env: &Environment,
-    shared: &Shared,
-) -> Json {
-    let (model, graph, lib) = (shared.model, shared.graph, shared.lib);
+    shared: &'s Shared,
+) -> Context<'s> {
+    let (model, graph, lib, t) = (shared.model, shared.graph, shared.lib, shared.trace);
     let filled;
     let inst = match fill_outside(inst, model) {
         Some(values) => {
@@ -381,55 +1056,27 @@ pub fn instance(
         }
         None => inst,
     };
-    let mut ctx = base.clone();
     let mut svc = object(map_json(&inst.values));
-    svc.insert("name".into(), Json::String(service.name.clone()));
-    if let Some(rec) = lib.schemas.get("service") {
+    let schema = lib.schemas.get("service");
+    if let Some(rec) = schema {
         fill_unset(&mut svc, rec);
     }
-    svc.insert("service_port".into(), json!(service_port(inst)));
-
-    ctx.insert("environment".into(), shared.environment.get(&env.name).cloned().unwrap_or(Json::Null));
-
-    ctx.insert("image".into(), Json::String(image_ref(inst)));
-    ctx.insert("image_registry".into(), Json::String(registry_host(inst.str("image").unwrap_or(""))));
+    let service_ctx = ServiceCtx {
+        values: Values::new(svc, t.0.then(|| service_rule(inst.values.clone(), schema.cloned()))),
+        name: t.leaf(service.name.clone(), || vec![named(service)]),
+        service_port: t.leaf(service_port(inst), || attrs(inst, &["service_port", "port", "protocol"])),
+    };
     let ns = namespace(&service.name, Some(inst));
-    ctx.insert("own_namespace".into(), Json::Bool(ns == service.name));
-    ctx.insert("namespace_object".into(), namespace_object(&ns, &env.name, model));
-    ctx.insert("promql".into(), promql(&ns, &service.name, inst.str("workload")));
-    ctx.insert("namespace".into(), Json::String(ns));
-    ctx.insert("selector".into(), json!({ "app.kubernetes.io/name": service.name }));
-    ctx.insert("names".into(), names(&service.name, inst.str("workload")));
-    ctx.insert("scrape".into(), scrape(inst));
-    ctx.insert("scratch".into(), scratch(inst));
-    ctx.insert("vendor_images".into(), vendor_images(inst, lib).into_iter().map(Json::String).collect());
-
-    let (config, secrets, volumes) = settings(service, inst, model, graph);
-    let config_hash = hash_json(&Json::Object(config.clone()));
-    ctx.insert("config".into(), Json::Object(config));
-    ctx.insert("config_hash".into(), Json::String(config_hash));
-    ctx.insert("secrets".into(), Json::Array(secrets));
-    ctx.insert("secret_volumes".into(), Json::Array(volumes));
-    ctx.insert("network".into(), network(service, inst, model, graph, lib));
-    ctx.insert(
-        "resources".into(),
-        inst.resources.iter().map(|r| resource(&service.name, r, &inst.env, lib, model)).collect(),
-    );
+    let ns_sources = || namespace_sources(service, Some(inst));
+    let workload = inst.str("workload");
+    let (config, secrets, secret_volumes) = settings(service, inst, model, graph, t);
+    let config_json: JMap<String, Json> =
+        config.iter().map(|(k, v)| (k.clone(), Json::String(v.value.clone()))).collect();
+    let config_hash = t.leaf(hash_json(&Json::Object(config_json)), || attrs(inst, &["env", "depends_on"]));
     let uses = used(&service.name, inst, model);
-    ctx.insert(
-        "uses".into(),
-        uses.iter()
-            .map(|u| {
-                let mut o = object(resource(u.owner, u.resource, &inst.env, lib, model));
-                o.insert("owner".into(), Json::String(u.owner.to_string()));
-                o.insert("level".into(), Json::String(u.level.clone()));
-                let actions = o.get("access").and_then(|a| a.get(&u.level)).cloned().unwrap_or(Json::Array(Vec::new()));
-                o.insert("actions".into(), actions);
-                o.insert("tf_name".into(), Json::String(format!("{}_{}", u.owner, u.resource.name).replace('-', "_")));
-                Json::Object(o)
-            })
-            .collect(),
-    );
+    let declared = |owner: &str, r: &crate::model::Resource| {
+        value(format!("service {owner}: resource {}", r.name), at(Layer::Service, r.span))
+    };
     // Terraform of its own: a resource made by Terraform, or the grant of one.
     let cloud = |ty: &str| lib.resource_types.get(ty).is_some_and(|t| t.terraform.is_some());
     // A granted resource needs Terraform of the grantee's only where its
@@ -438,21 +1085,92 @@ pub fn instance(
     let granted = |ty: &str| lib.resource_types.get(ty).is_some_and(|t| t.grant_terraform.is_some());
     let terraform = inst.resources.iter().any(|r| cloud(&r.ty))
         || uses.iter().any(|u| cloud(&u.resource.ty) && granted(&u.resource.ty));
-    ctx.insert("terraform".into(), Json::Bool(terraform));
-
-    let language = inst.str("language").and_then(|l| shared.languages.get(l)).cloned();
-    ctx.insert("language".into(), language.unwrap_or(Json::Null));
-
+    let terraform = if inst.resources.is_empty() && uses.is_empty() {
+        Traced::constant(terraform)
+    } else {
+        t.leaf(terraform, || {
+            let own = inst.resources.iter().map(|r| declared(&service.name, r));
+            own.chain(uses.iter().map(|u| declared(u.owner, u.resource))).collect()
+        })
+    };
+    let uses = uses
+        .iter()
+        .map(|u| {
+            let mut resource = resource(u.owner, u.resource, &inst.env, shared);
+            let grant = || {
+                let node =
+                    u.resource.values.get("grants").and_then(|n| n.value.as_map()).and_then(|m| m.get(&service.name));
+                let what = format!("service {}: resource {}: grants.{}", u.owner, u.resource.name, service.name);
+                node.map(|n| value(what, n.origin.clone())).into_iter().collect()
+            };
+            let actions = resource.access.json.get(&u.level).cloned().unwrap_or(Json::Array(Vec::new()));
+            let tf_name = format!("{}_{}", u.owner, u.resource.name).replace('-', "_");
+            resource.tf_name = t.leaf(tf_name, || vec![declared(u.owner, u.resource)]);
+            UseCtx {
+                actions: t.leaf(actions, || {
+                    let ty = &u.resource.ty;
+                    let rt = lib.resource_types.get(ty);
+                    let levels = rt.map(|r| crate::value::map_from_body(&r.access, &Layer::Defaults, &mut Vec::new()));
+                    let node = levels.as_ref().and_then(|l| l.get(&u.level));
+                    node.map(|n| value(format!("resource type {ty}: access.{}", u.level), n.origin.clone()))
+                        .into_iter()
+                        .collect()
+                }),
+                level: t.leaf(u.level.clone(), grant),
+                resource,
+            }
+        })
+        .collect();
+    let language = inst.str("language").and_then(|l| shared.languages.get(l));
     let min_available = inst.get(&["pdb", "min_available"]).and_then(Value::as_i64);
     let replicas = inst.get(&["replicas"]).and_then(Value::as_i64).unwrap_or(1);
-    // A budget only where it can be met: more replicas than must stay up.
-    ctx.insert("pdb".into(), json!(min_available.is_some_and(|m| m >= 1 && replicas > m)));
+    let metrics = metrics(inst, t);
     // A tcp service has no request SLI: health alerts only.
-    let metrics = metrics(inst);
-    ctx.insert("slo".into(), if metrics.is_null() { Json::Null } else { slo(inst) });
-    ctx.insert("metrics".into(), metrics);
-    ctx.insert("service".into(), Json::Object(svc));
-    Json::Object(ctx)
+    let slo = match &metrics {
+        None => t.maybe(None, || attrs(inst, &["protocol"])),
+        Some(_) => t.maybe(slo(inst, t), || attrs(inst, &["slo"])),
+    };
+    let image = || attrs(inst, &["image", "version", "digest"]);
+    Context {
+        service: service_ctx,
+        environment: shared.environment.get(&env.name).unwrap_or(&shared.no_environment),
+        base,
+        own_namespace: t.leaf(ns == service.name, || {
+            let mut s = ns_sources();
+            s.push(named(service));
+            s
+        }),
+        namespace_object: namespace_object(&ns, service, inst, model, t),
+        promql: promql(&ns, service, inst, t),
+        namespace: t.leaf(ns, ns_sources),
+        labels: None,
+        selector: BTreeMap::from([(
+            "app.kubernetes.io/name".to_string(),
+            t.leaf(service.name.clone(), || vec![named(service)]),
+        )]),
+        image: t.leaf(image_ref(inst), image),
+        image_registry: t.leaf(registry_host(inst.str("image").unwrap_or("")), || attrs(inst, &["image"])),
+        config,
+        config_hash,
+        secrets,
+        secret_volumes,
+        names: names(service, workload, inst, t),
+        network: network(service, inst, model, graph, lib, t),
+        scrape: scrape(inst, t),
+        scratch: scratch(inst, t),
+        vendor_images: vendor_images_traced(inst, lib, t),
+        resources: inst.resources.iter().map(|r| resource(&service.name, r, &inst.env, shared)).collect(),
+        uses,
+        terraform,
+        language: t.maybe(language, || attrs(inst, &["language"])),
+        // A budget only where it can be met: more replicas than must stay up.
+        pdb: t.leaf(min_available.is_some_and(|m| m >= 1 && replicas > m), || {
+            attrs(inst, &["pdb.min_available", "replicas"])
+        }),
+        slo,
+        metrics: t.maybe(metrics, || attrs(inst, &["protocol"])),
+        resource: None,
+    }
 }
 
 fn object(v: Json) -> JMap<String, Json> {
@@ -462,70 +1180,97 @@ fn object(v: Json) -> JMap<String, Json> {
     }
 }
 
-fn resource(service: &str, r: &crate::model::Resource, env: &str, lib: &Library, model: &Model) -> Json {
-    let mut o = object(map_json(&r.values));
+/// A resource as templates see it, owned by `owner`.
+fn resource(owner: &str, r: &crate::model::Resource, env: &str, shared: &Shared) -> ResourceCtx {
+    let (model, lib, t) = (shared.model, shared.lib, shared.trace);
     let rt = lib.resource_types.get(&r.ty);
-    let access =
-        rt.map(|t| map_json(&crate::value::map_from_body(&t.access, &crate::value::Layer::Defaults, &mut Vec::new())));
-    let access = access.unwrap_or(Json::Object(JMap::new()));
+    let declared = || vec![value(format!("service {owner}: resource {}", r.name), at(Layer::Service, r.span))];
+    let of_type = |what: &str| {
+        let span = rt.map(|t| t.decl.name.span).unwrap_or_default();
+        vec![value(format!("resource type {}{what}", r.ty), at(Layer::ResourceType(r.ty.clone()), span))]
+    };
+    let owner_sources = || model.service(owner).map(named).into_iter().collect::<Vec<_>>();
+    let levels = rt
+        .map(|t| crate::value::map_from_body(&t.access, &crate::value::Layer::Defaults, &mut Vec::new()))
+        .unwrap_or_default();
+    let access = object(map_json(&levels));
     // Who may use it, and how (the owner's `grants`), with the grantee's
     // namespace, port and what the level allows.
-    let grants: Vec<Json> = r
+    let grants: Vec<Grant> = r
         .values
         .get("grants")
         .and_then(|n| n.value.as_map())
         .into_iter()
         .flatten()
-        .map(|(grantee, level)| {
-            let level = level.value.as_word().unwrap_or("");
+        .map(|(grantee, node)| {
+            let level = node.value.as_word().unwrap_or("");
+            let by =
+                || vec![value(format!("service {owner}: resource {}: grants.{grantee}", r.name), node.origin.clone())];
+            let with = |key: &str| {
+                let mut s = by();
+                s.extend(peer_sources(model, grantee, env, key));
+                s
+            };
             let workload = model.service(grantee).and_then(|s| s.instances.first()).and_then(|i| i.str("workload"));
-            json!({
-                "service": grantee,
-                "namespace": namespace(grantee, model.service(grantee).and_then(|s| s.instance(env))),
-                "level": level,
-                "workload": workload.unwrap_or("service"),
-                "actions": access.get(level).cloned().unwrap_or(Json::Array(Vec::new())),
-            })
+            let actions = access.get(level).cloned().unwrap_or(Json::Array(Vec::new()));
+            Grant {
+                service: t.leaf(grantee.clone(), by),
+                namespace: t.leaf(namespace(grantee, model.service(grantee).and_then(|s| s.instance(env))), || {
+                    with("namespace")
+                }),
+                level: t.leaf(level.to_string(), by),
+                workload: t.leaf(workload.unwrap_or("service").to_string(), || with("workload")),
+                actions: t.leaf(actions, || {
+                    let what = format!("resource type {}: access.{level}", r.ty);
+                    levels.get(level).map(|n| value(what, n.origin.clone())).into_iter().collect()
+                }),
+            }
         })
         .collect();
-    o.insert("grants".into(), Json::Array(grants));
-    o.insert("access".into(), access);
-    o.insert("object".into(), Json::String(catalog_resource_name(service, &r.name)));
-    o.insert("owner".into(), Json::String(service.to_string()));
-    o.insert("in_cluster".into(), Json::Bool(rt.is_some_and(|t| t.kubernetes.is_some())));
-    o.insert("name".into(), Json::String(r.name.clone()));
-    o.insert("tf_name".into(), Json::String(r.name.replace('-', "_")));
-    o.insert("catalog_name".into(), Json::String(catalog_resource_name(service, &r.name)));
-    o.insert("type".into(), Json::String(r.ty.clone()));
-    o.insert("catalog_type".into(), Json::String(rt.map(|t| t.catalog_type.clone()).unwrap_or_default()));
-    o.insert("port".into(), json!(rt.map(|t| t.port).unwrap_or(443)));
-    o.insert("outputs".into(), r.outputs.iter().map(|(k, v)| (k.clone(), to_json(v))).collect());
+    let mut values = object(map_json(&r.values));
     if let Some(t) = rt {
-        fill_unset(&mut o, &t.schema);
+        fill_unset(&mut values, &t.schema);
     }
-    Json::Object(o)
+    let values_rule = t.0.then(|| {
+        nodes_rule(
+            format!("service {owner}: resource {}", r.name),
+            r.values.clone(),
+            rt.map(|t| (format!("resource type {} schema", r.ty), t.schema.clone())),
+            Vec::new(),
+            Trace::From(Vec::new()),
+        )
+    });
+    let access_rule = t.0.then(|| {
+        nodes_rule(format!("resource type {}: access", r.ty), levels.clone(), None, Vec::new(), Trace::From(Vec::new()))
+    });
+    let object_name = || {
+        let mut s = declared();
+        s.extend(owner_sources());
+        s
+    };
+    ResourceCtx {
+        values: Values::new(values, values_rule),
+        grants,
+        access: Values::new(access, access_rule),
+        object: t.leaf(catalog_resource_name(owner, &r.name), object_name),
+        owner: t.leaf(owner.to_string(), owner_sources),
+        in_cluster: t.leaf(rt.is_some_and(|t| t.kubernetes.is_some()), || of_type("")),
+        name: t.leaf(r.name.clone(), declared),
+        tf_name: t.leaf(r.name.replace('-', "_"), declared),
+        catalog_name: t.leaf(catalog_resource_name(owner, &r.name), object_name),
+        r#type: t.leaf(r.ty.clone(), declared),
+        catalog_type: t.leaf(rt.map(|t| t.catalog_type.clone()).unwrap_or_default(), || of_type("")),
+        port: t.leaf(rt.map(|t| t.port).unwrap_or(443), || of_type(": port")),
+        outputs: r
+            .outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), t.leaf(to_json(v), || of_type(&format!(": outputs.{k}")))))
+            .collect(),
+    }
 }
 
-/// The workspace's environments in deploy order, with what a pipeline needs
-/// to know about each, and the service's image there.
-fn environments(service: &Service, shared: &Shared) -> Json {
-    shared
-        .environments
-        .iter()
-        .map(|e| {
-            let mut o = e.clone();
-            let name = e.get("name").and_then(Json::as_str).unwrap_or("");
-            o.insert("image".into(), service.instance(name).map(image_ref).map(Json::String).unwrap_or(Json::Null));
-            let ns = namespace(&service.name, service.instance(name));
-            // The deploy passes the namespace only when it is not the service's own.
-            o.insert("namespace".into(), if ns == service.name { Json::Null } else { Json::String(ns) });
-            Json::Object(o)
-        })
-        .collect()
-}
-
-/// The tier's objectives as numbers (see the module doc), or null.
-fn slo(inst: &Instance) -> Json {
+/// The tier's objectives as numbers (see [`Slo`]), or none.
+fn slo(inst: &Instance, t: Tracer) -> Option<Slo> {
     let percent = inst.get(&["slo", "availability"]).and_then(|v| match v {
         Value::Quantity { value, unit, .. } if unit == "%" => Some(*value),
         _ => None,
@@ -536,16 +1281,30 @@ fn slo(inst: &Instance) -> Json {
         .map(|d| super::render::duration_seconds(&d))
         .and_then(|s| s.as_f64());
     if percent.is_none() && latency.is_none() {
-        return Json::Null;
+        return None;
     }
-    let availability =
-        percent.map(|p| json!({ "name": "availability", "percent": p, "target": decimal(p / 100.0), "budget": decimal((100.0 - p) / 100.0) }));
+    let written = || attrs(inst, &["slo.availability"]);
+    let availability = percent.map(|p| Availability {
+        name: Traced::constant("availability".into()),
+        percent: t.leaf(p, written),
+        target: t.leaf(decimal(p / 100.0), written),
+        budget: t.leaf(decimal((100.0 - p) / 100.0), written),
+    });
+    let written = || attrs(inst, &["slo.latency_p99"]);
     let latency = latency.map(|s| {
         let text = format!("{s}");
         let le_regex = if s.fract() == 0.0 { format!("{text}(\\.0)?") } else { text.replace('.', "\\.") };
-        json!({ "name": "latency", "seconds": decimal(s), "budget": 0.01, "le_regex": le_regex })
+        Latency {
+            name: Traced::constant("latency".into()),
+            seconds: t.leaf(decimal(s), written),
+            budget: Traced::constant(0.01),
+            le_regex: t.leaf(le_regex, written),
+        }
     });
-    json!({ "availability": availability, "latency": latency })
+    Some(Slo {
+        availability: t.maybe(availability, || attrs(inst, &["slo.availability"])),
+        latency: t.maybe(latency, || attrs(inst, &["slo.latency_p99"])),
+    })
 }
 
 /// A ratio rounded to ten decimal places, so that 1 - 0.9995 prints as
@@ -571,61 +1330,186 @@ pub fn catalog_resource_name(service: &str, resource: &str) -> String {
     super::render::bounded(&name, LABEL_MAX)
 }
 
+/// The request metrics of a protocol (the metrics contract, README
+/// "Alerts"): the request counter, the matcher of failed requests, the
+/// label of the outcome and the latency histogram; none for tcp.
+fn metrics(inst: &Instance, t: Tracer) -> Option<Metrics> {
+    let [requests, errors, outcome, duration] = match protocol(inst) {
+        "http" => ["http_requests_total", "code=~'5..'", "code", "http_request_duration_seconds"],
+        "grpc" => [
+            "grpc_server_handled_total",
+            "grpc_code=~'Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss'",
+            "grpc_code",
+            "grpc_server_handling_seconds",
+        ],
+        _ => return None,
+    };
+    let by = || attrs(inst, &["protocol"]);
+    Some(Metrics {
+        requests: t.leaf(requests.into(), by),
+        errors: t.leaf(errors.into(), by),
+        outcome: t.leaf(outcome.into(), by),
+        duration: t.leaf(duration.into(), by),
+    })
+}
+
+/// What the Namespace object of `ns` carries, the same for every service in
+/// it (each emits it; applying one after another changes nothing): the team
+/// label when they all have one owner, and the restricted Pod Security
+/// profile unless one of them overrode a security default.
+fn namespace_object(ns: &str, service: &Service, inst: &Instance, model: &Model, t: Tracer) -> NamespaceObject {
+    let env = &inst.env;
+    let members: Vec<(&Service, &Instance)> = model
+        .services
+        .iter()
+        .filter_map(|s| s.instance(env).filter(|i| namespace(&s.name, Some(i)) == ns).map(|i| (s, i)))
+        .collect();
+    let teams: BTreeSet<String> = members.iter().map(|(_, i)| label_value(i.str("owner").unwrap_or(""))).collect();
+    let flag = |i: &Instance, k: &str| i.get(&["security", k]).and_then(Value::as_bool);
+    let restricted = members
+        .iter()
+        .all(|(_, i)| flag(i, "run_as_non_root") == Some(true) && flag(i, "allow_privilege_escalation") != Some(true));
+    let team = match teams.len() {
+        1 => teams.into_iter().next(),
+        _ => None,
+    };
+    // Each member's `key`: this service's attributes, the others' values.
+    let of_members = |keys: &[&str]| {
+        let mut out = Vec::new();
+        for (s, _) in &members {
+            if s.name == service.name {
+                out.extend(attrs(inst, keys));
+            } else {
+                for k in keys {
+                    let top = k.split('.').next().unwrap_or(k);
+                    out.extend(peer_sources(model, &s.name, env, top));
+                }
+            }
+        }
+        out
+    };
+    NamespaceObject {
+        name: t.leaf(ns.to_string(), || namespace_sources(service, Some(inst))),
+        team: t.leaf(team, || of_members(&["owner"])),
+        restricted: t
+            .leaf(restricted, || of_members(&["security.run_as_non_root", "security.allow_privilege_escalation"])),
+    }
+}
+
+/// The name of the workload and what is named after it: the service's name,
+/// shortened to fit a CronJob's.
+fn object_name(service: &str, workload: Option<&str>) -> String {
+    if workload == Some("cron") { super::render::bounded(service, CRONJOB_MAX) } else { service.to_string() }
+}
+
+/// PromQL matchers of the service's series: `pods` for series with a `pod`
+/// label (its metrics, cAdvisor's, kube-state-metrics' pod series), `jobs`
+/// for kube-state-metrics' job series. In its own namespace the namespace
+/// alone; in a shared one also its pods' names (`<object>-<hash>-<id>`, which
+/// no other workload's pods match: names never hold two more hyphenated
+/// parts after another service's name and the hash parts hold no `-`) and
+/// its jobs' (`<object>-<timestamp>`).
+fn promql(ns: &str, service: &Service, inst: &Instance, t: Tracer) -> Promql {
+    let workload = inst.str("workload");
+    let by = || {
+        let mut s = namespace_sources(service, Some(inst));
+        s.push(named(service));
+        s.extend(attrs(inst, &["workload"]));
+        s
+    };
+    let own = format!("namespace='{ns}'");
+    if ns == service.name {
+        return Promql { pods: t.leaf(own.clone(), by), jobs: t.leaf(own, by) };
+    }
+    let object = object_name(&service.name, workload);
+    let pods = if workload == Some("cron") {
+        format!("{own},pod=~'{object}-[0-9]+-[a-z0-9]+'")
+    } else {
+        format!("{own},pod=~'{object}-[a-z0-9]+-[a-z0-9]+'")
+    };
+    Promql { pods: t.leaf(pods, by), jobs: t.leaf(format!("{own},job_name=~'{object}-[0-9]+'"), by) }
+}
+
 /// The names of a service's Kubernetes objects, each within what the API
 /// server accepts whatever the service's name (a DNS label of up to 63):
 /// `object` for the workload and what is named after it (52 for a CronJob,
 /// whose Jobs add 11 characters), and the derived `config`, `tls` and
 /// `rules`; a long one is shortened with a hash of the whole.
-fn names(service: &str, workload: Option<&str>) -> Json {
+fn names(service: &Service, workload: Option<&str>, inst: &Instance, t: Tracer) -> Names {
     let bounded = super::render::bounded;
-    let object = if workload == Some("cron") { bounded(service, CRONJOB_MAX) } else { service.to_string() };
-    json!({
-        "object": object,
-        "config": bounded(&format!("{service}-config"), LABEL_MAX),
-        "tls": bounded(&format!("{service}-tls"), LABEL_MAX),
-        "rules": bounded(&format!("{service}-rules"), LABEL_MAX),
-        "public": bounded(&format!("{service}-public"), LABEL_MAX),
-    })
+    let by = || vec![named(service)];
+    let name = &service.name;
+    Names {
+        object: t.leaf(object_name(name, workload), || {
+            let mut s = by();
+            s.extend(attrs(inst, &["workload"]));
+            s
+        }),
+        config: t.leaf(bounded(&format!("{name}-config"), LABEL_MAX), by),
+        tls: t.leaf(bounded(&format!("{name}-tls"), LABEL_MAX), by),
+        rules: t.leaf(bounded(&format!("{name}-rules"), LABEL_MAX), by),
+        public: t.leaf(bounded(&format!("{name}-public"), LABEL_MAX), by),
+    }
 }
 
 /// Where Prometheus scrapes the service's /metrics, or null: the port named
 /// `metrics` (`metrics_port`), else the port named after the protocol; a
 /// cron job (too brief to scrape) and a workload without a port have none,
 /// so they get no ServiceMonitor/PodMonitor and no `MetricsAbsent` alert.
-fn scrape(inst: &Instance) -> Json {
+fn scrape(inst: &Instance, t: Tracer) -> Maybe<Scrape> {
     let port = |k: &str| inst.get(&[k]).and_then(Value::as_i64);
     if inst.str("workload") == Some("cron") {
-        return Json::Null;
+        return t.maybe(None, || attrs(inst, &["workload"]));
     }
-    match (port("metrics_port"), port("port")) {
-        (Some(m), _) => json!({ "port": "metrics", "number": m }),
-        (None, Some(p)) => json!({ "port": protocol(inst), "number": p }),
-        (None, None) => Json::Null,
-    }
+    let scrape = match (port("metrics_port"), port("port")) {
+        (Some(m), _) => Some(Scrape {
+            port: t.leaf("metrics".into(), || attrs(inst, &["metrics_port"])),
+            number: t.leaf(m, || attrs(inst, &["metrics_port"])),
+        }),
+        (None, Some(p)) => Some(Scrape {
+            port: t.leaf(protocol(inst).into(), || attrs(inst, &["protocol"])),
+            number: t.leaf(p, || attrs(inst, &["port"])),
+        }),
+        (None, None) => None,
+    };
+    t.maybe(scrape, || attrs(inst, &["port", "metrics_port"]))
 }
 
 /// The pod's scratch volumes (emptyDir): `tmp` at /tmp always (the
 /// service's `scratch.tmp` sets its size), then each of `scratch`, in the
-/// order of their names: `name`, `volume` (the pod's volume name), `path`,
-/// `size` (or null).
-fn scratch(inst: &Instance) -> Json {
+/// order of their names.
+fn scratch(inst: &Instance, t: Tracer) -> Vec<Scratch> {
     let declared = inst.get(&["scratch"]).and_then(Value::as_map);
     let entry = |name: &str| {
         let field = |k: &str| declared.and_then(|m| m.get(name)).and_then(|n| n.value.as_map()).and_then(|m| m.get(k));
-        let size = field("size").map(|n| to_json(&n.value)).unwrap_or(Json::Null);
+        let size = field("size").map(|n| to_json(&n.value));
         let path = field("path").and_then(|n| n.value.as_str()).map(str::to_string);
-        (path, size)
+        let by = |k: &str| vec![Source::Attribute(format!("scratch.{name}.{k}"))];
+        let size = match size {
+            Some(s) => t.leaf(s, || by("size")),
+            None => Traced::constant(Json::Null),
+        };
+        (path.map(|p| t.leaf(Some(p), || by("path"))), size)
     };
     let (tmp_path, tmp_size) = entry("tmp");
-    let mut out = vec![
-        json!({ "name": "tmp", "volume": "tmp", "path": tmp_path.unwrap_or_else(|| "/tmp".into()), "size": tmp_size }),
-    ];
+    let mut out = vec![Scratch {
+        name: Traced::constant("tmp".into()),
+        volume: Traced::constant("tmp".into()),
+        path: tmp_path.unwrap_or_else(|| Traced::constant(Some("/tmp".into()))),
+        size: tmp_size,
+    }];
     for name in declared.into_iter().flat_map(|m| m.keys()).filter(|n| *n != "tmp") {
         let (path, size) = entry(name);
+        let by = || vec![Source::Attribute(format!("scratch.{name}"))];
         let volume = super::render::bounded(&format!("scratch-{name}"), LABEL_MAX);
-        out.push(json!({ "name": name, "volume": volume, "path": path, "size": size }));
+        out.push(Scratch {
+            name: t.leaf(name.clone(), by),
+            volume: t.leaf(volume, by),
+            path: path.unwrap_or_else(|| t.leaf(None, by)),
+            size,
+        });
     }
-    Json::Array(out)
+    out
 }
 
 /// The images of the service's objects that are a vendor's, in full: the
@@ -635,9 +1519,19 @@ fn scratch(inst: &Instance) -> Json {
 /// deploy checks that each is pinned by digest instead of verifying a
 /// signature of the workspace's CI (which never built them).
 pub fn vendor_images(inst: &Instance, lib: &Library) -> Vec<String> {
-    let mut out = Vec::new();
+    vendor_images_traced(inst, lib, Tracer(false)).into_iter().map(|i| i.value).collect()
+}
+
+fn vendor_images_traced(inst: &Instance, lib: &Library, t: Tracer) -> Vec<Traced<String>> {
+    let mut out: BTreeMap<String, Vec<Source>> = BTreeMap::new();
+    let mut add = |image: String, from: &dyn Fn() -> Vec<Source>| {
+        let sources = out.entry(image).or_default();
+        if t.0 {
+            sources.extend(from());
+        }
+    };
     if inst.str("image_source") == Some("vendor") {
-        out.push(image_ref(inst));
+        add(image_ref(inst), &|| attrs(inst, &["image_source", "image", "version", "digest"]));
     }
     for r in &inst.resources {
         let in_cluster = lib.resource_types.get(&r.ty).is_some_and(|t| t.kubernetes.is_some());
@@ -645,18 +1539,24 @@ pub fn vendor_images(inst: &Instance, lib: &Library) -> Vec<String> {
         if in_cluster && let Some(image) = word("image") {
             let version = word("version").map(|v| format!(":{v}")).unwrap_or_default();
             let digest = word("digest").map(|d| format!("@{d}")).unwrap_or_default();
-            out.push(format!("{image}{version}{digest}"));
+            add(format!("{image}{version}{digest}"), &|| {
+                ["image", "version", "digest"]
+                    .iter()
+                    .filter_map(|k| {
+                        let n = r.values.get(*k)?;
+                        Some(value(format!("resource {}: {k}", r.name), n.origin.clone()))
+                    })
+                    .collect()
+            });
         }
     }
     let init = inst.get(&["init"]).and_then(Value::as_map);
-    for c in init.into_iter().flat_map(|m| m.values()) {
+    for (name, c) in init.into_iter().flatten() {
         if let Some(image) = c.value.as_map().and_then(|m| m.get("image")).and_then(|n| n.value.as_str()) {
-            out.push(image.to_string());
+            add(image.to_string(), &|| vec![Source::Attribute(format!("init.{name}.image"))]);
         }
     }
-    out.sort();
-    out.dedup();
-    out
+    out.into_iter().map(|(image, sources)| t.leaf(image, || sources)).collect()
 }
 
 /// The longest CronJob name Kubernetes accepts.
@@ -666,7 +1566,7 @@ const CRONJOB_MAX: usize = 52;
 /// the workspace, its services and its systems.
 pub fn workspace(model: &Model) -> Json {
     let mut systems: BTreeMap<String, Vec<&Service>> = BTreeMap::new();
-    let services: Vec<Json> = model
+    let services = model
         .services
         .iter()
         .map(|s| {
@@ -675,14 +1575,20 @@ pub fn workspace(model: &Model) -> Json {
             if let Some(system) = word("system") {
                 systems.entry(system).or_default().push(s);
             }
-            json!({ "name": s.name, "source": s.path, "owner": word("owner"), "system": word("system") })
+            WorkspaceService {
+                name: s.name.clone(),
+                source: s.path.clone(),
+                owner: word("owner"),
+                system: word("system"),
+            }
         })
         .collect();
-    let systems: Vec<Json> = systems
+    let systems = systems
         .into_iter()
         .map(|(name, members)| {
-            let owner = members.first().and_then(|s| s.instances.last()).and_then(|i| i.str("owner")).unwrap_or("").to_string();
-            json!({ "name": name, "owner": owner, "services": members.iter().map(|s| s.name.clone()).collect::<Vec<_>>() })
+            let owner =
+                members.first().and_then(|s| s.instances.last()).and_then(|i| i.str("owner")).unwrap_or("").to_string();
+            System { name, owner, services: members.iter().map(|s| s.name.clone()).collect() }
         })
         .collect();
     // Some service's namespace is not its own (shared, or named otherwise):
@@ -690,49 +1596,88 @@ pub fn workspace(model: &Model) -> Json {
     // the service.
     let shared_namespaces =
         model.services.iter().any(|s| s.instances.iter().any(|i| namespace(&s.name, Some(i)) != s.name));
-    json!({ "workspace": model.workspace.to_json(), "services": services, "systems": systems, "shared_namespaces": shared_namespaces })
-}
-
-/// A value of the context that platc composes from service values rather
-/// than copies (the image reference, a setting's resolved text, the
-/// Service's port...): where templates read it, its text, and the service
-/// values it inherits its origin from (attribute paths, set ones only, in
-/// the order they are composed). `explain` names these assignments behind
-/// a generated value that equals the composed text.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Derived {
-    pub path: String,
-    pub text: String,
-    pub from: Vec<String>,
-}
-
-/// The composed values of one service's context in one environment (see
-/// [`Derived`]); built the way [`instance`] builds them.
-pub fn derived(service: &Service, inst: &Instance, model: &Model, graph: &Graph) -> Vec<Derived> {
-    let set = |paths: &[&str]| -> Vec<String> {
-        paths.iter().filter(|p| inst.get(&p.split('.').collect::<Vec<_>>()).is_some()).map(|p| p.to_string()).collect()
+    let ctx = WorkspaceContext {
+        workspace: Values::new(object(model.workspace.to_json()), None),
+        services,
+        systems,
+        shared_namespaces,
     };
-    let mut out = vec![
-        Derived { path: "image".into(), text: image_ref(inst), from: set(&["image", "version", "digest"]) },
-        Derived {
-            path: "image_registry".into(),
-            text: registry_host(inst.str("image").unwrap_or("")),
-            from: set(&["image"]),
-        },
-        Derived {
-            path: "service.service_port".into(),
-            text: service_port(inst).to_string(),
-            from: set(&["service_port", "port", "protocol"]),
-        },
-    ];
-    let (config, _, _) = settings(service, inst, model, graph);
-    for (key, value) in config {
-        let Json::String(text) = value else { continue };
-        let own = format!("env.{key}");
-        let from = if inst.get(&["env", key.as_str()]).is_some() { vec![own] } else { set(&["depends_on"]) };
-        out.push(Derived { path: format!("config.{key}"), text, from });
+    serde_json::to_value(ctx).unwrap_or(Json::Null)
+}
+
+/// A leaf of a service's context: its path (object keys, list indices as
+/// decimal strings), its value, and where it comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Leaf {
+    pub path: Vec<String>,
+    pub value: Json,
+    pub trace: Trace,
+}
+
+/// Every leaf (every string, number, boolean and null) of the context of
+/// `service` in the environment of `inst`, built as emit builds it with the
+/// sources of each recorded, in path order; without `labels`, which the
+/// labels partial writes (see [`sources`]). Empty for an environment the
+/// workspace does not declare.
+pub fn leaves(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib: &Library) -> Vec<Leaf> {
+    let Some(env) = model.workspace.environments.iter().find(|e| e.name == inst.env) else {
+        return Vec::new();
+    };
+    let shared = Shared::traced(model, graph, lib);
+    let base = service_base(service, &shared);
+    let ctx = typed(&base, service, inst, env, &shared);
+    // Later wins, as in the JSON: a typed field over a schema value of the
+    // same name.
+    let mut traces: BTreeMap<Vec<String>, Trace> = BTreeMap::new();
+    shape::Leaves::leaves(&ctx, &mut Vec::new(), &mut |p, t| {
+        traces.insert(p.to_vec(), t);
+    });
+    let json = serde_json::to_value(&ctx).unwrap_or(Json::Null);
+    traces
+        .into_iter()
+        .map(|(path, trace)| {
+            let value = path.iter().try_fold(&json, |j, k| match j {
+                Json::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => j.get(k.as_str()),
+            });
+            Leaf { value: value.cloned().unwrap_or(Json::Null), path, trace }
+        })
+        .collect()
+}
+
+/// The sources of the context leaf at `path` (segments: object keys, and list indices as
+/// decimal strings: ["secrets","0","env"], ["selector","app.kubernetes.io/name"]) of
+/// `service` in the environment of `inst`: for a value copied from the service, that
+/// attribute; for a composed one (the image reference, `names.object`, a `config` entry
+/// injected for a dependency, `network.ingress[0].port`...), every value it is composed
+/// from (an inherited origin). Empty only for constants of platc itself.
+///
+/// A path to a part rather than a leaf (`["config"]`) gives the sources of
+/// every leaf under it, each once. A label (`["labels", KEY]`) is the labels
+/// partial's, which the standard library declares and emit renders.
+pub fn sources(
+    service: &Service,
+    inst: &Instance,
+    model: &Model,
+    graph: &Graph,
+    lib: &Library,
+    path: &[&str],
+) -> Vec<Source> {
+    if let ["labels", key] = path {
+        let what = format!("standard library `{LABELS_TEMPLATE}`: {key}");
+        return vec![value(what, at(Layer::Defaults, Span::default()))];
     }
-    out.retain(|d| !d.from.is_empty() && !d.text.is_empty());
+    let mut out = Vec::new();
+    for leaf in leaves(service, inst, model, graph, lib) {
+        let under = leaf.path.len() >= path.len() && leaf.path.iter().zip(path).all(|(a, b)| a == b);
+        if let (true, Trace::From(sources)) = (under, leaf.trace) {
+            for s in sources {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+    }
     out
 }
 
@@ -804,19 +1749,41 @@ pub fn label_value(s: &str) -> String {
 /// The longest label value and DNS label Kubernetes accepts.
 pub const LABEL_MAX: usize = 63;
 
+/// The settings of an instance: plain config, each secret setting, each
+/// Kubernetes Secret mounted.
+type Settings = (BTreeMap<String, Traced<String>>, Vec<SecretFile>, Vec<SecretVolume>);
+
+/// Secret → (remote key, its (key, variable)s, the sources of them all).
+type BySecret = BTreeMap<String, (String, Vec<(String, String)>, Vec<Source>)>;
+
+/// Where another service's address comes from: the service's `depends_on`
+/// and what the address is made of there.
+fn address_sources(model: &Model, dep: &str, env: &str) -> Vec<Source> {
+    // First the service's `depends_on` (a reference to the service skips it).
+    let mut out = vec![Source::Attribute("depends_on".into())];
+    let inst = model.service(dep).and_then(|s| s.instance(env));
+    let set: Vec<Source> = ["port", "service_port", "protocol", "namespace"]
+        .iter()
+        .filter_map(|k| {
+            let n = inst?.values.get(*k)?;
+            Some(value(format!("service {dep}: {k}"), n.origin.clone()))
+        })
+        .collect();
+    match (set.is_empty(), model.service(dep)) {
+        (true, Some(s)) => out.push(named(s)),
+        _ => out.extend(set),
+    }
+    out
+}
+
 /// Splits `env` (plus injected `*_URL` and `*_ADDR` settings of dependencies) into plain
 /// config (a ConfigMap) and secrets (mounted files, `NAME_FILE` pointing at
 /// each).
-fn settings(
-    service: &Service,
-    inst: &Instance,
-    model: &Model,
-    graph: &Graph,
-) -> (JMap<String, Json>, Vec<Json>, Vec<Json>) {
+fn settings(service: &Service, inst: &Instance, model: &Model, graph: &Graph, t: Tracer) -> Settings {
     let address = |name: &str| service_address(name, model.service(name).and_then(|s| s.instance(&inst.env)));
-    let mut config = JMap::new();
-    // Variable → (secret, key, owner): the owner's store entry holds it.
-    let mut secrets: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+    let mut config: BTreeMap<String, Traced<String>> = BTreeMap::new();
+    // Variable → (secret, key, owner, sources): the owner's store entry holds it.
+    let mut secrets: BTreeMap<String, (String, String, String, Trace)> = BTreeMap::new();
     let env = inst.get(&["env"]).and_then(Value::as_map);
     let written: Vec<String> = env
         .into_iter()
@@ -827,32 +1794,38 @@ fn settings(
             _ => None,
         })
         .collect();
-    let own = |(secret, key): (String, String)| (secret, key, service.name.clone());
+    let own = |(secret, key): (String, String), trace: Trace| (secret, key, service.name.clone(), trace);
     // Injected first, so that what the service writes wins.
     for dep in graph.service_dependencies(&service.name) {
         let (url, addr) = address(dep);
-        config.insert(env_name(dep, "URL"), Json::String(url));
-        config.insert(env_name(dep, "ADDR"), Json::String(addr));
+        let from = || address_sources(model, dep, &inst.env);
+        config.insert(env_name(dep, "URL"), t.leaf(url, from));
+        config.insert(env_name(dep, "ADDR"), t.leaf(addr, from));
     }
     for (dep, _) in &service.depends_on {
         let Some(r) = inst.resources.iter().find(|r| &r.name == dep) else {
             continue;
         };
+        let from = |out: &str| {
+            let what = format!("service {}: resource {}: outputs.{out}", service.name, r.name);
+            vec![Source::Attribute("depends_on".into()), value(what, at(Layer::Service, r.span))]
+        };
         match r.outputs.get_key_value("url").or_else(|| r.outputs.iter().next()) {
             Some((out, Value::Secret(s))) if !written.contains(s) => {
-                secrets.insert(env_name(&r.name, &out.to_ascii_uppercase()), own(split(s)));
+                secrets.insert(env_name(&r.name, &out.to_ascii_uppercase()), own(split(s), t.trace(|| from(out))));
             }
             // A plain output (an in-cluster address) is configuration.
             Some((out, Value::Str(s))) => {
-                config.insert(env_name(&r.name, &out.to_ascii_uppercase()), Json::String(s.clone()));
+                config.insert(env_name(&r.name, &out.to_ascii_uppercase()), t.leaf(s.clone(), || from(out)));
             }
             _ => {}
         }
     }
     for (name, node) in env.into_iter().flatten() {
+        let written = || vec![Source::Attribute(format!("env.{name}"))];
         let secret = match &node.value {
-            Value::Secret(s) => Some(own(split(s))),
-            Value::Ref(p) if p.len() == 2 => resolve_ref(p, inst).map(|s| own(split(&s))),
+            Value::Secret(s) => Some(own(split(s), t.trace(written))),
+            Value::Ref(p) if p.len() == 2 => resolve_ref(p, inst).map(|s| own(split(&s), t.trace(written))),
             // A secret of a resource another service granted this one: in
             // the owner's store entry, synced into a Secret of this
             // namespace named `<owner>-<secret>`.
@@ -860,7 +1833,7 @@ fn settings(
                 Some(Value::Secret(s)) => {
                     let (secret, key) = split(s);
                     let owner = p.first().cloned().unwrap_or_default();
-                    Some((secret, key, owner))
+                    Some((secret, key, owner, t.trace(written)))
                 }
                 _ => None,
             },
@@ -877,7 +1850,7 @@ fn settings(
                     _ => String::new(),
                 };
                 secrets.remove(name);
-                config.insert(name.clone(), Json::String(v));
+                config.insert(name.clone(), t.leaf(v, written));
             }
             (Value::Ref(p), None) => {
                 let target = p.first().map(String::as_str).unwrap_or("");
@@ -888,6 +1861,7 @@ fn settings(
                     Some(Value::Str(s)) => Some(s.clone()),
                     _ => None,
                 };
+                let own = plain.is_some();
                 let v = plain.unwrap_or_else(|| {
                     let address = scope::outside(model, &inst.env, Meaning::Address { service: target, part: out });
                     match address {
@@ -896,12 +1870,20 @@ fn settings(
                     }
                 });
                 secrets.remove(name);
-                config.insert(name.clone(), Json::String(v));
+                // What the service wrote, and what the address is made of.
+                let from = || {
+                    let mut s = written();
+                    if !own {
+                        s.extend(address_sources(model, target, &inst.env).into_iter().skip(1));
+                    }
+                    s
+                };
+                config.insert(name.clone(), t.leaf(v, from));
             }
             // A number is text in a ConfigMap: as written (`007`, `1.50`).
             (Value::Number(_, text), None) => {
                 secrets.remove(name);
-                config.insert(name.clone(), Json::String(text.clone()));
+                config.insert(name.clone(), t.leaf(text.clone(), written));
             }
             (v, None) => {
                 secrets.remove(name);
@@ -909,7 +1891,7 @@ fn settings(
                     Json::String(s) => s,
                     other => other.to_string(),
                 };
-                config.insert(name.clone(), Json::String(text));
+                config.insert(name.clone(), t.leaf(text, written));
             }
         }
     }
@@ -926,34 +1908,41 @@ fn settings(
             super::render::bounded(&format!("{}-{name}", service.name), LABEL_MAX)
         }
     };
-    let mut by_secret: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
+    let mut by_secret: BySecret = BTreeMap::new();
     let list = secrets
         .iter()
-        .map(|(var, (secret, key, owner))| {
+        .map(|(var, (secret, key, owner, trace))| {
             let name = local(secret, owner);
             let remote = format!("{owner}/{}/{secret}", inst.env);
-            by_secret.entry(name.clone()).or_insert_with(|| (remote, Vec::new())).1.push((key.clone(), var.clone()));
-            json!({
-                "env": var,
-                "file_env": format!("{var}_FILE"),
-                "secret": name,
-                "key": key,
-                "path": format!("{SECRETS_DIR}/{name}/{key}"),
-            })
+            let entry = by_secret.entry(name.clone()).or_insert_with(|| (remote, Vec::new(), Vec::new()));
+            entry.1.push((key.clone(), var.clone()));
+            if let Trace::From(s) = trace {
+                entry.2.extend(s.iter().cloned());
+            }
+            let leaf = |value: String| Traced { value, trace: trace.clone() };
+            SecretFile {
+                env: leaf(var.clone()),
+                file_env: leaf(format!("{var}_FILE")),
+                path: leaf(format!("{SECRETS_DIR}/{name}/{key}")),
+                secret: leaf(name),
+                key: leaf(key.clone()),
+            }
         })
         .collect();
     let volumes = by_secret
         .into_iter()
-        .map(|(secret, (remote_key, mut items))| {
+        .map(|(secret, (remote_key, mut items, mut sources))| {
             items.sort();
             items.dedup_by(|a, b| a.0 == b.0);
-            json!({
-                "volume": super::render::bounded(&format!("secret-{}", secret.replace('.', "-")), LABEL_MAX),
-                "remote_key": remote_key,
-                "secret": secret,
-                "mount": format!("{SECRETS_DIR}/{secret}"),
-                "keys": items.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
-            })
+            sources.dedup();
+            let leaf = |value: String| Traced { value, trace: Trace::From(sources.clone()) };
+            SecretVolume {
+                volume: leaf(super::render::bounded(&format!("secret-{}", secret.replace('.', "-")), LABEL_MAX)),
+                remote_key: leaf(remote_key),
+                mount: leaf(format!("{SECRETS_DIR}/{secret}")),
+                keys: items.iter().map(|(k, _)| leaf(k.clone())).collect(),
+                secret: leaf(secret),
+            }
         })
         .collect();
     (config, list, volumes)
@@ -999,45 +1988,66 @@ pub fn env_name(name: &str, suffix: &str) -> String {
 }
 
 /// Peers for the NetworkPolicy: who may call this service, whom it calls.
-fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib: &Library) -> Json {
-    let peer = |name: &str| {
-        let port = model
-            .service(name)
-            .and_then(|s| s.instance(&inst.env))
-            .and_then(|i| i.get(&["port"]))
-            .and_then(Value::as_i64)
-            .unwrap_or(8080);
-        let workload = model
-            .service(name)
-            .and_then(|s| s.instance(&inst.env))
-            .and_then(|i| i.str("workload"))
-            .unwrap_or("service");
-        let ns = namespace(name, model.service(name).and_then(|s| s.instance(&inst.env)));
-        json!({ "name": name, "namespace": ns, "port": port, "workload": workload })
+fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib: &Library, t: Tracer) -> Network {
+    let env = &inst.env;
+    let peer = |name: &str, by: &dyn Fn() -> Vec<Source>| {
+        let there = model.service(name).and_then(|s| s.instance(env));
+        let port = there.and_then(|i| i.get(&["port"])).and_then(Value::as_i64);
+        let workload = there.and_then(|i| i.str("workload")).unwrap_or("service");
+        Peer {
+            name: t.leaf(name.to_string(), by),
+            namespace: t.leaf(namespace(name, there), || peer_sources(model, name, env, "namespace")),
+            port: match port {
+                Some(p) => t.leaf(p, || peer_sources(model, name, env, "port")),
+                None => Traced::constant(8080),
+            },
+            workload: t.leaf(workload.to_string(), || peer_sources(model, name, env, "workload")),
+        }
     };
-    let ingress: Vec<Json> = graph.dependents(&service.name).into_iter().map(peer).collect();
-    let egress: Vec<Json> = graph
+    let ingress = graph
+        .dependents(&service.name)
+        .into_iter()
+        .map(|d| peer(d, &|| dependent_sources(model, d, &service.name)))
+        .collect();
+    let egress = graph
         .service_dependencies(&service.name)
         .into_iter()
-        .filter(|d| {
-            model.service(d).and_then(|s| s.instance(&inst.env)).and_then(|i| i.str("workload")) == Some("service")
-        })
-        .map(peer)
+        .filter(|d| model.service(d).and_then(|s| s.instance(env)).and_then(|i| i.str("workload")) == Some("service"))
+        .map(|d| peer(d, &|| vec![Source::Attribute("depends_on".into())]))
         .collect();
-    let mut ports: Vec<i64> = inst
-        .resources
-        .iter()
-        .chain(used(&service.name, inst, model).iter().map(|u| u.resource))
-        .map(|r| lib.resource_types.get(&r.ty).map(|t| t.port).unwrap_or(443))
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
+    let mut ports: BTreeMap<i64, Vec<Source>> = BTreeMap::new();
+    for r in inst.resources.iter().chain(used(&service.name, inst, model).iter().map(|u| u.resource)) {
+        let rt = lib.resource_types.get(&r.ty);
+        let sources = ports.entry(rt.map(|t| t.port).unwrap_or(443)).or_default();
+        if t.0
+            && let Some(rt) = rt
+        {
+            let origin = at(Layer::ResourceType(r.ty.clone()), rt.decl.name.span);
+            sources.push(value(format!("resource type {}: port", r.ty), origin));
+        }
+    }
     // `expose.via`: the ingress (the default, with a host), or a Service of
     // its own reachable from outside the cluster (`public`).
     let via = inst.get(&["expose", "via"]).and_then(Value::as_word);
     let exposed = matches!(via, None | Some("ingress")) && inst.get(&["expose", "host"]).is_some();
     let public = matches!(via, Some("load_balancer" | "node_port"));
-    json!({ "ingress": ingress, "egress": egress, "resource_ports": ports, "exposed": exposed, "public": public })
+    Network {
+        ingress,
+        egress,
+        resource_ports: ports.into_iter().map(|(p, s)| t.leaf(p, || s)).collect(),
+        exposed: t.leaf(exposed, || attrs(inst, &["expose.via", "expose.host"])),
+        public: t.leaf(public, || attrs(inst, &["expose.via"])),
+    }
+}
+
+/// Where `by`'s dependency on `on` is written: its `depends_on`.
+fn dependent_sources(model: &Model, by: &str, on: &str) -> Vec<Source> {
+    let s = model.service(by);
+    match (s, s.and_then(|s| s.depends_on.iter().find(|(n, _)| n == on))) {
+        (_, Some((_, span))) => vec![value(format!("service {by}: depends_on"), at(Layer::Service, *span))],
+        (Some(s), None) => vec![named(s)],
+        (None, None) => Vec::new(),
+    }
 }
 
 /// A short, stable hash of a JSON value (for rollout annotations).
