@@ -736,6 +736,57 @@ pub fn derived(service: &Service, inst: &Instance, model: &Model, graph: &Graph)
     out
 }
 
+// PROVISIONAL (issue 15, explain tracing): `Source` and `sources` are being
+// built in parallel, typed and by construction; this stand-in has exactly
+// their signature so that `explain` merges onto them. On merge, delete it,
+// from this line to `END PROVISIONAL`.
+
+/// What a value of the template context was made from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// An attribute of the service (dotted), explained by its chain.
+    Attribute(String),
+    /// Something that is not an attribute (the service's name), with its place.
+    Value { what: String, origin: crate::value::Origin },
+}
+
+/// The sources of the context value at `path` (object keys, list indices
+/// as decimal strings) of `service` in `inst`'s environment; empty when
+/// platc cannot name them.
+pub fn sources(
+    service: &Service,
+    inst: &Instance,
+    model: &Model,
+    graph: &Graph,
+    _lib: &Library,
+    path: &[&str],
+) -> Vec<Source> {
+    let joined = path.join(".");
+    if let Some(d) = derived(service, inst, model, graph).into_iter().find(|d| d.path == joined) {
+        return d.from.into_iter().map(Source::Attribute).collect();
+    }
+    let name = || Source::Value {
+        what: format!("the name of service `{}`", service.name),
+        origin: crate::value::Origin { layer: crate::value::Layer::Service, span: service.name_span, key: None },
+    };
+    let set = |keys: &[&str]| inst.get(keys).is_some();
+    match path {
+        ["service", "name"] => vec![name()],
+        // The attribute the value is in (an item of a list: the list).
+        ["service", rest @ ..] => (1..=rest.len())
+            .rev()
+            .filter_map(|n| rest.get(..n))
+            .find(|keys| set(keys))
+            .map(|keys| vec![Source::Attribute(keys.join("."))])
+            .unwrap_or_default(),
+        ["namespace"] if set(&["namespace"]) => vec![Source::Attribute("namespace".into())],
+        ["namespace"] | ["names", ..] | ["selector", ..] => vec![name()],
+        _ => Vec::new(),
+    }
+}
+
+// END PROVISIONAL
+
 /// The registry host of an image repository, as docker reads it: the first
 /// path segment when it looks like a host (`ghcr.io`, `localhost:5000`),
 /// else Docker Hub.
