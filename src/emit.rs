@@ -247,9 +247,9 @@ pub fn trace_file(
         .into_iter()
         .map(|t| (t, t.strip_prefix(&format!("{}/", target.name)).unwrap_or(t).trim_end_matches(".hbs").to_string()))
         .find(|(_, file)| made_here(file))
-        .map(|(t, file)| (t.to_string(), file, ctx.clone()));
+        .map(|(t, file)| (t.to_string(), file, ctx.clone(), None));
     let each = |key: &str| ctx.get(key).and_then(Json::as_array).into_iter().flatten();
-    for r in each("resources").filter(|_| target.resources.is_some()) {
+    for (i, r) in each("resources").enumerate().filter(|_| target.resources.is_some()) {
         let ty = r.get("type").and_then(Json::as_str).unwrap_or("");
         let name = r.get("name").and_then(Json::as_str).unwrap_or(ty);
         let template = lib.resource_types.get(ty).and_then(|rt| rt.template_for(&target.name));
@@ -257,10 +257,10 @@ pub fn trace_file(
             && found.is_none()
             && made_here(&file)
         {
-            found = Some((template.clone(), file, with_resource(&ctx, r)));
+            found = Some((template.clone(), file, with_resource(&ctx, r), Some(["resources".into(), i.to_string()])));
         }
     }
-    for u in each("uses").filter(|_| target.grants.is_some()) {
+    for (i, u) in each("uses").enumerate().filter(|_| target.grants.is_some()) {
         let ty = u.get("type").and_then(Json::as_str).unwrap_or("");
         let owner = u.get("owner").and_then(Json::as_str).unwrap_or("");
         let name = u.get("name").and_then(Json::as_str).unwrap_or(ty);
@@ -269,12 +269,17 @@ pub fn trace_file(
             && found.is_none()
             && made_here(&file)
         {
-            found = Some((template.clone(), file, with_resource(&ctx, u)));
+            found = Some((template.clone(), file, with_resource(&ctx, u), Some(["uses".into(), i.to_string()])));
         }
     }
-    let (template, file, ctx) = found.ok_or_else(|| format!("no template of `{}` writes `{path}`", target.name))?;
+    let (template, file, ctx, resource) =
+        found.ok_or_else(|| format!("no template of `{}` writes `{path}`", target.name))?;
     let shown_as = lib.templates.get(&template).map_or_else(|| template.clone(), |t| t.shown_as.clone());
-    let (marked, marks) = trace::mark(&ctx);
+    let (marked, mut marks) = trace::mark(&ctx);
+    // `resource` is a copy of an entry of `resources` (or `uses`): named as that.
+    if let Some(at) = resource {
+        marks.rebase("resource", &at);
+    }
     let (text, marks) = trace::with(marks, || renderer.render(&template, &marked));
     let text = text.map_err(|p| format!("{shown_as} failed when traced: {}", p.message))?;
     let docs = target

@@ -95,7 +95,7 @@ pub struct Traced {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     /// An attribute of the service, explained.
-    Attribute(Explanation),
+    Attribute(Box<Explanation>),
     /// Something else, in words, with its place.
     Value { what: String, place: String },
 }
@@ -303,7 +303,7 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
                 traced = landed;
                 if traced.is_empty() && is_falsy(&value) {
                     untraced = Some(format!(
-                        "`{shown}` is a false, zero or empty value, which tracing cannot mark (it would change the template's conditions)"
+                        "`{shown}` is a false, zero or empty value, which tracing cannot mark (marking it would change the template's conditions): the template may write it as it is, or take it from a value"
                     ));
                 }
             }
@@ -367,7 +367,7 @@ fn trace(
             let sources = crate::emit::context::sources(s, inst, model, graph, lib, &keys)
                 .into_iter()
                 .filter_map(|src| match src {
-                    crate::emit::context::Source::Attribute(p) => attribute(c, s, inst, &p).ok().map(Source::Attribute),
+                    crate::emit::context::Source::Attribute(p) => attribute(c, s, inst, &p).ok().map(|e| Source::Attribute(Box::new(e))),
                     crate::emit::context::Source::Value { what, origin } => {
                         Some(Source::Value { what, place: place(&c.files, origin.span) })
                     }
@@ -514,7 +514,7 @@ fn render_into(e: &Explanation, s: &mut String, indent: &str) {
                 .iter()
                 .map(|src| match src {
                     Source::Attribute(a) => format!("`{}`", a.path),
-                    Source::Value { what, .. } => what.clone(),
+                    Source::Value { what, place } => format!("{what} ({place})"),
                 })
                 .collect();
             let from = if names.is_empty() {
@@ -522,18 +522,15 @@ fn render_into(e: &Explanation, s: &mut String, indent: &str) {
             } else {
                 format!("from {}", names.join(", "))
             };
-            let colon = if t.sources.is_empty() { "" } else { ":" };
+            let colon = if t.sources.iter().any(|x| matches!(x, Source::Attribute(_))) { ":" } else { "" };
             s.push_str(&format!(
                 "{indent}  traced to the template value `{}` (written by {}), {from}{colon}\n",
                 t.context, t.template
             ));
             for src in &t.sources {
-                match src {
-                    Source::Attribute(a) => {
-                        s.push('\n');
-                        render_into(a, s, &nested);
-                    }
-                    Source::Value { what, place } => s.push_str(&format!("{nested}{what}   {place}\n")),
+                if let Source::Attribute(a) = src {
+                    s.push('\n');
+                    render_into(a, s, &nested);
                 }
             }
         }

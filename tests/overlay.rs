@@ -319,7 +319,7 @@ fn a_new_target_works_by_declaration_alone() {
     let g = e.generated.expect("a generated path");
     assert_eq!(g.file, "api/docs/staging/runbook.yaml");
     assert_eq!(g.value, "team-a");
-    assert!(e_sources_name(&g.sources, "owner"), "{:?}", g.sources);
+    assert!(e_sources_name(&g.traced, "owner"), "{:?}", g.traced);
     // A target named by a prefix of another's name is not that one.
     let err = platc::explain::explain(&c, "api", "doc/Runbook:owner", Some("staging")).unwrap_err();
     assert!(err.contains("no target `doc`; did you mean `docs`?"), "{err}");
@@ -345,8 +345,8 @@ fn a_new_target_works_by_declaration_alone() {
     assert!(codes(&c).contains(&"platc::policy::violation"), "{:?}", codes(&c));
 }
 
-fn e_sources_name(sources: &[platc::explain::Explanation], path: &str) -> bool {
-    sources.iter().any(|s| s.path == path)
+fn e_sources_name(traced: &[platc::explain::Traced], path: &str) -> bool {
+    traced.iter().flat_map(|t| &t.sources).any(|s| matches!(s, platc::explain::Source::Attribute(e) if e.path == path))
 }
 
 /// The registry's declarations are checked: a path without `<file>`, a per-service path

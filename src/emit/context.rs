@@ -781,6 +781,32 @@ pub fn sources(
             .unwrap_or_default(),
         ["namespace"] if set(&["namespace"]) => vec![Source::Attribute("namespace".into())],
         ["namespace"] | ["names", ..] | ["selector", ..] => vec![name()],
+        // A value of one of the service's resources: where it was set (the
+        // resource's block, its type's defaults or sizes), else the resource.
+        ["resources", i, rest @ ..] => {
+            let Some(r) = i.parse::<usize>().ok().and_then(|i| inst.resources.get(i)) else { return Vec::new() };
+            let node = rest.first().and_then(|k| r.values.get(*k).map(|n| (k, n)));
+            vec![match node {
+                Some((k, n)) => {
+                    Source::Value { what: format!("`{k}` of resource `{}`", r.name), origin: n.origin.clone() }
+                }
+                None => Source::Value {
+                    what: format!("resource `{}`", r.name),
+                    origin: crate::value::Origin { layer: crate::value::Layer::Service, span: r.span, key: None },
+                },
+            }]
+        }
+        ["environment", ..] => model
+            .workspace
+            .environments
+            .iter()
+            .find(|e| e.name == inst.env)
+            .map(|e| Source::Value {
+                what: format!("environment `{}` of the workspace", e.name),
+                origin: crate::value::Origin { layer: crate::value::Layer::Builtin, span: e.span, key: None },
+            })
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -684,7 +684,7 @@ impl handlebars::HelperDef for ValueHelper {
             let args: Vec<&Json> = h.params().iter().map(|p| p.value()).collect();
             return Ok(handlebars::ScopedJson::Derived((self.f)(&args)?));
         }
-        let mut leaves = BTreeSet::new();
+        let mut leaves = Vec::new();
         let plain: Vec<Json> = h.params().iter().map(|p| super::trace::unmark(p.value(), &mut leaves)).collect();
         let value = (self.f)(&plain.iter().collect::<Vec<_>>())?;
         Ok(handlebars::ScopedJson::Derived(super::trace::remark(value, leaves)))

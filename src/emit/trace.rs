@@ -25,7 +25,6 @@
 //! partial that wrote it.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 
 use serde_json::Value as Json;
 
@@ -39,7 +38,8 @@ const END: char = '\u{F0002}';
 /// value itself.
 #[derive(Debug, Clone)]
 struct Entry {
-    leaves: BTreeSet<usize>,
+    /// In the order the values were given, each once.
+    leaves: Vec<usize>,
     value: Json,
 }
 
@@ -52,6 +52,18 @@ pub struct Marks {
     entries: Vec<Entry>,
     /// The included templates that wrote marks, by tag.
     templates: Vec<String>,
+}
+
+impl Marks {
+    /// Names the context values under the top-level key `from` as under
+    /// `to` instead (`resource`, a copy of `resources[2]`, is `resources.2`).
+    pub fn rebase(&mut self, from: &str, to: &[String]) {
+        for p in &mut self.paths {
+            if p.first().is_some_and(|k| k == from) {
+                p.splice(0..1, to.iter().cloned());
+            }
+        }
+    }
 }
 
 /// One context value found in the output.
@@ -107,7 +119,7 @@ fn mark_into(v: &Json, path: &mut Vec<String>, marks: &mut Marks) -> Json {
         scalar if truthy(scalar) && !text(scalar).contains([START, MID, END]) => {
             let id = marks.entries.len();
             marks.paths.push(path.clone());
-            marks.entries.push(Entry { leaves: BTreeSet::from([id]), value: scalar.clone() });
+            marks.entries.push(Entry { leaves: vec![id], value: scalar.clone() });
             Json::String(marked(id, None, &text(scalar)))
         }
         other => other.clone(),
@@ -199,14 +211,14 @@ pub fn strip(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// A helper's argument as the helper sees it outside tracing; the context
 /// values it carries are added to `leaves`.
-pub fn unmark(v: &Json, leaves: &mut BTreeSet<usize>) -> Json {
+pub fn unmark(v: &Json, leaves: &mut Vec<usize>) -> Json {
     ACTIVE.with(|a| match a.borrow().as_ref() {
         Some(marks) => unmark_with(v, marks, leaves),
         None => v.clone(),
     })
 }
 
-fn unmark_with(v: &Json, marks: &Marks, leaves: &mut BTreeSet<usize>) -> Json {
+fn unmark_with(v: &Json, marks: &Marks, leaves: &mut Vec<usize>) -> Json {
     match v {
         Json::String(s) if s.contains(START) => {
             let pieces = pieces(s);
@@ -215,8 +227,10 @@ fn unmark_with(v: &Json, marks: &Marks, leaves: &mut BTreeSet<usize>) -> Json {
                 match p {
                     Piece::Plain(t) => out.push_str(t),
                     Piece::Mark { id, text, .. } => {
-                        if let Some(e) = marks.entries.get(*id) {
-                            leaves.extend(e.leaves.iter().copied());
+                        for leaf in marks.entries.get(*id).map(|e| e.leaves.as_slice()).unwrap_or_default() {
+                            if !leaves.contains(leaf) {
+                                leaves.push(*leaf);
+                            }
                         }
                         out.push_str(text);
                     }
@@ -235,7 +249,7 @@ fn unmark_with(v: &Json, marks: &Marks, leaves: &mut BTreeSet<usize>) -> Json {
 
 /// A helper's value, marked with the context values its arguments carried
 /// (a falsy value stays unmarked: it must stay falsy).
-pub fn remark(v: Json, leaves: BTreeSet<usize>) -> Json {
+pub fn remark(v: Json, leaves: Vec<usize>) -> Json {
     if leaves.is_empty() || !truthy(&v) || matches!(v, Json::Array(_) | Json::Object(_)) {
         return v;
     }
@@ -351,16 +365,19 @@ mod tests {
         assert_eq!(m["d"], json!(0));
         assert_eq!(strip(m["a"].as_str().unwrap()), "3");
         let ((), _) = with(marks, || {
-            let mut leaves = BTreeSet::new();
+            let mut leaves = Vec::new();
             assert_eq!(unmark(&m["a"], &mut leaves), json!(3), "one mark: the value itself");
-            let joined = format!("{}-{}", m["a"].as_str().unwrap(), m["c"][2].as_str().unwrap());
-            assert_eq!(unmark(&json!(joined), &mut leaves), json!("3-x"));
-            assert_eq!(leaves, BTreeSet::from([0, 2]));
-            let out = remark(json!("3-x"), leaves);
-            let mut again = BTreeSet::new();
-            assert_eq!(unmark(&out, &mut again), json!("3-x"));
-            assert_eq!(again, BTreeSet::from([0, 2]), "a helper's value carries its inputs");
-            assert_eq!(remark(json!(false), BTreeSet::from([0])), json!(false), "falsy stays falsy");
+            assert_eq!(leaves, [0]);
+            let mut leaves = Vec::new();
+            let joined =
+                format!("{}-{}-{}", m["c"][2].as_str().unwrap(), m["a"].as_str().unwrap(), m["a"].as_str().unwrap());
+            assert_eq!(unmark(&json!(joined), &mut leaves), json!("x-3-3"));
+            assert_eq!(leaves, [2, 0], "each once, in the order given");
+            let out = remark(json!("x-3-3"), leaves);
+            let mut again = Vec::new();
+            assert_eq!(unmark(&out, &mut again), json!("x-3-3"));
+            assert_eq!(again, [2, 0], "a helper's value carries its inputs");
+            assert_eq!(remark(json!(false), vec![0]), json!(false), "falsy stays falsy");
         });
         assert!(!active(), "tracing ends with `with`");
     }
