@@ -225,8 +225,6 @@ pub fn trace_file(
     path: &str,
 ) -> Result<TracedFile, String> {
     let inst = if target.per_environment() { inst } else { s.instances.last().unwrap_or(inst) };
-    let options = Options { targets: vec![target.name.clone()], ..Options::default() };
-    let renderer = compile_templates(lib, &options).map_err(|_| "the templates did not compile".to_string())?;
     let env = model
         .workspace
         .environments
@@ -235,11 +233,7 @@ pub fn trace_file(
         .ok_or_else(|| format!("no environment `{}`", inst.env))?;
     let shared = context::Shared::new(model, graph, lib);
     let base = context::service_base(s, &shared);
-    let mut ctx = context::instance(&base, s, inst, env, &shared);
-    let labels = renderer.render(context::LABELS_TEMPLATE, &ctx).map_err(|p| p.message)?;
-    if let Json::Object(o) = &mut ctx {
-        o.insert("labels".into(), context::labels_from(&labels, &s.name)?);
-    }
+    let ctx = context::instance(&base, s, inst, env, &shared);
     let made_here = |file: &str| target.path(&s.name, &inst.env, file) == path;
     // The per-service templates, then those of resources and grants (with
     // the resource in the context).
@@ -272,9 +266,18 @@ pub fn trace_file(
             found = Some((template.clone(), file, with_resource(&ctx, u), Some(["uses".into(), i.to_string()])));
         }
     }
-    let (template, file, ctx, resource) =
+    let (template, file, mut ctx, resource) =
         found.ok_or_else(|| format!("no template of `{}` writes `{path}`", target.name))?;
     let shown_as = lib.templates.get(&template).map_or_else(|| template.clone(), |t| t.shown_as.clone());
+    // That template, the labels' and the partials they include, no more.
+    let (renderer, problems) = Renderer::new(&lib.templates, |n| n == template || n == context::LABELS_TEMPLATE);
+    if let Some(p) = problems.first() {
+        return Err(format!("template {} does not compile: {}", p.template, p.message));
+    }
+    let labels = renderer.render(context::LABELS_TEMPLATE, &ctx).map_err(|p| p.message)?;
+    if let Json::Object(o) = &mut ctx {
+        o.insert("labels".into(), context::labels_from(&labels, &s.name)?);
+    }
     let (marked, mut marks) = trace::mark(&ctx);
     // `resource` is a copy of an entry of `resources` (or `uses`): named as that.
     if let Some(at) = resource {

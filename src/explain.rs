@@ -367,7 +367,9 @@ fn trace(
             let sources = crate::emit::context::sources(s, inst, model, graph, lib, &keys)
                 .into_iter()
                 .filter_map(|src| match src {
-                    crate::emit::context::Source::Attribute(p) => attribute(c, s, inst, &p).ok().map(|e| Source::Attribute(Box::new(e))),
+                    crate::emit::context::Source::Attribute(p) => {
+                        attribute(c, s, inst, &p).ok().map(|e| Source::Attribute(Box::new(e)))
+                    }
                     crate::emit::context::Source::Value { what, origin } => {
                         Some(Source::Value { what, place: place(&c.files, origin.span) })
                     }

@@ -164,3 +164,45 @@ fn an_untraceable_value_is_said_to_be_a_guess() {
     let text = platc::explain::render(&e);
     assert!(text.contains("not traced:") && text.contains("(a guess, not a trace)"), "{text}");
 }
+
+/// Every generated file of every example renders again, traced, into the
+/// same documents once the marks are taken out (patches aside): tracing
+/// takes every branch the build took, and its output parses. The hostile
+/// strings example is among them.
+#[test]
+fn tracing_renders_what_the_build_rendered() {
+    use platc::emit::doc::Doc;
+    fn plain(d: &Doc) -> Doc {
+        match d {
+            Doc::List(items) => Doc::List(items.iter().map(plain).collect()),
+            Doc::Map(entries) => Doc::Map(entries.iter().map(|(k, v)| (k.clone(), plain(v))).collect()),
+            scalar => Doc::Str(platc::emit::trace::strip(&scalar.text()).into_owned()),
+        }
+    }
+    let options = Options { trace: true, keep_docs: true, ..Options::default() };
+    let mut traced_files = 0;
+    for example in ["monorepo", "grpc-shop", "harbor", "hostile-strings", "lone-service", "custom-stdlib"] {
+        let c = platc::compile(&common::load(&common::examples().join(example)), &options);
+        let (Some(out), Some(model), Some(graph), Some(lib)) = (&c.output, &c.model, &c.graph, &c.library) else {
+            panic!("{example} builds: {}", common::diagnostics_text(&c))
+        };
+        for (path, f) in &out.files {
+            let Some(s) = f.service.as_deref().and_then(|s| model.service(s)) else { continue };
+            let inst = match &f.environment {
+                Some(e) => s.instance(e).unwrap(),
+                None => s.instances.last().unwrap(),
+            };
+            let target = lib.targets.of_kind(&f.kind).unwrap();
+            let t = platc::emit::trace_file(model, graph, lib, s, inst, target, path)
+                .unwrap_or_else(|e| panic!("{example}: {path}: {e}"));
+            if s.patches.iter().any(|p| p.patch.target.name == target.name) {
+                continue;
+            }
+            let built: Vec<Doc> = f.docs.as_ref().unwrap().iter().map(plain).collect();
+            let again: Vec<Doc> = t.docs.iter().map(plain).collect();
+            assert_eq!(built, again, "{example}: {path} ({})", t.shown_as);
+            traced_files += 1;
+        }
+    }
+    assert!(traced_files > 100, "{traced_files}");
+}
