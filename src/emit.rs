@@ -275,6 +275,21 @@ pub fn trace_file(
         return Err(format!("template {} does not compile: {}", p.template, p.message));
     }
     let labels = renderer.render(context::LABELS_TEMPLATE, &ctx).map_err(|p| p.message)?;
+    // The labels are rendered too: traced, each names what it was made from.
+    let (marked, marks) = trace::mark(&ctx);
+    let (traced_labels, label_marks) = trace::with(marks, || renderer.render(context::LABELS_TEMPLATE, &marked));
+    let label_sources: Vec<(String, Vec<Vec<String>>)> = traced_labels
+        .ok()
+        .and_then(|text| yaml::parse(&text).ok())
+        .into_iter()
+        .flatten()
+        .map(trace::strip_keys)
+        .flat_map(|d| match d {
+            Doc::Map(entries) => entries,
+            _ => Vec::new(),
+        })
+        .map(|(k, v)| (k, trace::landed(&v, &label_marks).into_iter().map(|l| l.path).collect()))
+        .collect();
     if let Json::Object(o) = &mut ctx {
         o.insert("labels".into(), context::labels_from(&labels, &s.name)?);
     }
@@ -282,6 +297,9 @@ pub fn trace_file(
     // `resource` is a copy of an entry of `resources` (or `uses`): named as that.
     if let Some(at) = resource {
         marks.rebase("resource", &at);
+    }
+    for (key, from) in &label_sources {
+        marks.made_from(&["labels".to_string(), key.clone()], from);
     }
     let (text, marks) = trace::with(marks, || renderer.render(&template, &marked));
     let text = text.map_err(|p| format!("{shown_as} failed when traced: {}", p.message))?;

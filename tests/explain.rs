@@ -122,6 +122,20 @@ fn values_made_by_helpers_are_traced_to_their_inputs() {
     );
 }
 
+/// The labels platc renders from their own template: each is traced to
+/// what that template made it from.
+#[test]
+fn labels_are_traced_through_their_template() {
+    let c = traced(&[("api", service("api", "web-api", "  system = \"shop\""))]);
+    let g = generated(&c, "api", "kubernetes/Service:metadata.labels");
+    let attrs = attributes(&g);
+    for a in ["owner", "version", "system", "tier", "workload"] {
+        assert!(attrs.contains(&a), "{a}: {attrs:?}");
+    }
+    assert!(contexts(&g).contains(&"environment.name"), "{g:#?}");
+    assert!(!contexts(&g).iter().any(|c| c.starts_with("labels.platc.dev/team")), "{g:#?}");
+}
+
 /// A workflow's value, from a partial of the workflow template.
 #[test]
 fn workflow_values_are_traced() {

@@ -46,9 +46,9 @@ struct Entry {
 /// The marks of one traced rendering.
 #[derive(Debug, Clone, Default)]
 pub struct Marks {
-    /// The context path of each marked leaf (by id; leaves come first).
+    /// The context path of each marked leaf, by leaf id.
     paths: Vec<Vec<String>>,
-    /// Every mark: the leaves (ids below `paths.len()`), then what helpers made.
+    /// Every mark, by the id in the marker: the leaves, then what helpers made.
     entries: Vec<Entry>,
     /// The included templates that wrote marks, by tag.
     templates: Vec<String>,
@@ -61,6 +61,26 @@ impl Marks {
         for p in &mut self.paths {
             if p.first().is_some_and(|k| k == from) {
                 p.splice(0..1, to.iter().cloned());
+            }
+        }
+    }
+}
+
+impl Marks {
+    /// Says that the context value at `path` was made from the values at
+    /// `from` (a value platc computed by rendering a template, as the
+    /// labels): a mark of it then names those instead.
+    pub fn made_from(&mut self, path: &[String], from: &[Vec<String>]) {
+        let Some(leaf) = self.paths.iter().position(|p| p == path) else { return };
+        if from.is_empty() {
+            return;
+        }
+        let first = self.paths.len();
+        self.paths.extend(from.iter().cloned());
+        let new: Vec<usize> = (first..self.paths.len()).collect();
+        for e in &mut self.entries {
+            if let Some(at) = e.leaves.iter().position(|l| *l == leaf) {
+                e.leaves.splice(at..=at, new.iter().copied().filter(|n| !e.leaves.contains(n)).collect::<Vec<_>>());
             }
         }
     }
@@ -117,9 +137,10 @@ fn mark_into(v: &Json, path: &mut Vec<String>, marks: &mut Marks) -> Json {
                 .collect(),
         ),
         scalar if truthy(scalar) && !text(scalar).contains([START, MID, END]) => {
-            let id = marks.entries.len();
+            let leaf = marks.paths.len();
             marks.paths.push(path.clone());
-            marks.entries.push(Entry { leaves: vec![id], value: scalar.clone() });
+            let id = marks.entries.len();
+            marks.entries.push(Entry { leaves: vec![leaf], value: scalar.clone() });
             Json::String(marked(id, None, &text(scalar)))
         }
         other => other.clone(),
