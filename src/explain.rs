@@ -1,8 +1,11 @@
 //! `platc explain`: a value of a service and the whole chain of assignments
 //! that set it, each with its layer and place, plus the policies that read
 //! it. For a generated path (`kubernetes/Deployment:spec.replicas`), the
-//! generated value, the patch that set it if any, and the service values it
-//! most likely came from, each explained the same way.
+//! generated value, the template that wrote it, the patch that set it if
+//! any, and the values of the template context that landed there, traced
+//! (the template rendered again with a marked context, see
+//! [`crate::emit::trace`]), each with what it was made from, explained the
+//! same way.
 //!
 //! Needs a compilation made with `Options { trace: true, keep_docs: true }`.
 

@@ -39,6 +39,10 @@
 //! none): an overlay adds to an embedded template by adding a file there,
 //! without copying the template.
 //!
+//! **Tracing.** `platc explain` renders a file again with a marked context
+//! ([`super::trace`]); the helpers then unmark their arguments and mark
+//! their values. A build never traces.
+//!
 //! **Diagnostics.** `{{fail "message" at="attribute" help="..."}}` stops
 //! the rendering and becomes the diagnostic `platc::emit::fail`, naming the
 //! template and the service, at the place that set `attribute` (else at
