@@ -294,9 +294,13 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
         .map(|p| &p.patch)
         .filter(|p| p.target.name == target && (kind.is_empty() || p.kind.name == kind))
         .flat_map(|p| p.sets.iter())
-        .find(|a| a.path.display() == path)
+        .find(|a| {
+            // The path itself, or a map or list that holds it.
+            let set = a.path.display();
+            path == set || path.strip_prefix(set.as_str()).is_some_and(|rest| rest.starts_with(['.', '[']))
+        })
         .map(|a| place(&c.files, a.span));
-    let mut template = format!("templates/{target}/");
+    let mut template = format!("templates/{target}/ (the file {})", file.rsplit('/').next().unwrap_or(&file));
     let mut traced = Vec::new();
     let mut untraced = None;
     if patched_at.is_none() {

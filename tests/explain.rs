@@ -153,12 +153,15 @@ fn workflow_values_are_traced() {
 /// A patched path names the patch, and no context value.
 #[test]
 fn a_patch_wins() {
-    let body =
-        "  patch kubernetes Deployment because \"pinned\" {\n    spec.revisionHistoryLimit = 3\n  }\n  replicas = 3";
+    let body = "  patch kubernetes Deployment because \"pinned\" {\n    spec.revisionHistoryLimit = 3\n    spec.template.spec.nodeSelector = { disktype = \"ssd\" }\n  }\n  replicas = 3";
     let c = traced(&[("api", service("api", "web-api", body))]);
     let g = generated(&c, "api", "kubernetes/Deployment:spec.revisionHistoryLimit");
     assert!(g.patched_at.as_deref().is_some_and(|p| p.starts_with("services/api/service.plat:")), "{g:#?}");
     assert!(g.traced.is_empty() && g.guessed.is_empty(), "{g:#?}");
+    // A value inside a map the patch set.
+    let g = generated(&c, "api", "kubernetes/Deployment:spec.template.spec.nodeSelector.disktype");
+    assert_eq!(g.value, "ssd");
+    assert!(g.patched_at.is_some() && g.untraced.is_none(), "{g:#?}");
 }
 
 /// A false value cannot be marked (it would change the template's
