@@ -361,6 +361,8 @@ fn trace(
     let (Some(model), Some(graph), Some(lib)) = (&c.model, &c.graph, &c.library) else {
         return Err("the workspace did not resolve".into());
     };
+    // A file rendered once per service is rendered in the last environment.
+    let inst = if target.per_environment() { inst } else { s.instances.last().unwrap_or(inst) };
     let t = crate::emit::trace_file(model, graph, lib, s, inst, target, file)
         .map_err(|e| format!("tracing failed ({e})"))?;
     let node = find(&t.docs, kind, hcl, segments)

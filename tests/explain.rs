@@ -19,8 +19,12 @@ const PLATFORM: &str = r#"workspace shop {
 "#;
 
 fn traced(services: &[(&str, String)]) -> Compiled {
+    traced_in(PLATFORM, services)
+}
+
+fn traced_in(platform: &str, services: &[(&str, String)]) -> Compiled {
     let mut sources = Sources::new();
-    sources.insert_bytes("platform.plat".to_string(), PLATFORM.as_bytes().to_vec());
+    sources.insert_bytes("platform.plat".to_string(), platform.as_bytes().to_vec());
     for (name, text) in services {
         sources.insert_bytes(format!("services/{name}/service.plat"), text.as_bytes().to_vec());
     }
@@ -144,6 +148,18 @@ fn workflow_values_are_traced() {
     assert_eq!(g.value, "services/api/**");
     assert_eq!(contexts(&g), ["source_dir"], "{g:#?}");
     assert!(g.traced[0].template.ends_with("templates/workflows/_ci_paths.hbs"), "{g:#?}");
+    // A file rendered once per service is traced in the environment it was
+    // rendered in (the last), whichever is asked.
+    let body = "  description = \"A\"\n  environment staging { description = \"B\" }";
+    let c = traced_in(
+        &PLATFORM.replace("}\n}", "}\n  environment production { cluster = \"p1\" }\n}"),
+        &[("api", service("api", "web-api", body))],
+    );
+    let e = platc::explain::explain(&c, "api", "catalog/Component:metadata.description", Some("staging")).unwrap();
+    let g = e.generated.unwrap();
+    assert_eq!(g.value, "A");
+    let [Source::Attribute(d)] = &g.traced[0].sources[..] else { panic!("{g:#?}") };
+    assert_eq!((d.path.as_str(), d.environment.as_str(), d.value.as_str()), ("description", "production", "\"A\""));
     // Text the template writes as it is: nothing traced, and said so.
     let e = platc::explain::explain(&c, "api", "kubernetes/Deployment:apiVersion", None).unwrap();
     assert!(e.generated.as_ref().unwrap().traced.is_empty());
