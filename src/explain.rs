@@ -304,7 +304,7 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
     let mut traced = Vec::new();
     let mut untraced = None;
     if patched_at.is_none() {
-        match trace(c, s, inst, registered, &file, kind, hcl, &segments) {
+        match trace(c, s, inst, registered, &file, kind, hcl, &segments, &value) {
             Ok((shown_as, landed)) => {
                 template = shown_as;
                 traced = landed;
@@ -357,6 +357,7 @@ fn trace(
     kind: &str,
     hcl: bool,
     segments: &[Segment],
+    built: &Doc,
 ) -> Result<(String, Vec<Traced>), String> {
     let (Some(model), Some(graph), Some(lib)) = (&c.model, &c.graph, &c.library) else {
         return Err("the workspace did not resolve".into());
@@ -367,6 +368,13 @@ fn trace(
         .map_err(|e| format!("tracing failed ({e})"))?;
     let node = find(&t.docs, kind, hcl, segments)
         .ok_or_else(|| format!("tracing failed ({} traced has no such path)", t.shown_as))?;
+    // The traced rendering must have rendered what the build did here.
+    if !agrees(built, node) {
+        return Err(format!(
+            "tracing failed ({} traced renders something else here: a `patch` changed a part of it, or the template renders otherwise when traced)",
+            t.shown_as
+        ));
+    }
     let shown =
         |template: &str| lib.templates.get(template).map_or_else(|| template.to_string(), |f| f.shown_as.clone());
     let landed = crate::emit::trace::landed(node, &t.marks)
@@ -392,6 +400,23 @@ fn trace(
         })
         .collect();
     Ok((t.shown_as.clone(), landed))
+}
+
+/// Whether a traced value, its marks taken out, is the built one (numbers
+/// by value: a marked number is read back as its text).
+fn agrees(built: &Doc, traced: &Doc) -> bool {
+    match (built, traced) {
+        (Doc::List(a), Doc::List(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| agrees(x, y)),
+        (Doc::Map(a), Doc::Map(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|((k, x), (l, y))| k == l && agrees(x, y))
+        }
+        (Doc::List(_) | Doc::Map(_), _) | (_, Doc::List(_) | Doc::Map(_)) => false,
+        (a, b) => {
+            let (a, b) = (a.text(), b.text());
+            let b = crate::emit::trace::strip(&b);
+            a == b || a.parse::<f64>().ok().zip(b.parse::<f64>().ok()).is_some_and(|(x, y)| x == y)
+        }
+    }
 }
 
 /// `resources[0].name`: a context path as templates write it.

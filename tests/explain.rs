@@ -178,6 +178,11 @@ fn a_patch_wins() {
     let g = generated(&c, "api", "kubernetes/Deployment:spec.template.spec.nodeSelector.disktype");
     assert_eq!(g.value, "ssd");
     assert!(g.patched_at.is_some() && g.untraced.is_none(), "{g:#?}");
+    // A map the patch changed a part of: the unpatched rendering, traced,
+    // is not what was built; said so, never traced wrongly.
+    let g = generated(&c, "api", "kubernetes/Deployment:spec.template.spec");
+    assert!(g.traced.is_empty(), "{g:#?}");
+    assert!(g.untraced.as_deref().is_some_and(|w| w.contains("a `patch` changed a part of it")), "{g:#?}");
 }
 
 /// A false value cannot be marked (it would change the template's

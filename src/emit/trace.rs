@@ -166,7 +166,8 @@ fn truthy(v: &Json) -> bool {
     match v {
         Json::Null => false,
         Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        // As handlebars' `{{#if}}` has it (a subnormal number is false).
+        Json::Number(n) => n.as_f64().is_some_and(f64::is_normal),
         Json::String(s) => !s.is_empty(),
         Json::Array(a) => !a.is_empty(),
         Json::Object(o) => !o.is_empty(),
@@ -401,6 +402,19 @@ mod tests {
             assert_eq!(remark(json!(false), vec![0]), json!(false), "falsy stays falsy");
         });
         assert!(!active(), "tracing ends with `with`");
+    }
+
+    #[test]
+    fn a_copy_and_a_computed_value_name_their_origins() {
+        let (m, mut marks) = mark(&json!({"resource": {"n": "q"}, "labels": {"team": "t"}, "owner": "t"}));
+        marks.rebase("resource", &["resources".into(), "2".into()]);
+        marks.made_from(&["labels".into(), "team".into()], &[vec!["service".into(), "owner".into()]]);
+        let doc = Doc::List(vec![
+            Doc::Str(m["resource"]["n"].as_str().unwrap().to_string()),
+            Doc::Str(m["labels"]["team"].as_str().unwrap().to_string()),
+        ]);
+        let paths: Vec<Vec<String>> = landed(&doc, &marks).into_iter().map(|l| l.path).collect();
+        assert_eq!(paths, [vec!["resources", "2", "n"], vec!["service", "owner"]]);
     }
 
     #[test]
