@@ -470,7 +470,7 @@ fn include<'reg: 'rc, 'rc>(
 ) -> HelperResult {
     let name = param(h, 0)?.as_str().ok_or(handlebars::RenderErrorReason::InvalidParamType("a template name"))?;
     let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
-    include_one(&super::trace::strip(name), indent, r, ctx, rc, out)
+    include_one(&super::trace::unmarked(name), indent, r, ctx, rc, out)
 }
 
 /// `{{slot "kubernetes/pod-annotations" indent=8}}`: every template of
@@ -491,7 +491,7 @@ impl handlebars::HelperDef for Slot {
         let dir = param(h, 0)?
             .as_str()
             .ok_or(handlebars::RenderErrorReason::InvalidParamType("an extension point (a directory)"))?;
-        let dir = super::trace::strip(dir);
+        let dir = super::trace::unmarked(dir);
         let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
         let members = self.members.get(dir.trim_end_matches('/')).map(Vec::as_slice).unwrap_or_default();
         for (i, name) in members.iter().enumerate() {
@@ -508,10 +508,11 @@ impl handlebars::HelperDef for Slot {
 /// the service (see the module's documentation). Several arguments are
 /// joined.
 fn fail_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, _: &mut dyn Output) -> HelperResult {
-    let message: String = h.params().iter().map(|p| super::trace::strip(&text(p.value())).into_owned()).collect();
+    let message: String = h.params().iter().map(|p| super::trace::unmarked(&text(p.value())).into_owned()).collect();
     let message = if message.trim().is_empty() { "the template refused this service".to_string() } else { message };
-    let hash =
-        |k: &str| h.hash_get(k).map(|v| super::trace::strip(&text(v.value())).into_owned()).filter(|s| !s.is_empty());
+    let hash = |k: &str| {
+        h.hash_get(k).map(|v| super::trace::unmarked(&text(v.value())).into_owned()).filter(|s| !s.is_empty())
+    };
     let template = INSIDE.with(|i| i.borrow().last().cloned());
     let raised = Raised { message: message.clone(), at: hash("at"), help: hash("help"), template };
     RAISED.with(|r| *r.borrow_mut() = Some(Box::new(raised)));
@@ -911,6 +912,40 @@ mod tests {
         assert_eq!(out, r#"a: "abc-def""#);
         let out = render("a: {{concat (bounded 12 x) \".fifo\"}}", serde_json::json!({"x": "abc"})).unwrap();
         assert_eq!(out, r#"a: "abc.fifo""#);
+    }
+
+    /// Traced, every helper passes on what its arguments carried, a
+    /// partial tags what it wrote, and conditions take the same branches.
+    #[test]
+    fn helpers_pass_their_marks_on() {
+        use super::super::trace;
+        let mut templates = BTreeMap::new();
+        let file = |t: &str| TemplateFile { shown_as: "x".into(), text: t.into() };
+        templates.insert(
+            "t.hbs".to_string(),
+            file("a: {{concat (bounded 12 x \"-\" (lower y)) \".f\"}}\nb: {{json n}}\n{{#if (gt n 2)}}c: {{hcl z}}\n{{/if}}{{#unless e}}d: 1\n{{/unless}}{{include \"_p.hbs\"}}"),
+        );
+        templates.insert("_p.hbs".to_string(), file("p: {{seconds d}}"));
+        let (r, problems) = Renderer::new(&templates, |_| true);
+        assert!(problems.is_empty(), "{problems:?}");
+        let ctx = serde_json::json!({"x": "abc", "y": "DEF", "n": 3, "z": "${q}", "e": "", "d": "5m"});
+        let plain = r.render("t.hbs", &ctx).unwrap();
+        let (marked, marks) = trace::mark(&ctx);
+        let (text, marks) = trace::with(marks, || r.render("t.hbs", &marked));
+        let docs: Vec<_> =
+            super::super::yaml::parse(&text.unwrap()).unwrap().into_iter().map(trace::strip_keys).collect();
+        let [doc] = &docs[..] else { panic!("{docs:?}") };
+        let at = |k: &str| -> Vec<(String, Option<String>)> {
+            trace::landed(doc.get(k).unwrap(), &marks).into_iter().map(|l| (l.path.join("."), l.template)).collect()
+        };
+        assert_eq!(at("a"), [("x".into(), None), ("y".into(), None)]);
+        assert_eq!(at("b"), [("n".into(), None)]);
+        assert_eq!(at("c"), [("z".into(), None)]);
+        assert_eq!(at("d"), []);
+        assert_eq!(at("p"), [("d".into(), Some("_p.hbs".into()))]);
+        assert_eq!(trace::strip(&doc.get("a").unwrap().text()), "abc-def.f");
+        assert!(plain.contains("a: \"abc-def.f\"") && plain.contains("p: \"300\""), "{plain}");
+        assert!(!trace::active());
     }
 
     #[test]

@@ -231,6 +231,12 @@ pub fn strip(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `s` without its marks while a rendering is traced; else `s` as it is
+/// (text that merely looks like a mark is left alone).
+pub fn unmarked(s: &str) -> std::borrow::Cow<'_, str> {
+    if active() { strip(s) } else { std::borrow::Cow::Borrowed(s) }
+}
+
 /// A helper's argument as the helper sees it outside tracing; the context
 /// values it carries are added to `leaves`.
 pub fn unmark(v: &Json, leaves: &mut Vec<usize>) -> Json {
