@@ -34,6 +34,7 @@ pub mod doc;
 pub mod hcl;
 pub mod patch;
 pub mod render;
+pub mod trace;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -185,6 +186,139 @@ fn resource_templates(lib: &Library) -> BTreeSet<&str> {
         .collect()
 }
 
+/// The per-service templates of a target: its own files, not partials, not
+/// the per-resource templates of resource types.
+fn service_templates<'a>(lib: &'a Library, target: &Target, resource_templates: &BTreeSet<&str>) -> Vec<&'a str> {
+    let prefix = format!("{}/", target.name);
+    lib.templates
+        .keys()
+        .filter(|k| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+        .filter(|k| !is_partial(k) && !resource_templates.contains(k.as_str()))
+        .map(String::as_str)
+        .collect()
+}
+
+/// A generated file rendered once more with its context traced (see
+/// [`trace`]): for `platc explain`, never for a build.
+#[derive(Debug)]
+pub struct TracedFile {
+    /// The template that wrote the file (its name in the library).
+    pub template: String,
+    /// Where the template is, for people (`<stdlib>/templates/...`).
+    pub shown_as: String,
+    /// Its documents, unpatched, with the marks in their strings (none in
+    /// their keys).
+    pub docs: Vec<Doc>,
+    pub marks: trace::Marks,
+}
+
+/// Renders again, traced, the template that wrote the output file `path`
+/// of target `target` for `s` in `inst`'s environment (the last one for a
+/// target that renders once per service); `Err` says why it cannot.
+pub fn trace_file(
+    model: &Model,
+    graph: &Graph,
+    lib: &Library,
+    s: &Service,
+    inst: &crate::model::Instance,
+    target: &Target,
+    path: &str,
+) -> Result<TracedFile, String> {
+    let inst = if target.per_environment() { inst } else { s.instances.last().unwrap_or(inst) };
+    let env = model
+        .workspace
+        .environments
+        .iter()
+        .find(|e| e.name == inst.env)
+        .ok_or_else(|| format!("no environment `{}`", inst.env))?;
+    let shared = context::Shared::new(model, graph, lib);
+    let base = context::service_base(s, &shared);
+    let ctx = context::instance(&base, s, inst, env, &shared);
+    let made_here = |file: &str| target.path(&s.name, &inst.env, file) == path;
+    // The per-service templates, then those of resources and grants (with
+    // the resource in the context).
+    let mut found = service_templates(lib, target, &resource_templates(lib))
+        .into_iter()
+        .map(|t| (t, t.strip_prefix(&format!("{}/", target.name)).unwrap_or(t).trim_end_matches(".hbs").to_string()))
+        .find(|(_, file)| made_here(file))
+        .map(|(t, file)| (t.to_string(), file, ctx.clone(), None));
+    let each = |key: &str| ctx.get(key).and_then(Json::as_array).into_iter().flatten();
+    for (i, r) in each("resources").enumerate().filter(|_| target.resources.is_some()) {
+        let ty = r.get("type").and_then(Json::as_str).unwrap_or("");
+        let name = r.get("name").and_then(Json::as_str).unwrap_or(ty);
+        let template = lib.resource_types.get(ty).and_then(|rt| rt.template_for(&target.name));
+        if let (Some((template, _)), Some(file)) = (template, target.resource_file(name))
+            && found.is_none()
+            && made_here(&file)
+        {
+            found = Some((template.clone(), file, with_resource(&ctx, r), Some(["resources".into(), i.to_string()])));
+        }
+    }
+    for (i, u) in each("uses").enumerate().filter(|_| target.grants.is_some()) {
+        let ty = u.get("type").and_then(Json::as_str).unwrap_or("");
+        let owner = u.get("owner").and_then(Json::as_str).unwrap_or("");
+        let name = u.get("name").and_then(Json::as_str).unwrap_or(ty);
+        let template = lib.resource_types.get(ty).and_then(|rt| rt.grant_template_for(&target.name));
+        if let (Some((template, _)), Some(file)) = (template, target.grant_file(owner, name))
+            && found.is_none()
+            && made_here(&file)
+        {
+            found = Some((template.clone(), file, with_resource(&ctx, u), Some(["uses".into(), i.to_string()])));
+        }
+    }
+    let (template, file, mut ctx, resource) =
+        found.ok_or_else(|| format!("no template of `{}` writes `{path}`", target.name))?;
+    let shown_as = lib.templates.get(&template).map_or_else(|| template.clone(), |t| t.shown_as.clone());
+    // That template, the labels' and the partials they include, no more.
+    let (renderer, problems) = Renderer::new(&lib.templates, |n| n == template || n == context::LABELS_TEMPLATE);
+    if let Some(p) = problems.first() {
+        return Err(format!("template {} does not compile: {}", p.template, p.message));
+    }
+    let labels = renderer.render(context::LABELS_TEMPLATE, &ctx).map_err(|p| p.message)?;
+    // The labels are rendered too: traced, each names what it was made from.
+    let (marked, marks) = trace::mark(&ctx);
+    let (traced_labels, label_marks) = trace::with(marks, || renderer.render(context::LABELS_TEMPLATE, &marked));
+    let label_sources: Vec<(String, Vec<Vec<String>>)> = traced_labels
+        .ok()
+        .and_then(|text| yaml::parse(&text).ok())
+        .into_iter()
+        .flatten()
+        .map(trace::strip_keys)
+        .flat_map(|d| match d {
+            Doc::Map(entries) => entries,
+            _ => Vec::new(),
+        })
+        .map(|(k, v)| (k, trace::landed(&v, &label_marks).into_iter().map(|l| l.path).collect()))
+        .collect();
+    if let Json::Object(o) = &mut ctx {
+        o.insert("labels".into(), context::labels_from(&labels, &s.name)?);
+    }
+    let (marked, mut marks) = trace::mark(&ctx);
+    // `resource` is a copy of an entry of `resources` (or `uses`): named as that.
+    if let Some(at) = resource {
+        marks.rebase("resource", &at);
+    }
+    for (key, from) in &label_sources {
+        marks.made_from(&["labels".to_string(), key.clone()], from);
+    }
+    let (text, marks) = trace::with(marks, || renderer.render(&template, &marked));
+    let text = text.map_err(|p| format!("{shown_as} failed when traced: {}", p.message))?;
+    let docs = target
+        .format_of(&file)
+        .parse(&text)
+        .map_err(|e| format!("{shown_as} with a traced context does not parse: {e}"))?;
+    Ok(TracedFile { template, shown_as, docs: docs.into_iter().map(trace::strip_keys).collect(), marks })
+}
+
+/// A resource's context: the service's, with the resource as `resource`.
+fn with_resource(ctx: &Json, r: &Json) -> Json {
+    let mut rctx = ctx.clone();
+    if let Json::Object(o) = &mut rctx {
+        o.insert("resource".into(), r.clone());
+    }
+    rctx
+}
+
 /// Compiles the templates of the targets being built (and the partials they
 /// include).
 pub(crate) fn compile_templates(lib: &Library, options: &Options) -> Result<Renderer, Vec<Diagnostic>> {
@@ -229,20 +363,8 @@ pub(crate) fn emit(
     let targets = targets(lib, options);
     let resource_templates = resource_templates(lib);
     // Each target's per-service templates, listed once for every service.
-    let templates = targets
-        .iter()
-        .map(|&target| {
-            let prefix = format!("{}/", target.name);
-            let names = lib
-                .templates
-                .keys()
-                .filter(|k| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
-                .filter(|k| !is_partial(k) && !resource_templates.contains(k.as_str()))
-                .map(String::as_str)
-                .collect();
-            (target, names)
-        })
-        .collect();
+    let templates =
+        targets.iter().map(|&target| (target, service_templates(lib, target, &resource_templates))).collect();
     let shared = context::Shared::new(model, graph, lib);
     let plan =
         Plan { keep_docs: options.keep_docs, env: options.env.as_deref(), model, lib, renderer, templates, shared };

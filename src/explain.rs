@@ -1,8 +1,11 @@
 //! `platc explain`: a value of a service and the whole chain of assignments
 //! that set it, each with its layer and place, plus the policies that read
 //! it. For a generated path (`kubernetes/Deployment:spec.replicas`), the
-//! generated value, the patch that set it if any, and the service values it
-//! most likely came from, each explained the same way.
+//! generated value, the template that wrote it, the patch that set it if
+//! any, and the values of the template context that landed there, traced
+//! (the template rendered again with a marked context, see
+//! [`crate::emit::trace`]), each with what it was made from, explained the
+//! same way.
 //!
 //! Needs a compilation made with `Options { trace: true, keep_docs: true }`.
 
@@ -66,14 +69,38 @@ pub struct Explanation {
 pub struct Generated {
     pub file: String,
     pub value: String,
+    /// The template that wrote the file (where it is, for people).
     pub template: String,
     pub patched_at: Option<String>,
-    /// Service values equal to the generated one, each explained.
-    pub sources: Vec<Explanation>,
-    /// Values platc composed for the templates (the image reference from
-    /// `image`, `version` and `digest`, ...) equal to the generated one: the
-    /// context path, and each service value it was composed from, explained.
-    pub composed: Vec<(String, Vec<Explanation>)>,
+    /// The values of the template context that landed in the generated
+    /// value, found by rendering the template once more with its context
+    /// traced (see `emit::trace`), in the order they appear.
+    pub traced: Vec<Traced>,
+    /// Why the value was not traced, when it was not (a patch set it, or
+    /// the traced rendering failed): then `guessed` holds the service
+    /// values of equal text, said to be a guess.
+    pub untraced: Option<String>,
+    pub guessed: Vec<Explanation>,
+}
+
+/// A value of the template context that landed in a generated value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traced {
+    /// Its path in the context: `service.replicas`, `image`, `names.object`.
+    pub context: String,
+    /// The template that wrote it (the file's, or a partial it included).
+    pub template: String,
+    /// What it was made from, each explained (empty: nothing platc can name).
+    pub sources: Vec<Source>,
+}
+
+/// One source of a traced context value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// An attribute of the service, explained.
+    Attribute(Box<Explanation>),
+    /// Something else, in words, with its place.
+    Value { what: String, place: String },
 }
 
 /// Explains `path` of `service` in `env` (default: the last environment).
@@ -239,15 +266,10 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
     let out = c.output.as_ref().ok_or("the workspace did not build")?;
     // The target and the shape of its objects come from the registry.
     let targets = &c.library.as_ref().ok_or("the standard library did not load")?.targets;
-    let hcl = match targets.get(target) {
-        Some(t) => t.format == crate::emit::Format::Hcl,
-        None => {
-            return Err(format!(
-                "no target `{target}`; {}",
-                crate::diag::unknown_help(target, "target", targets.names())
-            ));
-        }
+    let Some(registered) = targets.get(target) else {
+        return Err(format!("no target `{target}`; {}", crate::diag::unknown_help(target, "target", targets.names())));
     };
+    let hcl = registered.format == crate::emit::Format::Hcl;
     let segments = parse_path(path)?;
     let mut found = None;
     for (file, f) in &out.files {
@@ -258,17 +280,8 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
         if f.environment.as_deref().is_some_and(|e| e != inst.env) {
             continue;
         }
-        for d in f.docs.iter().flatten() {
-            if !kind.is_empty() && d.kind() != Some(kind) && !(hcl && terraform_has(d, kind)) {
-                continue;
-            }
-            let root = if hcl && !kind.is_empty() { terraform_body(d, kind).unwrap_or(d) } else { d };
-            if let Some(v) = walk(root, &segments) {
-                found = Some((file.clone(), v.clone()));
-                break;
-            }
-        }
-        if found.is_some() {
+        if let Some(v) = find(f.docs.as_deref().unwrap_or_default(), kind, hcl, &segments) {
+            found = Some((file.clone(), v.clone()));
             break;
         }
     }
@@ -281,34 +294,30 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
         .map(|p| &p.patch)
         .filter(|p| p.target.name == target && (kind.is_empty() || p.kind.name == kind))
         .flat_map(|p| p.sets.iter())
-        .find(|a| a.path.display() == path)
+        .find(|a| {
+            // The path itself, or a map or list that holds it.
+            let set = a.path.display();
+            path == set || path.strip_prefix(set.as_str()).is_some_and(|rest| rest.starts_with(['.', '[']))
+        })
         .map(|a| place(&c.files, a.span));
-    let mut sources = Vec::new();
-    let mut composed = Vec::new();
-    if patched_at.is_none()
-        && let Some(graph) = c.graph.as_ref()
-        && let Some(model) = c.model.as_ref()
-        && let Some(lib) = c.library.as_ref()
-    {
-        for (path, text, from) in composed_values(s, inst, model, graph, lib) {
-            if text == shown && !(from.len() == 1 && from.iter().any(|f| leaf_equals(inst, f, &value))) {
-                let from = from.iter().filter_map(|p| attribute(c, s, inst, p).ok()).collect();
-                composed.push((path, from));
+    let mut template = format!("templates/{target}/ (the file {})", file.rsplit('/').next().unwrap_or(&file));
+    let mut traced = Vec::new();
+    let mut untraced = None;
+    if patched_at.is_none() {
+        match trace(c, s, inst, registered, &file, kind, hcl, &segments, &value) {
+            Ok((shown_as, landed)) => {
+                template = shown_as;
+                traced = landed;
+                if traced.is_empty() && is_falsy(&value) {
+                    untraced = Some(format!(
+                        "`{shown}` is a false, zero or empty value, which tracing cannot mark (marking it would change the template's conditions): the template may write it as it is, or take it from a value"
+                    ));
+                }
             }
+            Err(why) => untraced = Some(why),
         }
     }
-    if patched_at.is_none() && composed.is_empty() {
-        let mut leaves = Vec::new();
-        leaves_of(&inst.values, "", &mut leaves);
-        for (p, v) in leaves {
-            if same_text(&v, &value)
-                && let Ok(e) = attribute(c, s, inst, &p)
-            {
-                sources.push(e);
-            }
-        }
-    }
-    let template = format!("templates/{target}/ (the file {})", file.rsplit('/').next().unwrap_or(&file));
+    let guessed = if untraced.is_some() { guess(c, s, inst, &value) } else { Vec::new() };
     Ok(Explanation {
         service: s.name.clone(),
         environment: inst.env.clone(),
@@ -317,8 +326,146 @@ fn generated(c: &Compiled, s: &Service, inst: &Instance, target_kind: &str, path
         chain: Vec::new(),
         checks: Vec::new(),
         escapes: escapes(c, s),
-        generated: Some(Generated { file, value: shown, template, patched_at, sources, composed }),
+        generated: Some(Generated { file, value: shown, template, patched_at, traced, untraced, guessed }),
     })
+}
+
+/// The value at `segments` in the first of `docs` of kind `kind` that has
+/// it (for Terraform, `kind` is the resource type and the path is in its
+/// body).
+fn find<'a>(docs: &'a [Doc], kind: &str, hcl: bool, segments: &[Segment]) -> Option<&'a Doc> {
+    docs.iter().find_map(|d| {
+        let kind_of = d.kind().map(crate::emit::trace::strip);
+        if !kind.is_empty() && kind_of.as_deref() != Some(kind) && !(hcl && terraform_has(d, kind)) {
+            return None;
+        }
+        let root = if hcl && !kind.is_empty() { terraform_body(d, kind).unwrap_or(d) } else { d };
+        walk(root, segments)
+    })
+}
+
+/// The template that wrote `file` rendered once more, traced: its name for
+/// people and the context values that landed at the path, with their
+/// sources; `Err` says why it could not be traced.
+#[allow(clippy::too_many_arguments)]
+fn trace(
+    c: &Compiled,
+    s: &Service,
+    inst: &Instance,
+    target: &crate::emit::Target,
+    file: &str,
+    kind: &str,
+    hcl: bool,
+    segments: &[Segment],
+    built: &Doc,
+) -> Result<(String, Vec<Traced>), String> {
+    let (Some(model), Some(graph), Some(lib)) = (&c.model, &c.graph, &c.library) else {
+        return Err("the workspace did not resolve".into());
+    };
+    // A file rendered once per service is rendered in the last environment.
+    let inst = if target.per_environment() { inst } else { s.instances.last().unwrap_or(inst) };
+    let t = crate::emit::trace_file(model, graph, lib, s, inst, target, file)
+        .map_err(|e| format!("tracing failed ({e})"))?;
+    let node = find(&t.docs, kind, hcl, segments)
+        .ok_or_else(|| format!("tracing failed ({} traced has no such path)", t.shown_as))?;
+    // The traced rendering must have rendered what the build did here.
+    if !agrees(built, node) {
+        return Err(format!(
+            "tracing failed ({} traced renders something else here: a `patch` changed a part of it, or the template renders otherwise when traced)",
+            t.shown_as
+        ));
+    }
+    let shown =
+        |template: &str| lib.templates.get(template).map_or_else(|| template.to_string(), |f| f.shown_as.clone());
+    let landed = crate::emit::trace::landed(node, &t.marks)
+        .into_iter()
+        .map(|l| {
+            let keys: Vec<&str> = l.path.iter().map(String::as_str).collect();
+            let sources = crate::emit::context::sources(s, inst, model, graph, lib, &keys)
+                .into_iter()
+                .filter_map(|src| match src {
+                    crate::emit::context::Source::Attribute(p) => {
+                        attribute(c, s, inst, &p).ok().map(|e| Source::Attribute(Box::new(e)))
+                    }
+                    crate::emit::context::Source::Value { what, origin } => {
+                        Some(Source::Value { what, place: place(&c.files, origin.span) })
+                    }
+                })
+                .collect();
+            Traced {
+                context: context_path(&l.path),
+                template: shown(l.template.as_deref().unwrap_or(&t.template)),
+                sources,
+            }
+        })
+        .collect();
+    Ok((t.shown_as.clone(), landed))
+}
+
+/// Whether a traced value, its marks taken out, is the built one (numbers
+/// by value: a marked number is read back as its text).
+fn agrees(built: &Doc, traced: &Doc) -> bool {
+    match (built, traced) {
+        (Doc::List(a), Doc::List(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| agrees(x, y)),
+        (Doc::Map(a), Doc::Map(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|((k, x), (l, y))| k == l && agrees(x, y))
+        }
+        (Doc::List(_) | Doc::Map(_), _) | (_, Doc::List(_) | Doc::Map(_)) => false,
+        (a, b) => {
+            let (a, b) = (a.text(), b.text());
+            let b = crate::emit::trace::strip(&b);
+            a == b || a.parse::<f64>().ok().zip(b.parse::<f64>().ok()).is_some_and(|(x, y)| x == y)
+        }
+    }
+}
+
+/// `resources[0].name`: a context path as templates write it.
+fn context_path(keys: &[String]) -> String {
+    let mut out = String::new();
+    for k in keys {
+        if !out.is_empty() && !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{k}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(k);
+        }
+    }
+    out
+}
+
+fn is_falsy(d: &Doc) -> bool {
+    match d {
+        Doc::Null => true,
+        Doc::Bool(b) => !b,
+        Doc::Int(i) => *i == 0,
+        Doc::Float(f) => *f == 0.0,
+        Doc::Str(s) => s.is_empty(),
+        Doc::List(l) => l.is_empty(),
+        Doc::Map(m) => m.is_empty(),
+    }
+}
+
+/// When tracing could not tell: the service values whose text equals the
+/// generated value (directly, or through a value platc composed), each
+/// explained. A guess, and shown as one.
+fn guess(c: &Compiled, s: &Service, inst: &Instance, value: &Doc) -> Vec<Explanation> {
+    let shown = value.text();
+    let mut paths: Vec<String> = Vec::new();
+    if let (Some(graph), Some(model), Some(lib)) = (&c.graph, &c.model, &c.library) {
+        for (_, text, from) in composed_values(s, inst, model, graph, lib) {
+            if text == shown {
+                paths.extend(from);
+            }
+        }
+    }
+    let mut leaves = Vec::new();
+    leaves_of(&inst.values, "", &mut leaves);
+    paths.extend(leaves.into_iter().filter(|(_, v)| same_text(v, value)).map(|(p, _)| p));
+    let mut seen = std::collections::BTreeSet::new();
+    paths.retain(|p| seen.insert(p.clone()));
+    paths.iter().filter_map(|p| attribute(c, s, inst, p).ok()).collect()
 }
 
 /// The values of the service's context that platc composes from the
@@ -389,9 +536,9 @@ fn walk<'a>(d: &'a Doc, segs: &[Segment]) -> Option<&'a Doc> {
     let next = match (first, d) {
         (Segment::Key(k, _), Doc::Map(_)) => d.get(k)?,
         (Segment::Index(i, _), Doc::List(items)) => items.get(*i)?,
-        (Segment::Select { key, value, .. }, Doc::List(items)) => {
-            items.iter().find(|it| it.get(key).and_then(Doc::as_str) == Some(value.as_str()))?
-        }
+        (Segment::Select { key, value, .. }, Doc::List(items)) => items.iter().find(|it| {
+            it.get(key).and_then(Doc::as_str).map(crate::emit::trace::strip).as_deref() == Some(value.as_str())
+        })?,
         _ => return None,
     };
     if rest.is_empty() { Some(next) } else { walk(next, rest) }
@@ -405,12 +552,6 @@ fn leaves_of(map: &crate::value::Map, prefix: &str, out: &mut Vec<(String, Value
             v => out.push((p, v.clone())),
         }
     }
-}
-
-/// Whether the service value at `path` is itself the generated value (then
-/// it is shown as a source, not as composed from itself).
-fn leaf_equals(inst: &Instance, path: &str, d: &Doc) -> bool {
-    merge::get(&inst.values, &path.split('.').collect::<Vec<_>>()).is_some_and(|n| same_text(&n.value, d))
 }
 
 fn same_text(v: &Value, d: &Doc) -> bool {
@@ -441,34 +582,54 @@ fn render_into(e: &Explanation, s: &mut String, indent: &str) {
     s.push_str(&format!("{indent}{} / {} / {} = {}\n", e.service, e.environment, e.path, e.value));
     if let Some(g) = &e.generated {
         s.push_str(&format!("{indent}  generated in {} by {}\n", g.file, g.template));
-        match &g.patched_at {
-            Some(p) => s.push_str(&format!("{indent}  set by a `patch` at {p}\n")),
-            None if !g.composed.is_empty() => {
-                for (context, from) in &g.composed {
-                    let names: Vec<String> = from.iter().map(|f| format!("`{}`", f.path)).collect();
-                    s.push_str(&format!(
-                        "{indent}  composed by platc as the template value `{context}` from {}:\n",
-                        names.join(", ")
-                    ));
-                    for src in from {
-                        s.push('\n');
-                        render_into(src, s, &format!("{indent}    "));
-                    }
-                }
-            }
-            None if g.sources.is_empty() => {
-                s.push_str(&format!("{indent}  no service value equals it: the template computes it\n"))
-            }
-            None => {
-                s.push_str(&format!(
-                    "{indent}  from the service value{}:\n",
-                    if g.sources.len() == 1 { "" } else { "s (the template reads one of them)" }
-                ));
-                for src in &g.sources {
+        let nested = format!("{indent}    ");
+        if let Some(p) = &g.patched_at {
+            s.push_str(&format!("{indent}  set by a `patch` at {p}\n"));
+        }
+        for t in &g.traced {
+            let names: Vec<String> = t
+                .sources
+                .iter()
+                .map(|src| match src {
+                    Source::Attribute(a) => format!("`{}`", a.path),
+                    Source::Value { what, place } => format!("{what} ({place})"),
+                })
+                .collect();
+            let from = if names.is_empty() {
+                "which is no value of the service platc can name".to_string()
+            } else {
+                format!("from {}", names.join(", "))
+            };
+            let colon = if t.sources.iter().any(|x| matches!(x, Source::Attribute(_))) { ":" } else { "" };
+            s.push_str(&format!(
+                "{indent}  traced to the template value `{}` (written by {}), {from}{colon}\n",
+                t.context, t.template
+            ));
+            for src in &t.sources {
+                if let Source::Attribute(a) = src {
                     s.push('\n');
-                    render_into(src, s, &format!("{indent}    "));
+                    render_into(a, s, &nested);
                 }
             }
+        }
+        if let Some(why) = &g.untraced {
+            s.push_str(&format!("{indent}  not traced: {why}\n"));
+        }
+        match (&g.patched_at, &g.untraced) {
+            (None, None) if g.traced.is_empty() => s.push_str(&format!(
+                "{indent}  no value of the template context lands in it: the template writes it as it is\n"
+            )),
+            (_, Some(_)) if g.guessed.is_empty() => {
+                s.push_str(&format!("{indent}  no service value has the same text\n"))
+            }
+            (_, Some(_)) => {
+                s.push_str(&format!("{indent}  service values with the same text (a guess, not a trace):\n"));
+                for src in &g.guessed {
+                    s.push('\n');
+                    render_into(src, s, &nested);
+                }
+            }
+            _ => {}
         }
         render_escapes(e, s, indent);
         return;

@@ -128,7 +128,7 @@ pub struct Library {
     pub(crate) resource_types: BTreeMap<String, ResourceType>,
     pub policies: BTreeMap<String, Policy>,
     pub languages: BTreeMap<String, Decl>,
-    pub(crate) schemas: BTreeMap<String, Record>,
+    pub schemas: BTreeMap<String, Record>,
     pub(crate) workloads: BTreeMap<String, Workload>,
     /// `workspace default { ... }`: the workspace of a lone service.
     pub(crate) default_workspace: Option<ast::Block>,

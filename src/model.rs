@@ -41,7 +41,7 @@ pub struct Escape {
 /// A `patch` of a service, or of a golden path it is on.
 #[derive(Clone, Debug)]
 pub struct ServicePatch {
-    pub(crate) patch: ast::Patch,
+    pub patch: ast::Patch,
     /// The golden path it came from, or `None` when the service wrote it.
     pub(crate) from: Option<String>,
 }
@@ -84,7 +84,7 @@ pub struct Service {
 }
 
 impl Service {
-    pub(crate) fn instance(&self, env: &str) -> Option<&Instance> {
+    pub fn instance(&self, env: &str) -> Option<&Instance> {
         self.instances.iter().find(|i| i.env == env)
     }
 }
@@ -92,7 +92,7 @@ impl Service {
 /// A service in one environment.
 #[derive(Clone, Debug)]
 pub struct Instance {
-    pub(crate) env: String,
+    pub env: String,
     pub(crate) values: Map,
     pub resources: Vec<Resource>,
     /// Every assignment in order, when `Options::trace` asked for it.
@@ -100,7 +100,7 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub(crate) fn get(&self, path: &[&str]) -> Option<&Value> {
+    pub fn get(&self, path: &[&str]) -> Option<&Value> {
         crate::merge::get(&self.values, path).map(|n| &n.value)
     }
 

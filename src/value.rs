@@ -63,9 +63,9 @@ impl Layer {
 
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Origin {
+pub struct Origin {
     pub(crate) layer: Layer,
-    pub(crate) span: Span,
+    pub span: Span,
     /// The key it was written under, for an entry of a map written as a
     /// block or literal (`grants { dispatch = consume }`: `dispatch`), so
     /// that a diagnostic about the key points at it, not at the value.

@@ -391,7 +391,7 @@ fn explain_shows_the_chain_and_the_policies() {
 /// A generated value platc composed from several service values (the image
 /// reference) names each of them with its file and line, and so does one
 /// it derived from another (a dependency's address, from `depends_on`):
-/// the context keeps their origins (issue 15), no guess by equal text.
+/// traced through the template (issue 15), no guess by equal text.
 #[test]
 fn explain_names_the_values_a_generated_value_was_composed_from() {
     let dir = common::examples().join("monorepo");
@@ -403,10 +403,14 @@ fn explain_names_the_values_a_generated_value_was_composed_from() {
     let out = explain("kubernetes/Deployment:spec.template.spec.containers[name=app].image");
     assert!(out.starts_with("orders / production / kubernetes/Deployment:spec.template.spec.containers[name=app].image = ghcr.io/acme/orders:3.8.0@sha256:1c168adb"), "{out}");
     assert!(
-        out.contains("composed by platc as the template value `image` from `image`, `version`, `digest`:"),
+        out.contains("generated in orders/kubernetes/production/deployment.yaml by <stdlib>/templates/kubernetes/deployment.yaml.hbs\n"),
         "{out}"
     );
-    assert!(!out.contains("the template computes it"), "{out}");
+    assert!(
+        out.contains("traced to the template value `image` (written by <stdlib>/templates/kubernetes/_container.hbs), from `image`, `version`, `digest`:"),
+        "{out}"
+    );
+    assert!(!out.contains("not traced") && !out.contains("a guess"), "{out}");
     let image = out.find("orders / production / image = \"ghcr.io/acme/orders\"").expect(&out);
     let version = out.find("orders / production / version = \"3.8.0\"").expect(&out);
     let digest = out.find("orders / production / digest = \"sha256:1c168adb").expect(&out);
@@ -424,7 +428,10 @@ fn explain_names_the_values_a_generated_value_was_composed_from() {
     assert!(out.contains("   services/orders/service.plat:10:17   <- final"), "{out}");
 
     let out = explain("kubernetes/ConfigMap:data.PAYMENTS_URL");
-    assert!(out.contains("composed by platc as the template value `config.PAYMENTS_URL` from `depends_on`:"), "{out}");
+    assert!(
+        out.contains("traced to the template value `config.PAYMENTS_URL` (written by <stdlib>/templates/kubernetes/configmap.yaml.hbs), from `depends_on`:"),
+        "{out}"
+    );
     assert!(out.contains("service  = [payments, users, inventory]   services/orders/service.plat:27:16"), "{out}");
 }
 

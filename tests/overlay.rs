@@ -319,7 +319,7 @@ fn a_new_target_works_by_declaration_alone() {
     let g = e.generated.expect("a generated path");
     assert_eq!(g.file, "api/docs/staging/runbook.yaml");
     assert_eq!(g.value, "team-a");
-    assert!(e_sources_name(&g.sources, "owner"), "{:?}", g.sources);
+    assert!(e_sources_name(&g.traced, "owner"), "{:?}", g.traced);
     // A target named by a prefix of another's name is not that one.
     let err = platc::explain::explain(&c, "api", "doc/Runbook:owner", Some("staging")).unwrap_err();
     assert!(err.contains("no target `doc`; did you mean `docs`?"), "{err}");
@@ -345,8 +345,26 @@ fn a_new_target_works_by_declaration_alone() {
     assert!(codes(&c).contains(&"platc::policy::violation"), "{:?}", codes(&c));
 }
 
-fn e_sources_name(sources: &[platc::explain::Explanation], path: &str) -> bool {
-    sources.iter().any(|s| s.path == path)
+/// A template that writes a context value raw (`{{{...}}}`) into JSON: its
+/// traced rendering does not parse, and `explain` says so and shows the
+/// values of equal text as a guess, never a wrong trace.
+#[test]
+fn explain_says_when_a_file_cannot_be_traced() {
+    let facts = ("templates/docs/facts.json.hbs", "{\"kind\": \"Facts\", \"replicas\": {{{service.replicas}}}}\n");
+    let traced = Options { trace: true, keep_docs: true, ..Options::default() };
+    let c = platc::compile(&overlay_sources(&docs_files(&[facts]), "  replicas = 7"), &traced);
+    let e = platc::explain::explain(&c, "api", "docs/Facts:replicas", Some("staging")).unwrap();
+    let g = e.generated.as_ref().expect("a generated path");
+    assert_eq!(g.value, "7");
+    assert!(g.traced.is_empty(), "{g:#?}");
+    assert!(g.untraced.as_deref().is_some_and(|w| w.contains("does not parse")), "{g:#?}");
+    assert_eq!(g.guessed.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["replicas"]);
+    let text = platc::explain::render(&e);
+    assert!(text.contains("not traced: tracing failed") && text.contains("(a guess, not a trace)"), "{text}");
+}
+
+fn e_sources_name(traced: &[platc::explain::Traced], path: &str) -> bool {
+    traced.iter().flat_map(|t| &t.sources).any(|s| matches!(s, platc::explain::Source::Attribute(e) if e.path == path))
 }
 
 /// The registry's declarations are checked: a path without `<file>`, a per-service path

@@ -39,6 +39,10 @@
 //! none): an overlay adds to an embedded template by adding a file there,
 //! without copying the template.
 //!
+//! **Tracing.** `platc explain` renders a file again with a marked context
+//! ([`super::trace`]); the helpers then unmark their arguments and mark
+//! their values. A build never traces.
+//!
 //! **Diagnostics.** `{{fail "message" at="attribute" help="..."}}` stops
 //! the rendering and becomes the diagnostic `platc::emit::fail`, naming the
 //! template and the service, at the place that set `attribute` (else at
@@ -46,7 +50,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, handlebars_helper};
+use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
@@ -112,22 +116,11 @@ impl Renderer {
         hb.register_helper("include", Box::new(Include));
         hb.register_helper("slot", Box::new(Slot { members: slot_members(templates) }));
         hb.register_helper("fail", Box::new(fail_helper));
-        hb.register_helper("concat", Box::new(concat_helper));
         hb.register_helper("hcl", Box::new(hcl_helper));
         hb.register_helper("gha", Box::new(gha_helper));
-        hb.register_helper("bounded", Box::new(bounded_helper));
-        hb.register_helper("eq", Box::new(eq));
-        hb.register_helper("ne", Box::new(ne));
-        hb.register_helper("gt", Box::new(gt));
-        hb.register_helper("lt", Box::new(lt));
-        hb.register_helper("and", Box::new(and));
-        hb.register_helper("or", Box::new(or));
-        hb.register_helper("not", Box::new(not));
-        hb.register_helper("contains", Box::new(contains));
-        hb.register_helper("lower", Box::new(lower));
-        hb.register_helper("upper", Box::new(upper));
-        hb.register_helper("seconds", Box::new(seconds));
-        hb.register_helper("join", Box::new(join));
+        for v in VALUES {
+            hb.register_helper(v.name, Box::new(*v));
+        }
         // Compile what is wanted, on every core; a partial is registered
         // under its short name (`{{> pod}}`) and its path (`include`).
         let roots: Vec<&str> = templates.keys().map(String::as_str).filter(|n| wanted(n)).collect();
@@ -477,7 +470,7 @@ fn include<'reg: 'rc, 'rc>(
 ) -> HelperResult {
     let name = param(h, 0)?.as_str().ok_or(handlebars::RenderErrorReason::InvalidParamType("a template name"))?;
     let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
-    include_one(name, indent, r, ctx, rc, out)
+    include_one(&super::trace::unmarked(name), indent, r, ctx, rc, out)
 }
 
 /// `{{slot "kubernetes/pod-annotations" indent=8}}`: every template of
@@ -498,6 +491,7 @@ impl handlebars::HelperDef for Slot {
         let dir = param(h, 0)?
             .as_str()
             .ok_or(handlebars::RenderErrorReason::InvalidParamType("an extension point (a directory)"))?;
+        let dir = super::trace::unmarked(dir);
         let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
         let members = self.members.get(dir.trim_end_matches('/')).map(Vec::as_slice).unwrap_or_default();
         for (i, name) in members.iter().enumerate() {
@@ -514,9 +508,11 @@ impl handlebars::HelperDef for Slot {
 /// the service (see the module's documentation). Several arguments are
 /// joined.
 fn fail_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, _: &mut dyn Output) -> HelperResult {
-    let message: String = h.params().iter().map(|p| text(p.value())).collect();
+    let message: String = h.params().iter().map(|p| super::trace::unmarked(&text(p.value())).into_owned()).collect();
     let message = if message.trim().is_empty() { "the template refused this service".to_string() } else { message };
-    let hash = |k: &str| h.hash_get(k).map(|v| text(v.value())).filter(|s| !s.is_empty());
+    let hash = |k: &str| {
+        h.hash_get(k).map(|v| super::trace::unmarked(&text(v.value())).into_owned()).filter(|s| !s.is_empty())
+    };
     let template = INSIDE.with(|i| i.borrow().last().cloned());
     let raised = Raised { message: message.clone(), at: hash("at"), help: hash("help"), template };
     RAISED.with(|r| *r.borrow_mut() = Some(Box::new(raised)));
@@ -557,7 +553,10 @@ fn include_one<'reg: 'rc, 'rc>(
     // (On an error the stack is left as it is: `fail` read it, and the
     // next rendering starts afresh.)
     INSIDE.with(|i| i.borrow_mut().pop());
-    let text = buf.into_string().map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
+    let mut text = buf.into_string().map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
+    if super::trace::active() {
+        text = super::trace::tag(&text, name);
+    }
     let text = text.strip_suffix('\n').unwrap_or(&text);
     let pad = " ".repeat(usize::try_from(indent).unwrap_or(0));
     for (i, line) in text.split('\n').enumerate() {
@@ -661,30 +660,103 @@ fn num(v: &Json) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
-handlebars_helper!(eq: |a: Json, b: Json| a == b);
-handlebars_helper!(ne: |a: Json, b: Json| a != b);
-handlebars_helper!(gt: |a: Json, b: Json| num(a) > num(b));
-handlebars_helper!(lt: |a: Json, b: Json| num(a) < num(b));
-handlebars_helper!(and: |a: Json, b: Json| truthy(a) && truthy(b));
-handlebars_helper!(or: |a: Json, b: Json| truthy(a) || truthy(b));
-handlebars_helper!(not: |a: Json| !truthy(a));
-handlebars_helper!(contains: |list: Json, x: Json| match list {
-    Json::Array(items) => items.contains(x),
-    Json::String(s) => s.contains(&text(x)),
-    _ => false,
-});
-handlebars_helper!(lower: |s: str| s.to_lowercase());
-handlebars_helper!(upper: |s: str| s.to_uppercase());
-handlebars_helper!(seconds: |d: Json| duration_seconds(d));
-handlebars_helper!(concat_helper: |*args| args.iter().map(|v| text(v)).collect::<String>());
-handlebars_helper!(bounded_helper: |max: u64, *args| {
-    let joined: String = args.iter().skip(1).map(|v| text(v)).collect();
-    bounded(&joined, usize::try_from(max).unwrap_or(usize::MAX))
-});
-handlebars_helper!(join: |list: Json, sep: str| match list {
-    Json::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(sep),
-    other => text(other),
-});
+/// A helper that computes a value from its arguments: `{{lower x}}`
+/// writes it (quoted), `(lower x)` passes it on. While a rendering is
+/// traced ([`super::trace`]) it unmarks its arguments first and marks its
+/// value with what they carried.
+#[derive(Clone, Copy)]
+struct ValueHelper {
+    name: &'static str,
+    /// The arguments it needs (more may follow).
+    needs: usize,
+    f: fn(&[&Json]) -> Result<Json, handlebars::RenderErrorReason>,
+}
+
+impl handlebars::HelperDef for ValueHelper {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        r: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<handlebars::ScopedJson<'rc>, handlebars::RenderError> {
+        for i in 0..self.needs {
+            if h.param(i).is_none_or(|p| r.strict_mode() && p.is_value_missing()) {
+                return Err(handlebars::RenderErrorReason::ParamNotFoundForIndex(self.name, i).into());
+            }
+        }
+        if !super::trace::active() {
+            let args: Vec<&Json> = h.params().iter().map(|p| p.value()).collect();
+            return Ok(handlebars::ScopedJson::Derived((self.f)(&args)?));
+        }
+        let mut leaves = Vec::new();
+        let plain: Vec<Json> = h.params().iter().map(|p| super::trace::unmark(p.value(), &mut leaves)).collect();
+        let value = (self.f)(&plain.iter().collect::<Vec<_>>())?;
+        Ok(handlebars::ScopedJson::Derived(super::trace::remark(value, leaves)))
+    }
+}
+
+/// The value helpers, by name.
+const VALUES: &[ValueHelper] = &[
+    ValueHelper { name: "eq", needs: 2, f: |a| Ok(Json::Bool(arg(a, 0) == arg(a, 1))) },
+    ValueHelper { name: "ne", needs: 2, f: |a| Ok(Json::Bool(arg(a, 0) != arg(a, 1))) },
+    ValueHelper { name: "gt", needs: 2, f: |a| Ok(Json::Bool(num(arg(a, 0)) > num(arg(a, 1)))) },
+    ValueHelper { name: "lt", needs: 2, f: |a| Ok(Json::Bool(num(arg(a, 0)) < num(arg(a, 1)))) },
+    ValueHelper { name: "and", needs: 2, f: |a| Ok(Json::Bool(truthy(arg(a, 0)) && truthy(arg(a, 1)))) },
+    ValueHelper { name: "or", needs: 2, f: |a| Ok(Json::Bool(truthy(arg(a, 0)) || truthy(arg(a, 1)))) },
+    ValueHelper { name: "not", needs: 1, f: |a| Ok(Json::Bool(!truthy(arg(a, 0)))) },
+    ValueHelper {
+        name: "contains",
+        needs: 2,
+        f: |a| {
+            Ok(Json::Bool(match arg(a, 0) {
+                Json::Array(items) => items.contains(arg(a, 1)),
+                Json::String(s) => s.contains(&text(arg(a, 1))),
+                _ => false,
+            }))
+        },
+    },
+    ValueHelper { name: "lower", needs: 1, f: |a| Ok(Json::String(string(a, "lower")?.to_lowercase())) },
+    ValueHelper { name: "upper", needs: 1, f: |a| Ok(Json::String(string(a, "upper")?.to_uppercase())) },
+    ValueHelper { name: "seconds", needs: 1, f: |a| Ok(duration_seconds(arg(a, 0))) },
+    ValueHelper { name: "concat", needs: 0, f: |a| Ok(Json::String(a.iter().map(|v| text(v)).collect())) },
+    ValueHelper {
+        name: "bounded",
+        needs: 1,
+        f: |a| {
+            let max = arg(a, 0).as_u64().ok_or_else(|| {
+                handlebars::RenderErrorReason::ParamTypeMismatchForName("bounded", "max".into(), "u64".into())
+            })?;
+            let joined: String = a.iter().skip(1).map(|v| text(v)).collect();
+            Ok(Json::String(bounded(&joined, usize::try_from(max).unwrap_or(usize::MAX))))
+        },
+    },
+    ValueHelper {
+        name: "join",
+        needs: 2,
+        f: |a| {
+            let sep = arg(a, 1).as_str().ok_or_else(|| {
+                handlebars::RenderErrorReason::ParamTypeMismatchForName("join", "sep".into(), "str".into())
+            })?;
+            Ok(Json::String(match arg(a, 0) {
+                Json::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(sep),
+                other => text(other),
+            }))
+        },
+    },
+];
+
+/// The `i`th argument (null when there is none: [`ValueHelper`] checks the count).
+fn arg<'a>(args: &[&'a Json], i: usize) -> &'a Json {
+    args.get(i).copied().unwrap_or(&Json::Null)
+}
+
+/// The first argument, a string.
+fn string<'a>(args: &[&'a Json], helper: &'static str) -> Result<&'a str, handlebars::RenderErrorReason> {
+    arg(args, 0)
+        .as_str()
+        .ok_or_else(|| handlebars::RenderErrorReason::ParamTypeMismatchForName(helper, "s".into(), "str".into()))
+}
 
 /// `"300ms"` → 0.3, `"5m"` → 300, a number → itself.
 pub fn duration_seconds(d: &Json) -> Json {
@@ -840,6 +912,40 @@ mod tests {
         assert_eq!(out, r#"a: "abc-def""#);
         let out = render("a: {{concat (bounded 12 x) \".fifo\"}}", serde_json::json!({"x": "abc"})).unwrap();
         assert_eq!(out, r#"a: "abc.fifo""#);
+    }
+
+    /// Traced, every helper passes on what its arguments carried, a
+    /// partial tags what it wrote, and conditions take the same branches.
+    #[test]
+    fn helpers_pass_their_marks_on() {
+        use super::super::trace;
+        let mut templates = BTreeMap::new();
+        let file = |t: &str| TemplateFile { shown_as: "x".into(), text: t.into() };
+        templates.insert(
+            "t.hbs".to_string(),
+            file("a: {{concat (bounded 12 x \"-\" (lower y)) \".f\"}}\nb: {{json n}}\n{{#if (gt n 2)}}c: {{hcl z}}\n{{/if}}{{#unless e}}d: 1\n{{/unless}}{{include \"_p.hbs\"}}"),
+        );
+        templates.insert("_p.hbs".to_string(), file("p: {{seconds d}}"));
+        let (r, problems) = Renderer::new(&templates, |_| true);
+        assert!(problems.is_empty(), "{problems:?}");
+        let ctx = serde_json::json!({"x": "abc", "y": "DEF", "n": 3, "z": "${q}", "e": "", "d": "5m"});
+        let plain = r.render("t.hbs", &ctx).unwrap();
+        let (marked, marks) = trace::mark(&ctx);
+        let (text, marks) = trace::with(marks, || r.render("t.hbs", &marked));
+        let docs: Vec<_> =
+            super::super::yaml::parse(&text.unwrap()).unwrap().into_iter().map(trace::strip_keys).collect();
+        let [doc] = &docs[..] else { panic!("{docs:?}") };
+        let at = |k: &str| -> Vec<(String, Option<String>)> {
+            trace::landed(doc.get(k).unwrap(), &marks).into_iter().map(|l| (l.path.join("."), l.template)).collect()
+        };
+        assert_eq!(at("a"), [("x".into(), None), ("y".into(), None)]);
+        assert_eq!(at("b"), [("n".into(), None)]);
+        assert_eq!(at("c"), [("z".into(), None)]);
+        assert_eq!(at("d"), []);
+        assert_eq!(at("p"), [("d".into(), Some("_p.hbs".into()))]);
+        assert_eq!(trace::strip(&doc.get("a").unwrap().text()), "abc-def.f");
+        assert!(plain.contains("a: \"abc-def.f\"") && plain.contains("p: \"300\""), "{plain}");
+        assert!(!trace::active());
     }
 
     #[test]
