@@ -429,7 +429,7 @@ fn explain_names_the_values_a_generated_value_was_composed_from() {
 
     let out = explain("kubernetes/ConfigMap:data.PAYMENTS_URL");
     assert!(
-        out.contains("traced to the template value `config.PAYMENTS_URL` (written by <stdlib>/templates/kubernetes/configmap.yaml.hbs), from `depends_on`:"),
+        out.contains("traced to the template value `config.PAYMENTS_URL` (written by <stdlib>/templates/kubernetes/configmap.yaml.hbs), from `depends_on`, service payments: port (services/payments/service.plat:14:12), service payments: protocol (<stdlib>/defaults.plat:13:14), service payments: namespace (<stdlib>/defaults.plat:50:15):"),
         "{out}"
     );
     assert!(out.contains("service  = [payments, users, inventory]   services/orders/service.plat:27:16"), "{out}");

@@ -109,7 +109,7 @@ fn values_made_by_helpers_are_traced_to_their_inputs() {
             Source::Attribute(_) => None,
         })
         .collect();
-    assert_eq!(words, ["resource `jobs`", "environment `staging` of the workspace"], "{g:#?}");
+    assert_eq!(words, ["service api: resource jobs", "service api", "environment staging"], "{g:#?}");
     // The namespace: the attribute (its default is the service's name),
     // written by the metadata partial.
     let g = generated(&c, "api", "kubernetes/Deployment:metadata.namespace");
@@ -120,8 +120,9 @@ fn values_made_by_helpers_are_traced_to_their_inputs() {
     let g = generated(&c, "api", "kubernetes/Deployment:metadata.name");
     assert_eq!(contexts(&g), ["names.object"]);
     assert!(
-        matches!(&g.traced[0].sources[..], [Source::Value { what, place }]
-            if what == "the name of service `api`" && place.starts_with("services/api/service.plat:1:")),
+        // The name, and the workload (a cron job's is shortened to 52).
+        matches!(&g.traced[0].sources[..], [Source::Value { what, place }, Source::Attribute(w)]
+            if what == "service api" && place.starts_with("services/api/service.plat:1:") && w.path == "workload"),
         "{g:#?}"
     );
 }
