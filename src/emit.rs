@@ -72,6 +72,52 @@ pub struct OutFile {
     /// The text was handed to [`Options::spill`](crate::Options::spill) and
     /// dropped: `contents` is empty and only `sha256` says what the file holds.
     pub spilled: bool,
+    /// The file's record in the build index, made with the service's
+    /// rendering (and kept with it by the memo store), so that a
+    /// compilation after an edit writes and scans again only the records of
+    /// the services it rendered again (see [`IndexRecord`]).
+    pub(crate) indexed: Option<IndexRecord>,
+}
+
+/// A file's record in the build index, as the index writes it, and what
+/// credential the scan found in it (see [`index`]: the index is scanned
+/// record by record). A cache of [`record`] for the path it was made for
+/// ([`IndexRecord::is_for`]), not part of what the file is: two files equal
+/// in everything else are equal.
+#[derive(Clone, Debug)]
+pub(crate) struct IndexRecord {
+    text: String,
+    credential: Option<&'static str>,
+}
+
+impl PartialEq for IndexRecord {
+    fn eq(&self, _: &IndexRecord) -> bool {
+        true
+    }
+}
+
+/// How every record starts, before its path's text.
+const RECORD_START: &str = "{\n      \"path\": \"";
+
+impl IndexRecord {
+    fn new(path: &str, file: &OutFile) -> IndexRecord {
+        let text = record(path, file);
+        let credential = crate::secrets::credential(&text);
+        IndexRecord { text, credential }
+    }
+
+    /// Whether the record was made for `path`: only a path that the index
+    /// writes as it is (printable ASCII, no quote, no backslash), whose quoted form
+    /// is then exactly `"path"` (anything else is written again).
+    fn is_for(&self, path: &str) -> bool {
+        let plain = path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        plain
+            && self
+                .text
+                .strip_prefix(RECORD_START)
+                .and_then(|t| t.strip_prefix(path))
+                .is_some_and(|t| t.starts_with('"'))
+    }
 }
 
 impl OutFile {
@@ -83,7 +129,7 @@ impl OutFile {
         docs: Option<Vec<Doc>>,
     ) -> OutFile {
         let sha256 = sha256(&contents);
-        OutFile { contents, service, environment, kind, docs, sha256, spilled: false }
+        OutFile { contents, service, environment, kind, docs, sha256, spilled: false, indexed: None }
     }
 }
 
@@ -256,8 +302,10 @@ pub(crate) fn emit(
             let mut done = ServiceOutput::default();
             plan.service(s, &mut done.files, &mut done.diags);
             crate::secrets::scan_output(&Output { files: done.files.clone() }, model, None, &mut done.secrets);
-            if let Some(spill) = &options.spill {
-                spill_files(&mut done.files, spill);
+            match &options.spill {
+                Some(spill) => spill_files(&mut done.files, spill),
+                // Kept for the next compilation: with its index records.
+                None => index_records(&mut done.files),
             }
             done
         })
@@ -293,9 +341,11 @@ pub(crate) fn emit(
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
-    reindex(&mut out, model, files);
-    let index = out.files.get(INDEX_FILE).map(|f| (INDEX_FILE.to_string(), Arc::clone(f)));
-    crate::secrets::scan_output(&Output { files: index.into_iter().collect() }, model, None, &mut secrets);
+    let (index, credential) = index(&out, model, files);
+    out.files.insert(INDEX_FILE.to_string(), Arc::new(OutFile::new(index, None, None, "index".into(), None)));
+    if let Some(kind) = credential {
+        secrets.push(crate::secrets::generated(INDEX_FILE, kind, None, model));
+    }
     diags.extend(secrets);
     if diags.iter().any(Diagnostic::is_error) {
         return None;
@@ -307,7 +357,7 @@ pub(crate) fn emit(
 /// partial build keeps the files of the previous build outside its scope).
 pub fn reindex(out: &mut Output, model: &Model, files: &SourceMap) {
     out.files.remove(INDEX_FILE);
-    let index = index(out, model, files);
+    let (index, _) = index(out, model, files);
     out.files.insert(INDEX_FILE.to_string(), Arc::new(OutFile::new(index, None, None, "index".into(), None)));
 }
 
@@ -816,11 +866,66 @@ fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: 
     .help("the template's text must parse as its format; insert values with `{{value}}` or `{{json value}}`, which quote them")
 }
 
+/// Makes the index records of a service's files (see [`IndexRecord`]).
+fn index_records(files: &mut BTreeMap<String, Arc<OutFile>>) {
+    for (path, file) in files.iter_mut() {
+        if let Some(f) = Arc::get_mut(file) {
+            f.indexed = Some(IndexRecord::new(path, f));
+        }
+    }
+}
+
+/// A file's record in the build index: what `doc::to_json` would write for
+/// it as a document, but written directly (thousands of them).
+fn record(path: &str, f: &OutFile) -> String {
+    let optional = |v: &Option<String>, s: &mut String| match v {
+        Some(v) => doc::quote_into(v, s),
+        None => s.push_str("null"),
+    };
+    let mut s = String::with_capacity(160 + path.len() + f.kind.len());
+    s.push_str("{\n      \"path\": ");
+    doc::quote_into(path, &mut s);
+    s.push_str(",\n      \"service\": ");
+    optional(&f.service, &mut s);
+    s.push_str(",\n      \"environment\": ");
+    optional(&f.environment, &mut s);
+    s.push_str(",\n      \"kind\": ");
+    doc::quote_into(&f.kind, &mut s);
+    s.push_str(",\n      \"sha256\": ");
+    doc::quote_into(&f.sha256, &mut s);
+    s.push_str("\n    }");
+    s
+}
+
 /// The build index: every file with its service, environment, kind and
 /// hash, and every escape hatch in effect (the build report of overrides,
 /// waivers and patches, with their reasons, places and the golden path that
-/// took them, if one did).
-fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
+/// took them, if one did); and the first credential the scan finds in it.
+///
+/// The index is assembled from its parts, and scanned by them: each file's
+/// record (made with its service's rendering, [`IndexRecord`], or here for
+/// a file without one), then the escape hatches, each scanned as the index
+/// writes it, quoted. What reaches the index is user-written: the paths
+/// (service, environment and resource names, the file names of the
+/// standard library's and an overlay's templates), the service and
+/// environment names, the kinds (a template's `kind:`), and in the escape
+/// hatches what each departs from, its reason, the source file's path and
+/// the golden path's name. The reasons of overrides and waivers are
+/// scanned in the model too ([`crate::secrets::scan`]); a patch's reason,
+/// the paths, the template file names and the source path are not scanned
+/// anywhere else: the index's own scan is what refuses them. Every pattern
+/// of [`crate::secrets::find`] but one stops at a `"` (what it runs over
+/// never includes one), so a credential in a field is found alike in the
+/// field, its record or the whole text; the one that does not, a JSON web
+/// token looking ahead for its dots, finds a real token within one field
+/// (its characters are never escaped, so it is written whole), and what
+/// it found across records (a field beginning `eyJ`, dots in later
+/// records) was not a credential but the index's own punctuation. A
+/// private key reaches to its `-----END` line, but is found at its
+/// `-----BEGIN` line. So: one diagnostic, as before, naming the kind of the
+/// first credential of the first record (in the index's order) that holds
+/// one.
+fn index(out: &Output, model: &Model, sources: &SourceMap) -> (String, Option<&'static str>) {
     let mut escapes = Vec::new();
     for svc in &model.services {
         let kinds = svc
@@ -846,32 +951,33 @@ fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
             ]));
         }
     }
-    // What `doc::to_json` writes, but the file records (one per generated
-    // file, thousands) are written directly, not built as documents first.
-    let mut s = String::with_capacity(out.files.len() * 300);
+    let len: usize =
+        out.files.iter().map(|(p, f)| f.indexed.as_ref().map_or(200 + p.len(), |r| r.text.len() + 6)).sum();
+    let mut s = String::with_capacity(len + 128);
+    let mut credential = None;
     s.push_str("{\n  \"generator\": \"platc\",\n  \"files\": [");
-    let optional = |v: &Option<String>, s: &mut String| match v {
-        Some(v) => doc::quote_into(v, s),
-        None => s.push_str("null"),
-    };
     for (i, (path, f)) in out.files.iter().enumerate() {
-        s.push_str(if i > 0 { ",\n    {\n      \"path\": " } else { "\n    {\n      \"path\": " });
-        doc::quote_into(path, &mut s);
-        s.push_str(",\n      \"service\": ");
-        optional(&f.service, &mut s);
-        s.push_str(",\n      \"environment\": ");
-        optional(&f.environment, &mut s);
-        s.push_str(",\n      \"kind\": ");
-        doc::quote_into(&f.kind, &mut s);
-        s.push_str(",\n      \"sha256\": ");
-        doc::quote_into(&f.sha256, &mut s);
-        s.push_str("\n    }");
+        s.push_str(if i > 0 { ",\n    " } else { "\n    " });
+        match f.indexed.as_ref().filter(|r| r.is_for(path)) {
+            Some(r) => {
+                s.push_str(&r.text);
+                credential = credential.or(r.credential);
+            }
+            None => {
+                let r = IndexRecord::new(path, f);
+                s.push_str(&r.text);
+                credential = credential.or(r.credential);
+            }
+        }
     }
     s.push_str(if out.files.is_empty() { "]" } else { "\n  ]" });
     s.push_str(",\n  \"escapes\": ");
-    doc::json_value(&Doc::List(escapes), 2, &mut s);
+    let mut block = String::new();
+    doc::json_value(&Doc::List(escapes), 2, &mut block);
+    credential = credential.or_else(|| crate::secrets::credential(&block));
+    s.push_str(&block);
     s.push_str("\n}\n");
-    s
+    (s, credential)
 }
 
 pub fn sha256(s: &str) -> String {
@@ -893,6 +999,84 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index scanned record by record finds every credential the scan
+    /// of its whole text found, in any field of a record (path, service,
+    /// environment, kind), whether the record was made with the service's
+    /// rendering or when the index is written; and the one thing the whole
+    /// scan found that no record holds: a "token" made of the index's own
+    /// punctuation across records.
+    #[test]
+    fn the_index_scanned_by_records_finds_what_the_whole_scan_found() {
+        let mut sources = crate::sources::Sources::new();
+        sources.insert(
+            "platform.plat",
+            "workspace acme {\n  registry = \"ghcr.io/acme\"\n  environment staging {}\n}\n".to_string(),
+        );
+        sources.insert(
+            "services/demo/service.plat",
+            "service demo from worker {\n  owner = \"t\"\n  language = go\n  version = \"1.0.0\"\n  allow image-pinned because \"demo\"\n}\n".to_string(),
+        );
+        let c = crate::compile(&sources, &Options::default());
+        let (Some(model), Some(base)) = (c.model.as_ref(), c.output.as_ref()) else { panic!("{:#?}", c.diagnostics) };
+        let mut without = base.clone();
+        without.files.remove(INDEX_FILE);
+        let (text, found) = index(&without, model, &c.files);
+        assert_eq!((found, text.as_str()), (None, base.files[INDEX_FILE].contents.as_str()));
+        let credentials = [
+            "AKIAIOSFODNN7EXAMPLE".to_string(),
+            format!("AIza{}", "c".repeat(35)),
+            format!("ghp_{}", "a".repeat(36)),
+            "glpat-abcdefghijklmnopqrstuv".to_string(),
+            "xoxb-1234567890-abcdefghij".to_string(),
+            format!("sk_live_{}", "x".repeat(24)),
+            format!("npm_{}", "a1".repeat(18)),
+            format!("pypi-{}", "b2".repeat(16)),
+            "hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX".to_string(),
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----".to_string(),
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N".to_string(),
+            "Bearer abcdefghijklmnopqrstu".to_string(),
+            "Basic dXNlcjpwYXNzd29yZA==".to_string(),
+            "postgres://app:hunter2@db/app".to_string(),
+            "--password=x1".to_string(),
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_string(),
+        ];
+        for (n, cred) in credentials.iter().enumerate() {
+            for field in 0..4 {
+                let mut out = base.clone();
+                out.files.remove(INDEX_FILE);
+                let at = |f: usize, default: &str| if f == field { cred.clone() } else { default.to_string() };
+                let file = OutFile::new(
+                    "x: 1\n".into(),
+                    Some(at(1, "demo")),
+                    Some(at(2, "staging")),
+                    at(3, "kubernetes/ConfigMap"),
+                    None,
+                );
+                let path = format!("demo/{}/x.yaml", at(0, "kubernetes"));
+                let mut files = BTreeMap::from([(path, Arc::new(file))]);
+                if n % 2 == 0 {
+                    index_records(&mut files);
+                }
+                out.files.extend(files);
+                let (text, found) = index(&out, model, &c.files);
+                assert_eq!(found, crate::secrets::credential(&text), "{cred:?} in field {field}");
+                // (An AWS secret key is 40 characters alone: in a path, the
+                // slashes around it make it longer, for either scan.)
+                let in_path = field == 0 && cred.starts_with("wJalr");
+                assert!(found.is_some() || in_path, "{cred:?} in field {field}");
+            }
+        }
+        // The exception: `eyJ` in one record, and the dots the whole scan
+        // looked ahead for in the next one's path.
+        let mut out = base.clone();
+        out.files.remove(INDEX_FILE);
+        for path in ["zz/a/eyJhbGciOiJIUzI1NiJ9", "zz/b/f.abcdefghijkl.mnopqrstuvwxyz"] {
+            out.files.insert(path.into(), Arc::new(OutFile::new(String::new(), None, None, "k".into(), None)));
+        }
+        let (text, found) = index(&out, model, &c.files);
+        assert_eq!((found, crate::secrets::credential(&text)), (None, Some("a JSON web token")));
+    }
 
     /// A source path cannot end the header's comment line (the input
     /// refuses such paths; the header does not rely on it).

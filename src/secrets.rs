@@ -126,17 +126,23 @@ pub fn scan_output(
             continue;
         }
         let Some(kind) = credential(&f.contents) else { continue };
-        let mut d = Diagnostic::error(
-            "platc::check::plaintext_secret",
-            format!("generated `{}` would hold a secret in plain text: it looks like {kind}", path.escape_debug()),
-        );
-        if let Some(s) = f.service.as_deref().and_then(|s| model.service(s)) {
-            d = d.label(s.name_span, "generated for this service");
-        }
-        diags.push(d.help(
-            "find the value it came from (a string filled in from others, a workspace value, a file) and use `secret(\"...\")`",
-        ));
+        diags.push(generated(path, kind, f.service.as_deref(), model));
     }
+}
+
+/// The error for a generated file (of `service`, if one) that holds a
+/// credential of `kind`.
+pub(crate) fn generated(path: &str, kind: &str, service: Option<&str>, model: &Model) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        "platc::check::plaintext_secret",
+        format!("generated `{}` would hold a secret in plain text: it looks like {kind}", path.escape_debug()),
+    );
+    if let Some(s) = service.and_then(|s| model.service(s)) {
+        d = d.label(s.name_span, "generated for this service");
+    }
+    d.help(
+        "find the value it came from (a string filled in from others, a workspace value, a file) and use `secret(\"...\")`",
+    )
 }
 
 /// Masks, in every source file, each text that looks like a credential
