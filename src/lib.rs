@@ -199,7 +199,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
         .iter()
         .any(|d| d.is_error() && d.primary().is_some_and(|s| files.path(s.file) == workspace::WORKSPACE_FILE));
     if workspace_failed && input.workspace.is_none() {
-        return finish(files, diags, None, read, None, db.finish());
+        return finish(files, diags, None, read, None, db.finish(), store);
     }
     let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
         Some(b) => {
@@ -212,7 +212,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
                 "platc::workspace::missing",
                 "no workspace: neither platform.plat nor a built-in default",
             ));
-            return finish(files, diags, None, read, None, db.finish());
+            return finish(files, diags, None, read, None, db.finish(), store);
         }
     };
     let decls = input::service_decls(input.service_files, &mut diags);
@@ -225,7 +225,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
 
     // resolve
     let resolved = db.resolve_all(&decls, &library, &workspace, sources, &files, options.trace);
-    let (model, mut broken) = assemble(resolved, workspace, &mut diags, &mut read);
+    let (model, mut broken) = assemble(&resolved, workspace, &mut diags, &mut read);
 
     // check: a service whose file already has an error is not checked
     // against the policies (they would only restate it).
@@ -237,7 +237,19 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
     let known = check::known_services(&model, &unresolved);
     let checked = db.check_all(&model, &library, &known, &broken, options.env.as_deref());
     diags.extend(checked.iter().flat_map(|ds| ds.iter().cloned()));
-    let redacted = secrets::scan(&model, &mut diags);
+    // The scan of each service is kept with its resolution (the model's
+    // service of a name is the first resolution of that name).
+    let mut by_name: BTreeMap<&str, &memo::Resolved> = BTreeMap::new();
+    for r in &resolved {
+        if let Some(s) = &r.service {
+            by_name.entry(s.name.as_str()).or_insert(r);
+        }
+    }
+    let scan_service = |s: &model::Service| match by_name.get(s.name.as_str()) {
+        Some(r) => r.secrets(),
+        None => std::sync::Arc::new(secrets::service(s)),
+    };
+    let redacted = secrets::scan_with(&model, &scan_service, &mut diags);
     files.redact_all(&redacted);
 
     // graph
@@ -260,7 +272,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
         }
     };
 
-    let mut compiled = finish(files, diags, output, read, Some(model), db.finish());
+    let mut compiled = finish(files, diags, output, read, Some(model), db.finish(), store);
     compiled.graph = Some(graph);
     compiled.library = Some(library);
     compiled.redacted = redacted;
@@ -270,14 +282,14 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
 /// The model of the resolved services (the first of two of one name; the
 /// second is an error), and the services whose resolution failed.
 fn assemble(
-    resolved: Vec<std::sync::Arc<memo::Resolved>>,
+    resolved: &[std::sync::Arc<memo::Resolved>],
     workspace: Workspace,
     diags: &mut Vec<Diagnostic>,
     read: &mut BTreeSet<String>,
 ) -> (Model, BTreeSet<String>) {
     let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
     let mut broken = BTreeSet::new();
-    for r in &resolved {
+    for r in resolved {
         diags.extend(r.diags.iter().cloned());
         read.extend(r.reads.iter().map(|(p, _)| p.clone()));
         let Some(s) = &r.service else { continue };
@@ -331,11 +343,13 @@ fn finish(
     output: Option<Output>,
     read: BTreeSet<String>,
     model: Option<Model>,
-    (memo, stats): (memo::Store, Stats),
+    (mut memo, stats): (memo::Store, Stats),
+    previous: &memo::Store,
 ) -> Compiled {
-    // No diagnostic may show a credential, whether or not one was named.
+    // No diagnostic may show a credential, whether or not one was named
+    // (the texts that did not change were scanned by the last compilation).
     let mut files = files;
-    secrets::redact_sources(&mut files);
+    memo.redactions = secrets::redact_sources_reusing(&mut files, &previous.redactions);
     diag::sort(&mut diagnostics, &files);
     let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
     Compiled { files, diagnostics, output, read, model, graph: None, library: None, redacted: Vec::new(), memo, stats }

@@ -43,6 +43,20 @@ fn every_kind_of_edit_gives_the_full_result() {
         (orders, Box::new(|t: &str| t.replace("    replicas  = 4", "    replicas  = 5"))),
         (orders, Box::new(|t: &str| t.replace("tier        = gold", "tier        = glod"))),
         (orders, Box::new(|t: &str| t.replace("tier        = glod", "tier        = gold"))),
+        // A credential in a value (the model's scan, kept with the
+        // resolution), in a comment (the sources' redaction, kept by text),
+        // then both taken out again.
+        (orders, Box::new(|t: &str| t.replace("LOG_LEVEL    = \"info\"", "LOG_LEVEL    = \"AKIAIOSFODNN7EXAMPLE\""))),
+        (
+            orders,
+            Box::new(|t: &str| {
+                t.replace(
+                    "LOG_LEVEL    = \"AKIAIOSFODNN7EXAMPLE\"",
+                    "LOG_LEVEL    = \"info\" # glpat-abcdefghijklmnopqrstuv",
+                )
+            }),
+        ),
+        (orders, Box::new(|t: &str| t.replace(" # glpat-abcdefghijklmnopqrstuv", ""))),
         ("services/users/service.plat", Box::new(|t: &str| t.replace("size = medium", "size = large"))),
         ("platform.plat", Box::new(|t: &str| t.replace("prod-eu-1", "prod-eu-2"))),
         ("services/inventory/service.plat", Box::new(|t: &str| t.replace("[stock-cache]", "[stock-cache, users]"))),
