@@ -260,7 +260,9 @@ pub(crate) fn compile_templates(lib: &Library, options: &Options) -> Result<Rend
 }
 
 /// Renders every service (each through `render`), then the workspace's
-/// files and the index; `None` if a template or patch failed.
+/// files and the index; `None` if a template or patch failed. The output is
+/// the last one's (`last`) with what changed replaced, when there is one
+/// ([`patched`]); with what it was assembled from, for the next.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn emit(
     model: &Model,
@@ -270,8 +272,9 @@ pub(crate) fn emit(
     renderer: &Renderer,
     render: &RenderService,
     files: &SourceMap,
+    last: Option<(&Output, &Emitted)>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<Output> {
+) -> Option<(Output, Emitted)> {
     let targets = targets(lib, options);
     let resource_templates = resource_templates(lib);
     // Each target's per-service templates, listed once for every service.
@@ -310,45 +313,136 @@ pub(crate) fn emit(
             done
         })
     });
-    let mut out = Output::default();
+    // The workspace's files (rendered on every compilation: a few).
+    let mut workspace_diags = Vec::new();
+    let mut workspace_files = BTreeMap::new();
+    for target in &targets {
+        plan.workspace(target, &mut workspace_files, &mut workspace_diags);
+    }
+    let named: Vec<(&str, &Arc<ServiceOutput>)> =
+        model.services.iter().map(|s| s.name.as_str()).zip(&results).collect();
+    // The last output, with the files of the services rendered again (or
+    // gone) replaced, when that is the whole output; else from scratch.
+    let patched = last.and_then(|(o, e)| patched(o, e, &named, &workspace_files));
+    let from_scratch = patched.is_none();
+    let mut out = patched.unwrap_or_default();
     let mut secrets = Vec::new();
     for result in &results {
         diags.extend(result.diags.iter().cloned());
         secrets.extend(result.secrets.iter().cloned());
-        for (path, file) in &result.files {
-            insert_new(&mut out.files, path.clone(), Arc::clone(file), model, diags);
+        if from_scratch {
+            for (path, file) in &result.files {
+                insert_new(&mut out.files, path.clone(), Arc::clone(file), model, diags);
+            }
         }
     }
-    let mut workspace_files = BTreeMap::new();
-    for target in &targets {
-        plan.workspace(target, &mut workspace_files, diags);
-    }
+    diags.extend(workspace_diags);
     crate::secrets::scan_output(&Output { files: workspace_files.clone() }, model, None, &mut secrets);
-    for (path, file) in workspace_files {
-        insert_new(&mut out.files, path, file, model, diags);
+    let emitted = Emitted {
+        services: named.iter().map(|(n, r)| (n.to_string(), Arc::clone(r))).collect(),
+        workspace: workspace_files.keys().cloned().collect(),
+        index: String::new(),
+        patched: !from_scratch,
+    };
+    if from_scratch {
+        for (path, file) in workspace_files {
+            insert_new(&mut out.files, path, file, model, diags);
+        }
+        // The build index is platc's own: no template may write it.
+        if let Some(f) = out.files.get(INDEX_FILE) {
+            diags.push(
+                Diagnostic::error(
+                    "platc::emit::duplicate_file",
+                    format!("`{INDEX_FILE}` is the build index; {} generates a file of that name", made_for(f)),
+                )
+                .help("rename the template that writes it"),
+            );
+        }
+        file_under_file(&out, model, diags);
     }
-    // The build index is platc's own: no template may write it.
-    if let Some(f) = out.files.get(INDEX_FILE) {
-        diags.push(
-            Diagnostic::error(
-                "platc::emit::duplicate_file",
-                format!("`{INDEX_FILE}` is the build index; {} generates a file of that name", made_for(f)),
-            )
-            .help("rename the template that writes it"),
-        );
-    }
-    file_under_file(&out, model, diags);
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
     let (index, credential) = index(&out, model, files);
-    out.files.insert(INDEX_FILE.to_string(), Arc::new(OutFile::new(index, None, None, "index".into(), None)));
+    let index = OutFile::new(index, None, None, "index".into(), None);
+    let emitted = Emitted { index: index.sha256.clone(), ..emitted };
+    out.files.insert(INDEX_FILE.to_string(), Arc::new(index));
     if let Some(kind) = credential {
         secrets.push(crate::secrets::generated(INDEX_FILE, kind, None, model));
     }
     diags.extend(secrets);
     if diags.iter().any(Diagnostic::is_error) {
         return None;
+    }
+    Some((out, emitted))
+}
+
+/// What an output was assembled from: each service's rendering (as the
+/// memo store shares it), the workspace's files, and the hash of the index
+/// it wrote, which names the output it belongs to. The memo store keeps it
+/// for the next compilation ([`crate::compile_reusing`]), which assembles
+/// its output from the last one ([`patched`]).
+#[derive(Debug)]
+pub(crate) struct Emitted {
+    services: std::collections::HashMap<String, Arc<ServiceOutput>>,
+    workspace: Vec<String>,
+    index: String,
+    /// Whether this output was assembled from the last one.
+    pub patched: bool,
+}
+
+/// The output of the last compilation (`last`, assembled as `was` says),
+/// with the files of every service whose rendering is not the one it was
+/// made from taken out and the new ones put in, and the workspace's files
+/// replaced: the output from scratch (all of `now`'s files and the
+/// workspace's, by path), in time proportional to what changed. `None`
+/// when `last` is not the output `was` describes (the index differs: the
+/// CLI added files to it), or when a new file meets another (a path
+/// generated twice, a file under a file, the index's name): the output is
+/// then assembled from scratch, which reports it.
+fn patched(
+    last: &Output,
+    was: &Emitted,
+    now: &[(&str, &Arc<ServiceOutput>)],
+    workspace: &BTreeMap<String, Arc<OutFile>>,
+) -> Option<Output> {
+    if last.files.get(INDEX_FILE).is_none_or(|i| i.sha256 != was.index) {
+        return None;
+    }
+    let kept: BTreeSet<&str> = now
+        .iter()
+        .filter(|(name, r)| was.services.get(*name).is_some_and(|old| Arc::ptr_eq(old, r)))
+        .map(|(name, _)| *name)
+        .collect();
+    let mut out = last.clone();
+    out.files.remove(INDEX_FILE);
+    for (_, old) in was.services.iter().filter(|(n, _)| !kept.contains(n.as_str())) {
+        for path in old.files.keys() {
+            out.files.remove(path);
+        }
+    }
+    for path in &was.workspace {
+        out.files.remove(path);
+    }
+    let fresh = now.iter().filter(|(name, _)| !kept.contains(name)).flat_map(|(_, r)| r.files.iter());
+    let mut added = Vec::new();
+    for (path, file) in fresh.chain(workspace) {
+        if path == INDEX_FILE || out.files.insert(path.clone(), Arc::clone(file)).is_some() {
+            return None;
+        }
+        added.push(path);
+    }
+    // A file under a file: the new file under another, or another under it
+    // (two files of the last output never were).
+    for path in added {
+        let parents = path.match_indices('/').filter_map(|(i, _)| path.get(..i));
+        let dir = format!("{path}/");
+        let under = out.files.range::<str, _>((std::ops::Bound::Included(dir.as_str()), std::ops::Bound::Unbounded));
+        if parents.into_iter().any(|p| out.files.contains_key(p))
+            || under.into_iter().next().is_some_and(|(p, _)| p.starts_with(&dir))
+        {
+            return None;
+        }
     }
     Some(out)
 }

@@ -149,6 +149,9 @@ pub struct Stats {
     /// Services rendered / whose rendering was reused (their files shared).
     pub rendered: usize,
     pub kept: usize,
+    /// The output was assembled from the last compilation's, with the files
+    /// of the services rendered again replaced (see [`compile_reusing`]).
+    pub patched: bool,
 }
 
 impl Compiled {
@@ -159,14 +162,14 @@ impl Compiled {
 
 /// Compiles a workspace.
 pub fn compile(sources: &Sources, options: &Options) -> Compiled {
-    compile_with(sources, options, &memo::Store::default())
+    compile_with(sources, options, &memo::Store::default(), None)
 }
 
 /// Compiles a workspace again, reusing every result of `previous` whose
 /// inputs did not change (for `platc watch` and the language server). The
 /// result is the same as a full [`compile`].
 pub fn compile_reusing(sources: &Sources, options: &Options, previous: &Compiled) -> Compiled {
-    compile_with(sources, options, &previous.memo)
+    compile_with(sources, options, &previous.memo, previous.output.as_ref())
 }
 
 impl Compiled {
@@ -179,8 +182,9 @@ impl Compiled {
 }
 
 /// The pipeline. Every stage is a pure function; `db` keeps the results of
-/// the per-service ones by what they read ([`memo`]).
-fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Compiled {
+/// the per-service ones by what they read ([`memo`]); the output is
+/// assembled from the `last` one when the store says what that was made of.
+fn compile_with(sources: &Sources, options: &Options, store: &memo::Store, last: Option<&Output>) -> Compiled {
     let mut files = SourceMap::default();
     let mut diags = Vec::new();
     let mut read = BTreeSet::new();
@@ -263,7 +267,13 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
             Ok(templates) => {
                 let render =
                     |s: &model::Service, run: &dyn Fn() -> emit::ServiceOutput| db.render(s, &graph, options, run);
-                emit::emit(&model, &graph, &library, options, &templates, &render, &files, &mut diags)
+                let last = last.zip(db.emitted());
+                let emitted =
+                    emit::emit(&model, &graph, &library, options, &templates, &render, &files, last, &mut diags);
+                emitted.map(|(output, emitted)| {
+                    db.set_emitted(emitted);
+                    output
+                })
             }
             Err(problems) => {
                 diags.extend(problems);

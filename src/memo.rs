@@ -16,6 +16,7 @@
 //! | templates  | [`emit::compile_templates`](crate::emit) | the globals and the targets                             |
 //! | secrets    | [`secrets::service`](crate::secrets), kept with the resolution | the service's resolution              |
 //! | redaction  | [`secrets::redact_sources`](crate::secrets) of each source file | its text                            |
+//! | output     | emit's assembly of the output and its index | each service's rendering (the same one shared), and the last output |
 //!
 //! The *globals* are the workspace file and the standard library (embedded
 //! and overlaid), each with its path and place, and where the workspace sits
@@ -269,6 +270,8 @@ pub struct Store {
     overlay: Option<String>,
     /// What the credential scan of the sources found in each text.
     pub(crate) redactions: crate::secrets::Redactions,
+    /// What the compilation's output was assembled from (when it built).
+    emitted: Option<crate::emit::Emitted>,
 }
 
 impl std::fmt::Debug for Store {
@@ -605,6 +608,17 @@ impl<'a> Db<'a> {
         Arc::clone(&result.output)
     }
 
+    /// What the last compilation's output was assembled from, if it built
+    /// (see [`crate::emit::Emitted`]).
+    pub fn emitted(&self) -> Option<&crate::emit::Emitted> {
+        self.prev.emitted.as_ref()
+    }
+
+    /// Keeps what this compilation's output was assembled from.
+    pub fn set_emitted(&self, emitted: crate::emit::Emitted) {
+        self.next().emitted = Some(emitted);
+    }
+
     /// What a lookup answers now, as a fingerprint.
     fn answer(&self, lookup: &Lookup, graph: &Graph) -> Fingerprint {
         let names = |h: Hasher, ns: Vec<&str>| ns.into_iter().fold(h, |h, n| h.str(n)).finish();
@@ -626,8 +640,10 @@ impl<'a> Db<'a> {
             reused: self.reused.into_inner(),
             rendered: self.rendered.into_inner(),
             kept: self.kept.into_inner(),
+            patched: false,
         };
         let mut next = self.next.into_inner().unwrap_or_else(|e| e.into_inner());
+        let stats = Stats { patched: next.emitted.as_ref().is_some_and(|e| e.patched), ..stats };
         if next.resolved.is_empty() {
             next.resolved = self.prev.resolved.clone();
         }
