@@ -342,6 +342,7 @@ pub(crate) fn emit(
         services: named.iter().map(|(n, r)| (n.to_string(), Arc::clone(r))).collect(),
         workspace: workspace_files.keys().cloned().collect(),
         index: String::new(),
+        states: Vec::new(),
         patched: !from_scratch,
     };
     if from_scratch {
@@ -364,8 +365,23 @@ pub(crate) fn emit(
         return None;
     }
     let (index, credential) = index(&out, model, files);
-    let index = OutFile::new(index, None, None, "index".into(), None);
-    let emitted = Emitted { index: index.sha256.clone(), ..emitted };
+    // Its hash, from where it first differs from the last one.
+    let last_index = last.and_then(|(o, e)| {
+        let i = o.files.get(INDEX_FILE).filter(|i| i.sha256 == e.index && !i.spilled)?;
+        Some((i.contents.as_str(), e.states.as_slice()))
+    });
+    let (sha256, states) = index_hash(&index, last_index);
+    let index = OutFile {
+        contents: index,
+        service: None,
+        environment: None,
+        kind: "index".into(),
+        docs: None,
+        sha256,
+        spilled: false,
+        indexed: None,
+    };
+    let emitted = Emitted { index: index.sha256.clone(), states, ..emitted };
     out.files.insert(INDEX_FILE.to_string(), Arc::new(index));
     if let Some(kind) = credential {
         secrets.push(crate::secrets::generated(INDEX_FILE, kind, None, model));
@@ -387,8 +403,43 @@ pub(crate) struct Emitted {
     services: std::collections::HashMap<String, Arc<ServiceOutput>>,
     workspace: Vec<String>,
     index: String,
+    /// The index's hasher after every [`INDEX_STEP`] bytes of it.
+    states: Vec<Sha256>,
     /// Whether this output was assembled from the last one.
     pub patched: bool,
+}
+
+/// How often the hasher's state is kept while hashing the index.
+const INDEX_STEP: usize = 1 << 18;
+
+/// The SHA-256 (hex) of the index `text`, and the hasher's state after
+/// every [`INDEX_STEP`] bytes of it; given the last index's text and
+/// states (`last`), the steps before the first byte where the two differ
+/// are not hashed again (an edit changes the records of a few services:
+/// the index's text before them is the same).
+fn index_hash(text: &str, last: Option<(&str, &[Sha256])>) -> (String, Vec<Sha256>) {
+    let (new, old) = (text.as_bytes(), last.map_or(&b""[..], |(t, _)| t.as_bytes()));
+    let n = new.len().min(old.len());
+    let mut same = 0;
+    while same < n {
+        let end = (same + 4096).min(n);
+        if new.get(same..end) != old.get(same..end) {
+            break;
+        }
+        same = end;
+    }
+    let last_states = last.map_or(&[][..], |(_, s)| s);
+    // The state after `(i + 1) * INDEX_STEP` bytes serves if those bytes are the same.
+    let reused = (same / INDEX_STEP).min(last_states.len());
+    let mut states: Vec<Sha256> = last_states.get(..reused).unwrap_or_default().to_vec();
+    let mut hasher = states.last().cloned().unwrap_or_default();
+    for chunk in new.get(reused * INDEX_STEP..).unwrap_or_default().chunks(INDEX_STEP) {
+        hasher.update(chunk);
+        if chunk.len() == INDEX_STEP {
+            states.push(hasher.clone());
+        }
+    }
+    (hex(&hasher.finalize()), states)
 }
 
 /// The output of the last compilation (`last`, assembled as `was` says),
@@ -1170,6 +1221,41 @@ mod tests {
         }
         let (text, found) = index(&out, model, &c.files);
         assert_eq!((found, crate::secrets::credential(&text)), (None, Some("a JSON web token")));
+    }
+
+    /// The index's hash from the last one's states is its hash, wherever
+    /// the two differ (at the start, inside a step, at a step's boundary,
+    /// at the end), however their lengths differ, and from states of a
+    /// text that is not the last one's (never reused past a difference).
+    #[test]
+    fn the_index_hash_from_the_last_states_is_its_hash() {
+        let base: String = (0..(3 * INDEX_STEP + 1000)).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let (h, states) = index_hash(&base, None);
+        assert_eq!((h.as_str(), states.len()), (sha256(&base).as_str(), 3));
+        let edit = |at: usize, with: &str| {
+            let mut t = base.clone();
+            t.replace_range(at..at + 1, with);
+            t
+        };
+        let texts = [
+            base.clone(),
+            edit(0, "Z"),
+            edit(INDEX_STEP - 1, "Z"),
+            edit(INDEX_STEP, "Z"),
+            edit(2 * INDEX_STEP + 17, "ZZZ"),
+            edit(3 * INDEX_STEP + 999, ""),
+            format!("{base}tail"),
+            base[..2 * INDEX_STEP].to_string(),
+            base[..100].to_string(),
+            String::new(),
+        ];
+        for (i, t) in texts.iter().enumerate() {
+            let (h, again) = index_hash(t, Some((&base, &states)));
+            assert_eq!(h, sha256(t), "text {i}");
+            assert_eq!(again.len(), t.len() / INDEX_STEP, "text {i}");
+            // And its states serve the next one.
+            assert_eq!(index_hash(&base, Some((t, &again))).0, sha256(&base), "text {i}");
+        }
     }
 
     /// A source path cannot end the header's comment line (the input
