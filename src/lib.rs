@@ -109,6 +109,25 @@ pub struct Options {
     /// [`emit::Spill`]): `platc build` writes them to its staging directory
     /// and keeps only their hashes.
     pub spill: Option<emit::Spill>,
+    /// Called with the diagnostics of parse, resolve, check and graph
+    /// (sorted, the sources already redacted) before emit renders, when
+    /// there is no error (else nothing is rendered): the language server
+    /// publishes them without waiting for emit, whose own diagnostics come
+    /// with the compilation's result.
+    pub checked: Option<Checked>,
+}
+
+/// See [`Options::checked`].
+#[derive(Clone)]
+pub struct Checked(pub std::sync::Arc<CheckedFn>);
+
+/// What [`Checked`] calls: the diagnostics so far, and the files their spans point into.
+pub type CheckedFn = dyn Fn(&[Diagnostic], &SourceMap) + Send + Sync;
+
+impl std::fmt::Debug for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Checked")
+    }
 }
 
 /// The result of a compilation.
@@ -203,7 +222,8 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store, last:
         .iter()
         .any(|d| d.is_error() && d.primary().is_some_and(|s| files.path(s.file) == workspace::WORKSPACE_FILE));
     if workspace_failed && input.workspace.is_none() {
-        return finish(files, diags, None, read, None, db.finish(), store);
+        let redactions = secrets::redact_sources_reusing(&mut files, &store.redactions);
+        return finish(files, diags, None, read, None, db.finish(), redactions);
     }
     let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
         Some(b) => {
@@ -216,7 +236,8 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store, last:
                 "platc::workspace::missing",
                 "no workspace: neither platform.plat nor a built-in default",
             ));
-            return finish(files, diags, None, read, None, db.finish(), store);
+            let redactions = secrets::redact_sources_reusing(&mut files, &store.redactions);
+            return finish(files, diags, None, read, None, db.finish(), redactions);
         }
     };
     let decls = input::service_decls(input.service_files, &mut diags);
@@ -259,10 +280,21 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store, last:
     // graph
     let graph = graph::build(&model, &mut diags);
 
+    // No diagnostic may show a credential, whether or not one was named
+    // (the texts that did not change were scanned by the last compilation);
+    // done before emit, which reads no source text but for line numbers,
+    // so that what `checked` is shown is redacted too.
+    let redactions = secrets::redact_sources_reusing(&mut files, &store.redactions);
+
     // emit
     let output = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
+        if let Some(checked) = &options.checked {
+            let mut early = diags.clone();
+            diag::sort(&mut early, &files);
+            (checked.0)(&early, &files);
+        }
         match db.templates(options, || emit::compile_templates(&library, options)) {
             Ok(templates) => {
                 let render =
@@ -282,7 +314,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store, last:
         }
     };
 
-    let mut compiled = finish(files, diags, output, read, Some(model), db.finish(), store);
+    let mut compiled = finish(files, diags, output, read, Some(model), db.finish(), redactions);
     compiled.graph = Some(graph);
     compiled.library = Some(library);
     compiled.redacted = redacted;
@@ -354,12 +386,10 @@ fn finish(
     read: BTreeSet<String>,
     model: Option<Model>,
     (mut memo, stats): (memo::Store, Stats),
-    previous: &memo::Store,
+    redactions: secrets::Redactions,
 ) -> Compiled {
-    // No diagnostic may show a credential, whether or not one was named
-    // (the texts that did not change were scanned by the last compilation).
-    let mut files = files;
-    memo.redactions = secrets::redact_sources_reusing(&mut files, &previous.redactions);
+    // (`files` are redacted: see `secrets::redact_sources_reusing`.)
+    memo.redactions = redactions;
     diag::sort(&mut diagnostics, &files);
     let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
     Compiled { files, diagnostics, output, read, model, graph: None, library: None, redacted: Vec::new(), memo, stats }

@@ -530,3 +530,47 @@ fn stats_count_exactly_what_changed_and_file_inputs_are_tracked() {
     let s = &fifth.stats;
     assert_eq!((s.resolved, s.reused, s.rendered, s.kept), (1, 3, 1, 3), "{s:?}");
 }
+
+/// `Options::checked` is shown the diagnostics before emit renders (sorted,
+/// the sources redacted), and only when there is no error; emit's own come
+/// with the result.
+#[test]
+fn checked_is_shown_the_diagnostics_before_emit() {
+    use std::sync::{Arc, Mutex};
+    let root = common::examples().join("monorepo");
+    let base = common::load(&root);
+    let orders = "services/orders/service.plat";
+    type Seen = Arc<Mutex<Vec<(Vec<String>, bool)>>>;
+    let seen: Seen = Arc::default();
+    let sink = Arc::clone(&seen);
+    let options = Options {
+        checked: Some(platc::Checked(Arc::new(
+            move |diags: &[platc::diag::Diagnostic], files: &platc::span::SourceMap| {
+                let codes = diags.iter().map(|d| d.code.to_string()).collect();
+                let shows = files.iter().any(|(_, f)| f.text.contains("AKIAIOSFODNN7EXAMPLE"));
+                sink.lock().unwrap().push((codes, shows));
+            },
+        ))),
+        ..Options::default()
+    };
+    let step = |f: &dyn Fn(&str) -> String| {
+        let sources = edit(&base, orders, f);
+        let c = platc::compile(&sources, &options);
+        let fresh = platc::compile(&sources, &Options::default());
+        assert_eq!(full_text(&c), full_text(&fresh), "the callback changes nothing");
+        let codes: Vec<String> = c.diagnostics.iter().map(|d| d.code.to_string()).collect();
+        (codes, seen.lock().unwrap().drain(..).collect::<Vec<_>>())
+    };
+    // No language (emit refuses), and a credential in a comment.
+    let (codes, seen_now) = step(&|t: &str| t.replace("  language    = go\n", "  # AKIAIOSFODNN7EXAMPLE\n"));
+    assert!(codes.contains(&"platc::emit::needs_language".to_string()), "{codes:?}");
+    assert_eq!(seen_now.len(), 1, "{seen_now:?}");
+    let (early, shows) = &seen_now[0];
+    assert!(!early.contains(&"platc::emit::needs_language".to_string()) && !shows, "{seen_now:?}");
+    let before: Vec<&String> = codes.iter().filter(|c| !c.starts_with("platc::emit::")).collect();
+    assert_eq!(early.iter().collect::<Vec<_>>(), before);
+    // An error before emit: nothing is rendered, and the callback is not called.
+    let (codes, seen_now) = step(&|t: &str| t.replace("tier        = gold", "tier        = glod"));
+    assert!(codes.contains(&"platc::check::unknown_symbol".to_string()), "{codes:?}");
+    assert!(seen_now.is_empty(), "{seen_now:?}");
+}
