@@ -106,12 +106,14 @@ impl IndexRecord {
         IndexRecord { text, credential }
     }
 
-    /// Whether the record was made for `path`: only a path that the index
-    /// writes as it is (printable ASCII, no quote, no backslash), whose quoted form
-    /// is then exactly `"path"` (anything else is written again).
+    /// Whether the record was made for `path`: its quoted path is `path`
+    /// itself, then the closing quote. Exact for a path with no backslash:
+    /// the quoted form of another path that began with `path` and a `"`
+    /// would have that `"` escaped, after a backslash in `path`; and a path
+    /// the index writes escaped (a quote, a control character) never
+    /// matches its own record, which is then written again.
     fn is_for(&self, path: &str) -> bool {
-        let plain = path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-        plain
+        !path.as_bytes().contains(&b'\\')
             && self
                 .text
                 .strip_prefix(RECORD_START)
@@ -1221,6 +1223,20 @@ mod tests {
         }
         let (text, found) = index(&out, model, &c.files);
         assert_eq!((found, crate::secrets::credential(&text)), (None, Some("a JSON web token")));
+    }
+
+    /// A record is taken for a path only if it was made for that path.
+    #[test]
+    fn a_record_is_for_its_own_path_only() {
+        let file = OutFile::new("x".into(), None, None, "k".into(), None);
+        let paths = ["a", "a/b.yaml", "a\"b", "a\\", "a\\\"b", "a\nb", "é/\u{2028}", "ab"];
+        for made in paths {
+            let record = IndexRecord::new(made, &file);
+            for asked in paths {
+                let escaped = made.contains(['"', '\\', '\n', '\u{2028}']);
+                assert_eq!(record.is_for(asked), made == asked && !escaped, "made for {made:?}, asked {asked:?}");
+            }
+        }
     }
 
     /// The index's hash from the last one's states is its hash, wherever
