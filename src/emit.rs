@@ -73,6 +73,54 @@ pub struct OutFile {
     /// The text was handed to [`Options::spill`](crate::Options::spill) and
     /// dropped: `contents` is empty and only `sha256` says what the file holds.
     pub spilled: bool,
+    /// The file's record in the build index, made with the service's
+    /// rendering (and kept with it by the memo store), so that a
+    /// compilation after an edit writes and scans again only the records of
+    /// the services it rendered again (see [`IndexRecord`]).
+    pub(crate) indexed: Option<IndexRecord>,
+}
+
+/// A file's record in the build index, as the index writes it, and what
+/// credential the scan found in it (see [`index`]: the index is scanned
+/// record by record). A cache of [`record`] for the path it was made for
+/// ([`IndexRecord::is_for`]), not part of what the file is: two files equal
+/// in everything else are equal.
+#[derive(Clone, Debug)]
+pub(crate) struct IndexRecord {
+    text: String,
+    credential: Option<&'static str>,
+}
+
+impl PartialEq for IndexRecord {
+    fn eq(&self, _: &IndexRecord) -> bool {
+        true
+    }
+}
+
+/// How every record starts, before its path's text.
+const RECORD_START: &str = "{\n      \"path\": \"";
+
+impl IndexRecord {
+    fn new(path: &str, file: &OutFile) -> IndexRecord {
+        let text = record(path, file);
+        let credential = crate::secrets::credential(&text);
+        IndexRecord { text, credential }
+    }
+
+    /// Whether the record was made for `path`: its quoted path is `path`
+    /// itself, then the closing quote. Exact for a path with no backslash:
+    /// the quoted form of another path that began with `path` and a `"`
+    /// would have that `"` escaped, after a backslash in `path`; and a path
+    /// the index writes escaped (a quote, a control character) never
+    /// matches its own record, which is then written again.
+    fn is_for(&self, path: &str) -> bool {
+        !path.as_bytes().contains(&b'\\')
+            && self
+                .text
+                .strip_prefix(RECORD_START)
+                .and_then(|t| t.strip_prefix(path))
+                .is_some_and(|t| t.starts_with('"'))
+    }
 }
 
 impl OutFile {
@@ -84,7 +132,7 @@ impl OutFile {
         docs: Option<Vec<Doc>>,
     ) -> OutFile {
         let sha256 = sha256(&contents);
-        OutFile { contents, service, environment, kind, docs, sha256, spilled: false }
+        OutFile { contents, service, environment, kind, docs, sha256, spilled: false, indexed: None }
     }
 }
 
@@ -348,7 +396,9 @@ pub(crate) fn compile_templates(lib: &Library, options: &Options) -> Result<Rend
 }
 
 /// Renders every service (each through `render`), then the workspace's
-/// files and the index; `None` if a template or patch failed.
+/// files and the index; `None` if a template or patch failed. The output is
+/// the last one's (`last`) with what changed replaced, when there is one
+/// ([`patched`]); with what it was assembled from, for the next.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn emit(
     model: &Model,
@@ -358,8 +408,9 @@ pub(crate) fn emit(
     renderer: &Renderer,
     render: &RenderService,
     files: &SourceMap,
+    last: Option<(&Output, &Emitted)>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<Output> {
+) -> Option<(Output, Emitted)> {
     let targets = targets(lib, options);
     let resource_templates = resource_templates(lib);
     // Each target's per-service templates, listed once for every service.
@@ -378,49 +429,195 @@ pub(crate) fn emit(
             let mut done = ServiceOutput::default();
             plan.service(s, &mut done.files, &mut done.diags);
             crate::secrets::scan_output(&Output { files: done.files.clone() }, model, None, &mut done.secrets);
-            if let Some(spill) = &options.spill {
-                spill_files(&mut done.files, spill);
+            match &options.spill {
+                Some(spill) => spill_files(&mut done.files, spill),
+                // Kept for the next compilation: with its index records.
+                None => index_records(&mut done.files),
             }
             done
         })
     });
-    let mut out = Output::default();
+    // The workspace's files (rendered on every compilation: a few).
+    let mut workspace_diags = Vec::new();
+    let mut workspace_files = BTreeMap::new();
+    for target in &targets {
+        plan.workspace(target, &mut workspace_files, &mut workspace_diags);
+    }
+    let named: Vec<(&str, &Arc<ServiceOutput>)> =
+        model.services.iter().map(|s| s.name.as_str()).zip(&results).collect();
+    // The last output, with the files of the services rendered again (or
+    // gone) replaced, when that is the whole output; else from scratch.
+    let patched = last.and_then(|(o, e)| patched(o, e, &named, &workspace_files));
+    let from_scratch = patched.is_none();
+    let mut out = patched.unwrap_or_default();
     let mut secrets = Vec::new();
     for result in &results {
         diags.extend(result.diags.iter().cloned());
         secrets.extend(result.secrets.iter().cloned());
-        for (path, file) in &result.files {
-            insert_new(&mut out.files, path.clone(), Arc::clone(file), model, diags);
+        if from_scratch {
+            for (path, file) in &result.files {
+                insert_new(&mut out.files, path.clone(), Arc::clone(file), model, diags);
+            }
         }
     }
-    let mut workspace_files = BTreeMap::new();
-    for target in &targets {
-        plan.workspace(target, &mut workspace_files, diags);
-    }
+    diags.extend(workspace_diags);
     crate::secrets::scan_output(&Output { files: workspace_files.clone() }, model, None, &mut secrets);
-    for (path, file) in workspace_files {
-        insert_new(&mut out.files, path, file, model, diags);
+    let emitted = Emitted {
+        services: named.iter().map(|(n, r)| (n.to_string(), Arc::clone(r))).collect(),
+        workspace: workspace_files.keys().cloned().collect(),
+        index: String::new(),
+        states: Vec::new(),
+        patched: !from_scratch,
+    };
+    if from_scratch {
+        for (path, file) in workspace_files {
+            insert_new(&mut out.files, path, file, model, diags);
+        }
+        // The build index is platc's own: no template may write it.
+        if let Some(f) = out.files.get(INDEX_FILE) {
+            diags.push(
+                Diagnostic::error(
+                    "platc::emit::duplicate_file",
+                    format!("`{INDEX_FILE}` is the build index; {} generates a file of that name", made_for(f)),
+                )
+                .help("rename the template that writes it"),
+            );
+        }
+        file_under_file(&out, model, diags);
     }
-    // The build index is platc's own: no template may write it.
-    if let Some(f) = out.files.get(INDEX_FILE) {
-        diags.push(
-            Diagnostic::error(
-                "platc::emit::duplicate_file",
-                format!("`{INDEX_FILE}` is the build index; {} generates a file of that name", made_for(f)),
-            )
-            .help("rename the template that writes it"),
-        );
-    }
-    file_under_file(&out, model, diags);
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
-    reindex(&mut out, model, files);
-    let index = out.files.get(INDEX_FILE).map(|f| (INDEX_FILE.to_string(), Arc::clone(f)));
-    crate::secrets::scan_output(&Output { files: index.into_iter().collect() }, model, None, &mut secrets);
+    let (index, credential) = index(&out, model, files);
+    // Its hash, from where it first differs from the last one.
+    let last_index = last.and_then(|(o, e)| {
+        let i = o.files.get(INDEX_FILE).filter(|i| i.sha256 == e.index && !i.spilled)?;
+        Some((i.contents.as_str(), e.states.as_slice()))
+    });
+    let (sha256, states) = index_hash(&index, last_index);
+    let index = OutFile {
+        contents: index,
+        service: None,
+        environment: None,
+        kind: "index".into(),
+        docs: None,
+        sha256,
+        spilled: false,
+        indexed: None,
+    };
+    let emitted = Emitted { index: index.sha256.clone(), states, ..emitted };
+    out.files.insert(INDEX_FILE.to_string(), Arc::new(index));
+    if let Some(kind) = credential {
+        secrets.push(crate::secrets::generated(INDEX_FILE, kind, None, model));
+    }
     diags.extend(secrets);
     if diags.iter().any(Diagnostic::is_error) {
         return None;
+    }
+    Some((out, emitted))
+}
+
+/// What an output was assembled from: each service's rendering (as the
+/// memo store shares it), the workspace's files, and the hash of the index
+/// it wrote, which names the output it belongs to. The memo store keeps it
+/// for the next compilation ([`crate::compile_reusing`]), which assembles
+/// its output from the last one ([`patched`]).
+#[derive(Debug)]
+pub(crate) struct Emitted {
+    services: std::collections::HashMap<String, Arc<ServiceOutput>>,
+    workspace: Vec<String>,
+    index: String,
+    /// The index's hasher after every [`INDEX_STEP`] bytes of it.
+    states: Vec<Sha256>,
+    /// Whether this output was assembled from the last one.
+    pub patched: bool,
+}
+
+/// How often the hasher's state is kept while hashing the index.
+const INDEX_STEP: usize = 1 << 18;
+
+/// The SHA-256 (hex) of the index `text`, and the hasher's state after
+/// every [`INDEX_STEP`] bytes of it; given the last index's text and
+/// states (`last`), the steps before the first byte where the two differ
+/// are not hashed again (an edit changes the records of a few services:
+/// the index's text before them is the same).
+fn index_hash(text: &str, last: Option<(&str, &[Sha256])>) -> (String, Vec<Sha256>) {
+    let (new, old) = (text.as_bytes(), last.map_or(&b""[..], |(t, _)| t.as_bytes()));
+    let n = new.len().min(old.len());
+    let mut same = 0;
+    while same < n {
+        let end = (same + 4096).min(n);
+        if new.get(same..end) != old.get(same..end) {
+            break;
+        }
+        same = end;
+    }
+    let last_states = last.map_or(&[][..], |(_, s)| s);
+    // The state after `(i + 1) * INDEX_STEP` bytes serves if those bytes are the same.
+    let reused = (same / INDEX_STEP).min(last_states.len());
+    let mut states: Vec<Sha256> = last_states.get(..reused).unwrap_or_default().to_vec();
+    let mut hasher = states.last().cloned().unwrap_or_default();
+    for chunk in new.get(reused * INDEX_STEP..).unwrap_or_default().chunks(INDEX_STEP) {
+        hasher.update(chunk);
+        if chunk.len() == INDEX_STEP {
+            states.push(hasher.clone());
+        }
+    }
+    (hex(&hasher.finalize()), states)
+}
+
+/// The output of the last compilation (`last`, assembled as `was` says),
+/// with the files of every service whose rendering is not the one it was
+/// made from taken out and the new ones put in, and the workspace's files
+/// replaced: the output from scratch (all of `now`'s files and the
+/// workspace's, by path), in time proportional to what changed. `None`
+/// when `last` is not the output `was` describes (the index differs: the
+/// CLI added files to it), or when a new file meets another (a path
+/// generated twice, a file under a file, the index's name): the output is
+/// then assembled from scratch, which reports it.
+fn patched(
+    last: &Output,
+    was: &Emitted,
+    now: &[(&str, &Arc<ServiceOutput>)],
+    workspace: &BTreeMap<String, Arc<OutFile>>,
+) -> Option<Output> {
+    if last.files.get(INDEX_FILE).is_none_or(|i| i.sha256 != was.index) {
+        return None;
+    }
+    let kept: BTreeSet<&str> = now
+        .iter()
+        .filter(|(name, r)| was.services.get(*name).is_some_and(|old| Arc::ptr_eq(old, r)))
+        .map(|(name, _)| *name)
+        .collect();
+    let mut out = last.clone();
+    out.files.remove(INDEX_FILE);
+    for (_, old) in was.services.iter().filter(|(n, _)| !kept.contains(n.as_str())) {
+        for path in old.files.keys() {
+            out.files.remove(path);
+        }
+    }
+    for path in &was.workspace {
+        out.files.remove(path);
+    }
+    let fresh = now.iter().filter(|(name, _)| !kept.contains(name)).flat_map(|(_, r)| r.files.iter());
+    let mut added = Vec::new();
+    for (path, file) in fresh.chain(workspace) {
+        if path == INDEX_FILE || out.files.insert(path.clone(), Arc::clone(file)).is_some() {
+            return None;
+        }
+        added.push(path);
+    }
+    // A file under a file: the new file under another, or another under it
+    // (two files of the last output never were).
+    for path in added {
+        let parents = path.match_indices('/').filter_map(|(i, _)| path.get(..i));
+        let dir = format!("{path}/");
+        let under = out.files.range::<str, _>((std::ops::Bound::Included(dir.as_str()), std::ops::Bound::Unbounded));
+        if parents.into_iter().any(|p| out.files.contains_key(p))
+            || under.into_iter().next().is_some_and(|(p, _)| p.starts_with(&dir))
+        {
+            return None;
+        }
     }
     Some(out)
 }
@@ -429,7 +626,7 @@ pub(crate) fn emit(
 /// partial build keeps the files of the previous build outside its scope).
 pub fn reindex(out: &mut Output, model: &Model, files: &SourceMap) {
     out.files.remove(INDEX_FILE);
-    let index = index(out, model, files);
+    let (index, _) = index(out, model, files);
     out.files.insert(INDEX_FILE.to_string(), Arc::new(OutFile::new(index, None, None, "index".into(), None)));
 }
 
@@ -938,11 +1135,66 @@ fn invalid_output(template: &str, lib: &Library, service: &str, env: &str, err: 
     .help("the template's text must parse as its format; insert values with `{{value}}` or `{{json value}}`, which quote them")
 }
 
+/// Makes the index records of a service's files (see [`IndexRecord`]).
+fn index_records(files: &mut BTreeMap<String, Arc<OutFile>>) {
+    for (path, file) in files.iter_mut() {
+        if let Some(f) = Arc::get_mut(file) {
+            f.indexed = Some(IndexRecord::new(path, f));
+        }
+    }
+}
+
+/// A file's record in the build index: what `doc::to_json` would write for
+/// it as a document, but written directly (thousands of them).
+fn record(path: &str, f: &OutFile) -> String {
+    let optional = |v: &Option<String>, s: &mut String| match v {
+        Some(v) => doc::quote_into(v, s),
+        None => s.push_str("null"),
+    };
+    let mut s = String::with_capacity(160 + path.len() + f.kind.len());
+    s.push_str("{\n      \"path\": ");
+    doc::quote_into(path, &mut s);
+    s.push_str(",\n      \"service\": ");
+    optional(&f.service, &mut s);
+    s.push_str(",\n      \"environment\": ");
+    optional(&f.environment, &mut s);
+    s.push_str(",\n      \"kind\": ");
+    doc::quote_into(&f.kind, &mut s);
+    s.push_str(",\n      \"sha256\": ");
+    doc::quote_into(&f.sha256, &mut s);
+    s.push_str("\n    }");
+    s
+}
+
 /// The build index: every file with its service, environment, kind and
 /// hash, and every escape hatch in effect (the build report of overrides,
 /// waivers and patches, with their reasons, places and the golden path that
-/// took them, if one did).
-fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
+/// took them, if one did); and the first credential the scan finds in it.
+///
+/// The index is assembled from its parts, and scanned by them: each file's
+/// record (made with its service's rendering, [`IndexRecord`], or here for
+/// a file without one), then the escape hatches, each scanned as the index
+/// writes it, quoted. What reaches the index is user-written: the paths
+/// (service, environment and resource names, the file names of the
+/// standard library's and an overlay's templates), the service and
+/// environment names, the kinds (a template's `kind:`), and in the escape
+/// hatches what each departs from, its reason, the source file's path and
+/// the golden path's name. The reasons of overrides and waivers are
+/// scanned in the model too ([`crate::secrets::scan`]); a patch's reason,
+/// the paths, the template file names and the source path are not scanned
+/// anywhere else: the index's own scan is what refuses them. Every pattern
+/// of [`crate::secrets::find`] but one stops at a `"` (what it runs over
+/// never includes one), so a credential in a field is found alike in the
+/// field, its record or the whole text; the one that does not, a JSON web
+/// token looking ahead for its dots, finds a real token within one field
+/// (its characters are never escaped, so it is written whole), and what
+/// it found across records (a field beginning `eyJ`, dots in later
+/// records) was not a credential but the index's own punctuation. A
+/// private key reaches to its `-----END` line, but is found at its
+/// `-----BEGIN` line. So: one diagnostic, as before, naming the kind of the
+/// first credential of the first record (in the index's order) that holds
+/// one.
+fn index(out: &Output, model: &Model, sources: &SourceMap) -> (String, Option<&'static str>) {
     let mut escapes = Vec::new();
     for svc in &model.services {
         let kinds = svc
@@ -968,32 +1220,33 @@ fn index(out: &Output, model: &Model, sources: &SourceMap) -> String {
             ]));
         }
     }
-    // What `doc::to_json` writes, but the file records (one per generated
-    // file, thousands) are written directly, not built as documents first.
-    let mut s = String::with_capacity(out.files.len() * 300);
+    let len: usize =
+        out.files.iter().map(|(p, f)| f.indexed.as_ref().map_or(200 + p.len(), |r| r.text.len() + 6)).sum();
+    let mut s = String::with_capacity(len + 128);
+    let mut credential = None;
     s.push_str("{\n  \"generator\": \"platc\",\n  \"files\": [");
-    let optional = |v: &Option<String>, s: &mut String| match v {
-        Some(v) => doc::quote_into(v, s),
-        None => s.push_str("null"),
-    };
     for (i, (path, f)) in out.files.iter().enumerate() {
-        s.push_str(if i > 0 { ",\n    {\n      \"path\": " } else { "\n    {\n      \"path\": " });
-        doc::quote_into(path, &mut s);
-        s.push_str(",\n      \"service\": ");
-        optional(&f.service, &mut s);
-        s.push_str(",\n      \"environment\": ");
-        optional(&f.environment, &mut s);
-        s.push_str(",\n      \"kind\": ");
-        doc::quote_into(&f.kind, &mut s);
-        s.push_str(",\n      \"sha256\": ");
-        doc::quote_into(&f.sha256, &mut s);
-        s.push_str("\n    }");
+        s.push_str(if i > 0 { ",\n    " } else { "\n    " });
+        match f.indexed.as_ref().filter(|r| r.is_for(path)) {
+            Some(r) => {
+                s.push_str(&r.text);
+                credential = credential.or(r.credential);
+            }
+            None => {
+                let r = IndexRecord::new(path, f);
+                s.push_str(&r.text);
+                credential = credential.or(r.credential);
+            }
+        }
     }
     s.push_str(if out.files.is_empty() { "]" } else { "\n  ]" });
     s.push_str(",\n  \"escapes\": ");
-    doc::json_value(&Doc::List(escapes), 2, &mut s);
+    let mut block = String::new();
+    doc::json_value(&Doc::List(escapes), 2, &mut block);
+    credential = credential.or_else(|| crate::secrets::credential(&block));
+    s.push_str(&block);
     s.push_str("\n}\n");
-    s
+    (s, credential)
 }
 
 pub fn sha256(s: &str) -> String {
@@ -1015,6 +1268,133 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index scanned record by record finds every credential the scan
+    /// of its whole text found, in any field of a record (path, service,
+    /// environment, kind), whether the record was made with the service's
+    /// rendering or when the index is written; and the one thing the whole
+    /// scan found that no record holds: a "token" made of the index's own
+    /// punctuation across records.
+    #[test]
+    fn the_index_scanned_by_records_finds_what_the_whole_scan_found() {
+        let mut sources = crate::sources::Sources::new();
+        sources.insert(
+            "platform.plat",
+            "workspace acme {\n  registry = \"ghcr.io/acme\"\n  environment staging {}\n}\n".to_string(),
+        );
+        sources.insert(
+            "services/demo/service.plat",
+            "service demo from worker {\n  owner = \"t\"\n  language = go\n  version = \"1.0.0\"\n  allow image-pinned because \"demo\"\n}\n".to_string(),
+        );
+        let c = crate::compile(&sources, &Options::default());
+        let (Some(model), Some(base)) = (c.model.as_ref(), c.output.as_ref()) else { panic!("{:#?}", c.diagnostics) };
+        let mut without = base.clone();
+        without.files.remove(INDEX_FILE);
+        let (text, found) = index(&without, model, &c.files);
+        assert_eq!((found, text.as_str()), (None, base.files[INDEX_FILE].contents.as_str()));
+        let credentials = [
+            "AKIAIOSFODNN7EXAMPLE".to_string(),
+            format!("AIza{}", "c".repeat(35)),
+            format!("ghp_{}", "a".repeat(36)),
+            "glpat-abcdefghijklmnopqrstuv".to_string(),
+            "xoxb-1234567890-abcdefghij".to_string(),
+            format!("sk_live_{}", "x".repeat(24)),
+            format!("npm_{}", "a1".repeat(18)),
+            format!("pypi-{}", "b2".repeat(16)),
+            "hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX".to_string(),
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----".to_string(),
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N".to_string(),
+            "Bearer abcdefghijklmnopqrstu".to_string(),
+            "Basic dXNlcjpwYXNzd29yZA==".to_string(),
+            "postgres://app:hunter2@db/app".to_string(),
+            "--password=x1".to_string(),
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_string(),
+        ];
+        for (n, cred) in credentials.iter().enumerate() {
+            for field in 0..4 {
+                let mut out = base.clone();
+                out.files.remove(INDEX_FILE);
+                let at = |f: usize, default: &str| if f == field { cred.clone() } else { default.to_string() };
+                let file = OutFile::new(
+                    "x: 1\n".into(),
+                    Some(at(1, "demo")),
+                    Some(at(2, "staging")),
+                    at(3, "kubernetes/ConfigMap"),
+                    None,
+                );
+                let path = format!("demo/{}/x.yaml", at(0, "kubernetes"));
+                let mut files = BTreeMap::from([(path, Arc::new(file))]);
+                if n % 2 == 0 {
+                    index_records(&mut files);
+                }
+                out.files.extend(files);
+                let (text, found) = index(&out, model, &c.files);
+                assert_eq!(found, crate::secrets::credential(&text), "{cred:?} in field {field}");
+                // (An AWS secret key is 40 characters alone: in a path, the
+                // slashes around it make it longer, for either scan.)
+                let in_path = field == 0 && cred.starts_with("wJalr");
+                assert!(found.is_some() || in_path, "{cred:?} in field {field}");
+            }
+        }
+        // The exception: `eyJ` in one record, and the dots the whole scan
+        // looked ahead for in the next one's path.
+        let mut out = base.clone();
+        out.files.remove(INDEX_FILE);
+        for path in ["zz/a/eyJhbGciOiJIUzI1NiJ9", "zz/b/f.abcdefghijkl.mnopqrstuvwxyz"] {
+            out.files.insert(path.into(), Arc::new(OutFile::new(String::new(), None, None, "k".into(), None)));
+        }
+        let (text, found) = index(&out, model, &c.files);
+        assert_eq!((found, crate::secrets::credential(&text)), (None, Some("a JSON web token")));
+    }
+
+    /// A record is taken for a path only if it was made for that path.
+    #[test]
+    fn a_record_is_for_its_own_path_only() {
+        let file = OutFile::new("x".into(), None, None, "k".into(), None);
+        let paths = ["a", "a/b.yaml", "a\"b", "a\\", "a\\\"b", "a\nb", "é/\u{2028}", "ab"];
+        for made in paths {
+            let record = IndexRecord::new(made, &file);
+            for asked in paths {
+                let escaped = made.contains(['"', '\\', '\n', '\u{2028}']);
+                assert_eq!(record.is_for(asked), made == asked && !escaped, "made for {made:?}, asked {asked:?}");
+            }
+        }
+    }
+
+    /// The index's hash from the last one's states is its hash, wherever
+    /// the two differ (at the start, inside a step, at a step's boundary,
+    /// at the end), however their lengths differ, and from states of a
+    /// text that is not the last one's (never reused past a difference).
+    #[test]
+    fn the_index_hash_from_the_last_states_is_its_hash() {
+        let base: String = (0..(3 * INDEX_STEP + 1000)).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let (h, states) = index_hash(&base, None);
+        assert_eq!((h.as_str(), states.len()), (sha256(&base).as_str(), 3));
+        let edit = |at: usize, with: &str| {
+            let mut t = base.clone();
+            t.replace_range(at..at + 1, with);
+            t
+        };
+        let texts = [
+            base.clone(),
+            edit(0, "Z"),
+            edit(INDEX_STEP - 1, "Z"),
+            edit(INDEX_STEP, "Z"),
+            edit(2 * INDEX_STEP + 17, "ZZZ"),
+            edit(3 * INDEX_STEP + 999, ""),
+            format!("{base}tail"),
+            base[..2 * INDEX_STEP].to_string(),
+            base[..100].to_string(),
+            String::new(),
+        ];
+        for (i, t) in texts.iter().enumerate() {
+            let (h, again) = index_hash(t, Some((&base, &states)));
+            assert_eq!(h, sha256(t), "text {i}");
+            assert_eq!(again.len(), t.len() / INDEX_STEP, "text {i}");
+            // And its states serve the next one.
+            assert_eq!(index_hash(&base, Some((t, &again))).0, sha256(&base), "text {i}");
+        }
+    }
 
     /// A source path cannot end the header's comment line (the input
     /// refuses such paths; the header does not rely on it).

@@ -109,6 +109,25 @@ pub struct Options {
     /// [`emit::Spill`]): `platc build` writes them to its staging directory
     /// and keeps only their hashes.
     pub spill: Option<emit::Spill>,
+    /// Called with the diagnostics of parse, resolve, check and graph
+    /// (sorted, the sources already redacted) before emit renders, when
+    /// there is no error (else nothing is rendered): the language server
+    /// publishes them without waiting for emit, whose own diagnostics come
+    /// with the compilation's result.
+    pub checked: Option<Checked>,
+}
+
+/// See [`Options::checked`].
+#[derive(Clone)]
+pub struct Checked(pub std::sync::Arc<CheckedFn>);
+
+/// What [`Checked`] calls: the diagnostics so far, and the files their spans point into.
+pub type CheckedFn = dyn Fn(&[Diagnostic], &SourceMap) + Send + Sync;
+
+impl std::fmt::Debug for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Checked")
+    }
 }
 
 /// The result of a compilation.
@@ -149,6 +168,9 @@ pub struct Stats {
     /// Services rendered / whose rendering was reused (their files shared).
     pub rendered: usize,
     pub kept: usize,
+    /// The output was assembled from the last compilation's, with the files
+    /// of the services rendered again replaced (see [`compile_reusing`]).
+    pub patched: bool,
 }
 
 impl Compiled {
@@ -159,14 +181,14 @@ impl Compiled {
 
 /// Compiles a workspace.
 pub fn compile(sources: &Sources, options: &Options) -> Compiled {
-    compile_with(sources, options, &memo::Store::default())
+    compile_with(sources, options, &memo::Store::default(), None)
 }
 
 /// Compiles a workspace again, reusing every result of `previous` whose
 /// inputs did not change (for `platc watch` and the language server). The
 /// result is the same as a full [`compile`].
 pub fn compile_reusing(sources: &Sources, options: &Options, previous: &Compiled) -> Compiled {
-    compile_with(sources, options, &previous.memo)
+    compile_with(sources, options, &previous.memo, previous.output.as_ref())
 }
 
 impl Compiled {
@@ -179,8 +201,9 @@ impl Compiled {
 }
 
 /// The pipeline. Every stage is a pure function; `db` keeps the results of
-/// the per-service ones by what they read ([`memo`]).
-fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Compiled {
+/// the per-service ones by what they read ([`memo`]); the output is
+/// assembled from the `last` one when the store says what that was made of.
+fn compile_with(sources: &Sources, options: &Options, store: &memo::Store, last: Option<&Output>) -> Compiled {
     let mut files = SourceMap::default();
     let mut diags = Vec::new();
     let mut read = BTreeSet::new();
@@ -199,7 +222,8 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
         .iter()
         .any(|d| d.is_error() && d.primary().is_some_and(|s| files.path(s.file) == workspace::WORKSPACE_FILE));
     if workspace_failed && input.workspace.is_none() {
-        return finish(files, diags, None, read, None, db.finish());
+        let redactions = secrets::redact_sources_reusing(&mut files, &store.redactions);
+        return finish(files, diags, None, read, None, db.finish(), redactions);
     }
     let workspace = match input.workspace.as_ref().or(library.default_workspace.as_ref()) {
         Some(b) => {
@@ -212,7 +236,8 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
                 "platc::workspace::missing",
                 "no workspace: neither platform.plat nor a built-in default",
             ));
-            return finish(files, diags, None, read, None, db.finish());
+            let redactions = secrets::redact_sources_reusing(&mut files, &store.redactions);
+            return finish(files, diags, None, read, None, db.finish(), redactions);
         }
     };
     let decls = input::service_decls(input.service_files, &mut diags);
@@ -225,7 +250,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
 
     // resolve
     let resolved = db.resolve_all(&decls, &library, &workspace, sources, &files, options.trace);
-    let (model, mut broken) = assemble(resolved, workspace, &mut diags, &mut read);
+    let (model, mut broken) = assemble(&resolved, workspace, &mut diags, &mut read);
 
     // check: a service whose file already has an error is not checked
     // against the policies (they would only restate it).
@@ -237,21 +262,50 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
     let known = check::known_services(&model, &unresolved);
     let checked = db.check_all(&model, &library, &known, &broken, options.env.as_deref());
     diags.extend(checked.iter().flat_map(|ds| ds.iter().cloned()));
-    let redacted = secrets::scan(&model, &mut diags);
+    // The scan of each service is kept with its resolution (the model's
+    // service of a name is the first resolution of that name).
+    let mut by_name: BTreeMap<&str, &memo::Resolved> = BTreeMap::new();
+    for r in &resolved {
+        if let Some(s) = &r.service {
+            by_name.entry(s.name.as_str()).or_insert(r);
+        }
+    }
+    let scan_service = |s: &model::Service| match by_name.get(s.name.as_str()) {
+        Some(r) => r.secrets(),
+        None => std::sync::Arc::new(secrets::service(s)),
+    };
+    let redacted = secrets::scan_with(&model, &scan_service, &mut diags);
     files.redact_all(&redacted);
 
     // graph
     let graph = graph::build(&model, &mut diags);
 
+    // No diagnostic may show a credential, whether or not one was named
+    // (the texts that did not change were scanned by the last compilation);
+    // done before emit, which reads no source text but for line numbers,
+    // so that what `checked` is shown is redacted too.
+    let redactions = secrets::redact_sources_reusing(&mut files, &store.redactions);
+
     // emit
     let output = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
+        if let Some(checked) = &options.checked {
+            let mut early = diags.clone();
+            diag::sort(&mut early, &files);
+            (checked.0)(&early, &files);
+        }
         match db.templates(options, || emit::compile_templates(&library, options)) {
             Ok(templates) => {
                 let render =
                     |s: &model::Service, run: &dyn Fn() -> emit::ServiceOutput| db.render(s, &graph, options, run);
-                emit::emit(&model, &graph, &library, options, &templates, &render, &files, &mut diags)
+                let last = last.zip(db.emitted());
+                let emitted =
+                    emit::emit(&model, &graph, &library, options, &templates, &render, &files, last, &mut diags);
+                emitted.map(|(output, emitted)| {
+                    db.set_emitted(emitted);
+                    output
+                })
             }
             Err(problems) => {
                 diags.extend(problems);
@@ -260,7 +314,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
         }
     };
 
-    let mut compiled = finish(files, diags, output, read, Some(model), db.finish());
+    let mut compiled = finish(files, diags, output, read, Some(model), db.finish(), redactions);
     compiled.graph = Some(graph);
     compiled.library = Some(library);
     compiled.redacted = redacted;
@@ -270,14 +324,14 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store) -> Co
 /// The model of the resolved services (the first of two of one name; the
 /// second is an error), and the services whose resolution failed.
 fn assemble(
-    resolved: Vec<std::sync::Arc<memo::Resolved>>,
+    resolved: &[std::sync::Arc<memo::Resolved>],
     workspace: Workspace,
     diags: &mut Vec<Diagnostic>,
     read: &mut BTreeSet<String>,
 ) -> (Model, BTreeSet<String>) {
     let mut services: BTreeMap<String, model::Service> = BTreeMap::new();
     let mut broken = BTreeSet::new();
-    for r in &resolved {
+    for r in resolved {
         diags.extend(r.diags.iter().cloned());
         read.extend(r.reads.iter().map(|(p, _)| p.clone()));
         let Some(s) = &r.service else { continue };
@@ -331,11 +385,11 @@ fn finish(
     output: Option<Output>,
     read: BTreeSet<String>,
     model: Option<Model>,
-    (memo, stats): (memo::Store, Stats),
+    (mut memo, stats): (memo::Store, Stats),
+    redactions: secrets::Redactions,
 ) -> Compiled {
-    // No diagnostic may show a credential, whether or not one was named.
-    let mut files = files;
-    secrets::redact_sources(&mut files);
+    // (`files` are redacted: see `secrets::redact_sources_reusing`.)
+    memo.redactions = redactions;
     diag::sort(&mut diagnostics, &files);
     let output = if diagnostics.iter().any(Diagnostic::is_error) { None } else { output };
     Compiled { files, diagnostics, output, read, model, graph: None, library: None, redacted: Vec::new(), memo, stats }

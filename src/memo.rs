@@ -14,6 +14,9 @@
 //! | check      | [`check::check_service`](crate::check) | its resolution, the globals, the known services, `broken`, `--env` |
 //! | render     | emit's per-service rendering        | its resolution, the globals, the options; and every other service and graph edge it looked up |
 //! | templates  | [`emit::compile_templates`](crate::emit) | the globals and the targets                             |
+//! | secrets    | [`secrets::service`](crate::secrets), kept with the resolution | the service's resolution              |
+//! | redaction  | [`secrets::redact_sources`](crate::secrets) of each source file | its text                            |
+//! | output     | emit's assembly of the output and its index | each service's rendering (the same one shared), and the last output |
 //!
 //! The *globals* are the workspace file and the standard library (embedded
 //! and overlaid), each with its path and place, and where the workspace sits
@@ -165,6 +168,19 @@ pub(crate) struct Resolved {
     pub fingerprint: Fingerprint,
     /// Whether it may be reused: it looked up no other service.
     reusable: bool,
+    /// What the credential scan finds in the service (a function of the
+    /// service alone: made once, kept with the resolution).
+    secrets: OnceLock<Arc<crate::secrets::Found>>,
+}
+
+impl Resolved {
+    /// The credential scan of the service ([`crate::secrets::service`]).
+    pub fn secrets(&self) -> Arc<crate::secrets::Found> {
+        let found = self
+            .secrets
+            .get_or_init(|| Arc::new(self.service.as_ref().map(crate::secrets::service).unwrap_or_default()));
+        Arc::clone(found)
+    }
 }
 
 /// A lookup of another service's facts during a query (see [`note`]).
@@ -252,6 +268,10 @@ pub struct Store {
     globals: BTreeSet<String>,
     /// The standard-library overlay's directory (a file added there is global).
     overlay: Option<String>,
+    /// What the credential scan of the sources found in each text.
+    pub(crate) redactions: crate::secrets::Redactions,
+    /// What the compilation's output was assembled from (when it built).
+    emitted: Option<crate::emit::Emitted>,
 }
 
 impl std::fmt::Debug for Store {
@@ -426,7 +446,14 @@ impl<'a> Db<'a> {
                     h = h.str("not reusable");
                 }
                 let reusable = lookups.is_empty();
-                Arc::new(Resolved { service, diags, reads, fingerprint: h.finish(), reusable })
+                Arc::new(Resolved {
+                    service,
+                    diags,
+                    reads,
+                    fingerprint: h.finish(),
+                    reusable,
+                    secrets: OnceLock::new(),
+                })
             }
         };
         self.next().resolved.insert(key, Arc::clone(&result));
@@ -581,6 +608,17 @@ impl<'a> Db<'a> {
         Arc::clone(&result.output)
     }
 
+    /// What the last compilation's output was assembled from, if it built
+    /// (see [`crate::emit::Emitted`]).
+    pub fn emitted(&self) -> Option<&crate::emit::Emitted> {
+        self.prev.emitted.as_ref()
+    }
+
+    /// Keeps what this compilation's output was assembled from.
+    pub fn set_emitted(&self, emitted: crate::emit::Emitted) {
+        self.next().emitted = Some(emitted);
+    }
+
     /// What a lookup answers now, as a fingerprint.
     fn answer(&self, lookup: &Lookup, graph: &Graph) -> Fingerprint {
         let names = |h: Hasher, ns: Vec<&str>| ns.into_iter().fold(h, |h, n| h.str(n)).finish();
@@ -602,8 +640,10 @@ impl<'a> Db<'a> {
             reused: self.reused.into_inner(),
             rendered: self.rendered.into_inner(),
             kept: self.kept.into_inner(),
+            patched: false,
         };
         let mut next = self.next.into_inner().unwrap_or_else(|e| e.into_inner());
+        let stats = Stats { patched: next.emitted.as_ref().is_some_and(|e| e.patched), ..stats };
         if next.resolved.is_empty() {
             next.resolved = self.prev.resolved.clone();
         }

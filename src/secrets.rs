@@ -20,6 +20,7 @@
 //! in messages ([`redact`]).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::ast::{self, ExprKind, StrPart};
 use crate::diag::Diagnostic;
@@ -30,37 +31,23 @@ use crate::value::{Layer, Map, Node, Value};
 
 /// Scans the model; returns the spans of the literals to redact.
 pub fn scan(model: &Model, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
-    let mut found: Vec<(Span, Diagnostic)> = Vec::new();
+    scan_with(model, &|s| Arc::new(service(s)), diags)
+}
+
+/// What [`scan`] finds in one service, each at its span: a function of
+/// the service alone, which the memo store keeps with its resolution.
+pub(crate) type Found = Vec<(Span, Diagnostic)>;
+
+/// [`scan`], with each service's findings from `service` (the memo store's,
+/// for a service whose resolution was reused).
+pub(crate) fn scan_with(
+    model: &Model,
+    service: &dyn Fn(&Service) -> Arc<Found>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Span> {
+    let mut found: Found = Vec::new();
     for s in &model.services {
-        // Values are the same object in every environment unless an
-        // environment block set them; spans dedup the repeats.
-        for inst in s.instances.iter() {
-            walk(s, "", &inst.values, &mut found);
-            for r in &inst.resources {
-                walk(s, &format!("resource `{}` ", r.name), &r.values, &mut found);
-            }
-        }
-        for a in &s.apis {
-            walk(s, &format!("api `{}` ", a.name), &a.values, &mut found);
-            // The file's text lands in the catalog.
-            let at = a.values.get("definition").map_or(a.span, |n| n.origin.span);
-            if let Some(kind) = a.definition.as_deref().and_then(credential) {
-                let message = format!("the definition of api `{}` of `{}` holds {kind}", a.name, s.name);
-                found.push((at, leak(at, message, "its text is written into the catalog: take the credential out of the file, and rotate it, since it was committed")));
-            }
-        }
-        for p in &s.patches {
-            for set in &p.patch.sets {
-                patch_value(s, &set.path.display(), &set.value, &mut found);
-            }
-        }
-        // Reasons land in annotations and the build index.
-        for (kind, e) in s.overrides.iter().map(|e| ("override", e)).chain(s.waivers.iter().map(|e| ("allow", e))) {
-            if let Some(what) = credential(&e.reason) {
-                let message = format!("the reason of `{kind} {}` in `{}` holds {what}", e.what, s.name);
-                found.push((e.span, leak(e.span, message, "reasons are written into the generated files and the build report: say why without the credential, and rotate it, since it was committed")));
-            }
-        }
+        found.extend(service(s).iter().cloned());
     }
     // The workspace's values reach every service's files.
     let ws = &model.workspace;
@@ -75,6 +62,41 @@ pub fn scan(model: &Model, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
     let spans = found.iter().map(|(s, _)| *s).collect();
     diags.extend(found.into_iter().map(|(_, d)| d));
     spans
+}
+
+/// What [`scan`] finds in one service's values, APIs, patches and reasons.
+pub(crate) fn service(s: &Service) -> Found {
+    let mut found: Found = Vec::new();
+    // Values are the same object in every environment unless an
+    // environment block set them; spans dedup the repeats.
+    for inst in s.instances.iter() {
+        walk(s, "", &inst.values, &mut found);
+        for r in &inst.resources {
+            walk(s, &format!("resource `{}` ", r.name), &r.values, &mut found);
+        }
+    }
+    for a in &s.apis {
+        walk(s, &format!("api `{}` ", a.name), &a.values, &mut found);
+        // The file's text lands in the catalog.
+        let at = a.values.get("definition").map_or(a.span, |n| n.origin.span);
+        if let Some(kind) = a.definition.as_deref().and_then(credential) {
+            let message = format!("the definition of api `{}` of `{}` holds {kind}", a.name, s.name);
+            found.push((at, leak(at, message, "its text is written into the catalog: take the credential out of the file, and rotate it, since it was committed")));
+        }
+    }
+    for p in &s.patches {
+        for set in &p.patch.sets {
+            patch_value(s, &set.path.display(), &set.value, &mut found);
+        }
+    }
+    // Reasons land in annotations and the build index.
+    for (kind, e) in s.overrides.iter().map(|e| ("override", e)).chain(s.waivers.iter().map(|e| ("allow", e))) {
+        if let Some(what) = credential(&e.reason) {
+            let message = format!("the reason of `{kind} {}` in `{}` holds {what}", e.what, s.name);
+            found.push((e.span, leak(e.span, message, "reasons are written into the generated files and the build report: say why without the credential, and rotate it, since it was committed")));
+        }
+    }
+    found
 }
 
 fn workspace_values(map: &Map, owner: &str, found: &mut Vec<(Span, Diagnostic)>) {
@@ -126,28 +148,61 @@ pub fn scan_output(
             continue;
         }
         let Some(kind) = credential(&f.contents) else { continue };
-        let mut d = Diagnostic::error(
-            "platc::check::plaintext_secret",
-            format!("generated `{}` would hold a secret in plain text: it looks like {kind}", path.escape_debug()),
-        );
-        if let Some(s) = f.service.as_deref().and_then(|s| model.service(s)) {
-            d = d.label(s.name_span, "generated for this service");
-        }
-        diags.push(d.help(
-            "find the value it came from (a string filled in from others, a workspace value, a file) and use `secret(\"...\")`",
-        ));
+        diags.push(generated(path, kind, f.service.as_deref(), model));
     }
+}
+
+/// The error for a generated file (of `service`, if one) that holds a
+/// credential of `kind`.
+pub(crate) fn generated(path: &str, kind: &str, service: Option<&str>, model: &Model) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        "platc::check::plaintext_secret",
+        format!("generated `{}` would hold a secret in plain text: it looks like {kind}", path.escape_debug()),
+    );
+    if let Some(s) = service.and_then(|s| model.service(s)) {
+        d = d.label(s.name_span, "generated for this service");
+    }
+    d.help(
+        "find the value it came from (a string filled in from others, a workspace value, a file) and use `secret(\"...\")`",
+    )
 }
 
 /// Masks, in every source file, each text that looks like a credential
 /// (whether or not a check named it): no diagnostic can show one.
 pub fn redact_sources(files: &mut SourceMap) {
+    redact_sources_reusing(files, &Redactions::default());
+}
+
+/// What [`redact_sources`] found in each file (by path, with the text it
+/// read): a function of the text alone, which the memo store keeps for the
+/// next compilation, so that only the files whose text changed are
+/// scanned again.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Redactions(std::collections::HashMap<String, (Arc<str>, Ranges)>);
+
+/// Byte ranges of a text.
+type Ranges = Arc<Vec<(usize, usize)>>;
+
+/// [`redact_sources`], taking from `previous` what it found in a text that
+/// did not change; returns what it found, for the next compilation.
+pub(crate) fn redact_sources_reusing(files: &mut SourceMap, previous: &Redactions) -> Redactions {
     let mut spans = Vec::new();
+    let mut next = std::collections::HashMap::new();
     for (id, f) in files.iter() {
-        spans.extend(find(&f.text).into_iter().map(|(start, end, _)| Span::new(id, start, end)));
-        spans.extend(named_literals(&f.text).into_iter().map(|(start, end)| Span::new(id, start, end)));
+        let same = |(text, _): &&(Arc<str>, Ranges)| Arc::ptr_eq(text, &f.text) || *text == f.text;
+        let ranges = match previous.0.get(&f.path).filter(same) {
+            Some((_, ranges)) => Arc::clone(ranges),
+            None => {
+                let mut ranges: Vec<(usize, usize)> = find(&f.text).into_iter().map(|(s, e, _)| (s, e)).collect();
+                ranges.extend(named_literals(&f.text));
+                Arc::new(ranges)
+            }
+        };
+        spans.extend(ranges.iter().map(|(start, end)| Span::new(id, *start, *end)));
+        next.insert(f.path.clone(), (Arc::clone(&f.text), ranges));
     }
     files.redact_all(&spans);
+    Redactions(next)
 }
 
 /// The strings of `NAME = "..."` whose name says they are secret, found in
@@ -651,6 +706,40 @@ mod tests {
         let text = "a {\n  DB_PASSWORD = \"hunter2\"  # x\n  LOG = \"info\"\n  API_TOKEN = secret(\"a/b\")\n  ok = x == \"y\"\n}}}";
         let found: Vec<&str> = named_literals(text).into_iter().map(|(s, e)| &text[s..e]).collect();
         assert_eq!(found, ["hunter2"]);
+    }
+
+    /// What the redaction of the sources found in a text is taken from the
+    /// last compilation only for that same text: a changed text is scanned
+    /// again, and the result is the one of scanning every text.
+    #[test]
+    fn the_redaction_of_the_sources_reuses_only_what_it_found_in_the_same_text() {
+        let map = |texts: &[(&str, &str)]| {
+            let mut m = SourceMap::default();
+            for (p, t) in texts {
+                m.add(p.to_string(), Arc::from(*t));
+            }
+            m
+        };
+        let texts = |m: &SourceMap| m.iter().map(|(_, f)| f.text.to_string()).collect::<Vec<_>>();
+        let a = "k = \"AKIAIOSFODNN7EXAMPLE\"\n";
+        let mut first = map(&[("a.plat", a), ("b.plat", "ok\n")]);
+        let found = redact_sources_reusing(&mut first, &Redactions::default());
+        assert_eq!(texts(&first), ["k = \"********************\"\n", "ok\n"]);
+        // Same texts: what was found is reused (here, a record planted
+        // for `b.plat`'s text, to show that it is read).
+        let mut planted = found.clone();
+        planted.0.insert("b.plat".into(), (Arc::from("ok\n"), Arc::new(vec![(0, 1)])));
+        let mut second = map(&[("a.plat", a), ("b.plat", "ok\n")]);
+        let _ = redact_sources_reusing(&mut second, &planted);
+        assert_eq!(texts(&second), ["k = \"********************\"\n", "*k\n"]);
+        // A changed text is scanned again, whatever the record says.
+        let changed = [("a.plat", "k = \"fine\"\n"), ("b.plat", "ok # glpat-abcdefghijklmnopqrstuv\n")];
+        let mut third = map(&changed);
+        let _ = redact_sources_reusing(&mut third, &planted);
+        let mut fresh = map(&changed);
+        redact_sources(&mut fresh);
+        assert_eq!(texts(&third), texts(&fresh));
+        assert_eq!(texts(&third), ["k = \"fine\"\n".to_string(), format!("ok # {}\n", "*".repeat(28))]);
     }
 
     #[test]

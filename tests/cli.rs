@@ -600,6 +600,16 @@ fn watch_rebuilds_on_save_and_survives_broken_input() {
 
     fs::write(&svc, original.clone()).unwrap();
     wait_for(&|| fs::read_to_string(&hpa).is_ok_and(|t| t.contains("minReplicas: 4")));
+
+    // A file added by a save is written, and removed by the next.
+    let queue = "  resource queue order-events { fifo = true }\n";
+    let extra = dir.join("gen/orders/terraform/production/extra-events.tf");
+    let with = original.replace(queue, &format!("{queue}  resource queue extra-events {{ fifo = true }}\n"));
+    fs::write(&svc, with).unwrap();
+    wait_for(&|| extra.exists());
+    fs::write(&svc, original.clone()).unwrap();
+    wait_for(&|| !extra.exists());
+    assert!(dir.join("gen/orders/terraform/production/order-events.tf").exists());
     child.kill().unwrap();
     let mut err = String::new();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();

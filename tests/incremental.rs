@@ -43,6 +43,20 @@ fn every_kind_of_edit_gives_the_full_result() {
         (orders, Box::new(|t: &str| t.replace("    replicas  = 4", "    replicas  = 5"))),
         (orders, Box::new(|t: &str| t.replace("tier        = gold", "tier        = glod"))),
         (orders, Box::new(|t: &str| t.replace("tier        = glod", "tier        = gold"))),
+        // A credential in a value (the model's scan, kept with the
+        // resolution), in a comment (the sources' redaction, kept by text),
+        // then both taken out again.
+        (orders, Box::new(|t: &str| t.replace("LOG_LEVEL    = \"info\"", "LOG_LEVEL    = \"AKIAIOSFODNN7EXAMPLE\""))),
+        (
+            orders,
+            Box::new(|t: &str| {
+                t.replace(
+                    "LOG_LEVEL    = \"AKIAIOSFODNN7EXAMPLE\"",
+                    "LOG_LEVEL    = \"info\" # glpat-abcdefghijklmnopqrstuv",
+                )
+            }),
+        ),
+        (orders, Box::new(|t: &str| t.replace(" # glpat-abcdefghijklmnopqrstuv", ""))),
         ("services/users/service.plat", Box::new(|t: &str| t.replace("size = medium", "size = large"))),
         ("platform.plat", Box::new(|t: &str| t.replace("prod-eu-1", "prod-eu-2"))),
         ("services/inventory/service.plat", Box::new(|t: &str| t.replace("[stock-cache]", "[stock-cache, users]"))),
@@ -385,7 +399,7 @@ fn same(incremental: &str, fresh: &str, what: &str) {
 fn random_edit_sequences_give_the_full_result() {
     let options = Options::default();
     // Not vacuous: many steps build, and many reuse work.
-    let (mut built, mut kept, mut reused) = (0, 0, 0);
+    let (mut built, mut kept, mut reused, mut patched) = (0, 0, 0, 0);
     for seed in [0x9e37_79b9_7f4a_7c15u64, 42] {
         let mut rng = Rng(seed);
         let mut world = World::new();
@@ -398,6 +412,7 @@ fn random_edit_sequences_give_the_full_result() {
             let fresh = everything(&platc::compile(&sources, &options));
             let from_latest = platc::compile_reusing(&sources, &options, &latest);
             same(&everything(&from_latest), &fresh, &format!("seed {seed}, step {step}: {what} (from the latest)"));
+            patched += usize::from(from_latest.stats.patched);
             if let Some(g) = good.as_ref().filter(|_| step % 3 == 0) {
                 let from_good = platc::compile_reusing(&sources, &options, g);
                 same(
@@ -405,6 +420,7 @@ fn random_edit_sequences_give_the_full_result() {
                     &fresh,
                     &format!("seed {seed}, step {step}: {what} (from the last good)"),
                 );
+                patched += usize::from(from_good.stats.patched);
             }
             // The same sources again: nothing is resolved or rendered again.
             let s = platc::compile_reusing(&sources, &options, &from_latest).stats;
@@ -418,8 +434,58 @@ fn random_edit_sequences_give_the_full_result() {
             }
         }
     }
-    eprintln!("{built} steps built; {reused} services reused, {kept} renderings kept");
+    eprintln!("{built} steps built; {reused} services reused, {kept} renderings kept; {patched} outputs patched");
     assert!(built >= 30 && kept >= 100 && reused >= 150, "{built} built, {kept} kept, {reused} reused");
+    assert!(patched >= 20, "{patched} outputs assembled from the last one");
+}
+
+/// An output assembled from the last one (the files of the services
+/// rendered again replaced) meets what a new file can meet: a path
+/// generated twice, a file under a file, in either order. It is then
+/// assembled from scratch, with the same diagnostics as a compilation from
+/// scratch; an edit that clears it builds from the last good output again.
+#[test]
+fn a_clash_made_by_an_edit_is_reported_as_from_scratch() {
+    let sources = |services: &[&str]| {
+        let mut s = Sources::new();
+        s.insert(
+            "platform.plat",
+            "workspace acme {\n  registry = \"ghcr.io/acme\"\n  stdlib = \"./platform\"\n  environment staging {}\n}\n",
+        );
+        // Workspace files at the paths a service named `late` or `later`
+        // would need.
+        s.insert("platform/templates/catalog/workspace/late.hbs", "a: 1\n");
+        s.insert("platform/templates/workflows/workspace/later-ci.yml.hbs", "name: x\non: push\njobs: {}\n");
+        for name in services {
+            s.insert(
+                format!("services/{name}/service.plat"),
+                format!("service {name} from web-api {{\n  owner = \"t\"\n  language = go\n  version = \"1.0.0\"\n  allow image-pinned because \"test\"\n}}\n"),
+            );
+        }
+        s.set_loader(Box::new(|_| Err("no such file".into())));
+        s
+    };
+    let options = Options::default();
+    let good = platc::compile(&sources(&["early"]), &options);
+    assert!(good.output.is_some(), "{}", common::diagnostics_text(&good));
+    let steps: [(&[&str], &str); 4] = [
+        (&["early", "late"], "generated inside the generated file `late`"),
+        (&["early", "later"], "`.github/workflows/later-ci.yml` is generated twice"),
+        (&["early", "fine"], ""),
+        (&["fine"], ""),
+    ];
+    for (services, expected) in steps {
+        let s = sources(services);
+        let fresh = platc::compile(&s, &options);
+        let reused = platc::compile_reusing(&s, &options, &good);
+        same(&everything(&reused), &everything(&fresh), &format!("{services:?}"));
+        let text = common::diagnostics_text(&reused);
+        if expected.is_empty() {
+            assert!(reused.output.is_some() && reused.stats.patched, "{services:?}: {text}");
+        } else {
+            assert!(reused.output.is_none() && text.contains(expected), "{services:?}: {text}");
+        }
+    }
 }
 
 /// Stats say what was done again: one service edited is resolved and
@@ -463,4 +529,48 @@ fn stats_count_exactly_what_changed_and_file_inputs_are_tracked() {
     let fifth = platc::compile_reusing(&world.sources(), &options, &fourth);
     let s = &fifth.stats;
     assert_eq!((s.resolved, s.reused, s.rendered, s.kept), (1, 3, 1, 3), "{s:?}");
+}
+
+/// `Options::checked` is shown the diagnostics before emit renders (sorted,
+/// the sources redacted), and only when there is no error; emit's own come
+/// with the result.
+#[test]
+fn checked_is_shown_the_diagnostics_before_emit() {
+    use std::sync::{Arc, Mutex};
+    let root = common::examples().join("monorepo");
+    let base = common::load(&root);
+    let orders = "services/orders/service.plat";
+    type Seen = Arc<Mutex<Vec<(Vec<String>, bool)>>>;
+    let seen: Seen = Arc::default();
+    let sink = Arc::clone(&seen);
+    let options = Options {
+        checked: Some(platc::Checked(Arc::new(
+            move |diags: &[platc::diag::Diagnostic], files: &platc::span::SourceMap| {
+                let codes = diags.iter().map(|d| d.code.to_string()).collect();
+                let shows = files.iter().any(|(_, f)| f.text.contains("AKIAIOSFODNN7EXAMPLE"));
+                sink.lock().unwrap().push((codes, shows));
+            },
+        ))),
+        ..Options::default()
+    };
+    let step = |f: &dyn Fn(&str) -> String| {
+        let sources = edit(&base, orders, f);
+        let c = platc::compile(&sources, &options);
+        let fresh = platc::compile(&sources, &Options::default());
+        assert_eq!(full_text(&c), full_text(&fresh), "the callback changes nothing");
+        let codes: Vec<String> = c.diagnostics.iter().map(|d| d.code.to_string()).collect();
+        (codes, seen.lock().unwrap().drain(..).collect::<Vec<_>>())
+    };
+    // No language (emit refuses), and a credential in a comment.
+    let (codes, seen_now) = step(&|t: &str| t.replace("  language    = go\n", "  # AKIAIOSFODNN7EXAMPLE\n"));
+    assert!(codes.contains(&"platc::emit::needs_language".to_string()), "{codes:?}");
+    assert_eq!(seen_now.len(), 1, "{seen_now:?}");
+    let (early, shows) = &seen_now[0];
+    assert!(!early.contains(&"platc::emit::needs_language".to_string()) && !shows, "{seen_now:?}");
+    let before: Vec<&String> = codes.iter().filter(|c| !c.starts_with("platc::emit::")).collect();
+    assert_eq!(early.iter().collect::<Vec<_>>(), before);
+    // An error before emit: nothing is rendered, and the callback is not called.
+    let (codes, seen_now) = step(&|t: &str| t.replace("tier        = gold", "tier        = glod"));
+    assert!(codes.contains(&"platc::check::unknown_symbol".to_string()), "{codes:?}");
+    assert!(seen_now.is_empty(), "{seen_now:?}");
 }

@@ -229,6 +229,27 @@ fn an_editor_session() {
     c.notify("workspace/didChangeWatchedFiles", changed);
     assert_eq!(c.diagnostics(&users_uri), Some(vec![]), "cleared once restored");
 
+    // Emit's own diagnostics are published with the others: an edit emit
+    // refuses (no `language`, which the CI workflow needs) shows its error.
+    // The edit that fixes it clears the file as soon as check is done,
+    // before emit renders, and again with the whole result.
+    let without = text.replacen("  language    = go\n", "", 1);
+    assert_ne!(without, text);
+    let whole = |text: &str, version: u32| json!({ "textDocument": { "uri": orders_uri, "version": version }, "contentChanges": [{ "text": text }] });
+    c.notify("textDocument/didChange", whole(&without, 10));
+    let d = c.diagnostics(&orders_uri).expect("emit's diagnostics");
+    assert!(d.iter().any(|d| d["code"] == "platc::emit::needs_language"), "{d:?}");
+    c.notify("textDocument/didChange", whole(&text, 11));
+    c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": orders_uri } }));
+    let published: Vec<&Value> = c
+        .notes
+        .iter()
+        .filter(|n| n["method"] == "textDocument/publishDiagnostics" && n["params"]["uri"] == orders_uri)
+        .map(|n| &n["params"]["diagnostics"])
+        .collect();
+    assert_eq!(published, [&json!([]), &json!([])], "cleared before emit, then with the result");
+    c.notes.clear();
+
     // Hover on `cpu`: its value in each environment, and where it was set.
     let (cl, cc) = find(&text, "cpu    = 500m");
     let hover =

@@ -326,6 +326,47 @@ fn redteam_10_every_string_that_reaches_the_output_is_scanned() {
     assert!(text.contains("generated `demo/kubernetes/staging/extra.yaml` would hold a secret"), "{text}");
 }
 
+/// What reaches only the build index is scanned there: the index is
+/// scanned record by record (each record made with its service's
+/// rendering), and a credential in one field of a record is refused as the
+/// scan of the whole index refused it, with the same diagnostic. A
+/// template's file name, in the paths of its files, is written nowhere else.
+#[test]
+fn a_credential_that_reaches_only_the_build_index_is_refused() {
+    let configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  t: \"ok\"\n";
+    let c = with_templates(&[("kubernetes/xoxb-1234567890-abcdefghij.yaml.hbs".into(), configmap.into())]);
+    let text = common::diagnostics_text(&c);
+    assert!(c.output.is_none(), "{text}");
+    let secrets: Vec<&platc::diag::Diagnostic> =
+        c.diagnostics.iter().filter(|d| d.code == "platc::check::plaintext_secret").collect();
+    assert_eq!(secrets.len(), 1, "{text}");
+    assert_eq!(
+        secrets[0].message,
+        "generated `platc-index.json` would hold a secret in plain text: it looks like a Slack token"
+    );
+    // A patch's reason is not scanned in the model: the Deployment's
+    // annotation that carries it is refused, and so is the index's escape.
+    let mut sources = Sources::new();
+    sources.insert_bytes(
+        "platform.plat",
+        b"workspace acme {\n  registry = \"ghcr.io/acme\"\n  environment staging {}\n}\n".to_vec(),
+    );
+    let service = DEMO.replace(
+        "}\n",
+        "  patch kubernetes Deployment because \"ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" {\n    spec.minReadySeconds = 5\n  }\n}\n",
+    );
+    sources.insert_bytes("services/demo/service.plat", service.into_bytes());
+    sources.set_loader(Box::new(|_| Err("no such file".into())));
+    let c = platc::compile(&sources, &platc::Options::default());
+    let text = common::diagnostics_text(&c);
+    assert!(c.output.is_none(), "{text}");
+    assert!(
+        text.contains("generated `platc-index.json` would hold a secret in plain text: it looks like a GitHub token"),
+        "{text}"
+    );
+    assert_eq!(shows_any(&c, &["ghp_aaaa"]), None);
+}
+
 #[test]
 fn redteam_11_wildcard_and_ip_hosts() {
     let c = expect("redteam-11-hosts.plat");

@@ -7,7 +7,9 @@
 //! - **error appears**: its `LOG_LEVEL` line becomes `LOG_LEVEL = glod.nope`;
 //!   from sending the change to the diagnostic for that file;
 //! - **error cleared**: the line back; from sending the change to the empty
-//!   diagnostics for that file;
+//!   diagnostics for that file (the server publishes them when check is
+//!   done, before emit renders: the next measurement starts once the whole
+//!   compilation is);
 //! - **clean edit**: a new `LOG_LEVEL` value (no diagnostic to publish);
 //!   from sending the change to the answer to a request sent right after it
 //!   (the server handles messages in order, so that is when the compilation
@@ -170,6 +172,9 @@ fn measure(ws: &Path, rel: &str, runs: usize) -> Result<(f64, [Vec<f64>; 3]), St
         let t = change(&mut s, &original)?;
         s.diagnostics(&uri, false)?;
         let cleared = t.elapsed().as_secs_f64();
+        // (The server may publish before its compilation is done: the next
+        // edit starts when it is.)
+        s.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": uri } }))?;
         let t = change(&mut s, &format!("    LOG_LEVEL    = \"lsp-{run}\""))?;
         s.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": uri } }))?;
         let clean = t.elapsed().as_secs_f64();

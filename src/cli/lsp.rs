@@ -40,7 +40,7 @@ use lsp_types::{
 use platc::cache::Parsed;
 use platc::ide::{self, Hit};
 use platc::sources::{STDLIB, STDLIB_PREFIX, Sources, Text};
-use platc::span::{FileId, Span};
+use platc::span::{FileId, SourceMap, Span};
 use platc::workspace::WORKSPACE_FILE;
 use platc::{Compiled, Options};
 use sha2::{Digest, Sha256};
@@ -276,44 +276,53 @@ impl Server<'_> {
         Some((root, rel))
     }
 
-    /// Compiles a workspace again and publishes its diagnostics.
+    /// Compiles a workspace again and publishes its diagnostics: those of
+    /// parse, resolve, check and graph as soon as they are known (when
+    /// there is no error, before emit renders), then all of them.
     fn compile(&mut self, root: &Path, changed: &[String]) {
-        let docs = &self.docs;
+        let places = Places::new(&self.docs, root);
         let Some(ws) = self.workspaces.get_mut(root) else { return };
-        // The latest compilation holds the latest results (the memo store
-        // keeps what it used): every one unchanged since is reused.
-        let compiled = match ws.current() {
-            Some(prev) => platc::compile_reusing(&ws.sources, &options(), prev),
-            None => platc::compile(&ws.sources, &options()),
-        };
-        let mut by_file: BTreeMap<String, Vec<lsp_types::Diagnostic>> = BTreeMap::new();
         let fallback = if ws.sources.get(WORKSPACE_FILE).is_some() {
             WORKSPACE_FILE.to_string()
         } else {
             changed.first().cloned().unwrap_or_default()
         };
-        for d in &compiled.diagnostics {
-            let file = d.primary().map(|s| compiled.files.path(s.file).to_string()).unwrap_or_else(|| fallback.clone());
-            by_file.entry(file).or_default().push(to_lsp(d, docs, root, &ws.sources, &compiled));
-        }
-        let now: BTreeSet<String> = by_file.keys().cloned().collect();
-        let cleared: Vec<String> = ws.published.difference(&now).cloned().collect();
-        ws.published = now;
+        // The early publication, made while the compilation runs; the files
+        // it published for are cleared by the final one if need be.
+        let early: std::sync::Arc<std::sync::Mutex<BTreeSet<String>>> = std::sync::Arc::default();
+        let checked = {
+            let (sender, sources, published) =
+                (self.connection.sender.clone(), ws.sources.clone(), ws.published.clone());
+            let (places, fallback, early) =
+                (Places::new(&self.docs, root), fallback.clone(), std::sync::Arc::clone(&early));
+            let send = move |m: Message| {
+                let _ = sender.send(m);
+            };
+            platc::Checked(std::sync::Arc::new(move |diagnostics: &[platc::diag::Diagnostic], files: &SourceMap| {
+                let now = publish_all(&send, &places, &sources, files, diagnostics, &published, &fallback);
+                *early.lock().unwrap_or_else(|e| e.into_inner()) = now;
+            }))
+        };
+        let options = Options { checked: Some(checked), ..options() };
+        // The latest compilation holds the latest results (the memo store
+        // keeps what it used): every one unchanged since is reused.
+        let compiled = match ws.current() {
+            Some(prev) => platc::compile_reusing(&ws.sources, &options, prev),
+            None => platc::compile(&ws.sources, &options),
+        };
+        let mut published = std::mem::take(&mut *early.lock().unwrap_or_else(|e| e.into_inner()));
+        published.extend(ws.published.iter().cloned());
+        let connection = self.connection;
+        let send = |m: Message| {
+            let _ = connection.sender.send(m);
+        };
+        ws.published =
+            publish_all(&send, &places, &ws.sources, &compiled.files, &compiled.diagnostics, &published, &fallback);
         if compiled.output.is_some() {
             ws.good = Some(compiled);
             ws.broken = None;
         } else {
             ws.broken = Some(compiled);
-        }
-        for file in cleared {
-            if let Some(uri) = file_uri(&self.docs, root, &file) {
-                self.publish(&uri, Vec::new());
-            }
-        }
-        for (file, diags) in by_file {
-            if let Some(uri) = file_uri(&self.docs, root, &file) {
-                self.publish(&uri, diags);
-            }
         }
     }
 
@@ -413,7 +422,7 @@ impl Server<'_> {
             Some(rel) => path_uri(&stdlib_dir()?.join(rel))?,
             None => file_uri(&self.docs, root, file)?,
         };
-        let text = text_of(&ws.sources, compiled, span)?;
+        let text = text_of(&ws.sources, &compiled.files, span)?;
         Some(GotoDefinitionResponse::Scalar(Location { uri, range: range(&text, span) }))
     }
 
@@ -481,7 +490,7 @@ impl Server<'_> {
                 out.push(CodeActionOrCommand::CodeAction(CodeAction {
                     title: fix.title,
                     kind: Some(CodeActionKind::QUICKFIX),
-                    diagnostics: Some(vec![to_lsp(d, &self.docs, root, &ws.sources, compiled)]),
+                    diagnostics: Some(vec![to_lsp(d, &Places::new(&self.docs, root), &ws.sources, &compiled.files)]),
                     edit: Some(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() }),
                     is_preferred: Some(true),
                     ..CodeAction::default()
@@ -538,23 +547,17 @@ fn message(d: &platc::diag::Diagnostic) -> String {
     m
 }
 
-fn to_lsp(
-    d: &platc::diag::Diagnostic,
-    docs: &BTreeMap<PathBuf, Doc>,
-    root: &Path,
-    sources: &Sources,
-    c: &Compiled,
-) -> lsp_types::Diagnostic {
-    let at = |span: Span| text_of(sources, c, span).map(|t| range(&t, span)).unwrap_or_default();
+fn to_lsp(d: &platc::diag::Diagnostic, places: &Places, sources: &Sources, files: &SourceMap) -> lsp_types::Diagnostic {
+    let at = |span: Span| text_of(sources, files, span).map(|t| range(&t, span)).unwrap_or_default();
     let related: Vec<DiagnosticRelatedInformation> = d
         .labels
         .iter()
         .filter(|l| !l.primary)
         .filter_map(|l| {
-            let file = c.files.path(l.span.file);
+            let file = files.path(l.span.file);
             let uri = match file.strip_prefix(STDLIB_PREFIX) {
                 Some(rel) => path_uri(&stdlib_dir()?.join(rel))?,
-                None => file_uri(docs, root, file)?,
+                None => places.uri(file)?,
             };
             Some(DiagnosticRelatedInformation {
                 location: Location { uri, range: at(l.span) },
@@ -576,8 +579,8 @@ fn to_lsp(
 /// The text a span's offsets count in: the source as given (a compiled
 /// file's text may have secrets starred out, byte for byte, which would
 /// shift UTF-16 columns), else the compiled text.
-fn text_of(sources: &Sources, c: &Compiled, span: Span) -> Option<std::sync::Arc<str>> {
-    let file = c.files.get(span.file)?;
+fn text_of(sources: &Sources, files: &SourceMap, span: Span) -> Option<std::sync::Arc<str>> {
+    let file = files.get(span.file)?;
     if let Some(rel) = file.path.strip_prefix(STDLIB_PREFIX) {
         if let Some((_, t)) = STDLIB.iter().find(|(p, _)| *p == rel) {
             return Some(std::sync::Arc::from(*t));
@@ -619,6 +622,67 @@ fn symbol(s: &ide::Symbol, text: &str) -> DocumentSymbol {
 /// The URI of a file of the workspace at `root` (workspace-relative path):
 /// the editor's own for an open document (it may have opened it through a
 /// symbolic link), else its real path.
+/// Where a workspace's files are, for diagnostics: [`file_uri`], kept
+/// apart from the open documents (for a publication made while the server
+/// compiles).
+struct Places {
+    root: PathBuf,
+    open: BTreeMap<String, Uri>,
+}
+
+impl Places {
+    fn new(docs: &BTreeMap<PathBuf, Doc>, root: &Path) -> Places {
+        let mut open = BTreeMap::new();
+        for d in docs.values() {
+            if let Some((r, p)) = &d.place
+                && r == root
+            {
+                open.entry(p.clone()).or_insert_with(|| d.uri.clone());
+            }
+        }
+        Places { root: root.to_path_buf(), open }
+    }
+
+    fn uri(&self, rel: &str) -> Option<Uri> {
+        self.open.get(rel).cloned().or_else(|| path_uri(&self.root.join(rel)))
+    }
+}
+
+/// Publishes a compilation's diagnostics, each for its file (`fallback` when
+/// it has none), and no diagnostics for the files of `published` that have
+/// none now; returns the files that have some.
+fn publish_all(
+    send: &dyn Fn(Message),
+    places: &Places,
+    sources: &Sources,
+    files: &SourceMap,
+    diagnostics: &[platc::diag::Diagnostic],
+    published: &BTreeSet<String>,
+    fallback: &str,
+) -> BTreeSet<String> {
+    let mut by_file: BTreeMap<String, Vec<lsp_types::Diagnostic>> = BTreeMap::new();
+    for d in diagnostics {
+        let file = d.primary().map_or(fallback, |s| files.path(s.file)).to_string();
+        by_file.entry(file).or_default().push(to_lsp(d, places, sources, files));
+    }
+    let publish = |uri: Uri, diagnostics: Vec<lsp_types::Diagnostic>| {
+        let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
+        send(Message::Notification(Notification::new(PublishDiagnostics::METHOD.into(), params)));
+    };
+    let now: BTreeSet<String> = by_file.keys().cloned().collect();
+    for file in published.difference(&now) {
+        if let Some(uri) = places.uri(file) {
+            publish(uri, Vec::new());
+        }
+    }
+    for (file, diags) in by_file {
+        if let Some(uri) = places.uri(&file) {
+            publish(uri, diags);
+        }
+    }
+    now
+}
+
 fn file_uri(docs: &BTreeMap<PathBuf, Doc>, root: &Path, rel: &str) -> Option<Uri> {
     let open = docs.values().find(|d| d.place.as_ref().is_some_and(|(r, p)| r == root && p == rel));
     match open {

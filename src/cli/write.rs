@@ -315,24 +315,33 @@ pub fn write_delta(locked: &Locked, output: &Output, previous: &Output) -> Resul
     if !is_platcs(out) {
         return write(locked, output, None);
     }
-    // The changed files, shared with `output`, not copied.
-    let partial = Output {
-        files: output
-            .files
-            .iter()
-            .filter(|(p, f)| *p != INDEX_FILE && previous.files.get(*p).is_none_or(|old| old.sha256 != f.sha256))
-            .map(|(p, f)| (p.clone(), std::sync::Arc::clone(f)))
-            .collect(),
-    };
-    let new: BTreeSet<String> = partial.files.keys().filter(|p| !previous.files.contains_key(*p)).cloned().collect();
-    let removed: Vec<String> = previous
-        .files
-        .keys()
-        .filter(|p| !output.files.contains_key(*p) && safe_relative(p) && is_removable(&out.join(p)))
-        .cloned()
-        .collect();
+    // The changed files, shared with `output`, not copied; the new ones;
+    // the ones gone. Both outputs are sorted by path: one walk through both
+    // (a file shared with the last output is unchanged without comparing).
+    let mut partial = Output::default();
+    let mut new: BTreeSet<String> = BTreeSet::new();
+    let mut gone: Vec<&String> = Vec::new();
+    let mut last = previous.files.iter().filter(|(p, _)| *p != INDEX_FILE).peekable();
+    for (path, file) in output.files.iter().filter(|(p, _)| *p != INDEX_FILE) {
+        while let Some((p, _)) = last.next_if(|(p, _)| *p < path) {
+            gone.push(p);
+        }
+        match last.next_if(|(p, _)| *p == path) {
+            Some((_, old)) if std::sync::Arc::ptr_eq(old, file) || old.sha256 == file.sha256 => continue,
+            Some(_) => {}
+            None => {
+                new.insert(path.clone());
+            }
+        }
+        partial.files.insert(path.clone(), std::sync::Arc::clone(file));
+    }
+    gone.extend(last.map(|(p, _)| p));
+    let removed: Vec<String> =
+        gone.into_iter().filter(|p| safe_relative(p) && is_removable(&out.join(p))).cloned().collect();
     no_links(out, partial.files.keys().chain(removed.iter()))?;
-    refuse(out, &partial, &previous.files.keys().filter(|p| !new.contains(*p)).cloned().collect())?;
+    // (`refuse` asks only about the files it writes.)
+    let old: BTreeSet<String> = partial.files.keys().filter(|p| !new.contains(*p)).cloned().collect();
+    refuse(out, &partial, &old)?;
     let stage = Stage::new(out);
     let dirs = Dirs::default();
     let put = |path: &str, bytes: &[u8]| -> Result<(), String> {
