@@ -192,12 +192,14 @@ pub enum Lookup {
     Dependencies(String),
     /// [`Graph::dependents`].
     Dependents(String),
+    /// [`Graph::namespace_members`]: environment, namespace.
+    Namespace(String, String),
 }
 
 impl Lookup {
     fn name(&self) -> &str {
         match self {
-            Lookup::Service(n) | Lookup::Dependencies(n) | Lookup::Dependents(n) => n,
+            Lookup::Service(n) | Lookup::Dependencies(n) | Lookup::Dependents(n) | Lookup::Namespace(_, n) => n,
         }
     }
 }
@@ -626,6 +628,9 @@ impl<'a> Db<'a> {
             Lookup::Service(n) => Hasher::new("service").maybe(self.service(n)).finish(),
             Lookup::Dependencies(n) => names(Hasher::new("dependencies"), graph.service_dependencies(n)),
             Lookup::Dependents(n) => names(Hasher::new("dependents"), graph.dependents(n)),
+            Lookup::Namespace(env, ns) => {
+                names(Hasher::new("namespace"), graph.members(env, ns).iter().map(String::as_str).collect())
+            }
         }
     }
 

@@ -118,6 +118,47 @@ fn an_owners_edit_reaches_the_services_it_grants_a_resource_to() {
     assert!(tf.unwrap().contents.contains("bookings-booking-events-staging.fifo"));
 }
 
+/// The Namespace object a service emits is made of every service in the
+/// namespace (one team label, the Pod Security profile): a service joining
+/// it, or a member's owner changing, changes what the other members emit
+/// though none of them depends on the other.
+#[test]
+fn a_namespace_members_edit_reaches_the_other_members() {
+    let root = common::examples().join("monorepo");
+    let base = common::load(&root);
+    let options = Options::default();
+    let mut previous = platc::compile(&base, &options);
+    let worker = |name: &str, owner: &str| {
+        format!(
+            "service {name} from worker {{\n  owner = \"{owner}\"\n  language = go\n  version = \"1.0.0\"\n  namespace = \"team-x\"\n  allow image-pinned because \"new\"\n}}\n"
+        )
+    };
+    let (alpha, beta) = (worker("alpha", "t1"), worker("beta", "t1"));
+    type Edit = Box<dyn Fn(&str) -> String>;
+    let steps: Vec<(&str, Edit)> = vec![
+        ("services/alpha/service.plat", Box::new(move |_: &str| alpha.clone())),
+        ("services/beta/service.plat", Box::new(move |_: &str| beta.clone())),
+        ("services/beta/service.plat", Box::new(|t: &str| t.replace("\"t1\"", "\"t2\""))),
+        ("services/beta/service.plat", Box::new(|t: &str| t.replace("team-x", "team-y"))),
+    ];
+    let mut sources = base;
+    let namespace = |c: &platc::Compiled| {
+        let files = &c.output.as_ref().expect("builds").files;
+        files.get("alpha/kubernetes/staging/namespace.yaml").map(|f| f.contents.to_string()).unwrap_or_default()
+    };
+    let mut teams = Vec::new();
+    for (path, f) in steps {
+        sources = edit(&sources, path, f);
+        let reused = platc::compile_reusing(&sources, &options, &previous);
+        let fresh = platc::compile(&sources, &options);
+        assert_eq!(full_text(&reused), full_text(&fresh), "after editing {path}");
+        teams.push(namespace(&reused).contains("platc.dev/team: t1"));
+        previous = reused;
+    }
+    // alpha alone, alpha and beta of one team, of two teams, alpha alone again.
+    assert_eq!(teams, [true, true, false, true]);
+}
+
 /// A small random workspace, edited step by step.
 #[derive(Clone, Debug)]
 struct Svc {

@@ -1140,7 +1140,7 @@ pub fn typed<'s>(
             s.push(named(service));
             s
         }),
-        namespace_object: namespace_object(&ns, service, inst, model, t),
+        namespace_object: namespace_object(&ns, service, inst, model, graph, t),
         promql: promql(&ns, service, inst, t),
         namespace: t.leaf(ns, ns_sources),
         labels: None,
@@ -1357,12 +1357,21 @@ fn metrics(inst: &Instance, t: Tracer) -> Option<Metrics> {
 /// it (each emits it; applying one after another changes nothing): the team
 /// label when they all have one owner, and the restricted Pod Security
 /// profile unless one of them overrode a security default.
-fn namespace_object(ns: &str, service: &Service, inst: &Instance, model: &Model, t: Tracer) -> NamespaceObject {
+fn namespace_object(
+    ns: &str,
+    service: &Service,
+    inst: &Instance,
+    model: &Model,
+    graph: &Graph,
+    t: Tracer,
+) -> NamespaceObject {
     let env = &inst.env;
-    let members: Vec<(&Service, &Instance)> = model
-        .services
+    // Each member looked up by name, so that a change to one is a change
+    // to what every member's rendering read.
+    let members: Vec<(&Service, &Instance)> = graph
+        .namespace_members(env, ns)
         .iter()
-        .filter_map(|s| s.instance(env).filter(|i| namespace(&s.name, Some(i)) == ns).map(|i| (s, i)))
+        .filter_map(|name| model.service(name).and_then(|s| s.instance(env).map(|i| (s, i))))
         .collect();
     let teams: BTreeSet<String> = members.iter().map(|(_, i)| label_value(i.str("owner").unwrap_or(""))).collect();
     let flag = |i: &Instance, k: &str| i.get(&["security", k]).and_then(Value::as_bool);
