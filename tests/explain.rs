@@ -9,14 +9,7 @@ use platc::explain::{Generated, Source};
 use platc::sources::Sources;
 use platc::{Compiled, Options};
 
-const PLATFORM: &str = r#"workspace shop {
-  registry = "ghcr.io/shop"
-  repo     = "shop/platform"
-  cloud    = aws { region = "eu-west-1" }
-  services = ["services/*"]
-  environment staging { cluster = "s1" }
-}
-"#;
+use common::SHOP as PLATFORM;
 
 fn traced(services: &[(&str, String)]) -> Compiled {
     traced_in(PLATFORM, services)

@@ -8,14 +8,7 @@ mod common;
 use common::{output_file as file, service};
 use platc::Compiled;
 
-const PLATFORM: &str = r#"workspace shop {
-  registry = "ghcr.io/shop"
-  repo     = "shop/platform"
-  cloud    = aws { region = "eu-west-1" }
-  services = ["services/*"]
-  environment staging { cluster = "s1" }
-}
-"#;
+use common::SHOP as PLATFORM;
 
 const DIGEST: &str = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
 const BUSYBOX: &str =

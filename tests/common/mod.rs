@@ -102,6 +102,16 @@ pub fn diagnostics_text(c: &Compiled) -> String {
     s
 }
 
+/// A one-environment AWS workspace whose services are under `services/`.
+pub const SHOP: &str = r#"workspace shop {
+  registry = "ghcr.io/shop"
+  repo     = "shop/platform"
+  cloud    = aws { region = "eu-west-1" }
+  services = ["services/*"]
+  environment staging { cluster = "s1" }
+}
+"#;
+
 /// A workspace in memory: its `platform.plat` and, for each `(name, text)`,
 /// `services/<name>/service.plat`, compiled with the default options.
 pub fn compile_texts(platform: &str, services: &[(&str, String)]) -> Compiled {
