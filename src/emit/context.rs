@@ -839,12 +839,13 @@ pub fn service_base<'s>(service: &Service, shared: &'s Shared) -> Base<'s> {
     let deps = graph.service_dependencies(&service.name);
     let depends_on = || vec![Source::Attribute("depends_on".into())];
     let first = service.instances.first();
+    // Written by the service, or by its golden path `from`.
     let escape = |span: Span, from: &Option<String>| {
         let layer = from.clone().map_or(Layer::Service, Layer::GoldenPath);
-        move || vec![value(format!("service {}", service.name), at(layer, span))]
+        vec![value(format!("service {}", service.name), at(layer, span))]
     };
     let golden = |from: &Option<String>, span: Span| match from {
-        Some(g) => t.leaf(Some(g.clone()), escape(span, from)),
+        Some(g) => t.leaf(Some(g.clone()), || escape(span, from)),
         None => Traced::constant(None),
     };
     let chain =
@@ -934,12 +935,13 @@ pub fn service_base<'s>(service: &Service, shared: &'s Shared) -> Base<'s> {
                     Trace::From(Vec::new()),
                 )
             });
-            let definition = a.values.get("definition").map(|n| n.origin.clone());
             ApiCtx {
                 values: Values::new(o, rule),
                 name: t.leaf(a.name.clone(), || vec![api()]),
-                definition: t.leaf(a.definition.clone(), || match definition {
-                    Some(o) => vec![value(format!("service {}: api {}: definition", service.name, a.name), o)],
+                definition: t.leaf(a.definition.clone(), || match a.values.get("definition") {
+                    Some(n) => {
+                        vec![value(format!("service {}: api {}: definition", service.name, a.name), n.origin.clone())]
+                    }
                     None => vec![api()],
                 }),
             }
@@ -954,8 +956,8 @@ pub fn service_base<'s>(service: &Service, shared: &'s Shared) -> Base<'s> {
             .overrides
             .iter()
             .map(|o| Override {
-                path: t.leaf(o.what.clone(), escape(o.span, &o.from)),
-                reason: t.leaf(o.reason.clone(), escape(o.span, &o.from)),
+                path: t.leaf(o.what.clone(), || escape(o.span, &o.from)),
+                reason: t.leaf(o.reason.clone(), || escape(o.span, &o.from)),
                 golden_path: golden(&o.from, o.span),
             })
             .collect(),
@@ -963,8 +965,8 @@ pub fn service_base<'s>(service: &Service, shared: &'s Shared) -> Base<'s> {
             .waivers
             .iter()
             .map(|w| Waiver {
-                policy: t.leaf(w.what.clone(), escape(w.span, &w.from)),
-                reason: t.leaf(w.reason.clone(), escape(w.span, &w.from)),
+                policy: t.leaf(w.what.clone(), || escape(w.span, &w.from)),
+                reason: t.leaf(w.reason.clone(), || escape(w.span, &w.from)),
                 golden_path: golden(&w.from, w.span),
             })
             .collect(),
@@ -975,9 +977,9 @@ pub fn service_base<'s>(service: &Service, shared: &'s Shared) -> Base<'s> {
                 let span = p.patch.span;
                 let reason = p.reason();
                 PatchCtx {
-                    what: t.leaf(patch_what(&p.patch), escape(span, &p.from)),
+                    what: t.leaf(patch_what(&p.patch), || escape(span, &p.from)),
                     reason: match reason {
-                        Some(r) => t.leaf(r, escape(span, &p.from)),
+                        Some(r) => t.leaf(r, || escape(span, &p.from)),
                         None => Traced::constant("no reason given".into()),
                     },
                     golden_path: golden(&p.from, span),
@@ -1070,9 +1072,7 @@ pub fn typed<'s>(
     let ns_sources = || namespace_sources(service, Some(inst));
     let workload = inst.str("workload");
     let (config, secrets, secret_volumes) = settings(service, inst, model, graph, t);
-    let config_json: JMap<String, Json> =
-        config.iter().map(|(k, v)| (k.clone(), Json::String(v.value.clone()))).collect();
-    let config_hash = t.leaf(hash_json(&Json::Object(config_json)), || attrs(inst, &["env", "depends_on"]));
+    let config_hash = t.leaf(hash_json(&config), || attrs(inst, &["env", "depends_on"]));
     let uses = used(&service.name, inst, model);
     let declared = |owner: &str, r: &crate::model::Resource| {
         value(format!("service {owner}: resource {}", r.name), at(Layer::Service, r.span))
@@ -1093,7 +1093,7 @@ pub fn typed<'s>(
             own.chain(uses.iter().map(|u| declared(u.owner, u.resource))).collect()
         })
     };
-    let uses = uses
+    let uses_ctx = uses
         .iter()
         .map(|u| {
             let mut resource = resource(u.owner, u.resource, &inst.env, shared);
@@ -1155,12 +1155,12 @@ pub fn typed<'s>(
         secrets,
         secret_volumes,
         names: names(service, workload, inst, t),
-        network: network(service, inst, model, graph, lib, t),
+        network: network(service, inst, &uses, model, graph, lib, t),
         scrape: scrape(inst, t),
         scratch: scratch(inst, t),
         vendor_images: vendor_images_traced(inst, lib, t),
         resources: inst.resources.iter().map(|r| resource(&service.name, r, &inst.env, shared)).collect(),
-        uses,
+        uses: uses_ctx,
         terraform,
         language: t.maybe(language, || attrs(inst, &["language"])),
         // A budget only where it can be met: more replicas than must stay up.
@@ -1997,7 +1997,15 @@ pub fn env_name(name: &str, suffix: &str) -> String {
 }
 
 /// Peers for the NetworkPolicy: who may call this service, whom it calls.
-fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib: &Library, t: Tracer) -> Network {
+fn network(
+    service: &Service,
+    inst: &Instance,
+    uses: &[Used],
+    model: &Model,
+    graph: &Graph,
+    lib: &Library,
+    t: Tracer,
+) -> Network {
     let env = &inst.env;
     let peer = |name: &str, by: &dyn Fn() -> Vec<Source>| {
         let there = model.service(name).and_then(|s| s.instance(env));
@@ -2025,7 +2033,7 @@ fn network(service: &Service, inst: &Instance, model: &Model, graph: &Graph, lib
         .map(|d| peer(d, &|| vec![Source::Attribute("depends_on".into())]))
         .collect();
     let mut ports: BTreeMap<i64, Vec<Source>> = BTreeMap::new();
-    for r in inst.resources.iter().chain(used(&service.name, inst, model).iter().map(|u| u.resource)) {
+    for r in inst.resources.iter().chain(uses.iter().map(|u| u.resource)) {
         let rt = lib.resource_types.get(&r.ty);
         let sources = ports.entry(rt.map(|t| t.port).unwrap_or(443)).or_default();
         if t.0
@@ -2059,8 +2067,8 @@ fn dependent_sources(model: &Model, by: &str, on: &str) -> Vec<Source> {
     }
 }
 
-/// A short, stable hash of a JSON value (for rollout annotations).
-pub fn hash_json(v: &Json) -> String {
-    let digest = Sha256::digest(v.to_string().as_bytes());
+/// A short, stable hash of a value's JSON (for rollout annotations).
+pub fn hash_json(v: &impl serde::Serialize) -> String {
+    let digest = Sha256::digest(serde_json::to_vec(v).unwrap_or_default());
     super::hex(digest.get(..8).unwrap_or_default())
 }
