@@ -170,3 +170,29 @@ fn a_reference_to_another_service_names_its_address() {
         "{sources:?}"
     );
 }
+
+/// The Namespace object of a shared namespace: whether it is restricted
+/// comes from each member's security flags, each named once, the other
+/// members' by the flag itself (not the whole `security` block, twice).
+#[test]
+fn a_shared_namespace_names_each_members_flags_once() {
+    let c =
+        common::compile(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workspaces/shared-namespace"));
+    let (model, graph, lib) = (c.model.as_ref().unwrap(), c.graph.as_ref().unwrap(), c.library.as_ref().unwrap());
+    let s = model.service("checkout").unwrap();
+    let inst = s.instances.last().unwrap();
+    let leaves = context::leaves(s, inst, model, graph, lib);
+    let restricted = leaves.iter().find(|l| l.path == ["namespace_object", "restricted"]).expect("the leaf");
+    let Trace::From(sources) = &restricted.trace else { panic!("{restricted:?}") };
+    let whats: Vec<&str> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Value { what, .. } => Some(what.as_str()),
+            Source::Attribute(_) => None,
+        })
+        .collect();
+    assert_eq!(whats, ["service cart: security.run_as_non_root", "service cart: security.allow_privilege_escalation"]);
+    for (i, s) in sources.iter().enumerate() {
+        assert!(!sources.get(..i).unwrap_or_default().contains(s), "{s:?} named twice: {sources:?}");
+    }
+}

@@ -615,9 +615,18 @@ fn named(service: &Service) -> Source {
 
 /// Another service's value `key` in `env` (where it was set), or its name.
 fn peer_sources(model: &Model, name: &str, env: &str, key: &str) -> Vec<Source> {
-    let Some(s) = model.service(name) else { return Vec::new() };
-    match s.instance(env).and_then(|i| i.values.get(key)) {
-        Some(n) => vec![value(format!("service {name}: {key}"), n.origin.clone())],
+    match model.service(name) {
+        Some(s) => other_sources(s, s.instance(env), key),
+        None => Vec::new(),
+    }
+}
+
+/// Another service's value at the dotted `key` in `inst` (where it was
+/// set), or its name.
+fn other_sources(s: &Service, inst: Option<&Instance>, key: &str) -> Vec<Source> {
+    let keys: Vec<&str> = key.split('.').collect();
+    match inst.and_then(|i| crate::merge::get(&i.values, &keys)) {
+        Some(n) => vec![value(format!("service {}: {key}", s.name), n.origin.clone())],
         None => vec![named(s)],
     }
 }
@@ -867,17 +876,7 @@ pub fn service_base<'s>(service: &Service, shared: &'s Shared) -> Base<'s> {
         dependents: graph
             .dependents(&service.name)
             .into_iter()
-            .map(|d| {
-                t.leaf(d.to_string(), || {
-                    let by = model.service(d);
-                    let span = by.and_then(|s| s.depends_on.iter().find(|(n, _)| n == &service.name)).map(|(_, s)| *s);
-                    match (by, span) {
-                        (_, Some(span)) => vec![value(format!("service {d}: depends_on"), at(Layer::Service, span))],
-                        (Some(s), None) => vec![named(s)],
-                        (None, None) => Vec::new(),
-                    }
-                })
-            })
+            .map(|d| t.leaf(d.to_string(), || dependent_sources(model, d, &service.name)))
             .collect(),
         apis: deps
             .iter()
@@ -1382,16 +1381,18 @@ fn namespace_object(
         1 => teams.into_iter().next(),
         _ => None,
     };
-    // Each member's `key`: this service's attributes, the others' values.
+    // Each member's `keys`: this service's attributes, the others' values
+    // (each named once).
     let of_members = |keys: &[&str]| {
-        let mut out = Vec::new();
-        for (s, _) in &members {
-            if s.name == service.name {
-                out.extend(attrs(inst, keys));
-            } else {
-                for k in keys {
-                    let top = k.split('.').next().unwrap_or(k);
-                    out.extend(peer_sources(model, &s.name, env, top));
+        let mut out: Vec<Source> = Vec::new();
+        for (s, i) in &members {
+            let found = match s.name == service.name {
+                true => attrs(inst, keys),
+                false => keys.iter().flat_map(|k| other_sources(s, Some(i), k)).collect(),
+            };
+            for f in found {
+                if !out.contains(&f) {
+                    out.push(f);
                 }
             }
         }
