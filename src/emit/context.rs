@@ -1157,7 +1157,7 @@ pub fn typed<'s>(
         network: network(service, inst, &uses, model, graph, lib, t),
         scrape: scrape(inst, t),
         scratch: scratch(inst, t),
-        vendor_images: vendor_images_traced(inst, lib, t),
+        vendor_images: vendor_images(inst, lib, t),
         resources: inst.resources.iter().map(|r| resource(&service.name, r, &inst.env, shared)).collect(),
         uses: uses_ctx,
         terraform,
@@ -1528,11 +1528,7 @@ fn scratch(inst: &Instance, t: Tracer) -> Vec<Scratch> {
 /// a `kubernetes` template names it by `image`, `version` and `digest`). The
 /// deploy checks that each is pinned by digest instead of verifying a
 /// signature of the workspace's CI (which never built them).
-pub fn vendor_images(inst: &Instance, lib: &Library) -> Vec<String> {
-    vendor_images_traced(inst, lib, Tracer(false)).into_iter().map(|i| i.value).collect()
-}
-
-fn vendor_images_traced(inst: &Instance, lib: &Library, t: Tracer) -> Vec<Traced<String>> {
+fn vendor_images(inst: &Instance, lib: &Library, t: Tracer) -> Vec<Traced<String>> {
     let mut out: BTreeMap<String, Vec<Source>> = BTreeMap::new();
     let mut add = |image: String, from: &dyn Fn() -> Vec<Source>| {
         let sources = out.entry(image).or_default();
