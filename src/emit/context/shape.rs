@@ -38,7 +38,7 @@ pub struct Tracer(pub bool);
 impl Tracer {
     /// A leaf and, when tracing, its sources.
     pub fn leaf<T>(self, value: T, from: impl FnOnce() -> Vec<Source>) -> Traced<T> {
-        Traced { value, trace: Trace::From(if self.0 { from() } else { Vec::new() }) }
+        Traced { value, trace: self.trace(from) }
     }
 
     /// The sources of a part, when tracing.
@@ -50,7 +50,7 @@ impl Tracer {
     pub fn maybe<T>(self, value: Option<T>, from: impl FnOnce() -> Vec<Source>) -> Maybe<T> {
         let none = match value {
             Some(_) => Trace::Constant,
-            None => Trace::From(if self.0 { from() } else { Vec::new() }),
+            None => self.trace(from),
         };
         Maybe { value, none }
     }
@@ -194,7 +194,7 @@ macro_rules! leaf_types {
         }
     )*};
 }
-leaf_types!(String, bool, i64);
+leaf_types!(String, bool);
 
 impl<T> Describe for Traced<T> {
     fn shape() -> Shape {
@@ -352,7 +352,7 @@ macro_rules! context_type {
                     $crate::emit::context::shape::FieldDoc {
                         name: stringify!($field).trim_start_matches("r#"),
                         doc: vec![$($doc),*],
-                        flatten: false $(|| stringify!($($serde)*).contains("flatten"))?,
+                        flatten: $crate::emit::context::shape::context_type!(@flatten $($($serde)*)?),
                         shape: <$ty as $crate::emit::context::shape::Describe>::shape(),
                     }
                 ),*])
@@ -366,17 +366,16 @@ macro_rules! context_type {
             ) {
                 // The part's own fields win over a flattened part's of the
                 // same name (they are serialized after it, and the JSON keeps
-                // the last).
+                // the last): the whole of it, not leaf by leaf (a resource's
+                // `grants` list replaces the `grants` map of its values).
                 let depth = path.len();
-                let own: &[(&str, bool)] = &[$(
-                    (stringify!($field), false $(|| stringify!($($serde)*).contains("flatten"))?)
-                ),*];
-                let shadowed = |p: &[String]| {
-                    p.get(depth).is_some_and(|k| own.iter().any(|(f, flat)| !flat && f.trim_start_matches("r#") == k))
-                };
+                let own: &[(&str, bool)] = &[$((
+                    stringify!($field).trim_start_matches("r#"),
+                    $crate::emit::context::shape::context_type!(@flatten $($($serde)*)?),
+                )),*];
+                let shadowed = |p: &[String]| p.get(depth).is_some_and(|k| own.iter().any(|(f, flat)| !flat && f == k));
                 $(
-                    let flatten = false $(|| stringify!($($serde)*).contains("flatten"))?;
-                    if flatten {
+                    if $crate::emit::context::shape::context_type!(@flatten $($($serde)*)?) {
                         let mut keep = |p: &[String], t: $crate::emit::context::shape::Trace| {
                             if !shadowed(p) {
                                 out(p, t)
@@ -392,5 +391,8 @@ macro_rules! context_type {
             }
         }
     };
+    // Whether a field's `#[serde(...)]` flattens it.
+    (@flatten flatten) => { true };
+    (@flatten $($other:tt)*) => { false };
 }
 pub(crate) use context_type;
