@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::shape::{Describe, FieldDoc, SchemaKind, Shape};
 use super::{Context, WorkspaceContext};
-use crate::library::Library;
+use crate::library::{Library, ResourceType};
 use crate::value::{Layer, map_from_body};
 
 /// The marker before the generated part of `docs/templates.md`.
@@ -102,24 +102,14 @@ fn schema(kind: SchemaKind, lib: &Library) -> String {
         SchemaKind::Environment => format!("the attributes of `schema environment`: {}", record("environment")),
         SchemaKind::Api => format!("the attributes of `schema api`: {}", record("api")),
         SchemaKind::Resource => {
-            let types: Vec<String> = lib
-                .resource_types
-                .iter()
-                .map(|(name, t)| format!("`{name}`: {}", names(t.schema.fields.keys())))
-                .collect();
-            format!("the attributes of its type's schema ({})", types.join("; "))
+            format!("the attributes of its type's schema ({})", per_type(lib, |t| Some(names(t.schema.fields.keys()))))
         }
         SchemaKind::Access => {
-            let types: Vec<String> = lib
-                .resource_types
-                .iter()
-                .filter(|(_, t)| !t.access.items.is_empty())
-                .map(|(name, t)| {
-                    let levels = map_from_body(&t.access, &Layer::Defaults, &mut Vec::new());
-                    format!("`{name}`: {}", names(levels.keys()))
-                })
-                .collect();
-            format!("the levels of the type's `access` ({})", types.join("; "))
+            let levels = |t: &ResourceType| {
+                (!t.access.items.is_empty())
+                    .then(|| names(map_from_body(&t.access, &Layer::Defaults, &mut Vec::new()).keys()))
+            };
+            format!("the levels of the type's `access` ({})", per_type(lib, levels))
         }
         SchemaKind::Language => {
             let keys: BTreeSet<String> = lib
@@ -142,10 +132,7 @@ fn schema(kind: SchemaKind, lib: &Library) -> String {
                     .iter()
                     .map(|(k, v)| match v {
                         serde_json::Value::Object(inner) if !inner.is_empty() => {
-                            format!(
-                                "`{k}` {{{}}}",
-                                inner.keys().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
-                            )
+                            format!("`{k}` {{{}}}", names(inner.keys()))
                         }
                         _ => format!("`{k}`"),
                     })
@@ -155,6 +142,14 @@ fn schema(kind: SchemaKind, lib: &Library) -> String {
             format!("its attributes: {}", keys.join(", "))
         }
     }
+}
+
+/// `` `type`: what `keys` says of it `` for each resource type it says
+/// something of, joined by `; `.
+fn per_type(lib: &Library, keys: impl Fn(&ResourceType) -> Option<String>) -> String {
+    let types: Vec<String> =
+        lib.resource_types.iter().filter_map(|(name, t)| Some(format!("`{name}`: {}", keys(t)?))).collect();
+    types.join("; ")
 }
 
 /// `a`, `a and b`, `a, b and c`.
