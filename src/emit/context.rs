@@ -1210,13 +1210,12 @@ fn resource(owner: &str, r: &crate::model::Resource, env: &str, shared: &Shared)
                 s.extend(peer_sources(model, grantee, env, key));
                 s
             };
-            let workload = model.service(grantee).and_then(|s| s.instances.first()).and_then(|i| i.str("workload"));
+            let there = model.service(grantee);
+            let workload = there.and_then(|s| s.instances.first()).and_then(|i| i.str("workload"));
             let actions = access.get(level).cloned().unwrap_or(Json::Array(Vec::new()));
             Grant {
                 service: t.leaf(grantee.clone(), by),
-                namespace: t.leaf(namespace(grantee, model.service(grantee).and_then(|s| s.instance(env))), || {
-                    with("namespace")
-                }),
+                namespace: t.leaf(namespace(grantee, there.and_then(|s| s.instance(env))), || with("namespace")),
                 level: t.leaf(level.to_string(), by),
                 workload: t.leaf(workload.unwrap_or("service").to_string(), || with("workload")),
                 actions: t.leaf(actions, || {
