@@ -645,6 +645,16 @@ struct Plan<'a> {
 }
 
 impl Plan<'_> {
+    /// The diagnostic of a template that failed (for service and
+    /// environment `at`, or for the workspace): its own `fail`, or the
+    /// template's error.
+    fn failed(&self, p: &TemplateProblem, at: Option<(&str, &str)>) -> Diagnostic {
+        match &p.raised {
+            Some(r) => raised_diag(p, r, self.lib, self.model, at),
+            None => template_diag(p, self.lib, at),
+        }
+    }
+
     /// Renders one template into `rendered` (nothing when it renders empty).
     #[allow(clippy::too_many_arguments)]
     fn render_into(
@@ -660,10 +670,7 @@ impl Plan<'_> {
         let text = match self.renderer.render_with(template, ctx) {
             Ok(text) => text,
             Err(p) => {
-                diags.push(match &p.raised {
-                    Some(r) => raised_diag(&p, r, self.lib, self.model, Some(at)),
-                    None => template_diag(&p, self.lib, Some(at)),
-                });
+                diags.push(self.failed(&p, Some(at)));
                 return;
             }
         };
@@ -684,10 +691,7 @@ impl Plan<'_> {
         let text = match self.renderer.render(template, ctx) {
             Ok(text) => text,
             Err(p) => {
-                diags.push(match &p.raised {
-                    Some(r) => raised_diag(&p, r, self.lib, self.model, Some(at)),
-                    None => template_diag(&p, self.lib, Some(at)),
-                });
+                diags.push(self.failed(&p, Some(at)));
                 return false;
             }
         };
@@ -771,10 +775,7 @@ impl Plan<'_> {
             let text = match self.renderer.render_with(t, &ctx) {
                 Ok(text) => text,
                 Err(p) => {
-                    diags.push(match &p.raised {
-                        Some(r) => raised_diag(&p, r, self.lib, self.model, None),
-                        None => template_diag(&p, self.lib, None),
-                    });
+                    diags.push(self.failed(&p, None));
                     continue;
                 }
             };
