@@ -198,9 +198,12 @@ pub enum Lookup {
 }
 
 impl Lookup {
-    fn name(&self) -> &str {
+    /// The service looked up; none for a namespace's members (its name is
+    /// not a service's, and the members are each looked up by name).
+    fn service(&self) -> Option<&str> {
         match self {
-            Lookup::Service(n) | Lookup::Dependencies(n) | Lookup::Dependents(n) | Lookup::Namespace(_, n) => n,
+            Lookup::Service(n) | Lookup::Dependencies(n) | Lookup::Dependents(n) => Some(n),
+            Lookup::Namespace(..) => None,
         }
     }
 }
@@ -606,7 +609,7 @@ impl<'a> Db<'a> {
         };
         let mut next = self.next();
         if let Some(record) = next.services.get_mut(&service.name) {
-            record.looked_up = result.lookups.iter().map(|(l, _)| l.name().to_string()).collect();
+            record.looked_up = result.lookups.iter().filter_map(|(l, _)| l.service()).map(str::to_string).collect();
         }
         next.rendered.insert(key, Arc::clone(&result));
         Arc::clone(&result.output)

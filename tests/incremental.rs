@@ -160,6 +160,21 @@ fn a_namespace_members_edit_reaches_the_other_members() {
     assert_eq!(teams, [true, true, false, true]);
 }
 
+/// A rendering that looked up a namespace's members read each member, not
+/// a service of the namespace's name: an edit of a service named like
+/// another namespace does not reach that namespace's members.
+#[test]
+fn the_members_of_a_namespace_are_affected_by_its_members_only() {
+    let member =
+        |name: &'static str, ns: &str| (name, common::service(name, "worker", &format!("  namespace = \"{ns}\"")));
+    let c =
+        common::compile_texts(common::SHOP, &[member("shop", "elsewhere"), member("a", "shop"), member("b", "shop")]);
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    let affected = |file: &str| c.affected_by(&[file.to_string()]).map(|s| s.into_iter().collect::<Vec<_>>());
+    assert_eq!(affected("services/shop/service.plat"), Some(vec!["shop".to_string()]));
+    assert_eq!(affected("services/a/service.plat"), Some(vec!["a".to_string(), "b".to_string()]));
+}
+
 /// A small random workspace, edited step by step.
 #[derive(Clone, Debug)]
 struct Svc {
