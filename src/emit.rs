@@ -684,11 +684,12 @@ impl Plan<'_> {
         }
     }
 
-    /// `labels` of the context, from the standard library's labels partial;
-    /// false (with a diagnostic) when it fails.
-    fn labels(&self, ctx: &mut Json, at: (&str, &str), diags: &mut Vec<Diagnostic>) -> bool {
+    /// `labels` of the context, from the standard library's labels partial
+    /// (rendered with the context as it is, not a copy); false (with a
+    /// diagnostic) when it fails.
+    fn labels(&self, ctx: &mut handlebars::Context, at: (&str, &str), diags: &mut Vec<Diagnostic>) -> bool {
         let template = context::LABELS_TEMPLATE;
-        let text = match self.renderer.render(template, ctx) {
+        let text = match self.renderer.render_with(template, ctx) {
             Ok(text) => text,
             Err(p) => {
                 diags.push(self.failed(&p, Some(at)));
@@ -697,7 +698,7 @@ impl Plan<'_> {
         };
         match context::labels_from(&text, at.0) {
             Ok(labels) => {
-                if let Json::Object(o) = ctx {
+                if let Json::Object(o) = ctx.data_mut() {
                     o.insert("labels".into(), labels);
                 }
                 true
@@ -834,11 +835,11 @@ impl Plan<'_> {
             if !last && self.env.is_some_and(|e| e != inst.env) {
                 continue;
             }
-            let mut ctx = context::instance(&base, s, inst, env, &self.shared);
+            let mut ctx = handlebars::Context::from(context::instance(&base, s, inst, env, &self.shared));
             if !self.labels(&mut ctx, (&s.name, &inst.env), diags) {
                 continue;
             }
-            contexts.push((inst.env.as_str(), handlebars::Context::from(ctx)));
+            contexts.push((inst.env.as_str(), ctx));
         }
         // Render and patch every target in every environment; check the
         // policies over the generated objects; then write.
