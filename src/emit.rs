@@ -154,9 +154,11 @@ impl std::fmt::Debug for Spill {
     }
 }
 
-fn spill_files(files: &mut BTreeMap<String, Arc<OutFile>>, spill: &Spill) {
+/// Offers each file to `spill` but those of `leaks` (the scan found a
+/// credential in them).
+fn spill_files(files: &mut BTreeMap<String, Arc<OutFile>>, spill: &Spill, leaks: &[String]) {
     for (path, file) in files.iter_mut() {
-        if crate::secrets::credential(&file.contents).is_some() {
+        if leaks.contains(path) {
             continue;
         }
         if (spill.0)(path, file)
@@ -428,9 +430,9 @@ pub(crate) fn emit(
         render(s, &|| {
             let mut done = ServiceOutput::default();
             plan.service(s, &mut done.files, &mut done.diags);
-            crate::secrets::scan_output(&Output { files: done.files.clone() }, model, None, &mut done.secrets);
+            let leaks = crate::secrets::scan_output(&done.files, model, &mut done.secrets);
             match &options.spill {
-                Some(spill) => spill_files(&mut done.files, spill),
+                Some(spill) => spill_files(&mut done.files, spill, &leaks),
                 // Kept for the next compilation: with its index records.
                 None => index_records(&mut done.files),
             }
@@ -461,7 +463,7 @@ pub(crate) fn emit(
         }
     }
     diags.extend(workspace_diags);
-    crate::secrets::scan_output(&Output { files: workspace_files.clone() }, model, None, &mut secrets);
+    crate::secrets::scan_output(&workspace_files, model, &mut secrets);
     let emitted = Emitted {
         services: named.iter().map(|(n, r)| (n.to_string(), Arc::clone(r))).collect(),
         workspace: workspace_files.keys().cloned().collect(),

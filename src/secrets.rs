@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use crate::ast::{self, ExprKind, StrPart};
 use crate::diag::Diagnostic;
-use crate::emit::Output;
+use crate::emit::OutFile;
 use crate::model::{Model, Service};
 use crate::span::{SourceMap, Span};
 use crate::value::{Layer, Map, Node, Value};
@@ -133,23 +133,22 @@ fn workspace_values(map: &Map, owner: &str, found: &mut Vec<(Span, Diagnostic)>)
     }
 }
 
-/// Scans the generated files (those of `only`, when given: the others were
-/// scanned when they were made) for credentials that no source literal
-/// showed whole (strings filled in from several values, say): one error
-/// per file, at the service it belongs to.
-pub fn scan_output(
-    output: &Output,
+/// Scans generated files (by output path) for credentials that no source
+/// literal showed whole (strings filled in from several values, say): one
+/// error per file, at the service it belongs to. Returns the paths of the
+/// files it reported.
+pub(crate) fn scan_output(
+    files: &std::collections::BTreeMap<String, Arc<OutFile>>,
     model: &Model,
-    only: Option<&std::collections::BTreeSet<String>>,
     diags: &mut Vec<Diagnostic>,
-) {
-    for (path, f) in &output.files {
-        if only.is_some_and(|o| f.service.as_ref().is_some_and(|s| !o.contains(s))) {
-            continue;
-        }
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, f) in files {
         let Some(kind) = credential(&f.contents) else { continue };
         diags.push(generated(path, kind, f.service.as_deref(), model));
+        found.push(path.clone());
     }
+    found
 }
 
 /// The error for a generated file (of `service`, if one) that holds a
