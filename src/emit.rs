@@ -464,13 +464,7 @@ pub(crate) fn emit(
     }
     diags.extend(workspace_diags);
     crate::secrets::scan_output(&workspace_files, model, &mut secrets);
-    let emitted = Emitted {
-        services: named.iter().map(|(n, r)| (n.to_string(), Arc::clone(r))).collect(),
-        workspace: workspace_files.keys().cloned().collect(),
-        index: String::new(),
-        states: Vec::new(),
-        patched: !from_scratch,
-    };
+    let workspace_paths: Vec<String> = workspace_files.keys().cloned().collect();
     if from_scratch {
         for (path, file) in workspace_files {
             insert_new(&mut out.files, path, file, model, diags);
@@ -492,12 +486,9 @@ pub(crate) fn emit(
     }
     let (index, credential) = index(&out, model, files);
     // Its hash, from where it first differs from the last one.
-    let last_index = last.and_then(|(o, e)| {
-        let i = o.files.get(INDEX_FILE).filter(|i| i.sha256 == e.index && !i.spilled)?;
-        Some((i.contents.as_str(), e.states.as_slice()))
-    });
+    let last_index = last.map(|(_, e)| (e.index.contents.as_str(), e.states.as_slice()));
     let (sha256, states) = index_hash(&index, last_index);
-    let index = OutFile {
+    let index = Arc::new(OutFile {
         contents: index,
         service: None,
         environment: None,
@@ -506,9 +497,15 @@ pub(crate) fn emit(
         sha256,
         spilled: false,
         indexed: None,
+    });
+    let emitted = Emitted {
+        services: named.iter().map(|(n, r)| (n.to_string(), Arc::clone(r))).collect(),
+        workspace: workspace_paths,
+        index: Arc::clone(&index),
+        states,
+        patched: !from_scratch,
     };
-    let emitted = Emitted { index: index.sha256.clone(), states, ..emitted };
-    out.files.insert(INDEX_FILE.to_string(), Arc::new(index));
+    out.files.insert(INDEX_FILE.to_string(), index);
     if let Some(kind) = credential {
         secrets.push(crate::secrets::generated(INDEX_FILE, kind, None, model));
     }
@@ -520,15 +517,16 @@ pub(crate) fn emit(
 }
 
 /// What an output was assembled from: each service's rendering (as the
-/// memo store shares it), the workspace's files, and the hash of the index
-/// it wrote, which names the output it belongs to. The memo store keeps it
-/// for the next compilation ([`crate::compile_reusing`]), which assembles
-/// its output from the last one ([`patched`]).
+/// memo store shares it), the workspace's files, and the index it wrote
+/// (the output it describes is the one that holds this very file). The
+/// memo store keeps it for the next compilation
+/// ([`crate::compile_reusing`]), which assembles its output from the last
+/// one ([`patched`]) and hashes its index from the last one's states.
 #[derive(Debug)]
 pub(crate) struct Emitted {
     services: std::collections::HashMap<String, Arc<ServiceOutput>>,
     workspace: Vec<String>,
-    index: String,
+    index: Arc<OutFile>,
     /// The index's hasher after every [`INDEX_STEP`] bytes of it.
     states: Vec<Sha256>,
     /// Whether this output was assembled from the last one.
@@ -573,8 +571,8 @@ fn index_hash(text: &str, last: Option<(&str, &[Sha256])>) -> (String, Vec<Sha25
 /// made from taken out and the new ones put in, and the workspace's files
 /// replaced: the output from scratch (all of `now`'s files and the
 /// workspace's, by path), in time proportional to what changed. `None`
-/// when `last` is not the output `was` describes (the index differs: the
-/// CLI added files to it), or when a new file meets another (a path
+/// when `last` is not the output `was` describes (its index is not the
+/// one `was` wrote: the CLI added files and indexed them again), or when a new file meets another (a path
 /// generated twice, a file under a file, the index's name): the output is
 /// then assembled from scratch, which reports it.
 fn patched(
@@ -583,7 +581,7 @@ fn patched(
     now: &[(&str, &Arc<ServiceOutput>)],
     workspace: &BTreeMap<String, Arc<OutFile>>,
 ) -> Option<Output> {
-    if last.files.get(INDEX_FILE).is_none_or(|i| i.sha256 != was.index) {
+    if last.files.get(INDEX_FILE).is_none_or(|i| !Arc::ptr_eq(i, &was.index)) {
         return None;
     }
     let kept: BTreeSet<&str> = now
