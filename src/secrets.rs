@@ -29,22 +29,14 @@ use crate::model::{Model, Service};
 use crate::span::{SourceMap, Span};
 use crate::value::{Layer, Map, Node, Value};
 
-/// Scans the model; returns the spans of the literals to redact.
-pub fn scan(model: &Model, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
-    scan_with(model, &|s| Arc::new(service(s)), diags)
-}
-
-/// What [`scan`] finds in one service, each at its span: a function of
+/// What [`service`] finds in one service, each at its span: a function of
 /// the service alone, which the memo store keeps with its resolution.
 pub(crate) type Found = Vec<(Span, Diagnostic)>;
 
-/// [`scan`], with each service's findings from `service` (the memo store's,
-/// for a service whose resolution was reused).
-pub(crate) fn scan_with(
-    model: &Model,
-    service: &dyn Fn(&Service) -> Arc<Found>,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<Span> {
+/// Scans the model, each service's findings given by `service` (the memo
+/// store's, kept with the service's resolution); returns the spans of the
+/// literals to redact.
+pub(crate) fn scan(model: &Model, service: &dyn Fn(&Service) -> Arc<Found>, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
     let mut found: Found = Vec::new();
     for s in &model.services {
         found.extend(service(s).iter().cloned());
@@ -64,7 +56,8 @@ pub(crate) fn scan_with(
     spans
 }
 
-/// What [`scan`] finds in one service's values, APIs, patches and reasons.
+/// What [`scan`] finds in one service's values, APIs, patches and reasons
+/// (the model's scan of the service).
 pub(crate) fn service(s: &Service) -> Found {
     let mut found: Found = Vec::new();
     // Values are the same object in every environment unless an
