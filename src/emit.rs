@@ -154,9 +154,11 @@ impl std::fmt::Debug for Spill {
     }
 }
 
-fn spill_files(files: &mut BTreeMap<String, Arc<OutFile>>, spill: &Spill) {
+/// Offers each file to `spill` but those of `leaks` (the scan found a
+/// credential in them).
+fn spill_files(files: &mut BTreeMap<String, Arc<OutFile>>, spill: &Spill, leaks: &[String]) {
     for (path, file) in files.iter_mut() {
-        if crate::secrets::credential(&file.contents).is_some() {
+        if leaks.contains(path) {
             continue;
         }
         if (spill.0)(path, file)
@@ -428,9 +430,9 @@ pub(crate) fn emit(
         render(s, &|| {
             let mut done = ServiceOutput::default();
             plan.service(s, &mut done.files, &mut done.diags);
-            crate::secrets::scan_output(&Output { files: done.files.clone() }, model, None, &mut done.secrets);
+            let leaks = crate::secrets::scan_output(&done.files, model, &mut done.secrets);
             match &options.spill {
-                Some(spill) => spill_files(&mut done.files, spill),
+                Some(spill) => spill_files(&mut done.files, spill, &leaks),
                 // Kept for the next compilation: with its index records.
                 None => index_records(&mut done.files),
             }
@@ -461,14 +463,8 @@ pub(crate) fn emit(
         }
     }
     diags.extend(workspace_diags);
-    crate::secrets::scan_output(&Output { files: workspace_files.clone() }, model, None, &mut secrets);
-    let emitted = Emitted {
-        services: named.iter().map(|(n, r)| (n.to_string(), Arc::clone(r))).collect(),
-        workspace: workspace_files.keys().cloned().collect(),
-        index: String::new(),
-        states: Vec::new(),
-        patched: !from_scratch,
-    };
+    crate::secrets::scan_output(&workspace_files, model, &mut secrets);
+    let workspace_paths: Vec<String> = workspace_files.keys().cloned().collect();
     if from_scratch {
         for (path, file) in workspace_files {
             insert_new(&mut out.files, path, file, model, diags);
@@ -490,12 +486,9 @@ pub(crate) fn emit(
     }
     let (index, credential) = index(&out, model, files);
     // Its hash, from where it first differs from the last one.
-    let last_index = last.and_then(|(o, e)| {
-        let i = o.files.get(INDEX_FILE).filter(|i| i.sha256 == e.index && !i.spilled)?;
-        Some((i.contents.as_str(), e.states.as_slice()))
-    });
+    let last_index = last.map(|(_, e)| (e.index.contents.as_str(), e.states.as_slice()));
     let (sha256, states) = index_hash(&index, last_index);
-    let index = OutFile {
+    let index = Arc::new(OutFile {
         contents: index,
         service: None,
         environment: None,
@@ -504,9 +497,15 @@ pub(crate) fn emit(
         sha256,
         spilled: false,
         indexed: None,
+    });
+    let emitted = Emitted {
+        services: named.iter().map(|(n, r)| (n.to_string(), Arc::clone(r))).collect(),
+        workspace: workspace_paths,
+        index: Arc::clone(&index),
+        states,
+        patched: !from_scratch,
     };
-    let emitted = Emitted { index: index.sha256.clone(), states, ..emitted };
-    out.files.insert(INDEX_FILE.to_string(), Arc::new(index));
+    out.files.insert(INDEX_FILE.to_string(), index);
     if let Some(kind) = credential {
         secrets.push(crate::secrets::generated(INDEX_FILE, kind, None, model));
     }
@@ -518,15 +517,16 @@ pub(crate) fn emit(
 }
 
 /// What an output was assembled from: each service's rendering (as the
-/// memo store shares it), the workspace's files, and the hash of the index
-/// it wrote, which names the output it belongs to. The memo store keeps it
-/// for the next compilation ([`crate::compile_reusing`]), which assembles
-/// its output from the last one ([`patched`]).
+/// memo store shares it), the workspace's files, and the index it wrote
+/// (the output it describes is the one that holds this very file). The
+/// memo store keeps it for the next compilation
+/// ([`crate::compile_reusing`]), which assembles its output from the last
+/// one ([`patched`]) and hashes its index from the last one's states.
 #[derive(Debug)]
 pub(crate) struct Emitted {
     services: std::collections::HashMap<String, Arc<ServiceOutput>>,
     workspace: Vec<String>,
-    index: String,
+    index: Arc<OutFile>,
     /// The index's hasher after every [`INDEX_STEP`] bytes of it.
     states: Vec<Sha256>,
     /// Whether this output was assembled from the last one.
@@ -571,8 +571,8 @@ fn index_hash(text: &str, last: Option<(&str, &[Sha256])>) -> (String, Vec<Sha25
 /// made from taken out and the new ones put in, and the workspace's files
 /// replaced: the output from scratch (all of `now`'s files and the
 /// workspace's, by path), in time proportional to what changed. `None`
-/// when `last` is not the output `was` describes (the index differs: the
-/// CLI added files to it), or when a new file meets another (a path
+/// when `last` is not the output `was` describes (its index is not the
+/// one `was` wrote: the CLI added files and indexed them again), or when a new file meets another (a path
 /// generated twice, a file under a file, the index's name): the output is
 /// then assembled from scratch, which reports it.
 fn patched(
@@ -581,7 +581,7 @@ fn patched(
     now: &[(&str, &Arc<ServiceOutput>)],
     workspace: &BTreeMap<String, Arc<OutFile>>,
 ) -> Option<Output> {
-    if last.files.get(INDEX_FILE).is_none_or(|i| i.sha256 != was.index) {
+    if last.files.get(INDEX_FILE).is_none_or(|i| !Arc::ptr_eq(i, &was.index)) {
         return None;
     }
     let kept: BTreeSet<&str> = now
@@ -645,6 +645,16 @@ struct Plan<'a> {
 }
 
 impl Plan<'_> {
+    /// The diagnostic of a template that failed (for service and
+    /// environment `at`, or for the workspace): its own `fail`, or the
+    /// template's error.
+    fn failed(&self, p: &TemplateProblem, at: Option<(&str, &str)>) -> Diagnostic {
+        match &p.raised {
+            Some(r) => raised_diag(p, r, self.lib, self.model, at),
+            None => template_diag(p, self.lib, at),
+        }
+    }
+
     /// Renders one template into `rendered` (nothing when it renders empty).
     #[allow(clippy::too_many_arguments)]
     fn render_into(
@@ -660,10 +670,7 @@ impl Plan<'_> {
         let text = match self.renderer.render_with(template, ctx) {
             Ok(text) => text,
             Err(p) => {
-                diags.push(match &p.raised {
-                    Some(r) => raised_diag(&p, r, self.lib, self.model, Some(at)),
-                    None => template_diag(&p, self.lib, Some(at)),
-                });
+                diags.push(self.failed(&p, Some(at)));
                 return;
             }
         };
@@ -677,23 +684,21 @@ impl Plan<'_> {
         }
     }
 
-    /// `labels` of the context, from the standard library's labels partial;
-    /// false (with a diagnostic) when it fails.
-    fn labels(&self, ctx: &mut Json, at: (&str, &str), diags: &mut Vec<Diagnostic>) -> bool {
+    /// `labels` of the context, from the standard library's labels partial
+    /// (rendered with the context as it is, not a copy); false (with a
+    /// diagnostic) when it fails.
+    fn labels(&self, ctx: &mut handlebars::Context, at: (&str, &str), diags: &mut Vec<Diagnostic>) -> bool {
         let template = context::LABELS_TEMPLATE;
-        let text = match self.renderer.render(template, ctx) {
+        let text = match self.renderer.render_with(template, ctx) {
             Ok(text) => text,
             Err(p) => {
-                diags.push(match &p.raised {
-                    Some(r) => raised_diag(&p, r, self.lib, self.model, Some(at)),
-                    None => template_diag(&p, self.lib, Some(at)),
-                });
+                diags.push(self.failed(&p, Some(at)));
                 return false;
             }
         };
         match context::labels_from(&text, at.0) {
             Ok(labels) => {
-                if let Json::Object(o) = ctx {
+                if let Json::Object(o) = ctx.data_mut() {
                     o.insert("labels".into(), labels);
                 }
                 true
@@ -771,10 +776,7 @@ impl Plan<'_> {
             let text = match self.renderer.render_with(t, &ctx) {
                 Ok(text) => text,
                 Err(p) => {
-                    diags.push(match &p.raised {
-                        Some(r) => raised_diag(&p, r, self.lib, self.model, None),
-                        None => template_diag(&p, self.lib, None),
-                    });
+                    diags.push(self.failed(&p, None));
                     continue;
                 }
             };
@@ -833,11 +835,11 @@ impl Plan<'_> {
             if !last && self.env.is_some_and(|e| e != inst.env) {
                 continue;
             }
-            let mut ctx = context::instance(&base, s, inst, env, &self.shared);
+            let mut ctx = handlebars::Context::from(context::instance(&base, s, inst, env, &self.shared));
             if !self.labels(&mut ctx, (&s.name, &inst.env), diags) {
                 continue;
             }
-            contexts.push((inst.env.as_str(), handlebars::Context::from(ctx)));
+            contexts.push((inst.env.as_str(), ctx));
         }
         // Render and patch every target in every environment; check the
         // policies over the generated objects; then write.

@@ -33,11 +33,11 @@ pub struct Graph {
     pub index: BTreeMap<Node, NodeIndex>,
     /// Services, each after the services it depends on.
     pub order: Vec<String>,
-    /// The services of each namespace in each environment (environment,
+    /// The services of each namespace in each environment (environment →
     /// namespace → names, sorted): what the Namespace object a service
     /// emits is made of, built once, not by a scan of every service for
     /// each (quadratic at 10,000 services).
-    namespaces: BTreeMap<(String, String), Vec<String>>,
+    namespaces: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 impl Graph {
@@ -58,13 +58,7 @@ impl Graph {
     /// every member's Namespace object says).
     pub fn namespace_members(&self, env: &str, ns: &str) -> &[String] {
         crate::memo::note(|| crate::memo::Lookup::Namespace(env.to_string(), ns.to_string()));
-        self.members(env, ns)
-    }
-
-    /// [`Graph::namespace_members`], not recorded (what the memo store
-    /// compares a recorded lookup with).
-    pub(crate) fn members(&self, env: &str, ns: &str) -> &[String] {
-        self.namespaces.get(&(env.to_string(), ns.to_string())).map_or(&[], Vec::as_slice)
+        self.namespaces.get(env).and_then(|n| n.get(ns)).map_or(&[], Vec::as_slice)
     }
 
     /// Services whose resources `name` uses (granted to it), sorted.
@@ -150,7 +144,7 @@ pub(crate) fn build(model: &Model, diags: &mut Vec<Diagnostic>) -> Graph {
     for s in &model.services {
         for i in s.instances.iter() {
             let ns = crate::scope::namespace(&s.name, Some(i));
-            g.namespaces.entry((i.env.clone(), ns)).or_default().push(s.name.clone());
+            g.namespaces.entry(i.env.clone()).or_default().entry(ns).or_default().push(s.name.clone());
         }
     }
     for n in nodes {

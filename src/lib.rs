@@ -274,7 +274,7 @@ fn compile_with(sources: &Sources, options: &Options, store: &memo::Store, last:
         Some(r) => r.secrets(),
         None => std::sync::Arc::new(secrets::service(s)),
     };
-    let redacted = secrets::scan_with(&model, &scan_service, &mut diags);
+    let redacted = secrets::scan(&model, &scan_service, &mut diags);
     files.redact_all(&redacted);
 
     // graph

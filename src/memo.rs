@@ -35,9 +35,10 @@
 //! looked another service up would not be reused). Rendering reads other services
 //! (addresses, ports, APIs, workloads of its neighbours): the accessors
 //! themselves ([`Model::service`], [`Graph::service_dependencies`],
-//! [`Graph::dependents`]) [`note`] each lookup made while a rendering runs,
-//! and a rendering is reused only when every lookup answers the same (a
-//! neighbour's resolution, a list of edges). [`Store::affected_by`] (what
+//! [`Graph::dependents`], [`Graph::namespace_members`]) [`note`] each
+//! lookup made while a rendering runs, and a rendering is reused only when
+//! every lookup answers the same (a neighbour's resolution, a list of
+//! edges, a namespace's members). [`Store::affected_by`] (what
 //! `platc graph --affected-by` prints) reads the same records.
 //!
 //! The engine is this module rather than comemo or salsa: comemo keys
@@ -197,9 +198,12 @@ pub enum Lookup {
 }
 
 impl Lookup {
-    fn name(&self) -> &str {
+    /// The service looked up; none for a namespace's members (its name is
+    /// not a service's, and the members are each looked up by name).
+    fn service(&self) -> Option<&str> {
         match self {
-            Lookup::Service(n) | Lookup::Dependencies(n) | Lookup::Dependents(n) | Lookup::Namespace(_, n) => n,
+            Lookup::Service(n) | Lookup::Dependencies(n) | Lookup::Dependents(n) => Some(n),
+            Lookup::Namespace(..) => None,
         }
     }
 }
@@ -557,10 +561,11 @@ impl<'a> Db<'a> {
 
     /// Renders one service with `render`, which reads the service, the
     /// globals and the options (its key), and other services through
-    /// [`Model::service`] and the graph's [`Graph::service_dependencies`] and
-    /// [`Graph::dependents`]: those lookups are recorded, each with the
-    /// fingerprint of its answer, and a rendering is reused only when every
-    /// one of them answers the same now (as `resolve`'s loads are).
+    /// [`Model::service`] and the graph's [`Graph::service_dependencies`],
+    /// [`Graph::dependents`] and [`Graph::namespace_members`]: those lookups
+    /// are recorded, each with the fingerprint of its answer, and a
+    /// rendering is reused only when every one of them answers the same now
+    /// (as `resolve`'s loads are).
     pub fn render(
         &self,
         service: &Service,
@@ -604,7 +609,7 @@ impl<'a> Db<'a> {
         };
         let mut next = self.next();
         if let Some(record) = next.services.get_mut(&service.name) {
-            record.looked_up = result.lookups.iter().map(|(l, _)| l.name().to_string()).collect();
+            record.looked_up = result.lookups.iter().filter_map(|(l, _)| l.service()).map(str::to_string).collect();
         }
         next.rendered.insert(key, Arc::clone(&result));
         Arc::clone(&result.output)
@@ -629,7 +634,7 @@ impl<'a> Db<'a> {
             Lookup::Dependencies(n) => names(Hasher::new("dependencies"), graph.service_dependencies(n)),
             Lookup::Dependents(n) => names(Hasher::new("dependents"), graph.dependents(n)),
             Lookup::Namespace(env, ns) => {
-                names(Hasher::new("namespace"), graph.members(env, ns).iter().map(String::as_str).collect())
+                names(Hasher::new("namespace"), graph.namespace_members(env, ns).iter().map(String::as_str).collect())
             }
         }
     }

@@ -24,27 +24,19 @@ use std::sync::Arc;
 
 use crate::ast::{self, ExprKind, StrPart};
 use crate::diag::Diagnostic;
-use crate::emit::Output;
+use crate::emit::OutFile;
 use crate::model::{Model, Service};
 use crate::span::{SourceMap, Span};
 use crate::value::{Layer, Map, Node, Value};
 
-/// Scans the model; returns the spans of the literals to redact.
-pub fn scan(model: &Model, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
-    scan_with(model, &|s| Arc::new(service(s)), diags)
-}
-
-/// What [`scan`] finds in one service, each at its span: a function of
+/// What [`service`] finds in one service, each at its span: a function of
 /// the service alone, which the memo store keeps with its resolution.
 pub(crate) type Found = Vec<(Span, Diagnostic)>;
 
-/// [`scan`], with each service's findings from `service` (the memo store's,
-/// for a service whose resolution was reused).
-pub(crate) fn scan_with(
-    model: &Model,
-    service: &dyn Fn(&Service) -> Arc<Found>,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<Span> {
+/// Scans the model, each service's findings given by `service` (the memo
+/// store's, kept with the service's resolution); returns the spans of the
+/// literals to redact.
+pub(crate) fn scan(model: &Model, service: &dyn Fn(&Service) -> Arc<Found>, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
     let mut found: Found = Vec::new();
     for s in &model.services {
         found.extend(service(s).iter().cloned());
@@ -64,7 +56,8 @@ pub(crate) fn scan_with(
     spans
 }
 
-/// What [`scan`] finds in one service's values, APIs, patches and reasons.
+/// What [`scan`] finds in one service's values, APIs, patches and reasons
+/// (the model's scan of the service).
 pub(crate) fn service(s: &Service) -> Found {
     let mut found: Found = Vec::new();
     // Values are the same object in every environment unless an
@@ -133,23 +126,22 @@ fn workspace_values(map: &Map, owner: &str, found: &mut Vec<(Span, Diagnostic)>)
     }
 }
 
-/// Scans the generated files (those of `only`, when given: the others were
-/// scanned when they were made) for credentials that no source literal
-/// showed whole (strings filled in from several values, say): one error
-/// per file, at the service it belongs to.
-pub fn scan_output(
-    output: &Output,
+/// Scans generated files (by output path) for credentials that no source
+/// literal showed whole (strings filled in from several values, say): one
+/// error per file, at the service it belongs to. Returns the paths of the
+/// files it reported.
+pub(crate) fn scan_output(
+    files: &std::collections::BTreeMap<String, Arc<OutFile>>,
     model: &Model,
-    only: Option<&std::collections::BTreeSet<String>>,
     diags: &mut Vec<Diagnostic>,
-) {
-    for (path, f) in &output.files {
-        if only.is_some_and(|o| f.service.as_ref().is_some_and(|s| !o.contains(s))) {
-            continue;
-        }
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, f) in files {
         let Some(kind) = credential(&f.contents) else { continue };
         diags.push(generated(path, kind, f.service.as_deref(), model));
+        found.push(path.clone());
     }
+    found
 }
 
 /// The error for a generated file (of `service`, if one) that holds a

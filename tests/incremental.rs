@@ -31,6 +31,17 @@ fn edit(sources: &Sources, path: &str, f: impl Fn(&str) -> String) -> Sources {
     next
 }
 
+/// An edit of a file's text.
+type Edit = Box<dyn Fn(&str) -> String>;
+
+/// Compiles `sources` reusing `previous`, and from scratch: the two give
+/// the same files and diagnostics (`what`: after what). The one that reused.
+fn reusing(sources: &Sources, options: &Options, previous: &platc::Compiled, what: &str) -> platc::Compiled {
+    let reused = platc::compile_reusing(sources, options, previous);
+    assert_eq!(full_text(&reused), full_text(&platc::compile(sources, options)), "{what}");
+    reused
+}
+
 #[test]
 fn every_kind_of_edit_gives_the_full_result() {
     let root = common::examples().join("monorepo");
@@ -38,7 +49,6 @@ fn every_kind_of_edit_gives_the_full_result() {
     let options = Options::default();
     let mut previous = platc::compile(&base, &options);
     let orders = "services/orders/service.plat";
-    type Edit = Box<dyn Fn(&str) -> String>;
     let steps: Vec<(&str, Edit)> = vec![
         (orders, Box::new(|t: &str| t.replace("    replicas  = 4", "    replicas  = 5"))),
         (orders, Box::new(|t: &str| t.replace("tier        = gold", "tier        = glod"))),
@@ -70,9 +80,7 @@ fn every_kind_of_edit_gives_the_full_result() {
     let mut sources = base;
     for (path, f) in steps {
         sources = edit(&sources, path, f);
-        let reused = platc::compile_reusing(&sources, &options, &previous);
-        let fresh = platc::compile(&sources, &options);
-        assert_eq!(full_text(&reused), full_text(&fresh), "after editing {path}");
+        let reused = reusing(&sources, &options, &previous, &format!("after editing {path}"));
         if path.starts_with("services/") && reused.output.is_some() {
             assert!(reused.stats.reused >= 6, "{path}: other services are reused: {:?}", reused.stats);
         }
@@ -80,8 +88,7 @@ fn every_kind_of_edit_gives_the_full_result() {
             previous = reused;
         } else {
             // watch keeps the last good compilation; the next one reuses from it
-            let again = platc::compile_reusing(&sources, &options, &previous);
-            assert_eq!(full_text(&again), full_text(&fresh));
+            reusing(&sources, &options, &previous, &format!("from the last good, after editing {path}"));
         }
     }
 }
@@ -96,7 +103,6 @@ fn an_owners_edit_reaches_the_services_it_grants_a_resource_to() {
     let mut previous = platc::compile(&base, &options);
     assert!(previous.output.is_some(), "{}", common::diagnostics_text(&previous));
     let bookings = "services/bookings/service.plat";
-    type Edit = Box<dyn Fn(&str) -> String>;
     let steps: Vec<Edit> = vec![
         Box::new(|t: &str| {
             t.replace("grants { dispatch = consume }", "fifo = true\n    grants { dispatch = consume }")
@@ -107,9 +113,7 @@ fn an_owners_edit_reaches_the_services_it_grants_a_resource_to() {
     let mut sources = base;
     for f in steps {
         sources = edit(&sources, bookings, f);
-        let reused = platc::compile_reusing(&sources, &options, &previous);
-        let fresh = platc::compile(&sources, &options);
-        assert_eq!(full_text(&reused), full_text(&fresh));
+        let reused = reusing(&sources, &options, &previous, "after editing bookings");
         if reused.output.is_some() {
             previous = reused;
         }
@@ -134,7 +138,6 @@ fn a_namespace_members_edit_reaches_the_other_members() {
         )
     };
     let (alpha, beta) = (worker("alpha", "t1"), worker("beta", "t1"));
-    type Edit = Box<dyn Fn(&str) -> String>;
     let steps: Vec<(&str, Edit)> = vec![
         ("services/alpha/service.plat", Box::new(move |_: &str| alpha.clone())),
         ("services/beta/service.plat", Box::new(move |_: &str| beta.clone())),
@@ -149,14 +152,27 @@ fn a_namespace_members_edit_reaches_the_other_members() {
     let mut teams = Vec::new();
     for (path, f) in steps {
         sources = edit(&sources, path, f);
-        let reused = platc::compile_reusing(&sources, &options, &previous);
-        let fresh = platc::compile(&sources, &options);
-        assert_eq!(full_text(&reused), full_text(&fresh), "after editing {path}");
+        let reused = reusing(&sources, &options, &previous, &format!("after editing {path}"));
         teams.push(namespace(&reused).contains("platc.dev/team: t1"));
         previous = reused;
     }
     // alpha alone, alpha and beta of one team, of two teams, alpha alone again.
     assert_eq!(teams, [true, true, false, true]);
+}
+
+/// A rendering that looked up a namespace's members read each member, not
+/// a service of the namespace's name: an edit of a service named like
+/// another namespace does not reach that namespace's members.
+#[test]
+fn the_members_of_a_namespace_are_affected_by_its_members_only() {
+    let member =
+        |name: &'static str, ns: &str| (name, common::service(name, "worker", &format!("  namespace = \"{ns}\"")));
+    let c =
+        common::compile_texts(common::SHOP, &[member("shop", "elsewhere"), member("a", "shop"), member("b", "shop")]);
+    assert!(c.output.is_some(), "{}", common::diagnostics_text(&c));
+    let affected = |file: &str| c.affected_by(&[file.to_string()]).map(|s| s.into_iter().collect::<Vec<_>>());
+    assert_eq!(affected("services/shop/service.plat"), Some(vec!["shop".to_string()]));
+    assert_eq!(affected("services/a/service.plat"), Some(vec!["a".to_string(), "b".to_string()]));
 }
 
 /// A small random workspace, edited step by step.

@@ -127,6 +127,11 @@ const DEMO: &str = "service demo from web-api {\n  owner = \"team-demo\"\n  lang
 /// A workspace overlaying the standard library with `templates`
 /// (paths under `platform/templates/`).
 fn with_templates(templates: &[(String, String)]) -> platc::Compiled {
+    with_templates_and(templates, &platc::Options::default())
+}
+
+/// [`with_templates`], compiled with `options`.
+fn with_templates_and(templates: &[(String, String)], options: &platc::Options) -> platc::Compiled {
     let mut sources = Sources::new();
     sources.insert_bytes(
         "platform.plat",
@@ -138,7 +143,7 @@ fn with_templates(templates: &[(String, String)]) -> platc::Compiled {
         sources.insert_bytes(format!("platform/templates/{path}"), text.as_bytes().to_vec());
     }
     sources.set_loader(Box::new(|_| Err("no such file".into())));
-    platc::compile(&sources, &platc::Options::default())
+    platc::compile(&sources, options)
 }
 
 fn template_errors(c: &platc::Compiled) -> String {
@@ -324,6 +329,34 @@ fn redteam_10_every_string_that_reaches_the_output_is_scanned() {
     let text = common::diagnostics_text(&c);
     assert!(c.output.is_none());
     assert!(text.contains("generated `demo/kubernetes/staging/extra.yaml` would hold a secret"), "{text}");
+}
+
+/// A generated file that holds a credential is never handed to
+/// `Options::spill` (`platc build` would stage it on disk); the service's
+/// other files are.
+#[test]
+fn a_generated_file_holding_a_credential_is_never_spilled() {
+    use std::sync::{Arc, Mutex};
+    let offered: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&offered);
+    let spill = move |path: &str, _: &platc::emit::OutFile| {
+        sink.lock().unwrap().push(path.to_string());
+        true
+    };
+    let options = platc::Options { spill: Some(platc::emit::Spill(Arc::new(spill))), ..platc::Options::default() };
+    let c = with_templates_and(
+        &[(
+            "kubernetes/extra.yaml.hbs".into(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  t: \"xoxb-1234567890-abcdefghij\"\n"
+                .into(),
+        )],
+        &options,
+    );
+    let text = common::diagnostics_text(&c);
+    assert!(c.output.is_none() && text.contains("generated `demo/kubernetes/staging/extra.yaml` would hold"), "{text}");
+    let offered = offered.lock().unwrap();
+    assert!(offered.iter().any(|p| p == "demo/kubernetes/staging/deployment.yaml"), "{offered:?}");
+    assert!(!offered.iter().any(|p| p.ends_with("/extra.yaml")), "{offered:?}");
 }
 
 /// What reaches only the build index is scanned there: the index is

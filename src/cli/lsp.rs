@@ -293,8 +293,7 @@ impl Server<'_> {
         let checked = {
             let (sender, sources, published) =
                 (self.connection.sender.clone(), ws.sources.clone(), ws.published.clone());
-            let (places, fallback, early) =
-                (Places::new(&self.docs, root), fallback.clone(), std::sync::Arc::clone(&early));
+            let (places, fallback, early) = (places.clone(), fallback.clone(), std::sync::Arc::clone(&early));
             let send = move |m: Message| {
                 let _ = sender.send(m);
             };
@@ -420,7 +419,7 @@ impl Server<'_> {
         let file = compiled.files.path(span.file);
         let uri = match file.strip_prefix(STDLIB_PREFIX) {
             Some(rel) => path_uri(&stdlib_dir()?.join(rel))?,
-            None => file_uri(&self.docs, root, file)?,
+            None => Places::new(&self.docs, root).uri(file)?,
         };
         let text = text_of(&ws.sources, &compiled.files, span)?;
         Some(GotoDefinitionResponse::Scalar(Location { uri, range: range(&text, span) }))
@@ -619,12 +618,12 @@ fn symbol(s: &ide::Symbol, text: &str) -> DocumentSymbol {
     }
 }
 
-/// The URI of a file of the workspace at `root` (workspace-relative path):
-/// the editor's own for an open document (it may have opened it through a
-/// symbolic link), else its real path.
-/// Where a workspace's files are, for diagnostics: [`file_uri`], kept
-/// apart from the open documents (for a publication made while the server
-/// compiles).
+/// Where the files of the workspace at `root` are: the URI of a
+/// workspace-relative path is the editor's own for an open document (it may
+/// have opened it through a symbolic link), else its real path. A copy of
+/// what it needs of the open documents, for a publication made while the
+/// server compiles.
+#[derive(Clone)]
 struct Places {
     root: PathBuf,
     open: BTreeMap<String, Uri>,
@@ -681,14 +680,6 @@ fn publish_all(
         }
     }
     now
-}
-
-fn file_uri(docs: &BTreeMap<PathBuf, Doc>, root: &Path, rel: &str) -> Option<Uri> {
-    let open = docs.values().find(|d| d.place.as_ref().is_some_and(|(r, p)| r == root && p == rel));
-    match open {
-        Some(d) => Some(d.uri.clone()),
-        None => path_uri(&root.join(rel)),
-    }
 }
 
 /// `file:///...`, percent-encoding what a URI path may not hold.

@@ -315,11 +315,12 @@ pub fn write_delta(locked: &Locked, output: &Output, previous: &Output) -> Resul
     if !is_platcs(out) {
         return write(locked, output, None);
     }
-    // The changed files, shared with `output`, not copied; the new ones;
+    // The changed files, shared with `output`, not copied; those of them
+    // the last output had (`refuse` asks only about the files it writes);
     // the ones gone. Both outputs are sorted by path: one walk through both
     // (a file shared with the last output is unchanged without comparing).
     let mut partial = Output::default();
-    let mut new: BTreeSet<String> = BTreeSet::new();
+    let mut old: BTreeSet<String> = BTreeSet::new();
     let mut gone: Vec<&String> = Vec::new();
     let mut last = previous.files.iter().filter(|(p, _)| *p != INDEX_FILE).peekable();
     for (path, file) in output.files.iter().filter(|(p, _)| *p != INDEX_FILE) {
@@ -327,11 +328,11 @@ pub fn write_delta(locked: &Locked, output: &Output, previous: &Output) -> Resul
             gone.push(p);
         }
         match last.next_if(|(p, _)| *p == path) {
-            Some((_, old)) if std::sync::Arc::ptr_eq(old, file) || old.sha256 == file.sha256 => continue,
-            Some(_) => {}
-            None => {
-                new.insert(path.clone());
+            Some((_, was)) if std::sync::Arc::ptr_eq(was, file) || was.sha256 == file.sha256 => continue,
+            Some(_) => {
+                old.insert(path.clone());
             }
+            None => {}
         }
         partial.files.insert(path.clone(), std::sync::Arc::clone(file));
     }
@@ -339,8 +340,6 @@ pub fn write_delta(locked: &Locked, output: &Output, previous: &Output) -> Resul
     let removed: Vec<String> =
         gone.into_iter().filter(|p| safe_relative(p) && is_removable(&out.join(p))).cloned().collect();
     no_links(out, partial.files.keys().chain(removed.iter()))?;
-    // (`refuse` asks only about the files it writes.)
-    let old: BTreeSet<String> = partial.files.keys().filter(|p| !new.contains(*p)).cloned().collect();
     refuse(out, &partial, &old)?;
     let stage = Stage::new(out);
     let dirs = Dirs::default();
