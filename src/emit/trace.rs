@@ -12,7 +12,9 @@
 //! text, `{{json value}}` writes it as a JSON string: the output parses in
 //! its format, with the marks inside its strings.
 //!
-//! **Helpers.** While a rendering is traced, every platc helper first
+//! **Helpers.** A traced rendering is made with a renderer of its own
+//! ([`super::render::Renderer::traced`]; a build's helpers never look at
+//! tracing). While a rendering is traced, each of its platc helpers first
 //! unmarks its arguments (a string that is exactly one mark is the
 //! original value again, marks inside a longer string are dropped),
 //! computes what it always computes, and marks a truthy value it returns
