@@ -660,7 +660,8 @@ fn compact_json(v: &Json, out: &mut String) {
     }
 }
 
-fn text(v: &Json) -> String {
+/// A value as text: a string as it is, null as nothing, any other as JSON.
+pub(super) fn text(v: &Json) -> String {
     match v {
         Json::String(s) => s.clone(),
         Json::Null => String::new(),
