@@ -320,7 +320,7 @@ pub fn trace_file(
         found.ok_or_else(|| format!("no template of `{}` writes `{path}`", target.name))?;
     let shown_as = lib.templates.get(&template).map_or_else(|| template.clone(), |t| t.shown_as.clone());
     // That template, the labels' and the partials they include, no more.
-    let (renderer, problems) = Renderer::new(&lib.templates, |n| n == template || n == context::LABELS_TEMPLATE);
+    let (renderer, problems) = Renderer::traced(&lib.templates, |n| n == template || n == context::LABELS_TEMPLATE);
     if let Some(p) = problems.first() {
         return Err(format!("template {} does not compile: {}", p.template, p.message));
     }

@@ -454,7 +454,7 @@ fn guess(c: &Compiled, s: &Service, inst: &Instance, value: &Doc) -> Vec<Explana
     let shown = value.text();
     let mut paths: Vec<String> = Vec::new();
     if let (Some(graph), Some(model), Some(lib)) = (&c.graph, &c.model, &c.library) {
-        for (_, text, from) in composed_values(s, inst, model, graph, lib) {
+        for (text, from) in composed_values(s, inst, model, graph, lib) {
             if text == shown {
                 paths.extend(from);
             }
@@ -470,7 +470,7 @@ fn guess(c: &Compiled, s: &Service, inst: &Instance, value: &Doc) -> Vec<Explana
 
 /// The values of the service's context that platc composes from the
 /// service's (the image reference, its registry, the Service's port, each
-/// setting), with their text and the set attributes they come from, as the
+/// setting): the text of each and the set attributes it comes from, as the
 /// context's sources say ([`crate::emit::context::leaves`]).
 fn composed_values(
     s: &Service,
@@ -478,7 +478,7 @@ fn composed_values(
     model: &crate::model::Model,
     graph: &crate::graph::Graph,
     lib: &crate::library::Library,
-) -> Vec<(String, String, Vec<String>)> {
+) -> Vec<(String, Vec<String>)> {
     use crate::emit::context::{Source, Trace};
     let rank = |p: &[String]| match p {
         [a] if a == "image" => Some(0),
@@ -487,7 +487,7 @@ fn composed_values(
         [a, _] if a == "config" => Some(3),
         _ => None,
     };
-    let mut out: Vec<(u8, String, String, Vec<String>)> = crate::emit::context::leaves(s, inst, model, graph, lib)
+    let mut out: Vec<(u8, String, Vec<String>)> = crate::emit::context::leaves(s, inst, model, graph, lib)
         .into_iter()
         .filter_map(|leaf| {
             let rank = rank(&leaf.path)?;
@@ -503,11 +503,11 @@ fn composed_values(
                 serde_json::Value::String(t) => t,
                 other => other.to_string(),
             };
-            (!from.is_empty() && !text.is_empty()).then(|| (rank, leaf.path.join("."), text, from))
+            (!from.is_empty() && !text.is_empty()).then_some((rank, text, from))
         })
         .collect();
     out.sort_by_key(|(rank, ..)| *rank);
-    out.into_iter().map(|(_, path, text, from)| (path, text, from)).collect()
+    out.into_iter().map(|(_, text, from)| (text, from)).collect()
 }
 
 fn terraform_has(d: &Doc, ty: &str) -> bool {

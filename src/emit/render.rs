@@ -40,8 +40,10 @@
 //! without copying the template.
 //!
 //! **Tracing.** `platc explain` renders a file again with a marked context
-//! ([`super::trace`]); the helpers then unmark their arguments and mark
-//! their values. A build never traces.
+//! ([`super::trace`]), with a renderer of its own ([`Renderer::traced`])
+//! whose helpers unmark their arguments and mark their values. A build's
+//! renderer ([`Renderer::new`]) has the plain helpers: a build never looks
+//! at tracing.
 //!
 //! **Diagnostics.** `{{fail "message" at="attribute" help="..."}}` stops
 //! the rendering and becomes the diagnostic `platc::emit::fail`, naming the
@@ -109,17 +111,40 @@ impl Renderer {
         templates: &BTreeMap<String, TemplateFile>,
         wanted: impl Fn(&str) -> bool + Sync,
     ) -> (Renderer, Vec<TemplateProblem>) {
+        Renderer::compile(templates, wanted, false)
+    }
+
+    /// As [`Renderer::new`], with the helpers of a traced rendering (see
+    /// [`super::trace`]): they unmark their arguments and mark their values,
+    /// and a partial tags the marks it writes. Outside [`super::trace::with`]
+    /// it renders as the build's renderer does. Only `platc explain` makes one.
+    pub fn traced(
+        templates: &BTreeMap<String, TemplateFile>,
+        wanted: impl Fn(&str) -> bool + Sync,
+    ) -> (Renderer, Vec<TemplateProblem>) {
+        Renderer::compile(templates, wanted, true)
+    }
+
+    fn compile(
+        templates: &BTreeMap<String, TemplateFile>,
+        wanted: impl Fn(&str) -> bool + Sync,
+        traced: bool,
+    ) -> (Renderer, Vec<TemplateProblem>) {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(quote);
         hb.register_helper("json", Box::new(json_helper));
-        hb.register_helper("include", Box::new(Include));
-        hb.register_helper("slot", Box::new(Slot { members: slot_members(templates) }));
-        hb.register_helper("fail", Box::new(fail_helper));
+        hb.register_helper("include", Box::new(Include { traced }));
+        hb.register_helper("slot", Box::new(Slot { members: slot_members(templates), traced }));
+        hb.register_helper("fail", Box::new(Fail { traced }));
         hb.register_helper("hcl", Box::new(hcl_helper));
         hb.register_helper("gha", Box::new(gha_helper));
         for v in VALUES {
-            hb.register_helper(v.name, Box::new(*v));
+            if traced {
+                hb.register_helper(v.name, Box::new(TracedValue(*v)));
+            } else {
+                hb.register_helper(v.name, Box::new(*v));
+            }
         }
         // Compile what is wanted, on every core; a partial is registered
         // under its short name (`{{> pod}}`) and its path (`include`).
@@ -446,7 +471,10 @@ fn param<'a>(h: &'a Helper, i: usize) -> Result<&'a Json, handlebars::RenderErro
 /// spaces. Unlike a handlebars partial (`{{> pod}}`), it does not copy the
 /// whole context on every inclusion, which matters when thousands of
 /// services each include several partials.
-struct Include;
+struct Include {
+    /// In a traced renderer ([`Renderer::traced`]).
+    traced: bool,
+}
 
 impl handlebars::HelperDef for Include {
     fn call<'reg: 'rc, 'rc>(
@@ -457,12 +485,13 @@ impl handlebars::HelperDef for Include {
         rc: &mut RenderContext<'reg, 'rc>,
         out: &mut dyn Output,
     ) -> HelperResult {
-        include(h, r, ctx, rc, out)
+        include(h, self.traced, r, ctx, rc, out)
     }
 }
 
 fn include<'reg: 'rc, 'rc>(
     h: &Helper<'rc>,
+    traced: bool,
     r: &'reg Handlebars<'reg>,
     ctx: &'rc Context,
     rc: &mut RenderContext<'reg, 'rc>,
@@ -470,13 +499,16 @@ fn include<'reg: 'rc, 'rc>(
 ) -> HelperResult {
     let name = param(h, 0)?.as_str().ok_or(handlebars::RenderErrorReason::InvalidParamType("a template name"))?;
     let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
-    include_one(&super::trace::unmarked(name), indent, r, ctx, rc, out)
+    let name = if traced { super::trace::unmarked(name) } else { name.into() };
+    include_one(&name, indent, traced, r, ctx, rc, out)
 }
 
 /// `{{slot "kubernetes/pod-annotations" indent=8}}`: every template of
 /// that directory, in name order, each as `include` renders it.
 struct Slot {
     members: BTreeMap<String, Vec<String>>,
+    /// In a traced renderer ([`Renderer::traced`]).
+    traced: bool,
 }
 
 impl handlebars::HelperDef for Slot {
@@ -491,14 +523,14 @@ impl handlebars::HelperDef for Slot {
         let dir = param(h, 0)?
             .as_str()
             .ok_or(handlebars::RenderErrorReason::InvalidParamType("an extension point (a directory)"))?;
-        let dir = super::trace::unmarked(dir);
+        let dir = if self.traced { super::trace::unmarked(dir) } else { dir.into() };
         let indent = h.hash_get("indent").and_then(|v| v.value().as_u64()).unwrap_or(0);
         let members = self.members.get(dir.trim_end_matches('/')).map(Vec::as_slice).unwrap_or_default();
         for (i, name) in members.iter().enumerate() {
             if i > 0 {
                 out.write("\n")?;
             }
-            include_one(name, indent, r, ctx, rc, out)?;
+            include_one(name, indent, self.traced, r, ctx, rc, out)?;
         }
         Ok(())
     }
@@ -507,21 +539,40 @@ impl handlebars::HelperDef for Slot {
 /// `{{fail "message" at="attribute" help="..."}}`: the template refuses
 /// the service (see the module's documentation). Several arguments are
 /// joined.
-fn fail_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, _: &mut dyn Output) -> HelperResult {
-    let message: String = h.params().iter().map(|p| super::trace::unmarked(&text(p.value())).into_owned()).collect();
-    let message = if message.trim().is_empty() { "the template refused this service".to_string() } else { message };
-    let hash = |k: &str| {
-        h.hash_get(k).map(|v| super::trace::unmarked(&text(v.value())).into_owned()).filter(|s| !s.is_empty())
-    };
-    let template = INSIDE.with(|i| i.borrow().last().cloned());
-    let raised = Raised { message: message.clone(), at: hash("at"), help: hash("help"), template };
-    RAISED.with(|r| *r.borrow_mut() = Some(Box::new(raised)));
-    Err(handlebars::RenderErrorReason::Other(message).into())
+struct Fail {
+    /// In a traced renderer ([`Renderer::traced`]): what it says is unmarked.
+    traced: bool,
 }
 
+impl handlebars::HelperDef for Fail {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        _: &mut dyn Output,
+    ) -> HelperResult {
+        let said = |v: &Json| {
+            let t = text(v);
+            if self.traced { super::trace::unmarked(&t).into_owned() } else { t }
+        };
+        let message: String = h.params().iter().map(|p| said(p.value())).collect();
+        let message = if message.trim().is_empty() { "the template refused this service".to_string() } else { message };
+        let hash = |k: &str| h.hash_get(k).map(|v| said(v.value())).filter(|s| !s.is_empty());
+        let template = INSIDE.with(|i| i.borrow().last().cloned());
+        let raised = Raised { message: message.clone(), at: hash("at"), help: hash("help"), template };
+        RAISED.with(|r| *r.borrow_mut() = Some(Box::new(raised)));
+        Err(handlebars::RenderErrorReason::Other(message).into())
+    }
+}
+
+/// Renders `name` where an `include` (or a `slot`) is; in a traced
+/// renderer (`traced`), with the marks it writes tagged with it.
 fn include_one<'reg: 'rc, 'rc>(
     name: &str,
     indent: u64,
+    traced: bool,
     r: &'reg Handlebars<'reg>,
     ctx: &'rc Context,
     rc: &mut RenderContext<'reg, 'rc>,
@@ -554,7 +605,7 @@ fn include_one<'reg: 'rc, 'rc>(
     // next rendering starts afresh.)
     INSIDE.with(|i| i.borrow_mut().pop());
     let mut text = buf.into_string().map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
-    if super::trace::active() {
+    if traced {
         text = super::trace::tag(&text, name);
     }
     let text = text.strip_suffix('\n').unwrap_or(&text);
@@ -609,7 +660,8 @@ fn compact_json(v: &Json, out: &mut String) {
     }
 }
 
-fn text(v: &Json) -> String {
+/// A value as text: a string as it is, null as nothing, any other as JSON.
+pub(super) fn text(v: &Json) -> String {
     match v {
         Json::String(s) => s.clone(),
         Json::Null => String::new(),
@@ -661,9 +713,8 @@ fn num(v: &Json) -> f64 {
 }
 
 /// A helper that computes a value from its arguments: `{{lower x}}`
-/// writes it (quoted), `(lower x)` passes it on. While a rendering is
-/// traced ([`super::trace`]) it unmarks its arguments first and marks its
-/// value with what they carried.
+/// writes it (quoted), `(lower x)` passes it on. A traced renderer has it
+/// as a [`TracedValue`].
 #[derive(Clone, Copy)]
 struct ValueHelper {
     name: &'static str,
@@ -680,18 +731,39 @@ impl handlebars::HelperDef for ValueHelper {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<handlebars::ScopedJson<'rc>, handlebars::RenderError> {
+        let args = self.args(h, r)?;
+        Ok(handlebars::ScopedJson::Derived((self.f)(&args)?))
+    }
+}
+
+impl ValueHelper {
+    /// Its arguments, once it is checked that it has those it needs.
+    fn args<'h>(&self, h: &'h Helper, r: &Handlebars) -> Result<Vec<&'h Json>, handlebars::RenderError> {
         for i in 0..self.needs {
             if h.param(i).is_none_or(|p| r.strict_mode() && p.is_value_missing()) {
                 return Err(handlebars::RenderErrorReason::ParamNotFoundForIndex(self.name, i).into());
             }
         }
-        if !super::trace::active() {
-            let args: Vec<&Json> = h.params().iter().map(|p| p.value()).collect();
-            return Ok(handlebars::ScopedJson::Derived((self.f)(&args)?));
-        }
+        Ok(h.params().iter().map(|p| p.value()).collect())
+    }
+}
+
+/// A value helper of a traced renderer ([`Renderer::traced`]): while a
+/// rendering is traced ([`super::trace::with`]) it unmarks its arguments
+/// first and marks its value with what they carried.
+struct TracedValue(ValueHelper);
+
+impl handlebars::HelperDef for TracedValue {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        r: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<handlebars::ScopedJson<'rc>, handlebars::RenderError> {
         let mut leaves = Vec::new();
-        let plain: Vec<Json> = h.params().iter().map(|p| super::trace::unmark(p.value(), &mut leaves)).collect();
-        let value = (self.f)(&plain.iter().collect::<Vec<_>>())?;
+        let plain: Vec<Json> = self.0.args(h, r)?.into_iter().map(|a| super::trace::unmark(a, &mut leaves)).collect();
+        let value = (self.0.f)(&plain.iter().collect::<Vec<_>>())?;
         Ok(handlebars::ScopedJson::Derived(super::trace::remark(value, leaves)))
     }
 }
@@ -926,10 +998,13 @@ mod tests {
             file("a: {{concat (bounded 12 x \"-\" (lower y)) \".f\"}}\nb: {{json n}}\n{{#if (gt n 2)}}c: {{hcl z}}\n{{/if}}{{#unless e}}d: 1\n{{/unless}}{{include \"_p.hbs\"}}"),
         );
         templates.insert("_p.hbs".to_string(), file("p: {{seconds d}}"));
-        let (r, problems) = Renderer::new(&templates, |_| true);
+        let (r, problems) = Renderer::traced(&templates, |_| true);
+        assert!(problems.is_empty(), "{problems:?}");
+        let (build, problems) = Renderer::new(&templates, |_| true);
         assert!(problems.is_empty(), "{problems:?}");
         let ctx = serde_json::json!({"x": "abc", "y": "DEF", "n": 3, "z": "${q}", "e": "", "d": "5m"});
-        let plain = r.render("t.hbs", &ctx).unwrap();
+        let plain = build.render("t.hbs", &ctx).unwrap();
+        assert_eq!(r.render("t.hbs", &ctx).unwrap(), plain, "untraced, a traced renderer renders as the build's");
         let (marked, marks) = trace::mark(&ctx);
         let (text, marks) = trace::with(marks, || r.render("t.hbs", &marked));
         let docs: Vec<_> =

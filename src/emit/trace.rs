@@ -12,7 +12,9 @@
 //! text, `{{json value}}` writes it as a JSON string: the output parses in
 //! its format, with the marks inside its strings.
 //!
-//! **Helpers.** While a rendering is traced, every platc helper first
+//! **Helpers.** A traced rendering is made with a renderer of its own
+//! ([`super::render::Renderer::traced`]; a build's helpers never look at
+//! tracing). While a rendering is traced, each of its platc helpers first
 //! unmarks its arguments (a string that is exactly one mark is the
 //! original value again, marks inside a longer string are dropped),
 //! computes what it always computes, and marks a truthy value it returns
@@ -29,6 +31,7 @@ use std::cell::RefCell;
 use serde_json::Value as Json;
 
 use super::doc::Doc;
+use super::render::text;
 
 const START: char = '\u{F0000}';
 const MID: char = '\u{F0001}';
@@ -64,9 +67,7 @@ impl Marks {
             }
         }
     }
-}
 
-impl Marks {
     /// Says that the context value at `path` was made from the values at
     /// `from` (a value platc computed by rendering a template, as the
     /// labels): a mark of it then names those instead.
@@ -154,14 +155,6 @@ fn marked(id: usize, tag: Option<usize>, text: &str) -> String {
     }
 }
 
-fn text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        Json::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 fn truthy(v: &Json) -> bool {
     match v {
         Json::Null => false,
@@ -222,13 +215,17 @@ pub fn strip(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains(START) {
         return std::borrow::Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len());
-    for p in pieces(s) {
-        match p {
-            Piece::Plain(t) | Piece::Mark { text: t, .. } => out.push_str(t),
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    std::borrow::Cow::Owned(plain(&pieces(s)))
+}
+
+/// The text of the pieces of a string, without their marks.
+fn plain(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Plain(t) | Piece::Mark { text: t, .. } => *t,
+        })
+        .collect()
 }
 
 /// `s` without its marks while a rendering is traced; else `s` as it is
@@ -250,24 +247,19 @@ fn unmark_with(v: &Json, marks: &Marks, leaves: &mut Vec<usize>) -> Json {
     match v {
         Json::String(s) if s.contains(START) => {
             let pieces = pieces(s);
-            let mut out = String::new();
             for p in &pieces {
-                match p {
-                    Piece::Plain(t) => out.push_str(t),
-                    Piece::Mark { id, text, .. } => {
-                        for leaf in marks.entries.get(*id).map(|e| e.leaves.as_slice()).unwrap_or_default() {
-                            if !leaves.contains(leaf) {
-                                leaves.push(*leaf);
-                            }
-                        }
-                        out.push_str(text);
+                let Piece::Mark { id, .. } = p else { continue };
+                for leaf in marks.entries.get(*id).map(|e| e.leaves.as_slice()).unwrap_or_default() {
+                    if !leaves.contains(leaf) {
+                        leaves.push(*leaf);
                     }
                 }
             }
-            match pieces.as_slice() {
-                [Piece::Mark { id, .. }] => marks.entries.get(*id).map_or(Json::String(out), |e| e.value.clone()),
-                _ => Json::String(out),
-            }
+            let one = match pieces.as_slice() {
+                [Piece::Mark { id, .. }] => marks.entries.get(*id),
+                _ => None,
+            };
+            one.map_or_else(|| Json::String(plain(&pieces)), |e| e.value.clone())
         }
         Json::Array(items) => Json::Array(items.iter().map(|x| unmark_with(x, marks, leaves)).collect()),
         Json::Object(o) => Json::Object(o.iter().map(|(k, x)| (k.clone(), unmark_with(x, marks, leaves))).collect()),
