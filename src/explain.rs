@@ -377,11 +377,13 @@ fn trace(
     }
     let shown =
         |template: &str| lib.templates.get(template).map_or_else(|| template.to_string(), |f| f.shown_as.clone());
+    // The context's leaves once, for every value that landed here.
+    let leaves = crate::emit::context::leaves(s, inst, model, graph, lib);
     let landed = crate::emit::trace::landed(node, &t.marks)
         .into_iter()
         .map(|l| {
             let keys: Vec<&str> = l.path.iter().map(String::as_str).collect();
-            let sources = crate::emit::context::sources(s, inst, model, graph, lib, &keys)
+            let sources = crate::emit::context::sources_in(&leaves, &keys)
                 .into_iter()
                 .filter_map(|src| match src {
                     crate::emit::context::Source::Attribute(p) => {

@@ -1668,17 +1668,23 @@ pub fn sources(
     lib: &Library,
     path: &[&str],
 ) -> Vec<Source> {
+    sources_in(&leaves(service, inst, model, graph, lib), path)
+}
+
+/// [`sources`] from the context's [`leaves`], built once by a caller that
+/// asks for several paths (explain, one per traced value).
+pub fn sources_in(leaves: &[Leaf], path: &[&str]) -> Vec<Source> {
     if let ["labels", key] = path {
         let what = format!("standard library `{LABELS_TEMPLATE}`: {key}");
         return vec![value(what, at(Layer::Defaults, Span::default()))];
     }
     let mut out = Vec::new();
-    for leaf in leaves(service, inst, model, graph, lib) {
+    for leaf in leaves {
         let under = leaf.path.len() >= path.len() && leaf.path.iter().zip(path).all(|(a, b)| a == b);
-        if let (true, Trace::From(sources)) = (under, leaf.trace) {
+        if let (true, Trace::From(sources)) = (under, &leaf.trace) {
             for s in sources {
-                if !out.contains(&s) {
-                    out.push(s);
+                if !out.contains(s) {
+                    out.push(s.clone());
                 }
             }
         }
