@@ -8,16 +8,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use common::output_file as file;
 use platc::sources::{Sources, embedded_stdlib};
 use platc::{Compiled, Options};
 
 fn custom_stdlib() -> Sources {
     common::load(&common::examples().join("custom-stdlib"))
-}
-
-fn file(c: &Compiled, path: &str) -> String {
-    let out = c.output.as_ref().unwrap_or_else(|| panic!("builds: {}", common::diagnostics_text(c)));
-    out.files.get(path).map(|f| f.contents.clone()).unwrap_or_else(|| panic!("no {path}"))
 }
 
 fn codes(c: &Compiled) -> Vec<&str> {
