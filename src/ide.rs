@@ -546,9 +546,7 @@ pub fn definition(compiled: &Compiled, hit: &Hit) -> Option<Span> {
             model?.service(service).map(|s| s.name_span)
         }
         Hit::Output { service, resource, output, env, .. } => {
-            let model = model?;
-            let r = envs(model, env.as_deref()).into_iter().find_map(|e| resource_of(model, service, e, resource))?;
-            r.outputs.contains_key(output).then_some(r.span)
+            output_resource(model?, service, resource, output, env.as_deref()).map(|r| r.span)
         }
         Hit::Workspace(_) => Some(model?.workspace.span),
         Hit::Environment { env, .. } => {
@@ -557,6 +555,19 @@ pub fn definition(compiled: &Compiled, hit: &Hit) -> Option<Span> {
         }
         Hit::Value { service, env, name, .. } => value_definition(compiled, service.as_deref(), env.as_deref(), name),
     }
+}
+
+/// The resource `service` owns (in `env`, or the first environment it is
+/// in) that has `output`.
+fn output_resource<'m>(
+    model: &'m Model,
+    service: &str,
+    resource: &str,
+    output: &str,
+    env: Option<&'m str>,
+) -> Option<&'m crate::model::Resource> {
+    let r = envs(model, env).into_iter().find_map(|e| resource_of(model, service, e, resource))?;
+    r.outputs.contains_key(output).then_some(r)
 }
 
 /// The environments a name is read in: the one it is written in, or each.
@@ -692,19 +703,15 @@ pub fn hover(compiled: &Compiled, hit: &Hit) -> Option<String> {
             Some(format!("`{service}.{part}`: the {part} of service `{service}`, declared at {at}{}", shown(&lines)))
         }
         Hit::Output { service, resource, output, env, .. } => {
-            let span = definition(compiled, hit)?;
             let model = compiled.model.as_ref()?;
+            let r = output_resource(model, service, resource, output, env.as_deref())?;
             let lines = each_env(model, env.as_deref(), |e| {
                 match crate::scope::outside(model, e, Meaning::Granted { owner: service, resource, output }) {
                     Found::Value(v, _) => Some(crate::merge::display(&v)),
                     _ => None,
                 }
             });
-            let ty = envs(model, env.as_deref())
-                .into_iter()
-                .find_map(|e| resource_of(model, service, e, resource))
-                .map_or("resource", |r| r.ty.as_str());
-            let at = place(span);
+            let (ty, at) = (&r.ty, place(r.span));
             Some(format!(
                 "output `{output}` of {ty} `{resource}` of service `{service}`, declared at {at}{}",
                 shown(&lines)
@@ -736,8 +743,7 @@ pub fn hover(compiled: &Compiled, hit: &Hit) -> Option<String> {
                 Hit::Resource { name, .. } => ("resource", name),
                 _ => return None,
             };
-            let place = crate::explain::place(&compiled.files, span);
-            let mut out = format!("{what} `{name}`, declared at {place}");
+            let mut out = format!("{what} `{name}`, declared at {}", place(span));
             if let Hit::Resource { service, name, .. } = other {
                 out.push_str(&resource_summary(compiled, service, name));
             }
