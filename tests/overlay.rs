@@ -513,3 +513,16 @@ fn an_overlay_default_puts_services_in_their_teams_namespace() {
     let (_, f) = deploy.expect("a deploy workflow");
     assert!(f.contents.contains("namespace: team-a"), "{}", f.contents);
 }
+
+/// A namespace interpolated from another value (not the service's name)
+/// reaches the address of an in-cluster resource, which resolve works out
+/// before the service's own values are interpolated.
+#[test]
+fn an_interpolated_namespace_reaches_an_in_cluster_resources_address() {
+    let c = overlay(
+        &[("defaults/teams.plat", "defaults {\n  namespace = \"${service.owner}\"\n}\n")],
+        "  resource cache slots {}\n  env { SLOTS = slots.addr }",
+    );
+    let cm = file(&c, "api/kubernetes/staging/configmap.yaml");
+    assert!(cm.contains("SLOTS: \"api-slots.team-a.svc.cluster.local:6379\""), "{cm}");
+}
