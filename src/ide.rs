@@ -443,38 +443,30 @@ impl Walk<'_> {
         let own = |n: &str| inst.is_some_and(|i| i.resources.iter().any(|r| r.name == n));
         let env = env.map(str::to_string);
         let whole = classify(&path, place, own);
-        match (whole, at) {
-            (Meaning::Output { resource, .. }, 0) => {
-                return Some(Hit::Resource { service: service?.to_string(), name: resource.to_string(), span });
-            }
-            (Meaning::Output { resource, output }, _) => {
-                return Some(Hit::Output {
-                    service: service?.to_string(),
-                    resource: resource.to_string(),
-                    output: output.to_string(),
-                    env,
-                    span,
-                });
-            }
-            (Meaning::Address { service, .. } | Meaning::Granted { owner: service, .. }, 0) => {
-                return Some(Hit::Service(service.to_string(), span));
-            }
-            (Meaning::Address { service, part }, _) => {
+        // An output, the service's own (`db.url`) or granted
+        // (`orders.events.url`): before the resource's segment its owner,
+        // on it the resource, after it the output.
+        let output = match whole {
+            Meaning::Output { resource, output } => Some((service?, resource, output, 0)),
+            Meaning::Granted { owner, resource, output } => Some((owner, resource, output, 1)),
+            _ => None,
+        };
+        if let Some((owner, resource, output, on_resource)) = output {
+            let service = owner.to_string();
+            return Some(match at.cmp(&on_resource) {
+                std::cmp::Ordering::Less => Hit::Service(service, span),
+                std::cmp::Ordering::Equal => Hit::Resource { service, name: resource.to_string(), span },
+                std::cmp::Ordering::Greater => {
+                    Hit::Output { service, resource: resource.to_string(), output: output.to_string(), env, span }
+                }
+            });
+        }
+        match whole {
+            Meaning::Address { service, .. } if at == 0 => return Some(Hit::Service(service.to_string(), span)),
+            Meaning::Address { service, part } => {
                 return Some(Hit::Address { service: service.to_string(), part: part.to_string(), env, span });
             }
-            (Meaning::Granted { owner, resource, .. }, 1) => {
-                return Some(Hit::Resource { service: owner.to_string(), name: resource.to_string(), span });
-            }
-            (Meaning::Granted { owner, resource, output }, _) => {
-                return Some(Hit::Output {
-                    service: owner.to_string(),
-                    resource: resource.to_string(),
-                    output: output.to_string(),
-                    env,
-                    span,
-                });
-            }
-            (Meaning::Other, _) => return None,
+            Meaning::Other => return None,
             _ => {}
         }
         // Named through a root, or (in a condition) an unprefixed attribute.
@@ -554,9 +546,7 @@ pub fn definition(compiled: &Compiled, hit: &Hit) -> Option<Span> {
             model?.service(service).map(|s| s.name_span)
         }
         Hit::Output { service, resource, output, env, .. } => {
-            let model = model?;
-            let r = envs(model, env.as_deref()).into_iter().find_map(|e| resource_of(model, service, e, resource))?;
-            r.outputs.contains_key(output).then_some(r.span)
+            output_resource(model?, service, resource, output, env.as_deref()).map(|r| r.span)
         }
         Hit::Workspace(_) => Some(model?.workspace.span),
         Hit::Environment { env, .. } => {
@@ -565,6 +555,19 @@ pub fn definition(compiled: &Compiled, hit: &Hit) -> Option<Span> {
         }
         Hit::Value { service, env, name, .. } => value_definition(compiled, service.as_deref(), env.as_deref(), name),
     }
+}
+
+/// The resource `service` owns (in `env`, or the first environment it is
+/// in) that has `output`.
+fn output_resource<'m>(
+    model: &'m Model,
+    service: &str,
+    resource: &str,
+    output: &str,
+    env: Option<&'m str>,
+) -> Option<&'m crate::model::Resource> {
+    let r = envs(model, env).into_iter().find_map(|e| resource_of(model, service, e, resource))?;
+    r.outputs.contains_key(output).then_some(r)
 }
 
 /// The environments a name is read in: the one it is written in, or each.
@@ -581,11 +584,12 @@ fn environment<'m>(model: &'m Model, name: &str) -> Option<&'m Environment> {
 
 /// What `service` (none: a policy's, which reads no service's values) sees
 /// in environment `env`.
-fn scope_in<'m>(model: &'m Model, service: Option<&'m str>, env: &str, none: &'m Map) -> Option<Scope<'m>> {
+fn scope_in<'m>(model: &'m Model, service: Option<&'m str>, env: &str) -> Option<Scope<'m>> {
+    static NONE: Map = Map::new();
     let inst = service.and_then(|s| model.service(s)?.instance(env));
     Some(Scope {
         service: service.unwrap_or(""),
-        values: inst.map_or(none, |i| &i.values),
+        values: inst.map_or(&NONE, |i| &i.values),
         resources: inst.map_or(&[], |i| &i.resources),
         workspace: &model.workspace,
         environment: environment(model, env)?,
@@ -655,12 +659,10 @@ fn value_definition(compiled: &Compiled, service: Option<&str>, env: Option<&str
         Named::Workspace(key) => return workspace_origin(&model.workspace, key),
         Named::Attribute(_) | Named::Environment(_) => {}
     }
-    let none = Map::new();
-    let set =
-        envs(model, env).into_iter().find_map(|e| match scope_in(model, service, e, &none)?.find(name.meaning()) {
-            Found::Value(_, Some(origin)) => written(origin),
-            _ => None,
-        });
+    let set = envs(model, env).into_iter().find_map(|e| match scope_in(model, service, e)?.find(name.meaning()) {
+        Found::Value(_, Some(origin)) => written(origin),
+        _ => None,
+    });
     set.or_else(|| name.field(compiled).map(|f| f.span))
 }
 
@@ -701,19 +703,15 @@ pub fn hover(compiled: &Compiled, hit: &Hit) -> Option<String> {
             Some(format!("`{service}.{part}`: the {part} of service `{service}`, declared at {at}{}", shown(&lines)))
         }
         Hit::Output { service, resource, output, env, .. } => {
-            let span = definition(compiled, hit)?;
             let model = compiled.model.as_ref()?;
+            let r = output_resource(model, service, resource, output, env.as_deref())?;
             let lines = each_env(model, env.as_deref(), |e| {
                 match crate::scope::outside(model, e, Meaning::Granted { owner: service, resource, output }) {
                     Found::Value(v, _) => Some(crate::merge::display(&v)),
                     _ => None,
                 }
             });
-            let ty = envs(model, env.as_deref())
-                .into_iter()
-                .find_map(|e| resource_of(model, service, e, resource))
-                .map_or("resource", |r| r.ty.as_str());
-            let at = place(span);
+            let (ty, at) = (&r.ty, place(r.span));
             Some(format!(
                 "output `{output}` of {ty} `{resource}` of service `{service}`, declared at {at}{}",
                 shown(&lines)
@@ -745,8 +743,7 @@ pub fn hover(compiled: &Compiled, hit: &Hit) -> Option<String> {
                 Hit::Resource { name, .. } => ("resource", name),
                 _ => return None,
             };
-            let place = crate::explain::place(&compiled.files, span);
-            let mut out = format!("{what} `{name}`, declared at {place}");
+            let mut out = format!("{what} `{name}`, declared at {}", place(span));
             if let Hit::Resource { service, name, .. } = other {
                 out.push_str(&resource_summary(compiled, service, name));
             }
@@ -806,10 +803,9 @@ fn value_hover(compiled: &Compiled, service: Option<&str>, env: Option<&str>, na
         (Named::ServiceName, None) => return Some("`service.name`: the name of the service the policy checks".into()),
         _ => {}
     }
-    let none = Map::new();
     let mut set = false;
     let lines = each_env(model, env, |e| {
-        let text = match scope_in(model, service, e, &none)?.find(name.meaning()) {
+        let text = match scope_in(model, service, e)?.find(name.meaning()) {
             Found::Text(t) => format!("{t:?}"),
             Found::Value(v, origin) => {
                 let at = match name {
@@ -1141,14 +1137,14 @@ fn granted(compiled: &Compiled, service: Option<&str>, owner: &str) -> Vec<Compl
     let Some(inst) = model.service(owner).and_then(|s| s.instances.first()) else { return Vec::new() };
     inst.resources
         .iter()
-        .filter_map(|r| {
-            let grants = r.values.get("grants").and_then(|n| n.value.as_map())?;
-            let level = grants.get(service)?.value.as_word().unwrap_or("");
-            Some(Completion {
+        .filter(|r| crate::scope::grants(r, service))
+        .map(|r| {
+            let level = crate::scope::grant_level(r, service).unwrap_or("");
+            Completion {
                 label: r.name.clone(),
                 kind: CompletionKind::Resource,
                 detail: format!("resource {} of {owner}, granted ({level})", r.ty),
-            })
+            }
         })
         .collect()
 }

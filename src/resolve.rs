@@ -170,20 +170,27 @@ pub(crate) fn service(decl: &ServiceDecl, cx: &Context, diags: &mut Vec<Diagnost
         let env_resources = env_block.map(|eb| Parts::env_resources(eb, &parts, diags)).unwrap_or_default();
         let scope = Scope { service: &name.name, service_span: name.span, workspace: cx.workspace, environment: env };
         // The namespace the resources' in-cluster addresses name, as the
-        // instance will have it (`"${service.name}"` by default).
-        let ns = match m.tree.get("namespace").map(|n| &n.value) {
-            Some(Value::Interpolated(_)) => {
-                let values = m.tree.clone();
-                let mut probe = Instance { env: env.name.clone(), values, resources: Vec::new(), trace: None };
-                interpolate::finalize(&mut probe, &scope, &mut Vec::new());
-                crate::emit::context::namespace(&name.name, Some(&probe))
-            }
-            Some(v) => v.as_word().unwrap_or(&name.name).to_string(),
-            None => name.name.clone(),
+        // instance will have it (`"${service.name}"` by default). Only an
+        // in-cluster resource's output names it: worked out (a copy of the
+        // values interpolated) the first time one asks, not for every
+        // instance.
+        let ns = std::cell::OnceCell::new();
+        let namespace = || {
+            ns.get_or_init(|| match m.tree.get("namespace").map(|n| &n.value) {
+                Some(Value::Interpolated(_)) => {
+                    let values = m.tree.clone();
+                    let mut probe = Instance { env: env.name.clone(), values, resources: Vec::new(), trace: None };
+                    interpolate::finalize(&mut probe, &scope, &mut Vec::new());
+                    crate::scope::namespace(&name.name, Some(&probe))
+                }
+                Some(v) => v.as_word().unwrap_or(&name.name).to_string(),
+                None => name.name.clone(),
+            })
+            .clone()
         };
         let mut resources = Vec::new();
         for (rname, (rt, rblock)) in &parts.resources {
-            let at = (name.name.as_str(), env.name.as_str(), ns.as_str());
+            let at = (name.name.as_str(), env.name.as_str(), &namespace as &dyn Fn() -> String);
             resources.push(resource(rname, rt, rblock, env_resources.get(rname).copied(), at, cx.trace, diags));
         }
         let mut instance = Instance { env: env.name.clone(), values: m.tree, resources, trace: m.trace };
@@ -571,7 +578,7 @@ fn resource(
     rt: &ResourceType,
     block: &Block,
     env_block: Option<&Block>,
-    (service, env, namespace): (&str, &str, &str),
+    (service, env, namespace): (&str, &str, &dyn Fn() -> String),
     trace: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Resource {
@@ -612,7 +619,7 @@ fn resource(
             // `${resource.port}` filled in.
             Value::Interpolated(parts) => {
                 let object = crate::emit::context::catalog_resource_name(service, name);
-                let host = format!("{object}.{namespace}.svc.cluster.local");
+                let host = format!("{object}.{}.svc.cluster.local", namespace());
                 let mut text = String::new();
                 for p in &parts {
                     match p {

@@ -94,6 +94,28 @@ impl Client {
         }
     }
 
+    /// Opens a document with `text` (version 1).
+    fn open(&mut self, uri: &str, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "plat", "version": 1, "text": text } }),
+        );
+    }
+
+    /// A request about a place in a document (hover, definition,
+    /// completion): its `result`.
+    fn at(&mut self, method: &str, uri: &str, (line, character): (u64, u64)) -> Value {
+        self.request(method, json!({ "textDocument": { "uri": uri }, "position": pos(line, character) }))
+    }
+
+    /// Shutdown, exit: the server ends cleanly.
+    fn shut_down(mut self) {
+        assert_eq!(self.request("shutdown", Value::Null), Value::Null);
+        self.notify("exit", Value::Null);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+    }
+
     /// The diagnostics last published for `uri`, once everything sent so
     /// far has been handled (the server handles messages in order, so the
     /// answer to a request comes after the diagnostics of earlier changes).
@@ -127,13 +149,34 @@ fn pos(line: u64, character: u64) -> Value {
     json!({ "line": line, "character": character })
 }
 
+/// The range of `len` UTF-16 units from a place.
+fn range((line, character): (u64, u64), len: u64) -> Value {
+    json!({ "start": pos(line, character), "end": pos(line, character + len) })
+}
+
+/// The markdown of a hover.
+fn hover_text(hover: &Value) -> String {
+    hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}")).to_string()
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let tmp = std::env::temp_dir().join(format!("platc-lsp-{name}{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    tmp
+}
+
+/// A copy of an example under `tmp/ws`, by its canonical path.
+fn copied(example: &str, tmp: &Path) -> PathBuf {
+    let ws = tmp.join("ws");
+    common::copy(&common::examples().join(example), &ws);
+    fs::canonicalize(&ws).unwrap()
+}
+
 #[test]
 fn an_editor_session() {
-    let tmp = std::env::temp_dir().join(format!("platc-lsp-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    let ws: PathBuf = tmp.join("ws");
-    common::copy(&common::examples().join("monorepo"), &ws);
-    let ws = fs::canonicalize(&ws).unwrap();
+    let tmp = scratch("");
+    let ws = copied("monorepo", &tmp);
     let cache = tmp.join("cache");
     let mut c = Client::start(&cache);
 
@@ -150,10 +193,7 @@ fn an_editor_session() {
     let orders = ws.join("services/orders/service.plat");
     let orders_uri = uri(&orders);
     let mut text = fs::read_to_string(&orders).unwrap();
-    c.notify(
-        "textDocument/didOpen",
-        json!({ "textDocument": { "uri": orders_uri, "languageId": "plat", "version": 1, "text": text } }),
-    );
+    c.open(&orders_uri, &text);
     let d = c.diagnostics(&orders_uri).unwrap_or_default();
     assert!(d.is_empty(), "{d:?}");
 
@@ -252,9 +292,8 @@ fn an_editor_session() {
 
     // Hover on `cpu`: its value in each environment, and where it was set.
     let (cl, cc) = find(&text, "cpu    = 500m");
-    let hover =
-        c.request("textDocument/hover", json!({ "textDocument": { "uri": orders_uri }, "position": pos(cl, cc + 1) }));
-    let shown = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    let hover = c.at("textDocument/hover", &orders_uri, (cl, cc + 1));
+    let shown = hover_text(&hover);
     assert!(shown.contains("orders / staging / cpu = 500m"), "{shown}");
     assert!(shown.contains("orders / production / cpu = 500m"), "{shown}");
     assert!(shown.contains(&format!("services/orders/service.plat:{}:", cl + 1)), "{shown}");
@@ -263,13 +302,11 @@ fn an_editor_session() {
 
     // Completion: tiers after `tier =`, attributes at the start of a line.
     let (tl, tc) = find(&text, "gold");
-    let items =
-        c.request("textDocument/completion", json!({ "textDocument": { "uri": orders_uri }, "position": pos(tl, tc) }));
+    let items = c.at("textDocument/completion", &orders_uri, (tl, tc));
     let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
     assert!(labels.contains(&"silver") && labels.contains(&"bronze"), "{labels:?}");
     assert!(!labels.contains(&"replicas"), "{labels:?}");
-    let items =
-        c.request("textDocument/completion", json!({ "textDocument": { "uri": orders_uri }, "position": pos(cl, 2) }));
+    let items = c.at("textDocument/completion", &orders_uri, (cl, 2));
     let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
     assert!(labels.contains(&"replicas") && labels.contains(&"health") && labels.contains(&"resource"), "{labels:?}");
     assert!(!labels.contains(&"gold"), "{labels:?}");
@@ -277,10 +314,7 @@ fn an_editor_session() {
     // Definition: a golden path into the standard library on disk, a
     // service into its file.
     let (fl, fc) = find(&text, "web-api");
-    let def = c.request(
-        "textDocument/definition",
-        json!({ "textDocument": { "uri": orders_uri }, "position": pos(fl, fc + 2) }),
-    );
+    let def = c.at("textDocument/definition", &orders_uri, (fl, fc + 2));
     let target = def["uri"].as_str().unwrap_or_else(|| panic!("{def}"));
     let prefix = format!("file://{}/platc/stdlib-", cache.display());
     assert!(target.starts_with(&prefix) && target.ends_with("/golden-paths/web-api.plat"), "{target}");
@@ -288,10 +322,7 @@ fn an_editor_session() {
     let (wl, wc) = find(&file, "template web-api");
     assert_eq!(def["range"], json!({ "start": pos(wl, wc + 9), "end": pos(wl, wc + 16) }));
     let (pl, pc) = find(&text, "payments, users");
-    let def = c.request(
-        "textDocument/definition",
-        json!({ "textDocument": { "uri": orders_uri }, "position": pos(pl, pc + 1) }),
-    );
+    let def = c.at("textDocument/definition", &orders_uri, (pl, pc + 1));
     assert_eq!(def["uri"], uri(&ws.join("services/payments/service.plat")));
     assert_eq!(def["range"], json!({ "start": pos(sl, sc), "end": pos(sl, sc + 8) }));
 
@@ -301,52 +332,46 @@ fn an_editor_session() {
     let notifications = ws.join("services/notifications/service.plat");
     let n_uri = uri(&notifications);
     let n_text = fs::read_to_string(&notifications).unwrap();
-    c.notify(
-        "textDocument/didOpen",
-        json!({ "textDocument": { "uri": n_uri, "languageId": "plat", "version": 1, "text": n_text } }),
-    );
+    c.open(&n_uri, &n_text);
     let (dl, dc) = find(&text, "orders from");
-    let orders_decl = json!({ "uri": orders_uri, "range": { "start": pos(dl, dc), "end": pos(dl, dc + 6) } });
+    let orders_decl = json!({ "uri": orders_uri, "range": range((dl, dc), 6) });
     let (ol, oc) = find(&n_text, "orders.url");
-    let on_url = json!({ "textDocument": { "uri": n_uri }, "position": pos(ol, oc + 8) });
-    let hover = c.request("textDocument/hover", on_url.clone());
-    let shown = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    let on_url = (ol, oc + 8);
+    let hover = c.at("textDocument/hover", &n_uri, on_url);
+    let shown = hover_text(&hover);
     assert!(
         shown.starts_with("`orders.url`: the url of service `orders`, declared at services/orders/service.plat:2:9"),
         "{shown}"
     );
     assert!(shown.contains("http://orders.orders.svc.cluster.local"), "{shown}");
-    assert_eq!(hover["range"], json!({ "start": pos(ol, oc + 7), "end": pos(ol, oc + 10) }));
-    assert_eq!(c.request("textDocument/definition", on_url), orders_decl);
-    let on_orders = json!({ "textDocument": { "uri": n_uri }, "position": pos(ol, oc + 2) });
-    let hover = c.request("textDocument/hover", on_orders.clone());
-    let shown = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    assert_eq!(hover["range"], range((ol, oc + 7), 3));
+    assert_eq!(c.at("textDocument/definition", &n_uri, on_url), orders_decl);
+    let on_orders = (ol, oc + 2);
+    let hover = c.at("textDocument/hover", &n_uri, on_orders);
+    let shown = hover_text(&hover);
     assert!(shown.starts_with("service `orders`, declared at"), "{shown}");
-    assert_eq!(hover["range"], json!({ "start": pos(ol, oc), "end": pos(ol, oc + 6) }));
-    assert_eq!(c.request("textDocument/definition", on_orders), orders_decl);
+    assert_eq!(hover["range"], range((ol, oc), 6));
+    assert_eq!(c.at("textDocument/definition", &n_uri, on_orders), orders_decl);
 
     // `payments-db.url`: the resource's declaration, hovered with the output.
     let p_uri = uri(&ws.join("services/payments/service.plat"));
-    c.notify(
-        "textDocument/didOpen",
-        json!({ "textDocument": { "uri": p_uri, "languageId": "plat", "version": 1, "text": payments } }),
-    );
+    c.open(&p_uri, &payments);
     let (rl, rc) = find(&payments, "resource postgres payments-db");
-    let db_decl = json!({ "uri": p_uri, "range": { "start": pos(rl, rc + 18), "end": pos(rl, rc + 29) } });
+    let db_decl = json!({ "uri": p_uri, "range": range((rl, rc + 18), 11) });
     let (ul, uc) = find(&payments, "payments-db.url");
-    let on_url = json!({ "textDocument": { "uri": p_uri }, "position": pos(ul, uc + 13) });
-    let hover = c.request("textDocument/hover", on_url.clone());
-    let shown = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    let on_url = (ul, uc + 13);
+    let hover = c.at("textDocument/hover", &p_uri, on_url);
+    let shown = hover_text(&hover);
     assert!(shown.starts_with("output `url` of postgres `payments-db` of service `payments`"), "{shown}");
     assert!(shown.contains("secret(\"payments-db/url\")"), "{shown}");
-    assert_eq!(hover["range"], json!({ "start": pos(ul, uc + 12), "end": pos(ul, uc + 15) }));
-    assert_eq!(c.request("textDocument/definition", on_url), db_decl);
-    let on_db = json!({ "textDocument": { "uri": p_uri }, "position": pos(ul, uc + 3) });
-    let hover = c.request("textDocument/hover", on_db.clone());
-    let shown = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    assert_eq!(hover["range"], range((ul, uc + 12), 3));
+    assert_eq!(c.at("textDocument/definition", &p_uri, on_url), db_decl);
+    let on_db = (ul, uc + 3);
+    let hover = c.at("textDocument/hover", &p_uri, on_db);
+    let shown = hover_text(&hover);
     assert!(shown.starts_with("resource `payments-db`, declared at services/payments/service.plat:"), "{shown}");
-    assert_eq!(hover["range"], json!({ "start": pos(ul, uc), "end": pos(ul, uc + 11) }));
-    assert_eq!(c.request("textDocument/definition", on_db), db_decl);
+    assert_eq!(hover["range"], range((ul, uc), 11));
+    assert_eq!(c.at("textDocument/definition", &p_uri, on_db), db_decl);
 
     // Document symbols: the service, its resources and environments.
     let syms = c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": orders_uri } }));
@@ -386,11 +411,7 @@ fn an_editor_session() {
     );
     assert_eq!(new_text, platc::fmt::format_file(platc::span::FileId(0), &text).unwrap());
 
-    // Shutdown, exit: the server ends cleanly.
-    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
-    c.notify("exit", Value::Null);
-    let status = c.child.wait().unwrap();
-    assert!(status.success(), "{status}");
+    c.shut_down();
     let _ = fs::remove_dir_all(&tmp);
 }
 
@@ -399,11 +420,8 @@ fn an_editor_session() {
 /// condition; a name that means nothing gets no answer (and no error).
 #[test]
 fn whole_names_under_the_cursor() {
-    let tmp = std::env::temp_dir().join(format!("platc-lsp-names-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    let ws: PathBuf = tmp.join("ws");
-    common::copy(&common::examples().join("harbor"), &ws);
-    let ws = fs::canonicalize(&ws).unwrap();
+    let tmp = scratch("names-");
+    let ws = copied("harbor", &tmp);
     // The workspace's own policy, in its own standard-library directory.
     let platform = fs::read_to_string(ws.join("platform.plat")).unwrap();
     let platform = platform.replacen("  cloud    =", "  stdlib   = \"./platform\"\n  cloud    =", 1);
@@ -422,18 +440,10 @@ fn whole_names_under_the_cursor() {
         "    WHERE           = \"${environment.cluster} ${service.name}\"\n    NOPE            = nope.url\n    BOOKINGS_TARGET",
         1,
     );
-    c.notify(
-        "textDocument/didOpen",
-        json!({ "textDocument": { "uri": d_uri, "languageId": "plat", "version": 1, "text": text } }),
-    );
+    c.open(&d_uri, &text);
     let d = c.diagnostics(&d_uri).unwrap_or_default();
     let codes: Vec<&str> = d.iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["platc::check::unknown_reference"], "only `nope.url` is wrong: {d:?}");
-    let ask = |c: &mut Client, method: &str, doc: &str, (l, col): (u64, u64)| {
-        c.request(method, json!({ "textDocument": { "uri": doc }, "position": pos(l, col) }))
-    };
-    let shown = |hover: &Value| hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}")).to_string();
-    let range = |(l, col): (u64, u64), len: u64| json!({ "start": pos(l, col), "end": pos(l, col + len) });
 
     // `bookings.booking-events.url`: the resource bookings grants dispatch,
     // in bookings' file; on `url`, hovered with its output; on `bookings`,
@@ -445,26 +455,28 @@ fn whole_names_under_the_cursor() {
     let (bl, bc) = find(&bookings, "bookings from");
     let bookings_decl = json!({ "uri": b_uri, "range": range((bl, bc), 8) });
     let (gl, gc) = find(&text, "bookings.booking-events.url");
-    assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (gl, gc + 12)), events_decl);
-    let hover = ask(&mut c, "textDocument/hover", &d_uri, (gl, gc + 12));
-    assert!(shown(&hover).starts_with("resource `booking-events`, declared at services/bookings/service.plat:13:18"));
+    assert_eq!(c.at("textDocument/definition", &d_uri, (gl, gc + 12)), events_decl);
+    let hover = c.at("textDocument/hover", &d_uri, (gl, gc + 12));
+    assert!(
+        hover_text(&hover).starts_with("resource `booking-events`, declared at services/bookings/service.plat:13:18")
+    );
     assert_eq!(hover["range"], range((gl, gc + 9), 14));
-    assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (gl, gc + 25)), events_decl);
-    let hover = ask(&mut c, "textDocument/hover", &d_uri, (gl, gc + 25));
-    let s = shown(&hover);
+    assert_eq!(c.at("textDocument/definition", &d_uri, (gl, gc + 25)), events_decl);
+    let hover = c.at("textDocument/hover", &d_uri, (gl, gc + 25));
+    let s = hover_text(&hover);
     assert!(s.starts_with("output `url` of queue `booking-events` of service `bookings`"), "{s}");
     assert!(s.contains("secret(\"booking-events/url\")"), "{s}");
     assert_eq!(hover["range"], range((gl, gc + 24), 3));
-    assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (gl, gc + 1)), bookings_decl);
+    assert_eq!(c.at("textDocument/definition", &d_uri, (gl, gc + 1)), bookings_decl);
 
     // `${bookings.addr}` in a string: the address, declared where bookings is.
     let (al, ac) = find(&text, "bookings.addr}");
-    let hover = ask(&mut c, "textDocument/hover", &d_uri, (al, ac + 10));
-    let s = shown(&hover);
+    let hover = c.at("textDocument/hover", &d_uri, (al, ac + 10));
+    let s = hover_text(&hover);
     assert!(s.starts_with("`bookings.addr`: the addr of service `bookings`"), "{s}");
     assert!(s.contains("bookings.bookings.svc.cluster.local:"), "{s}");
     assert_eq!(hover["range"], range((al, ac + 9), 4));
-    assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (al, ac + 10)), bookings_decl);
+    assert_eq!(c.at("textDocument/definition", &d_uri, (al, ac + 10)), bookings_decl);
 
     // `${environment.cluster}`: set in each environment's declaration (the
     // first one's for the definition); `${service.name}`: the service's.
@@ -472,53 +484,48 @@ fn whole_names_under_the_cursor() {
     let (cl, cc) = find(&text, "cluster}");
     let p_uri = uri(&ws.join("platform.plat"));
     assert_eq!(
-        ask(&mut c, "textDocument/definition", &d_uri, (cl, cc + 2)),
+        c.at("textDocument/definition", &d_uri, (cl, cc + 2)),
         json!({ "uri": p_uri, "range": range((pl, pc), 7) })
     );
-    let s = shown(&ask(&mut c, "textDocument/hover", &d_uri, (cl, cc + 2)));
+    let s = hover_text(&c.at("textDocument/hover", &d_uri, (cl, cc + 2)));
     assert!(s.contains(&format!("staging: \"stg-euc1\", set at platform.plat:{}:", pl + 1)), "{s}");
     assert!(s.contains("production: \"prd-euc1\""), "{s}");
     let (nl, nc) = find(&text, "name}");
     let (sl, sc) = find(&text, "dispatch from");
     assert_eq!(
-        ask(&mut c, "textDocument/definition", &d_uri, (nl, nc + 1)),
+        c.at("textDocument/definition", &d_uri, (nl, nc + 1)),
         json!({ "uri": d_uri, "range": range((sl, sc), 8) })
     );
 
     // A name that means nothing: no answer, and no error.
     let (xl, xc) = find(&text, "nope.url");
     for col in [xc + 1, xc + 6] {
-        assert_eq!(ask(&mut c, "textDocument/hover", &d_uri, (xl, col)), Value::Null);
-        assert_eq!(ask(&mut c, "textDocument/definition", &d_uri, (xl, col)), Value::Null);
+        assert_eq!(c.at("textDocument/hover", &d_uri, (xl, col)), Value::Null);
+        assert_eq!(c.at("textDocument/definition", &d_uri, (xl, col)), Value::Null);
     }
 
     // A policy's condition: `workspace.registry` goes to the workspace's
     // assignment; `environment` alone is the environment (each of them).
     let policy_uri = uri(&ws.join("platform/policies/placed.plat"));
-    c.notify(
-        "textDocument/didOpen",
-        json!({ "textDocument": { "uri": policy_uri, "languageId": "plat", "version": 1, "text": policy } }),
-    );
+    c.open(&policy_uri, policy);
     let (rl, rc) = find(policy, "registry");
     let (vl, vc) = find(&platform, "\"registry.harbor.example/apps\"");
     assert_eq!(
-        ask(&mut c, "textDocument/definition", &policy_uri, (rl, rc + 1)),
+        c.at("textDocument/definition", &policy_uri, (rl, rc + 1)),
         json!({ "uri": p_uri, "range": range((vl, vc), 30) })
     );
-    let s = shown(&ask(&mut c, "textDocument/hover", &policy_uri, (rl, rc + 1)));
+    let s = hover_text(&c.at("textDocument/hover", &policy_uri, (rl, rc + 1)));
     assert!(s.contains(&format!("\"registry.harbor.example/apps\", set at platform.plat:{}:", vl + 1)), "{s}");
     let (wl, wc) = find(policy, "environment ==");
     let (stl, stc) = find(&platform, "staging");
     assert_eq!(
-        ask(&mut c, "textDocument/definition", &policy_uri, (wl, wc + 1)),
+        c.at("textDocument/definition", &policy_uri, (wl, wc + 1)),
         json!({ "uri": p_uri, "range": range((stl, stc), 7) })
     );
-    let s = shown(&ask(&mut c, "textDocument/hover", &policy_uri, (wl, wc + 1)));
+    let s = hover_text(&c.at("textDocument/hover", &policy_uri, (wl, wc + 1)));
     assert!(s.contains("environment `staging`") && s.contains("environment `production`"), "{s}");
 
-    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
-    c.notify("exit", Value::Null);
-    assert!(c.child.wait().unwrap().success());
+    c.shut_down();
     let _ = fs::remove_dir_all(&tmp);
 }
 
@@ -550,8 +557,7 @@ fn the_vscode_extension_is_consistent() {
 /// server goes on.
 #[test]
 fn odd_requests_get_plain_answers() {
-    let tmp = std::env::temp_dir().join(format!("platc-lsp-odd-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
+    let tmp = scratch("odd-");
     fs::create_dir_all(tmp.join("loose")).unwrap();
     let tmp = fs::canonicalize(&tmp).unwrap();
     let mut c = Client::start(&tmp.join("cache"));
@@ -563,20 +569,16 @@ fn odd_requests_get_plain_answers() {
     let bad = c.request_raw("textDocument/hover", json!({ "nonsense": true }));
     assert_eq!(bad["error"]["code"], json!(-32602), "{bad}");
     let never = uri(&tmp.join("never-opened.plat"));
-    let at = json!({ "textDocument": { "uri": never }, "position": pos(0, 0) });
-    assert_eq!(c.request("textDocument/hover", at.clone()), Value::Null);
-    assert_eq!(c.request("textDocument/definition", at.clone()), Value::Null);
-    assert_eq!(c.request("textDocument/completion", at), Value::Null);
+    for method in ["textDocument/hover", "textDocument/definition", "textDocument/completion"] {
+        assert_eq!(c.at(method, &never, (0, 0)), Value::Null, "{method}");
+    }
 
     // A .plat file in no workspace: its syntax errors, with UTF-16 ranges.
     let loose = tmp.join("loose/notes.plat");
     let loose_uri = uri(&loose);
     let text = "# ünï 😀\nx = \"😀\" }\n";
     fs::write(&loose, text).unwrap();
-    c.notify(
-        "textDocument/didOpen",
-        json!({ "textDocument": { "uri": loose_uri, "languageId": "plat", "version": 1, "text": text } }),
-    );
+    c.open(&loose_uri, text);
     let d = c.diagnostics(&loose_uri).expect("syntax errors of a loose file");
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0]["code"], "platc::parse::unbalanced", "{d:?}");
@@ -607,10 +609,7 @@ fn odd_requests_get_plain_answers() {
     let linked = tmp.join("link/service.plat");
     let linked_uri = uri(&linked);
     let text = fs::read_to_string(&linked).unwrap().replace("tier        = silver", "tier        = silvr");
-    c.notify(
-        "textDocument/didOpen",
-        json!({ "textDocument": { "uri": linked_uri, "languageId": "plat", "version": 1, "text": text } }),
-    );
+    c.open(&linked_uri, &text);
     c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": linked_uri } }));
     let published: Vec<&Value> = c
         .notes
@@ -624,8 +623,6 @@ fn odd_requests_get_plain_answers() {
     assert_eq!(d[0]["code"], "platc::check::unknown_symbol", "{d:?}");
     assert_eq!(d[0]["range"]["start"], pos(l, col));
 
-    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
-    c.notify("exit", Value::Null);
-    assert!(c.child.wait().unwrap().success());
+    c.shut_down();
     let _ = fs::remove_dir_all(&tmp);
 }

@@ -8,16 +8,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use common::output_file as file;
 use platc::sources::{Sources, embedded_stdlib};
 use platc::{Compiled, Options};
 
 fn custom_stdlib() -> Sources {
     common::load(&common::examples().join("custom-stdlib"))
-}
-
-fn file(c: &Compiled, path: &str) -> String {
-    let out = c.output.as_ref().unwrap_or_else(|| panic!("builds: {}", common::diagnostics_text(c)));
-    out.files.get(path).map(|f| f.contents.clone()).unwrap_or_else(|| panic!("no {path}"))
 }
 
 fn codes(c: &Compiled) -> Vec<&str> {
@@ -516,4 +512,17 @@ fn an_overlay_default_puts_services_in_their_teams_namespace() {
     let deploy = c.output.as_ref().unwrap().files.iter().find(|(p, _)| p.ends_with("api-deploy.yml"));
     let (_, f) = deploy.expect("a deploy workflow");
     assert!(f.contents.contains("namespace: team-a"), "{}", f.contents);
+}
+
+/// A namespace interpolated from another value (not the service's name)
+/// reaches the address of an in-cluster resource, which resolve works out
+/// before the service's own values are interpolated.
+#[test]
+fn an_interpolated_namespace_reaches_an_in_cluster_resources_address() {
+    let c = overlay(
+        &[("defaults/teams.plat", "defaults {\n  namespace = \"${service.owner}\"\n}\n")],
+        "  resource cache slots {}\n  env { SLOTS = slots.addr }",
+    );
+    let cm = file(&c, "api/kubernetes/staging/configmap.yaml");
+    assert!(cm.contains("SLOTS: \"api-slots.team-a.svc.cluster.local:6379\""), "{cm}");
 }

@@ -39,18 +39,24 @@ fn list_keys() {
     assert_eq!(list_of("  tags = [\"a\"]\n  "), None);
 }
 
-fn workspace(service: &str) -> Compiled {
+fn workspace(a: &str) -> Compiled {
     let mut s = Sources::new();
     s.insert(
         "platform.plat",
         "workspace w {\n  registry = \"r.example\"\n  environment staging {}\n  environment production {}\n}\n",
     );
-    s.insert("services/a/service.plat", service);
-    s.insert(
-        "services/b/service.plat",
-        "service b from web-api {\n  owner = \"t\"\n  version = \"1\"\n  digest = \"sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea\"\n  language = go\n}\n",
-    );
+    s.insert("services/a/service.plat", a);
+    s.insert("services/b/service.plat", service("b", "web-api", ""));
     compile(&s, &Options { trace: true, ..Options::default() })
+}
+
+/// A service of these tests: owned, versioned, pinned by a digest, in go,
+/// from `from`, with `body` (whole lines) inside its block.
+fn service(name: &str, from: &str, body: &str) -> String {
+    let digest = "sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea";
+    format!(
+        "service {name} from {from} {{\n  owner = \"t\"\n  version = \"1\"\n  digest = \"{digest}\"\n  language = go\n{body}}}\n"
+    )
 }
 
 const A: &str = "# café ☕\nservice a from web-api {\n  owner   = \"t\"\n  version = \"1\"\n  digest  = \"sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea\"\n  tier    = gold\n  resource postgres db { size = small }\n  env { DB = db.url }\n  depends_on = [b]\n  environment production { replicas = 3 }\n  language = go\n}\n";
@@ -135,14 +141,15 @@ fn completes_by_context() {
 fn completes_interpolations_and_granted_resources() {
     let mut s = Sources::new();
     s.insert("platform.plat", "workspace w {\n  registry = \"r.example\"\n  environment staging {}\n}\n");
-    let digest = "sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea";
     s.insert(
         "services/b/service.plat",
-        format!("service b from web-api {{\n  owner = \"t\"\n  version = \"1\"\n  digest = \"{digest}\"\n  language = go\n  resource queue events {{\n    grants {{ a = consume }}\n  }}\n  resource queue private {{}}\n}}\n"),
+        service(
+            "b",
+            "web-api",
+            "  resource queue events {\n    grants { a = consume }\n  }\n  resource queue private {}\n",
+        ),
     );
-    let a = format!(
-        "service a from worker {{\n  owner = \"t\"\n  version = \"1\"\n  digest = \"{digest}\"\n  language = go\n  depends_on = [b]\n}}\n"
-    );
+    let a = service("a", "worker", "  depends_on = [b]\n");
     s.insert("services/a/service.plat", a.as_str());
     let c = compile(&s, &Options::default());
     assert!(c.model.is_some(), "{:#?}", c.diagnostics);
@@ -247,7 +254,6 @@ fn comment_ends_code() {
 /// the compiler reads it at its place (a setting, a `${...}`, a policy's
 /// condition), and the segment the cursor is on says what is meant.
 fn names_workspace() -> (Compiled, String) {
-    let digest = "sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea";
     let mut s = Sources::new();
     s.insert(
         "platform.plat",
@@ -255,10 +261,12 @@ fn names_workspace() -> (Compiled, String) {
     );
     s.insert(
         "services/b/service.plat",
-        format!("service b from web-api {{\n  owner = \"t\"\n  version = \"1\"\n  digest = \"{digest}\"\n  language = go\n  resource queue events {{\n    grants {{ a = consume }}\n  }}\n}}\n"),
+        service("b", "web-api", "  resource queue events {\n    grants { a = consume }\n  }\n"),
     );
-    let a = format!(
-        "service a from web-api {{\n  owner = \"t\"\n  version = \"1\"\n  digest = \"{digest}\"\n  language = go\n  description = \"${{service.name}} on ${{environment.cluster}} from ${{workspace.registry}}, ${{service.health.liveness}}\"\n  resource postgres db {{}}\n  env {{\n    DB     = db.url\n    B      = b.url\n    EVENTS = b.events.url\n    NOPE   = nope.url\n    PORT   = \"${{b.port}}\"\n  }}\n  depends_on = [b]\n  environment production {{\n    replicas = 3\n    env {{ WHERE = \"${{environment.cluster}}\" }}\n  }}\n}}\n"
+    let a = service(
+        "a",
+        "web-api",
+        "  description = \"${service.name} on ${environment.cluster} from ${workspace.registry}, ${service.health.liveness}\"\n  resource postgres db {}\n  env {\n    DB     = db.url\n    B      = b.url\n    EVENTS = b.events.url\n    NOPE   = nope.url\n    PORT   = \"${b.port}\"\n  }\n  depends_on = [b]\n  environment production {\n    replicas = 3\n    env { WHERE = \"${environment.cluster}\" }\n  }\n",
     );
     s.insert("services/a/service.plat", a.as_str());
     let c = compile(&s, &Options { trace: true, ..Options::default() });
